@@ -1,0 +1,42 @@
+import CZeroMQ
+
+/// A libzmq context: the I/O threads and the namespace for `inproc://` endpoints.
+///
+/// A context is the one ZeroMQ object that is safe to share between threads, hence
+/// `Sendable`. Every ``Socket`` keeps its context alive, so the context is only
+/// terminated (`zmq_ctx_term`) once the last socket created from it is gone.
+public final class Context: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    /// Creates a context with libzmq's defaults (one I/O thread).
+    public init() throws(ZMQError) {
+        handle = try ZMQCall.checkPointer("zmq_ctx_new") { zmq_ctx_new() }
+    }
+
+    /// Makes every blocking call on this context's sockets return
+    /// ``ZMQError/contextTerminated(function:)``, from any thread. The owning threads
+    /// then close their sockets and the context can terminate.
+    public func shutdown() {
+        _ = zmq_ctx_shutdown(handle)
+    }
+
+    deinit {
+        // Retry on EINTR; any other failure here has no one left to report to.
+        while zmq_ctx_term(handle) != 0 && czmq_shim_errno() == czmq_shim_errno_eintr() {}
+    }
+
+    /// The libzmq version linked at run time, such as `4.3.4`.
+    public static var libraryVersion: String {
+        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+        zmq_version(&major, &minor, &patch)
+        return "\(major).\(minor).\(patch)"
+    }
+
+    /// The libzmq version whose headers this binding was compiled against.
+    public static var headerVersion: Int32 { czmq_shim_version() }
+
+    /// Whether libzmq was built with a capability, such as `"curve"`.
+    public static func has(_ capability: String) -> Bool {
+        zmq_has(capability) != 0
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Switchboard needs and is missing: libzmq's headers (through apt, only
+# when pkg-config cannot find libzmq) and, for the interop tests, Python's pyzmq and
+# pytest. Safe to run again: it installs nothing that is already there.
+set -euo pipefail
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "bootstrap: need root to run: $*  (run as root or install sudo)" >&2; exit 1
+  fi
+}
+
+if ! command -v pkg-config >/dev/null || ! pkg-config --exists libzmq; then
+  echo "bootstrap: installing libzmq3-dev and pkg-config through apt"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev pkg-config >/dev/null
+fi
+
+if [ "${1:-}" = "test" ]; then
+  if ! python3 -c 'import zmq, pytest' 2>/dev/null; then
+    echo "bootstrap: installing pyzmq and pytest through pip"
+    python3 -m pip install --quiet --disable-pip-version-check pyzmq pytest
+  fi
+fi
+
+if ! command -v swift >/dev/null; then
+  echo "bootstrap: no 'swift' on PATH; install Swift 6.1 or newer from swift.org" >&2
+  exit 1
+fi
