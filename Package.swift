@@ -11,7 +11,16 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "Majordomo", targets: ["Majordomo"]),
+        .library(name: "SwitchboardBroker", targets: ["SwitchboardBroker"]),
         .executable(name: "switchboardd", targets: ["switchboardd"]),
+        .executable(name: "switchboard", targets: ["switchboard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -20,7 +29,30 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
-        .executableTarget(name: "switchboardd", dependencies: ["ZeroMQ"]),
+        .target(name: "Majordomo", dependencies: [
+            "ZeroMQ",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SwitchboardBroker", dependencies: [
+            "ZeroMQ", "Majordomo",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        .executableTarget(name: "switchboardd", dependencies: [
+            "SwitchboardBroker", "ZeroMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "switchboard", dependencies: [
+            "Majordomo", "ZeroMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ"]),
+        .testTarget(name: "SwitchboardBrokerTests", dependencies: [
+            "SwitchboardBroker", "Majordomo", "ZeroMQ",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

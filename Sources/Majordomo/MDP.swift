@@ -1,0 +1,173 @@
+import ZeroMQ
+
+/// Frames and constants of the Majordomo Protocol, 7/MDP (MDP/0.1).
+///
+/// Everything here is pure: it turns frames into typed commands and back, and it
+/// never touches a socket. The ROUTER routing-id frame is not part of these messages;
+/// the broker strips it before decoding and prepends it when sending.
+public enum MDP {
+    /// Frame 1 of every client message: MDP/Client v0.1.
+    public static let clientProtocol: Frame = "MDPC01"
+    /// Frame 1 of every worker message: MDP/Worker v0.1.
+    public static let workerProtocol: Frame = "MDPW01"
+
+    /// Longest service name accepted, in UTF-8 bytes.
+    public static let maxServiceNameLength = 255
+
+    /// Services the broker answers itself (8/MMI), which no worker may register.
+    public static let mmiPrefix = "mmi."
+    /// Services reserved for Switchboard's own features (`sb.ingest`, `sb.agent.*`).
+    public static let switchboardPrefix = "sb."
+
+    /// Whether `service` is reserved for the broker, so a worker must not register it.
+    public static func isReserved(_ service: String) -> Bool {
+        service.hasPrefix(mmiPrefix) || service.hasPrefix(switchboardPrefix)
+    }
+
+    /// Checks a service name frame: printable UTF-8, 1 to 255 bytes.
+    static func serviceName(_ frame: Frame) throws(MDPError) -> String {
+        guard (1...maxServiceNameLength).contains(frame.count),
+              let name = frame.string,
+              name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+        else { throw .invalidServiceName }
+        return name
+    }
+}
+
+/// The five commands of MDP/Worker.
+public enum WorkerCommand: Equatable, Sendable {
+    case ready(service: String)
+    case request(client: Frame, body: [Frame])
+    case reply(client: Frame, body: [Frame])
+    case heartbeat
+    case disconnect
+
+    public var code: UInt8 {
+        switch self {
+        case .ready: 0x01
+        case .request: 0x02
+        case .reply: 0x03
+        case .heartbeat: 0x04
+        case .disconnect: 0x05
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .ready: "READY"
+        case .request: "REQUEST"
+        case .reply: "REPLY"
+        case .heartbeat: "HEARTBEAT"
+        case .disconnect: "DISCONNECT"
+        }
+    }
+
+    /// The command on the wire, starting with the empty frame.
+    public var frames: [Frame] {
+        let head: [Frame] = [.empty, MDP.workerProtocol, Frame([code])]
+        switch self {
+        case .ready(let service): return head + [Frame(service)]
+        case .request(let client, let body), .reply(let client, let body): return head + [client, .empty] + body
+        case .heartbeat, .disconnect: return head
+        }
+    }
+
+    /// Decodes a worker command from frames starting with the empty frame.
+    public init(frames: [Frame]) throws(MDPError) {
+        guard frames.count >= 3 else { throw .tooFewFrames(frames.count, needed: 3) }
+        guard frames[0].isEmpty else { throw .missingEmptyFrame }
+        guard frames[1] == MDP.workerProtocol else { throw .unknownProtocol(frames[1]) }
+        guard frames[2].count == 1 else { throw .unknownCommand(frames[2]) }
+        switch frames[2].bytes[0] {
+        case 0x01:
+            guard frames.count == 4 else { throw .wrongFrameCount(frames.count, command: "READY", expected: "4") }
+            self = .ready(service: try MDP.serviceName(frames[3]))
+        case let code where code == 0x02 || code == 0x03:
+            let name = code == 0x02 ? "REQUEST" : "REPLY"
+            guard frames.count >= 5 else { throw .wrongFrameCount(frames.count, command: name, expected: "5 or more") }
+            guard frames[4].isEmpty else { throw .missingEnvelopeDelimiter }
+            let body = Array(frames[5...])
+            self = code == 0x02 ? .request(client: frames[3], body: body) : .reply(client: frames[3], body: body)
+        case 0x04:
+            guard frames.count == 3 else { throw .wrongFrameCount(frames.count, command: "HEARTBEAT", expected: "3") }
+            self = .heartbeat
+        case 0x05:
+            guard frames.count == 3 else { throw .wrongFrameCount(frames.count, command: "DISCONNECT", expected: "3") }
+            self = .disconnect
+        default:
+            throw .unknownCommand(frames[2])
+        }
+    }
+}
+
+/// An MDP/Client message: a REQUEST from a client, or the broker's REPLY to it. Both
+/// carry the same frames: empty, `MDPC01`, service, body.
+public struct ClientMessage: Equatable, Sendable {
+    public var service: String
+    public var body: [Frame]
+
+    public init(service: String, body: [Frame]) {
+        self.service = service
+        self.body = body
+    }
+
+    /// The message on the wire, starting with the empty frame (a REQ socket adds and
+    /// strips that frame itself; a DEALER sends and receives it).
+    public var frames: [Frame] { [.empty, MDP.clientProtocol, Frame(service)] + body }
+
+    public init(frames: [Frame]) throws(MDPError) {
+        guard frames.count >= 3 else { throw .tooFewFrames(frames.count, needed: 3) }
+        guard frames[0].isEmpty else { throw .missingEmptyFrame }
+        guard frames[1] == MDP.clientProtocol else { throw .unknownProtocol(frames[1]) }
+        service = try MDP.serviceName(frames[2])
+        body = Array(frames[3...])
+    }
+}
+
+/// What a broker can receive on its ROUTER socket, after the routing id.
+public enum BrokerInbound: Equatable, Sendable {
+    case client(ClientMessage)
+    case worker(WorkerCommand)
+
+    public init(frames: [Frame]) throws(MDPError) {
+        guard frames.count >= 2 else { throw .tooFewFrames(frames.count, needed: 3) }
+        switch frames[1] {
+        case MDP.clientProtocol: self = .client(try ClientMessage(frames: frames))
+        case MDP.workerProtocol: self = .worker(try WorkerCommand(frames: frames))
+        default:
+            guard frames[0].isEmpty else { throw .missingEmptyFrame }
+            throw .unknownProtocol(frames[1])
+        }
+    }
+}
+
+/// Why a message is not valid MDP. Each case names what was wrong, so a log line or a
+/// test failure points at the frame to fix.
+public enum MDPError: Error, Equatable, Sendable, CustomStringConvertible {
+    case tooFewFrames(Int, needed: Int)
+    case wrongFrameCount(Int, command: String, expected: String)
+    case missingEmptyFrame
+    case unknownProtocol(Frame)
+    case unknownCommand(Frame)
+    case missingEnvelopeDelimiter
+    case invalidServiceName
+
+    public var description: String {
+        switch self {
+        case .tooFewFrames(let count, let needed):
+            "message has \(count) frames; MDP needs at least \(needed)"
+        case .wrongFrameCount(let count, let command, let expected):
+            "\(command) has \(count) frames; it must have \(expected)"
+        case .missingEmptyFrame:
+            "frame 0 must be empty (a DEALER client must send the empty frame itself)"
+        case .unknownProtocol(let frame):
+            "frame 1 is '\(frame)'; expected MDPC01 (client) or MDPW01 (worker)"
+        case .unknownCommand(let frame):
+            "unknown worker command '\(frame)'; expected one byte from 0x01 to 0x05"
+        case .missingEnvelopeDelimiter:
+            "the client address frame must be followed by an empty frame"
+        case .invalidServiceName:
+            "the service name must be 1 to 255 bytes of printable UTF-8"
+        }
+    }
+}

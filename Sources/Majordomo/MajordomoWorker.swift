@@ -1,0 +1,126 @@
+import Logging
+import ZeroMQ
+
+/// A request handed to a worker: the client's address and the request body.
+public struct WorkerRequest: Equatable, Sendable {
+    public var client: Frame
+    public var body: [Frame]
+}
+
+/// A Majordomo worker: registers one service with a broker, receives its requests and
+/// sends the replies, keeping the heartbeat dialog of 7/MDP going underneath.
+///
+/// The worker sends a HEARTBEAT whenever it has sent nothing for one interval and
+/// treats the broker as gone after `liveness` silent intervals (or on DISCONNECT); it
+/// then opens a new socket and sends READY again. Heartbeats go out only while the
+/// worker is inside ``receive(timeout:)`` or ``heartbeat()``: a handler that runs for
+/// longer than `interval × liveness` must call ``heartbeat()`` or the broker will give
+/// its request to another worker.
+public final class MajordomoWorker {
+    public let service: String
+    public let endpoint: String
+    public let heartbeatInterval: Duration
+    public let liveness: Int
+
+    private let context: Context
+    private let logger: Logger
+    private let configure: (Socket) throws(ZMQError) -> Void
+    private var socket: Socket
+    private var brokerDeadline: ContinuousClock.Instant
+    private var nextHeartbeat: ContinuousClock.Instant
+    /// How many times the worker has (re)registered; 1 after the first READY.
+    public private(set) var registrations = 0
+
+    public init(
+        context: Context,
+        endpoint: String,
+        service: String,
+        heartbeatInterval: Duration = .milliseconds(2_500),
+        liveness: Int = 3,
+        logger: Logger = Logger(label: "switchboard.mdp.worker"),
+        configure: @escaping (Socket) throws(ZMQError) -> Void = { _ throws(ZMQError) in }
+    ) throws(ZMQError) {
+        self.context = context
+        self.endpoint = endpoint
+        self.service = service
+        self.heartbeatInterval = heartbeatInterval
+        self.liveness = max(1, liveness)
+        self.logger = logger
+        self.configure = configure
+        let now = ContinuousClock.now
+        brokerDeadline = now
+        nextHeartbeat = now
+        socket = try Socket(context, .dealer)
+        try register()
+    }
+
+    /// Opens a fresh socket and sends READY. 7/MDP requires a new socket after a
+    /// DISCONNECT, so the broker sees a new routing id.
+    private func register() throws(ZMQError) {
+        socket.close()
+        socket = try Socket(context, .dealer)
+        try socket.setLinger(.zero)
+        try configure(socket)
+        try socket.connect(endpoint)
+        try send(.ready(service: service))
+        registrations += 1
+        brokerDeadline = ContinuousClock.now + heartbeatInterval * liveness
+        logger.debug("registered", metadata: ["mdp.service": "\(service)", "mdp.endpoint": "\(endpoint)"])
+    }
+
+    private func send(_ command: WorkerCommand) throws(ZMQError) {
+        try socket.send(command.frames)
+        nextHeartbeat = ContinuousClock.now + heartbeatInterval
+    }
+
+    /// Sends a HEARTBEAT if one is due. Call it from long-running handlers.
+    public func heartbeat() throws(ZMQError) {
+        if ContinuousClock.now >= nextHeartbeat { try send(.heartbeat) }
+    }
+
+    /// Waits for the next request, up to `timeout` (`nil` waits forever), answering
+    /// heartbeats and re-registering with the broker as needed.
+    public func receive(timeout: Duration? = nil) throws(ZMQError) -> WorkerRequest? {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        while true {
+            let now = ContinuousClock.now
+            if let deadline, now >= deadline { return nil }
+            var wait = min(nextHeartbeat, brokerDeadline) - now
+            if let deadline { wait = min(wait, deadline - now) }
+            if let frames = try socket.receive(.timeout(max(wait, .zero))) {
+                brokerDeadline = ContinuousClock.now + heartbeatInterval * liveness
+                do {
+                    switch try WorkerCommand(frames: frames) {
+                    case .request(let client, let body):
+                        return WorkerRequest(client: client, body: body)
+                    case .heartbeat:
+                        break
+                    case .disconnect:
+                        logger.info("broker sent DISCONNECT, registering again", metadata: ["mdp.service": "\(service)"])
+                        try register()
+                    case let other:
+                        logger.warning("ignored an unexpected command", metadata: ["mdp.command": "\(other.name)"])
+                    }
+                } catch {
+                    logger.warning("dropped a malformed message", metadata: ["mdp.error": "\(error)"])
+                }
+            }
+            if ContinuousClock.now >= brokerDeadline {
+                logger.info("broker silent, registering again", metadata: ["mdp.service": "\(service)"])
+                try register()
+            }
+            try heartbeat()
+        }
+    }
+
+    /// Sends the reply to a request received from ``receive(timeout:)``.
+    public func reply(to request: WorkerRequest, body: [Frame]) throws(ZMQError) {
+        try send(.reply(client: request.client, body: body))
+    }
+
+    /// Tells the broker this worker is leaving, and closes the socket.
+    public func disconnect() {
+        try? send(.disconnect)
+        socket.close()
+    }
+}

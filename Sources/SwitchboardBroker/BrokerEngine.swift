@@ -1,0 +1,192 @@
+import Dispatch
+import Foundation
+import Logging
+import Majordomo
+import Synchronization
+import ZeroMQ
+
+/// The broker's engine: one thread that owns every socket of the broker, feeds what
+/// arrives into ``MajordomoBrokerMachine`` and carries out the actions it returns.
+///
+/// Other threads reach the engine only through an `inproc://` PAIR pipe (to stop it);
+/// no socket is ever touched outside the engine thread. ``start()`` and ``stop()`` are
+/// synchronous, like czmq's `zactor`: when `start` returns the socket is bound, and
+/// when `stop` returns the thread has closed its sockets.
+public final class BrokerEngine: Sendable {
+    public struct Options: Sendable {
+        /// Where the ROUTER socket binds; `tcp://127.0.0.1:*` picks a free port.
+        public var endpoint: String = "tcp://127.0.0.1:5555"
+        public var broker = BrokerConfiguration()
+        /// The largest message accepted from a peer; a larger one disconnects that peer.
+        public var maxMessageSize: Int64 = 1 << 20
+        /// Messages queued per peer before sends to it fail (and it is treated as gone).
+        public var highWaterMark: Int32 = 100_000
+        /// How many inbound messages one loop turn handles before timers run again.
+        public var batchSize = 1_000
+        public init() {}
+    }
+
+    private enum Lifecycle {
+        case idle
+        case starting
+        case running(endpoint: String)
+        case failed(ZMQError)
+        case stopped
+    }
+
+    public let options: Options
+    private let logger: Logger
+    private let context: Context
+    private let controlEndpoint: String
+    private let lifecycle = Mutex(Lifecycle.idle)
+    /// The caller's end of the control pipe; guarded because `stop` may come from any thread.
+    private let control = Mutex<Socket?>(nil)
+    private let started = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    public init(options: Options, logger: Logger) throws(ZMQError) {
+        self.options = options
+        self.logger = logger
+        context = try Context()
+        controlEndpoint = "inproc://switchboard-engine-control"
+    }
+
+    /// Starts the engine thread and returns the endpoint the broker actually bound.
+    public func start() throws(ZMQError) -> String {
+        let (context, controlEndpoint) = (context, controlEndpoint)
+        try control.withLock { (pipe) throws(ZMQError) in
+            let socket = try Socket(context, .pair)
+            try socket.bind(controlEndpoint)
+            pipe = socket
+        }
+        lifecycle.withLock { $0 = .starting }
+
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "switchboard-engine"
+        thread.start()
+        started.wait()
+
+        switch lifecycle.withLock({ $0 }) {
+        case .running(let endpoint): return endpoint
+        case .failed(let error): throw error
+        default: throw .failed(function: "BrokerEngine.start", errno: .finiteStateMachine)
+        }
+    }
+
+    /// Asks the engine thread to stop and waits until it has closed its sockets.
+    public func stop() {
+        let wasRunning = control.withLock { pipe -> Bool in
+            guard let socket = pipe else { return false }
+            try? socket.send("STOP")
+            socket.close()
+            pipe = nil
+            return true
+        }
+        if wasRunning { finished.wait() }
+    }
+
+    /// The endpoint bound, once started.
+    public var endpoint: String? {
+        if case .running(let endpoint) = lifecycle.withLock({ $0 }) { return endpoint }
+        return nil
+    }
+
+    // MARK: The engine thread
+
+    private func run() {
+        let router: Socket
+        let pipe: Socket
+        do {
+            router = try Socket(context, .router)
+            try router.setRouterMandatory(true)
+            try router.setMaxMessageSize(options.maxMessageSize)
+            try router.setSendHighWaterMark(options.highWaterMark)
+            try router.setReceiveHighWaterMark(options.highWaterMark)
+            let endpoint = try router.bind(options.endpoint)
+            pipe = try Socket(context, .pair)
+            try pipe.connect(controlEndpoint)
+            lifecycle.withLock { $0 = .running(endpoint: endpoint) }
+            logger.info("broker listening", metadata: ["mdp.endpoint": "\(endpoint)"])
+        } catch {
+            lifecycle.withLock { $0 = .failed(error) }
+            started.signal()
+            return
+        }
+        started.signal()
+
+        var loop = EngineLoop(router: router, machine: MajordomoBrokerMachine(configuration: options.broker), logger: logger)
+        do {
+            try loop.run(pipe: pipe, batchSize: options.batchSize)
+        } catch {
+            logger.critical("engine loop failed", metadata: ["error": "\(error)"])
+            lifecycle.withLock { $0 = .failed(error) }
+        }
+        router.close()
+        pipe.close()
+        lifecycle.withLock { state in
+            if case .running = state { state = .stopped }
+        }
+        logger.info("broker stopped")
+    }
+}
+
+/// The state the engine thread owns: its sockets and the broker machine.
+struct EngineLoop {
+    let router: Socket
+    var machine: MajordomoBrokerMachine
+    let logger: Logger
+
+    /// Timers (expiry, heartbeats) run at least this often.
+    var tickPeriod: Duration {
+        min(.milliseconds(100), machine.configuration.heartbeatInterval / 4)
+    }
+
+    mutating func run(pipe: Socket, batchSize: Int) throws(ZMQError) {
+        var poller = Poller([router, pipe])
+        var nextTick = ContinuousClock.now + tickPeriod
+        while true {
+            let wait = max(.zero, nextTick - ContinuousClock.now)
+            let readable = try poller.poll(timeout: wait)
+            if readable[1] {
+                _ = try pipe.receive(.nonBlocking)
+                return
+            }
+            if readable[0] {
+                for _ in 0..<batchSize {
+                    guard let frames = try router.receive(.nonBlocking) else { break }
+                    guard let peer = frames.first else { continue }
+                    let now = ContinuousClock.now
+                    perform(machine.receive(from: peer, frames: Array(frames.dropFirst()), now: now), now: now)
+                }
+            }
+            let now = ContinuousClock.now
+            if now >= nextTick {
+                perform(machine.tick(now: now), now: now)
+                nextTick = now + tickPeriod
+            }
+        }
+    }
+
+    /// Carries out actions. A send that fails because the peer is gone (`EHOSTUNREACH`
+    /// under ROUTER_MANDATORY) or its queue is full (`EAGAIN`) is fed back to the
+    /// machine as an unreachable peer, whose own actions are carried out in turn.
+    mutating func perform(_ actions: [MajordomoBrokerMachine.Action], now: ContinuousClock.Instant) {
+        var pending = actions[...]
+        while let action = pending.popFirst() {
+            switch action {
+            case .send(let peer, let frames):
+                do {
+                    try router.send([peer] + frames, dontWait: true)
+                } catch {
+                    logger.debug("send failed", metadata: ["mdp.peer": "\(peer)", "error": "\(error)"])
+                    pending.append(contentsOf: machine.peerUnreachable(peer, now: now))
+                }
+            case .report(let event):
+                event.log(to: logger)
+            }
+        }
+    }
+}

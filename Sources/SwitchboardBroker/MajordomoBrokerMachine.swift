@@ -1,0 +1,253 @@
+import DequeModule
+import Majordomo
+import ZeroMQ
+
+/// The Majordomo broker as a pure state machine (7/MDP plus 8/MMI).
+///
+/// It owns no socket and reads no clock: the engine feeds it what arrived on the ROUTER
+/// socket, the current time and unroutable peers, and carries out the ``Action``s it
+/// returns. That keeps every rule of the protocol testable without ZeroMQ.
+///
+/// Beyond zguide's reference broker it
+/// - records the request each worker holds and puts it back at the *front* of its queue
+///   when the worker expires, disconnects or becomes unroutable;
+/// - expires requests for services that have no worker at all;
+/// - checks for `mmi.` on the service name, and refuses workers for reserved names.
+public struct MajordomoBrokerMachine {
+    public typealias Instant = ContinuousClock.Instant
+
+    public enum Action: Equatable, Sendable {
+        /// Send `frames` to the peer whose routing id is `peer`.
+        case send(peer: Frame, frames: [Frame])
+        /// Something worth logging or counting happened.
+        case report(BrokerEvent)
+    }
+
+    struct PendingRequest: Equatable {
+        var client: Frame
+        var body: [Frame]
+        var enqueuedAt: Instant
+    }
+
+    struct Worker {
+        var service: String
+        var expiresAt: Instant
+        var nextHeartbeatAt: Instant
+        var holding: PendingRequest?
+    }
+
+    struct Service {
+        var requests: Deque<PendingRequest> = []
+        /// Idle workers, least recently used first.
+        var idle: Deque<Frame> = []
+        var workerCount = 0
+    }
+
+    public let configuration: BrokerConfiguration
+    private var workers: [Frame: Worker] = [:]
+    private var services: [String: Service] = [:]
+
+    public init(configuration: BrokerConfiguration = BrokerConfiguration()) {
+        self.configuration = configuration
+    }
+
+    // MARK: Queries, for tests and statistics
+
+    public var workerCount: Int { workers.count }
+    public func workerCount(for service: String) -> Int { services[service]?.workerCount ?? 0 }
+    public func queuedRequests(for service: String) -> Int { services[service]?.requests.count ?? 0 }
+    public var serviceNames: [String] { services.keys.sorted() }
+    public func isWorker(_ peer: Frame) -> Bool { workers[peer] != nil }
+
+    // MARK: Events
+
+    /// A message arrived from `peer` (its routing id stripped off).
+    public mutating func receive(from peer: Frame, frames: [Frame], now: Instant) -> [Action] {
+        let inbound: BrokerInbound
+        do {
+            inbound = try BrokerInbound(frames: frames)
+        } catch {
+            var actions: [Action] = [.report(.malformed(peer: peer, error: error))]
+            if workers[peer] != nil {
+                // 7/MDP: treat a peer that sends invalid messages as invalid.
+                actions += disconnect(peer, reason: .malformed, now: now)
+            }
+            return actions
+        }
+        switch inbound {
+        case .client(let message): return clientRequest(from: peer, message, now: now)
+        case .worker(let command): return workerCommand(from: peer, command, now: now)
+        }
+    }
+
+    /// Sending to `peer` failed: it is gone (`EHOSTUNREACH`) or hopelessly backed up.
+    public mutating func peerUnreachable(_ peer: Frame, now: Instant) -> [Action] {
+        if workers[peer] != nil { return removeWorker(peer, reason: .unreachable, now: now) }
+        return [.report(.clientUnreachable(client: peer))]
+    }
+
+    /// Time passed: expire silent workers and unserved requests, and send heartbeats.
+    public mutating func tick(now: Instant) -> [Action] {
+        var actions: [Action] = []
+        for (id, worker) in workers where worker.expiresAt <= now {
+            actions += removeWorker(id, reason: .expired, now: now)
+        }
+        for id in workers.keys where workers[id]!.nextHeartbeatAt <= now {
+            workers[id]!.nextHeartbeatAt = now + configuration.heartbeatInterval
+            actions.append(.send(peer: id, frames: WorkerCommand.heartbeat.frames))
+        }
+        for name in Array(services.keys) {
+            guard var service = services[name] else { continue }
+            if service.workerCount == 0 {
+                while let first = service.requests.first,
+                      now - first.enqueuedAt >= configuration.unservedRequestTimeout {
+                    service.requests.removeFirst()
+                    actions.append(.report(.requestExpired(service: name, client: first.client)))
+                }
+            }
+            services[name] = service.workerCount == 0 && service.requests.isEmpty ? nil : service
+        }
+        return actions
+    }
+
+    // MARK: Clients
+
+    private mutating func clientRequest(from client: Frame, _ message: ClientMessage, now: Instant) -> [Action] {
+        let name = message.service
+        if name.hasPrefix(MDP.mmiPrefix) {
+            return [.send(peer: client, frames: ClientMessage(service: name, body: [mmiReply(name, message.body)]).frames)]
+        }
+        if name.hasPrefix(MDP.switchboardPrefix) {
+            return [
+                .send(peer: client, frames: ClientMessage(service: name, body: [MMI.notImplemented]).frames),
+                .report(.unknownReservedService(client: client, service: name)),
+            ]
+        }
+        var service = services[name, default: Service()]
+        guard service.requests.count < configuration.maxQueuedRequestsPerService else {
+            return [.report(.queueFull(service: name, client: client))]
+        }
+        service.requests.append(PendingRequest(client: client, body: message.body, enqueuedAt: now))
+        services[name] = service
+        return dispatch(name, now: now)
+    }
+
+    private func mmiReply(_ service: String, _ body: [Frame]) -> Frame {
+        guard service == MMI.service else { return MMI.notImplemented }
+        guard let asked = body.first?.string, workerCount(for: asked) > 0 else { return MMI.notFound }
+        return MMI.found
+    }
+
+    // MARK: Workers
+
+    private mutating func workerCommand(from peer: Frame, _ command: WorkerCommand, now: Instant) -> [Action] {
+        guard var worker = workers[peer] else {
+            switch command {
+            case .ready(let service):
+                return register(peer, service: service, now: now)
+            case .disconnect:
+                return []
+            default:
+                // A command before READY: valid, but unexpected.
+                return [
+                    .report(.unexpectedCommand(peer: peer, command: command.name)),
+                    .send(peer: peer, frames: WorkerCommand.disconnect.frames),
+                ]
+            }
+        }
+        worker.expiresAt = now + configuration.workerExpiry
+        workers[peer] = worker
+        switch command {
+        case .heartbeat:
+            return []
+        case .disconnect:
+            return removeWorker(peer, reason: .disconnected, now: now)
+        case .reply(let client, let body):
+            guard let held = worker.holding, held.client == client else {
+                return [.report(.unexpectedCommand(peer: peer, command: command.name))]
+                    + disconnect(peer, reason: .protocolViolation, now: now)
+            }
+            worker.holding = nil
+            workers[peer] = worker
+            services[worker.service]?.idle.append(peer)
+            return [.send(peer: client, frames: ClientMessage(service: worker.service, body: body).frames)]
+                + dispatch(worker.service, now: now)
+        case .ready, .request:
+            return [.report(.unexpectedCommand(peer: peer, command: command.name))]
+                + disconnect(peer, reason: .protocolViolation, now: now)
+        }
+    }
+
+    private mutating func register(_ peer: Frame, service name: String, now: Instant) -> [Action] {
+        guard !MDP.isReserved(name) else {
+            return [
+                .report(.reservedServiceRefused(worker: peer, service: name)),
+                .send(peer: peer, frames: WorkerCommand.disconnect.frames),
+            ]
+        }
+        workers[peer] = Worker(
+            service: name,
+            expiresAt: now + configuration.workerExpiry,
+            nextHeartbeatAt: now + configuration.heartbeatInterval
+        )
+        var service = services[name, default: Service()]
+        service.workerCount += 1
+        service.idle.append(peer)
+        services[name] = service
+        return [.report(.workerReady(worker: peer, service: name))] + dispatch(name, now: now)
+    }
+
+    /// Sends DISCONNECT to a known worker and forgets it.
+    private mutating func disconnect(_ peer: Frame, reason: WorkerGoneReason, now: Instant) -> [Action] {
+        [.send(peer: peer, frames: WorkerCommand.disconnect.frames)] + removeWorker(peer, reason: reason, now: now)
+    }
+
+    /// Forgets a worker; a request it held goes back to the front of its queue.
+    private mutating func removeWorker(_ peer: Frame, reason: WorkerGoneReason, now: Instant) -> [Action] {
+        guard let worker = workers.removeValue(forKey: peer) else { return [] }
+        var actions: [Action] = [.report(.workerGone(worker: peer, service: worker.service, reason: reason))]
+        var service = services[worker.service, default: Service()]
+        service.workerCount -= 1
+        if let index = service.idle.firstIndex(of: peer) { service.idle.remove(at: index) }
+        if let held = worker.holding {
+            service.requests.prepend(held)
+            actions.append(.report(.requestRequeued(service: worker.service, client: held.client)))
+        }
+        services[worker.service] = service
+        return actions + dispatch(worker.service, now: now)
+    }
+
+    /// Hands queued requests to idle workers, least recently used first.
+    private mutating func dispatch(_ name: String, now: Instant) -> [Action] {
+        guard var service = services[name] else { return [] }
+        var actions: [Action] = []
+        while !service.requests.isEmpty, let id = service.idle.popFirst() {
+            let request = service.requests.removeFirst()
+            workers[id]!.holding = request
+            workers[id]!.nextHeartbeatAt = now + configuration.heartbeatInterval
+            actions.append(.send(peer: id, frames: WorkerCommand.request(client: request.client, body: request.body).frames))
+        }
+        services[name] = service
+        return actions
+    }
+}
+
+/// Why the broker forgot a worker.
+public enum WorkerGoneReason: String, Equatable, Sendable {
+    case expired, disconnected, unreachable, malformed
+    case protocolViolation = "protocol-violation"
+}
+
+/// What the broker reports for logging and statistics. Never carries a message body.
+public enum BrokerEvent: Equatable, Sendable {
+    case workerReady(worker: Frame, service: String)
+    case workerGone(worker: Frame, service: String, reason: WorkerGoneReason)
+    case requestRequeued(service: String, client: Frame)
+    case requestExpired(service: String, client: Frame)
+    case queueFull(service: String, client: Frame)
+    case clientUnreachable(client: Frame)
+    case malformed(peer: Frame, error: MDPError)
+    case unexpectedCommand(peer: Frame, command: String)
+    case reservedServiceRefused(worker: Frame, service: String)
+    case unknownReservedService(client: Frame, service: String)
+}

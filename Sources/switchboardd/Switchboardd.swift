@@ -1,0 +1,66 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import SwitchboardBroker
+import ZeroMQ
+
+/// `switchboardd`: the Switchboard broker daemon. Thin wiring: parse options, set up
+/// logging, and run the broker as a service that SIGINT and SIGTERM stop cleanly.
+@main
+struct Switchboardd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboardd",
+        abstract: "The Switchboard broker: routes citizen inquiries to department queues over 7/MDP.",
+        version: "0.1.0 (libzmq \(Context.libraryVersion))"
+    )
+
+    @Option(help: "Where the broker's ROUTER socket binds. tcp://127.0.0.1:* picks a free port.")
+    var endpoint = "tcp://127.0.0.1:5555"
+
+    @Option(help: "How often heartbeats go to workers, e.g. 2500ms or 2.5s.")
+    var heartbeatInterval = DurationArgument(.milliseconds(2_500))
+
+    @Option(help: "Missed heartbeats after which a worker is dead.")
+    var heartbeatLiveness = 3
+
+    @Option(help: "How long a request for a service with no worker waits before it is dropped.")
+    var unservedTimeout = DurationArgument(.seconds(30))
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard heartbeatLiveness >= 1 else {
+            throw ValidationError("--heartbeat-liveness must be at least 1")
+        }
+        guard heartbeatInterval.duration >= .milliseconds(10) else {
+            throw ValidationError("--heartbeat-interval must be at least 10ms")
+        }
+    }
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "switchboardd")
+
+        var options = BrokerEngine.Options()
+        options.endpoint = endpoint
+        options.broker.heartbeatInterval = heartbeatInterval.duration
+        options.broker.heartbeatLiveness = heartbeatLiveness
+        options.broker.unservedRequestTimeout = unservedTimeout.duration
+
+        let engine = try BrokerEngine(options: options, logger: logger)
+        let group = ServiceGroup(
+            services: [BrokerService(engine: engine, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

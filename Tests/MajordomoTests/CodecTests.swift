@@ -1,0 +1,117 @@
+import Testing
+import ZeroMQ
+@testable import Majordomo
+
+@Suite struct WorkerCommandCodecTests {
+    @Test(arguments: [
+        WorkerCommand.ready(service: "waste"),
+        .request(client: Frame([0, 1, 2, 0xFF]), body: ["a", .empty, Frame([0])]),
+        .request(client: "c", body: []),
+        .reply(client: "client-1", body: ["answer"]),
+        .heartbeat,
+        .disconnect,
+    ])
+    func roundTrips(_ command: WorkerCommand) throws {
+        #expect(try WorkerCommand(frames: command.frames) == command)
+        #expect(command.frames[0] == .empty)
+        #expect(command.frames[1] == "MDPW01")
+        #expect(command.frames[2] == Frame([command.code]))
+    }
+
+    @Test func readyMatchesTheRFCFrames() {
+        #expect(WorkerCommand.ready(service: "echo").frames == [.empty, "MDPW01", Frame([1]), "echo"])
+        #expect(WorkerCommand.request(client: "C", body: ["x"]).frames == [.empty, "MDPW01", Frame([2]), "C", .empty, "x"])
+    }
+
+    @Test func malformedWorkerMessagesAreTypedErrors() {
+        let cases: [([Frame], MDPError)] = [
+            ([.empty, "MDPW01"], .tooFewFrames(2, needed: 3)),
+            (["x", "MDPW01", Frame([4])], .missingEmptyFrame),
+            ([.empty, "MDPW02", Frame([4])], .unknownProtocol("MDPW02")),
+            ([.empty, "MDPW01", Frame([9])], .unknownCommand(Frame([9]))),
+            ([.empty, "MDPW01", Frame([1, 1])], .unknownCommand(Frame([1, 1]))),
+            ([.empty, "MDPW01", .empty], .unknownCommand(.empty)),
+            ([.empty, "MDPW01", Frame([1])], .wrongFrameCount(3, command: "READY", expected: "4")),
+            ([.empty, "MDPW01", Frame([1]), "a", "b"], .wrongFrameCount(5, command: "READY", expected: "4")),
+            ([.empty, "MDPW01", Frame([1]), .empty], .invalidServiceName),
+            ([.empty, "MDPW01", Frame([1]), Frame([0x41, 0x0A])], .invalidServiceName),
+            ([.empty, "MDPW01", Frame([1]), Frame([0xFF, 0xFE])], .invalidServiceName),
+            ([.empty, "MDPW01", Frame([3]), "client"], .wrongFrameCount(4, command: "REPLY", expected: "5 or more")),
+            ([.empty, "MDPW01", Frame([3]), "client", "notempty"], .missingEnvelopeDelimiter),
+            ([.empty, "MDPW01", Frame([4]), "extra"], .wrongFrameCount(4, command: "HEARTBEAT", expected: "3")),
+            ([.empty, "MDPW01", Frame([5]), "extra"], .wrongFrameCount(4, command: "DISCONNECT", expected: "3")),
+        ]
+        for (frames, expected) in cases {
+            #expect(throws: expected, "\(frames)") { try WorkerCommand(frames: frames) }
+        }
+    }
+
+    @Test func serviceNamesAreLimitedTo255Bytes() throws {
+        let longest = String(repeating: "a", count: 255)
+        #expect(try WorkerCommand(frames: WorkerCommand.ready(service: longest).frames) == .ready(service: longest))
+        #expect(throws: MDPError.invalidServiceName) {
+            try WorkerCommand(frames: [.empty, "MDPW01", Frame([1]), Frame(longest + "a")])
+        }
+    }
+}
+
+@Suite struct ClientMessageCodecTests {
+    @Test func roundTrips() throws {
+        let message = ClientMessage(service: "front-office", body: ["hello", .empty, Frame([0, 0xFF])])
+        #expect(message.frames == [.empty, "MDPC01", "front-office", "hello", .empty, Frame([0, 0xFF])])
+        #expect(try ClientMessage(frames: message.frames) == message)
+        #expect(try ClientMessage(frames: [.empty, "MDPC01", "svc"]) == ClientMessage(service: "svc", body: []))
+    }
+
+    @Test func brokerInboundTellsClientsFromWorkers() throws {
+        #expect(try BrokerInbound(frames: [.empty, "MDPC01", "svc", "x"]) == .client(ClientMessage(service: "svc", body: ["x"])))
+        #expect(try BrokerInbound(frames: [.empty, "MDPW01", Frame([4])]) == .worker(.heartbeat))
+        #expect(throws: MDPError.unknownProtocol("HTTP/1.1")) { try BrokerInbound(frames: [.empty, "HTTP/1.1"]) }
+        #expect(throws: MDPError.tooFewFrames(1, needed: 3)) { try BrokerInbound(frames: [.empty]) }
+        #expect(throws: MDPError.missingEmptyFrame) { try BrokerInbound(frames: ["x", "MDPC01", "svc"]) }
+        #expect(throws: MDPError.tooFewFrames(2, needed: 3)) { try BrokerInbound(frames: [.empty, "MDPC01"]) }
+    }
+
+    @Test func reservedNames() {
+        #expect(MDP.isReserved("mmi.service"))
+        #expect(MDP.isReserved("sb.ingest"))
+        #expect(!MDP.isReserved("sanitation"))
+        #expect(!MDP.isReserved("mmi"))
+    }
+}
+
+/// Randomised input: any frame sequence decodes or throws, and never traps.
+@Suite struct CodecFuzzTests {
+    @Test func randomFrameSequencesNeverCrash() {
+        var rng = SplitMix64(seed: 0x5B_0A2D)
+        let interesting: [Frame] = [.empty, "MDPC01", "MDPW01", Frame([1]), Frame([2]), Frame([3]), Frame([4]), Frame([5]), "svc"]
+        var decoded = 0
+        for _ in 0..<20_000 {
+            let count = Int(rng.next() % 8)
+            let frames: [Frame] = (0..<count).map { _ in
+                if rng.next() % 3 == 0 {
+                    return Frame((0..<Int(rng.next() % 6)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+                }
+                return interesting[Int(rng.next() % UInt64(interesting.count))]
+            }
+            if (try? BrokerInbound(frames: frames)) != nil { decoded += 1 }
+            _ = try? WorkerCommand(frames: frames)
+            _ = try? ClientMessage(frames: frames)
+        }
+        // The generator is biased towards real frames, so some inputs must be valid.
+        #expect(decoded > 10)
+    }
+}
+
+/// A small seeded generator, so a failing fuzz case can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
