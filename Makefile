@@ -15,4 +15,4 @@ test: build
 	@scripts/bootstrap.sh test
 	swift test --skip-build
 	@if [ -d Tests/Interop ] && ls Tests/Interop/test_*.py >/dev/null 2>&1; then \
-	  python3 -m pytest -q Tests/Interop; fi
+	  SWITCHBOARDD="$$(swift build --show-bin-path)/switchboardd" python3 -m pytest -q Tests/Interop; fi

@@ -48,10 +48,12 @@ let package = Package(
             "Majordomo", "ZeroMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ"]),
+        /// Helpers every test target shares: deadline polling and a seeded generator.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestSupport"]),
+        .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "SwitchboardBrokerTests", dependencies: [
-            "SwitchboardBroker", "Majordomo", "ZeroMQ",
+            "SwitchboardBroker", "Majordomo", "ZeroMQ", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

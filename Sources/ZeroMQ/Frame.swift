@@ -5,7 +5,7 @@
 /// no Swift value ever points into memory libzmq owns. Sending hands the bytes to
 /// `zmq_send`, which copies them (frames up to 33 bytes are stored inline, without
 /// any allocation).
-public struct Frame: Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+public struct Frame: Hashable, Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
     public var bytes: [UInt8]
 
     public init(_ bytes: [UInt8]) { self.bytes = bytes }

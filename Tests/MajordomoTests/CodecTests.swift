@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import ZeroMQ
 @testable import Majordomo
 
@@ -83,7 +84,7 @@ import ZeroMQ
 /// Randomised input: any frame sequence decodes or throws, and never traps.
 @Suite struct CodecFuzzTests {
     @Test func randomFrameSequencesNeverCrash() {
-        var rng = SplitMix64(seed: 0x5B_0A2D)
+        var rng = SeededGenerator(seed: 0x5B_0A2D)
         let interesting: [Frame] = [.empty, "MDPC01", "MDPW01", Frame([1]), Frame([2]), Frame([3]), Frame([4]), Frame([5]), "svc"]
         var decoded = 0
         for _ in 0..<20_000 {
@@ -100,18 +101,5 @@ import ZeroMQ
         }
         // The generator is biased towards real frames, so some inputs must be valid.
         #expect(decoded > 10)
-    }
-}
-
-/// A small seeded generator, so a failing fuzz case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

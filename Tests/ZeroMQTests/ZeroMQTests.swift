@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 @testable import ZeroMQ
 
 /// Every test makes its own context and real sockets over `inproc://` or loopback TCP.
@@ -170,19 +171,4 @@ import Testing
         #expect(Context.libraryVersion.hasPrefix("4."))
         #expect(Context.headerVersion >= 40_000)
     }
-}
-
-/// Polls `condition` until it holds, failing after `timeout`: tests never sleep a fixed time.
-func waitUntil(timeout: Duration = .seconds(5), _ condition: () throws -> Bool) throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        guard ContinuousClock.now < deadline else {
-            throw TimeoutError()
-        }
-        Thread.sleep(forTimeInterval: 0.005)
-    }
-}
-
-struct TimeoutError: Error, CustomStringConvertible {
-    var description: String { "condition not met before the deadline" }
 }

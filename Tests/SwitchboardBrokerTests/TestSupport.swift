@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import Majordomo
+import Synchronization
+import TestSupport
+import ZeroMQ
+@testable import SwitchboardBroker
+
+/// An in-process broker engine on a free loopback port with fast heartbeats.
+func startEngine(heartbeat: Duration = .milliseconds(100), liveness: Int = 3) throws -> BrokerEngine {
+    var options = BrokerEngine.Options()
+    options.endpoint = "tcp://127.0.0.1:*"
+    options.broker.heartbeatInterval = heartbeat
+    options.broker.heartbeatLiveness = liveness
+    var logger = Logger(label: "test.broker")
+    logger.logLevel = .warning
+    let engine = try BrokerEngine(options: options, logger: logger)
+    _ = try engine.start()
+    return engine
+}
+
+/// A Majordomo worker running on its own thread, answering with `handler` until stopped.
+final class WorkerThread: Sendable {
+    private let stopRequested = Mutex(false)
+    private let done = DispatchSemaphore(value: 0)
+    let served = Mutex(0)
+    let received = Mutex(0)
+    let registered = Mutex(false)
+
+    init(
+        endpoint: String, service: String, heartbeat: Duration = .milliseconds(100),
+        handler: @escaping @Sendable (WorkerRequest) -> [Frame]?
+    ) {
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            guard let context = try? Context(),
+                  let worker = try? MajordomoWorker(context: context, endpoint: endpoint, service: service, heartbeatInterval: heartbeat)
+            else { return }
+            registered.withLock { $0 = true }
+            while !stopRequested.withLock({ $0 }) {
+                guard let request = try? worker.receive(timeout: .milliseconds(20)) else { continue }
+                received.withLock { $0 += 1 }
+                // A nil answer simulates a crash: the socket closes without a reply or
+                // a DISCONNECT, so the broker can only learn of it by heartbeat silence.
+                guard let body = handler(request) else { return }
+                try? worker.reply(to: request, body: body)
+                served.withLock { $0 += 1 }
+            }
+            worker.disconnect()
+        }
+        thread.start()
+    }
+
+    func stop() {
+        stopRequested.withLock { $0 = true }
+        done.wait()
+    }
+}
+
+/// A spawned `switchboardd` process, for end-to-end tests. It binds a free port and
+/// the test reads the endpoint back from the daemon's own "ready" log line.
+final class SpawnedDaemon {
+    let process = Process()
+    private let stderr = Pipe()
+    private let output = SharedText()
+    private(set) var endpoint = ""
+
+    static var binary: URL {
+        // The test runner sits in SwiftPM's bin folder, next to the executables.
+        let runner = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var folder = runner.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("switchboardd").path),
+              folder.path != "/" {
+            folder = folder.deletingLastPathComponent()
+        }
+        return folder.appendingPathComponent("switchboardd")
+    }
+
+    init(arguments: [String] = []) throws {
+        process.executableURL = Self.binary
+        process.arguments = ["--endpoint", "tcp://127.0.0.1:*", "--log-level", "info"] + arguments
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        let output = output
+        stderr.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        try waitUntil(timeout: .seconds(20), "switchboardd ready") { log.contains("switchboardd ready") || !process.isRunning }
+        guard let line = log.split(separator: "\n").first(where: { $0.contains("switchboardd ready") }),
+              let range = line.range(of: #"tcp://[0-9.]+:[0-9]+"#, options: .regularExpression)
+        else { throw TestTimeout(what: "an endpoint in switchboardd's log: \(log)") }
+        endpoint = String(line[range])
+    }
+
+    var log: String { output.text.withLock { $0 } }
+
+    func terminate() throws -> Int32 {
+        process.terminate()
+        try waitUntil(timeout: .seconds(10), "switchboardd exit") { !process.isRunning }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// Text appended from one thread and read from another.
+final class SharedText: Sendable {
+    let text = Mutex("")
+}

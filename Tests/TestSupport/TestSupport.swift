@@ -1,0 +1,29 @@
+import Foundation
+
+/// Polls `condition` until it holds, failing after `timeout`: tests never sleep a fixed time.
+public func waitUntil(timeout: Duration = .seconds(10), _ what: String = "condition", _ condition: () throws -> Bool) throws {
+    let deadline = ContinuousClock.now + timeout
+    while try !condition() {
+        guard ContinuousClock.now < deadline else { throw TestTimeout(what: what) }
+        Thread.sleep(forTimeInterval: 0.005)
+    }
+}
+
+public struct TestTimeout: Error, CustomStringConvertible {
+    public let what: String
+    public init(what: String) { self.what = what }
+    public var description: String { "\(what) not met before the deadline" }
+}
+
+/// SplitMix64: a small seeded generator, so that a failing randomised case replays.
+public struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
