@@ -62,7 +62,8 @@ import ZeroMQ
 
     /// The worker holding a request dies without replying; the request is not lost.
     @Test func workerKilledMidRequestDoesNotLoseTheRequest() throws {
-        let engine = try startEngine()
+        let logs = CapturedLogs()
+        let engine = try startEngine(logs: logs)
         defer { engine.stop() }
         let endpoint = try #require(engine.endpoint)
         let doomed = WorkerThread(endpoint: endpoint, service: "permits") { _ in nil }
@@ -80,12 +81,15 @@ import ZeroMQ
         defer { rescuer.stop() }
         let reply = try #require(try client.receive(timeout: .seconds(10)))
         #expect(reply.body == ["approved: application 42"])
+        #expect(logs.contains("request requeued"))
+        #expect(logs.all.contains { $0.message == "worker gone" && $0.metadata["mdp.service"] == "permits" })
     }
 
     /// Random garbage from clients and would-be workers never takes the broker down,
     /// and good peers keep being served throughout.
     @Test func randomMalformedTrafficFromBothSides() throws {
-        let engine = try startEngine()
+        let logs = CapturedLogs()
+        let engine = try startEngine(logs: logs)
         defer { engine.stop() }
         let endpoint = try #require(engine.endpoint)
         let worker = WorkerThread(endpoint: endpoint, service: "echo") { $0.body }
@@ -118,6 +122,7 @@ import ZeroMQ
         }
         attackers.forEach { $0.close() }
         #expect(try client.request("echo", body: ["final"], timeout: .seconds(5))?.body == ["final"])
+        #expect(logs.contains("malformed message dropped"))
     }
 }
 

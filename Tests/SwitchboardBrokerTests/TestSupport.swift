@@ -7,14 +7,12 @@ import ZeroMQ
 @testable import SwitchboardBroker
 
 /// An in-process broker engine on a free loopback port with fast heartbeats.
-func startEngine(heartbeat: Duration = .milliseconds(100), liveness: Int = 3) throws -> BrokerEngine {
+func startEngine(heartbeat: Duration = .milliseconds(100), liveness: Int = 3, logs: CapturedLogs = CapturedLogs()) throws -> BrokerEngine {
     var options = BrokerEngine.Options()
     options.endpoint = "tcp://127.0.0.1:*"
     options.broker.heartbeatInterval = heartbeat
     options.broker.heartbeatLiveness = liveness
-    var logger = Logger(label: "test.broker")
-    logger.logLevel = .warning
-    let engine = try BrokerEngine(options: options, logger: logger)
+    let engine = try BrokerEngine(options: options, logger: logs.logger(label: "test.broker"))
     _ = try engine.start()
     return engine
 }

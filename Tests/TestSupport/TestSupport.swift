@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Synchronization
 
 /// Polls `condition` until it holds, failing after `timeout`: tests never sleep a fixed time.
 public func waitUntil(timeout: Duration = .seconds(10), _ what: String = "condition", _ condition: () throws -> Bool) throws {
@@ -25,5 +27,45 @@ public struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// A swift-log handler that keeps messages in memory, so tests can assert on what was
+/// logged and keep the test output quiet.
+public final class CapturedLogs: Sendable {
+    public struct Entry: Sendable {
+        public let level: Logger.Level
+        public let message: String
+        public let metadata: [String: String]
+    }
+
+    private let entries = Mutex<[Entry]>([])
+    public init() {}
+
+    public var all: [Entry] { entries.withLock { $0 } }
+    public func contains(_ message: String) -> Bool { all.contains { $0.message == message } }
+
+    public func logger(label: String = "test", level: Logger.Level = .trace) -> Logger {
+        var logger = Logger(label: label) { _ in Handler(sink: self) }
+        logger.logLevel = level
+        return logger
+    }
+
+    fileprivate func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
+
+    struct Handler: LogHandler {
+        let sink: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            sink.append(Entry(level: event.level, message: event.message.description, metadata: merged.mapValues { "\($0)" }))
+        }
     }
 }
