@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "Majordomo", targets: ["Majordomo"]),
+        .library(name: "SwitchboardCore", targets: ["SwitchboardCore"]),
+        .library(name: "SwitchboardStore", targets: ["SwitchboardStore"]),
         .library(name: "SwitchboardBroker", targets: ["SwitchboardBroker"]),
         .executable(name: "switchboardd", targets: ["switchboardd"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
@@ -21,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -33,8 +37,18 @@ let package = Package(
             "ZeroMQ",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        /// The domain as pure values and state machines: no sockets, no files.
+        .target(name: "SwitchboardCore", dependencies: [
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        /// Persistence behind the InquiryStore protocol; SQLite through GRDB.
+        .target(name: "SwitchboardStore", dependencies: [
+            "SwitchboardCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .target(name: "SwitchboardBroker", dependencies: [
-            "ZeroMQ", "Majordomo",
+            "ZeroMQ", "Majordomo", "SwitchboardCore", "SwitchboardStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
@@ -45,15 +59,17 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
-            "Majordomo", "ZeroMQ",
+            "Majordomo", "ZeroMQ", "SwitchboardCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         /// Helpers every test target shares: deadline polling and a seeded generator.
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestSupport"]),
         .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ", "TestSupport"]),
+        .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "TestSupport"]),
+        .testTarget(name: "SwitchboardStoreTests", dependencies: ["SwitchboardStore", "SwitchboardCore", "TestSupport"]),
         .testTarget(name: "SwitchboardBrokerTests", dependencies: [
-            "SwitchboardBroker", "Majordomo", "ZeroMQ", "TestSupport",
+            "SwitchboardBroker", "SwitchboardCore", "SwitchboardStore", "Majordomo", "ZeroMQ", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

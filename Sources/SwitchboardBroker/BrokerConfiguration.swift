@@ -12,6 +12,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// (and logged) rather than letting one runaway client exhaust the broker's memory.
     public var maxQueuedRequestsPerService: Int = 100_000
 
+    /// Deliveries of one inquiry without an acknowledgement before it is parked.
+    public var maxDeliveries: Int = 5
+
     public init() {}
 
     /// Silence after which a worker is declared dead.

@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import Majordomo
 import Synchronization
+import SwitchboardCore
+import SwitchboardStore
 import ZeroMQ
 
 /// The broker's engine: one thread that owns every socket of the broker, feeds what
@@ -21,8 +23,11 @@ public final class BrokerEngine: Sendable {
         public var maxMessageSize: Int64 = 1 << 20
         /// Messages queued per peer before sends to it fail (and it is treated as gone).
         public var highWaterMark: Int32 = 100_000
-        /// How many inbound messages one loop turn handles before timers run again.
+        /// How many inbound messages one loop turn handles before timers run again and
+        /// the turn's changes are committed.
         public var batchSize = 1_000
+        /// Departments, routing rules and limits.
+        public var configuration = SwitchboardConfiguration.demo()
         public init() {}
     }
 
@@ -35,6 +40,7 @@ public final class BrokerEngine: Sendable {
     }
 
     public let options: Options
+    private let store: any InquiryStore
     private let logger: Logger
     private let context: Context
     private let controlEndpoint: String
@@ -44,8 +50,11 @@ public final class BrokerEngine: Sendable {
     private let started = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    public init(options: Options, logger: Logger) throws(ZMQError) {
+    /// - Parameter store: where inquiries are persisted; every accepted inquiry is
+    ///   committed there before the gateway hears "accepted".
+    public init(options: Options, store: any InquiryStore, logger: Logger) throws(ZMQError) {
         self.options = options
+        self.store = store
         self.logger = logger
         context = try Context()
         controlEndpoint = "inproc://switchboard-engine-control"
@@ -117,7 +126,23 @@ public final class BrokerEngine: Sendable {
         }
         started.signal()
 
-        var loop = EngineLoop(router: router, machine: MajordomoBrokerMachine(configuration: options.broker), logger: logger)
+        var broker = options.broker
+        broker.maxDeliveries = options.configuration.maxDeliveries
+        var loop = EngineLoop(
+            router: router,
+            machine: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryDesk.services),
+            desk: InquiryDesk(store: store, configuration: options.configuration, logger: logger),
+            logger: logger
+        )
+        do {
+            try loop.restore(from: store)
+        } catch {
+            logger.critical("cannot restore the queues from the store", metadata: ["error": "\(error)"])
+            lifecycle.withLock { $0 = .failed(.failed(function: "restore", errno: .invalidArgument)) }
+            router.close()
+            pipe.close()
+            return
+        }
         do {
             try loop.run(pipe: pipe, batchSize: options.batchSize)
         } catch {
@@ -133,11 +158,28 @@ public final class BrokerEngine: Sendable {
     }
 }
 
-/// The state the engine thread owns: its sockets and the broker machine.
+/// The state the engine thread owns: its sockets, the broker machine and the desk.
 struct EngineLoop {
     let router: Socket
     var machine: MajordomoBrokerMachine
+    var desk: InquiryDesk
     let logger: Logger
+
+    /// Puts every unacknowledged inquiry back in its queue: those that were in flight
+    /// first (they are redelivered), then the ready ones; parked ones stay parked.
+    mutating func restore(from store: any InquiryStore) throws {
+        let start = ContinuousClock.now
+        var restored = 0, parked = 0
+        for inquiry in try store.openInquiries() {
+            guard inquiry.state != .parked else { parked += 1; continue }
+            _ = machine.enqueueInquiry(QueueEntry(id: inquiry.id, priority: inquiry.priority, deliveries: inquiry.deliveries),
+                                       department: inquiry.department, now: start)
+            restored += 1
+        }
+        logger.info("queues restored", metadata: [
+            "inquiries.ready": "\(restored)", "inquiries.parked": "\(parked)", "elapsed": "\(ContinuousClock.now - start)",
+        ])
+    }
 
     /// Timers (expiry, heartbeats) run at least this often.
     var tickPeriod: Duration {
@@ -167,12 +209,44 @@ struct EngineLoop {
                 perform(machine.tick(now: now), now: now)
                 nextTick = now + tickPeriod
             }
+            finishTurn(now: now)
+        }
+    }
+
+    /// Group commit: everything this turn changed goes to disk in one transaction, and
+    /// only then are gateways answered and new inquiries queued for delivery.
+    mutating func finishTurn(now: ContinuousClock.Instant) {
+        guard desk.hasPendingWork else { return }
+        let (replies, queue) = desk.commitTurn()
+        for (client, frames) in replies {
+            perform([.send(peer: client, frames: frames)], now: now)
+        }
+        for (department, entry) in queue {
+            perform(machine.enqueueInquiry(entry, department: department, now: now), now: now)
         }
     }
 
     /// Carries out actions. A send that fails because the peer is gone (`EHOSTUNREACH`
     /// under ROUTER_MANDATORY) or its queue is full (`EAGAIN`) is fed back to the
     /// machine as an unreachable peer, whose own actions are carried out in turn.
+    /// Sends a stored inquiry to a worker and records the delivery in this turn's batch.
+    private mutating func deliver(_ entry: QueueEntry, department: String, to worker: Frame, now: ContinuousClock.Instant) -> [MajordomoBrokerMachine.Action] {
+        let body: Frame
+        do {
+            guard let loaded = try desk.deliveryBody(entry, department: department) else {
+                logger.error("queued inquiry missing from the store", metadata: ["inquiry.id": "\(entry.id)"])
+                return machine.receive(from: worker, frames: WorkerCommand.reply(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: []).frames, now: now)
+            }
+            body = loaded
+        } catch {
+            logger.error("cannot load inquiry for delivery", metadata: ["inquiry.id": "\(entry.id)", "error": "\(error)"])
+            return machine.peerUnreachable(worker, now: now)
+        }
+        desk.recordDelivery(entry)
+        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [body])
+        return [.send(peer: worker, frames: command.frames)]
+    }
+
     mutating func perform(_ actions: [MajordomoBrokerMachine.Action], now: ContinuousClock.Instant) {
         var pending = actions[...]
         while let action = pending.popFirst() {
@@ -186,6 +260,18 @@ struct EngineLoop {
                 }
             case .report(let event):
                 event.log(to: logger)
+            case .internalRequest(let client, let service, let body):
+                desk.handle(client: client, service: service, body: body, now: Date())
+            case .deliverInquiry(let worker, let department, let entry):
+                pending.append(contentsOf: deliver(entry, department: department, to: worker, now: now))
+            case .inquiryAcknowledged(_, let department, let entry, _):
+                desk.recordAcknowledgement(entry, now: Date())
+                logger.debug("inquiry acknowledged", metadata: ["inquiry.id": "\(entry.id)", "department": "\(department)"])
+            case .parkInquiry(let department, let entry, let reason):
+                desk.recordParked(entry, reason: reason)
+                logger.warning("inquiry parked", metadata: [
+                    "inquiry.id": "\(entry.id)", "department": "\(department)", "reason": "\(reason)",
+                ])
             }
         }
     }

@@ -1,5 +1,6 @@
 import DequeModule
 import Majordomo
+import SwitchboardCore
 import ZeroMQ
 
 /// The Majordomo broker as a pure state machine (7/MDP plus 8/MMI).
@@ -13,6 +14,12 @@ import ZeroMQ
 ///   when the worker expires, disconnects or becomes unroutable;
 /// - expires requests for services that have no worker at all;
 /// - checks for `mmi.` on the service name, and refuses workers for reserved names.
+///
+/// Besides requests from MDP clients, a service can be fed durable inquiries from
+/// ``DepartmentQueues``: client requests go first (they are interactive), then the
+/// department's queued inquiries, by priority. A worker acknowledges an inquiry by
+/// replying to it; one that dies holding an inquiry has it redelivered, and after
+/// `maxDeliveries` attempts the inquiry is parked.
 public struct MajordomoBrokerMachine {
     public typealias Instant = ContinuousClock.Instant
 
@@ -21,6 +28,20 @@ public struct MajordomoBrokerMachine {
         case send(peer: Frame, frames: [Frame])
         /// Something worth logging or counting happened.
         case report(BrokerEvent)
+        /// A request for a service the broker implements itself (`sb.ingest`, …).
+        case internalRequest(client: Frame, service: String, body: [Frame])
+        /// Hand a stored inquiry to `worker`: load it, send it, record the delivery.
+        case deliverInquiry(worker: Frame, department: String, entry: QueueEntry)
+        /// A worker replied to a delivered inquiry.
+        case inquiryAcknowledged(worker: Frame, department: String, entry: QueueEntry, reply: [Frame])
+        /// An inquiry failed `maxDeliveries` deliveries and goes to the dead-letter state.
+        case parkInquiry(department: String, entry: QueueEntry, reason: String)
+    }
+
+    /// What a worker holds: a client's request, or a stored inquiry.
+    enum Held: Equatable {
+        case request(PendingRequest)
+        case inquiry(QueueEntry)
     }
 
     struct PendingRequest: Equatable {
@@ -33,7 +54,7 @@ public struct MajordomoBrokerMachine {
         var service: String
         var expiresAt: Instant
         var nextHeartbeatAt: Instant
-        var holding: PendingRequest?
+        var holding: Held?
     }
 
     struct Service {
@@ -44,12 +65,19 @@ public struct MajordomoBrokerMachine {
     }
 
     public let configuration: BrokerConfiguration
+    /// Services answered through ``Action/internalRequest(client:service:body:)``.
+    public let internalServices: Set<String>
     private var workers: [Frame: Worker] = [:]
     private var services: [String: Service] = [:]
+    private var inquiries = DepartmentQueues()
 
-    public init(configuration: BrokerConfiguration = BrokerConfiguration()) {
+    public init(configuration: BrokerConfiguration = BrokerConfiguration(), internalServices: Set<String> = []) {
         self.configuration = configuration
+        self.internalServices = internalServices
     }
+
+    /// The client address a delivered inquiry carries in REQUEST, and its REPLY echoes.
+    public static func deliveryAddress(_ id: InquiryID) -> Frame { Frame("sb.delivery:\(id)") }
 
     // MARK: Queries, for tests and statistics
 
@@ -58,6 +86,19 @@ public struct MajordomoBrokerMachine {
     public func queuedRequests(for service: String) -> Int { services[service]?.requests.count ?? 0 }
     public var serviceNames: [String] { services.keys.sorted() }
     public func isWorker(_ peer: Frame) -> Bool { workers[peer] != nil }
+    public func readyInquiries(for department: String) -> Int { inquiries.count(department: department) }
+    /// Inquiries handed to a worker and not yet acknowledged.
+    public var inquiriesInFlight: Int {
+        workers.values.count { if case .inquiry = $0.holding { true } else { false } }
+    }
+
+    // MARK: Durable inquiries
+
+    /// Queues a committed inquiry for its department and hands it out if a worker is idle.
+    public mutating func enqueueInquiry(_ entry: QueueEntry, department: String, now: Instant) -> [Action] {
+        inquiries.enqueue(entry, department: department)
+        return dispatch(department, now: now)
+    }
 
     // MARK: Events
 
@@ -114,6 +155,9 @@ public struct MajordomoBrokerMachine {
 
     private mutating func clientRequest(from client: Frame, _ message: ClientMessage, now: Instant) -> [Action] {
         let name = message.service
+        if internalServices.contains(name) {
+            return [.internalRequest(client: client, service: name, body: message.body)]
+        }
         if name.hasPrefix(MDP.mmiPrefix) {
             return [.send(peer: client, frames: ClientMessage(service: name, body: [mmiReply(name, message.body)]).frames)]
         }
@@ -163,15 +207,20 @@ public struct MajordomoBrokerMachine {
         case .disconnect:
             return removeWorker(peer, reason: .disconnected, now: now)
         case .reply(let client, let body):
-            guard let held = worker.holding, held.client == client else {
+            let answered: Action
+            switch worker.holding {
+            case .request(let held) where held.client == client:
+                answered = .send(peer: client, frames: ClientMessage(service: worker.service, body: body).frames)
+            case .inquiry(let entry) where Self.deliveryAddress(entry.id) == client:
+                answered = .inquiryAcknowledged(worker: peer, department: worker.service, entry: entry, reply: body)
+            default:
                 return [.report(.unexpectedCommand(peer: peer, command: command.name))]
                     + disconnect(peer, reason: .protocolViolation, now: now)
             }
             worker.holding = nil
             workers[peer] = worker
             services[worker.service]?.idle.append(peer)
-            return [.send(peer: client, frames: ClientMessage(service: worker.service, body: body).frames)]
-                + dispatch(worker.service, now: now)
+            return [answered] + dispatch(worker.service, now: now)
         case .ready, .request:
             return [.report(.unexpectedCommand(peer: peer, command: command.name))]
                 + disconnect(peer, reason: .protocolViolation, now: now)
@@ -209,23 +258,41 @@ public struct MajordomoBrokerMachine {
         var service = services[worker.service, default: Service()]
         service.workerCount -= 1
         if let index = service.idle.firstIndex(of: peer) { service.idle.remove(at: index) }
-        if let held = worker.holding {
+        switch worker.holding {
+        case .request(let held):
             service.requests.prepend(held)
             actions.append(.report(.requestRequeued(service: worker.service, client: held.client)))
+        case .inquiry(let entry) where Int(entry.deliveries) >= configuration.maxDeliveries:
+            let reason = "not acknowledged after \(entry.deliveries) deliveries; last worker \(reason.rawValue)"
+            actions.append(.parkInquiry(department: worker.service, entry: entry, reason: reason))
+        case .inquiry(let entry):
+            inquiries.requeueAtFront(entry, department: worker.service)
+            actions.append(.report(.inquiryRedelivering(department: worker.service, id: entry.id, deliveries: Int(entry.deliveries))))
+        case nil:
+            break
         }
         services[worker.service] = service
         return actions + dispatch(worker.service, now: now)
     }
 
-    /// Hands queued requests to idle workers, least recently used first.
+    /// Hands queued client requests, then queued inquiries, to idle workers, least
+    /// recently used first.
     private mutating func dispatch(_ name: String, now: Instant) -> [Action] {
         guard var service = services[name] else { return [] }
         var actions: [Action] = []
-        while !service.requests.isEmpty, let id = service.idle.popFirst() {
-            let request = service.requests.removeFirst()
-            workers[id]!.holding = request
+        while let id = service.idle.first {
+            if let request = service.requests.popFirst() {
+                workers[id]!.holding = .request(request)
+                actions.append(.send(peer: id, frames: WorkerCommand.request(client: request.client, body: request.body).frames))
+            } else if var entry = inquiries.next(department: name) {
+                entry.deliveries &+= 1
+                workers[id]!.holding = .inquiry(entry)
+                actions.append(.deliverInquiry(worker: id, department: name, entry: entry))
+            } else {
+                break
+            }
+            service.idle.removeFirst()
             workers[id]!.nextHeartbeatAt = now + configuration.heartbeatInterval
-            actions.append(.send(peer: id, frames: WorkerCommand.request(client: request.client, body: request.body).frames))
         }
         services[name] = service
         return actions
@@ -249,5 +316,6 @@ public enum BrokerEvent: Equatable, Sendable {
     case malformed(peer: Frame, error: MDPError)
     case unexpectedCommand(peer: Frame, command: String)
     case reservedServiceRefused(worker: Frame, service: String)
+    case inquiryRedelivering(department: String, id: InquiryID, deliveries: Int)
     case unknownReservedService(client: Frame, service: String)
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import SwitchboardBroker
+import SwitchboardCore
+import SwitchboardStore
 import ZeroMQ
 
 /// `switchboardd`: the Switchboard broker daemon. Thin wiring: parse options, set up
@@ -16,6 +18,12 @@ struct Switchboardd: AsyncParsableCommand {
 
     @Option(help: "Where the broker's ROUTER socket binds. tcp://127.0.0.1:* picks a free port.")
     var endpoint = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Directory for the inquiry database (created if missing).")
+    var data = "./data"
+
+    @Option(help: "Departments and routing rules (YAML). Without it, the embedded demo city is used.")
+    var config: String?
 
     @Option(help: "How often heartbeats go to workers, e.g. 2500ms or 2.5s.")
     var heartbeatInterval = DurationArgument(.milliseconds(2_500))
@@ -53,7 +61,23 @@ struct Switchboardd: AsyncParsableCommand {
         options.broker.heartbeatLiveness = heartbeatLiveness
         options.broker.unservedRequestTimeout = unservedTimeout.duration
 
-        let engine = try BrokerEngine(options: options, logger: logger)
+        do {
+            options.configuration = try config.map(SwitchboardConfiguration.load(path:)) ?? .demo()
+        } catch {
+            throw ValidationError("invalid configuration \(config ?? ""): \(error)")
+        }
+        logger.info("configuration loaded", metadata: [
+            "config": "\(config ?? "embedded demo city")",
+            "departments": "\(options.configuration.departments.count)",
+            "rules": "\(options.configuration.rules.count)",
+        ])
+        let store: SQLiteInquiryStore
+        do {
+            store = try SQLiteInquiryStore(directory: data)
+        } catch {
+            throw ValidationError("cannot open the inquiry store in --data \(data): \(error). Check the directory exists and is writable.")
+        }
+        let engine = try BrokerEngine(options: options, store: store, logger: logger)
         let group = ServiceGroup(
             services: [BrokerService(engine: engine, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],

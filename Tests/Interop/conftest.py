@@ -2,6 +2,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -24,7 +25,7 @@ class Daemon:
 
     def __init__(self, *args):
         self.process = subprocess.Popen(
-            [daemon_binary(), "--endpoint", "tcp://127.0.0.1:*", *args],
+            [daemon_binary(), "--endpoint", "tcp://127.0.0.1:*", "--data", tempfile.mkdtemp(prefix="switchboard-interop-"), *args],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )
         deadline = time.monotonic() + 30

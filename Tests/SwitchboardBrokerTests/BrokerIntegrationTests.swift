@@ -142,7 +142,7 @@ import ZeroMQ
     @Test func daemonRejectsABadEndpointWithAHint() throws {
         let process = Process()
         process.executableURL = SpawnedDaemon.binary
-        process.arguments = ["--endpoint", "nonsense"]
+        process.arguments = ["--endpoint", "nonsense", "--data", temporaryDirectory()]
         let pipe = Pipe()
         process.standardError = pipe
         try process.run()

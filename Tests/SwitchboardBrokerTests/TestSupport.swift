@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Majordomo
 import Synchronization
+import SwitchboardStore
 import TestSupport
 import ZeroMQ
 @testable import SwitchboardBroker
@@ -12,7 +13,8 @@ func startEngine(heartbeat: Duration = .milliseconds(100), liveness: Int = 3, lo
     options.endpoint = "tcp://127.0.0.1:*"
     options.broker.heartbeatInterval = heartbeat
     options.broker.heartbeatLiveness = liveness
-    let engine = try BrokerEngine(options: options, logger: logs.logger(label: "test.broker"))
+    let store = try SQLiteInquiryStore(directory: temporaryDirectory())
+    let engine = try BrokerEngine(options: options, store: store, logger: logs.logger(label: "test.broker"))
     _ = try engine.start()
     return engine
 }
@@ -74,9 +76,14 @@ final class SpawnedDaemon {
         return folder.appendingPathComponent("switchboardd")
     }
 
-    init(arguments: [String] = []) throws {
+    let dataDirectory: String
+
+    /// Starts the daemon on `endpoint` with its database in `dataDirectory`; pass the
+    /// previous run's values to restart "the same" broker.
+    init(dataDirectory: String = temporaryDirectory(), endpoint: String = "tcp://127.0.0.1:*", arguments: [String] = []) throws {
+        self.dataDirectory = dataDirectory
         process.executableURL = Self.binary
-        process.arguments = ["--endpoint", "tcp://127.0.0.1:*", "--log-level", "info"] + arguments
+        process.arguments = ["--endpoint", endpoint, "--data", dataDirectory, "--log-level", "info"] + arguments
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         let output = output
@@ -89,10 +96,16 @@ final class SpawnedDaemon {
         guard let line = log.split(separator: "\n").first(where: { $0.contains("switchboardd ready") }),
               let range = line.range(of: #"tcp://[0-9.]+:[0-9]+"#, options: .regularExpression)
         else { throw TestTimeout(what: "an endpoint in switchboardd's log: \(log)") }
-        endpoint = String(line[range])
+        self.endpoint = String(line[range])
     }
 
     var log: String { output.text.withLock { $0 } }
+
+    /// Kills the daemon with SIGKILL: no chance to flush or close anything.
+    func crash() throws {
+        kill(process.processIdentifier, SIGKILL)
+        try waitUntil(timeout: .seconds(10), "switchboardd killed") { !process.isRunning }
+    }
 
     func terminate() throws -> Int32 {
         process.terminate()

@@ -69,3 +69,10 @@ public final class CapturedLogs: Sendable {
         }
     }
 }
+
+/// A fresh, empty directory under the system's temporary folder.
+public func temporaryDirectory() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-test-\(UUID().uuidString)").path
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+import Majordomo
+import SwitchboardCore
+import SwitchboardStore
+import ZeroMQ
+
+/// The broker's durable side: takes `sb.ingest` and `sb.admin.*` requests, validates,
+/// routes and deduplicates inquiries, and collects one loop turn's changes into a
+/// single ``StoreBatch``. Replies wait until that batch is committed: **nothing is
+/// acknowledged before it is on disk.**
+///
+/// Owned by the engine thread, like the sockets.
+struct InquiryDesk {
+    static let ingestService = "sb.ingest"
+    static let requeueService = "sb.admin.requeue"
+    static let services: Set<String> = [ingestService, requeueService]
+
+    let store: any InquiryStore
+    let decoder: EnvelopeDecoder
+    let router: Router
+    let logger: Logger
+
+    private(set) var batch = StoreBatch()
+    /// Replies to send once the batch is durable: (client, service, JSON body).
+    private var pendingReplies: [(client: Frame, service: String, body: IngestReply)] = []
+    /// Inquiries to queue once the batch is durable.
+    private var pendingQueue: [(department: String, entry: QueueEntry)] = []
+    /// Deduplication keys accepted in this turn, not yet in the store.
+    private var batchKeys: [DeduplicationKey: IngestReply] = [:]
+
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    init(store: any InquiryStore, configuration: SwitchboardConfiguration, logger: Logger) {
+        self.store = store
+        decoder = configuration.envelopeDecoder
+        router = configuration.router
+        self.logger = logger
+    }
+
+    var hasPendingWork: Bool { !batch.isEmpty || !pendingReplies.isEmpty }
+
+    // MARK: Requests
+
+    mutating func handle(client: Frame, service: String, body: [Frame], now: Date) {
+        let reply: IngestReply
+        switch service {
+        case Self.ingestService: reply = ingest(body, now: now)
+        case Self.requeueService: reply = requeue(body)
+        default: reply = .rejected(IngestError(.invalidValue, field: nil, "unknown service \(service)"))
+        }
+        pendingReplies.append((client, service, reply))
+    }
+
+    private mutating func ingest(_ body: [Frame], now: Date) -> IngestReply {
+        guard body.count == 1 else {
+            return .rejected(IngestError(.invalidJSON, field: nil, "the request body must be exactly one frame holding the JSON envelope; got \(body.count)"))
+        }
+        var inquiry: Inquiry
+        do {
+            inquiry = try decoder.decode(body[0].bytes)
+        } catch {
+            return .rejected(error)
+        }
+        let key = inquiry.deduplicationKey
+        if let earlier = batchKeys[key] { return earlier.asDuplicate }
+        do {
+            if let existing = try store.inquiryID(for: key) {
+                let stored = try store.delivery(existing)
+                return .duplicate(of: existing, department: stored?.department, priority: stored?.priority)
+            }
+        } catch {
+            logger.error("deduplication lookup failed", metadata: ["error": "\(error)"])
+            return .unavailable
+        }
+        let decision = router.route(inquiry)
+        let id = InquiryID.generate(at: now)
+        inquiry.id = id
+        inquiry.receivedAt = Self.timestamp(now)
+        guard let envelope = try? String(decoding: encoder.encode(inquiry), as: UTF8.self),
+              let routing = try? String(decoding: encoder.encode(decision), as: UTF8.self)
+        else { return .unavailable }
+        batch.accepted.append(AcceptedInquiry(
+            id: id, key: key, department: decision.department, priority: decision.priority,
+            envelopeJSON: envelope, routingJSON: routing, receivedAt: inquiry.receivedAt!
+        ))
+        pendingQueue.append((decision.department, QueueEntry(id: id, priority: decision.priority)))
+        let reply = IngestReply.accepted(id: id, department: decision.department, priority: decision.priority)
+        batchKeys[key] = reply
+        return reply
+    }
+
+    private mutating func requeue(_ body: [Frame]) -> IngestReply {
+        guard body.count == 1, let object = try? JSONSerialization.jsonObject(with: Data(body[0].bytes)) as? [String: Any],
+              let text = object["id"] as? String else {
+            return .rejected(IngestError(.invalidJSON, field: "id", "send {\"id\": \"<inquiry id>\"}"))
+        }
+        guard let id = InquiryID(text) else { return .rejected(IngestError(.invalidValue, field: "id", "\(text) is not an inquiry id")) }
+        do {
+            guard let stored = try store.delivery(id), try store.state(of: id) == .parked else {
+                return .rejected(IngestError(.invalidValue, field: "id", "inquiry \(id) is not parked; only parked inquiries can be requeued"))
+            }
+            guard !batch.requeued.contains(id) else { return .requeued(id: id, department: stored.department) }
+            batch.requeued.append(id)
+            pendingQueue.append((stored.department, QueueEntry(id: id, priority: stored.priority)))
+            return .requeued(id: id, department: stored.department)
+        } catch {
+            logger.error("requeue lookup failed", metadata: ["error": "\(error)"])
+            return .unavailable
+        }
+    }
+
+    // MARK: Changes from deliveries
+
+    mutating func recordDelivery(_ entry: QueueEntry) {
+        batch.delivered.append((entry.id, entry.deliveries))
+    }
+
+    mutating func recordAcknowledgement(_ entry: QueueEntry, now: Date) {
+        batch.acknowledged.append((entry.id, Self.timestamp(now)))
+    }
+
+    mutating func recordParked(_ entry: QueueEntry, reason: String) {
+        batch.parked.append((entry.id, reason))
+    }
+
+    /// What a worker receives for a stored inquiry: one JSON frame with the envelope,
+    /// the routing decision and the delivery metadata.
+    func deliveryBody(_ entry: QueueEntry, department: String) throws -> Frame? {
+        guard let stored = try store.delivery(entry.id) else { return nil }
+        let delivery = #"{"count":\#(entry.deliveries),"department":"\#(department)","inquiry_id":"\#(entry.id)","priority":"\#(entry.priority.rawValue)"}"#
+        return Frame(#"{"delivery":\#(delivery),"inquiry":\#(stored.envelopeJSON),"routing":\#(stored.routingJSON)}"#)
+    }
+
+    // MARK: The end of a turn
+
+    /// Commits the turn's batch in one transaction. On success returns the replies to
+    /// send and the inquiries to queue; on failure, every accepted inquiry of the turn
+    /// is answered `rejected` with `store_unavailable`, so no gateway is told "accepted"
+    /// for something not on disk.
+    mutating func commitTurn() -> (replies: [(Frame, [Frame])], queue: [(department: String, entry: QueueEntry)]) {
+        defer {
+            batch = StoreBatch()
+            pendingReplies = []
+            pendingQueue = []
+            batchKeys = [:]
+        }
+        var queue = pendingQueue
+        var committed = true
+        do {
+            try store.commit(batch)
+        } catch {
+            committed = false
+            queue = []
+            logger.critical("commit failed; this turn's inquiries were not accepted", metadata: [
+                "error": "\(error)", "inquiries": "\(batch.accepted.count)",
+            ])
+        }
+        let replies = pendingReplies.map { pending -> (Frame, [Frame]) in
+            let reply = committed || !pending.body.needsCommit ? pending.body : .unavailable
+            return (pending.client, ClientMessage(service: pending.service, body: [reply.json]).frames)
+        }
+        return (replies, queue)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}
+
+/// The JSON reply to `sb.ingest` (and `sb.admin.requeue`).
+enum IngestReply: Equatable {
+    case accepted(id: InquiryID, department: String, priority: Priority)
+    case duplicate(of: InquiryID, department: String?, priority: Priority?)
+    case rejected(IngestError)
+    case requeued(id: InquiryID, department: String)
+    /// The store could not be written or read: try again later.
+    case unavailable
+
+    var asDuplicate: IngestReply {
+        if case .accepted(let id, let department, let priority) = self { return .duplicate(of: id, department: department, priority: priority) }
+        return self
+    }
+
+    var needsCommit: Bool {
+        switch self {
+        case .accepted, .requeued, .duplicate: true
+        case .rejected, .unavailable: false
+        }
+    }
+
+    var json: Frame {
+        var object: [String: Any]
+        switch self {
+        case .accepted(let id, let department, let priority):
+            object = ["status": "accepted", "id": "\(id)", "department": department, "priority": priority.rawValue]
+        case .duplicate(let original, let department, let priority):
+            object = ["status": "duplicate", "id": "\(original)", "duplicate_of": "\(original)"]
+            object["department"] = department
+            object["priority"] = priority?.rawValue
+        case .rejected(let error):
+            var detail: [String: Any] = ["code": error.code.rawValue, "message": error.message]
+            detail["field"] = error.field
+            object = ["status": "rejected", "error": detail]
+        case .requeued(let id, let department):
+            object = ["status": "requeued", "id": "\(id)", "department": department]
+        case .unavailable:
+            object = ["status": "rejected", "error": ["code": "store_unavailable", "message": "the broker could not write to its store; retry later"]]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return Frame(bytes: data)
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import Yams
+
+/// A department: one back-office queue, served as the MDP service named by ``id``.
+public struct Department: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// The official accounts this department answers through.
+    public var accounts: [OfficialAccount]
+
+    public init(id: String, name: String, accounts: [OfficialAccount] = []) {
+        self.id = id
+        self.name = name
+        self.accounts = accounts
+    }
+}
+
+public struct OfficialAccount: Sendable, Equatable, Hashable {
+    public var platform: Platform
+    public var handle: String
+
+    public init(platform: Platform, handle: String) {
+        self.platform = platform
+        self.handle = handle
+    }
+}
+
+/// Everything a city configures: departments, routing rules and limits. Loaded from one
+/// YAML file, validated as a whole at start-up.
+public struct SwitchboardConfiguration: Sendable {
+    public var frontOffice: String
+    public var departments: [Department]
+    public var rules: [RoutingRule]
+    public var maxTextLength: Int
+    /// Deliveries after which an inquiry no worker acknowledged is parked.
+    public var maxDeliveries: Int
+
+    public var router: Router { Router(rules: rules, frontOffice: frontOffice) }
+    public var envelopeDecoder: EnvelopeDecoder { EnvelopeDecoder(maxTextLength: maxTextLength) }
+    public func department(_ id: String) -> Department? { departments.first { $0.id == id } }
+
+    /// The embedded demo city, used when no `--config` is given.
+    public static func demo() -> SwitchboardConfiguration {
+        // The embedded text is tested to load; a failure here is a build defect.
+        do { return try parse(yaml: demoCityYAML) } catch { preconditionFailure("embedded demo configuration is invalid: \(error)") }
+    }
+
+    public static func load(path: String) throws -> SwitchboardConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(line: nil, field: nil, message: "cannot read \(path): \(error.localizedDescription)")
+        }
+        return try parse(yaml: text)
+    }
+
+    public static func parse(yaml text: String) throws(ConfigurationError) -> SwitchboardConfiguration {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw ConfigurationError(line: nil, field: nil, message: "the configuration is empty")
+            }
+            root = node
+        } catch let error as ConfigurationError {
+            throw error
+        } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _), let YamlError.composer(_, problem, mark, _) {
+            throw ConfigurationError(line: mark.line, field: nil, message: "YAML syntax: \(problem)")
+        } catch {
+            throw ConfigurationError(line: nil, field: nil, message: "YAML syntax: \(error)")
+        }
+        return try ConfigurationReader(root: root).read()
+    }
+}
+
+/// A configuration mistake, with the line and the field, so it can be fixed at once.
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
+    public let line: Int?
+    public let field: String?
+    public let message: String
+
+    public var description: String {
+        let place = [line.map { "line \($0)" }, field].compactMap { $0 }.joined(separator: ", ")
+        return place.isEmpty ? message : "\(place): \(message)"
+    }
+}
+
+/// Reads the YAML node tree into a configuration, checking names and references.
+private struct ConfigurationReader {
+    let root: Node
+
+    func read() throws(ConfigurationError) -> SwitchboardConfiguration {
+        var top = try YAMLFields(root, path: "")
+        let departments = try top.list("departments", required: true) { node, path throws(ConfigurationError) in try department(node, path) }
+        var seen = Set<String>()
+        for (index, department) in departments.enumerated() where !seen.insert(department.id).inserted {
+            throw top.error("departments[\(index)].id", "department \"\(department.id)\" is defined twice")
+        }
+        let frontOffice = try top.string("front_office") ?? "front-office"
+        guard seen.contains(frontOffice) else {
+            throw top.error("front_office", "front office \"\(frontOffice)\" is not a department; add it under departments")
+        }
+        var limits = try top.optionalMapping("limits")
+        let maxText = try limits?.int("max_text_length", in: 1...1_000_000) ?? 5_000
+        let maxDeliveries = try limits?.int("max_deliveries", in: 1...1_000) ?? 5
+        try limits?.rejectUnknown()
+        let rules = try top.list("rules", required: false) { node, path throws(ConfigurationError) in try rule(node, path, departments: seen) }
+        try top.rejectUnknown()
+        return SwitchboardConfiguration(frontOffice: frontOffice, departments: departments, rules: rules, maxTextLength: maxText, maxDeliveries: maxDeliveries)
+    }
+
+    func department(_ node: Node, _ path: String) throws(ConfigurationError) -> Department {
+        var fields = try YAMLFields(node, path: path)
+        guard let id = try fields.string("id") else { throw fields.error("\(path).id", "a department needs an id (its MDP service name)") }
+        guard id.range(of: #"^[a-z0-9][a-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
+            throw fields.error("\(path).id", "department id \"\(id)\" must be lower-case letters, digits, '.', '_' or '-', at most 63 characters")
+        }
+        guard !id.hasPrefix("mmi.") && !id.hasPrefix("sb.") else {
+            throw fields.error("\(path).id", "department id \"\(id)\" uses a reserved prefix (mmi. or sb.)")
+        }
+        let name = try fields.string("name") ?? id
+        let accounts = try fields.list("accounts", required: false) { node, path throws(ConfigurationError) -> OfficialAccount in
+            var account = try YAMLFields(node, path: path)
+            let platform = try account.platform("platform")
+            guard let handle = try account.string("handle") else { throw account.error("\(path).handle", "an account needs a handle") }
+            try account.rejectUnknown()
+            return OfficialAccount(platform: platform, handle: handle)
+        }
+        try fields.rejectUnknown()
+        return Department(id: id, name: name, accounts: accounts)
+    }
+
+    func rule(_ node: Node, _ path: String, departments: Set<String>) throws(ConfigurationError) -> RoutingRule {
+        var fields = try YAMLFields(node, path: path)
+        guard let name = try fields.string("name") else { throw fields.error("\(path).name", "a rule needs a name") }
+        guard let department = try fields.string("department") else { throw fields.error("\(path).department", "rule \"\(name)\" needs a department") }
+        guard departments.contains(department) else {
+            throw fields.error("\(path).department", "rule \"\(name)\" sends to \"\(department)\", which is not a department")
+        }
+        var priority = Priority.normal
+        if let text = try fields.string("priority") {
+            guard let parsed = Priority(rawValue: text) else {
+                throw fields.error("\(path).priority", "priority \"\(text)\" must be urgent, high, normal or low")
+            }
+            priority = parsed
+        }
+        let tags = try fields.strings("tags")
+        var conditions = RuleConditions()
+        if var match = try fields.optionalMapping("match") {
+            conditions.keywords = try match.strings("keywords")
+            conditions.hashtags = try match.strings("hashtags")
+            conditions.accounts = try match.strings("accounts")
+            conditions.languages = try match.strings("languages")
+            conditions.platforms = try match.list("platforms", required: false) { node, path throws(ConfigurationError) in
+                guard let text = node.string, let platform = Platform(rawValue: text) else {
+                    throw ConfigurationError(line: node.mark?.line, field: path, message: "unknown platform; expected one of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return platform
+            }
+            if let regex = try match.string("regex") {
+                do { conditions.pattern = try RulePattern(regex) } catch {
+                    throw match.error("\(match.path).regex", "regex /\(regex)/ does not compile")
+                }
+            }
+            if var box = try match.optionalMapping("bbox") {
+                let minLat = try box.double("min_lat"), minLon = try box.double("min_lon")
+                let maxLat = try box.double("max_lat"), maxLon = try box.double("max_lon")
+                guard minLat <= maxLat, minLon <= maxLon, (-90...90).contains(minLat), (-90...90).contains(maxLat),
+                      (-180...180).contains(minLon), (-180...180).contains(maxLon)
+                else { throw box.error(box.path, "bbox needs min_lat <= max_lat and min_lon <= max_lon, within -90..90 and -180..180") }
+                try box.rejectUnknown()
+                conditions.boundingBox = BoundingBox(minLat: minLat, minLon: minLon, maxLat: maxLat, maxLon: maxLon)
+            }
+            try match.rejectUnknown()
+        }
+        try fields.rejectUnknown()
+        return RoutingRule(name: name, department: department, priority: priority, tags: tags, conditions: conditions)
+    }
+}
+
+/// A YAML mapping read key by key, remembering keys read so that the rest are reported.
+private struct YAMLFields {
+    let node: Node
+    let pairs: [(key: String, value: Node, line: Int?)]
+    let path: String
+    var seen: Set<String> = []
+
+    init(_ node: Node, path: String) throws(ConfigurationError) {
+        guard let mapping = node.mapping else {
+            throw ConfigurationError(line: node.mark?.line, field: path.isEmpty ? nil : path, message: "expected a mapping of keys to values")
+        }
+        self.node = node
+        self.path = path
+        pairs = mapping.map { (key: $0.key.string ?? "", value: $0.value, line: $0.key.mark?.line) }
+    }
+
+    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func error(_ field: String, _ message: String) -> ConfigurationError {
+        let key = field.split(separator: ".").last.map(String.init)?.split(separator: "[").first.map(String.init)
+        let line = pairs.first { $0.key == key }?.line ?? node.mark?.line
+        return ConfigurationError(line: line, field: field, message: message)
+    }
+
+    mutating func value(_ key: String) -> Node? {
+        seen.insert(key)
+        guard let pair = pairs.first(where: { $0.key == key }) else { return nil }
+        if pair.value.null != nil { return nil }
+        return pair.value
+    }
+
+    mutating func string(_ key: String) throws(ConfigurationError) -> String? {
+        guard let node = value(key) else { return nil }
+        guard node.scalar != nil, let text = node.string, !text.isEmpty else {
+            throw ConfigurationError(line: node.mark?.line, field: name(key), message: "\(name(key)) must be a non-empty string")
+        }
+        return text
+    }
+
+    mutating func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let node = value(key) else { return nil }
+        guard let number = node.int, range.contains(number) else {
+            throw ConfigurationError(line: node.mark?.line, field: name(key), message: "\(name(key)) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    mutating func double(_ key: String) throws(ConfigurationError) -> Double {
+        guard let node = value(key) else { throw error(name(key), "\(name(key)) is required") }
+        guard let number = node.float else {
+            throw ConfigurationError(line: node.mark?.line, field: name(key), message: "\(name(key)) must be a number")
+        }
+        return number
+    }
+
+    mutating func platform(_ key: String) throws(ConfigurationError) -> Platform {
+        guard let text = try string(key) else { throw error(name(key), "\(name(key)) is required") }
+        guard let platform = Platform(rawValue: text) else {
+            throw error(name(key), "unknown platform \"\(text)\"; expected one of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return platform
+    }
+
+    mutating func optionalMapping(_ key: String) throws(ConfigurationError) -> YAMLFields? {
+        guard let node = value(key) else { return nil }
+        return try YAMLFields(node, path: name(key))
+    }
+
+    mutating func list<T>(_ key: String, required: Bool, _ element: (Node, String) throws(ConfigurationError) -> T) throws(ConfigurationError) -> [T] {
+        guard let node = value(key) else {
+            if required { throw error(name(key), "\(name(key)) is required") }
+            return []
+        }
+        guard let sequence = node.sequence else {
+            throw ConfigurationError(line: node.mark?.line, field: name(key), message: "\(name(key)) must be a list")
+        }
+        var result: [T] = []
+        for (index, item) in sequence.enumerated() { result.append(try element(item, "\(name(key))[\(index)]")) }
+        return result
+    }
+
+    mutating func strings(_ key: String) throws(ConfigurationError) -> [String] {
+        try list(key, required: false) { node, path throws(ConfigurationError) in
+            guard node.scalar != nil, let text = node.string, !text.isEmpty else {
+                throw ConfigurationError(line: node.mark?.line, field: path, message: "\(path) must be a non-empty string")
+            }
+            return text
+        }
+    }
+
+    func rejectUnknown() throws(ConfigurationError) {
+        if let extra = pairs.first(where: { !seen.contains($0.key) }) {
+            throw ConfigurationError(line: extra.line, field: name(extra.key), message: "unknown setting \"\(extra.key)\"")
+        }
+    }
+}

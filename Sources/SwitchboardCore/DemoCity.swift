@@ -1,0 +1,115 @@
+/// The demo city, embedded so that `switchboardd` runs with no configuration file.
+/// `deploy/switchboard.yaml` holds the same text; a test keeps the two identical.
+let demoCityYAML = """
+# Switchboard configuration: the demo city of Riverton.
+#
+# This is the configuration switchboardd embeds and uses when started without --config.
+# Copy it, edit it, and start the broker with:  switchboardd --config /etc/switchboard/switchboard.yaml
+# The broker checks the whole file at start-up and names the line and field of any mistake.
+
+# The department that triages what no rule matches. Agents claim from its queue, the
+# MDP service of the same name.
+front_office: front-office
+
+limits:
+  # Longest inquiry text accepted by sb.ingest, in characters.
+  max_text_length: 5000
+  # Deliveries to workers without an acknowledgement before an inquiry is parked
+  # (dead-lettered) for an operator to look at and requeue.
+  max_deliveries: 5
+
+# Each department is a queue, served by MDP workers that register its id as their service.
+# ids: lower-case letters, digits, '.', '_' or '-'; the prefixes mmi. and sb. are reserved.
+departments:
+  - id: front-office
+    name: Contact centre
+    accounts:
+      - { platform: x, handle: "@RivertonCity" }
+      - { platform: facebook, handle: "RivertonCityHall" }
+      - { platform: mastodon, handle: "@city@riverton.social" }
+  - id: waste
+    name: Waste and recycling
+    accounts:
+      - { platform: x, handle: "@RivertonWaste" }
+  - id: roads
+    name: Roads and street lighting
+  - id: parks
+    name: Parks and green spaces
+  - id: water
+    name: Water and sewers
+  - id: permits
+    name: Building permits and licences
+  - id: social-services
+    name: Social services
+  - id: transport
+    name: Public transport
+
+# Rules are tried in order; the first that matches sets the department, priority and tags.
+# Every condition given must hold; within a list, one entry is enough. Keywords and
+# hashtags ignore case and accents and match whole words.
+rules:
+  - name: water-emergency
+    department: water
+    priority: urgent
+    tags: [emergency]
+    match:
+      keywords: ["burst pipe", "flooding", "no water", "sewage", "fuite d'eau"]
+
+  - name: waste-account
+    department: waste
+    match:
+      accounts: ["@RivertonWaste"]
+
+  - name: waste-keywords
+    department: waste
+    tags: [collection]
+    match:
+      keywords: [bin, bins, garbage, rubbish, recycling, "bulky waste", trash, poubelle]
+      hashtags: ["#RivertonWaste"]
+
+  - name: streetlights
+    department: roads
+    priority: high
+    tags: [safety]
+    match:
+      regex: "street ?lights? (is |are )?(out|off|broken)"
+
+  - name: roads
+    department: roads
+    match:
+      keywords: [pothole, potholes, road, pavement, sidewalk, "traffic light"]
+
+  - name: riverside-park
+    department: parks
+    tags: [riverside]
+    match:
+      bbox: { min_lat: 51.50, min_lon: -0.13, max_lat: 51.52, max_lon: -0.10 }
+
+  - name: parks
+    department: parks
+    match:
+      keywords: [park, playground, tree, trees, bench]
+
+  - name: permits
+    department: permits
+    match:
+      keywords: [permit, licence, license, planning, construction]
+
+  - name: french-speakers-social
+    department: social-services
+    match:
+      languages: [fr]
+      keywords: [aide, logement, allocation]
+
+  - name: social
+    department: social-services
+    priority: high
+    match:
+      keywords: [housing, homeless, benefits, "food bank"]
+
+  - name: transport
+    department: transport
+    match:
+      keywords: [bus, tram, timetable, "bus stop"]
+      platforms: [x, mastodon, facebook, instagram]
+"""

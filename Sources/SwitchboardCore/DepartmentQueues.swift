@@ -1,0 +1,58 @@
+import DequeModule
+
+/// One queued inquiry as the broker keeps it in memory: only what ordering and
+/// redelivery need. The text stays on disk until the inquiry is delivered.
+public struct QueueEntry: Sendable, Equatable {
+    public var id: InquiryID
+    public var priority: Priority
+    /// How many times it has been handed to a worker so far.
+    public var deliveries: UInt16
+
+    public init(id: InquiryID, priority: Priority, deliveries: UInt16 = 0) {
+        self.id = id
+        self.priority = priority
+        self.deliveries = deliveries
+    }
+}
+
+/// The ready inquiries of every department, served by priority and then first in,
+/// first out. A pure value: the broker persists every change before it matters.
+public struct DepartmentQueues: Sendable {
+    /// For each department, one FIFO per priority, urgent first.
+    private var queues: [String: [Deque<QueueEntry>]] = [:]
+
+    public init() {}
+
+    /// Adds an inquiry at the back of its priority's line.
+    public mutating func enqueue(_ entry: QueueEntry, department: String) {
+        queues[department, default: Self.empty][entry.priority.rank].append(entry)
+    }
+
+    /// Puts an inquiry back at the front of its priority's line (a redelivery).
+    public mutating func requeueAtFront(_ entry: QueueEntry, department: String) {
+        queues[department, default: Self.empty][entry.priority.rank].prepend(entry)
+    }
+
+    /// Takes the next inquiry for `department`: the oldest of the highest priority.
+    public mutating func next(department: String) -> QueueEntry? {
+        guard var lines = queues[department] else { return nil }
+        for rank in lines.indices where !lines[rank].isEmpty {
+            let entry = lines[rank].removeFirst()
+            queues[department] = lines
+            return entry
+        }
+        return nil
+    }
+
+    public func count(department: String) -> Int {
+        queues[department]?.reduce(0) { $0 + $1.count } ?? 0
+    }
+
+    public func hasReady(department: String) -> Bool {
+        queues[department]?.contains { !$0.isEmpty } ?? false
+    }
+
+    public var departments: [String] { queues.keys.sorted() }
+
+    private static let empty = Array(repeating: Deque<QueueEntry>(), count: Priority.allCases.count)
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A time-ordered inquiry id: a UUIDv7 (RFC 9562), 48 bits of Unix milliseconds then
+/// random bits. Ids sort by arrival, and the value is 16 bytes, so the in-memory queue
+/// index stays small.
+public struct InquiryID: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+    public let high: UInt64
+    public let low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// A new UUIDv7 for `milliseconds` since the Unix epoch.
+    public static func generate<R: RandomNumberGenerator>(milliseconds: UInt64, using rng: inout R) -> InquiryID {
+        let random = rng.next()
+        let high = (milliseconds << 16) | 0x7000 | (random & 0x0FFF)
+        let low = (rng.next() & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        return InquiryID(high: high, low: low)
+    }
+
+    public static func generate(at date: Date = Date()) -> InquiryID {
+        var rng = SystemRandomNumberGenerator()
+        return generate(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1_000)), using: &rng)
+    }
+
+    /// Parses the canonical 8-4-4-4-12 hex form.
+    public init?(_ text: some StringProtocol) {
+        let hex = String(text.filter { $0 != "-" })
+        guard text.count == 36, hex.count == 32,
+              let high = UInt64(hex.prefix(16), radix: 16), let low = UInt64(hex.suffix(16), radix: 16)
+        else { return nil }
+        self.init(high: high, low: low)
+    }
+
+    public var description: String {
+        let hex = Self.hex(high) + Self.hex(low)
+        let chars = Array(hex)
+        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
+            + String(chars[16..<20]) + "-" + String(chars[20..<32])
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    public static func < (a: InquiryID, b: InquiryID) -> Bool { (a.high, a.low) < (b.high, b.low) }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let id = InquiryID(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a UUID: \(text)"))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

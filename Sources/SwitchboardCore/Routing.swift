@@ -1,0 +1,203 @@
+import Foundation
+
+/// A geographic rectangle, inclusive on every side.
+public struct BoundingBox: Sendable, Equatable {
+    public var minLat, minLon, maxLat, maxLon: Double
+
+    public init(minLat: Double, minLon: Double, maxLat: Double, maxLon: Double) {
+        (self.minLat, self.minLon, self.maxLat, self.maxLon) = (minLat, minLon, maxLat, maxLon)
+    }
+
+    public func contains(lat: Double, lon: Double) -> Bool {
+        (minLat...maxLat).contains(lat) && (minLon...maxLon).contains(lon)
+    }
+}
+
+/// A compiled regular expression. `NSRegularExpression` is immutable and documented as
+/// safe to share between threads.
+public struct RulePattern: @unchecked Sendable {
+    public let source: String
+    let expression: NSRegularExpression
+
+    public init(_ source: String) throws {
+        self.source = source
+        expression = try NSRegularExpression(pattern: source, options: [.caseInsensitive])
+    }
+
+    func firstMatch(in text: String) -> String? {
+        let range = NSRange(text.startIndex..., in: text)
+        guard let match = expression.firstMatch(in: text, range: range), let found = Range(match.range, in: text) else { return nil }
+        return String(text[found])
+    }
+}
+
+/// What a rule looks at. Every condition that is set must hold (AND); within a list,
+/// any one entry is enough (OR). A rule with no conditions matches everything.
+public struct RuleConditions: Sendable {
+    /// Words or phrases, matched as whole words, ignoring case and accents.
+    public var keywords: [String] = []
+    /// Hashtags, with or without the `#`, ignoring case and accents.
+    public var hashtags: [String] = []
+    public var pattern: RulePattern?
+    /// The receiving official accounts, ignoring case.
+    public var accounts: [String] = []
+    public var platforms: [Platform] = []
+    /// Language tags; `fr` also matches `fr-BE`.
+    public var languages: [String] = []
+    public var boundingBox: BoundingBox?
+
+    public init() {}
+}
+
+/// One routing rule. Rules are tried in order and the first that matches decides.
+public struct RoutingRule: Sendable {
+    public var name: String
+    public var department: String
+    public var priority: Priority
+    public var tags: [String]
+    public var conditions: RuleConditions
+
+    public init(name: String, department: String, priority: Priority = .normal, tags: [String] = [], conditions: RuleConditions = RuleConditions()) {
+        self.name = name
+        self.department = department
+        self.priority = priority
+        self.tags = tags
+        self.conditions = conditions
+    }
+}
+
+/// Where an inquiry goes and why. Stored with the inquiry, and printed by
+/// `switchboard route --explain`.
+public struct RoutingDecision: Codable, Sendable, Equatable {
+    public var department: String
+    public var priority: Priority
+    public var tags: [String]
+    /// The rule that matched, or nil when the inquiry fell through to the front office.
+    public var rule: String?
+    /// One line per rule tried, saying why it matched or not.
+    public var explanation: [String]
+}
+
+/// Routes inquiries by ordered rules; what matches nothing goes to the front office.
+public struct Router: Sendable {
+    public let rules: [RoutingRule]
+    public let frontOffice: String
+
+    public init(rules: [RoutingRule], frontOffice: String) {
+        self.rules = rules
+        self.frontOffice = frontOffice
+    }
+
+    public func route(_ inquiry: Inquiry) -> RoutingDecision {
+        let text = NormalizedText(inquiry.text)
+        var explanation: [String] = []
+        for rule in rules {
+            switch evaluate(rule.conditions, inquiry, text) {
+            case .success(let reasons):
+                explanation.append("rule \"\(rule.name)\" matched: \(reasons.isEmpty ? "it has no conditions" : reasons.joined(separator: "; "))")
+                return RoutingDecision(department: rule.department, priority: rule.priority, tags: rule.tags, rule: rule.name, explanation: explanation)
+            case .failure(let miss):
+                explanation.append("rule \"\(rule.name)\" skipped: \(miss.reason)")
+            }
+        }
+        explanation.append("no rule matched: sent to \(frontOffice) for triage")
+        return RoutingDecision(department: frontOffice, priority: .normal, tags: [], rule: nil, explanation: explanation)
+    }
+
+    struct Miss: Error { let reason: String }
+
+    private func evaluate(_ conditions: RuleConditions, _ inquiry: Inquiry, _ text: NormalizedText) -> Result<[String], Miss> {
+        var reasons: [String] = []
+        if !conditions.platforms.isEmpty {
+            guard conditions.platforms.contains(inquiry.source.platform) else {
+                return .failure(Miss(reason: "platform \(inquiry.source.platform.rawValue) is not one of \(conditions.platforms.map(\.rawValue))"))
+            }
+            reasons.append("platform is \(inquiry.source.platform.rawValue)")
+        }
+        if !conditions.accounts.isEmpty {
+            let account = inquiry.source.account.lowercased()
+            guard conditions.accounts.contains(where: { $0.lowercased() == account }) else {
+                return .failure(Miss(reason: "account \(inquiry.source.account) is not one of \(conditions.accounts)"))
+            }
+            reasons.append("addressed to account \(inquiry.source.account)")
+        }
+        if !conditions.languages.isEmpty {
+            guard let language = inquiry.language?.lowercased(),
+                  let wanted = conditions.languages.first(where: { language == $0.lowercased() || language.hasPrefix($0.lowercased() + "-") })
+            else { return .failure(Miss(reason: "language \(inquiry.language ?? "unknown") is not one of \(conditions.languages)")) }
+            reasons.append("language is \(wanted)")
+        }
+        if let box = conditions.boundingBox {
+            guard let lat = inquiry.geo?.lat, let lon = inquiry.geo?.lon, box.contains(lat: lat, lon: lon) else {
+                return .failure(Miss(reason: "location is not inside the rule's bounding box"))
+            }
+            reasons.append("location \(lat),\(lon) is inside the bounding box")
+        }
+        if !conditions.hashtags.isEmpty {
+            guard let tag = conditions.hashtags.first(where: { text.hashtags.contains(NormalizedText.fold($0.hasPrefix("#") ? String($0.dropFirst()) : $0)) }) else {
+                return .failure(Miss(reason: "none of the hashtags \(conditions.hashtags) is present"))
+            }
+            reasons.append("hashtag \(tag.hasPrefix("#") ? tag : "#" + tag) is present")
+        }
+        if !conditions.keywords.isEmpty {
+            guard let keyword = conditions.keywords.first(where: text.containsPhrase) else {
+                return .failure(Miss(reason: "none of the keywords \(conditions.keywords) is present"))
+            }
+            reasons.append("keyword \"\(keyword)\" is present")
+        }
+        if let pattern = conditions.pattern {
+            guard let found = pattern.firstMatch(in: inquiry.text) else {
+                return .failure(Miss(reason: "the text does not match /\(pattern.source)/"))
+            }
+            reasons.append("the text matches /\(pattern.source)/ at \"\(found)\"")
+        }
+        return .success(reasons)
+    }
+}
+
+/// Text folded for matching: lower case, accents removed, split into words.
+struct NormalizedText {
+    let words: [Substring]
+    let hashtags: Set<String>
+
+    init(_ text: String) {
+        let folded = Self.fold(text)
+        var words: [Substring] = []
+        var hashtags = Set<String>()
+        var index = folded.startIndex
+        while index < folded.endIndex {
+            guard Self.isWordCharacter(folded[index]) else {
+                if folded[index] == "#" {
+                    let start = folded.index(after: index)
+                    let end = folded[start...].firstIndex { !Self.isWordCharacter($0) } ?? folded.endIndex
+                    if start < end { hashtags.insert(String(folded[start..<end])) }
+                }
+                index = folded.index(after: index)
+                continue
+            }
+            let end = folded[index...].firstIndex { !Self.isWordCharacter($0) } ?? folded.endIndex
+            words.append(folded[index..<end])
+            index = end
+        }
+        self.words = words
+        self.hashtags = hashtags
+    }
+
+    static func isWordCharacter(_ character: Character) -> Bool {
+        character.isLetter || character.isNumber || character == "_"
+    }
+
+    static func fold(_ text: String) -> String {
+        text.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
+    }
+
+    /// Whether the words of `phrase` appear consecutively.
+    func containsPhrase(_ phrase: String) -> Bool {
+        let target = NormalizedText(phrase).words
+        guard !target.isEmpty, target.count <= words.count else { return false }
+        for start in 0...(words.count - target.count) where words[start] == target[0] {
+            if words[start..<(start + target.count)].elementsEqual(target) { return true }
+        }
+        return false
+    }
+}
