@@ -65,6 +65,10 @@ rules:
     tags: [collection]
     match:
       keywords: [bin, bins, garbage, rubbish, recycling, "bulky waste", trash, poubelle]
+
+  - name: waste-hashtag
+    department: waste
+    match:
       hashtags: ["#RivertonWaste"]
 
   - name: streetlights
@@ -112,4 +116,5 @@ rules:
     match:
       keywords: [bus, tram, timetable, "bus stop"]
       platforms: [x, mastodon, facebook, instagram]
+
 """

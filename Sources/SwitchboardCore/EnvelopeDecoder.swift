@@ -34,7 +34,7 @@ public struct EnvelopeDecoder: Sendable {
         let platformName = try sourceFields.string("platform")
         guard let platform = Platform(rawValue: platformName) else {
             throw IngestError(.unknownPlatform, field: "source.platform",
-                              "unknown platform \"\(platformName)\"; expected one of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+                              "source.platform \"\(platformName)\" is not a known platform; expected one of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let source = Inquiry.Source(
             platform: platform,

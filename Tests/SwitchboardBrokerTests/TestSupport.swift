@@ -2,18 +2,24 @@ import Foundation
 import Logging
 import Majordomo
 import Synchronization
+import SwitchboardCore
 import SwitchboardStore
 import TestSupport
 import ZeroMQ
 @testable import SwitchboardBroker
 
 /// An in-process broker engine on a free loopback port with fast heartbeats.
-func startEngine(heartbeat: Duration = .milliseconds(100), liveness: Int = 3, logs: CapturedLogs = CapturedLogs()) throws -> BrokerEngine {
+func startEngine(
+    heartbeat: Duration = .milliseconds(100), liveness: Int = 3, logs: CapturedLogs = CapturedLogs(),
+    dataDirectory: String = temporaryDirectory(), configuration: SwitchboardConfiguration = .demo(),
+    endpoint: String = "tcp://127.0.0.1:*"
+) throws -> BrokerEngine {
     var options = BrokerEngine.Options()
-    options.endpoint = "tcp://127.0.0.1:*"
+    options.endpoint = endpoint
+    options.configuration = configuration
     options.broker.heartbeatInterval = heartbeat
     options.broker.heartbeatLiveness = liveness
-    let store = try SQLiteInquiryStore(directory: temporaryDirectory())
+    let store = try SQLiteInquiryStore(directory: dataDirectory)
     let engine = try BrokerEngine(options: options, store: store, logger: logs.logger(label: "test.broker"))
     _ = try engine.start()
     return engine
@@ -121,4 +127,39 @@ final class SpawnedDaemon {
 /// Text appended from one thread and read from another.
 final class SharedText: Sendable {
     let text = Mutex("")
+}
+
+/// An envelope as a capture gateway would send it to `sb.ingest`.
+func envelope(_ externalID: String, text: String = "My bin was not collected", platform: String = "x", account: String = "@RivertonCity") -> Frame {
+    Frame(#"{"source":{"platform":"\#(platform)","account":"\#(account)","external_id":"\#(externalID)"},"author":{"handle":"@resident"},"text":"\#(text)","captured_at":"2026-11-22T09:30:00Z"}"#)
+}
+
+/// Parses a one-frame JSON body into a dictionary.
+func jsonObject(_ frames: [Frame]?) -> [String: Any] {
+    guard let frame = frames?.first else { return [:] }
+    return (try? JSONSerialization.jsonObject(with: Data(frame.bytes))) as? [String: Any] ?? [:]
+}
+
+/// What a department worker learns from a delivered inquiry.
+struct Delivery: Sendable {
+    let inquiryID: String
+    let count: Int
+    let department: String
+    let text: String
+
+    init?(_ request: WorkerRequest) {
+        let body = jsonObject(request.body)
+        guard let delivery = body["delivery"] as? [String: Any], let inquiry = body["inquiry"] as? [String: Any],
+              let id = delivery["inquiry_id"] as? String, let count = delivery["count"] as? Int,
+              let department = delivery["department"] as? String, let text = inquiry["text"] as? String
+        else { return nil }
+        (inquiryID, self.count, self.department, self.text) = (id, count, department, text)
+    }
+}
+
+/// Deliveries seen by test workers, shared across threads.
+final class DeliveryLog: Sendable {
+    let entries = Mutex<[Delivery]>([])
+    func append(_ delivery: Delivery) { entries.withLock { $0.append(delivery) } }
+    var all: [Delivery] { entries.withLock { $0 } }
 }

@@ -1,0 +1,201 @@
+import Foundation
+import Majordomo
+import Synchronization
+import SwitchboardCore
+import SwitchboardStore
+import Testing
+import TestSupport
+import ZeroMQ
+@testable import SwitchboardBroker
+
+/// Ingest, routing, durable delivery, redelivery, parking and deduplication, through a
+/// real engine, real sockets and a real SQLite file.
+@Suite(.serialized) struct DurableInquiryTests {
+    @Test func ingestedInquiryIsRoutedDeliveredAndAcknowledged() throws {
+        let data = temporaryDirectory()
+        let engine = try startEngine(dataDirectory: data)
+        defer { engine.stop() }
+        let endpoint = try #require(engine.endpoint)
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+
+        let reply = jsonObject(try client.request("sb.ingest", body: [envelope("post-1", text: "My bin was not collected")])?.body)
+        #expect(reply["status"] as? String == "accepted")
+        #expect(reply["department"] as? String == "waste")
+        #expect(reply["priority"] as? String == "normal")
+        let id = try #require(reply["id"] as? String)
+
+        let log = DeliveryLog()
+        let worker = WorkerThread(endpoint: endpoint, service: "waste") { request in
+            Delivery(request).map(log.append)
+            return ["done"]
+        }
+        defer { worker.stop() }
+        try waitUntil("delivery") { !log.all.isEmpty }
+        #expect(log.all.first?.inquiryID == id)
+        #expect(log.all.first?.count == 1)
+        #expect(log.all.first?.text == "My bin was not collected")
+
+        let store = try SQLiteInquiryStore(directory: data)
+        try waitUntil("acknowledged") { try store.state(of: InquiryID(id)!) == .acknowledged }
+    }
+
+    @Test func badInputIsRejectedWithACodeAndNothingIsStored() throws {
+        let data = temporaryDirectory()
+        let engine = try startEngine(dataDirectory: data)
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+
+        let cases: [([Frame], String, String?)] = [
+            (["{not json"], "invalid_json", nil),
+            ([envelope("p", platform: "tiktok")], "unknown_platform", "source.platform"),
+            ([Frame(#"{"source":{"platform":"x","account":"a","external_id":"1"},"text":"t","captured_at":"2026-11-22T09:30:00Z"}"#)], "missing_field", "author"),
+            ([envelope("p", text: String(repeating: "a", count: 6_000))], "text_too_long", "text"),
+            ([envelope("a"), envelope("b")], "invalid_json", nil),
+        ]
+        for (body, code, field) in cases {
+            let reply = jsonObject(try client.request("sb.ingest", body: body)?.body)
+            #expect(reply["status"] as? String == "rejected")
+            let error = reply["error"] as? [String: Any]
+            #expect(error?["code"] as? String == code)
+            #expect(error?["field"] as? String == field)
+            #expect((error?["message"] as? String)?.isEmpty == false)
+        }
+        #expect(try SQLiteInquiryStore(directory: data).countsByState().isEmpty)
+    }
+
+    @Test func duplicatesInOneBatchAndAfterARestartGetTheFirstID() throws {
+        let data = temporaryDirectory()
+        var engine = try startEngine(dataDirectory: data)
+        let endpoint = try #require(engine.endpoint)
+        var client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+
+        // Both copies go out before either reply, so they land in the same loop turn.
+        try client.send("sb.ingest", body: [envelope("same-post")])
+        try client.send("sb.ingest", body: [envelope("same-post")])
+        let replies = try (0..<2).map { _ in jsonObject(try #require(try client.receive(timeout: .seconds(5))).body) }
+        let statuses = replies.compactMap { $0["status"] as? String }.sorted()
+        #expect(statuses == ["accepted", "duplicate"])
+        let ids = Set(replies.compactMap { $0["id"] as? String })
+        #expect(ids.count == 1)
+        let duplicate = try #require(replies.first { $0["status"] as? String == "duplicate" })
+        #expect(duplicate["duplicate_of"] as? String == ids.first)
+        client.close()
+        engine.stop()
+
+        engine = try startEngine(dataDirectory: data, endpoint: endpoint)
+        defer { engine.stop() }
+        client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+        let after = jsonObject(try client.request("sb.ingest", body: [envelope("same-post")])?.body)
+        #expect(after["status"] as? String == "duplicate")
+        #expect(after["duplicate_of"] as? String == ids.first)
+        #expect(after["department"] as? String == "waste")
+        #expect(try SQLiteInquiryStore(directory: data).openInquiries().count == 1)
+    }
+
+    @Test func restartRestoresTheQueue() throws {
+        let data = temporaryDirectory()
+        var engine = try startEngine(dataDirectory: data)
+        let endpoint = try #require(engine.endpoint)
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        for index in 0..<5 {
+            #expect(jsonObject(try client.request("sb.ingest", body: [envelope("bin-\(index)", text: "bin \(index) missed")])?.body)["status"] as? String == "accepted")
+        }
+        #expect(jsonObject(try client.request("sb.ingest", body: [envelope("urgent", text: "rubbish fire next to the bins", account: "@RivertonWaste")])?.body)["priority"] as? String == "normal")
+        client.close()
+        engine.stop()
+
+        engine = try startEngine(dataDirectory: data, endpoint: endpoint)
+        defer { engine.stop() }
+        let log = DeliveryLog()
+        let worker = WorkerThread(endpoint: endpoint, service: "waste") { request in
+            Delivery(request).map(log.append)
+            return []
+        }
+        defer { worker.stop() }
+        try waitUntil("all six delivered") { log.all.count == 6 }
+        #expect(log.all.prefix(5).map(\.text) == (0..<5).map { "bin \($0) missed" })
+    }
+
+    @Test func urgentInquiriesJumpTheQueue() throws {
+        let configuration = try SwitchboardConfiguration.parse(yaml: """
+            departments:
+              - id: front-office
+              - id: water
+            rules:
+              - { name: burst, department: water, priority: urgent, match: { keywords: [burst] } }
+              - { name: pressure, department: water, priority: low, match: { keywords: [pressure] } }
+              - { name: meter, department: water, match: { keywords: [meter] } }
+            """)
+        let engine = try startEngine(configuration: configuration)
+        defer { engine.stop() }
+        let endpoint = try #require(engine.endpoint)
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+        let texts = ["low pressure", "meter reading 1", "burst main", "meter reading 2"]
+        for (index, text) in texts.enumerated() {
+            #expect(jsonObject(try client.request("sb.ingest", body: [envelope("p\(index)", text: text)])?.body)["department"] as? String == "water")
+        }
+        let log = DeliveryLog()
+        let worker = WorkerThread(endpoint: endpoint, service: "water") { request in
+            Delivery(request).map(log.append)
+            return []
+        }
+        defer { worker.stop() }
+        try waitUntil("all delivered") { log.all.count == 4 }
+        #expect(log.all.map(\.text) == ["burst main", "meter reading 1", "meter reading 2", "low pressure"])
+    }
+
+    /// A worker that dies holding an inquiry: it is redelivered with the count raised,
+    /// parked after the maximum, and an operator can requeue it.
+    @Test func redeliveryThenParkingThenRequeue() throws {
+        var configuration = SwitchboardConfiguration.demo()
+        configuration.maxDeliveries = 2
+        let data = temporaryDirectory()
+        let logs = CapturedLogs()
+        let engine = try startEngine(logs: logs, dataDirectory: data, configuration: configuration)
+        defer { engine.stop() }
+        let endpoint = try #require(engine.endpoint)
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+        let id = try #require(jsonObject(try client.request("sb.ingest", body: [envelope("doomed", text: "pothole on the road")])?.body)["id"] as? String)
+
+        let log = DeliveryLog()
+        for attempt in 1...2 {
+            let crashing = WorkerThread(endpoint: endpoint, service: "roads") { request in
+                Delivery(request).map(log.append)
+                return nil   // die without replying
+            }
+            try waitUntil("delivery \(attempt)") { log.all.count == attempt }
+            crashing.stop()
+            #expect(log.all.last?.count == attempt)
+        }
+        let store = try SQLiteInquiryStore(directory: data)
+        try waitUntil("parked") { try store.state(of: InquiryID(id)!) == .parked }
+        #expect(logs.contains("inquiry parked"))
+
+        // A parked inquiry is not handed to the next worker…
+        let healthy = WorkerThread(endpoint: endpoint, service: "roads") { request in
+            Delivery(request).map(log.append)
+            return ["fixed"]
+        }
+        defer { healthy.stop() }
+        try waitUntil("healthy worker registered") { healthy.registered.withLock { $0 } }
+        try waitUntil("roads served") { try client.request("mmi.service", body: ["roads"])?.body == ["200"] }
+        // One more round trip through the broker after registration: still nothing delivered.
+        _ = try client.request("mmi.service", body: ["roads"])
+        #expect(log.all.count == 2)
+
+        // …until an operator requeues it, with a fresh count.
+        let requeue = jsonObject(try client.request("sb.admin.requeue", body: [Frame(#"{"id":"\#(id)"}"#)])?.body)
+        #expect(requeue["status"] as? String == "requeued")
+        try waitUntil("redelivered after requeue") { log.all.count == 3 }
+        #expect(log.all.last?.count == 1)
+        try waitUntil("acknowledged") { try store.state(of: InquiryID(id)!) == .acknowledged }
+
+        let again = jsonObject(try client.request("sb.admin.requeue", body: [Frame(#"{"id":"\#(id)"}"#)])?.body)
+        #expect(again["status"] as? String == "rejected")
+    }
+}
