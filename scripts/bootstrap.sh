@@ -17,9 +17,9 @@ if ! command -v pkg-config >/dev/null || ! pkg-config --exists libzmq; then
 fi
 
 if [ "${1:-}" = "test" ]; then
-  if ! python3 -c 'import zmq, pytest' 2>/dev/null; then
-    echo "bootstrap: installing pyzmq and pytest through pip"
-    python3 -m pip install --quiet --disable-pip-version-check pyzmq pytest
+  if ! python3 -c 'import zmq, pytest, jsonschema' 2>/dev/null; then
+    echo "bootstrap: installing pyzmq, pytest and jsonschema through pip"
+    python3 -m pip install --quiet --disable-pip-version-check pyzmq pytest jsonschema
   fi
 fi
 

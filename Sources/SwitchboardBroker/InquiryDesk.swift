@@ -71,7 +71,7 @@ struct InquiryDesk {
         do {
             if let existing = try store.inquiryID(for: key) {
                 let stored = try store.delivery(existing)
-                return .duplicate(of: existing, department: stored?.department, priority: stored?.priority)
+                return .duplicate(of: existing, key: key, department: stored?.department, priority: stored?.priority)
             }
         } catch {
             logger.error("deduplication lookup failed", metadata: ["error": "\(error)"])
@@ -89,7 +89,7 @@ struct InquiryDesk {
             envelopeJSON: envelope, routingJSON: routing, receivedAt: inquiry.receivedAt!
         ))
         pendingQueue.append((decision.department, QueueEntry(id: id, priority: decision.priority)))
-        let reply = IngestReply.accepted(id: id, department: decision.department, priority: decision.priority)
+        let reply = IngestReply.accepted(id: id, key: key, department: decision.department, priority: decision.priority)
         batchKeys[key] = reply
         return reply
     }
@@ -176,15 +176,17 @@ struct InquiryDesk {
 
 /// The JSON reply to `sb.ingest` (and `sb.admin.requeue`).
 enum IngestReply: Equatable {
-    case accepted(id: InquiryID, department: String, priority: Priority)
-    case duplicate(of: InquiryID, department: String?, priority: Priority?)
+    case accepted(id: InquiryID, key: DeduplicationKey, department: String, priority: Priority)
+    case duplicate(of: InquiryID, key: DeduplicationKey, department: String?, priority: Priority?)
     case rejected(IngestError)
     case requeued(id: InquiryID, department: String)
     /// The store could not be written or read: try again later.
     case unavailable
 
     var asDuplicate: IngestReply {
-        if case .accepted(let id, let department, let priority) = self { return .duplicate(of: id, department: department, priority: priority) }
+        if case .accepted(let id, let key, let department, let priority) = self {
+            return .duplicate(of: id, key: key, department: department, priority: priority)
+        }
         return self
     }
 
@@ -198,10 +200,16 @@ enum IngestReply: Equatable {
     var json: Frame {
         var object: [String: Any]
         switch self {
-        case .accepted(let id, let department, let priority):
-            object = ["status": "accepted", "id": "\(id)", "department": department, "priority": priority.rawValue]
-        case .duplicate(let original, let department, let priority):
-            object = ["status": "duplicate", "id": "\(original)", "duplicate_of": "\(original)"]
+        case .accepted(let id, let key, let department, let priority):
+            object = [
+                "status": "accepted", "id": "\(id)", "department": department, "priority": priority.rawValue,
+                "platform": key.platform.rawValue, "external_id": key.externalID,
+            ]
+        case .duplicate(let original, let key, let department, let priority):
+            object = [
+                "status": "duplicate", "id": "\(original)", "duplicate_of": "\(original)",
+                "platform": key.platform.rawValue, "external_id": key.externalID,
+            ]
             object["department"] = department
             object["priority"] = priority?.rawValue
         case .rejected(let error):

@@ -106,25 +106,30 @@ public struct Router: Sendable {
 
     struct Miss: Error { let reason: String }
 
+    /// `"a", "b"`: readable in an explanation, unlike an array's debug description.
+    static func list(_ items: [String]) -> String {
+        items.map { "\"\($0)\"" }.joined(separator: ", ")
+    }
+
     private func evaluate(_ conditions: RuleConditions, _ inquiry: Inquiry, _ text: NormalizedText) -> Result<[String], Miss> {
         var reasons: [String] = []
         if !conditions.platforms.isEmpty {
             guard conditions.platforms.contains(inquiry.source.platform) else {
-                return .failure(Miss(reason: "platform \(inquiry.source.platform.rawValue) is not one of \(conditions.platforms.map(\.rawValue))"))
+                return .failure(Miss(reason: "platform \(inquiry.source.platform.rawValue) is not one of \(Self.list(conditions.platforms.map(\.rawValue)))"))
             }
             reasons.append("platform is \(inquiry.source.platform.rawValue)")
         }
         if !conditions.accounts.isEmpty {
             let account = inquiry.source.account.lowercased()
             guard conditions.accounts.contains(where: { $0.lowercased() == account }) else {
-                return .failure(Miss(reason: "account \(inquiry.source.account) is not one of \(conditions.accounts)"))
+                return .failure(Miss(reason: "account \(inquiry.source.account) is not one of \(Self.list(conditions.accounts))"))
             }
             reasons.append("addressed to account \(inquiry.source.account)")
         }
         if !conditions.languages.isEmpty {
             guard let language = inquiry.language?.lowercased(),
                   let wanted = conditions.languages.first(where: { language == $0.lowercased() || language.hasPrefix($0.lowercased() + "-") })
-            else { return .failure(Miss(reason: "language \(inquiry.language ?? "unknown") is not one of \(conditions.languages)")) }
+            else { return .failure(Miss(reason: "language \(inquiry.language ?? "unknown") is not one of \(Self.list(conditions.languages))")) }
             reasons.append("language is \(wanted)")
         }
         if let box = conditions.boundingBox {
@@ -135,13 +140,13 @@ public struct Router: Sendable {
         }
         if !conditions.hashtags.isEmpty {
             guard let tag = conditions.hashtags.first(where: { text.hashtags.contains(NormalizedText.fold($0.hasPrefix("#") ? String($0.dropFirst()) : $0)) }) else {
-                return .failure(Miss(reason: "none of the hashtags \(conditions.hashtags) is present"))
+                return .failure(Miss(reason: "none of the hashtags \(Self.list(conditions.hashtags)) is present"))
             }
             reasons.append("hashtag \(tag.hasPrefix("#") ? tag : "#" + tag) is present")
         }
         if !conditions.keywords.isEmpty {
             guard let keyword = conditions.keywords.first(where: text.containsPhrase) else {
-                return .failure(Miss(reason: "none of the keywords \(conditions.keywords) is present"))
+                return .failure(Miss(reason: "none of the keywords \(Self.list(conditions.keywords)) is present"))
             }
             reasons.append("keyword \"\(keyword)\" is present")
         }

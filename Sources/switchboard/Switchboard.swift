@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Majordomo
+import SwitchboardCore
 import ZeroMQ
 
 /// `switchboard`: the command-line tool for contact-centre agents and operators.
@@ -9,7 +11,7 @@ struct Switchboard: ParsableCommand {
         commandName: "switchboard",
         abstract: "Talk to a Switchboard broker.",
         version: "0.1.0",
-        subcommands: [Request.self, ServiceStatus.self]
+        subcommands: [Ingest.self, Route.self, Requeue.self, Request.self, ServiceStatus.self]
     )
 }
 
@@ -73,4 +75,92 @@ extension Switchboard {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Reads a file, or standard input for `-`.
+func readInput(_ path: String) throws -> Data {
+    if path == "-" { return FileHandle.standardInput.readDataToEndOfFile() }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIError("cannot read \(path); give the path of a JSON envelope file, or - for standard input")
+    }
+    return data
+}
+
+extension Switchboard {
+    /// Submits an inquiry envelope to `sb.ingest`, as a capture gateway does.
+    struct Ingest: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Submit an inquiry envelope (JSON) to the broker's sb.ingest service.")
+
+        @OptionGroup var broker: BrokerOptions
+        @Argument(help: "The envelope file, or - for standard input.") var envelope: String
+
+        func run() throws {
+            let body = try readInput(envelope)
+            let client = try MajordomoClient(context: try Context(), endpoint: broker.endpoint)
+            defer { client.close() }
+            guard let reply = try client.request("sb.ingest", body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
+                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running? The inquiry may not have been stored: submit it again (duplicates are detected).")
+            }
+            let text = reply.body.first?.string ?? ""
+            print(text)
+            if text.contains(#""status":"rejected""#) { throw ExitCode(2) }
+        }
+    }
+
+    /// Shows where the routing rules would send an envelope, and why. Stores nothing.
+    struct Route: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show which department an envelope would be routed to, without storing it.")
+
+        @Flag(help: "Print every rule tried and why it matched or not.") var explain = false
+        @Option(help: "The configuration file; the embedded demo city without it.") var config: String?
+        @Argument(help: "The envelope file, or - for standard input.") var envelope: String
+
+        func run() throws {
+            let configuration: SwitchboardConfiguration
+            do {
+                configuration = try config.map(SwitchboardConfiguration.load(path:)) ?? .demo()
+            } catch {
+                throw CLIError("invalid configuration \(config ?? ""): \(error)")
+            }
+            let inquiry: Inquiry
+            do {
+                inquiry = try configuration.envelopeDecoder.decode(Array(try readInput(envelope)))
+            } catch let error as IngestError {
+                throw CLIError("the envelope would be rejected: \(error)")
+            }
+            let decision = configuration.router.route(inquiry)
+            let name = configuration.department(decision.department)?.name ?? decision.department
+            print("department: \(decision.department) (\(name))")
+            print("priority:   \(decision.priority.rawValue)")
+            if !decision.tags.isEmpty { print("tags:       \(decision.tags.joined(separator: ", "))") }
+            print("rule:       \(decision.rule ?? "none (front office triage)")")
+            if explain {
+                print("why:")
+                for line in decision.explanation { print("  - \(line)") }
+            }
+        }
+    }
+
+    /// Puts a parked (dead-lettered) inquiry back in its department's queue.
+    struct Requeue: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Requeue a parked inquiry (sb.admin.requeue).")
+
+        @OptionGroup var broker: BrokerOptions
+        @Argument(help: "The inquiry id.") var id: String
+
+        func validate() throws {
+            guard InquiryID(id) != nil else { throw ValidationError("\(id) is not an inquiry id (a UUID such as 0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f)") }
+        }
+
+        func run() throws {
+            let client = try MajordomoClient(context: try Context(), endpoint: broker.endpoint)
+            defer { client.close() }
+            guard let reply = try client.request("sb.admin.requeue", body: [Frame(#"{"id":"\#(id)"}"#)], timeout: broker.timeoutDuration, retries: 0) else {
+                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running?")
+            }
+            let text = reply.body.first?.string ?? ""
+            print(text)
+            if !text.contains(#""status":"requeued""#) { throw ExitCode(2) }
+        }
+    }
 }

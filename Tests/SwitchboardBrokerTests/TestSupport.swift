@@ -71,15 +71,18 @@ final class SpawnedDaemon {
     private let output = SharedText()
     private(set) var endpoint = ""
 
-    static var binary: URL {
+    static var binary: URL { executable("switchboardd") }
+
+    /// One of the package's executables, from SwiftPM's bin folder.
+    static func executable(_ name: String) -> URL {
         // The test runner sits in SwiftPM's bin folder, next to the executables.
         let runner = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var folder = runner.deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("switchboardd").path),
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path),
               folder.path != "/" {
             folder = folder.deletingLastPathComponent()
         }
-        return folder.appendingPathComponent("switchboardd")
+        return folder.appendingPathComponent(name)
     }
 
     let dataDirectory: String
@@ -162,4 +165,22 @@ final class DeliveryLog: Sendable {
     let entries = Mutex<[Delivery]>([])
     func append(_ delivery: Delivery) { entries.withLock { $0.append(delivery) } }
     var all: [Delivery] { entries.withLock { $0 } }
+}
+
+/// Runs one of the package's executables to completion, with `input` on standard input.
+func runTool(_ name: String, _ arguments: [String], input: String = "") throws -> (status: Int32, output: String, error: String) {
+    let process = Process()
+    process.executableURL = SpawnedDaemon.executable(name)
+    process.arguments = arguments
+    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+    let error = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
 }

@@ -88,7 +88,7 @@ func rule(_ name: String, to department: String, _ build: (inout RuleConditions)
         let decision = Router(rules: [rule("roads", to: "roads") { $0.keywords = ["road"] }], frontOffice: "front-office").route(inquiry("thank you!"))
         #expect(decision == RoutingDecision(
             department: "front-office", priority: .normal, tags: [], rule: nil,
-            explanation: ["rule \"roads\" skipped: none of the keywords [\"road\"] is present", "no rule matched: sent to front-office for triage"]
+            explanation: ["rule \"roads\" skipped: none of the keywords \"road\" is present", "no rule matched: sent to front-office for triage"]
         ))
     }
 }

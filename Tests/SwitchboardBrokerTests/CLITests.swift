@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The `switchboard` command-line tool, run as a process.
+@Suite(.serialized) struct CLITests {
+    let streetlights = #"{"source":{"platform":"mastodon","account":"@city@riverton.social","external_id":"109876"},"author":{"handle":"@ana"},"text":"Streetlights are OUT on Riverside Avenue","captured_at":"2026-11-22T09:30:00Z"}"#
+
+    @Test func routeExplainShowsTheRuleAndWhy() throws {
+        let result = try runTool("switchboard", ["route", "--explain", "-"], input: streetlights)
+        #expect(result.status == 0)
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.prefix(4) == [
+            "department: roads (Roads and street lighting)",
+            "priority:   high",
+            "tags:       safety",
+            "rule:       streetlights",
+        ])
+        #expect(lines.contains("  - rule \"waste-account\" skipped: account @city@riverton.social is not one of \"@RivertonWaste\""))
+        #expect(lines.last?.contains("matched: the text matches") == true)
+    }
+
+    @Test func routeRejectsABadEnvelopeWithTheField() throws {
+        let result = try runTool("switchboard", ["route", "-"], input: #"{"text": 1}"#)
+        #expect(result.status != 0)
+        #expect(result.error.contains("missing_field: source is required"))
+    }
+
+    @Test func ingestAndRequeueThroughTheDaemon() throws {
+        let daemon = try SpawnedDaemon()
+        let ingested = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, "-"], input: streetlights)
+        #expect(ingested.status == 0)
+        #expect(ingested.output.contains(#""status":"accepted""#))
+        #expect(ingested.output.contains(#""department":"roads""#))
+
+        let again = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, "-"], input: streetlights)
+        #expect(again.output.contains(#""status":"duplicate""#))
+
+        let notParked = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f"])
+        #expect(notParked.status == 2)
+        #expect(notParked.output.contains("is not parked"))
+
+        let badID = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "nope"])
+        #expect(badID.status != 0)
+        #expect(badID.error.contains("is not an inquiry id"))
+        #expect(try daemon.terminate() == 0)
+    }
+}

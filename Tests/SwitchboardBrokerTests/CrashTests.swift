@@ -1,0 +1,89 @@
+import Foundation
+import Majordomo
+import SwitchboardCore
+import SwitchboardStore
+import Testing
+import TestSupport
+import ZeroMQ
+
+/// Kills a spawned `switchboardd` with SIGKILL several times while inquiries are
+/// ingested and consumed, and checks that nothing acknowledged is lost.
+@Suite(.serialized) struct CrashTests {
+    static let total = 3_000
+    static let kills = 3
+    static let window = 64
+
+    @Test func killingTheBrokerMidLoadLosesNoAcceptedInquiry() throws {
+        let data = temporaryDirectory()
+        let heartbeat = ["--heartbeat-interval", "100ms"]
+        var daemon = try SpawnedDaemon(dataDirectory: data, arguments: heartbeat)
+        let endpoint = daemon.endpoint
+
+        let log = DeliveryLog()
+        let worker = WorkerThread(endpoint: endpoint, service: "waste") { request in
+            Delivery(request).map(log.append)
+            return ["ok"]
+        }
+        defer { worker.stop() }
+
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+        var accepted: [String: String] = [:]            // external id -> inquiry id
+        var outstanding: [String: ContinuousClock.Instant] = [:]
+        var next = 0
+        var killsDone = 0
+        var inFlightAtKills = 0
+        let deadline = ContinuousClock.now + .seconds(240)
+
+        while accepted.count < Self.total {
+            guard ContinuousClock.now < deadline else { throw TestTimeout(what: "all inquiries accepted (\(accepted.count))") }
+            // Keep a window of requests outstanding; resend any unanswered for a second,
+            // as a gateway would after a broker restart.
+            let now = ContinuousClock.now
+            for (externalID, sentAt) in outstanding where now - sentAt > .seconds(1) {
+                try client.send("sb.ingest", body: [envelope(externalID, text: "bin \(externalID) not collected")])
+                outstanding[externalID] = now
+            }
+            while outstanding.count < Self.window && next < Self.total {
+                let externalID = "crash-\(next)"
+                try client.send("sb.ingest", body: [envelope(externalID, text: "bin \(externalID) not collected")])
+                outstanding[externalID] = now
+                next += 1
+            }
+            while let reply = try client.receive(timeout: .milliseconds(50)) {
+                let object = jsonObject(reply.body)
+                guard let status = object["status"] as? String, status == "accepted" || status == "duplicate",
+                      let externalID = object["external_id"] as? String, let id = object["id"] as? String
+                else { Issue.record("unexpected ingest reply \(object)"); continue }
+                accepted[externalID] = id
+                outstanding[externalID] = nil
+            }
+            // Crash at evenly spaced points of the load.
+            if killsDone < Self.kills && accepted.count >= (killsDone + 1) * Self.total / (Self.kills + 1) {
+                try daemon.crash()
+                killsDone += 1
+                // What was delivered but not durably acknowledged may be delivered again.
+                let store = try SQLiteInquiryStore(directory: data)
+                let delivered = Set(log.all.map(\.inquiryID))
+                let acknowledged = try delivered.filter { try store.state(of: InquiryID($0)!) == .acknowledged }
+                inFlightAtKills += delivered.count - acknowledged.count
+                daemon = try SpawnedDaemon(dataDirectory: data, endpoint: endpoint, arguments: heartbeat)
+            }
+        }
+
+        let acceptedIDs = Set(accepted.values)
+        try waitUntil(timeout: .seconds(120), "every accepted inquiry delivered") {
+            acceptedIDs.isSubset(of: Set(log.all.map(\.inquiryID)))
+        }
+        let deliveries = log.all.count
+        let unique = Set(log.all.map(\.inquiryID)).count
+        let lost = acceptedIDs.subtracting(log.all.map(\.inquiryID)).count
+        let duplicates = deliveries - unique
+        print("crash test: kills=\(killsDone) accepted=\(acceptedIDs.count) delivered=\(unique) deliveries=\(deliveries) duplicates=\(duplicates) in-flight-at-kills=\(inFlightAtKills) lost=\(lost)")
+        #expect(killsDone == Self.kills)
+        #expect(acceptedIDs.count == Self.total)
+        #expect(lost == 0)
+        #expect(duplicates <= inFlightAtKills)
+        #expect(try daemon.terminate() == 0)
+    }
+}
