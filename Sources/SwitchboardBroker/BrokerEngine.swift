@@ -28,13 +28,17 @@ public final class BrokerEngine: Sendable {
         public var batchSize = 1_000
         /// Departments, routing rules and limits.
         public var configuration = SwitchboardConfiguration.demo()
+        /// Where the PUB socket of the event stream binds; nil disables the stream.
+        public var eventsEndpoint: String? = "tcp://127.0.0.1:5556"
+        /// How often claim leases and SLA clocks are checked.
+        public var timerInterval: Duration = .seconds(1)
         public init() {}
     }
 
     private enum Lifecycle {
         case idle
         case starting
-        case running(endpoint: String)
+        case running(endpoint: String, events: String?)
         case failed(ZMQError)
         case stopped
     }
@@ -79,7 +83,7 @@ public final class BrokerEngine: Sendable {
         started.wait()
 
         switch lifecycle.withLock({ $0 }) {
-        case .running(let endpoint): return endpoint
+        case .running(let endpoint, _): return endpoint
         case .failed(let error): throw error
         default: throw .failed(function: "BrokerEngine.start", errno: .finiteStateMachine)
         }
@@ -99,7 +103,13 @@ public final class BrokerEngine: Sendable {
 
     /// The endpoint bound, once started.
     public var endpoint: String? {
-        if case .running(let endpoint) = lifecycle.withLock({ $0 }) { return endpoint }
+        if case .running(let endpoint, _) = lifecycle.withLock({ $0 }) { return endpoint }
+        return nil
+    }
+
+    /// The event stream's endpoint as bound, once started.
+    public var eventsEndpoint: String? {
+        if case .running(_, let events) = lifecycle.withLock({ $0 }) { return events }
         return nil
     }
 
@@ -108,6 +118,7 @@ public final class BrokerEngine: Sendable {
     private func run() {
         let router: Socket
         let pipe: Socket
+        var publisher: Socket?
         do {
             router = try Socket(context, .router)
             try router.setRouterMandatory(true)
@@ -117,8 +128,15 @@ public final class BrokerEngine: Sendable {
             let endpoint = try router.bind(options.endpoint)
             pipe = try Socket(context, .pair)
             try pipe.connect(controlEndpoint)
-            lifecycle.withLock { $0 = .running(endpoint: endpoint) }
-            logger.info("broker listening", metadata: ["mdp.endpoint": "\(endpoint)"])
+            var eventsBound: String?
+            if let eventsEndpoint = options.eventsEndpoint {
+                let socket = try Socket(context, .pub)
+                try socket.setSendHighWaterMark(options.highWaterMark)
+                eventsBound = try socket.bind(eventsEndpoint)
+                publisher = socket
+            }
+            lifecycle.withLock { $0 = .running(endpoint: endpoint, events: eventsBound) }
+            logger.info("broker listening", metadata: ["mdp.endpoint": "\(endpoint)", "events.endpoint": "\(eventsBound ?? "disabled")"])
         } catch {
             lifecycle.withLock { $0 = .failed(error) }
             started.signal()
@@ -130,6 +148,8 @@ public final class BrokerEngine: Sendable {
         broker.maxDeliveries = options.configuration.maxDeliveries
         var loop = EngineLoop(
             router: router,
+            publisher: publisher,
+            timerInterval: options.timerInterval,
             machine: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryDesk.services),
             desk: InquiryDesk(store: store, configuration: options.configuration, logger: logger),
             logger: logger
@@ -141,6 +161,7 @@ public final class BrokerEngine: Sendable {
             lifecycle.withLock { $0 = .failed(.failed(function: "restore", errno: .invalidArgument)) }
             router.close()
             pipe.close()
+            publisher?.close()
             return
         }
         do {
@@ -151,6 +172,7 @@ public final class BrokerEngine: Sendable {
         }
         router.close()
         pipe.close()
+        publisher?.close()
         lifecycle.withLock { state in
             if case .running = state { state = .stopped }
         }
@@ -161,9 +183,13 @@ public final class BrokerEngine: Sendable {
 /// The state the engine thread owns: its sockets, the broker machine and the desk.
 struct EngineLoop {
     let router: Socket
+    let publisher: Socket?
+    let timerInterval: Duration
     var machine: MajordomoBrokerMachine
     var desk: InquiryDesk
     let logger: Logger
+    let clock = MonotonicWallClock()
+    var nextTimers = ContinuousClock.now
 
     /// Puts every unacknowledged inquiry back in its queue: those that were in flight
     /// first (they are redelivered), then the ready ones; parked ones stay parked.
@@ -175,6 +201,9 @@ struct EngineLoop {
             _ = machine.enqueueInquiry(QueueEntry(id: inquiry.id, priority: inquiry.priority, deliveries: inquiry.deliveries),
                                        department: inquiry.department, now: start)
             restored += 1
+        }
+        for reply in try store.pendingOutbound() {
+            _ = machine.enqueueInquiry(QueueEntry(id: reply.inquiry, priority: .normal), department: reply.service, now: start)
         }
         logger.info("queues restored", metadata: [
             "inquiries.ready": "\(restored)", "inquiries.parked": "\(parked)", "elapsed": "\(ContinuousClock.now - start)",
@@ -216,24 +245,42 @@ struct EngineLoop {
     /// Group commit: everything this turn changed goes to disk in one transaction, and
     /// only then are gateways answered and new inquiries queued for delivery.
     mutating func finishTurn(now: ContinuousClock.Instant) {
+        if now >= nextTimers {
+            nextTimers = now + timerInterval
+            perform(desk.runTimers(now: clock.now(), machine: &machine, monotonicNow: now), now: now)
+        }
         guard desk.hasPendingWork else { return }
-        let (replies, queue) = desk.commitTurn()
+        let (replies, queue, events) = desk.commitTurn()
         for (client, frames) in replies {
             perform([.send(peer: client, frames: frames)], now: now)
         }
         for (department, entry) in queue {
             perform(machine.enqueueInquiry(entry, department: department, now: now), now: now)
         }
+        if let publisher {
+            for event in events {
+                do {
+                    try publisher.send(event.frames, dontWait: true)
+                } catch {
+                    logger.warning("event dropped", metadata: ["event": "\(event.topic)", "error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// Carries out actions. A send that fails because the peer is gone (`EHOSTUNREACH`
     /// under ROUTER_MANDATORY) or its queue is full (`EAGAIN`) is fed back to the
     /// machine as an unreachable peer, whose own actions are carried out in turn.
-    /// Sends a stored inquiry to a worker and records the delivery in this turn's batch.
+    /// Outbound services (`outbound.<platform>`) carry replies to publishing gateways.
+    static func isOutbound(_ service: String) -> Bool { service.hasPrefix("outbound.") }
+
+    /// Sends a stored inquiry (or an outbound reply) to a worker and records the
+    /// delivery in this turn's batch.
     private mutating func deliver(_ entry: QueueEntry, department: String, to worker: Frame, now: ContinuousClock.Instant) -> [MajordomoBrokerMachine.Action] {
         let body: Frame
         do {
-            guard let loaded = try desk.deliveryBody(entry, department: department) else {
+            let outbound = Self.isOutbound(department)
+            guard let loaded = try outbound ? desk.outboundBody(entry.id) : desk.deliveryBody(entry, department: department) else {
                 logger.error("queued inquiry missing from the store", metadata: ["inquiry.id": "\(entry.id)"])
                 return machine.receive(from: worker, frames: WorkerCommand.reply(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: []).frames, now: now)
             }
@@ -242,7 +289,14 @@ struct EngineLoop {
             logger.error("cannot load inquiry for delivery", metadata: ["inquiry.id": "\(entry.id)", "error": "\(error)"])
             return machine.peerUnreachable(worker, now: now)
         }
-        desk.recordDelivery(entry)
+        if !Self.isOutbound(department) {
+            desk.recordDelivery(entry)
+            do {
+                try desk.transition(entry.id, .deliver, by: .worker(worker.description), at: clock.now())
+            } catch {
+                logger.warning("delivery outside the lifecycle", metadata: ["inquiry.id": "\(entry.id)", "error": "\(error)"])
+            }
+        }
         let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [body])
         return [.send(peer: worker, frames: command.frames)]
     }
@@ -260,15 +314,27 @@ struct EngineLoop {
                 }
             case .report(let event):
                 event.log(to: logger)
+                if case .inquiryRedelivering(let department, let id, _) = event, !Self.isOutbound(department) {
+                    _ = try? desk.transition(id, .release(reason: "worker gone before replying"), by: .system, at: clock.now())
+                }
             case .internalRequest(let client, let service, let body):
-                desk.handle(client: client, service: service, body: body, now: Date())
+                if let agentService = AgentService(rawValue: service) {
+                    pending.append(contentsOf: desk.handleAgent(client: client, service: agentService, body: body, now: clock.now(),
+                                                                machine: &machine, monotonicNow: now))
+                } else {
+                    desk.handle(client: client, service: service, body: body, now: clock.now())
+                }
             case .deliverInquiry(let worker, let department, let entry):
                 pending.append(contentsOf: deliver(entry, department: department, to: worker, now: now))
-            case .inquiryAcknowledged(_, let department, let entry, _):
-                desk.recordAcknowledgement(entry, now: Date())
+            case .inquiryAcknowledged(let worker, let department, let entry, let reply):
+                if Self.isOutbound(department) {
+                    desk.outboundSent(entry, service: department, worker: worker, now: clock.now())
+                } else {
+                    desk.workerReplied(entry, department: department, worker: worker, reply: reply, now: clock.now())
+                }
                 logger.debug("inquiry acknowledged", metadata: ["inquiry.id": "\(entry.id)", "department": "\(department)"])
             case .parkInquiry(let department, let entry, let reason):
-                desk.recordParked(entry, reason: reason)
+                if !Self.isOutbound(department) { desk.recordParked(entry, reason: reason, now: clock.now()) }
                 logger.warning("inquiry parked", metadata: [
                     "inquiry.id": "\(entry.id)", "department": "\(department)", "reason": "\(reason)",
                 ])

@@ -14,18 +14,23 @@ import ZeroMQ
 struct InquiryDesk {
     static let ingestService = "sb.ingest"
     static let requeueService = "sb.admin.requeue"
-    static let services: Set<String> = [ingestService, requeueService]
+    static let services: Set<String> = Set([ingestService, requeueService] + AgentService.allCases.map(\.rawValue))
 
     let store: any InquiryStore
     let decoder: EnvelopeDecoder
     let router: Router
+    let configuration: SwitchboardConfiguration
     let logger: Logger
 
-    private(set) var batch = StoreBatch()
+    var batch = StoreBatch()
     /// Replies to send once the batch is durable: (client, service, JSON body).
-    private var pendingReplies: [(client: Frame, service: String, body: IngestReply)] = []
+    var pendingReplies: [(client: Frame, service: String, body: IngestReply)] = []
     /// Inquiries to queue once the batch is durable.
-    private var pendingQueue: [(department: String, entry: QueueEntry)] = []
+    var pendingQueue: [(department: String, entry: QueueEntry)] = []
+    /// Lifecycle records changed this turn, newer than the store's.
+    var records: [InquiryID: LifecycleRecord] = [:]
+    /// Events to publish once the batch is durable.
+    var events: [BrokerStreamEvent] = []
     /// Deduplication keys accepted in this turn, not yet in the store.
     private var batchKeys: [DeduplicationKey: IngestReply] = [:]
 
@@ -39,10 +44,13 @@ struct InquiryDesk {
         self.store = store
         decoder = configuration.envelopeDecoder
         router = configuration.router
+        self.configuration = configuration
         self.logger = logger
     }
 
-    var hasPendingWork: Bool { !batch.isEmpty || !pendingReplies.isEmpty }
+    var hasPendingWork: Bool { !batch.isEmpty || !pendingReplies.isEmpty || !events.isEmpty }
+
+    mutating func append(_ change: StoreBatch.Change) { batch.append(change) }
 
     // MARK: Requests
 
@@ -50,9 +58,13 @@ struct InquiryDesk {
         let reply: IngestReply
         switch service {
         case Self.ingestService: reply = ingest(body, now: now)
-        case Self.requeueService: reply = requeue(body)
+        case Self.requeueService: reply = requeue(body, now: now)
         default: reply = .rejected(IngestError(.invalidValue, field: nil, "unknown service \(service)"))
         }
+        pendingReplies.append((client, service, reply))
+    }
+
+    mutating func reply(to client: Frame, service: String, _ reply: IngestReply) {
         pendingReplies.append((client, service, reply))
     }
 
@@ -84,17 +96,22 @@ struct InquiryDesk {
         guard let envelope = try? String(decoding: encoder.encode(inquiry), as: UTF8.self),
               let routing = try? String(decoding: encoder.encode(decision), as: UTF8.self)
         else { return .unavailable }
-        batch.accepted.append(AcceptedInquiry(
+        batch.append(.accept(AcceptedInquiry(
             id: id, key: key, department: decision.department, priority: decision.priority,
             envelopeJSON: envelope, routingJSON: routing, receivedAt: inquiry.receivedAt!
-        ))
+        )))
+        let routed = InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now, frontOffice: configuration.frontOffice)
+        save(LifecycleRecord(
+            lifecycle: InquiryLifecycle(id: id, department: decision.department), priority: decision.priority,
+            sla: InquirySLA(department: decision.department, priority: decision.priority, policy: configuration.sla, at: now)
+        ), entry: routed)
         pendingQueue.append((decision.department, QueueEntry(id: id, priority: decision.priority)))
         let reply = IngestReply.accepted(id: id, key: key, department: decision.department, priority: decision.priority)
         batchKeys[key] = reply
         return reply
     }
 
-    private mutating func requeue(_ body: [Frame]) -> IngestReply {
+    private mutating func requeue(_ body: [Frame], now: Date) -> IngestReply {
         guard body.count == 1, let object = try? JSONSerialization.jsonObject(with: Data(body[0].bytes)) as? [String: Any],
               let text = object["id"] as? String else {
             return .rejected(IngestError(.invalidJSON, field: "id", "send {\"id\": \"<inquiry id>\"}"))
@@ -104,8 +121,9 @@ struct InquiryDesk {
             guard let stored = try store.delivery(id), try store.state(of: id) == .parked else {
                 return .rejected(IngestError(.invalidValue, field: "id", "inquiry \(id) is not parked; only parked inquiries can be requeued"))
             }
-            guard !batch.requeued.contains(id) else { return .requeued(id: id, department: stored.department) }
-            batch.requeued.append(id)
+            guard !batch.isRequeued(id) else { return .requeued(id: id, department: stored.department) }
+            _ = try? transition(id, .requeue, by: .system, at: now)
+            batch.append(.requeued(id))
             pendingQueue.append((stored.department, QueueEntry(id: id, priority: stored.priority)))
             return .requeued(id: id, department: stored.department)
         } catch {
@@ -117,15 +135,16 @@ struct InquiryDesk {
     // MARK: Changes from deliveries
 
     mutating func recordDelivery(_ entry: QueueEntry) {
-        batch.delivered.append((entry.id, entry.deliveries))
+        batch.append(.delivered(entry.id, deliveries: entry.deliveries))
     }
 
     mutating func recordAcknowledgement(_ entry: QueueEntry, now: Date) {
-        batch.acknowledged.append((entry.id, Self.timestamp(now)))
+        batch.append(.acknowledged(entry.id, at: Self.timestamp(now)))
     }
 
-    mutating func recordParked(_ entry: QueueEntry, reason: String) {
-        batch.parked.append((entry.id, reason))
+    mutating func recordParked(_ entry: QueueEntry, reason: String, now: Date) {
+        batch.append(.parked(entry.id, reason: reason))
+        _ = try? transition(entry.id, .park(reason: reason), by: .system, at: now)
     }
 
     /// What a worker receives for a stored inquiry: one JSON frame with the envelope,
@@ -142,20 +161,24 @@ struct InquiryDesk {
     /// send and the inquiries to queue; on failure, every accepted inquiry of the turn
     /// is answered `rejected` with `store_unavailable`, so no gateway is told "accepted"
     /// for something not on disk.
-    mutating func commitTurn() -> (replies: [(Frame, [Frame])], queue: [(department: String, entry: QueueEntry)]) {
+    mutating func commitTurn() -> (replies: [(Frame, [Frame])], queue: [(department: String, entry: QueueEntry)], events: [BrokerStreamEvent]) {
         defer {
             batch = StoreBatch()
             pendingReplies = []
             pendingQueue = []
             batchKeys = [:]
+            records = [:]
+            events = []
         }
         var queue = pendingQueue
+        var published = events
         var committed = true
         do {
             try store.commit(batch)
         } catch {
             committed = false
             queue = []
+            published = []
             logger.critical("commit failed; this turn's inquiries were not accepted", metadata: [
                 "error": "\(error)", "inquiries": "\(batch.accepted.count)",
             ])
@@ -164,7 +187,7 @@ struct InquiryDesk {
             let reply = committed || !pending.body.needsCommit ? pending.body : .unavailable
             return (pending.client, ClientMessage(service: pending.service, body: [reply.json]).frames)
         }
-        return (replies, queue)
+        return (replies, queue, published)
     }
 
     static func timestamp(_ date: Date) -> String {
@@ -175,11 +198,13 @@ struct InquiryDesk {
 }
 
 /// The JSON reply to `sb.ingest` (and `sb.admin.requeue`).
-enum IngestReply: Equatable {
+enum IngestReply {
     case accepted(id: InquiryID, key: DeduplicationKey, department: String, priority: Priority)
     case duplicate(of: InquiryID, key: DeduplicationKey, department: String?, priority: Priority?)
     case rejected(IngestError)
     case requeued(id: InquiryID, department: String)
+    /// An agent service's answer, as a JSON object.
+    case agent(ok: Bool, [String: Any])
     /// The store could not be written or read: try again later.
     case unavailable
 
@@ -193,6 +218,7 @@ enum IngestReply: Equatable {
     var needsCommit: Bool {
         switch self {
         case .accepted, .requeued, .duplicate: true
+        case .agent(let ok, _): ok
         case .rejected, .unavailable: false
         }
     }
@@ -218,6 +244,8 @@ enum IngestReply: Equatable {
             object = ["status": "rejected", "error": detail]
         case .requeued(let id, let department):
             object = ["status": "requeued", "id": "\(id)", "department": department]
+        case .agent(_, let answer):
+            object = answer
         case .unavailable:
             object = ["status": "rejected", "error": ["code": "store_unavailable", "message": "the broker could not write to its store; retry later"]]
         }

@@ -94,6 +94,16 @@ public struct MajordomoBrokerMachine {
 
     // MARK: Durable inquiries
 
+    /// Takes a queued inquiry out for an agent's claim.
+    public mutating func removeQueuedInquiry(_ id: InquiryID, department: String) -> QueueEntry? {
+        inquiries.remove(id, department: department)
+    }
+
+    /// The next inquiry an agent claims from `department`'s queue.
+    public mutating func takeNextInquiry(department: String) -> QueueEntry? {
+        inquiries.next(department: department)
+    }
+
     /// Queues a committed inquiry for its department and hands it out if a worker is idle.
     public mutating func enqueueInquiry(_ entry: QueueEntry, department: String, now: Instant) -> [Action] {
         inquiries.enqueue(entry, department: department)

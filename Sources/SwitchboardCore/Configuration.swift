@@ -34,8 +34,18 @@ public struct SwitchboardConfiguration: Sendable {
     public var maxTextLength: Int
     /// Deliveries after which an inquiry no worker acknowledged is parked.
     public var maxDeliveries: Int
+    /// Response-time targets and what a breach triggers.
+    public var sla = SLAPolicy()
+    /// How long an agent's claim lasts unless renewed, in seconds.
+    public var claimLease: Double = 15 * 60
 
     public var router: Router { Router(rules: rules, frontOffice: frontOffice) }
+    public var departmentIDs: Set<String> { Set(departments.map(\.id)) }
+
+    /// Whether `handle` on `platform` is one of the city's registered official accounts.
+    public func isOfficialAccount(platform: Platform, handle: String) -> Bool {
+        departments.contains { $0.accounts.contains { $0.platform == platform && $0.handle.lowercased() == handle.lowercased() } }
+    }
     public var envelopeDecoder: EnvelopeDecoder { EnvelopeDecoder(maxTextLength: maxTextLength) }
     public func department(_ id: String) -> Department? { departments.first { $0.id == id } }
 
@@ -86,8 +96,12 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Reads the YAML node tree into a configuration, checking names and references.
-private struct ConfigurationReader {
+private final class ConfigurationReader {
     let root: Node
+    /// Per-department `sla` mappings, read once the global policy is known.
+    var departmentSLANodes: [(String, (node: Node, path: String))] = []
+
+    init(root: Node) { self.root = root }
 
     func read() throws(ConfigurationError) -> SwitchboardConfiguration {
         var top = try YAMLFields(root, path: "")
@@ -105,8 +119,56 @@ private struct ConfigurationReader {
         let maxDeliveries = try limits?.int("max_deliveries", in: 1...1_000) ?? 5
         try limits?.rejectUnknown()
         let rules = try top.list("rules", required: false) { node, path throws(ConfigurationError) in try rule(node, path, departments: seen) }
+        var policy = SLAPolicy()
+        if var sla = try top.optionalMapping("sla") {
+            if var targets = try sla.optionalMapping("targets") {
+                policy.defaults.merge(try self.targets(&targets)) { $1 }
+            }
+            if var escalation = try sla.optionalMapping("escalation") {
+                switch try escalation.string("action") ?? "raise_priority" {
+                case "none": policy.escalation = .none
+                case "raise_priority": policy.escalation = .raisePriority
+                case "move":
+                    guard let target = try escalation.string("department"), seen.contains(target) else {
+                        throw escalation.error("\(escalation.path).department", "escalation by move needs a department that exists")
+                    }
+                    policy.escalation = .moveTo(target)
+                case let other:
+                    throw escalation.error("\(escalation.path).action", "escalation action \"\(other)\" must be none, raise_priority or move")
+                }
+                try escalation.rejectUnknown()
+            }
+            try sla.rejectUnknown()
+        }
+        for (department, node) in departmentSLANodes {
+            var fields = try YAMLFields(node.node, path: node.path)
+            policy.perDepartment[department] = try targets(&fields)
+        }
+        var lease = 15.0 * 60
+        if var agents = try top.optionalMapping("agents") {
+            lease = try agents.duration("lease") ?? lease
+            try agents.rejectUnknown()
+        }
         try top.rejectUnknown()
-        return SwitchboardConfiguration(frontOffice: frontOffice, departments: departments, rules: rules, maxTextLength: maxText, maxDeliveries: maxDeliveries)
+        var configuration = SwitchboardConfiguration(frontOffice: frontOffice, departments: departments, rules: rules, maxTextLength: maxText, maxDeliveries: maxDeliveries)
+        configuration.sla = policy
+        configuration.claimLease = lease
+        return configuration
+    }
+
+    /// `urgent: {first_response: 1h, resolution: 8h}` and so on, for any priorities given.
+    func targets(_ fields: inout YAMLFields) throws(ConfigurationError) -> [Priority: SLATarget] {
+        var result: [Priority: SLATarget] = [:]
+        for priority in Priority.allCases {
+            guard var target = try fields.optionalMapping(priority.rawValue) else { continue }
+            guard let first = try target.duration("first_response"), let resolution = try target.duration("resolution") else {
+                throw target.error(target.path, "\(target.path) needs first_response and resolution, such as 4h and 2d")
+            }
+            try target.rejectUnknown()
+            result[priority] = SLATarget(firstResponse: first, resolution: resolution)
+        }
+        try fields.rejectUnknown()
+        return result
     }
 
     func department(_ node: Node, _ path: String) throws(ConfigurationError) -> Department {
@@ -119,6 +181,7 @@ private struct ConfigurationReader {
             throw fields.error("\(path).id", "department id \"\(id)\" uses a reserved prefix (mmi. or sb.)")
         }
         let name = try fields.string("name") ?? id
+        if let sla = fields.value("sla") { departmentSLANodes.append((id, (sla, "\(path).sla"))) }
         let accounts = try fields.list("accounts", required: false) { node, path throws(ConfigurationError) -> OfficialAccount in
             var account = try YAMLFields(node, path: path)
             let platform = try account.platform("platform")
@@ -231,6 +294,16 @@ private struct YAMLFields {
             throw ConfigurationError(line: node.mark?.line, field: name(key), message: "\(name(key)) must be a number")
         }
         return number
+    }
+
+    /// A duration such as `500ms`, `90s`, `15m`, `8h` or `5d`, in seconds.
+    mutating func duration(_ key: String) throws(ConfigurationError) -> Double? {
+        guard let text = try string(key) else { return nil }
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
+        for (suffix, seconds) in units where text.hasSuffix(suffix) {
+            if let value = Double(text.dropLast(suffix.count)), value > 0, value.isFinite { return value * seconds }
+        }
+        throw error(name(key), "\(name(key)) \"\(text)\" must be a positive duration such as 500ms, 90s, 15m, 8h or 5d")
     }
 
     mutating func platform(_ key: String) throws(ConfigurationError) -> Platform {

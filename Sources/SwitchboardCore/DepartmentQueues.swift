@@ -44,6 +44,19 @@ public struct DepartmentQueues: Sendable {
         return nil
     }
 
+    /// Takes one inquiry out of its department's queue, wherever it stands.
+    public mutating func remove(_ id: InquiryID, department: String) -> QueueEntry? {
+        guard var lines = queues[department] else { return nil }
+        for rank in lines.indices {
+            if let index = lines[rank].firstIndex(where: { $0.id == id }) {
+                let entry = lines[rank].remove(at: index)
+                queues[department] = lines
+                return entry
+            }
+        }
+        return nil
+    }
+
     public func count(department: String) -> Int {
         queues[department]?.reduce(0) { $0 + $1.count } ?? 0
     }

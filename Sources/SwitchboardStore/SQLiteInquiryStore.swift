@@ -61,44 +61,100 @@ public final class SQLiteInquiryStore: InquiryStore {
                 CREATE INDEX inquiry_open ON inquiry (state, priority, seq) WHERE state != 'acknowledged';
                 """)
         }
+        migrator.registerMigration("v2-lifecycle") { db in
+            try db.execute(sql: """
+                ALTER TABLE inquiry ADD COLUMN lifecycle TEXT;
+                ALTER TABLE inquiry ADD COLUMN lease_expires_at REAL;
+                ALTER TABLE inquiry ADD COLUMN sla_next_at REAL;
+                CREATE INDEX inquiry_lease ON inquiry (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+                CREATE INDEX inquiry_sla ON inquiry (sla_next_at) WHERE sla_next_at IS NOT NULL;
+                CREATE TABLE timeline (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    inquiry_id TEXT NOT NULL,
+                    entry TEXT NOT NULL
+                );
+                CREATE INDEX timeline_inquiry ON timeline (inquiry_id, seq);
+                CREATE TABLE outbound (
+                    inquiry_id TEXT PRIMARY KEY,
+                    platform TEXT NOT NULL,
+                    account TEXT NOT NULL,
+                    in_reply_to TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    sent_at TEXT
+                );
+                """)
+        }
         return migrator
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        return decoder
+    }()
+
+    /// The `lifecycle` column: the state machine, SLA clocks and priority as JSON.
+    struct LifecycleColumn: Codable {
+        var lifecycle: InquiryLifecycle
+        var sla: InquirySLA
     }
 
     public func commit(_ batch: StoreBatch) throws {
         guard !batch.isEmpty else { return }
         do {
             try database.write { db in
-                if !batch.accepted.isEmpty {
-                    let insert = try db.cachedStatement(sql: """
-                        INSERT INTO inquiry (id, platform, external_id, department, priority, state, envelope, routing, received_at)
-                        VALUES (?, ?, ?, ?, ?, 'ready', ?, ?, ?)
-                        """)
-                    for inquiry in batch.accepted {
-                        try insert.execute(arguments: [
-                            inquiry.id.description, inquiry.key.platform.rawValue, inquiry.key.externalID, inquiry.department,
-                            inquiry.priority.rank, inquiry.envelopeJSON, inquiry.routingJSON, inquiry.receivedAt,
-                        ])
-                    }
-                }
-                if !batch.requeued.isEmpty {
-                    let requeue = try db.cachedStatement(sql: "UPDATE inquiry SET state = 'ready', deliveries = 0, parked_reason = NULL WHERE id = ?")
-                    for id in batch.requeued { try requeue.execute(arguments: [id.description]) }
-                }
-                if !batch.delivered.isEmpty {
-                    let deliver = try db.cachedStatement(sql: "UPDATE inquiry SET state = 'in_flight', deliveries = ? WHERE id = ?")
-                    for (id, deliveries) in batch.delivered { try deliver.execute(arguments: [Int(deliveries), id.description]) }
-                }
-                if !batch.acknowledged.isEmpty {
-                    let acknowledge = try db.cachedStatement(sql: "UPDATE inquiry SET state = 'acknowledged', acknowledged_at = ? WHERE id = ?")
-                    for (id, at) in batch.acknowledged { try acknowledge.execute(arguments: [at, id.description]) }
-                }
-                if !batch.parked.isEmpty {
-                    let park = try db.cachedStatement(sql: "UPDATE inquiry SET state = 'parked', parked_reason = ? WHERE id = ?")
-                    for (id, reason) in batch.parked { try park.execute(arguments: [reason, id.description]) }
-                }
+                for change in batch.changes { try apply(change, db) }
             }
         } catch {
             throw StoreError(operation: "commit", underlying: "\(error)")
+        }
+    }
+
+    private func apply(_ change: StoreBatch.Change, _ db: Database) throws {
+        switch change {
+        case .accept(let inquiry):
+            try db.cachedStatement(sql: """
+                INSERT INTO inquiry (id, platform, external_id, department, priority, state, envelope, routing, received_at)
+                VALUES (?, ?, ?, ?, ?, 'ready', ?, ?, ?)
+                """).execute(arguments: [
+                inquiry.id.description, inquiry.key.platform.rawValue, inquiry.key.externalID, inquiry.department,
+                inquiry.priority.rank, inquiry.envelopeJSON, inquiry.routingJSON, inquiry.receivedAt,
+            ])
+        case .requeued(let id):
+            try db.cachedStatement(sql: "UPDATE inquiry SET state = 'ready', deliveries = 0, parked_reason = NULL WHERE id = ?")
+                .execute(arguments: [id.description])
+        case .delivered(let id, let deliveries):
+            try db.cachedStatement(sql: "UPDATE inquiry SET state = 'in_flight', deliveries = ? WHERE id = ?")
+                .execute(arguments: [Int(deliveries), id.description])
+        case .acknowledged(let id, let at):
+            try db.cachedStatement(sql: "UPDATE inquiry SET state = 'acknowledged', acknowledged_at = ? WHERE id = ?")
+                .execute(arguments: [at, id.description])
+        case .parked(let id, let reason):
+            try db.cachedStatement(sql: "UPDATE inquiry SET state = 'parked', parked_reason = ? WHERE id = ?")
+                .execute(arguments: [reason, id.description])
+        case .record(let id, let record):
+            let column = String(decoding: try Self.encoder.encode(LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla)), as: UTF8.self)
+            try db.cachedStatement(sql: """
+                UPDATE inquiry SET lifecycle = ?, department = ?, priority = ?, lease_expires_at = ?, sla_next_at = ? WHERE id = ?
+                """).execute(arguments: [
+                column, record.lifecycle.department, record.priority.rank, record.leaseExpiresAt?.timeIntervalSince1970,
+                record.sla.nextAlert?.timeIntervalSince1970, id.description,
+            ])
+        case .timeline(let entry):
+            try db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)")
+                .execute(arguments: [entry.inquiry.description, String(decoding: try Self.encoder.encode(entry), as: UTF8.self)])
+        case .outbound(let reply):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO outbound (inquiry_id, platform, account, in_reply_to, text) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [reply.inquiry.description, reply.platform.rawValue, reply.account, reply.inReplyTo, reply.text])
+        case .outboundSent(let id, let at):
+            try db.cachedStatement(sql: "UPDATE outbound SET sent_at = ? WHERE inquiry_id = ?").execute(arguments: [at, id.description])
         }
     }
 
@@ -151,6 +207,78 @@ public final class SQLiteInquiryStore: InquiryStore {
             }
             return counts
         }
+    }
+
+    public func record(_ id: InquiryID) throws -> LifecycleRecord? {
+        try read("load lifecycle") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT lifecycle, priority, lease_expires_at FROM inquiry WHERE id = ?", arguments: [id.description]),
+                  let text = row["lifecycle"] as String?
+            else { return nil }
+            let column = try Self.decoder.decode(LifecycleColumn.self, from: Data(text.utf8))
+            return LifecycleRecord(
+                lifecycle: column.lifecycle, priority: Priority(rank: row["priority"]) ?? .normal, sla: column.sla,
+                leaseExpiresAt: (row["lease_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+            )
+        }
+    }
+
+    public func expiredLeases(before date: Date, limit: Int) throws -> [InquiryID] {
+        try read("find expired leases") { db in
+            try String.fetchAll(db, sql: "SELECT id FROM inquiry WHERE lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?",
+                                arguments: [date.timeIntervalSince1970, limit]).compactMap { InquiryID($0) }
+        }
+    }
+
+    public func dueSLAAlerts(before date: Date, limit: Int) throws -> [InquiryID] {
+        try read("find due SLA alerts") { db in
+            try String.fetchAll(db, sql: "SELECT id FROM inquiry WHERE sla_next_at <= ? ORDER BY sla_next_at LIMIT ?",
+                                arguments: [date.timeIntervalSince1970, limit]).compactMap { InquiryID($0) }
+        }
+    }
+
+    public func list(_ filter: InquiryFilter) throws -> [InquirySummary] {
+        try read("list inquiries") { db in
+            var sql = "SELECT id, platform, received_at, lifecycle, priority FROM inquiry WHERE lifecycle IS NOT NULL"
+            var arguments: StatementArguments = []
+            if let department = filter.department { sql += " AND department = ?"; _ = arguments.append(contentsOf: [department]) }
+            if let priority = filter.priority { sql += " AND priority = ?"; _ = arguments.append(contentsOf: [priority.rank]) }
+            if let state = filter.state { sql += " AND json_extract(lifecycle, '$.lifecycle.state') = ?"; _ = arguments.append(contentsOf: [state.rawValue]) }
+            sql += " ORDER BY priority, seq LIMIT ?"
+            _ = arguments.append(contentsOf: [filter.limit])
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row -> InquirySummary? in
+                guard let id = InquiryID(row["id"] as String), let platform = Platform(rawValue: row["platform"]),
+                      let column = try? Self.decoder.decode(LifecycleColumn.self, from: Data((row["lifecycle"] as String).utf8))
+                else { return nil }
+                return InquirySummary(id: id, department: column.lifecycle.department, state: column.lifecycle.state,
+                                      priority: Priority(rank: row["priority"]) ?? .normal, owner: column.lifecycle.owner,
+                                      receivedAt: row["received_at"], platform: platform)
+            }
+        }
+    }
+
+    public func timeline(_ id: InquiryID) throws -> [TimelineEntry] {
+        try read("read timeline") { db in
+            try String.fetchAll(db, sql: "SELECT entry FROM timeline WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description])
+                .map { try Self.decoder.decode(TimelineEntry.self, from: Data($0.utf8)) }
+        }
+    }
+
+    public func pendingOutbound() throws -> [OutboundReply] {
+        try read("restore outbound replies") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbound WHERE sent_at IS NULL ORDER BY rowid").compactMap(Self.outbound)
+        }
+    }
+
+    public func outbound(_ id: InquiryID) throws -> OutboundReply? {
+        try read("load outbound reply") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM outbound WHERE inquiry_id = ?", arguments: [id.description]).flatMap(Self.outbound)
+        }
+    }
+
+    static func outbound(_ row: Row) -> OutboundReply? {
+        guard let id = InquiryID(row["inquiry_id"] as String), let platform = Platform(rawValue: row["platform"]) else { return nil }
+        return OutboundReply(inquiry: id, platform: platform, account: row["account"], inReplyTo: row["in_reply_to"], text: row["text"],
+                             sent: (row["sent_at"] as String?) != nil)
     }
 
     private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {

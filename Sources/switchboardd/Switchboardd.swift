@@ -19,6 +19,9 @@ struct Switchboardd: AsyncParsableCommand {
     @Option(help: "Where the broker's ROUTER socket binds. tcp://127.0.0.1:* picks a free port.")
     var endpoint = "tcp://127.0.0.1:5555"
 
+    @Option(help: "Where the event stream's PUB socket binds; 'off' disables it.")
+    var events = "tcp://127.0.0.1:5556"
+
     @Option(help: "Directory for the inquiry database (created if missing).")
     var data = "./data"
 
@@ -57,6 +60,7 @@ struct Switchboardd: AsyncParsableCommand {
 
         var options = BrokerEngine.Options()
         options.endpoint = endpoint
+        options.eventsEndpoint = events == "off" ? nil : events
         options.broker.heartbeatInterval = heartbeatInterval.duration
         options.broker.heartbeatLiveness = heartbeatLiveness
         options.broker.unservedRequestTimeout = unservedTimeout.duration

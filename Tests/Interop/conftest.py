@@ -25,7 +25,7 @@ class Daemon:
 
     def __init__(self, *args):
         self.process = subprocess.Popen(
-            [daemon_binary(), "--endpoint", "tcp://127.0.0.1:*", "--data", tempfile.mkdtemp(prefix="switchboard-interop-"), *args],
+            [daemon_binary(), "--endpoint", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--data", tempfile.mkdtemp(prefix="switchboard-interop-"), *args],
             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )
         deadline = time.monotonic() + 30
@@ -35,7 +35,8 @@ class Daemon:
             if not line and self.process.poll() is not None:
                 raise RuntimeError("switchboardd exited before it was ready")
             if "switchboardd ready" in line:
-                self.endpoint = re.search(r"tcp://[0-9.]+:[0-9]+", line).group(0)
+                self.endpoint = re.search(r"mdp\.endpoint=(tcp://[0-9.]+:[0-9]+)", line).group(1)
+                self.events = re.search(r"events\.endpoint=(tcp://[0-9.]+:[0-9]+)", line).group(1)
         assert self.endpoint, "switchboardd did not report ready in time"
 
     def stop(self):

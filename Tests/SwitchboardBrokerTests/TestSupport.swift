@@ -16,6 +16,8 @@ func startEngine(
 ) throws -> BrokerEngine {
     var options = BrokerEngine.Options()
     options.endpoint = endpoint
+    options.eventsEndpoint = "tcp://127.0.0.1:*"
+    options.timerInterval = .milliseconds(20)
     options.configuration = configuration
     options.broker.heartbeatInterval = heartbeat
     options.broker.heartbeatLiveness = liveness
@@ -70,6 +72,7 @@ final class SpawnedDaemon {
     private let stderr = Pipe()
     private let output = SharedText()
     private(set) var endpoint = ""
+    private(set) var eventsEndpoint = ""
 
     static var binary: URL { executable("switchboardd") }
 
@@ -92,7 +95,7 @@ final class SpawnedDaemon {
     init(dataDirectory: String = temporaryDirectory(), endpoint: String = "tcp://127.0.0.1:*", arguments: [String] = []) throws {
         self.dataDirectory = dataDirectory
         process.executableURL = Self.binary
-        process.arguments = ["--endpoint", endpoint, "--data", dataDirectory, "--log-level", "info"] + arguments
+        process.arguments = ["--endpoint", endpoint, "--events", "tcp://127.0.0.1:*", "--data", dataDirectory, "--log-level", "info"] + arguments
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice
         let output = output
@@ -103,9 +106,11 @@ final class SpawnedDaemon {
         try process.run()
         try waitUntil(timeout: .seconds(20), "switchboardd ready") { log.contains("switchboardd ready") || !process.isRunning }
         guard let line = log.split(separator: "\n").first(where: { $0.contains("switchboardd ready") }),
-              let range = line.range(of: #"tcp://[0-9.]+:[0-9]+"#, options: .regularExpression)
+              let range = line.range(of: #"mdp\.endpoint=tcp://[0-9.]+:[0-9]+"#, options: .regularExpression),
+              let events = line.range(of: #"events\.endpoint=tcp://[0-9.]+:[0-9]+"#, options: .regularExpression)
         else { throw TestTimeout(what: "an endpoint in switchboardd's log: \(log)") }
-        self.endpoint = String(line[range])
+        self.endpoint = String(line[range].dropFirst("mdp.endpoint=".count))
+        self.eventsEndpoint = String(line[events].dropFirst("events.endpoint=".count))
     }
 
     var log: String { output.text.withLock { $0 } }
