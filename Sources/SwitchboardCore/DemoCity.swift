@@ -18,6 +18,22 @@ limits:
   # (dead-lettered) for an operator to look at and requeue.
   max_deliveries: 5
 
+# Response-time targets, measured from arrival (for the inquiry as a whole) and from
+# each handoff (for the department holding it). Clocks pause while awaiting the citizen.
+# At 80% of a target an sla.warning event is published; at 100% sla.breach, and the
+# escalation runs: raise_priority (one step up), move (to a department's queue), or none.
+sla:
+  targets:
+    urgent: { first_response: 1h, resolution: 8h }
+    high:   { first_response: 4h, resolution: 2d }
+    normal: { first_response: 1d, resolution: 5d }
+    low:    { first_response: 3d, resolution: 10d }
+  escalation: { action: raise_priority }
+
+# Contact-centre agents claim inquiries for this long; renew to keep one longer.
+agents:
+  lease: 15m
+
 # Each department is a queue, served by MDP workers that register its id as their service.
 # ids: lower-case letters, digits, '.', '_' or '-'; the prefixes mmi. and sb. are reserved.
 departments:
@@ -37,6 +53,9 @@ departments:
     name: Parks and green spaces
   - id: water
     name: Water and sewers
+    # A department may tighten the targets for some priorities.
+    sla:
+      urgent: { first_response: 30m, resolution: 4h }
   - id: permits
     name: Building permits and licences
   - id: social-services

@@ -183,7 +183,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
     /// The moves allowed in the current state, by name.
     public var allowedCommands: [String] {
         switch state {
-        case .queued: ["deliver", "claim", "park"]
+        case .queued: ["deliver", "claim", "handoff", "park"]
         case .inProgress: ["release", "accept", "handoff", "return", "request_information", "close"] + (answered ? [] : ["reply"])
         case .awaitingCitizen: ["reopen", "close"]
         case .answered: ["close", "reopen"]

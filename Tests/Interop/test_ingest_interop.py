@@ -85,3 +85,26 @@ def test_schema_and_broker_agree_on_bad_envelopes(daemon, ctx, path, value, code
     reply = ingest(Client(ctx, daemon.endpoint), envelope)
     assert reply["status"] == "rejected"
     assert reply["error"]["code"] == code
+
+
+def test_event_stream_from_python(daemon, ctx):
+    import time
+    import zmq
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"inquiry.")
+    sub.connect(daemon.events)
+    client = Client(ctx, daemon.endpoint)
+    deadline = time.monotonic() + 10
+    seen = None
+    n = 0
+    while seen is None and time.monotonic() < deadline:
+        n += 1
+        reply = ingest(client, variant("source.external_id", f"stream-{n}"))
+        while sub.poll(50):
+            topic, body = sub.recv_multipart()
+            event = json.loads(body)
+            if topic == b"inquiry.routed" and event["inquiry_id"] == reply["id"]:
+                seen = event
+    assert seen is not None, "no inquiry.routed event arrived"
+    assert seen["department"] == "parks" and seen["to"] == "queued"
+    assert "text" not in seen and VALID["author"]["handle"] not in json.dumps(seen)

@@ -1,0 +1,234 @@
+import Foundation
+import Majordomo
+import Synchronization
+import SwitchboardCore
+import Testing
+import TestSupport
+import ZeroMQ
+@testable import SwitchboardBroker
+
+/// Collects the event stream on its own thread.
+final class EventCollector: Sendable {
+    private let events = Mutex<[(topic: String, body: Data)]>([])
+    private let stopRequested = Mutex(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(endpoint: String) {
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            guard let context = try? Context(), let socket = try? Socket(context, .sub),
+                  (try? socket.subscribe()) != nil, (try? socket.connect(endpoint)) != nil else { return }
+            while !stopRequested.withLock({ $0 }) {
+                guard let frames = try? socket.receive(.timeout(.milliseconds(20))), frames.count == 2 else { continue }
+                let event = (topic: frames[0].string ?? "", body: Data(frames[1].bytes))
+                events.withLock { $0.append(event) }
+            }
+        }
+        thread.start()
+    }
+
+    var all: [(topic: String, body: [String: Any])] {
+        events.withLock { $0 }.map { ($0.topic, (try? JSONSerialization.jsonObject(with: $0.body)) as? [String: Any] ?? [:]) }
+    }
+
+    func topics(for inquiry: String) -> [String] {
+        all.filter { $0.body["inquiry_id"] as? String == inquiry }.map(\.topic)
+    }
+
+    func stop() {
+        stopRequested.withLock { $0 = true }
+        done.wait()
+    }
+}
+
+/// Sends one agent request and returns the JSON answer.
+func agent(_ client: MajordomoClient, _ service: String, _ fields: [String: Any]) throws -> [String: Any] {
+    let body = try JSONSerialization.data(withJSONObject: fields)
+    return jsonObject(try client.request(service, body: [Frame(bytes: body)], timeout: .seconds(5))?.body)
+}
+
+enum Cities {
+    static let handoff = """
+    front_office: front-office
+    departments:
+      - id: front-office
+        accounts: [{ platform: x, handle: "@RivertonCity" }]
+      - id: roads
+      - id: parks
+    agents:
+      lease: 15m
+    """
+}
+
+@Suite(.serialized) struct HandoffTests {
+    /// Subscribes, and returns once the subscription is live (the slow-joiner problem:
+    /// it ingests probe inquiries until their routed event arrives).
+    func connectedCollector(_ engine: BrokerEngine, _ client: MajordomoClient) throws -> EventCollector {
+        let collector = EventCollector(endpoint: try #require(engine.eventsEndpoint))
+        var probe = 0
+        try waitUntil("the subscriber receives events") {
+            probe += 1
+            _ = try client.request("sb.ingest", body: [envelope("probe-\(probe)", text: "probe")])
+            return collector.all.contains { $0.topic == "inquiry.routed" }
+        }
+        return collector
+    }
+
+    @Test func frontOfficeToAToBAndBackThenReplyAndClose() throws {
+        let engine = try startEngine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
+        defer { engine.stop() }
+        let endpoint = try #require(engine.endpoint)
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+        let events = try connectedCollector(engine, client)
+        defer { events.stop() }
+
+        let accepted = jsonObject(try client.request("sb.ingest", body: [envelope("handoff-1", text: "Fallen tree blocking the road by the park")])?.body)
+        let id = try #require(accepted["id"] as? String)
+        #expect(accepted["department"] as? String == "front-office")
+
+        // The front office claims it by id and hands it to roads.
+        let claimed = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id])
+        #expect(claimed["state"] as? String == "in_progress")
+        #expect(claimed["owner"] as? String == "agent ana")
+        #expect((claimed["inquiry"] as? [String: Any])?["text"] as? String == "Fallen tree blocking the road by the park")
+        #expect(try agent(client, "sb.agent.handoff", ["agent": "ana", "department": "front-office", "id": id, "to": "roads", "note": "tree on the road"])["department"] as? String == "roads")
+
+        // Roads' worker hands it to parks; parks' worker returns it to the front office.
+        let roads = WorkerThread(endpoint: endpoint, service: "roads") { _ in [#"{"outcome":"handoff","department":"parks","note":"the tree is in the park"}"#] }
+        defer { roads.stop() }
+        let parks = WorkerThread(endpoint: endpoint, service: "parks") { _ in [#"{"outcome":"return","note":"cleared; the citizen needs an answer"}"#] }
+        defer { parks.stop() }
+        try waitUntil("back at the front office") {
+            try agent(client, "sb.agent.list", ["agent": "ana", "department": "front-office", "state": "queued"])["inquiries"]
+                .flatMap { $0 as? [[String: Any]] }?.contains { $0["id"] as? String == id } == true
+        }
+
+        // The agent claims it again, replies through the official account, and a second
+        // reply is refused.
+        _ = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id])
+        let answered = try agent(client, "sb.agent.reply", ["agent": "ana", "department": "front-office", "id": id, "text": "Cleared this morning, thank you!", "account": "@RivertonCity"])
+        #expect(answered["state"] as? String == "answered")
+        let twice = try agent(client, "sb.agent.reply", ["agent": "ana", "department": "front-office", "id": id, "text": "Again", "account": "@RivertonCity"])
+        #expect((twice["error"] as? [String: Any])?["code"] as? String == "already_answered")
+
+        // The publishing gateway posts it and confirms.
+        let posted = Mutex<[String: Any]>([:])
+        let gateway = WorkerThread(endpoint: endpoint, service: "outbound.x") { request in
+            posted.withLock { $0 = jsonObject(request.body) }
+            return ["posted"]
+        }
+        defer { gateway.stop() }
+        try waitUntil("reply sent") { events.topics(for: id).contains("reply.sent") }
+        #expect(posted.withLock { $0["text"] as? String } == "Cleared this morning, thank you!")
+        #expect(posted.withLock { $0["account"] as? String } == "@RivertonCity")
+        #expect(posted.withLock { $0["in_reply_to"] as? String } == "handoff-1")
+
+        #expect(try agent(client, "sb.agent.close", ["agent": "ana", "department": "front-office", "id": id, "resolution": "answered"])["state"] as? String == "closed")
+
+        let expected = [
+            "inquiry.routed", "inquiry.claimed", "inquiry.handoff", "inquiry.delivered", "inquiry.handoff",
+            "inquiry.delivered", "inquiry.returned", "inquiry.claimed", "inquiry.answered", "reply.sent", "inquiry.closed",
+        ]
+        let timeline = try agent(client, "sb.agent.timeline", ["agent": "ana", "id": id])["timeline"] as? [[String: Any]] ?? []
+        #expect(timeline.compactMap { $0["event"] as? String } == expected)
+        #expect(timeline.compactMap { $0["department"] as? String } == [
+            "front-office", "front-office", "roads", "roads", "parks", "parks", "front-office", "front-office", "front-office", "front-office", "front-office",
+        ])
+        #expect(timeline[2]["note"] as? String == "tree on the road")
+        #expect(timeline[2]["role"] as? String == "front_office")
+        #expect(timeline[4]["role"] as? String == "back_office")
+
+        try waitUntil("every step published") { events.topics(for: id) == expected }
+        // Events never carry the citizen's words or handle.
+        for event in events.all {
+            #expect(event.body["text"] == nil)
+            #expect(!"\(event.body)".contains("@resident"))
+        }
+    }
+
+    @Test func anExpiredClaimGoesBackToItsQueue() throws {
+        let configuration = try SwitchboardConfiguration.parse(yaml: Cities.handoff.replacingOccurrences(of: "lease: 15m", with: "lease: 300ms"))
+        let engine = try startEngine(configuration: configuration)
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        let events = try connectedCollector(engine, client)
+        defer { events.stop() }
+
+        let id = try #require(jsonObject(try client.request("sb.ingest", body: [envelope("lease-1")])?.body)["id"] as? String)
+        let claimed = try agent(client, "sb.agent.claim", ["agent": "bo", "department": "front-office", "id": id])
+        #expect(claimed["lease_expires_at"] != nil)
+        try waitUntil("lease expired") { events.topics(for: id).contains("inquiry.released") }
+        let released = try #require(events.all.first { $0.topic == "inquiry.released" && $0.body["inquiry_id"] as? String == id })
+        #expect((released.body["actor"] as? [String: Any])?["kind"] as? String == "system")
+
+        // It is back in the queue: another agent can claim it as the next one.
+        var next: [String: Any] = [:]
+        try waitUntil("claimable again") {
+            next = try agent(client, "sb.agent.claim", ["agent": "cy", "department": "front-office"])
+            return next["id"] as? String == id || (next["status"] as? String == "ok" && next["id"] as? String != id)
+        }
+        // Probes were ingested first, so drain until ours comes out.
+        var claims = 0
+        while next["id"] as? String != id && claims < 50 {
+            next = try agent(client, "sb.agent.claim", ["agent": "cy", "department": "front-office"])
+            claims += 1
+        }
+        #expect(next["id"] as? String == id)
+        #expect(next["owner"] as? String == "agent cy")
+        // The old owner can no longer act on it.
+        let stale = try agent(client, "sb.agent.close", ["agent": "bo", "department": "front-office", "id": id, "resolution": "spam"])
+        #expect((stale["error"] as? [String: Any])?["code"] as? String == "not_owner")
+    }
+
+    @Test func slaWarningThenBreachEscalatesThePriority() throws {
+        let yaml = Cities.handoff + """
+
+            sla:
+              targets:
+                normal: { first_response: 500ms, resolution: 1h }
+              escalation: { action: raise_priority }
+            """
+        let engine = try startEngine(configuration: try SwitchboardConfiguration.parse(yaml: yaml))
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        let events = try connectedCollector(engine, client)
+        defer { events.stop() }
+
+        let id = try #require(jsonObject(try client.request("sb.ingest", body: [envelope("sla-1")])?.body)["id"] as? String)
+        try waitUntil("breach") { events.topics(for: id).contains("sla.breach") }
+        let topics = events.topics(for: id)
+        #expect(topics.firstIndex(of: "sla.warning")! < topics.firstIndex(of: "sla.breach")!)
+        let breach = try #require(events.all.first { $0.topic == "sla.breach" && $0.body["inquiry_id"] as? String == id })
+        #expect(breach.body["goal"] as? String == "first_response")
+        #expect(breach.body["target_seconds"] as? Double == 0.5)
+        try waitUntil("escalated") { events.topics(for: id).contains("inquiry.escalated") }
+        let listed = try agent(client, "sb.agent.list", ["agent": "ops", "department": "front-office", "priority": "high"])["inquiries"] as? [[String: Any]]
+        #expect(listed?.contains { $0["id"] as? String == id } == true)
+    }
+
+    @Test func agentErrorsSayWhatToDo() throws {
+        let engine = try startEngine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        let id = try #require(jsonObject(try client.request("sb.ingest", body: [envelope("err-1")])?.body)["id"] as? String)
+
+        let noAgent = try agent(client, "sb.agent.claim", ["department": "front-office"])
+        #expect((noAgent["error"] as? [String: Any])?["code"] as? String == "missing_field")
+        let wrongTeam = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "roads", "id": id])
+        #expect((wrongTeam["error"] as? [String: Any])?["code"] as? String == "wrong_department")
+        let notClaimed = try agent(client, "sb.agent.close", ["agent": "ana", "department": "front-office", "id": id, "resolution": "spam"])
+        let error = try #require(notClaimed["error"] as? [String: Any])
+        #expect(error["code"] as? String == "invalid_transition")
+        #expect(error["state"] as? String == "queued")
+        #expect(error["allowed"] as? [String] == ["deliver", "claim", "handoff", "park"])
+        _ = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id])
+        let unofficial = try agent(client, "sb.agent.reply", ["agent": "ana", "department": "front-office", "id": id, "text": "hi", "account": "@FakeCityHall"])
+        #expect((unofficial["error"] as? [String: Any])?["code"] as? String == "unofficial_account")
+        let empty = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "parks"])
+        #expect((empty["error"] as? [String: Any])?["code"] as? String == "queue_empty")
+    }
+}
