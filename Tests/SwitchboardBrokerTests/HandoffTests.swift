@@ -209,6 +209,33 @@ enum Cities {
         #expect(listed?.contains { $0["id"] as? String == id } == true)
     }
 
+    @Test func slaClocksSurviveARestart() throws {
+        let yaml = Cities.handoff + """
+
+            sla:
+              targets:
+                normal: { first_response: 1500ms, resolution: 1h }
+              escalation: { action: none }
+            """
+        let configuration = try SwitchboardConfiguration.parse(yaml: yaml)
+        let data = temporaryDirectory()
+        var engine = try startEngine(dataDirectory: data, configuration: configuration)
+        let endpoint = try #require(engine.endpoint)
+        var client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        let id = try #require(jsonObject(try client.request("sb.ingest", body: [envelope("survivor")])?.body)["id"] as? String)
+        client.close()
+        engine.stop()
+
+        // A new broker on the same database raises the alert the old one had scheduled.
+        engine = try startEngine(dataDirectory: data, configuration: configuration, endpoint: endpoint)
+        defer { engine.stop() }
+        client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+        let events = try connectedCollector(engine, client)
+        defer { events.stop() }
+        try waitUntil("breach after restart") { events.topics(for: id).contains("sla.breach") }
+    }
+
     @Test func agentErrorsSayWhatToDo() throws {
         let engine = try startEngine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
         defer { engine.stop() }
