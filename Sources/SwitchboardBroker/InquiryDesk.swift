@@ -190,11 +190,13 @@ struct InquiryDesk {
         return (replies, queue, published)
     }
 
+    /// ISO 8601 with milliseconds, through a value-type format style (cheap, and safe
+    /// when several engines share a process).
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        timestampStyle.format(date)
     }
+
+    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// The JSON reply to `sb.ingest` (and `sb.admin.requeue`).

@@ -35,9 +35,16 @@ public struct RulePattern: @unchecked Sendable {
 /// any one entry is enough (OR). A rule with no conditions matches everything.
 public struct RuleConditions: Sendable {
     /// Words or phrases, matched as whole words, ignoring case and accents.
-    public var keywords: [String] = []
+    public var keywords: [String] = [] {
+        didSet { normalizedKeywords = keywords.map { NormalizedText($0).words.map(String.init) } }
+    }
     /// Hashtags, with or without the `#`, ignoring case and accents.
-    public var hashtags: [String] = []
+    public var hashtags: [String] = [] {
+        didSet { normalizedHashtags = hashtags.map { NormalizedText.fold($0.hasPrefix("#") ? String($0.dropFirst()) : $0) } }
+    }
+    /// The keywords folded and split into words once, not for every inquiry.
+    private(set) var normalizedKeywords: [[String]] = []
+    private(set) var normalizedHashtags: [String] = []
     public var pattern: RulePattern?
     /// The receiving official accounts, ignoring case.
     public var accounts: [String] = []
@@ -139,16 +146,17 @@ public struct Router: Sendable {
             reasons.append("location \(lat),\(lon) is inside the bounding box")
         }
         if !conditions.hashtags.isEmpty {
-            guard let tag = conditions.hashtags.first(where: { text.hashtags.contains(NormalizedText.fold($0.hasPrefix("#") ? String($0.dropFirst()) : $0)) }) else {
+            guard let index = conditions.normalizedHashtags.firstIndex(where: text.hashtags.contains) else {
                 return .failure(Miss(reason: "none of the hashtags \(Self.list(conditions.hashtags)) is present"))
             }
+            let tag = conditions.hashtags[index]
             reasons.append("hashtag \(tag.hasPrefix("#") ? tag : "#" + tag) is present")
         }
         if !conditions.keywords.isEmpty {
-            guard let keyword = conditions.keywords.first(where: text.containsPhrase) else {
+            guard let index = conditions.normalizedKeywords.firstIndex(where: text.containsWords) else {
                 return .failure(Miss(reason: "none of the keywords \(Self.list(conditions.keywords)) is present"))
             }
-            reasons.append("keyword \"\(keyword)\" is present")
+            reasons.append("keyword \"\(conditions.keywords[index])\" is present")
         }
         if let pattern = conditions.pattern {
             guard let found = pattern.firstMatch(in: inquiry.text) else {
@@ -196,12 +204,11 @@ struct NormalizedText {
         text.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
     }
 
-    /// Whether the words of `phrase` appear consecutively.
-    func containsPhrase(_ phrase: String) -> Bool {
-        let target = NormalizedText(phrase).words
+    /// Whether the (already normalised) words of a phrase appear consecutively.
+    func containsWords(_ target: [String]) -> Bool {
         guard !target.isEmpty, target.count <= words.count else { return false }
         for start in 0...(words.count - target.count) where words[start] == target[0] {
-            if words[start..<(start + target.count)].elementsEqual(target) { return true }
+            if zip(words[start..<(start + target.count)], target).allSatisfy({ $0 == $1 }) { return true }
         }
         return false
     }

@@ -29,3 +29,14 @@ public struct Poller {
         return try poller.poll(timeout: timeout)[0]
     }
 }
+
+/// A built-in libzmq device that shuttles messages between two sockets.
+public enum Proxy {
+    /// Runs `zmq_proxy(frontend, backend)` on the calling thread until the context is
+    /// shut down, which ends it with ``ZMQError/contextTerminated(function:)``.
+    public static func run(frontend: Socket, backend: Socket) throws(ZMQError) {
+        let front = try frontend.open("zmq_proxy")
+        let back = try backend.open("zmq_proxy")
+        try ZMQCall.check("zmq_proxy") { zmq_proxy(front, back, nil) }
+    }
+}

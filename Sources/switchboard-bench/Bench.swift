@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import Majordomo
+import ZeroMQ
+
+/// `switchboard-bench`: throughput, latency and memory of a real `switchboardd`,
+/// side by side with the ZeroMQ limit measured in the same run.
+@main
+struct SwitchboardBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard-bench",
+        abstract: "Measure switchboardd against a plain zmq_proxy in the same run. Build with -c release."
+    )
+
+    @Option(name: .customShort("c"), help: "Client sockets.") var clients = 16
+    @Option(name: .customShort("w"), help: "Worker sockets.") var workers = 8
+    @Option(name: .customShort("p"), help: "Requests each client keeps outstanding.") var outstanding = 16
+    @Option(name: .customShort("s"), help: "Departments (services) the load is spread over, 1 to 4.") var services = 4
+    @Option(help: "Request body size in bytes.") var size = 512
+    @Option(help: "Seconds each mode is measured, after one second of warm-up.") var seconds = 5
+    @Option(help: "Modes to run, comma-separated: zmq, mdp, durable, latency.") var modes = "zmq,mdp,durable,latency"
+    @Option(help: "Also fill one department with this many queued inquiries and measure memory and restart (0 skips).") var depth = 0
+    @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
+
+    func validate() throws {
+        guard (1...4).contains(services) else { throw ValidationError("--services must be 1 to 4 (the demo city's departments used are waste, roads, parks, permits)") }
+        guard clients > 0, workers > 0, outstanding > 0, seconds > 0, size >= 8 else { throw ValidationError("counts must be positive and --size at least 8") }
+    }
+
+    func run() throws {
+        let wanted = Set(modes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        var report = Report(clients: clients, workers: workers, outstanding: outstanding, services: services, size: size, seconds: seconds)
+        let duration = Duration.seconds(seconds)
+
+        if wanted.contains("zmq") {
+            progress("zmq: plain ROUTER/DEALER zmq_proxy with echo workers")
+            let proxy = try ZeroMQProxy()
+            let pool = WorkerPool(endpoint: proxy.backend, count: workers, kind: .echo)
+            let result = try LoadGenerator.closedLoop(endpoint: proxy.frontend, clients: clients, outstanding: outstanding,
+                                                     duration: duration, warmup: .seconds(1), protocol: EchoProtocol(size: size))
+            pool.stop()
+            proxy.stop()
+            report.add(Row(mode: "zeromq-limit", result: result, rss: nil))
+        }
+
+        let departments = Array(IngestProtocol.departments.prefix(services))
+        if wanted.contains("mdp") || wanted.contains("latency") {
+            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory())
+            defer { broker.stop() }
+            let names = (0..<services).map { "bench-\($0)" }
+            let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: names, reply: nil))
+            defer { pool.stop() }
+            try waitForServices(names, at: broker.endpoint)
+            let proto = MDPProtocol(services: names, size: size)
+            var passthrough: Double?
+            if wanted.contains("mdp") {
+                progress("mdp: 7/MDP request/reply through switchboardd, nothing stored")
+                let result = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
+                                                         duration: duration, warmup: .seconds(1), protocol: proto)
+                passthrough = result.throughput
+                report.add(Row(mode: "mdp-passthrough", result: result, rss: broker.memory().peak))
+            }
+            if wanted.contains("latency") {
+                let rate = max(100, (passthrough ?? 10_000) / 2)
+                progress("latency: open loop at \(Int(rate))/s (half the passthrough maximum)")
+                let result = try LoadGenerator.openLoop(endpoint: broker.endpoint, clients: clients, rate: rate, duration: duration, protocol: proto)
+                report.add(Row(mode: "mdp-open-loop@\(Int(rate))", result: result, rss: broker.memory().peak))
+            }
+        }
+
+        if wanted.contains("durable") {
+            progress("durable: sb.ingest with commit-before-acknowledge, routing, delivery to \(departments.joined(separator: ", ")) workers")
+            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory())
+            defer { broker.stop() }
+            let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted"))
+            defer { pool.stop() }
+            try waitForServices(departments, at: broker.endpoint)
+            var deliveredAtStart = 0
+            let result = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
+                                                     duration: duration, warmup: .seconds(1), protocol: IngestProtocol(departments: departments.count),
+                                                     atMeasureStart: { deliveredAtStart = pool.count })
+            let delivered = pool.count - deliveredAtStart
+            report.add(Row(mode: "durable-ingest", result: result, rss: broker.memory().peak))
+            report.durableDelivered = Double(delivered) / result.seconds
+        }
+
+        if depth > 0 {
+            report.depth = try measureDepth(depth)
+        }
+
+        if json {
+            print(report.json())
+        } else {
+            print(report.table())
+        }
+    }
+
+    /// Fills one department that has no worker, then measures memory per queued
+    /// inquiry and how long a restart takes to restore the backlog.
+    func measureDepth(_ total: Int) throws -> DepthResult {
+        let data = Self.temporaryDirectory()
+        var broker = try BrokerProcess(dataDirectory: data)
+        let baseline = broker.memory().current
+        progress("depth: queueing \(total) inquiries for roads with no worker")
+        let started = ContinuousClock.now
+        let accepted = try LoadGenerator.fill(endpoint: broker.endpoint, total: total, clients: clients, outstanding: outstanding) { done in
+            progress("  \(done)/\(total) accepted")
+        }
+        let fillSeconds = (ContinuousClock.now - started).seconds
+        let filled = broker.memory()
+        let endpoint = broker.endpoint
+        broker.stop()
+        progress("depth: restarting on the same database")
+        let restart = ContinuousClock.now
+        broker = try BrokerProcess(dataDirectory: data, endpoint: endpoint)
+        try waitForServices([], at: broker.endpoint)
+        let restoreSeconds = (ContinuousClock.now - restart).seconds
+        let restored = broker.memory()
+        broker.stop()
+        return DepthResult(
+            queued: accepted, fillSeconds: fillSeconds, baselineRSS: baseline, filledRSS: filled.current,
+            bytesPerInquiry: Double(filled.current - baseline) / Double(max(1, accepted)),
+            restartSeconds: restoreSeconds, restoredRSS: restored.current
+        )
+    }
+
+    /// Waits until the broker answers `mmi.service` 200 for every service (or, with
+    /// none, answers at all: its loop is running, so the queues are restored).
+    func waitForServices(_ names: [String], at endpoint: String) throws {
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+        let deadline = ContinuousClock.now + .seconds(120)
+        for name in names.isEmpty ? [""] : names {
+            while true {
+                guard ContinuousClock.now < deadline else { throw BenchError("service \(name) never became available") }
+                if let reply = try client.request("mmi.service", body: [Frame(name)], timeout: .seconds(1), retries: 0) {
+                    if names.isEmpty || reply.body.first == "200" { break }
+                }
+            }
+        }
+    }
+
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+/// Progress goes to standard error, so that `--json` output stays clean.
+func progress(_ line: String) {
+    FileHandle.standardError.write(Data("\(line)\n".utf8))
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+struct EchoProtocol: Protocol {
+    let size: Int
+    func request(sequence: Int, sentAt: UInt64) -> [Frame] { [stampedBody(sentAt, size: size)] }
+    func stamp(of reply: [Frame]) -> UInt64? { reply.first.flatMap(readStamp) }
+}
+
+struct MDPProtocol: Protocol {
+    let services: [String]
+    let size: Int
+    func request(sequence: Int, sentAt: UInt64) -> [Frame] {
+        ClientMessage(service: services[sequence % services.count], body: [stampedBody(sentAt, size: size)]).frames
+    }
+    func stamp(of reply: [Frame]) -> UInt64? { reply.count >= 4 ? readStamp(reply[3]) : nil }
+}
+
+/// Envelopes whose text routes them, through the demo city's rules, to one of four
+/// departments; the send time travels in the external id and comes back in the reply.
+struct IngestProtocol: Protocol {
+    static let departments = ["waste", "roads", "parks", "permits"]
+    static let texts = ["my bin was not collected", "a pothole opened on our street", "the park bench is broken", "how long does a building permit take"]
+    let departments: Int
+    var prefix = "b"
+    let padding = String(repeating: " ", count: 300)
+
+    func request(sequence: Int, sentAt: UInt64) -> [Frame] {
+        let text = Self.texts[sequence % departments] + padding
+        let envelope = #"{"source":{"platform":"x","account":"@RivertonCity","external_id":"\#(prefix)\#(sequence)-\#(sentAt)"},"author":{"handle":"@bench"},"text":"\#(text)","captured_at":"2026-11-22T09:30:00Z"}"#
+        return ClientMessage(service: "sb.ingest", body: [Frame(envelope)]).frames
+    }
+
+    func stamp(of reply: [Frame]) -> UInt64? {
+        guard reply.count >= 4, let text = reply[3].string, text.contains(#""status":"accepted""#),
+              let range = text.range(of: #""external_id":"[a-z]+[0-9]+-[0-9]+""#, options: .regularExpression)
+        else { return nil }
+        return UInt64(text[range].split(separator: "-").last?.dropLast() ?? "")
+    }
+}

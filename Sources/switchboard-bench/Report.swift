@@ -1,0 +1,99 @@
+import Foundation
+import Histogram
+
+struct Row {
+    let mode: String
+    let result: LoadResult
+    let rss: Int?
+}
+
+struct DepthResult {
+    let queued: Int
+    let fillSeconds: Double
+    let baselineRSS: Int
+    let filledRSS: Int
+    let bytesPerInquiry: Double
+    let restartSeconds: Double
+    let restoredRSS: Int
+}
+
+/// Collects the rows and prints them as a table or JSON, with each mode's ratio to the
+/// ZeroMQ limit measured in the same run.
+struct Report {
+    let clients, workers, outstanding, services, size, seconds: Int
+    var rows: [Row] = []
+    var durableDelivered: Double?
+    var depth: DepthResult?
+
+    mutating func add(_ row: Row) { rows.append(row) }
+
+    var limit: Double? { rows.first { $0.mode == "zeromq-limit" }?.result.throughput }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func left(_ text: String, _ width: Int) -> String {
+        text.count >= width ? " " + text : String(repeating: " ", count: width - text.count) + text
+    }
+
+    static func ms(_ nanos: UInt64) -> String { String(format: "%.3f", Double(nanos) / 1e6) }
+    static func mib(_ bytes: Int?) -> String { bytes.map { String(format: "%.1f", Double($0) / 1_048_576) } ?? "-" }
+
+    func table() -> String {
+        var lines: [String] = [
+            "switchboard-bench: \(clients) clients, \(workers) workers, \(outstanding) outstanding, \(services) departments, \(size)-byte bodies, \(seconds) s per mode",
+            "",
+            Self.pad("mode", 22) + Self.left("ops/s", 10) + Self.left("p50 ms", 10) + Self.left("p99 ms", 10) + Self.left("p99.9 ms", 10)
+                + Self.left("broker peak RSS MiB", 21) + Self.left("ratio to ZeroMQ limit", 23),
+        ]
+        for row in rows {
+            let h = row.result.histogram
+            let ratio = limit.map { String(format: "%.2f", row.result.throughput / $0) } ?? "-"
+            lines.append(Self.pad(row.mode, 22) + Self.left(String(format: "%.0f", row.result.throughput), 10)
+                + Self.left(Self.ms(h.valueAtPercentile(50)), 10) + Self.left(Self.ms(h.valueAtPercentile(99)), 10)
+                + Self.left(Self.ms(h.valueAtPercentile(99.9)), 10) + Self.left(Self.mib(row.rss), 21) + Self.left(ratio, 23))
+        }
+        if let durableDelivered {
+            let ratio = limit.map { String(format: "%.2f", durableDelivered / $0) } ?? "-"
+            lines.append(Self.pad("durable-delivered", 22) + Self.left(String(format: "%.0f", durableDelivered), 10)
+                + "   inquiries delivered to department workers per second, end to end (ratio \(ratio))")
+        }
+        if let depth {
+            lines += [
+                "",
+                "depth: \(depth.queued) queued inquiries in one department, filled in \(String(format: "%.1f", depth.fillSeconds)) s",
+                String(format: "  broker RSS %.1f MiB empty, %.1f MiB full: %.0f bytes per queued inquiry", Double(depth.baselineRSS) / 1_048_576,
+                       Double(depth.filledRSS) / 1_048_576, depth.bytesPerInquiry),
+                String(format: "  restart and restore: %.2f s (RSS after restore %.1f MiB)", depth.restartSeconds, Double(depth.restoredRSS) / 1_048_576),
+            ]
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func json() -> String {
+        var object: [String: Any] = [
+            "parameters": ["clients": clients, "workers": workers, "outstanding": outstanding, "departments": services, "body_bytes": size, "seconds": seconds],
+        ]
+        object["modes"] = rows.map { row -> [String: Any] in
+            let h = row.result.histogram
+            var entry: [String: Any] = [
+                "mode": row.mode, "ops_per_second": row.result.throughput.rounded(),
+                "p50_ms": Double(h.valueAtPercentile(50)) / 1e6, "p99_ms": Double(h.valueAtPercentile(99)) / 1e6,
+                "p999_ms": Double(h.valueAtPercentile(99.9)) / 1e6, "completed": row.result.completed,
+            ]
+            entry["broker_peak_rss_bytes"] = row.rss
+            entry["ratio_to_zeromq_limit"] = limit.map { row.result.throughput / $0 }
+            return entry
+        }
+        object["durable_delivered_per_second"] = durableDelivered?.rounded()
+        if let depth {
+            object["depth"] = [
+                "queued": depth.queued, "fill_seconds": depth.fillSeconds, "bytes_per_queued_inquiry": depth.bytesPerInquiry.rounded(),
+                "restart_seconds": depth.restartSeconds, "filled_rss_bytes": depth.filledRSS, "baseline_rss_bytes": depth.baselineRSS,
+            ]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
