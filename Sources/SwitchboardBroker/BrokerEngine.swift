@@ -226,7 +226,10 @@ struct EngineLoop {
                 return
             }
             if readable[0] {
-                for _ in 0..<batchSize {
+                // A turn ends after `batchSize` messages or 5 ms, whichever comes first,
+                // so that group commit never holds replies back for long.
+                let turnEnds = ContinuousClock.now + .milliseconds(5)
+                for _ in 0..<batchSize where ContinuousClock.now < turnEnds {
                     guard let frames = try router.receive(.nonBlocking) else { break }
                     guard let peer = frames.first else { continue }
                     let now = ContinuousClock.now

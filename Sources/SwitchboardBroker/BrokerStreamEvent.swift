@@ -28,7 +28,8 @@ struct BrokerStreamEvent {
     }
 
     var frames: [Frame] {
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        // No sortedKeys: sorting through AnyHashable was a third of the engine's time.
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.withoutEscapingSlashes])) ?? Data()
         return [Frame(topic), Frame(bytes: data)]
     }
 

@@ -251,7 +251,7 @@ enum IngestReply {
         case .unavailable:
             object = ["status": "rejected", "error": ["code": "store_unavailable", "message": "the broker could not write to its store; retry later"]]
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data()
         return Frame(bytes: data)
     }
 }

@@ -34,16 +34,26 @@ public struct InquiryID: Hashable, Comparable, Sendable, CustomStringConvertible
         self.init(high: high, low: low)
     }
 
+    /// The canonical 8-4-4-4-12 form, written byte by byte: ids are formatted for every
+    /// store row, event and reply, so this is on the hot path.
     public var description: String {
-        let hex = Self.hex(high) + Self.hex(low)
-        let chars = Array(hex)
-        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
-            + String(chars[16..<20]) + "-" + String(chars[20..<32])
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            var index = 0
+            for (word, start) in [(high, 0), (low, 16)] {
+                for nibble in 0..<16 {
+                    let position = start + nibble
+                    if position == 8 || position == 12 || position == 16 || position == 20 {
+                        buffer[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    let value = Int((word >> UInt64(60 - 4 * nibble)) & 0xF)
+                    buffer[index] = digits.utf8Start[value]
+                    index += 1
+                }
+            }
+            return index
+        }
     }
 
     public static func < (a: InquiryID, b: InquiryID) -> Bool { (a.high, a.low) < (b.high, b.low) }

@@ -281,6 +281,11 @@ public final class SQLiteInquiryStore: InquiryStore {
                              sent: (row["sent_at"] as String?) != nil)
     }
 
+    /// The value of a PRAGMA on the store's connection, for checks and diagnostics.
+    func pragma(_ name: String) throws -> String? {
+        try read("read pragma") { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+    }
+
     private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
         do {
             return try database.read(body)

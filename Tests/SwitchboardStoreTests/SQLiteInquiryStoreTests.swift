@@ -41,6 +41,8 @@ import SwitchboardCore
         batch.append(.accept(accepted(1)))
         try store.commit(batch)
         #expect(FileManager.default.fileExists(atPath: store.path + "-wal"))
+        #expect(try store.pragma("journal_mode") == "wal")
+        #expect(try store.pragma("synchronous") == "2")   // FULL
     }
 
     @Test func stateTransitionsAndRestoreOrder() throws {
