@@ -11,6 +11,9 @@ public enum MDP {
     /// Frame 1 of every worker message: MDP/Worker v0.1.
     public static let workerProtocol: Frame = "MDPW01"
 
+    /// The largest credit a worker may announce in READY.
+    public static let maxCredit = 1_000
+
     /// Longest service name accepted, in UTF-8 bytes.
     public static let maxServiceNameLength = 255
 
@@ -36,7 +39,11 @@ public enum MDP {
 
 /// The five commands of MDP/Worker.
 public enum WorkerCommand: Equatable, Sendable {
-    case ready(service: String)
+    /// READY. `credit` is Switchboard's backward-compatible extension (see
+    /// `Protocols/4-worker-credit.md`): a worker that can hold more than one request at a
+    /// time says so in an optional fifth frame; a plain 7/MDP worker sends four frames
+    /// and keeps a credit of 1.
+    case ready(service: String, credit: Int = 1)
     case request(client: Frame, body: [Frame])
     case reply(client: Frame, body: [Frame])
     case heartbeat
@@ -66,7 +73,8 @@ public enum WorkerCommand: Equatable, Sendable {
     public var frames: [Frame] {
         let head: [Frame] = [.empty, MDP.workerProtocol, Frame([code])]
         switch self {
-        case .ready(let service): return head + [Frame(service)]
+        case .ready(let service, let credit):
+            return head + [Frame(service)] + (credit == 1 ? [] : [Frame("\(credit)")])
         case .request(let client, let body), .reply(let client, let body): return head + [client, .empty] + body
         case .heartbeat, .disconnect: return head
         }
@@ -80,8 +88,17 @@ public enum WorkerCommand: Equatable, Sendable {
         guard frames[2].count == 1 else { throw .unknownCommand(frames[2]) }
         switch frames[2].bytes[0] {
         case 0x01:
-            guard frames.count == 4 else { throw .wrongFrameCount(frames.count, command: "READY", expected: "4") }
-            self = .ready(service: try MDP.serviceName(frames[3]))
+            guard frames.count == 4 || frames.count == 5 else {
+                throw .wrongFrameCount(frames.count, command: "READY", expected: "4 (or 5 with a credit)")
+            }
+            var credit = 1
+            if frames.count == 5 {
+                guard let text = frames[4].string, text.count <= 4, let value = Int(text), (1...MDP.maxCredit).contains(value) else {
+                    throw .invalidCredit(frames[4])
+                }
+                credit = value
+            }
+            self = .ready(service: try MDP.serviceName(frames[3]), credit: credit)
         case let code where code == 0x02 || code == 0x03:
             let name = code == 0x02 ? "REQUEST" : "REPLY"
             guard frames.count >= 5 else { throw .wrongFrameCount(frames.count, command: name, expected: "5 or more") }
@@ -151,6 +168,7 @@ public enum MDPError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownCommand(Frame)
     case missingEnvelopeDelimiter
     case invalidServiceName
+    case invalidCredit(Frame)
 
     public var description: String {
         switch self {
@@ -168,6 +186,8 @@ public enum MDPError: Error, Equatable, Sendable, CustomStringConvertible {
             "the client address frame must be followed by an empty frame"
         case .invalidServiceName:
             "the service name must be 1 to 255 bytes of printable UTF-8"
+        case .invalidCredit(let frame):
+            "READY's credit frame is '\(frame)'; it must be a decimal number from 1 to \(MDP.maxCredit)"
         }
     }
 }

@@ -21,6 +21,9 @@ public final class MajordomoWorker {
     public let endpoint: String
     public let heartbeatInterval: Duration
     public let liveness: Int
+    /// How many requests the broker may hand this worker before it replies (the credit
+    /// extension); 1 is plain 7/MDP.
+    public let credit: Int
 
     private let context: Context
     private let logger: Logger
@@ -37,6 +40,7 @@ public final class MajordomoWorker {
         service: String,
         heartbeatInterval: Duration = .milliseconds(2_500),
         liveness: Int = 3,
+        credit: Int = 1,
         logger: Logger = Logger(label: "switchboard.mdp.worker"),
         configure: @escaping (Socket) throws(ZMQError) -> Void = { _ throws(ZMQError) in }
     ) throws(ZMQError) {
@@ -45,6 +49,7 @@ public final class MajordomoWorker {
         self.service = service
         self.heartbeatInterval = heartbeatInterval
         self.liveness = max(1, liveness)
+        self.credit = min(max(1, credit), MDP.maxCredit)
         self.logger = logger
         self.configure = configure
         let now = ContinuousClock.now
@@ -62,7 +67,7 @@ public final class MajordomoWorker {
         try socket.setLinger(.zero)
         try configure(socket)
         try socket.connect(endpoint)
-        try send(.ready(service: service))
+        try send(.ready(service: service, credit: credit))
         registrations += 1
         brokerDeadline = ContinuousClock.now + heartbeatInterval * liveness
         logger.debug("registered", metadata: ["mdp.service": "\(service)", "mdp.endpoint": "\(endpoint)"])

@@ -54,12 +54,17 @@ public struct MajordomoBrokerMachine {
         var service: String
         var expiresAt: Instant
         var nextHeartbeatAt: Instant
-        var holding: Held?
+        /// How many requests it may hold at once: 1 for plain 7/MDP workers.
+        var credit: Int
+        /// What it holds, oldest first.
+        var holding: [Held] = []
+
+        var hasCredit: Bool { holding.count < credit }
     }
 
     struct Service {
         var requests: Deque<PendingRequest> = []
-        /// Idle workers, least recently used first.
+        /// Workers with credit left, least recently used first.
         var idle: Deque<Frame> = []
         var workerCount = 0
     }
@@ -89,7 +94,9 @@ public struct MajordomoBrokerMachine {
     public func readyInquiries(for department: String) -> Int { inquiries.count(department: department) }
     /// Inquiries handed to a worker and not yet acknowledged.
     public var inquiriesInFlight: Int {
-        workers.values.count { if case .inquiry = $0.holding { true } else { false } }
+        workers.values.reduce(0) { total, worker in
+            total + worker.holding.count { if case .inquiry = $0 { true } else { false } }
+        }
     }
 
     // MARK: Durable inquiries
@@ -197,8 +204,8 @@ public struct MajordomoBrokerMachine {
     private mutating func workerCommand(from peer: Frame, _ command: WorkerCommand, now: Instant) -> [Action] {
         guard var worker = workers[peer] else {
             switch command {
-            case .ready(let service):
-                return register(peer, service: service, now: now)
+            case .ready(let service, let credit):
+                return register(peer, service: service, credit: credit, now: now)
             case .disconnect:
                 return []
             default:
@@ -217,19 +224,24 @@ public struct MajordomoBrokerMachine {
         case .disconnect:
             return removeWorker(peer, reason: .disconnected, now: now)
         case .reply(let client, let body):
-            let answered: Action
-            switch worker.holding {
-            case .request(let held) where held.client == client:
-                answered = .send(peer: client, frames: ClientMessage(service: worker.service, body: body).frames)
-            case .inquiry(let entry) where Self.deliveryAddress(entry.id) == client:
-                answered = .inquiryAcknowledged(worker: peer, department: worker.service, entry: entry, reply: body)
-            default:
+            // The oldest held request from this client (or the inquiry with this
+            // delivery address) is the one answered.
+            guard let index = worker.holding.firstIndex(where: { held in
+                switch held {
+                case .request(let request): request.client == client
+                case .inquiry(let entry): Self.deliveryAddress(entry.id) == client
+                }
+            }) else {
                 return [.report(.unexpectedCommand(peer: peer, command: command.name))]
                     + disconnect(peer, reason: .protocolViolation, now: now)
             }
-            worker.holding = nil
+            let answered: Action = switch worker.holding.remove(at: index) {
+            case .request: .send(peer: client, frames: ClientMessage(service: worker.service, body: body).frames)
+            case .inquiry(let entry): .inquiryAcknowledged(worker: peer, department: worker.service, entry: entry, reply: body)
+            }
+            let wasFull = worker.holding.count + 1 == worker.credit
             workers[peer] = worker
-            services[worker.service]?.idle.append(peer)
+            if wasFull { services[worker.service]?.idle.append(peer) }
             return [answered] + dispatch(worker.service, now: now)
         case .ready, .request:
             return [.report(.unexpectedCommand(peer: peer, command: command.name))]
@@ -237,7 +249,7 @@ public struct MajordomoBrokerMachine {
         }
     }
 
-    private mutating func register(_ peer: Frame, service name: String, now: Instant) -> [Action] {
+    private mutating func register(_ peer: Frame, service name: String, credit: Int, now: Instant) -> [Action] {
         guard !MDP.isReserved(name) else {
             return [
                 .report(.reservedServiceRefused(worker: peer, service: name)),
@@ -247,7 +259,8 @@ public struct MajordomoBrokerMachine {
         workers[peer] = Worker(
             service: name,
             expiresAt: now + configuration.workerExpiry,
-            nextHeartbeatAt: now + configuration.heartbeatInterval
+            nextHeartbeatAt: now + configuration.heartbeatInterval,
+            credit: credit
         )
         var service = services[name, default: Service()]
         service.workerCount += 1
@@ -268,40 +281,43 @@ public struct MajordomoBrokerMachine {
         var service = services[worker.service, default: Service()]
         service.workerCount -= 1
         if let index = service.idle.firstIndex(of: peer) { service.idle.remove(at: index) }
-        switch worker.holding {
-        case .request(let held):
-            service.requests.prepend(held)
-            actions.append(.report(.requestRequeued(service: worker.service, client: held.client)))
-        case .inquiry(let entry) where Int(entry.deliveries) >= configuration.maxDeliveries:
-            let reason = "not acknowledged after \(entry.deliveries) deliveries; last worker \(reason.rawValue)"
-            actions.append(.parkInquiry(department: worker.service, entry: entry, reason: reason))
-        case .inquiry(let entry):
-            inquiries.requeueAtFront(entry, department: worker.service)
-            actions.append(.report(.inquiryRedelivering(department: worker.service, id: entry.id, deliveries: Int(entry.deliveries))))
-        case nil:
-            break
+        // Newest first, so that after prepending the oldest is at the front again.
+        for held in worker.holding.reversed() {
+            switch held {
+            case .request(let request):
+                service.requests.prepend(request)
+                actions.append(.report(.requestRequeued(service: worker.service, client: request.client)))
+            case .inquiry(let entry) where Int(entry.deliveries) >= configuration.maxDeliveries:
+                let reason = "not acknowledged after \(entry.deliveries) deliveries; last worker \(reason.rawValue)"
+                actions.append(.parkInquiry(department: worker.service, entry: entry, reason: reason))
+            case .inquiry(let entry):
+                inquiries.requeueAtFront(entry, department: worker.service)
+                actions.append(.report(.inquiryRedelivering(department: worker.service, id: entry.id, deliveries: Int(entry.deliveries))))
+            }
         }
         services[worker.service] = service
         return actions + dispatch(worker.service, now: now)
     }
 
-    /// Hands queued client requests, then queued inquiries, to idle workers, least
-    /// recently used first.
+    /// Hands queued client requests, then queued inquiries, to workers with credit,
+    /// least recently used first. A worker with credit left after a hand-out goes to
+    /// the back of the line, so credited workers share the load round robin.
     private mutating func dispatch(_ name: String, now: Instant) -> [Action] {
         guard var service = services[name] else { return [] }
         var actions: [Action] = []
         while let id = service.idle.first {
             if let request = service.requests.popFirst() {
-                workers[id]!.holding = .request(request)
+                workers[id]!.holding.append(.request(request))
                 actions.append(.send(peer: id, frames: WorkerCommand.request(client: request.client, body: request.body).frames))
             } else if var entry = inquiries.next(department: name) {
                 entry.deliveries &+= 1
-                workers[id]!.holding = .inquiry(entry)
+                workers[id]!.holding.append(.inquiry(entry))
                 actions.append(.deliverInquiry(worker: id, department: name, entry: entry))
             } else {
                 break
             }
             service.idle.removeFirst()
+            if workers[id]!.hasCredit { service.idle.append(id) }
             workers[id]!.nextHeartbeatAt = now + configuration.heartbeatInterval
         }
         services[name] = service

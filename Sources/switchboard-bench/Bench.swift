@@ -19,7 +19,8 @@ struct SwitchboardBench: ParsableCommand {
     @Option(name: .customShort("s"), help: "Departments (services) the load is spread over, 1 to 4.") var services = 4
     @Option(help: "Request body size in bytes.") var size = 512
     @Option(help: "Seconds each mode is measured, after one second of warm-up.") var seconds = 5
-    @Option(help: "Modes to run, comma-separated: zmq, mdp, durable, latency.") var modes = "zmq,mdp,durable,latency"
+    @Option(help: "Modes to run, comma-separated: zmq, mdp, credit, durable, latency.") var modes = "zmq,mdp,credit,latency,durable"
+    @Option(help: "The credit credited workers announce in READY (the credit mode).") var credit = 16
     @Option(help: "Also fill one department with this many queued inquiries and measure memory and restart (0 skips).") var depth = 0
     @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
 
@@ -35,6 +36,7 @@ struct SwitchboardBench: ParsableCommand {
 
         if wanted.contains("zmq") {
             progress("zmq: plain ROUTER/DEALER zmq_proxy with echo workers")
+            report.startMode()
             let proxy = try ZeroMQProxy()
             let pool = WorkerPool(endpoint: proxy.backend, count: workers, kind: .echo)
             let result = try LoadGenerator.closedLoop(endpoint: proxy.frontend, clients: clients, outstanding: outstanding,
@@ -49,13 +51,14 @@ struct SwitchboardBench: ParsableCommand {
             let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory())
             defer { broker.stop() }
             let names = (0..<services).map { "bench-\($0)" }
-            let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: names, reply: nil))
+            let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: names, reply: nil, credit: 1))
             defer { pool.stop() }
             try waitForServices(names, at: broker.endpoint)
             let proto = MDPProtocol(services: names, size: size)
             var passthrough: Double?
             if wanted.contains("mdp") {
                 progress("mdp: 7/MDP request/reply through switchboardd, nothing stored")
+                report.startMode()
                 let result = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
                                                          duration: duration, warmup: .seconds(1), protocol: proto)
                 passthrough = result.throughput
@@ -64,18 +67,34 @@ struct SwitchboardBench: ParsableCommand {
             if wanted.contains("latency") {
                 let rate = max(100, (passthrough ?? 10_000) / 2)
                 progress("latency: open loop at \(Int(rate))/s (half the passthrough maximum)")
+                report.startMode()
                 let result = try LoadGenerator.openLoop(endpoint: broker.endpoint, clients: clients, rate: rate, duration: duration, protocol: proto)
                 report.add(Row(mode: "mdp-open-loop@\(Int(rate))", result: result, rss: broker.memory().peak))
             }
+        }
+
+        if wanted.contains("credit") {
+            progress("credit: 7/MDP request/reply with workers announcing a credit of \(credit)")
+            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory())
+            defer { broker.stop() }
+            let names = (0..<services).map { "bench-\($0)" }
+            let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: names, reply: nil, credit: credit))
+            defer { pool.stop() }
+            try waitForServices(names, at: broker.endpoint)
+            report.startMode()
+            let result = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
+                                                     duration: duration, warmup: .seconds(1), protocol: MDPProtocol(services: names, size: size))
+            report.add(Row(mode: "mdp-credit-\(credit)", result: result, rss: broker.memory().peak))
         }
 
         if wanted.contains("durable") {
             progress("durable: sb.ingest with commit-before-acknowledge, routing, delivery to \(departments.joined(separator: ", ")) workers")
             let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory())
             defer { broker.stop() }
-            let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted"))
+            let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted", credit: credit))
             defer { pool.stop() }
             try waitForServices(departments, at: broker.endpoint)
+            report.startMode()
             var deliveredAtStart = 0
             let result = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
                                                      duration: duration, warmup: .seconds(1), protocol: IngestProtocol(departments: departments.count),

@@ -5,6 +5,16 @@ struct Row {
     let mode: String
     let result: LoadResult
     let rss: Int?
+    /// Share of CPU time the hypervisor took from this VM during the mode, in percent.
+    var steal: Double? = nil
+}
+
+/// Reads the `cpu` line of /proc/stat: (steal ticks, all ticks).
+func cpuTicks() -> (steal: Double, total: Double) {
+    guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+          let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return (0, 0) }
+    let values = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+    return (values.count > 7 ? values[7] : 0, values.prefix(8).reduce(0, +))
 }
 
 struct DepthResult {
@@ -25,7 +35,19 @@ struct Report {
     var durableDelivered: Double?
     var depth: DepthResult?
 
-    mutating func add(_ row: Row) { rows.append(row) }
+    /// Ticks at the start of the mode being measured.
+    var ticksAtStart = cpuTicks()
+
+    mutating func add(_ row: Row) {
+        let now = cpuTicks()
+        var row = row
+        let total = now.total - ticksAtStart.total
+        row.steal = total > 0 ? 100 * (now.steal - ticksAtStart.steal) / total : nil
+        rows.append(row)
+        ticksAtStart = now
+    }
+
+    mutating func startMode() { ticksAtStart = cpuTicks() }
 
     var limit: Double? { rows.first { $0.mode == "zeromq-limit" }?.result.throughput }
 
@@ -45,7 +67,7 @@ struct Report {
             "switchboard-bench: \(clients) clients, \(workers) workers, \(outstanding) outstanding, \(services) departments, \(size)-byte bodies, \(seconds) s per mode",
             "",
             Self.pad("mode", 22) + Self.left("ops/s", 10) + Self.left("p50 ms", 10) + Self.left("p99 ms", 10) + Self.left("p99.9 ms", 10)
-                + Self.left("broker peak RSS MiB", 21) + Self.left("ratio to ZeroMQ limit", 23),
+                + Self.left("broker peak RSS MiB", 21) + Self.left("ratio to ZeroMQ limit", 23) + Self.left("steal %", 8),
         ]
         for row in rows {
             let h = row.result.histogram
@@ -68,6 +90,8 @@ struct Report {
                 String(format: "  restart and restore: %.2f s (RSS after restore %.1f MiB)", depth.restartSeconds, Double(depth.restoredRSS) / 1_048_576),
             ]
         }
+        lines.append("")
+        lines.append("steal %: CPU time the hypervisor took from this machine during the mode; figures measured under steal understate the broker.")
         return lines.joined(separator: "\n")
     }
 
@@ -84,6 +108,7 @@ struct Report {
             ]
             entry["broker_peak_rss_bytes"] = row.rss
             entry["ratio_to_zeromq_limit"] = limit.map { row.result.throughput / $0 }
+            entry["cpu_steal_percent"] = row.steal
             return entry
         }
         object["durable_delivered_per_second"] = durableDelivered?.rounded()

@@ -10,7 +10,7 @@ final class WorkerPool: Sendable {
         case echo
         /// 7/MDP workers for `services`, spread round robin, replying with their body
         /// (or with `reply` when set).
-        case majordomo(services: [String], reply: Frame?)
+        case majordomo(services: [String], reply: Frame?, credit: Int)
     }
 
     private let stopRequested = Mutex(false)
@@ -40,8 +40,8 @@ final class WorkerPool: Sendable {
             try socket.setSendHighWaterMark(0)
             try socket.setReceiveHighWaterMark(0)
             try socket.connect(endpoint)
-            if case .majordomo(let services, _) = kind {
-                try socket.send(WorkerCommand.ready(service: services[index % services.count]).frames)
+            if case .majordomo(let services, _, let credit) = kind {
+                try socket.send(WorkerCommand.ready(service: services[index % services.count], credit: credit).frames)
             }
             return socket
         }
@@ -58,7 +58,7 @@ final class WorkerPool: Sendable {
                     case .echo:
                         try socket.send(frames)
                         local += 1
-                    case .majordomo(_, let fixed):
+                    case .majordomo(_, let fixed, _):
                         guard case .request(let client, let body)? = try? WorkerCommand(frames: frames) else { continue }
                         try socket.send(WorkerCommand.reply(client: client, body: fixed.map { [$0] } ?? body).frames)
                         local += 1

@@ -19,8 +19,11 @@ import ZeroMQ
         #expect(command.frames[2] == Frame([command.code]))
     }
 
-    @Test func readyMatchesTheRFCFrames() {
+    @Test func readyMatchesTheRFCFramesAndCarriesCreditOnlyAboveOne() throws {
         #expect(WorkerCommand.ready(service: "echo").frames == [.empty, "MDPW01", Frame([1]), "echo"])
+        #expect(WorkerCommand.ready(service: "echo", credit: 16).frames == [.empty, "MDPW01", Frame([1]), "echo", "16"])
+        #expect(try WorkerCommand(frames: [.empty, "MDPW01", Frame([1]), "echo", "16"]) == .ready(service: "echo", credit: 16))
+        #expect(try WorkerCommand(frames: [.empty, "MDPW01", Frame([1]), "echo"]) == .ready(service: "echo", credit: 1))
         #expect(WorkerCommand.request(client: "C", body: ["x"]).frames == [.empty, "MDPW01", Frame([2]), "C", .empty, "x"])
     }
 
@@ -32,8 +35,11 @@ import ZeroMQ
             ([.empty, "MDPW01", Frame([9])], .unknownCommand(Frame([9]))),
             ([.empty, "MDPW01", Frame([1, 1])], .unknownCommand(Frame([1, 1]))),
             ([.empty, "MDPW01", .empty], .unknownCommand(.empty)),
-            ([.empty, "MDPW01", Frame([1])], .wrongFrameCount(3, command: "READY", expected: "4")),
-            ([.empty, "MDPW01", Frame([1]), "a", "b"], .wrongFrameCount(5, command: "READY", expected: "4")),
+            ([.empty, "MDPW01", Frame([1])], .wrongFrameCount(3, command: "READY", expected: "4 (or 5 with a credit)")),
+            ([.empty, "MDPW01", Frame([1]), "a", "b", "c"], .wrongFrameCount(6, command: "READY", expected: "4 (or 5 with a credit)")),
+            ([.empty, "MDPW01", Frame([1]), "a", "b"], .invalidCredit("b")),
+            ([.empty, "MDPW01", Frame([1]), "a", "0"], .invalidCredit("0")),
+            ([.empty, "MDPW01", Frame([1]), "a", "1001"], .invalidCredit("1001")),
             ([.empty, "MDPW01", Frame([1]), .empty], .invalidServiceName),
             ([.empty, "MDPW01", Frame([1]), Frame([0x41, 0x0A])], .invalidServiceName),
             ([.empty, "MDPW01", Frame([1]), Frame([0xFF, 0xFE])], .invalidServiceName),

@@ -47,6 +47,40 @@ import ZeroMQ
         #expect(seen == Set((0..<200).map(String.init)))
     }
 
+    /// A worker announcing a credit of 4 receives four requests before it replies to
+    /// any, and may answer them in any order.
+    @Test func creditedWorkerHoldsSeveralRequestsAtOnce() throws {
+        let engine = try startEngine()
+        defer { engine.stop() }
+        let endpoint = try #require(engine.endpoint)
+        let held = Mutex(0)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { done.signal() }
+            guard let context = try? Context(),
+                  let worker = try? MajordomoWorker(context: context, endpoint: endpoint, service: "batch", heartbeatInterval: .milliseconds(100), credit: 4)
+            else { return }
+            var requests: [WorkerRequest] = []
+            while requests.count < 4, let request = try? worker.receive(timeout: .seconds(10)) {
+                requests.append(request)
+                held.withLock { $0 = requests.count }
+            }
+            for request in requests.reversed() { try? worker.reply(to: request, body: request.body) }
+            _ = try? worker.receive(timeout: .milliseconds(200))
+            worker.disconnect()
+        }
+        thread.start()
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { client.close() }
+        try waitUntil("batch registered") { try client.request("mmi.service", body: ["batch"])?.body == ["200"] }
+        for index in 0..<4 { try client.send("batch", body: [Frame("\(index)")]) }
+        var replies = Set<String>()
+        while replies.count < 4, let reply = try client.receive(timeout: .seconds(10)) { replies.insert(reply.body.first?.string ?? "") }
+        #expect(replies == ["0", "1", "2", "3"])
+        #expect(held.withLock { $0 } == 4)
+        done.wait()
+    }
+
     @Test func mmiServiceReportsWorkers() throws {
         let engine = try startEngine()
         defer { engine.stop() }

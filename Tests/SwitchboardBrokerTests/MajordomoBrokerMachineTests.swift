@@ -185,6 +185,31 @@ import ZeroMQ
         #expect(Self.sends(actions)["c1"] == [ClientMessage(service: "sb.nothing", body: ["501"]).frames])
     }
 
+    @Test mutating func creditedWorkersHoldSeveralRequestsAndShareRoundRobin() {
+        _ = machine.receive(from: "w1", frames: WorkerCommand.ready(service: "echo", credit: 3).frames, now: t0)
+        _ = machine.receive(from: "w2", frames: WorkerCommand.ready(service: "echo", credit: 3).frames, now: t0)
+        var receivers: [Frame] = []
+        for index in 0..<7 {
+            receivers += Self.sends(request(Frame("c\(index)"), "echo", "x")).keys
+        }
+        // Six go out, alternating; the seventh waits for credit.
+        #expect(receivers == ["w1", "w2", "w1", "w2", "w1", "w2"])
+        #expect(machine.queuedRequests(for: "echo") == 1)
+        // A reply frees one credit and the waiting request goes to that worker.
+        let actions = machine.receive(from: "w2", frames: WorkerCommand.reply(client: "c3", body: ["done"]).frames, now: at(0.1))
+        #expect(Self.sends(actions)["c3"] == [ClientMessage(service: "echo", body: ["done"]).frames])
+        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: "c6", body: ["x"]).frames])
+    }
+
+    @Test mutating func aCreditedWorkersDeathRequeuesEverythingItHeldInOrder() {
+        _ = machine.receive(from: "w1", frames: WorkerCommand.ready(service: "echo", credit: 3).frames, now: t0)
+        for index in 0..<3 { _ = request(Frame("c\(index)"), "echo", Frame("\(index)")) }
+        _ = machine.receive(from: "w1", frames: WorkerCommand.disconnect.frames, now: at(0.1))
+        let actions = ready("w2", "echo", at: 0.2)
+        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: "c0", body: ["0"]).frames])
+        #expect(machine.queuedRequests(for: "echo") == 2)
+    }
+
     @Test mutating func queueIsBounded() {
         var configuration = BrokerConfiguration()
         configuration.maxQueuedRequestsPerService = 2
