@@ -30,6 +30,8 @@ public final class BrokerEngine: Sendable {
         public var configuration = SwitchboardConfiguration.demo()
         /// Where the PUB socket of the event stream binds; nil disables the stream.
         public var eventsEndpoint: String? = "tcp://127.0.0.1:5556"
+        /// libzmq background I/O threads: TCP work for all peers runs on these.
+        public var ioThreads: Int32 = 1
         /// How often claim leases and SLA clocks are checked.
         public var timerInterval: Duration = .seconds(1)
         public init() {}
@@ -60,7 +62,7 @@ public final class BrokerEngine: Sendable {
         self.options = options
         self.store = store
         self.logger = logger
-        context = try Context()
+        context = try Context(ioThreads: options.ioThreads)
         controlEndpoint = "inproc://switchboard-engine-control"
     }
 

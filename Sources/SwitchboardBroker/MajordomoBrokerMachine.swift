@@ -184,12 +184,10 @@ public struct MajordomoBrokerMachine {
                 .report(.unknownReservedService(client: client, service: name)),
             ]
         }
-        var service = services[name, default: Service()]
-        guard service.requests.count < configuration.maxQueuedRequestsPerService else {
+        guard services[name, default: Service()].requests.count < configuration.maxQueuedRequestsPerService else {
             return [.report(.queueFull(service: name, client: client))]
         }
-        service.requests.append(PendingRequest(client: client, body: message.body, enqueuedAt: now))
-        services[name] = service
+        services[name, default: Service()].requests.append(PendingRequest(client: client, body: message.body, enqueuedAt: now))
         return dispatch(name, now: now)
     }
 
@@ -202,7 +200,9 @@ public struct MajordomoBrokerMachine {
     // MARK: Workers
 
     private mutating func workerCommand(from peer: Frame, _ command: WorkerCommand, now: Instant) -> [Action] {
-        guard var worker = workers[peer] else {
+        // Workers are mutated in place through the dictionary: copying one out and back
+        // would copy its array of held requests on every message.
+        guard workers[peer] != nil else {
             switch command {
             case .ready(let service, let credit):
                 return register(peer, service: service, credit: credit, now: now)
@@ -216,8 +216,7 @@ public struct MajordomoBrokerMachine {
                 ]
             }
         }
-        worker.expiresAt = now + configuration.workerExpiry
-        workers[peer] = worker
+        workers[peer]!.expiresAt = now + configuration.workerExpiry
         switch command {
         case .heartbeat:
             return []
@@ -226,7 +225,7 @@ public struct MajordomoBrokerMachine {
         case .reply(let client, let body):
             // The oldest held request from this client (or the inquiry with this
             // delivery address) is the one answered.
-            guard let index = worker.holding.firstIndex(where: { held in
+            guard let index = workers[peer]!.holding.firstIndex(where: { held in
                 switch held {
                 case .request(let request): request.client == client
                 case .inquiry(let entry): Self.deliveryAddress(entry.id) == client
@@ -235,14 +234,15 @@ public struct MajordomoBrokerMachine {
                 return [.report(.unexpectedCommand(peer: peer, command: command.name))]
                     + disconnect(peer, reason: .protocolViolation, now: now)
             }
-            let answered: Action = switch worker.holding.remove(at: index) {
-            case .request: .send(peer: client, frames: ClientMessage(service: worker.service, body: body).frames)
-            case .inquiry(let entry): .inquiryAcknowledged(worker: peer, department: worker.service, entry: entry, reply: body)
+            let wasFull = !workers[peer]!.hasCredit
+            let held = workers[peer]!.holding.remove(at: index)
+            let service = workers[peer]!.service
+            let answered: Action = switch held {
+            case .request: .send(peer: client, frames: ClientMessage(service: service, body: body).frames)
+            case .inquiry(let entry): .inquiryAcknowledged(worker: peer, department: service, entry: entry, reply: body)
             }
-            let wasFull = worker.holding.count + 1 == worker.credit
-            workers[peer] = worker
-            if wasFull { services[worker.service]?.idle.append(peer) }
-            return [answered] + dispatch(worker.service, now: now)
+            if wasFull { services[service]?.idle.append(peer) }
+            return [answered] + dispatch(service, now: now)
         case .ready, .request:
             return [.report(.unexpectedCommand(peer: peer, command: command.name))]
                 + disconnect(peer, reason: .protocolViolation, now: now)
@@ -303,10 +303,11 @@ public struct MajordomoBrokerMachine {
     /// least recently used first. A worker with credit left after a hand-out goes to
     /// the back of the line, so credited workers share the load round robin.
     private mutating func dispatch(_ name: String, now: Instant) -> [Action] {
-        guard var service = services[name] else { return [] }
+        guard services[name] != nil else { return [] }
         var actions: [Action] = []
-        while let id = service.idle.first {
-            if let request = service.requests.popFirst() {
+        // The service is mutated in place (see workerCommand) rather than copied out.
+        while let id = services[name]!.idle.first {
+            if let request = services[name]!.requests.popFirst() {
                 workers[id]!.holding.append(.request(request))
                 actions.append(.send(peer: id, frames: WorkerCommand.request(client: request.client, body: request.body).frames))
             } else if var entry = inquiries.next(department: name) {
@@ -316,11 +317,10 @@ public struct MajordomoBrokerMachine {
             } else {
                 break
             }
-            service.idle.removeFirst()
-            if workers[id]!.hasCredit { service.idle.append(id) }
+            services[name]!.idle.removeFirst()
+            if workers[id]!.hasCredit { services[name]!.idle.append(id) }
             workers[id]!.nextHeartbeatAt = now + configuration.heartbeatInterval
         }
-        services[name] = service
         return actions
     }
 }

@@ -13,6 +13,13 @@ public final class Context: @unchecked Sendable {
         handle = try ZMQCall.checkPointer("zmq_ctx_new") { zmq_ctx_new() }
     }
 
+    /// Creates a context with `ioThreads` background I/O threads (`ZMQ_IO_THREADS`).
+    public convenience init(ioThreads: Int32) throws(ZMQError) {
+        try self.init()
+        let context = handle
+        try ZMQCall.check("zmq_ctx_set(ZMQ_IO_THREADS)") { zmq_ctx_set(context, ZMQ_IO_THREADS, ioThreads) }
+    }
+
     /// Makes every blocking call on this context's sockets return
     /// ``ZMQError/contextTerminated(function:)``, from any thread. The owning threads
     /// then close their sockets and the context can terminate.

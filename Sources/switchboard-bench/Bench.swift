@@ -22,6 +22,7 @@ struct SwitchboardBench: ParsableCommand {
     @Option(help: "Modes to run, comma-separated: zmq, mdp, credit, durable, latency.") var modes = "zmq,mdp,credit,latency,durable"
     @Option(help: "The credit credited workers announce in READY (the credit mode).") var credit = 16
     @Option(help: "Also fill one department with this many queued inquiries and measure memory and restart (0 skips).") var depth = 0
+    @Option(help: "libzmq I/O threads of the spawned broker.") var brokerIoThreads = 1
     @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
 
     func validate() throws {
@@ -48,7 +49,7 @@ struct SwitchboardBench: ParsableCommand {
 
         let departments = Array(IngestProtocol.departments.prefix(services))
         if wanted.contains("mdp") || wanted.contains("latency") {
-            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory())
+            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory(), extra: ["--io-threads", "\(brokerIoThreads)"])
             defer { broker.stop() }
             let names = (0..<services).map { "bench-\($0)" }
             let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: names, reply: nil, credit: 1))
@@ -75,7 +76,7 @@ struct SwitchboardBench: ParsableCommand {
 
         if wanted.contains("credit") {
             progress("credit: 7/MDP request/reply with workers announcing a credit of \(credit)")
-            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory())
+            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory(), extra: ["--io-threads", "\(brokerIoThreads)"])
             defer { broker.stop() }
             let names = (0..<services).map { "bench-\($0)" }
             let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: names, reply: nil, credit: credit))
@@ -89,7 +90,7 @@ struct SwitchboardBench: ParsableCommand {
 
         if wanted.contains("durable") {
             progress("durable: sb.ingest with commit-before-acknowledge, routing, delivery to \(departments.joined(separator: ", ")) workers")
-            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory())
+            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory(), extra: ["--io-threads", "\(brokerIoThreads)"])
             defer { broker.stop() }
             let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted", credit: credit))
             defer { pool.stop() }

@@ -11,8 +11,9 @@ struct Row {
 
 /// Reads the `cpu` line of /proc/stat: (steal ticks, all ticks).
 func cpuTicks() -> (steal: Double, total: Double) {
-    guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-          let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return (0, 0) }
+    // /proc files report a size of 0, so read them as a stream.
+    guard let data = FileHandle(forReadingAtPath: "/proc/stat")?.readDataToEndOfFile(),
+          let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first, line.hasPrefix("cpu ") else { return (0, 0) }
     let values = line.split(separator: " ").dropFirst().compactMap { Double($0) }
     return (values.count > 7 ? values[7] : 0, values.prefix(8).reduce(0, +))
 }
@@ -74,7 +75,8 @@ struct Report {
             let ratio = limit.map { String(format: "%.2f", row.result.throughput / $0) } ?? "-"
             lines.append(Self.pad(row.mode, 22) + Self.left(String(format: "%.0f", row.result.throughput), 10)
                 + Self.left(Self.ms(h.valueAtPercentile(50)), 10) + Self.left(Self.ms(h.valueAtPercentile(99)), 10)
-                + Self.left(Self.ms(h.valueAtPercentile(99.9)), 10) + Self.left(Self.mib(row.rss), 21) + Self.left(ratio, 23))
+                + Self.left(Self.ms(h.valueAtPercentile(99.9)), 10) + Self.left(Self.mib(row.rss), 21) + Self.left(ratio, 23)
+                + Self.left(row.steal.map { String(format: "%.0f", $0) } ?? "-", 8))
         }
         if let durableDelivered {
             let ratio = limit.map { String(format: "%.2f", durableDelivered / $0) } ?? "-"

@@ -37,12 +37,18 @@ struct Switchboardd: AsyncParsableCommand {
     @Option(help: "How long a request for a service with no worker waits before it is dropped.")
     var unservedTimeout = DurationArgument(.seconds(30))
 
+    @Option(help: "libzmq I/O threads for network work (1 to 16).")
+    var ioThreads: Int32 = 1
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
     func validate() throws {
         guard heartbeatLiveness >= 1 else {
             throw ValidationError("--heartbeat-liveness must be at least 1")
+        }
+        guard (1...16).contains(ioThreads) else {
+            throw ValidationError("--io-threads must be from 1 to 16")
         }
         guard heartbeatInterval.duration >= .milliseconds(10) else {
             throw ValidationError("--heartbeat-interval must be at least 10ms")
@@ -61,6 +67,7 @@ struct Switchboardd: AsyncParsableCommand {
         var options = BrokerEngine.Options()
         options.endpoint = endpoint
         options.eventsEndpoint = events == "off" ? nil : events
+        options.ioThreads = ioThreads
         options.broker.heartbeatInterval = heartbeatInterval.duration
         options.broker.heartbeatLiveness = heartbeatLiveness
         options.broker.unservedRequestTimeout = unservedTimeout.duration
