@@ -7,31 +7,40 @@ import ZeroMQ
 /// states, never the citizen's text or handle, nor staff notes.
 struct BrokerStreamEvent {
     let topic: String
-    let body: [String: Any]
+    let body: String
 
     static func timeline(_ entry: TimelineEntry, priority: Priority) -> BrokerStreamEvent {
-        var body: [String: Any] = [
-            "event": entry.event, "inquiry_id": "\(entry.inquiry)", "at": timestamp(entry.at),
-            "department": entry.department, "to": entry.to.rawValue, "role": entry.role,
-            "actor": ["kind": entry.actor.kind.rawValue, "id": entry.actor.id], "priority": priority.rawValue,
-        ]
-        body["from"] = entry.from?.rawValue
-        return BrokerStreamEvent(topic: entry.event, body: body)
+        var actor = JSONWriter()
+        actor.add("kind", entry.actor.kind.rawValue)
+        actor.add("id", entry.actor.id)
+        var body = JSONWriter()
+        body.add("event", entry.event)
+        body.add("inquiry_id", entry.inquiry.description)
+        body.add("at", timestamp(entry.at))
+        body.add("department", entry.department)
+        body.add("from", entry.from?.rawValue)
+        body.add("to", entry.to.rawValue)
+        body.add("role", entry.role)
+        body.add("actor", object: actor)
+        body.add("priority", priority.rawValue)
+        return BrokerStreamEvent(topic: entry.event, body: body.result)
     }
 
     static func sla(_ alert: SLAAlert, inquiry: InquiryID, at: Date) -> BrokerStreamEvent {
-        BrokerStreamEvent(topic: alert.event, body: [
-            "event": alert.event, "inquiry_id": "\(inquiry)", "at": timestamp(at), "level": alert.level.rawValue,
-            "scope": alert.scope.rawValue, "goal": alert.goal.rawValue, "department": alert.department,
-            "target_seconds": alert.target, "elapsed_seconds": (alert.elapsed * 1_000).rounded() / 1_000,
-        ])
+        var body = JSONWriter()
+        body.add("event", alert.event)
+        body.add("inquiry_id", inquiry.description)
+        body.add("at", timestamp(at))
+        body.add("level", alert.level.rawValue)
+        body.add("scope", alert.scope.rawValue)
+        body.add("goal", alert.goal.rawValue)
+        body.add("department", alert.department)
+        body.add("target_seconds", alert.target)
+        body.add("elapsed_seconds", (alert.elapsed * 1_000).rounded() / 1_000)
+        return BrokerStreamEvent(topic: alert.event, body: body.result)
     }
 
-    var frames: [Frame] {
-        // No sortedKeys: sorting through AnyHashable was a third of the engine's time.
-        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.withoutEscapingSlashes])) ?? Data()
-        return [Frame(topic), Frame(bytes: data)]
-    }
+    var frames: [Frame] { [Frame(topic), Frame(body)] }
 
     static func timestamp(_ date: Date) -> String { InquiryDesk.timestamp(date) }
 }

@@ -27,8 +27,11 @@ struct InquiryDesk {
     var pendingReplies: [(client: Frame, service: String, body: IngestReply)] = []
     /// Inquiries to queue once the batch is durable.
     var pendingQueue: [(department: String, entry: QueueEntry)] = []
-    /// Lifecycle records changed this turn, newer than the store's.
+    /// Lifecycle records changed this turn (newer than the store's) and, after the
+    /// commit, a cache of recent ones, so that a delivery and its acknowledgement do
+    /// not each read and decode the record again.
     var records: [InquiryID: LifecycleRecord] = [:]
+    static let recordCacheLimit = 20_000
     /// Events to publish once the batch is durable.
     var events: [BrokerStreamEvent] = []
     /// Deduplication keys accepted in this turn, not yet in the store.
@@ -62,6 +65,12 @@ struct InquiryDesk {
         default: reply = .rejected(IngestError(.invalidValue, field: nil, "unknown service \(service)"))
         }
         pendingReplies.append((client, service, reply))
+    }
+
+    /// Keeps the record cache bounded: past the limit it starts again empty, which
+    /// costs one read per record and never a scan per turn.
+    mutating func trimRecordCache() {
+        if records.count > Self.recordCacheLimit { records = [:] }
     }
 
     mutating func reply(to client: Frame, service: String, _ reply: IngestReply) {
@@ -167,11 +176,11 @@ struct InquiryDesk {
             pendingReplies = []
             pendingQueue = []
             batchKeys = [:]
-            records = [:]
             events = []
         }
         var queue = pendingQueue
         var published = events
+        trimRecordCache()
         var committed = true
         do {
             try store.commit(batch)
@@ -179,6 +188,7 @@ struct InquiryDesk {
             committed = false
             queue = []
             published = []
+            records = [:]   // the cache held changes that never reached the disk
             logger.critical("commit failed; this turn's inquiries were not accepted", metadata: [
                 "error": "\(error)", "inquiries": "\(batch.accepted.count)",
             ])
@@ -226,32 +236,45 @@ enum IngestReply {
     }
 
     var json: Frame {
-        var object: [String: Any]
+        var writer = JSONWriter()
         switch self {
         case .accepted(let id, let key, let department, let priority):
-            object = [
-                "status": "accepted", "id": "\(id)", "department": department, "priority": priority.rawValue,
-                "platform": key.platform.rawValue, "external_id": key.externalID,
-            ]
+            writer.add("status", "accepted")
+            writer.add("id", id.description)
+            writer.add("department", department)
+            writer.add("priority", priority.rawValue)
+            writer.add("platform", key.platform.rawValue)
+            writer.add("external_id", key.externalID)
         case .duplicate(let original, let key, let department, let priority):
-            object = [
-                "status": "duplicate", "id": "\(original)", "duplicate_of": "\(original)",
-                "platform": key.platform.rawValue, "external_id": key.externalID,
-            ]
-            object["department"] = department
-            object["priority"] = priority?.rawValue
+            writer.add("status", "duplicate")
+            writer.add("id", original.description)
+            writer.add("duplicate_of", original.description)
+            writer.add("department", department)
+            writer.add("priority", priority?.rawValue)
+            writer.add("platform", key.platform.rawValue)
+            writer.add("external_id", key.externalID)
         case .rejected(let error):
-            var detail: [String: Any] = ["code": error.code.rawValue, "message": error.message]
-            detail["field"] = error.field
-            object = ["status": "rejected", "error": detail]
+            var detail = JSONWriter()
+            detail.add("code", error.code.rawValue)
+            detail.add("message", error.message)
+            detail.add("field", error.field)
+            writer.add("status", "rejected")
+            writer.add("error", object: detail)
         case .requeued(let id, let department):
-            object = ["status": "requeued", "id": "\(id)", "department": department]
-        case .agent(_, let answer):
-            object = answer
+            writer.add("status", "requeued")
+            writer.add("id", id.description)
+            writer.add("department", department)
         case .unavailable:
-            object = ["status": "rejected", "error": ["code": "store_unavailable", "message": "the broker could not write to its store; retry later"]]
+            var detail = JSONWriter()
+            detail.add("code", "store_unavailable")
+            detail.add("message", "the broker could not write to its store; retry later")
+            writer.add("status", "rejected")
+            writer.add("error", object: detail)
+        case .agent(_, let object):
+            // Agent answers nest lists and timelines; they are rare enough for Foundation.
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data()
+            return Frame(bytes: data)
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data()
-        return Frame(bytes: data)
+        return Frame(writer.result)
     }
 }
