@@ -22,7 +22,13 @@ public struct JSONWriter {
 
     public mutating func add(_ name: String, _ value: Double) {
         key(name)
-        text += value.isFinite ? (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)) : "null"
+        // Swift's description of a Double is the shortest text that reads back exactly.
+        text += value.isFinite ? (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)") : "null"
+    }
+
+    public mutating func addBool(_ name: String, _ value: Bool) {
+        key(name)
+        text += value ? "true" : "false"
     }
 
     public mutating func add(_ name: String, _ value: Int) {

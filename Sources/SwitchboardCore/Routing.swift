@@ -174,6 +174,20 @@ struct NormalizedText {
     let hashtags: Set<String>
 
     init(_ text: String) {
+        if let ascii = Self.asciiWords(text) {
+            self.init(words: ascii.words, hashtags: ascii.hashtags)
+        } else {
+            self.init(folding: text)
+        }
+    }
+
+    init(words: [Substring], hashtags: Set<String>) {
+        self.words = words
+        self.hashtags = hashtags
+    }
+
+    /// The general path, through Foundation's case and accent folding.
+    init(folding text: String) {
         let folded = Self.fold(text)
         var words: [Substring] = []
         var hashtags = Set<String>()
@@ -194,6 +208,40 @@ struct NormalizedText {
         }
         self.words = words
         self.hashtags = hashtags
+    }
+
+    /// The common case, plain ASCII text, split and lower-cased byte by byte: Foundation's
+    /// folding is the costliest step of routing, and ASCII has no accents to remove.
+    static func asciiWords(_ text: String) -> (words: [Substring], hashtags: Set<String>)? {
+        var utf8 = text.utf8
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        var lowered = [UInt8]()
+        lowered.reserveCapacity(utf8.count)
+        for byte in utf8 { lowered.append(byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte) }
+        let folded = String(decoding: lowered, as: UTF8.self)
+        utf8 = folded.utf8
+        func isWord(_ byte: UInt8) -> Bool {
+            (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5F || (byte >= 0x41 && byte <= 0x5A)
+        }
+        var words: [Substring] = []
+        var hashtags = Set<String>()
+        var index = utf8.startIndex
+        while index < utf8.endIndex {
+            let byte = utf8[index]
+            guard isWord(byte) else {
+                if byte == 0x23 {
+                    let start = utf8.index(after: index)
+                    let end = utf8[start...].firstIndex { !isWord($0) } ?? utf8.endIndex
+                    if start < end { hashtags.insert(String(folded[start..<end])) }
+                }
+                index = utf8.index(after: index)
+                continue
+            }
+            let end = utf8[index...].firstIndex { !isWord($0) } ?? utf8.endIndex
+            words.append(folded[index..<end])
+            index = end
+        }
+        return (words, hashtags)
     }
 
     static func isWordCharacter(_ character: Character) -> Bool {

@@ -93,6 +93,22 @@ func rule(_ name: String, to department: String, _ build: (inout RuleConditions)
     }
 }
 
+@Suite struct NormalizedTextTests {
+    /// The ASCII fast path splits and folds exactly as Foundation's folding does.
+    @Test func asciiFastPathAgreesWithFolding() throws {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ019_ #!,.-'\"\tQ")
+        for _ in 0..<500 {
+            let text = String((0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+            let fast = try #require(NormalizedText.asciiWords(text))
+            let slow = NormalizedText(folding: text)
+            #expect(fast.words.map(String.init) == slow.words.map(String.init), "\(text)")
+            #expect(fast.hashtags == slow.hashtags, "\(text)")
+        }
+        #expect(NormalizedText.asciiWords("café") == nil)
+    }
+}
+
 @Suite struct DepartmentQueuesTests {
     @Test func servedByPriorityThenFirstInFirstOut() {
         var queues = DepartmentQueues()
