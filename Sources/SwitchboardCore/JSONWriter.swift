@@ -47,6 +47,13 @@ public struct JSONWriter {
     /// Appends `value` as a JSON string, escaping quotes, backslashes and control
     /// characters.
     static func appendQuoted(_ value: String, to text: inout String) {
+        // Most values need no escaping: append them whole.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            text += "\""
+            text += value
+            text += "\""
+            return
+        }
         text += "\""
         for scalar in value.unicodeScalars {
             switch scalar {
