@@ -286,11 +286,15 @@ struct EngineLoop {
         do {
             let outbound = Self.isOutbound(department)
             guard let loaded = try outbound ? desk.outboundBody(entry.id) : desk.deliveryBody(entry, department: department) else {
+                // Nothing to deliver: forget the entry and give the worker its credit back.
                 logger.error("queued inquiry missing from the store", metadata: ["inquiry.id": "\(entry.id)"])
-                return machine.receive(from: worker, frames: WorkerCommand.reply(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: []).frames, now: now)
+                return machine.forgetHeldInquiry(entry.id, worker: worker, now: now)
             }
             body = loaded
         } catch {
+            // The store cannot be read. Treating the worker as gone requeues the inquiry
+            // without retrying in a tight loop; the worker re-registers on its next
+            // heartbeat (it gets DISCONNECT).
             logger.error("cannot load inquiry for delivery", metadata: ["inquiry.id": "\(entry.id)", "error": "\(error)"])
             return machine.peerUnreachable(worker, now: now)
         }

@@ -111,6 +111,18 @@ public struct MajordomoBrokerMachine {
         inquiries.next(department: department)
     }
 
+    /// Drops an inquiry a worker was given but that cannot be sent (it is gone from the
+    /// store), and hands the worker its next request.
+    public mutating func forgetHeldInquiry(_ id: InquiryID, worker: Frame, now: Instant) -> [Action] {
+        guard let held = workers[worker],
+              let index = held.holding.firstIndex(where: { if case .inquiry(let entry) = $0 { entry.id == id } else { false } })
+        else { return [] }
+        let wasFull = !held.hasCredit
+        workers[worker]!.holding.remove(at: index)
+        if wasFull { services[held.service]?.idle.append(worker) }
+        return dispatch(held.service, now: now)
+    }
+
     /// Queues a committed inquiry for its department and hands it out if a worker is idle.
     public mutating func enqueueInquiry(_ entry: QueueEntry, department: String, now: Instant) -> [Action] {
         inquiries.enqueue(entry, department: department)

@@ -1,4 +1,5 @@
 import Majordomo
+import SwitchboardCore
 import Testing
 import ZeroMQ
 @testable import SwitchboardBroker
@@ -208,6 +209,19 @@ import ZeroMQ
         let actions = ready("w2", "echo", at: 0.2)
         #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: "c0", body: ["0"]).frames])
         #expect(machine.queuedRequests(for: "echo") == 2)
+    }
+
+    @Test mutating func aForgottenInquiryFreesTheWorkerForTheNextOne() {
+        var rng = SystemRandomNumberGenerator()
+        let first = QueueEntry(id: InquiryID.generate(milliseconds: 1, using: &rng), priority: .normal)
+        let second = QueueEntry(id: InquiryID.generate(milliseconds: 2, using: &rng), priority: .normal)
+        _ = machine.enqueueInquiry(first, department: "roads", now: t0)
+        _ = machine.enqueueInquiry(second, department: "roads", now: t0)
+        let delivered = ready("w1", "roads")
+        #expect(delivered.contains(.deliverInquiry(worker: "w1", department: "roads", entry: QueueEntry(id: first.id, priority: .normal, deliveries: 1))))
+        let next = machine.forgetHeldInquiry(first.id, worker: "w1", now: at(0.1))
+        #expect(next == [.deliverInquiry(worker: "w1", department: "roads", entry: QueueEntry(id: second.id, priority: .normal, deliveries: 1))])
+        #expect(machine.inquiriesInFlight == 1)
     }
 
     @Test mutating func queueIsBounded() {
