@@ -200,12 +200,12 @@ struct EngineLoop {
         var restored = 0, parked = 0
         for inquiry in try store.openInquiries() {
             guard inquiry.state != .parked else { parked += 1; continue }
-            _ = machine.enqueueInquiry(QueueEntry(id: inquiry.id, priority: inquiry.priority, deliveries: inquiry.deliveries),
-                                       department: inquiry.department, now: start)
+            machine.restoreInquiry(QueueEntry(id: inquiry.id, priority: inquiry.priority, deliveries: inquiry.deliveries),
+                                   department: inquiry.department)
             restored += 1
         }
         for reply in try store.pendingOutbound() {
-            _ = machine.enqueueInquiry(QueueEntry(id: reply.inquiry, priority: .normal), department: reply.service, now: start)
+            machine.restoreInquiry(QueueEntry(id: reply.inquiry, priority: .normal), department: reply.service)
         }
         logger.info("queues restored", metadata: [
             "inquiries.ready": "\(restored)", "inquiries.parked": "\(parked)", "elapsed": "\(ContinuousClock.now - start)",

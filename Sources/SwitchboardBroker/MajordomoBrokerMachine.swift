@@ -123,6 +123,11 @@ public struct MajordomoBrokerMachine {
         return dispatch(held.service, now: now)
     }
 
+    /// Puts a stored inquiry back in its queue at start-up, before any worker is known.
+    public mutating func restoreInquiry(_ entry: QueueEntry, department: String) {
+        inquiries.enqueue(entry, department: department)
+    }
+
     /// Queues a committed inquiry for its department and hands it out if a worker is idle.
     public mutating func enqueueInquiry(_ entry: QueueEntry, department: String, now: Instant) -> [Action] {
         inquiries.enqueue(entry, department: department)

@@ -25,12 +25,28 @@ public struct InquiryID: Hashable, Comparable, Sendable, CustomStringConvertible
         return generate(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1_000)), using: &rng)
     }
 
-    /// Parses the canonical 8-4-4-4-12 hex form.
+    /// Parses the canonical 8-4-4-4-12 hex form (either case), byte by byte: a restart
+    /// parses one id per queued inquiry.
     public init?(_ text: some StringProtocol) {
-        let hex = String(text.filter { $0 != "-" })
-        guard text.count == 36, hex.count == 32,
-              let high = UInt64(hex.prefix(16), radix: 16), let low = UInt64(hex.suffix(16), radix: 16)
-        else { return nil }
+        var high: UInt64 = 0, low: UInt64 = 0
+        var digits = 0, position = 0
+        for byte in text.utf8 {
+            defer { position += 1 }
+            if position == 8 || position == 13 || position == 18 || position == 23 {
+                guard byte == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let value: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if digits < 16 { high = high << 4 | UInt64(value) } else { low = low << 4 | UInt64(value) }
+            digits += 1
+        }
+        guard position == 36, digits == 32 else { return nil }
         self.init(high: high, low: low)
     }
 

@@ -13,7 +13,8 @@ public protocol InquiryStore: Sendable {
     /// What a worker is sent: the stored envelope and routing decision.
     func delivery(_ id: InquiryID) throws -> StoredInquiry?
     /// Every inquiry not yet acknowledged, for restoring the queues at start-up,
-    /// in delivery order: in flight first, then by priority and arrival.
+    /// in delivery order: in flight first, then ready ones by priority and arrival, then
+    /// parked ones.
     func openInquiries() throws -> [OpenInquiry]
     /// The state of one inquiry, or nil if there is none with this id.
     func state(of id: InquiryID) throws -> InquiryState?

@@ -84,6 +84,14 @@ public final class SQLiteInquiryStore: InquiryStore {
                 );
                 """)
         }
+        migrator.registerMigration("v3-restore-index") { db in
+            // Covers the restore query, so a restart reads the index, not every row.
+            try db.execute(sql: """
+                CREATE INDEX inquiry_restore ON inquiry (state, priority, seq, id, department, deliveries)
+                WHERE state != 'acknowledged';
+                DROP INDEX inquiry_open;
+                """)
+        }
         return migrator
     }
 
@@ -212,16 +220,20 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     public func openInquiries() throws -> [OpenInquiry] {
         try read("restore queues") { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT id, department, priority, state, deliveries FROM inquiry
-                WHERE state != 'acknowledged'
-                ORDER BY state = 'in_flight' DESC, priority, seq
-                """)
             var result: [OpenInquiry] = []
-            while let row = try rows.next() {
-                guard let id = InquiryID(row["id"] as String), let state = InquiryState(rawValue: row["state"]) else { continue }
-                result.append(OpenInquiry(id: id, department: row["department"], priority: Priority(rank: row["priority"]) ?? .normal,
-                                          state: state, deliveries: UInt16(clamping: row["deliveries"] as Int)))
+            // One index-ordered pass per state (the `state != ...` term lets SQLite use
+            // the partial covering index); columns are read by position, not by name.
+            for state in [InquiryState.inFlight, .ready, .parked] {
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT id, department, priority, deliveries FROM inquiry
+                    WHERE state = ? AND state != 'acknowledged'
+                    ORDER BY priority, seq
+                    """, arguments: [state.rawValue])
+                while let row = try rows.next() {
+                    guard let id = InquiryID(row[0] as String) else { continue }
+                    result.append(OpenInquiry(id: id, department: row[1], priority: Priority(rank: row[2]) ?? .normal,
+                                              state: state, deliveries: UInt16(clamping: row[3] as Int)))
+                }
             }
             return result
         }

@@ -62,8 +62,9 @@ import SwitchboardCore
         try store.commit(batch)
 
         let open = try store.openInquiries()
-        // In flight first, then by priority, then by arrival; acknowledged ones are gone.
-        #expect(open.map(\.id) == [flying.id, urgent.id, normal.id, dead.id, low.id])
+        // In flight first, then ready by priority and arrival, then parked; acknowledged
+        // ones are gone.
+        #expect(open.map(\.id) == [flying.id, urgent.id, normal.id, low.id, dead.id])
         #expect(open.first?.state == .inFlight)
         #expect(open.first?.deliveries == 2)
         #expect(try store.state(of: dead.id) == .parked)
