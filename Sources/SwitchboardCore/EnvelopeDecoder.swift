@@ -162,10 +162,10 @@ private struct Fields {
 
     mutating func optionalStringArray(_ key: String) throws(IngestError) -> [String]? {
         guard let value = value(key) else { return nil }
-        guard let array = value as? [Any], array.allSatisfy({ $0 is String }) else {
+        guard let array = value as? [Any], case let strings = array.compactMap({ $0 as? String }), strings.count == array.count else {
             throw IngestError(.invalidType, field: name(key), "\(name(key)) must be an array of strings")
         }
-        return array.map { $0 as! String }
+        return strings
     }
 
     mutating func optionalObject(_ key: String) throws(IngestError) -> Fields? {

@@ -27,6 +27,20 @@ struct LoadResult: Sendable {
     var throughput: Double { Double(completed) / seconds }
 }
 
+/// `count` DEALER sockets connected to `endpoint`, with unlimited queues so that the
+/// load generator never blocks on its own high-water mark. They keep their context alive.
+func connectClients(endpoint: String, count: Int) throws -> [Socket] {
+    let context = try Context()
+    return try (0..<count).map { _ in
+        let socket = try Socket(context, .dealer)
+        try socket.setLinger(.zero)
+        try socket.setSendHighWaterMark(0)
+        try socket.setReceiveHighWaterMark(0)
+        try socket.connect(endpoint)
+        return socket
+    }
+}
+
 /// Clients on DEALER sockets, all driven by one thread with a poller so that the load
 /// generator does not compete with the broker for the machine's two cores.
 enum LoadGenerator {
@@ -35,15 +49,7 @@ enum LoadGenerator {
         endpoint: String, clients: Int, outstanding: Int, duration: Duration, warmup: Duration, protocol proto: some Protocol,
         atMeasureStart: () -> Void = {}
     ) throws -> LoadResult {
-        let context = try Context()
-        let sockets = try (0..<clients).map { _ in
-            let socket = try Socket(context, .dealer)
-            try socket.setLinger(.zero)
-            try socket.setSendHighWaterMark(0)
-            try socket.setReceiveHighWaterMark(0)
-            try socket.connect(endpoint)
-            return socket
-        }
+        let sockets = try connectClients(endpoint: endpoint, count: clients)
         var poller = Poller(sockets)
         var sequence = 0
         for socket in sockets {
@@ -83,15 +89,7 @@ enum LoadGenerator {
 
     /// Sends ingest requests until `total` are accepted, `outstanding` per client.
     static func fill(endpoint: String, total: Int, clients: Int, outstanding: Int, progress: (Int) -> Void) throws -> Int {
-        let context = try Context()
-        let sockets = try (0..<clients).map { _ in
-            let socket = try Socket(context, .dealer)
-            try socket.setLinger(.zero)
-            try socket.setSendHighWaterMark(0)
-            try socket.setReceiveHighWaterMark(0)
-            try socket.connect(endpoint)
-            return socket
-        }
+        let sockets = try connectClients(endpoint: endpoint, count: clients)
         // Only "roads" (no worker in this run): every text mentions a pothole.
         let proto = IngestProtocol(departments: 1, prefix: "d")
         var poller = Poller(sockets)
@@ -128,15 +126,7 @@ enum LoadGenerator {
     /// replies do, and latency counts from the scheduled time, so a stall shows up in
     /// the tail instead of being hidden (no coordinated omission).
     static func openLoop(endpoint: String, clients: Int, rate: Double, duration: Duration, protocol proto: some Protocol) throws -> LoadResult {
-        let context = try Context()
-        let sockets = try (0..<clients).map { _ in
-            let socket = try Socket(context, .dealer)
-            try socket.setLinger(.zero)
-            try socket.setSendHighWaterMark(0)
-            try socket.setReceiveHighWaterMark(0)
-            try socket.connect(endpoint)
-            return socket
-        }
+        let sockets = try connectClients(endpoint: endpoint, count: clients)
         var poller = Poller(sockets)
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         let interval = 1e9 / rate

@@ -33,17 +33,11 @@ final class WorkerPool: Sendable {
     }
 
     private func run(endpoint: String, count: Int, kind: Kind) throws {
-        let context = try Context()
-        let sockets = try (0..<count).map { index in
-            let socket = try Socket(context, .dealer)
-            try socket.setLinger(.zero)
-            try socket.setSendHighWaterMark(0)
-            try socket.setReceiveHighWaterMark(0)
-            try socket.connect(endpoint)
-            if case .majordomo(let services, _, let credit) = kind {
+        let sockets = try connectClients(endpoint: endpoint, count: count)
+        if case .majordomo(let services, _, let credit) = kind {
+            for (index, socket) in sockets.enumerated() {
                 try socket.send(WorkerCommand.ready(service: services[index % services.count], credit: credit).frames)
             }
-            return socket
         }
         ready.signal()
         var poller = Poller(sockets)
