@@ -55,7 +55,7 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
         .executableTarget(name: "switchboardd", dependencies: [
-            "SwitchboardBroker", "ZeroMQ",
+            "SwitchboardBroker", "SwitchboardCore", "SwitchboardStore", "ZeroMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -27,17 +27,7 @@ public final class MajordomoClient {
         self.endpoint = endpoint
         self.logger = logger
         self.configure = configure
-        socket = try Self.connect(context, endpoint, configure)
-    }
-
-    private static func connect(
-        _ context: Context, _ endpoint: String, _ configure: (Socket) throws(ZMQError) -> Void
-    ) throws(ZMQError) -> Socket {
-        let socket = try Socket(context, .dealer)
-        try socket.setLinger(.zero)
-        try configure(socket)
-        try socket.connect(endpoint)
-        return socket
+        socket = try connectDealer(context, endpoint, configure)
     }
 
     /// Sends one request without waiting for its reply.
@@ -69,7 +59,7 @@ public final class MajordomoClient {
             if attempt > 0 {
                 logger.info("no reply, reconnecting", metadata: ["mdp.service": "\(service)", "attempt": "\(attempt)"])
                 socket.close()
-                socket = try Self.connect(context, endpoint, configure)
+                socket = try connectDealer(context, endpoint, configure)
             }
             try send(service, body: body)
             let deadline = ContinuousClock.now + timeout

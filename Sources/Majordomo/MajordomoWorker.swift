@@ -55,18 +55,20 @@ public final class MajordomoWorker {
         let now = ContinuousClock.now
         brokerDeadline = now
         nextHeartbeat = now
-        socket = try Socket(context, .dealer)
-        try register()
+        socket = try connectDealer(context, endpoint, configure)
+        try announce()
     }
 
     /// Opens a fresh socket and sends READY. 7/MDP requires a new socket after a
     /// DISCONNECT, so the broker sees a new routing id.
     private func register() throws(ZMQError) {
         socket.close()
-        socket = try Socket(context, .dealer)
-        try socket.setLinger(.zero)
-        try configure(socket)
-        try socket.connect(endpoint)
+        socket = try connectDealer(context, endpoint, configure)
+        try announce()
+    }
+
+    /// Sends READY on the current socket.
+    private func announce() throws(ZMQError) {
         try send(.ready(service: service, credit: credit))
         registrations += 1
         brokerDeadline = ContinuousClock.now + heartbeatInterval * liveness

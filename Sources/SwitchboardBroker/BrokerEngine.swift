@@ -323,8 +323,12 @@ struct EngineLoop {
                 }
             case .report(let event):
                 event.log(to: logger)
-                if case .inquiryRedelivering(let department, let id, _) = event, !Self.isOutbound(department) {
-                    _ = try? desk.transition(id, .release(reason: "worker gone before replying"), by: .system, at: clock.now())
+            case .inquiryReleased(let department, let entry):
+                logger.notice("inquiry requeued for redelivery", metadata: [
+                    "department": "\(department)", "inquiry.id": "\(entry.id)", "deliveries": "\(entry.deliveries)",
+                ])
+                if !Self.isOutbound(department) {
+                    _ = try? desk.transition(entry.id, .release(reason: "worker gone before replying"), by: .system, at: clock.now())
                 }
             case .internalRequest(let client, let service, let body):
                 if let agentService = AgentService(rawValue: service) {

@@ -32,10 +32,6 @@ extension BrokerEvent {
             logger.warning("worker refused: service name is reserved", metadata: [
                 "mdp.worker": "\(worker)", "mdp.service": "\(service)",
             ])
-        case .inquiryRedelivering(let department, let id, let deliveries):
-            logger.notice("inquiry requeued for redelivery", metadata: [
-                "department": "\(department)", "inquiry.id": "\(id)", "deliveries": "\(deliveries)",
-            ])
         case .unknownReservedService(let client, let service):
             logger.info("request for an unknown reserved service", metadata: [
                 "mdp.client": "\(client)", "mdp.service": "\(service)",

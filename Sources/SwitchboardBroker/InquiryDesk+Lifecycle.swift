@@ -37,7 +37,7 @@ extension InquiryDesk {
         lease: Date? = nil
     ) throws(LifecycleError) -> LifecycleRecord {
         guard var record = record(id) else {
-            throw .invalidTransition(state: .closed, command: command.name, allowed: [])
+            throw .unknownInquiry(id)
         }
         let entry = try record.lifecycle.apply(
             command, by: actor, actingFor: actingFor, at: now,
@@ -99,7 +99,7 @@ extension InquiryDesk {
     /// Answers the citizen: only through a registered official account, and only once.
     mutating func answer(_ id: InquiryID, text: String, account: String, by actor: Actor, actingFor: String?, at now: Date) throws {
         guard let stored = try store.delivery(id), let inquiry = try? JSONDecoder().decode(Inquiry.self, from: Data(stored.envelopeJSON.utf8)) else {
-            throw LifecycleError.invalidTransition(state: .closed, command: "reply", allowed: [])
+            throw LifecycleError.unknownInquiry(id)
         }
         let platform = inquiry.source.platform
         guard configuration.isOfficialAccount(platform: platform, handle: account) else {

@@ -109,7 +109,7 @@ struct InquiryDesk {
             id: id, key: key, department: decision.department, priority: decision.priority,
             envelopeJSON: envelope, routingJSON: routing, receivedAt: inquiry.receivedAt!
         )))
-        let routed = InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now, frontOffice: configuration.frontOffice)
+        let routed = InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now)
         save(LifecycleRecord(
             lifecycle: InquiryLifecycle(id: id, department: decision.department), priority: decision.priority,
             sla: InquirySLA(department: decision.department, priority: decision.priority, policy: configuration.sla, at: now)

@@ -34,6 +34,8 @@ public struct MajordomoBrokerMachine {
         case deliverInquiry(worker: Frame, department: String, entry: QueueEntry)
         /// A worker replied to a delivered inquiry.
         case inquiryAcknowledged(worker: Frame, department: String, entry: QueueEntry, reply: [Frame])
+        /// A worker left holding an inquiry; it is back in its queue for redelivery.
+        case inquiryReleased(department: String, entry: QueueEntry)
         /// An inquiry failed `maxDeliveries` deliveries and goes to the dead-letter state.
         case parkInquiry(department: String, entry: QueueEntry, reason: String)
     }
@@ -309,7 +311,7 @@ public struct MajordomoBrokerMachine {
                 actions.append(.parkInquiry(department: worker.service, entry: entry, reason: reason))
             case .inquiry(let entry):
                 inquiries.requeueAtFront(entry, department: worker.service)
-                actions.append(.report(.inquiryRedelivering(department: worker.service, id: entry.id, deliveries: Int(entry.deliveries))))
+                actions.append(.inquiryReleased(department: worker.service, entry: entry))
             }
         }
         services[worker.service] = service
@@ -359,6 +361,5 @@ public enum BrokerEvent: Equatable, Sendable {
     case malformed(peer: Frame, error: MDPError)
     case unexpectedCommand(peer: Frame, command: String)
     case reservedServiceRefused(worker: Frame, service: String)
-    case inquiryRedelivering(department: String, id: InquiryID, deliveries: Int)
     case unknownReservedService(client: Frame, service: String)
 }

@@ -299,10 +299,7 @@ private struct YAMLFields {
     /// A duration such as `500ms`, `90s`, `15m`, `8h` or `5d`, in seconds.
     mutating func duration(_ key: String) throws(ConfigurationError) -> Double? {
         guard let text = try string(key) else { return nil }
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3_600), ("d", 86_400)]
-        for (suffix, seconds) in units where text.hasSuffix(suffix) {
-            if let value = Double(text.dropLast(suffix.count)), value > 0, value.isFinite { return value * seconds }
-        }
+        if let seconds = DurationText.seconds(text), seconds > 0 { return seconds }
         throw error(name(key), "\(name(key)) \"\(text)\" must be a positive duration such as 500ms, 90s, 15m, 8h or 5d")
     }
 

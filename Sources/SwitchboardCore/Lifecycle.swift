@@ -98,6 +98,7 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
     case unknownDepartment(String)
     case sameDepartment(String)
     case wrongDepartment(actingFor: String?, department: String)
+    case unknownInquiry(InquiryID)
 
     public var code: String {
         switch self {
@@ -107,6 +108,7 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
         case .unknownDepartment: "unknown_department"
         case .sameDepartment: "same_department"
         case .wrongDepartment: "wrong_department"
+        case .unknownInquiry: "not_found"
         }
     }
 
@@ -122,6 +124,8 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
             "\(id) is not a department"
         case .sameDepartment(let id):
             "the inquiry is already with \(id)"
+        case .unknownInquiry(let id):
+            "there is no inquiry \(id)"
         case .wrongDepartment(let actingFor, let department):
             "the inquiry is with \(department), not \(actingFor ?? "no department"); act for \(department) or ask it to hand the inquiry off"
         }
@@ -176,7 +180,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
         resolution = nil
     }
 
-    public static func routedEntry(id: InquiryID, department: String, at: Date, frontOffice: String) -> TimelineEntry {
+    public static func routedEntry(id: InquiryID, department: String, at: Date) -> TimelineEntry {
         TimelineEntry(inquiry: id, event: "inquiry.routed", at: at, actor: .system, role: "system", from: nil, to: .queued, department: department, note: nil)
     }
 
