@@ -64,21 +64,26 @@ let package = Package(
             "Majordomo", "ZeroMQ", "SwitchboardCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        /// Spawns `switchboardd` as a process and reads its ready file: shared by the tests and the benchmark.
+        .target(name: "DaemonHarness", path: "Sources/DaemonHarness"),
         /// Helpers every test target shares: deadline polling and a seeded generator.
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         /// The benchmark: build with -c release and run; it prints figures, it asserts nothing.
         .executableTarget(name: "switchboard-bench", dependencies: [
-            "Majordomo", "ZeroMQ",
+            "Majordomo", "ZeroMQ", "DaemonHarness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestSupport"]),
         .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "TestSupport"]),
-        .testTarget(name: "SwitchboardStoreTests", dependencies: ["SwitchboardStore", "SwitchboardCore", "TestSupport"]),
+        .testTarget(name: "SwitchboardStoreTests", dependencies: [
+            "SwitchboardStore", "SwitchboardCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "SwitchboardBrokerTests", dependencies: [
-            "SwitchboardBroker", "SwitchboardCore", "SwitchboardStore", "Majordomo", "ZeroMQ", "TestSupport",
+            "SwitchboardBroker", "SwitchboardCore", "SwitchboardStore", "Majordomo", "ZeroMQ", "TestSupport", "DaemonHarness",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ]
 )

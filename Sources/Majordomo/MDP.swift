@@ -21,6 +21,9 @@ public enum MDP {
     public static let mmiPrefix = "mmi."
     /// Services reserved for Switchboard's own features (`sb.ingest`, `sb.agent.*`).
     public static let switchboardPrefix = "sb."
+    /// Services of publishing gateways (`outbound.<platform>`): workers serve them, but
+    /// only the broker sends them requests, so no client can post to a citizen directly.
+    public static let outboundPrefix = "outbound."
 
     /// Whether `service` is reserved for the broker, so a worker must not register it.
     public static func isReserved(_ service: String) -> Bool {

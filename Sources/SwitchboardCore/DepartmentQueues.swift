@@ -44,6 +44,11 @@ public struct DepartmentQueues: Sendable {
         return nil
     }
 
+    /// The inquiry `next(department:)` would take, left in place.
+    public func peek(department: String) -> QueueEntry? {
+        queues[department]?.first { !$0.isEmpty }?.first
+    }
+
     /// Takes one inquiry out of its department's queue, wherever it stands.
     public mutating func remove(_ id: InquiryID, department: String) -> QueueEntry? {
         guard var lines = queues[department] else { return nil }

@@ -4,29 +4,31 @@ import Foundation
 /// the field at fault. Nothing partial ever comes out: an envelope is valid as a whole
 /// or rejected.
 ///
-/// It walks the parsed JSON by hand rather than through `Codable`, because a gateway
-/// developer needs `source.platform: unknown platform "tiktok"`, not a coding path.
+/// It walks the parsed ``JSONValue`` by hand rather than through `Codable`, because a
+/// gateway developer needs `source.platform is not a known platform`, not a coding path.
+/// Rejection messages name fields and never repeat their values: the values are a
+/// citizen's words and handle, and a rejection may end up in a gateway's logs.
 public struct EnvelopeDecoder: Sendable {
-    /// The longest `text` accepted, in characters.
+    /// The longest `text` accepted, in characters and also in Unicode scalars: a letter
+    /// followed by thousands of combining marks is one character, and counting scalars
+    /// keeps such a text from slipping past the limit.
     public var maxTextLength: Int
+    /// The longest `text` accepted, in bytes of UTF-8. By default 4 × `maxTextLength`:
+    /// no scalar takes more than four bytes, so the default never refuses a text that
+    /// the scalar limit accepts, and it is checked first because it costs nothing.
+    public var maxTextBytes: Int
+    /// The largest envelope accepted, in bytes, checked before any parsing so that an
+    /// oversized body costs the broker nothing.
+    public var maxEnvelopeBytes: Int
 
-    public init(maxTextLength: Int = 5_000) {
+    public init(maxTextLength: Int = 5_000, maxTextBytes: Int? = nil, maxEnvelopeBytes: Int = 65_536) {
         self.maxTextLength = maxTextLength
+        self.maxTextBytes = maxTextBytes ?? 4 * maxTextLength
+        self.maxEnvelopeBytes = maxEnvelopeBytes
     }
 
     public func decode(_ bytes: [UInt8]) throws(IngestError) -> Inquiry {
-        let object: [String: Any]
-        do {
-            guard let parsed = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-                throw IngestError(.invalidJSON, field: nil, "the body must be a JSON object")
-            }
-            object = parsed
-        } catch let error as IngestError {
-            throw error
-        } catch {
-            throw IngestError(.invalidJSON, field: nil, "the body is not valid JSON")
-        }
-        var root = Fields(object, path: "")
+        var root = Fields(try envelopeMembers(bytes), path: "")
         for field in ["id", "received_at"] where root.has(field) {
             throw IngestError(.brokerField, field: field, "\(field) is set by the broker; leave it out")
         }
@@ -34,7 +36,7 @@ public struct EnvelopeDecoder: Sendable {
         let platformName = try sourceFields.string("platform")
         guard let platform = Platform(rawValue: platformName) else {
             throw IngestError(.unknownPlatform, field: "source.platform",
-                              "source.platform \"\(platformName)\" is not a known platform; expected one of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+                              "source.platform is not a known platform; expected one of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let source = Inquiry.Source(
             platform: platform,
@@ -51,9 +53,7 @@ public struct EnvelopeDecoder: Sendable {
         try authorFields.rejectUnknown()
 
         let text = try root.string("text")
-        guard text.count <= maxTextLength else {
-            throw IngestError(.textTooLong, field: "text", "text has \(text.count) characters; the limit is \(maxTextLength)")
-        }
+        try checkLength(of: text)
         let language = try root.optionalString("language")
         if let language, !Self.isLanguageTag(language) {
             throw IngestError(.invalidValue, field: "language", "language must be a BCP 47 tag such as \"en\" or \"fr-BE\"")
@@ -74,6 +74,41 @@ public struct EnvelopeDecoder: Sendable {
         }
         try root.rejectUnknown()
         return Inquiry(source: source, author: author, text: text, language: language, geo: geo, media: media, capturedAt: capturedAt)
+    }
+
+    /// The members of the envelope's top-level object. The size is checked before
+    /// parsing; a parse error reports its byte offset and reason, never the input.
+    private func envelopeMembers(_ bytes: [UInt8]) throws(IngestError) -> [(key: String, value: JSONValue)] {
+        guard bytes.count <= maxEnvelopeBytes else {
+            throw IngestError(.tooLarge, field: nil, "the envelope is \(bytes.count) bytes; the limit is \(maxEnvelopeBytes)")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(bytes)
+        } catch {
+            throw IngestError(.invalidJSON, field: nil, "the body must be one UTF-8 JSON object: \(error)")
+        }
+        guard case .object(let members) = value else {
+            throw IngestError(.invalidJSON, field: nil, "the body must be one UTF-8 JSON object")
+        }
+        return members
+    }
+
+    /// Checks `text` against the byte limit, then the scalar limit. A text within the
+    /// scalar limit is within the character limit too (every character is one scalar
+    /// or more), so characters, the costly count, are counted only to word a rejection.
+    private func checkLength(of text: String) throws(IngestError) {
+        let byteCount = text.utf8.count
+        guard byteCount <= maxTextBytes else {
+            throw IngestError(.textTooLong, field: "text", "text has \(byteCount) bytes of UTF-8; the limit is \(maxTextBytes)")
+        }
+        let scalarCount = text.unicodeScalars.count
+        guard scalarCount > maxTextLength else { return }
+        let characterCount = text.count
+        guard characterCount <= maxTextLength else {
+            throw IngestError(.textTooLong, field: "text", "text has \(characterCount) characters; the limit is \(maxTextLength)")
+        }
+        throw IngestError(.textTooLong, field: "text", "text has \(scalarCount) Unicode scalars; the limit is \(maxTextLength)")
     }
 
     static func validate(_ geo: Geo) throws(IngestError) -> Geo {
@@ -107,33 +142,38 @@ public struct EnvelopeDecoder: Sendable {
     }
 }
 
-/// A JSON object being read field by field; remembers which keys were read so that the
-/// rest can be reported as unknown.
+/// A JSON object being read field by field; remembers which members were read so that
+/// the rest can be reported as unknown.
 private struct Fields {
-    let values: [String: Any]
+    let members: [(key: String, value: JSONValue)]
     let path: String
-    var seen: Set<String> = []
+    /// Parallel to `members`: whether each has been read.
+    var read: [Bool]
 
-    init(_ values: [String: Any], path: String) {
-        self.values = values
+    init(_ members: [(key: String, value: JSONValue)], path: String) {
+        self.members = members
         self.path = path
+        self.read = Array(repeating: false, count: members.count)
     }
 
     func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func has(_ key: String) -> Bool { values[key] != nil }
+    /// Whether the key is present, even as null.
+    func has(_ key: String) -> Bool { members.contains { $0.key == key } }
 
     /// The value, or nil when absent or JSON null.
-    mutating func value(_ key: String) -> Any? {
-        seen.insert(key)
-        guard let value = values[key], !(value is NSNull) else { return nil }
-        return value
+    mutating func value(_ key: String) -> JSONValue? {
+        guard let position = members.firstIndex(where: { $0.key == key }) else { return nil }
+        read[position] = true
+        let value = members[position].value
+        return value.isNull ? nil : value
     }
 
     mutating func optionalString(_ key: String) throws(IngestError) -> String? {
         guard let value = value(key) else { return nil }
-        guard let string = value as? String else { throw IngestError(.invalidType, field: name(key), "\(name(key)) must be a string") }
-        guard !string.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        guard let string = value.stringValue else { throw IngestError(.invalidType, field: name(key), "\(name(key)) must be a string") }
+        // Stops at the first visible character rather than trimming a copy of the text.
+        guard !string.unicodeScalars.allSatisfy(CharacterSet.whitespacesAndNewlines.contains) else {
             throw IngestError(.invalidValue, field: name(key), "\(name(key)) must not be empty")
         }
         return string
@@ -152,17 +192,13 @@ private struct Fields {
 
     mutating func optionalNumber(_ key: String) throws(IngestError) -> Double? {
         guard let value = value(key) else { return nil }
-        // Foundation bridges JSON booleans to a boolean NSNumber subclass, and `is Bool`
-        // holds for any 0 or 1, so the class name is the reliable test.
-        guard let number = value as? NSNumber, !String(describing: type(of: value)).contains("Boolean") else {
-            throw IngestError(.invalidType, field: name(key), "\(name(key)) must be a number")
-        }
-        return number.doubleValue
+        guard let number = value.doubleValue else { throw IngestError(.invalidType, field: name(key), "\(name(key)) must be a number") }
+        return number
     }
 
     mutating func optionalStringArray(_ key: String) throws(IngestError) -> [String]? {
         guard let value = value(key) else { return nil }
-        guard let array = value as? [Any], case let strings = array.compactMap({ $0 as? String }), strings.count == array.count else {
+        guard let items = value.arrayValue, case let strings = items.compactMap(\.stringValue), strings.count == items.count else {
             throw IngestError(.invalidType, field: name(key), "\(name(key)) must be an array of strings")
         }
         return strings
@@ -170,8 +206,8 @@ private struct Fields {
 
     mutating func optionalObject(_ key: String) throws(IngestError) -> Fields? {
         guard let value = value(key) else { return nil }
-        guard let object = value as? [String: Any] else { throw IngestError(.invalidType, field: name(key), "\(name(key)) must be an object") }
-        return Fields(object, path: name(key))
+        guard let members = value.objectValue else { throw IngestError(.invalidType, field: name(key), "\(name(key)) must be an object") }
+        return Fields(members, path: name(key))
     }
 
     mutating func object(_ key: String) throws(IngestError) -> Fields {
@@ -179,9 +215,11 @@ private struct Fields {
         return fields
     }
 
+    /// Reports the first member, in document order, that was never read.
     func rejectUnknown() throws(IngestError) {
-        if let extra = values.keys.filter({ !seen.contains($0) }).sorted().first {
-            throw IngestError(.unknownField, field: name(extra), "\(name(extra)) is not an envelope field")
+        if let position = read.firstIndex(of: false) {
+            let field = name(members[position].key)
+            throw IngestError(.unknownField, field: field, "\(field) is not an envelope field")
         }
     }
 }

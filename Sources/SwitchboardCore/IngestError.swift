@@ -21,6 +21,9 @@ public struct IngestError: Error, Equatable, Sendable, CustomStringConvertible {
         public static let textTooLong = Code(rawValue: "text_too_long")
         /// The gateway set a field only the broker may set (`id`, `received_at`).
         public static let brokerField = Code(rawValue: "field_set_by_broker")
+        /// The envelope is larger than the broker accepts (64 KiB by default); it was
+        /// not parsed.
+        public static let tooLarge = Code(rawValue: "too_large")
     }
 
     public let code: Code

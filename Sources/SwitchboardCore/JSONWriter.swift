@@ -36,6 +36,17 @@ public struct JSONWriter {
         text += String(value)
     }
 
+    /// Adds an array of strings.
+    public mutating func add(_ name: String, strings: [String]) {
+        key(name)
+        text += "["
+        for (index, value) in strings.enumerated() {
+            if index > 0 { text += "," }
+            Self.appendQuoted(value, to: &text)
+        }
+        text += "]"
+    }
+
     /// Adds a nested object written by another writer.
     public mutating func add(_ name: String, object: JSONWriter) {
         key(name)

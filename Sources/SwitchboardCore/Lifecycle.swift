@@ -54,8 +54,12 @@ public enum LifecycleCommand: Sendable, Equatable {
     case accept
     case handoff(to: String, note: String)
     case returnToFrontOffice(note: String)
-    case reply(account: String)
+    /// An answer to the citizen. `replyID`, chosen by the client, makes a retried reply
+    /// idempotent.
+    case reply(account: String, replyID: String? = nil)
     case requestInformation(note: String)
+    /// The citizen answered a request for information: the inquiry resumes.
+    case citizenReplied
     case close(Resolution, note: String?)
     case reopen(note: String?)
     case park(reason: String)
@@ -72,6 +76,7 @@ public enum LifecycleCommand: Sendable, Equatable {
         case .returnToFrontOffice: "return"
         case .reply: "reply"
         case .requestInformation: "request_information"
+        case .citizenReplied: "citizen_replied"
         case .close: "close"
         case .reopen: "reopen"
         case .park: "park"
@@ -84,7 +89,7 @@ public enum LifecycleCommand: Sendable, Equatable {
         case .release(let reason), .park(let reason): reason
         case .handoff(_, let note), .returnToFrontOffice(let note), .requestInformation(let note): note
         case .close(_, let note), .reopen(let note): note
-        case .deliver, .claim, .accept, .reply, .requeue: nil
+        case .deliver, .claim, .accept, .reply, .requeue, .citizenReplied: nil
         }
     }
 }
@@ -165,9 +170,12 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
     public private(set) var state: LifecycleState
     public private(set) var department: String
     public private(set) var owner: Actor?
-    /// Set once the citizen has been answered; a second reply is refused even after a
-    /// reopen, so two departments can never both answer.
+    /// Set once the citizen's latest message has been answered; a second answer to the
+    /// same message is refused, so two owners can never both answer it. A reopen or a
+    /// new message from the citizen starts a new round of the conversation.
     public private(set) var answered: Bool
+    /// The client's id of the last answer, so a retried reply is recognised.
+    public private(set) var lastReplyID: String?
     public private(set) var resolution: Resolution?
 
     /// A freshly routed inquiry, queued at `department`.
@@ -177,6 +185,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
         self.department = department
         owner = nil
         answered = false
+        lastReplyID = nil
         resolution = nil
     }
 
@@ -188,11 +197,26 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
     public var allowedCommands: [String] {
         switch state {
         case .queued: ["deliver", "claim", "handoff", "park"]
-        case .inProgress: ["release", "accept", "handoff", "return", "request_information", "close"] + (answered ? [] : ["reply"])
-        case .awaitingCitizen: ["reopen", "close"]
+        case .inProgress: ["release", "accept", "handoff", "return", "request_information", "close", "park"] + (answered ? [] : ["reply"])
+        case .awaitingCitizen: ["citizen_replied", "reopen", "close"]
         case .answered: ["close", "reopen"]
         case .closed: ["reopen"]
         case .parked: ["requeue"]
+        }
+    }
+
+    /// The moves `actor` may make now: the broker's own moves (deliver, accept, park,
+    /// citizen_replied) are never offered to people, requeue only to the system and
+    /// supervisors, and moves that need the owner only when the actor may act.
+    public func allowedCommands(for actor: Actor, actingFor: String?) -> [String] {
+        guard actor.kind != .system else { return allowedCommands }
+        var brokerOnly: Set<String> = ["deliver", "park", "citizen_replied", "requeue"]
+        if actor.kind != .worker { brokerOnly.insert("accept") }
+        let neutral: Set<String> = ["claim", "reopen"]
+        return allowedCommands.filter { name in
+            guard !brokerOnly.contains(name) else { return false }
+            if name == "claim" { return actor.kind == .agent && actingFor == department }
+            return neutral.contains(name) || mayAct(actor, actingFor: actingFor)
         }
     }
 
@@ -206,7 +230,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
     ) throws(LifecycleError) -> TimelineEntry {
         if case .reply = command, answered { throw .alreadyAnswered }
         guard allowedCommands.contains(command.name) else {
-            throw .invalidTransition(state: state, command: command.name, allowed: allowedCommands)
+            throw .invalidTransition(state: state, command: command.name, allowed: allowedCommands(for: actor, actingFor: actingFor))
         }
         if case .claim = command, actor.kind == .agent, actingFor != department {
             throw .wrongDepartment(actingFor: actingFor, department: department)
@@ -235,9 +259,13 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
             state = .queued
             department = frontOffice
             owner = nil
-        case .reply:
+        case .reply(_, let replyID):
             state = .answered
             answered = true
+            lastReplyID = replyID
+        case .citizenReplied:
+            state = owner == nil ? .queued : .inProgress
+            answered = false
         case .requestInformation:
             state = .awaitingCitizen
         case .close(let resolution, _):
@@ -248,6 +276,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
             state = .queued
             owner = nil
             resolution = nil
+            answered = false
         case .park:
             state = .parked
             owner = nil
@@ -263,7 +292,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
     /// neutral ones anyone may make; all others need the owner.
     private func requiresOwnership(_ command: LifecycleCommand) -> Bool {
         switch command {
-        case .deliver, .claim, .park, .requeue, .reopen: false
+        case .deliver, .claim, .park, .requeue, .reopen, .citizenReplied: false
         default: true
         }
     }
@@ -290,6 +319,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
         case .reopen: "inquiry.reopened"
         case .park: "inquiry.parked"
         case .requeue: "inquiry.requeued"
+        case .citizenReplied: "inquiry.citizen_replied"
         }
     }
 }

@@ -85,6 +85,20 @@ public struct RoutingDecision: Codable, Sendable, Equatable {
     public var explanation: [String]
 }
 
+extension RoutingDecision {
+    /// The decision as stored and delivered, written by hand: it is written once per
+    /// accepted inquiry, where JSONEncoder cost more than the routing itself.
+    public var json: String {
+        var writer = JSONWriter()
+        writer.add("department", department)
+        writer.add("explanation", strings: explanation)
+        writer.add("priority", priority.rawValue)
+        writer.add("rule", rule)
+        writer.add("tags", strings: tags)
+        return writer.result
+    }
+}
+
 /// Routes inquiries by ordered rules; what matches nothing goes to the front office.
 public struct Router: Sendable {
     public let rules: [RoutingRule]

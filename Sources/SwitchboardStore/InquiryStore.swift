@@ -5,69 +5,97 @@ import SwitchboardCore
 /// store can replace SQLite without touching the engine.
 ///
 /// Contract: ``commit(_:)`` applies a whole batch in one transaction and returns only
-/// once it is durable; the broker acknowledges nothing before that.
+/// once it is durable; the broker acknowledges nothing before that. One thread writes
+/// (the broker's store writer); any thread may read.
 public protocol InquiryStore: Sendable {
-    func commit(_ batch: StoreBatch) throws
-    /// The inquiry already stored under this deduplication key, if any.
-    func inquiryID(for key: DeduplicationKey) throws -> InquiryID?
-    /// What a worker is sent: the stored envelope and routing decision.
-    func delivery(_ id: InquiryID) throws -> StoredInquiry?
-    /// Every inquiry not yet acknowledged, for restoring the queues at start-up,
-    /// in delivery order: in flight first, then ready ones by priority and arrival, then
-    /// parked ones.
-    func openInquiries() throws -> [OpenInquiry]
-    /// The state of one inquiry, or nil if there is none with this id.
-    func state(of id: InquiryID) throws -> InquiryState?
-    /// How many inquiries are in each state.
-    func countsByState() throws -> [InquiryState: Int]
+    /// Applies `batch` atomically. An accepted inquiry whose deduplication key is
+    /// already stored is not written, and neither is anything else the batch says about
+    /// it: the result names the inquiry it duplicates.
+    func commit(_ batch: StoreBatch) throws(StoreError) -> CommitResult
 
-    /// An inquiry's lifecycle, SLA clocks and lease.
-    func record(_ id: InquiryID) throws -> LifecycleRecord?
+    /// Everything the broker needs to deliver or decide about one inquiry, or nil.
+    func inquiry(_ id: InquiryID) throws(StoreError) -> StoredInquiry?
+    /// The inquiry stored under a deduplication key, if any.
+    func inquiry(for key: DeduplicationKey) throws(StoreError) -> DuplicateOf?
+    /// The most recently accepted deduplication keys, newest first, to warm the
+    /// broker's in-memory index at start-up.
+    func recentKeys(limit: Int) throws(StoreError) -> [(key: DeduplicationKey, original: DuplicateOf)]
+    /// What goes back into the delivery queues at start-up, in delivery order: those a
+    /// worker held when the broker stopped first, then queued ones by priority and
+    /// arrival. Parked inquiries stay parked and are only counted.
+    func restorable() throws(StoreError) -> (queue: [RestorableInquiry], parked: Int)
+
+    /// An inquiry's lifecycle, SLA clocks, lease and delivery count.
+    func record(_ id: InquiryID) throws(StoreError) -> LifecycleRecord?
     /// Inquiries whose agent lease ran out before `date`.
-    func expiredLeases(before date: Date, limit: Int) throws -> [InquiryID]
+    func expiredLeases(before date: Date, limit: Int) throws(StoreError) -> [InquiryID]
     /// Inquiries with an SLA alert due before `date`.
-    func dueSLAAlerts(before date: Date, limit: Int) throws -> [InquiryID]
-    /// Inquiry summaries for agents, newest last.
-    func list(_ filter: InquiryFilter) throws -> [InquirySummary]
+    func dueSLAAlerts(before date: Date, limit: Int) throws(StoreError) -> [InquiryID]
+    /// One page of inquiry summaries for agents, in the order the queue is served.
+    func list(_ filter: InquiryFilter) throws(StoreError) -> InquiryPage
+    /// The ids of stored inquiries that start with `prefix` (at most `limit`).
+    func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID]
     /// The whole timeline of one inquiry, oldest first.
-    func timeline(_ id: InquiryID) throws -> [TimelineEntry]
+    func timeline(_ id: InquiryID) throws(StoreError) -> [TimelineEntry]
     /// Replies not yet confirmed sent by their publishing gateway.
-    func pendingOutbound() throws -> [OutboundReply]
-    func outbound(_ id: InquiryID) throws -> OutboundReply?
+    func pendingOutbound() throws(StoreError) -> [OutboundReply]
+    func outbound(_ id: InquiryID) throws(StoreError) -> OutboundReply?
 }
 
-/// What the broker keeps about an inquiry's handling.
+/// What the broker keeps about an inquiry's handling: the one representation of its
+/// state, written whole on every move.
 public struct LifecycleRecord: Sendable, Equatable {
     public var lifecycle: InquiryLifecycle
     public var priority: Priority
     public var sla: InquirySLA
     /// When an agent's claim runs out.
     public var leaseExpiresAt: Date?
+    /// How many times it has been handed to a department worker since it was last queued.
+    public var deliveries: UInt16
 
-    public init(lifecycle: InquiryLifecycle, priority: Priority, sla: InquirySLA, leaseExpiresAt: Date? = nil) {
+    public init(lifecycle: InquiryLifecycle, priority: Priority, sla: InquirySLA, leaseExpiresAt: Date? = nil, deliveries: UInt16 = 0) {
         self.lifecycle = lifecycle
         self.priority = priority
         self.sla = sla
         self.leaseExpiresAt = leaseExpiresAt
+        self.deliveries = deliveries
     }
+
+    public var id: InquiryID { lifecycle.id }
 }
 
 public struct InquiryFilter: Sendable, Equatable {
     public var department: String?
     public var state: LifecycleState?
     public var priority: Priority?
+    public var owner: Actor?
     public var limit: Int
+    public var offset: Int
 
-    public init(department: String? = nil, state: LifecycleState? = nil, priority: Priority? = nil, limit: Int = 100) {
+    public init(department: String? = nil, state: LifecycleState? = nil, priority: Priority? = nil, owner: Actor? = nil,
+                limit: Int = 100, offset: Int = 0) {
         self.department = department
         self.state = state
         self.priority = priority
+        self.owner = owner
         self.limit = limit
+        self.offset = offset
+    }
+}
+
+/// One page of a listing, and how many match in all.
+public struct InquiryPage: Sendable, Equatable {
+    public var items: [InquirySummary]
+    public var total: Int
+
+    public init(items: [InquirySummary], total: Int) {
+        self.items = items
+        self.total = total
     }
 }
 
 /// One line of an agent's queue listing: no citizen text or handle.
-public struct InquirySummary: Sendable, Equatable, Codable {
+public struct InquirySummary: Sendable, Equatable {
     public var id: InquiryID
     public var department: String
     public var state: LifecycleState
@@ -77,7 +105,8 @@ public struct InquirySummary: Sendable, Equatable, Codable {
     public var platform: Platform
 }
 
-/// A reply to a citizen, queued for the platform's publishing gateway.
+/// A message to a citizen (an answer or a question), queued for the platform's
+/// publishing gateway.
 public struct OutboundReply: Sendable, Equatable {
     public var inquiry: InquiryID
     public var platform: Platform
@@ -100,95 +129,126 @@ public struct OutboundReply: Sendable, Equatable {
     public var service: String { "outbound.\(platform.rawValue)" }
 }
 
-public enum InquiryState: String, Sendable, CaseIterable, Codable {
-    case ready
-    case inFlight = "in_flight"
-    case parked
-    case acknowledged
-}
-
-/// A newly accepted inquiry, ready to be written.
+/// A newly accepted inquiry, ready to be written with its first lifecycle record.
 public struct AcceptedInquiry: Sendable {
-    public var id: InquiryID
     public var key: DeduplicationKey
-    public var department: String
-    public var priority: Priority
-    /// The envelope as JSON, with `id` and `received_at` filled in.
+    /// The envelope as received, with `id` and `received_at` spliced in.
     public var envelopeJSON: String
     public var routingJSON: String
     public var receivedAt: String
+    public var record: LifecycleRecord
 
-    public init(id: InquiryID, key: DeduplicationKey, department: String, priority: Priority, envelopeJSON: String, routingJSON: String, receivedAt: String) {
-        self.id = id
+    public init(key: DeduplicationKey, envelopeJSON: String, routingJSON: String, receivedAt: String, record: LifecycleRecord) {
         self.key = key
-        self.department = department
-        self.priority = priority
         self.envelopeJSON = envelopeJSON
         self.routingJSON = routingJSON
         self.receivedAt = receivedAt
+        self.record = record
     }
+
+    public var id: InquiryID { record.id }
 }
 
-/// Everything one turn of the broker loop changed, written in one transaction, in the
-/// order it happened.
+/// Everything one turn of the broker loop changed, written in one transaction.
+///
+/// Records are kept whole and last-write-wins: an inquiry delivered and acknowledged in
+/// the same turn costs one UPDATE, not two.
 public struct StoreBatch: Sendable {
-    public enum Change: Sendable {
-        case accept(AcceptedInquiry)
-        case delivered(InquiryID, deliveries: UInt16)
-        /// Out of the delivery queue: acknowledged by a worker or held by an agent.
-        case acknowledged(InquiryID, at: String)
-        case parked(InquiryID, reason: String)
-        /// Back in a queue with a fresh delivery count.
-        case requeued(InquiryID)
-        case record(InquiryID, LifecycleRecord)
-        case timeline(TimelineEntry)
-        case outbound(OutboundReply)
-        case outboundSent(InquiryID, at: String)
-    }
-
-    public private(set) var changes: [Change] = []
+    public private(set) var inserts: [AcceptedInquiry] = []
+    public private(set) var records: [InquiryID: LifecycleRecord] = [:]
+    public private(set) var timeline: [TimelineEntry] = []
+    public private(set) var outbound: [OutboundReply] = []
+    public private(set) var outboundSent: [(id: InquiryID, at: String)] = []
+    /// A rough size in bytes, to bound batches.
+    public private(set) var bytes = 0
 
     public init() {}
 
-    public var isEmpty: Bool { changes.isEmpty }
-
-    public mutating func append(_ change: Change) { changes.append(change) }
-
-    /// Newly accepted inquiries in this batch.
-    public var accepted: [AcceptedInquiry] {
-        changes.compactMap { if case .accept(let inquiry) = $0 { inquiry } else { nil } }
+    public var isEmpty: Bool {
+        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty
     }
 
-    public func isRequeued(_ id: InquiryID) -> Bool {
-        changes.contains { if case .requeued(id) = $0 { true } else { false } }
+    /// Rows the batch writes.
+    public var count: Int { inserts.count + records.count + timeline.count + outbound.count + outboundSent.count }
+
+    public mutating func insert(_ inquiry: AcceptedInquiry) {
+        inserts.append(inquiry)
+        bytes += inquiry.envelopeJSON.utf8.count + inquiry.routingJSON.utf8.count + 256
+    }
+
+    public mutating func update(_ record: LifecycleRecord) {
+        if records.updateValue(record, forKey: record.id) == nil { bytes += 256 }
+    }
+
+    public mutating func append(_ entry: TimelineEntry) {
+        timeline.append(entry)
+        bytes += 192 + (entry.note?.utf8.count ?? 0)
+    }
+
+    public mutating func queue(_ reply: OutboundReply) {
+        outbound.append(reply)
+        bytes += reply.text.utf8.count + 128
+    }
+
+    public mutating func markSent(_ id: InquiryID, at: String) {
+        outboundSent.append((id, at))
+        bytes += 64
     }
 }
 
+/// What a commit found: accepted inquiries that turned out to repeat a stored one.
+public struct CommitResult: Sendable, Equatable {
+    /// New id → the inquiry it duplicates.
+    public var duplicates: [InquiryID: DuplicateOf]
+
+    public init(duplicates: [InquiryID: DuplicateOf] = [:]) {
+        self.duplicates = duplicates
+    }
+}
+
+/// The stored inquiry a duplicate repeats.
+public struct DuplicateOf: Sendable, Equatable {
+    public var id: InquiryID
+    public var department: String
+    public var priority: Priority
+
+    public init(id: InquiryID, department: String, priority: Priority) {
+        self.id = id
+        self.department = department
+        self.priority = priority
+    }
+}
+
+/// One stored inquiry: its envelope, routing decision and lifecycle record.
 public struct StoredInquiry: Sendable, Equatable {
     public var id: InquiryID
-    public var department: String
-    public var priority: Priority
+    public var key: DeduplicationKey
     public var envelopeJSON: String
     public var routingJSON: String
-    public var deliveries: UInt16
+    public var receivedAt: String
+    public var record: LifecycleRecord
 }
 
-public struct OpenInquiry: Sendable, Equatable {
+/// One inquiry put back in a delivery queue at start-up.
+public struct RestorableInquiry: Sendable, Equatable {
     public var id: InquiryID
     public var department: String
     public var priority: Priority
-    public var state: InquiryState
     public var deliveries: UInt16
+    /// A worker held it when the broker stopped: it is redelivered first.
+    public var wasInFlight: Bool
 }
 
-/// A store failure, naming the operation so the operator knows what did not happen.
+/// A store failure, naming the operation so the operator knows what did not happen,
+/// with the database's own error kept underneath.
 public struct StoreError: Error, CustomStringConvertible {
-    public init(operation: String, underlying: String) {
+    public let operation: String
+    public let underlying: any Error
+
+    public init(operation: String, underlying: any Error) {
         self.operation = operation
         self.underlying = underlying
     }
 
-    public let operation: String
-    public let underlying: String
     public var description: String { "store \(operation) failed: \(underlying)" }
 }

@@ -5,35 +5,49 @@ import SwitchboardCore
 /// The SQLite store: one file in WAL mode with `synchronous=FULL`, so that a committed
 /// transaction survives a crash or power loss.
 ///
-/// Only the broker's engine thread writes. GRDB's `DatabaseQueue` serialises access, so
-/// the type is `Sendable` and reads from tools (such as statistics) are safe too.
+/// It wraps any GRDB `DatabaseWriter`: a `DatabasePool` on a file (the broker's store
+/// writer commits while agents' reads run beside it, as WAL allows), or an in-memory
+/// `DatabaseQueue` in tests. GRDB's `DatabaseError` stays the underlying error.
 public final class SQLiteInquiryStore: InquiryStore {
-    private let database: DatabaseQueue
+    public let database: any DatabaseWriter
     public let path: String
 
     /// Opens (creating if needed) `inquiries.sqlite` in `directory` and migrates it.
-    public convenience init(directory: String) throws {
+    public convenience init(directory: String) throws(StoreError) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StoreError(operation: "create data directory \(directory)", underlying: error.localizedDescription)
+            throw StoreError(operation: "create data directory \(directory)", underlying: error)
         }
         try self.init(path: (directory as NSString).appendingPathComponent("inquiries.sqlite"))
     }
 
-    public init(path: String) throws {
-        self.path = path
+    /// Opens the database file at `path` as a pool: one writer, concurrent readers.
+    public convenience init(path: String) throws(StoreError) {
         var configuration = Configuration()
         configuration.label = "switchboard.inquiries"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        let pool: DatabasePool
         do {
-            database = try DatabaseQueue(path: path, configuration: configuration)
-            try Self.migrator.migrate(database)
+            pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
-            throw StoreError(operation: "open \(path)", underlying: "\(error)")
+            throw StoreError(operation: "open \(path)", underlying: error)
+        }
+        try self.init(database: pool, path: path)
+    }
+
+    /// Wraps an open database (a file pool, or an in-memory queue in tests) and migrates it.
+    public init(database: any DatabaseWriter, path: String = ":memory:") throws(StoreError) {
+        self.database = database
+        self.path = path
+        do {
+            try Self.migrator.migrate(database)
+            // The one connection that writes: a commit returns only once it is on disk.
+            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        } catch {
+            throw StoreError(operation: "migrate \(path)", underlying: error)
         }
     }
 
@@ -92,15 +106,33 @@ public final class SQLiteInquiryStore: InquiryStore {
                 DROP INDEX inquiry_open;
                 """)
         }
+        migrator.registerMigration("v4-one-vocabulary") { db in
+            // `state` held a delivery vocabulary (ready, in_flight, parked, acknowledged)
+            // beside the lifecycle's own, and the two drifted apart (a parked inquiry
+            // showed as in progress). From now on `state` is the lifecycle state, and
+            // the owner is a column so listings and restores need no JSON.
+            try db.execute(sql: """
+                ALTER TABLE inquiry ADD COLUMN owner_kind TEXT;
+                ALTER TABLE inquiry ADD COLUMN owner_id TEXT;
+                UPDATE inquiry SET
+                    lifecycle = CASE WHEN state = 'parked' AND lifecycle IS NOT NULL
+                        THEN json_remove(json_set(lifecycle, '$.lifecycle.state', 'parked'), '$.lifecycle.owner')
+                        ELSE lifecycle END,
+                    owner_kind = CASE WHEN state = 'parked' THEN NULL ELSE json_extract(lifecycle, '$.lifecycle.owner.kind') END,
+                    owner_id = CASE WHEN state = 'parked' THEN NULL ELSE json_extract(lifecycle, '$.lifecycle.owner.id') END,
+                    state = CASE
+                        WHEN state = 'parked' THEN 'parked'
+                        WHEN lifecycle IS NOT NULL THEN json_extract(lifecycle, '$.lifecycle.state')
+                        WHEN state = 'acknowledged' THEN 'closed'
+                        ELSE 'queued' END;
+                DROP INDEX inquiry_restore;
+                CREATE INDEX inquiry_pipeline ON inquiry (state, priority, seq, id, department, deliveries, owner_kind)
+                    WHERE state IN ('queued', 'in_progress', 'parked');
+                CREATE INDEX inquiry_listing ON inquiry (department, state, priority, seq);
+                """)
+        }
         return migrator
     }
-
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .secondsSince1970
-        return encoder
-    }()
 
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
@@ -127,6 +159,7 @@ public final class SQLiteInquiryStore: InquiryStore {
                 machine.add("owner", object: actor)
             }
             machine.addBool("answered", lifecycle.answered)
+            machine.add("lastReplyID", lifecycle.lastReplyID)
             machine.add("resolution", lifecycle.resolution?.rawValue)
             var clocks = JSONWriter()
             clocks.add("department", sla.department)
@@ -148,174 +181,226 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
-    public func commit(_ batch: StoreBatch) throws {
-        guard !batch.isEmpty else { return }
+
+    // MARK: Writing
+
+    public func commit(_ batch: StoreBatch) throws(StoreError) -> CommitResult {
+        guard !batch.isEmpty else { return CommitResult() }
         do {
-            try database.write { db in
-                for change in batch.changes { try apply(change, db) }
-            }
+            return try database.write { db in try Self.apply(batch, db) }
         } catch {
-            throw StoreError(operation: "commit", underlying: "\(error)")
+            throw StoreError(operation: "commit", underlying: error)
         }
     }
 
-    private func apply(_ change: StoreBatch.Change, _ db: Database) throws {
-        switch change {
-        case .accept(let inquiry):
+    /// One transaction: inserts first (a repeated key is skipped and reported), then
+    /// every changed record as one UPDATE, then the timeline and outbound rows, each
+    /// through a cached prepared statement.
+    private static func apply(_ batch: StoreBatch, _ db: Database) throws -> CommitResult {
+        var result = CommitResult()
+        if !batch.inserts.isEmpty {
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO inquiry (id, platform, external_id, department, priority, state, owner_kind, owner_id, deliveries,
+                                     envelope, routing, received_at, lifecycle, lease_expires_at, sla_next_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (platform, external_id) DO NOTHING
+                """)
+            for inquiry in batch.inserts {
+                let record = inquiry.record
+                try insert.execute(arguments: [
+                    record.id.description, inquiry.key.platform.rawValue, inquiry.key.externalID, record.lifecycle.department,
+                    record.priority.rank, record.lifecycle.state.rawValue, record.lifecycle.owner?.kind.rawValue, record.lifecycle.owner?.id,
+                    Int(record.deliveries), inquiry.envelopeJSON, inquiry.routingJSON, inquiry.receivedAt,
+                    LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json,
+                    record.leaseExpiresAt?.timeIntervalSince1970, record.sla.nextAlert?.timeIntervalSince1970,
+                ])
+                if db.changesCount == 0, let original = try duplicate(of: inquiry.key, db) {
+                    result.duplicates[record.id] = original
+                }
+            }
+        }
+        let skipped = result.duplicates
+        if !batch.records.isEmpty {
+            let update = try db.cachedStatement(sql: """
+                UPDATE inquiry SET state = ?, owner_kind = ?, owner_id = ?, department = ?, priority = ?, deliveries = ?,
+                                   lifecycle = ?, lease_expires_at = ?, sla_next_at = ?
+                WHERE id = ?
+                """)
+            for (id, record) in batch.records where skipped[id] == nil {
+                try update.execute(arguments: [
+                    record.lifecycle.state.rawValue, record.lifecycle.owner?.kind.rawValue, record.lifecycle.owner?.id,
+                    record.lifecycle.department, record.priority.rank, Int(record.deliveries),
+                    LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json,
+                    record.leaseExpiresAt?.timeIntervalSince1970, record.sla.nextAlert?.timeIntervalSince1970, id.description,
+                ])
+            }
+        }
+        if !batch.timeline.isEmpty {
+            let append = try db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)")
+            for entry in batch.timeline where skipped[entry.inquiry] == nil {
+                try append.execute(arguments: [entry.inquiry.description, TimelineColumn.json(entry)])
+            }
+        }
+        for reply in batch.outbound where skipped[reply.inquiry] == nil {
             try db.cachedStatement(sql: """
-                INSERT INTO inquiry (id, platform, external_id, department, priority, state, envelope, routing, received_at)
-                VALUES (?, ?, ?, ?, ?, 'ready', ?, ?, ?)
-                """).execute(arguments: [
-                inquiry.id.description, inquiry.key.platform.rawValue, inquiry.key.externalID, inquiry.department,
-                inquiry.priority.rank, inquiry.envelopeJSON, inquiry.routingJSON, inquiry.receivedAt,
-            ])
-        case .requeued(let id):
-            try db.cachedStatement(sql: "UPDATE inquiry SET state = 'ready', deliveries = 0, parked_reason = NULL WHERE id = ?")
-                .execute(arguments: [id.description])
-        case .delivered(let id, let deliveries):
-            try db.cachedStatement(sql: "UPDATE inquiry SET state = 'in_flight', deliveries = ? WHERE id = ?")
-                .execute(arguments: [Int(deliveries), id.description])
-        case .acknowledged(let id, let at):
-            try db.cachedStatement(sql: "UPDATE inquiry SET state = 'acknowledged', acknowledged_at = ? WHERE id = ?")
-                .execute(arguments: [at, id.description])
-        case .parked(let id, let reason):
-            try db.cachedStatement(sql: "UPDATE inquiry SET state = 'parked', parked_reason = ? WHERE id = ?")
-                .execute(arguments: [reason, id.description])
-        case .record(let id, let record):
-            let column = LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json
-            try db.cachedStatement(sql: """
-                UPDATE inquiry SET lifecycle = ?, department = ?, priority = ?, lease_expires_at = ?, sla_next_at = ? WHERE id = ?
-                """).execute(arguments: [
-                column, record.lifecycle.department, record.priority.rank, record.leaseExpiresAt?.timeIntervalSince1970,
-                record.sla.nextAlert?.timeIntervalSince1970, id.description,
-            ])
-        case .timeline(let entry):
-            try db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)")
-                .execute(arguments: [entry.inquiry.description, String(decoding: try Self.encoder.encode(entry), as: UTF8.self)])
-        case .outbound(let reply):
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO outbound (inquiry_id, platform, account, in_reply_to, text) VALUES (?, ?, ?, ?, ?)")
-                .execute(arguments: [reply.inquiry.description, reply.platform.rawValue, reply.account, reply.inReplyTo, reply.text])
-        case .outboundSent(let id, let at):
+                INSERT OR REPLACE INTO outbound (inquiry_id, platform, account, in_reply_to, text) VALUES (?, ?, ?, ?, ?)
+                """).execute(arguments: [reply.inquiry.description, reply.platform.rawValue, reply.account, reply.inReplyTo, reply.text])
+        }
+        for (id, at) in batch.outboundSent {
             try db.cachedStatement(sql: "UPDATE outbound SET sent_at = ? WHERE inquiry_id = ?").execute(arguments: [at, id.description])
         }
+        return result
     }
 
-    public func inquiryID(for key: DeduplicationKey) throws -> InquiryID? {
-        try read("find duplicate") { db in
-            try String.fetchOne(db, sql: "SELECT id FROM inquiry WHERE platform = ? AND external_id = ?",
-                                arguments: [key.platform.rawValue, key.externalID]).flatMap { InquiryID($0) }
-        }
+    private static func duplicate(of key: DeduplicationKey, _ db: Database) throws -> DuplicateOf? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, department, priority FROM inquiry WHERE platform = ? AND external_id = ?"),
+                                         arguments: [key.platform.rawValue, key.externalID]),
+              let id = InquiryID(row[0] as String) else { return nil }
+        return DuplicateOf(id: id, department: row[1], priority: Priority(rank: row[2]) ?? .normal)
     }
 
-    public func delivery(_ id: InquiryID) throws -> StoredInquiry? {
+    // MARK: Reading
+
+    public func inquiry(_ id: InquiryID) throws(StoreError) -> StoredInquiry? {
         try read("load inquiry") { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT department, priority, envelope, routing, deliveries FROM inquiry WHERE id = ?",
-                                             arguments: [id.description]) else { return nil }
-            return StoredInquiry(
-                id: id, department: row["department"], priority: Priority(rank: row["priority"]) ?? .normal,
-                envelopeJSON: row["envelope"], routingJSON: row["routing"], deliveries: UInt16(clamping: row["deliveries"] as Int)
-            )
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT platform, external_id, envelope, routing, received_at, lifecycle, priority, lease_expires_at, deliveries, department
+                FROM inquiry WHERE id = ?
+                """), arguments: [id.description]),
+                let platform = Platform(rawValue: row[0]) else { return nil }
+            let record = try Self.record(id: id, lifecycle: row[5], priority: row[6], lease: row[7], deliveries: row[8], department: row[9])
+            return StoredInquiry(id: id, key: DeduplicationKey(platform: platform, externalID: row[1]), envelopeJSON: row[2],
+                                 routingJSON: row[3], receivedAt: row[4], record: record)
         }
     }
 
-    public func openInquiries() throws -> [OpenInquiry] {
-        try read("restore queues") { db in
-            var result: [OpenInquiry] = []
-            // One index-ordered pass per state (the `state != ...` term lets SQLite use
-            // the partial covering index); columns are read by position, not by name.
-            for state in [InquiryState.inFlight, .ready, .parked] {
-                let rows = try Row.fetchCursor(db, sql: """
-                    SELECT id, department, priority, deliveries FROM inquiry
-                    WHERE state = ? AND state != 'acknowledged'
-                    ORDER BY priority, seq
-                    """, arguments: [state.rawValue])
-                while let row = try rows.next() {
-                    guard let id = InquiryID(row[0] as String) else { continue }
-                    result.append(OpenInquiry(id: id, department: row[1], priority: Priority(rank: row[2]) ?? .normal,
-                                              state: state, deliveries: UInt16(clamping: row[3] as Int)))
-                }
+    public func inquiry(for key: DeduplicationKey) throws(StoreError) -> DuplicateOf? {
+        try read("find duplicate") { db in try Self.duplicate(of: key, db) }
+    }
+
+    public func recentKeys(limit: Int) throws(StoreError) -> [(key: DeduplicationKey, original: DuplicateOf)] {
+        try read("load recent keys") { db in
+            var result: [(key: DeduplicationKey, original: DuplicateOf)] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT platform, external_id, id, department, priority FROM inquiry ORDER BY seq DESC LIMIT ?",
+                                           arguments: [limit])
+            while let row = try rows.next() {
+                guard let platform = Platform(rawValue: row[0]), let id = InquiryID(row[2] as String) else { continue }
+                result.append((DeduplicationKey(platform: platform, externalID: row[1]),
+                               DuplicateOf(id: id, department: row[3], priority: Priority(rank: row[4]) ?? .normal)))
             }
             return result
         }
     }
 
-    public func state(of id: InquiryID) throws -> InquiryState? {
-        try read("read state") { db in
-            try String.fetchOne(db, sql: "SELECT state FROM inquiry WHERE id = ?", arguments: [id.description]).flatMap(InquiryState.init(rawValue:))
-        }
-    }
-
-    public func countsByState() throws -> [InquiryState: Int] {
-        try read("count") { db in
-            var counts: [InquiryState: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM inquiry GROUP BY state") {
-                if let state = InquiryState(rawValue: row["state"]) { counts[state] = row["n"] }
+    public func restorable() throws(StoreError) -> (queue: [RestorableInquiry], parked: Int) {
+        try read("restore queues") { db in
+            var queue: [RestorableInquiry] = []
+            // One pass of the partial covering index per kind; columns read by position.
+            for (state, inFlight) in [("in_progress", true), ("queued", false)] {
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT id, department, priority, deliveries, owner_kind FROM inquiry
+                    WHERE state = ? AND state IN ('queued', 'in_progress', 'parked')
+                    ORDER BY priority, seq
+                    """, arguments: [state])
+                while let row = try rows.next() {
+                    // Only a worker's hold ends with the broker; an agent's or a
+                    // department's does not.
+                    if inFlight && (row[4] as String?) != Actor.Kind.worker.rawValue { continue }
+                    guard let id = InquiryID(row[0] as String) else { continue }
+                    queue.append(RestorableInquiry(id: id, department: row[1], priority: Priority(rank: row[2]) ?? .normal,
+                                                   deliveries: UInt16(clamping: row[3] as Int), wasInFlight: inFlight))
+                }
             }
-            return counts
+            let parked = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inquiry WHERE state = 'parked' AND state IN ('queued', 'in_progress', 'parked')") ?? 0
+            return (queue, parked)
         }
     }
 
-    public func record(_ id: InquiryID) throws -> LifecycleRecord? {
-        try read("load lifecycle") { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT lifecycle, priority, lease_expires_at FROM inquiry WHERE id = ?", arguments: [id.description]),
-                  let text = row["lifecycle"] as String?
-            else { return nil }
-            let column = try Self.decoder.decode(LifecycleColumn.self, from: Data(text.utf8))
-            return LifecycleRecord(
-                lifecycle: column.lifecycle, priority: Priority(rank: row["priority"]) ?? .normal, sla: column.sla,
-                leaseExpiresAt: (row["lease_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:))
-            )
-        }
+    public func record(_ id: InquiryID) throws(StoreError) -> LifecycleRecord? {
+        try inquiry(id)?.record
     }
 
-    public func expiredLeases(before date: Date, limit: Int) throws -> [InquiryID] {
+    /// Decodes the lifecycle column; a row written before lifecycles existed gets a
+    /// fresh record queued at its department.
+    private static func record(id: InquiryID, lifecycle: String?, priority: Int, lease: Double?, deliveries: Int, department: String) throws -> LifecycleRecord {
+        let priority = Priority(rank: priority) ?? .normal
+        guard let lifecycle else {
+            let now = Date()
+            return LifecycleRecord(lifecycle: InquiryLifecycle(id: id, department: department), priority: priority,
+                                   sla: InquirySLA(department: department, priority: priority, policy: SLAPolicy(), at: now),
+                                   deliveries: UInt16(clamping: deliveries))
+        }
+        let column = try decoder.decode(LifecycleColumn.self, from: Data(lifecycle.utf8))
+        return LifecycleRecord(lifecycle: column.lifecycle, priority: priority, sla: column.sla,
+                               leaseExpiresAt: lease.map(Date.init(timeIntervalSince1970:)), deliveries: UInt16(clamping: deliveries))
+    }
+
+    public func expiredLeases(before date: Date, limit: Int) throws(StoreError) -> [InquiryID] {
         try read("find expired leases") { db in
             try String.fetchAll(db, sql: "SELECT id FROM inquiry WHERE lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?",
                                 arguments: [date.timeIntervalSince1970, limit]).compactMap { InquiryID($0) }
         }
     }
 
-    public func dueSLAAlerts(before date: Date, limit: Int) throws -> [InquiryID] {
+    public func dueSLAAlerts(before date: Date, limit: Int) throws(StoreError) -> [InquiryID] {
         try read("find due SLA alerts") { db in
             try String.fetchAll(db, sql: "SELECT id FROM inquiry WHERE sla_next_at <= ? ORDER BY sla_next_at LIMIT ?",
                                 arguments: [date.timeIntervalSince1970, limit]).compactMap { InquiryID($0) }
         }
     }
 
-    public func list(_ filter: InquiryFilter) throws -> [InquirySummary] {
+    public func list(_ filter: InquiryFilter) throws(StoreError) -> InquiryPage {
         try read("list inquiries") { db in
-            var sql = "SELECT id, platform, received_at, lifecycle, priority FROM inquiry WHERE lifecycle IS NOT NULL"
+            var conditions: [String] = []
             var arguments: StatementArguments = []
-            if let department = filter.department { sql += " AND department = ?"; _ = arguments.append(contentsOf: [department]) }
-            if let priority = filter.priority { sql += " AND priority = ?"; _ = arguments.append(contentsOf: [priority.rank]) }
-            if let state = filter.state { sql += " AND json_extract(lifecycle, '$.lifecycle.state') = ?"; _ = arguments.append(contentsOf: [state.rawValue]) }
-            sql += " ORDER BY priority, seq LIMIT ?"
-            _ = arguments.append(contentsOf: [filter.limit])
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row -> InquirySummary? in
-                guard let id = InquiryID(row["id"] as String), let platform = Platform(rawValue: row["platform"]),
-                      let column = try? Self.decoder.decode(LifecycleColumn.self, from: Data((row["lifecycle"] as String).utf8))
-                else { return nil }
-                return InquirySummary(id: id, department: column.lifecycle.department, state: column.lifecycle.state,
-                                      priority: Priority(rank: row["priority"]) ?? .normal, owner: column.lifecycle.owner,
-                                      receivedAt: row["received_at"], platform: platform)
+            if let department = filter.department { conditions.append("department = ?"); _ = arguments.append(contentsOf: [department]) }
+            if let state = filter.state { conditions.append("state = ?"); _ = arguments.append(contentsOf: [state.rawValue]) }
+            if let priority = filter.priority { conditions.append("priority = ?"); _ = arguments.append(contentsOf: [priority.rank]) }
+            if let owner = filter.owner {
+                conditions.append("owner_kind = ? AND owner_id = ?")
+                _ = arguments.append(contentsOf: [owner.kind.rawValue, owner.id])
             }
+            let clause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inquiry" + clause, arguments: arguments) ?? 0
+            var page = arguments
+            _ = page.append(contentsOf: [filter.limit, filter.offset])
+            let items = try Row.fetchAll(db, sql: """
+                SELECT id, department, state, priority, owner_kind, owner_id, received_at, platform FROM inquiry\(clause)
+                ORDER BY priority, seq LIMIT ? OFFSET ?
+                """, arguments: page).compactMap { row -> InquirySummary? in
+                guard let id = InquiryID(row[0] as String), let state = LifecycleState(rawValue: row[2]),
+                      let platform = Platform(rawValue: row[7]) else { return nil }
+                let owner = ((row[4] as String?).flatMap(Actor.Kind.init(rawValue:))).map { Actor(kind: $0, id: row[5] ?? "") }
+                return InquirySummary(id: id, department: row[1], state: state, priority: Priority(rank: row[3]) ?? .normal,
+                                      owner: owner, receivedAt: row[6], platform: platform)
+            }
+            return InquiryPage(items: items, total: total)
         }
     }
 
-    public func timeline(_ id: InquiryID) throws -> [TimelineEntry] {
+    public func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID] {
+        let lowered = prefix.lowercased()
+        guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return [] }
+        return try read("find ids by prefix") { db in
+            try String.fetchAll(db, sql: "SELECT id FROM inquiry WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                                arguments: [lowered, lowered + "\u{7f}", limit]).compactMap { InquiryID($0) }
+        }
+    }
+
+    public func timeline(_ id: InquiryID) throws(StoreError) -> [TimelineEntry] {
         try read("read timeline") { db in
             try String.fetchAll(db, sql: "SELECT entry FROM timeline WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description])
                 .map { try Self.decoder.decode(TimelineEntry.self, from: Data($0.utf8)) }
         }
     }
 
-    public func pendingOutbound() throws -> [OutboundReply] {
+    public func pendingOutbound() throws(StoreError) -> [OutboundReply] {
         try read("restore outbound replies") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM outbound WHERE sent_at IS NULL ORDER BY rowid").compactMap(Self.outbound)
         }
     }
 
-    public func outbound(_ id: InquiryID) throws -> OutboundReply? {
+    public func outbound(_ id: InquiryID) throws(StoreError) -> OutboundReply? {
         try read("load outbound reply") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM outbound WHERE inquiry_id = ?", arguments: [id.description]).flatMap(Self.outbound)
         }
@@ -327,16 +412,41 @@ public final class SQLiteInquiryStore: InquiryStore {
                              sent: (row["sent_at"] as String?) != nil)
     }
 
-    /// The value of a PRAGMA on the store's connection, for checks and diagnostics.
-    func pragma(_ name: String) throws -> String? {
-        try read("read pragma") { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+    /// The value of a PRAGMA on the writer connection, for checks and diagnostics.
+    public func pragma(_ name: String) throws(StoreError) -> String? {
+        do {
+            return try database.write { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+        } catch {
+            throw StoreError(operation: "read pragma", underlying: error)
+        }
     }
 
-    private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+    private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try database.read(body)
         } catch {
-            throw StoreError(operation: operation, underlying: "\(error)")
+            throw StoreError(operation: operation, underlying: error)
         }
+    }
+}
+
+/// The `timeline.entry` column, written by hand in ``TimelineEntry``'s Codable shape
+/// (dates as seconds since 1970) because a timeline row is written on every move.
+enum TimelineColumn {
+    static func json(_ entry: TimelineEntry) -> String {
+        var actor = JSONWriter()
+        actor.add("kind", entry.actor.kind.rawValue)
+        actor.add("id", entry.actor.id)
+        var writer = JSONWriter()
+        writer.add("inquiry", entry.inquiry.description)
+        writer.add("event", entry.event)
+        writer.add("at", entry.at.timeIntervalSince1970)
+        writer.add("actor", object: actor)
+        writer.add("role", entry.role)
+        writer.add("from", entry.from?.rawValue)
+        writer.add("to", entry.to.rawValue)
+        writer.add("department", entry.department)
+        writer.add("note", entry.note)
+        return writer.result
     }
 }

@@ -1,71 +1,30 @@
-import Foundation
-import Synchronization
+import DaemonHarness
 
-/// A `switchboardd` spawned for a benchmark run, with its own data directory.
+/// A `switchboardd` spawned for a benchmark run, with its own data directory; the
+/// process itself is ``DaemonHarness/SpawnedDaemon``, shared with the tests.
 final class BrokerProcess {
-    let process = Process()
-    private let output = LogBuffer()
-    let endpoint: String
-    let dataDirectory: String
-
-    static func executable() -> String {
-        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return me.deletingLastPathComponent().appendingPathComponent("switchboardd").path
-    }
+    private let daemon: SpawnedDaemon
 
     init(dataDirectory: String, endpoint: String = "tcp://127.0.0.1:*", extra: [String] = []) throws {
-        self.dataDirectory = dataDirectory
-        process.executableURL = URL(fileURLWithPath: Self.executable())
-        process.arguments = ["--endpoint", endpoint, "--events", "tcp://127.0.0.1:*", "--data", dataDirectory, "--log-level", "notice"] + extra
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
-        let output = output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            output.append(String(decoding: handle.availableData, as: UTF8.self))
+        do {
+            daemon = try SpawnedDaemon(dataDirectory: dataDirectory, endpoint: endpoint, arguments: extra, logLevel: "notice")
+        } catch {
+            throw BenchError("switchboardd did not start: \(error)")
         }
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        var found: String?
-        while found == nil && Date() < deadline && process.isRunning {
-            found = output.text.split(separator: "\n").first { $0.contains("switchboardd ready") }.flatMap { line in
-                line.range(of: #"mdp\.endpoint=tcp://[0-9.]+:[0-9]+"#, options: .regularExpression).map { String(line[$0].dropFirst(13)) }
-            }
-            if found == nil { Thread.sleep(forTimeInterval: 0.01) }
-        }
-        guard let found else { throw BenchError("switchboardd did not start: \(output.text)") }
-        self.endpoint = found
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var endpoint: String { daemon.endpoint }
+    var dataDirectory: String { daemon.dataDirectory }
+    var pid: Int32 { daemon.pid }
 
     /// Peak and current resident set size, in bytes, from /proc.
-    func memory() -> (peak: Int, current: Int) {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
-        func field(_ name: String) -> Int {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return 0 }
-            return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1_024
-        }
-        return (field("VmHWM:"), field("VmRSS:"))
-    }
+    func memory() -> (peak: Int, current: Int) { daemon.memory() }
 
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
+    /// Stops the broker with SIGTERM and waits for it.
+    func stop() { _ = try? daemon.terminate() }
 
-    func kill() {
-        guard process.isRunning else { return }
-        Foundation.kill(pid, SIGKILL)
-        process.waitUntilExit()
-    }
-}
-
-final class LogBuffer: Sendable {
-    private let storage = Mutex("")
-    func append(_ text: String) { storage.withLock { $0 += text } }
-    var text: String { storage.withLock { $0 } }
+    /// Kills the broker with SIGKILL and waits for it.
+    func kill() { try? daemon.crash() }
 }
 
 struct BenchError: Error, CustomStringConvertible {

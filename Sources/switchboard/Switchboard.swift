@@ -160,7 +160,9 @@ extension Switchboard {
             }
             let text = reply.body.first?.string ?? ""
             print(text)
-            if !text.contains(#""status":"requeued""#) { throw ExitCode(2) }
+            // 4: no such inquiry; 1: the broker refused (not parked, store unavailable).
+            if text.contains(#""code":"not_found""#) { throw ExitCode(4) }
+            if !text.contains(#""status":"requeued""#) { throw ExitCode(1) }
         }
     }
 }

@@ -1,18 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchboardBroker
 import ZeroMQ
 
-/// Runs a ``BrokerEngine`` for as long as the service group lives: starts it, waits for
-/// graceful shutdown (SIGTERM or SIGINT), then stops it, which closes every socket.
+/// Runs a ``BrokerEngine`` for as long as the service group lives. `run()` is the
+/// long-running work: it starts the engine, announces it, then waits for whichever comes
+/// first, graceful shutdown (SIGTERM or SIGINT) or the engine thread ending on its own.
+/// On shutdown it stops the engine, which closes every socket, and returns. If the engine
+/// ended by itself, the broker is dead: it throws, so the daemon exits non-zero and a
+/// supervisor can restart it, instead of staying up with nothing serving.
 struct BrokerService: Service {
     let engine: BrokerEngine
     let logger: Logger
+    /// Where to announce the bound endpoints (`--ready-file`), if anywhere.
+    var readyFile: ReadyFile? = nil
 
     func run() async throws {
-        let endpoint: String
+        let endpoint = try start()
         do {
-            endpoint = try engine.start()
+            try readyFile?.write(endpoint: endpoint, eventsEndpoint: engine.eventsEndpoint)
+        } catch {
+            logger.critical("cannot write the ready file", metadata: ["path": "\(readyFile?.path ?? "")", "error": "\(error)"])
+            engine.stop()
+            throw error
+        }
+        // Whatever ends the broker, its endpoints are no longer worth announcing.
+        defer { readyFile?.remove() }
+        logger.notice("switchboardd ready", metadata: ["mdp.endpoint": "\(endpoint)", "events.endpoint": "\(engine.eventsEndpoint ?? "off")"])
+
+        let ending = await shutdownOrEngineEnd()
+        switch ending.termination {
+        case .failed(let reason):
+            logger.critical("the broker engine failed; switchboardd exits", metadata: ["reason": "\(reason)"])
+            throw BrokerEngineEnded(description: "the broker engine failed: \(reason)")
+        case .stopped where ending.requested:
+            return
+        case .stopped:
+            logger.critical("the broker engine stopped without a shutdown request; switchboardd exits")
+            throw BrokerEngineEnded(description: "the broker engine stopped without a shutdown request")
+        }
+    }
+
+    /// Starts the engine, with a hint for the usual mistakes when it cannot bind.
+    private func start() throws -> String {
+        do {
+            return try engine.start()
         } catch {
             let hint = switch error.errno {
             case .addressInUse: "another process already listens on \(engine.options.endpoint) or \(engine.options.eventsEndpoint ?? "-"); stop it or choose another --endpoint or --events"
@@ -22,9 +60,119 @@ struct BrokerService: Service {
             logger.critical("cannot start the broker", metadata: ["error": "\(error)", "hint": "\(hint)"])
             throw error
         }
-        logger.notice("switchboardd ready", metadata: ["mdp.endpoint": "\(endpoint)", "events.endpoint": "\(engine.eventsEndpoint ?? "off")"])
-        try? await gracefulShutdown()
-        logger.notice("shutting down")
-        engine.stop()
     }
+
+    /// What woke the service up.
+    private enum Wake: Sendable, Equatable {
+        case engineEnded(BrokerEngine.Termination)
+        case shutdownRequested
+        case cancelled
+    }
+
+    /// How the engine ended, and whether this service asked it to.
+    private struct Ending: Sendable {
+        var termination: BrokerEngine.Termination
+        var requested: Bool
+    }
+
+    /// Races graceful shutdown against the engine thread's end. On shutdown (or when the
+    /// service group cancels this task) it stops the engine and waits for it to end; when
+    /// the engine ends first, it stops waiting for shutdown.
+    private func shutdownOrEngineEnd() async -> Ending {
+        let engine = engine
+        let logger = logger
+        return await withTaskGroup(of: Wake.self, returning: Ending.self) { group in
+            group.addTask {
+                .engineEnded(await engine.awaitTermination())
+            }
+            group.addTask {
+                do {
+                    try await gracefulShutdown()
+                    return .shutdownRequested
+                } catch {
+                    return .cancelled
+                }
+            }
+            var termination: BrokerEngine.Termination?
+            var requested = false
+            while let wake = await group.next() {
+                switch wake {
+                case .engineEnded(let ended):
+                    termination = ended
+                    group.cancelAll()
+                case .shutdownRequested, .cancelled:
+                    // After the engine has ended, the shutdown waiter only reports its own cancellation.
+                    guard termination == nil else { continue }
+                    requested = true
+                    logger.notice("shutting down", metadata: ["reason": "\(wake == .cancelled ? "cancelled" : "signal")"])
+                    engine.stop()
+                }
+            }
+            return Ending(termination: termination ?? .stopped, requested: requested)
+        }
+    }
+}
+
+/// The engine thread ended by itself; the description is the whole message.
+struct BrokerEngineEnded: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The `--ready-file` document, for scripts, tests and the benchmark that need the bound
+/// endpoints without reading the log:
+/// `{"data":"/abs/dir","events_endpoint":"tcp://127.0.0.1:40002","mdp_endpoint":"tcp://127.0.0.1:40001","pid":123}`,
+/// with `events_endpoint` null when `--events off`. It is written to `PATH.tmp` and
+/// renamed, so a reader never sees half of it, and removed when the broker stops.
+struct ReadyFile: Sendable {
+    let path: String
+    /// The data directory, absolute.
+    let dataDirectory: String
+
+    private struct Document: Encodable {
+        let pid: Int32
+        let mdpEndpoint: String
+        let eventsEndpoint: String?
+        let data: String
+
+        enum CodingKeys: String, CodingKey {
+            case pid, data
+            case mdpEndpoint = "mdp_endpoint"
+            case eventsEndpoint = "events_endpoint"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(pid, forKey: .pid)
+            try container.encode(mdpEndpoint, forKey: .mdpEndpoint)
+            if let eventsEndpoint {
+                try container.encode(eventsEndpoint, forKey: .eventsEndpoint)
+            } else {
+                try container.encodeNil(forKey: .eventsEndpoint)
+            }
+            try container.encode(data, forKey: .data)
+        }
+    }
+
+    func write(endpoint: String, eventsEndpoint: String?) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let document = Document(pid: getpid(), mdpEndpoint: endpoint, eventsEndpoint: eventsEndpoint, data: dataDirectory)
+        let temporary = path + ".tmp"
+        try (encoder.encode(document) + Data("\n".utf8)).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw ReadyFileError(description: "cannot rename \(temporary) to \(path): \(String(cString: strerror(code)))")
+        }
+    }
+
+    /// Removes the file (and a leftover temporary), if present.
+    func remove() {
+        unlink(path)
+        unlink(path + ".tmp")
+    }
+}
+
+struct ReadyFileError: Error, CustomStringConvertible {
+    let description: String
 }

@@ -22,7 +22,7 @@ struct Switchboardd: AsyncParsableCommand {
     @Option(help: "Where the event stream's PUB socket binds; 'off' disables it.")
     var events = "tcp://127.0.0.1:5556"
 
-    @Option(help: "Directory for the inquiry database (created if missing).")
+    @Option(help: "Directory for the inquiry database (created if missing). One broker at a time: switchboardd.lock in it is locked while the broker runs.")
     var data = "./data"
 
     @Option(help: "Departments and routing rules (YAML). Without it, the embedded demo city is used.")
@@ -42,6 +42,12 @@ struct Switchboardd: AsyncParsableCommand {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
+
+    @Option(help: ArgumentHelp(
+        "Once the sockets are bound, write a JSON document here: {\"pid\": ..., \"mdp_endpoint\": ..., \"events_endpoint\": ... or null, \"data\": absolute --data}. Written atomically (PATH.tmp, then renamed); removed when the broker stops.",
+        valueName: "path"
+    ))
+    var readyFile: String?
 
     func validate() throws {
         guard heartbeatLiveness >= 1 else {
@@ -82,6 +88,19 @@ struct Switchboardd: AsyncParsableCommand {
             "departments": "\(options.configuration.departments.count)",
             "rules": "\(options.configuration.rules.count)",
         ])
+        // Before the store is opened: a second broker on the same data would restore and
+        // serve the same queues.
+        let lock: DataDirectoryLock
+        do {
+            lock = try DataDirectoryLock(data: data)
+        } catch {
+            logger.critical("refusing to start", metadata: ["error": "\(error)"])
+            throw error
+        }
+        let ready = readyFile.map { ReadyFile(path: $0, dataDirectory: lock.directory) }
+        // A file left by a broker that was killed must not announce endpoints nobody serves.
+        ready?.remove()
+
         let store: SQLiteInquiryStore
         do {
             store = try SQLiteInquiryStore(directory: data)
@@ -90,7 +109,7 @@ struct Switchboardd: AsyncParsableCommand {
         }
         let engine = try BrokerEngine(options: options, store: store, logger: logger)
         let group = ServiceGroup(
-            services: [BrokerService(engine: engine, logger: logger)],
+            services: [BrokerService(engine: engine, logger: logger, readyFile: ready)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -36,9 +36,14 @@ import TestSupport
         let again = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, "-"], input: streetlights)
         #expect(again.output.contains(#""status":"duplicate""#))
 
-        let notParked = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f"])
-        #expect(notParked.status == 2)
-        #expect(notParked.output.contains("is not parked"))
+        let unknown = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f"])
+        #expect(unknown.status == 4)
+        #expect(unknown.output.contains(#""code":"not_found""#))
+
+        let id = try #require(ingested.output.split(separator: "\"").dropFirst(7).first.map(String.init))
+        let notParked = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, id])
+        #expect(notParked.status == 1)
+        #expect(notParked.output.contains(#""code":"not_parked""#))
 
         let badID = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "nope"])
         #expect(badID.status != 0)

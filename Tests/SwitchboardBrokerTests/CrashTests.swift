@@ -65,7 +65,7 @@ import ZeroMQ
                 // What was delivered but not durably acknowledged may be delivered again.
                 let store = try SQLiteInquiryStore(directory: data)
                 let delivered = Set(log.all.map(\.inquiryID))
-                let acknowledged = try delivered.filter { try store.state(of: InquiryID($0)!) == .acknowledged }
+                let acknowledged = try delivered.filter { try store.record(InquiryID($0)!)?.lifecycle.owner?.kind == .department }
                 inFlightAtKills += delivered.count - acknowledged.count
                 daemon = try SpawnedDaemon(dataDirectory: data, endpoint: endpoint, arguments: heartbeat)
             }

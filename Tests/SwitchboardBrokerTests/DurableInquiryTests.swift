@@ -37,7 +37,7 @@ import ZeroMQ
         #expect(log.all.first?.text == "My bin was not collected")
 
         let store = try SQLiteInquiryStore(directory: data)
-        try waitUntil("acknowledged") { try store.state(of: InquiryID(id)!) == .acknowledged }
+        try waitUntil("acknowledged") { try store.record(InquiryID(id)!)?.lifecycle.owner?.kind == .department }
     }
 
     @Test func badInputIsRejectedWithACodeAndNothingIsStored() throws {
@@ -62,7 +62,7 @@ import ZeroMQ
             #expect(error?["field"] as? String == field)
             #expect((error?["message"] as? String)?.isEmpty == false)
         }
-        #expect(try SQLiteInquiryStore(directory: data).countsByState().isEmpty)
+        #expect(try SQLiteInquiryStore(directory: data).list(InquiryFilter()).total == 0)
     }
 
     @Test func duplicatesInOneBatchAndAfterARestartGetTheFirstID() throws {
@@ -92,7 +92,7 @@ import ZeroMQ
         #expect(after["status"] as? String == "duplicate")
         #expect(after["duplicate_of"] as? String == ids.first)
         #expect(after["department"] as? String == "waste")
-        #expect(try SQLiteInquiryStore(directory: data).openInquiries().count == 1)
+        #expect(try SQLiteInquiryStore(directory: data).restorable().queue.count == 1)
     }
 
     @Test func restartRestoresTheQueue() throws {
@@ -173,7 +173,7 @@ import ZeroMQ
             #expect(log.all.last?.count == attempt)
         }
         let store = try SQLiteInquiryStore(directory: data)
-        try waitUntil("parked") { try store.state(of: InquiryID(id)!) == .parked }
+        try waitUntil("parked") { try store.record(InquiryID(id)!)?.lifecycle.state == .parked }
         #expect(logs.contains("inquiry parked"))
 
         // A parked inquiry is not handed to the next worker…
@@ -193,9 +193,10 @@ import ZeroMQ
         #expect(requeue["status"] as? String == "requeued")
         try waitUntil("redelivered after requeue") { log.all.count == 3 }
         #expect(log.all.last?.count == 1)
-        try waitUntil("acknowledged") { try store.state(of: InquiryID(id)!) == .acknowledged }
+        try waitUntil("acknowledged") { try store.record(InquiryID(id)!)?.lifecycle.owner?.kind == .department }
 
         let again = jsonObject(try client.request("sb.admin.requeue", body: [Frame(#"{"id":"\#(id)"}"#)])?.body)
-        #expect(again["status"] as? String == "rejected")
+        #expect(again["status"] as? String == "error")
+        #expect((again["error"] as? [String: Any])?["code"] as? String == "not_parked")
     }
 }

@@ -251,7 +251,8 @@ enum Cities {
         let error = try #require(notClaimed["error"] as? [String: Any])
         #expect(error["code"] as? String == "invalid_transition")
         #expect(error["state"] as? String == "queued")
-        #expect(error["allowed"] as? [String] == ["deliver", "claim", "handoff", "park"])
+        // Only the moves this agent may make: never the broker's own (deliver, park).
+        #expect(error["allowed"] as? [String] == ["claim", "handoff"])
         _ = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id])
         let unofficial = try agent(client, "sb.agent.reply", ["agent": "ana", "department": "front-office", "id": id, "text": "hi", "account": "@FakeCityHall"])
         #expect((unofficial["error"] as? [String: Any])?["code"] as? String == "unofficial_account")

@@ -1,3 +1,4 @@
+import DaemonHarness
 import Foundation
 import Logging
 import Majordomo
@@ -65,77 +66,10 @@ final class WorkerThread: Sendable {
     }
 }
 
-/// A spawned `switchboardd` process, for end-to-end tests. It binds a free port and
-/// the test reads the endpoint back from the daemon's own "ready" log line.
-final class SpawnedDaemon {
-    let process = Process()
-    private let stderr = Pipe()
-    private let output = SharedText()
-    private(set) var endpoint = ""
-    private(set) var eventsEndpoint = ""
-
-    static var binary: URL { executable("switchboardd") }
-
-    /// One of the package's executables, from SwiftPM's bin folder.
-    static func executable(_ name: String) -> URL {
-        // The test runner sits in SwiftPM's bin folder, next to the executables.
-        let runner = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var folder = runner.deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path),
-              folder.path != "/" {
-            folder = folder.deletingLastPathComponent()
-        }
-        return folder.appendingPathComponent(name)
-    }
-
-    let dataDirectory: String
-
-    /// Starts the daemon on `endpoint` with its database in `dataDirectory`; pass the
-    /// previous run's values to restart "the same" broker.
-    init(dataDirectory: String = temporaryDirectory(), endpoint: String = "tcp://127.0.0.1:*", arguments: [String] = []) throws {
-        self.dataDirectory = dataDirectory
-        process.executableURL = Self.binary
-        process.arguments = ["--endpoint", endpoint, "--events", "tcp://127.0.0.1:*", "--data", dataDirectory, "--log-level", "info"] + arguments
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        let output = output
-        stderr.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
-        }
-        try process.run()
-        try waitUntil(timeout: .seconds(20), "switchboardd ready") { log.contains("switchboardd ready") || !process.isRunning }
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("switchboardd ready") }),
-              let range = line.range(of: #"mdp\.endpoint=tcp://[0-9.]+:[0-9]+"#, options: .regularExpression),
-              let events = line.range(of: #"events\.endpoint=tcp://[0-9.]+:[0-9]+"#, options: .regularExpression)
-        else { throw TestTimeout(what: "an endpoint in switchboardd's log: \(log)") }
-        self.endpoint = String(line[range].dropFirst("mdp.endpoint=".count))
-        self.eventsEndpoint = String(line[events].dropFirst("events.endpoint=".count))
-    }
-
-    var log: String { output.text.withLock { $0 } }
-
-    /// Kills the daemon with SIGKILL: no chance to flush or close anything.
-    func crash() throws {
-        kill(process.processIdentifier, SIGKILL)
-        try waitUntil(timeout: .seconds(10), "switchboardd killed") { !process.isRunning }
-    }
-
-    func terminate() throws -> Int32 {
-        process.terminate()
-        try waitUntil(timeout: .seconds(10), "switchboardd exit") { !process.isRunning }
-        return process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-}
-
-/// Text appended from one thread and read from another.
-final class SharedText: Sendable {
-    let text = Mutex("")
-}
+/// A spawned `switchboardd` process, for end-to-end tests: the harness the benchmark
+/// uses too. The alias lets every file of this target name it without importing
+/// DaemonHarness itself.
+typealias SpawnedDaemon = DaemonHarness.SpawnedDaemon
 
 /// An envelope as a capture gateway would send it to `sb.ingest`.
 func envelope(_ externalID: String, text: String = "My bin was not collected", platform: String = "x", account: String = "@RivertonCity") -> Frame {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwitchboardCore
+import TestSupport
 
 /// A valid envelope, as a dictionary the tests bend into each kind of bad input.
 func sampleEnvelope(externalID: String = "1790000000000000001", text: String = "The bin on Elm Street was not collected") -> [String: Any] {
@@ -14,6 +15,10 @@ func sampleEnvelope(externalID: String = "1790000000000000001", text: String = "
         "captured_at": "2026-11-22T09:30:00Z",
     ]
 }
+
+/// The sample envelope as fixed text: `JSONSerialization` writes keys in a different
+/// order in each process, and byte offsets and seeded random cases must replay.
+let sampleEnvelopeText = #"{"source": {"platform": "x", "account": "@RivertonCity", "external_id": "1790000000000000001", "url": "https://x.com/someone/status/1"}, "author": {"handle": "@someone", "display_name": "Some One"}, "text": "The bin on Elm Street was not collected", "language": "en", "geo": {"lat": 51.51, "lon": -0.12}, "media": ["https://example.org/photo.jpg"], "captured_at": "2026-11-22T09:30:00Z"}"#
 
 func json(_ object: [String: Any]) -> [UInt8] {
     Array(try! JSONSerialization.data(withJSONObject: object))
@@ -98,6 +103,11 @@ func setting(_ object: [String: Any], _ path: String, _ value: Any?) -> [String:
             #expect(error.code == code, "\(error)")
             #expect(error.field == field)
             #expect(error.message.contains(field.split(separator: "[").first.map(String.init) ?? field))
+            // Values are citizen data: no message repeats one (short ones could match by chance).
+            let strings = (value as? String).map { [$0] } ?? (value as? [Any])?.compactMap { $0 as? String } ?? []
+            for string in strings where string.count >= 4 {
+                #expect(!error.message.contains(string), "\(error.message)")
+            }
         }
     }
 
@@ -119,19 +129,162 @@ func setting(_ object: [String: Any], _ path: String, _ value: Any?) -> [String:
         }
     }
 
-    @Test func randomBytesNeverCrashTheDecoder() {
-        var rng = SystemRandomNumberGenerator()
-        let valid = json(sampleEnvelope())
-        for _ in 0..<2_000 {
-            var bytes = valid
-            // Truncate, flip or splice random bytes.
-            switch rng.next() % 3 {
-            case 0: bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
-            case 1: for _ in 0..<4 { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8.random(in: 0...255, using: &rng) }
-            default: bytes.insert(UInt8.random(in: 0...255, using: &rng), at: Int(rng.next() % UInt64(bytes.count)))
-            }
-            _ = try? decoder.decode(bytes)
+    @Test func theFixedSampleTextIsTheSampleEnvelope() throws {
+        #expect(try decoder.decode(Array(sampleEnvelopeText.utf8)) == decoder.decode(json(sampleEnvelope())))
+    }
+
+    @Test(arguments: [
+        sampleEnvelopeText.replacingOccurrences(of: #""captured_at": "2026-11-22T09:30:00Z"}"#, with: #""captured_at": "2026-11-22T09:30:00Z",}"#),
+        sampleEnvelopeText.replacingOccurrences(of: "-0.12}", with: "-0.12, }"),
+        sampleEnvelopeText.replacingOccurrences(of: #"photo.jpg"]"#, with: #"photo.jpg",]"#),
+    ])
+    func trailingCommasAreInvalidJSON(_ text: String) {
+        do {
+            _ = try decoder.decode(Array(text.utf8))
+            Issue.record("a trailing comma was accepted")
+        } catch {
+            #expect(error.code == .invalidJSON)
+            #expect(error.field == nil)
+            #expect(error.message.hasPrefix("the body must be one UTF-8 JSON object: trailing comma at byte "), "\(error.message)")
         }
+    }
+
+    @Test func invalidJSONNamesTheByteOffsetAndNotTheContent() {
+        #expect(throws: IngestError(.invalidJSON, field: nil, "the body must be one UTF-8 JSON object: trailing comma at byte 12")) {
+            try decoder.decode(Array(#"{"text": "x",}"#.utf8))
+        }
+        do {
+            _ = try decoder.decode(Array(#"{"text": "my secret words" oops}"#.utf8))
+            Issue.record("accepted")
+        } catch {
+            #expect(error.message == "the body must be one UTF-8 JSON object: expected ',' or a closing bracket at byte 27")
+        }
+    }
+
+    /// UTF-16 in either byte order, with its byte-order mark and without.
+    @Test(arguments: [[UInt8](), [0xFF, 0xFE], [0xFE, 0xFF]], [false, true])
+    func utf16IsInvalidJSON(_ byteOrderMark: [UInt8], _ bigEndian: Bool) {
+        let units = sampleEnvelopeText.utf16.flatMap { unit in
+            bigEndian ? [UInt8(unit >> 8), UInt8(truncatingIfNeeded: unit)] : [UInt8(truncatingIfNeeded: unit), UInt8(unit >> 8)]
+        }
+        do {
+            _ = try decoder.decode(byteOrderMark + units)
+            Issue.record("UTF-16 was accepted")
+        } catch {
+            #expect(error.code == .invalidJSON)
+            #expect(error.message.contains("UTF-8"))
+        }
+    }
+
+    /// One letter and 300,000 combining accents is one character but 600 kB: refused by
+    /// the byte limit, by the scalar count when the byte limit is lifted, and before
+    /// parsing by the envelope limit when that one is not raised.
+    @Test func combiningMarksCannotStretchTheTextLimit() {
+        let text = "a" + String(repeating: "\u{0301}", count: 300_000)
+        #expect(text.count == 1)
+        let envelope = json(sampleEnvelope(text: text))
+        let byBytes = EnvelopeDecoder(maxTextLength: 5_000, maxEnvelopeBytes: 1 << 20)
+        #expect(throws: IngestError(.textTooLong, field: "text", "text has 600001 bytes of UTF-8; the limit is 20000")) {
+            try byBytes.decode(envelope)
+        }
+        let byScalars = EnvelopeDecoder(maxTextLength: 5_000, maxTextBytes: .max, maxEnvelopeBytes: 1 << 20)
+        #expect(throws: IngestError(.textTooLong, field: "text", "text has 300001 Unicode scalars; the limit is 5000")) {
+            try byScalars.decode(envelope)
+        }
+        do {
+            _ = try EnvelopeDecoder().decode(envelope)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.code == .tooLarge)
+        }
+    }
+
+    @Test func textIsLimitedInScalarsAndBytesAsWellAsCharacters() {
+        let marks = "a" + String(repeating: "\u{0301}", count: 150)
+        #expect(throws: IngestError(.textTooLong, field: "text", "text has 151 Unicode scalars; the limit is 100")) {
+            try decoder.decode(json(sampleEnvelope(text: marks)))
+        }
+        let tight = EnvelopeDecoder(maxTextLength: 100, maxTextBytes: 150)
+        #expect(tight.maxTextBytes == 150 && decoder.maxTextBytes == 400)
+        #expect(throws: IngestError(.textTooLong, field: "text", "text has 160 bytes of UTF-8; the limit is 150")) {
+            try tight.decode(json(sampleEnvelope(text: String(repeating: "é", count: 80))))
+        }
+        #expect((try? tight.decode(json(sampleEnvelope(text: String(repeating: "é", count: 75))))) != nil)
+    }
+
+    @Test func envelopesOver64KiBAreTooLarge() throws {
+        let defaults = EnvelopeDecoder()
+        #expect(defaults.maxEnvelopeBytes == 65_536)
+        let padded = sampleEnvelopeText + String(repeating: " ", count: 65_536 - sampleEnvelopeText.utf8.count)
+        #expect(try defaults.decode(Array(padded.utf8)).source.externalID == "1790000000000000001")
+        #expect(throws: IngestError(.tooLarge, field: nil, "the envelope is 65537 bytes; the limit is 65536")) {
+            try defaults.decode(Array((padded + " ").utf8))
+        }
+        #expect(throws: IngestError.self) { try defaults.decode(json(sampleEnvelope(text: String(repeating: "a", count: 70_000)))) }
+    }
+
+    @Test func anUnknownPlatformIsNamedButNotQuoted() {
+        do {
+            _ = try decoder.decode(json(setting(sampleEnvelope(), "source.platform", "tiktok-secret")))
+            Issue.record("accepted")
+        } catch {
+            #expect(error.code == .unknownPlatform)
+            #expect(error.field == "source.platform")
+            #expect(error.message.hasPrefix("source.platform is not a known platform; expected one of facebook, x,"))
+            #expect(!error.message.contains("tiktok"))
+        }
+    }
+
+    /// 100,000 cases from a seeded generator, so that a failure replays: random bytes,
+    /// truncations of a valid envelope, valid prefixes with a random tail, and valid
+    /// envelopes with bytes changed or inserted. Typed throws already make every outcome
+    /// an Inquiry or an IngestError; what is checked is that nothing traps, that every
+    /// rejection carries a known code and a message, and that what is accepted is valid.
+    @Test func randomisedInputIsAcceptedOrRejectedAndNeverCrashes() {
+        let knownCodes: Set<IngestError.Code> = [
+            .invalidJSON, .missingField, .invalidType, .unknownField, .invalidValue,
+            .unknownPlatform, .textTooLong, .brokerField, .tooLarge,
+        ]
+        var rng = SeededGenerator(seed: 0xE17E_1095)
+        let valid = Array(sampleEnvelopeText.utf8)
+        var accepted = 0
+        var problems: [String] = []
+        for _ in 0..<100_000 {
+            do {
+                let inquiry = try decoder.decode(randomCase(from: valid, using: &rng))
+                accepted += 1
+                if inquiry.text.unicodeScalars.count > decoder.maxTextLength { problems.append("accepted an over-long text") }
+            } catch {
+                if !knownCodes.contains(error.code) || error.message.isEmpty { problems.append("\(error)") }
+            }
+        }
+        #expect(problems.isEmpty, "\(problems.prefix(3))")
+        #expect(accepted > 0)
+    }
+}
+
+/// One randomised decoder input derived from a valid envelope.
+private func randomCase(from valid: [UInt8], using rng: inout SeededGenerator) -> [UInt8] {
+    /// Bytes that matter to JSON, so that random text gets past the first byte now and then.
+    let jsonBytes = Array(#"{}[]":,\ 0123456789.-+eEtrufalsn"#.utf8)
+    var tail: [UInt8] = []
+    for _ in 0..<Int.random(in: 0..<48, using: &rng) {
+        tail.append(Bool.random(using: &rng) ? UInt8.random(in: 0...255, using: &rng) : jsonBytes.randomElement(using: &rng) ?? 0)
+    }
+    let cut = Int.random(in: 0..<valid.count, using: &rng)
+    var bytes = valid
+    switch Int.random(in: 0..<5, using: &rng) {
+    case 0: return tail
+    case 1: return Array(valid.prefix(cut))
+    case 2: return Array(valid.prefix(cut)) + tail
+    case 3:
+        for _ in 0..<Int.random(in: 1...4, using: &rng) {
+            bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+        }
+        return bytes
+    default:
+        bytes.insert(UInt8.random(in: 0...255, using: &rng), at: cut)
+        return bytes
     }
 }
 

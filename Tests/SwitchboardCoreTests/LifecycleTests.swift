@@ -64,14 +64,18 @@ import Testing
 
     @Test func illegalMovesNameTheStateAndTheAllowedMoves() {
         var inquiry = fresh()
-        #expect(throws: LifecycleError.invalidTransition(state: .queued, command: "reply", allowed: ["deliver", "claim", "handoff", "park"])) {
-            try apply(&inquiry, .reply(account: "@x"), by: ana)
+        // Only the moves this agent may make are offered: never the broker's own.
+        #expect(throws: LifecycleError.invalidTransition(state: .queued, command: "reply", allowed: ["claim", "handoff"])) {
+            try apply(&inquiry, .reply(account: "@x"), by: ana, for: "front-office")
         }
-        #expect(throws: LifecycleError.invalidTransition(state: .queued, command: "close", allowed: ["deliver", "claim", "handoff", "park"])) {
+        #expect(throws: LifecycleError.invalidTransition(state: .queued, command: "close", allowed: [])) {
             try apply(&inquiry, .close(.spam, note: nil), by: ana)
         }
+        #expect(throws: LifecycleError.invalidTransition(state: .queued, command: "reply", allowed: ["deliver", "claim", "handoff", "park"])) {
+            try apply(&inquiry, .reply(account: "@x"), by: .system)
+        }
         try? apply(&inquiry, .park(reason: "x"), by: .system)
-        #expect(throws: LifecycleError.invalidTransition(state: .parked, command: "claim", allowed: ["requeue"])) {
+        #expect(throws: LifecycleError.invalidTransition(state: .parked, command: "claim", allowed: [])) {
             try apply(&inquiry, .claim, by: ana, for: "front-office")
         }
         let error = LifecycleError.invalidTransition(state: .parked, command: "claim", allowed: ["requeue"])
@@ -85,7 +89,7 @@ import Testing
         #expect(throws: LifecycleError.notOwner(actor: bo, owner: ana)) {
             try apply(&inquiry, .reply(account: "@x"), by: bo, for: "front-office")
         }
-        #expect(throws: LifecycleError.invalidTransition(state: .inProgress, command: "claim", allowed: ["release", "accept", "handoff", "return", "request_information", "close", "reply"])) {
+        #expect(throws: LifecycleError.invalidTransition(state: .inProgress, command: "claim", allowed: [])) {
             try apply(&inquiry, .claim, by: bo, for: "front-office")
         }
         // A worker of another department cannot reply to it either.
@@ -102,16 +106,28 @@ import Testing
         #expect((try? apply(&inquiry, .claim, by: ana, for: "roads")) != nil)
     }
 
-    @Test func aSecondReplyIsRefusedEvenAfterReopening() throws {
+    /// One answer per round of the conversation: a second answer to the same citizen
+    /// message is refused, but a reopen or the citizen's answer starts a new round.
+    @Test func aSecondReplyInOneRoundIsRefusedButAReopenStartsANewOne() throws {
         var inquiry = fresh()
         try apply(&inquiry, .claim, by: ana, for: "front-office")
-        try apply(&inquiry, .reply(account: "@RivertonCity"), by: ana, for: "front-office")
+        try apply(&inquiry, .reply(account: "@RivertonCity", replyID: "r1"), by: ana, for: "front-office")
+        #expect(inquiry.lastReplyID == "r1")
         #expect(throws: LifecycleError.alreadyAnswered) { try apply(&inquiry, .reply(account: "@RivertonWaste"), by: ana, for: "front-office") }
         try apply(&inquiry, .reopen(note: nil), by: ana, for: "front-office")
         try apply(&inquiry, .handoff(to: "roads", note: "follow-up"), by: .system)
         try apply(&inquiry, .deliver, by: worker)
+        try apply(&inquiry, .reply(account: "@RivertonRoads"), by: worker)
         #expect(throws: LifecycleError.alreadyAnswered) { try apply(&inquiry, .reply(account: "@RivertonRoads"), by: worker) }
         #expect(!inquiry.allowedCommands.contains("reply"))
+
+        // Asked for more, the citizen answers: the owner may answer that message.
+        var asked = fresh()
+        try apply(&asked, .claim, by: ana, for: "front-office")
+        try apply(&asked, .requestInformation(note: "which street?"), by: ana, for: "front-office")
+        try apply(&asked, .citizenReplied, by: .system)
+        #expect(asked.state == .inProgress && asked.owner == ana)
+        try apply(&asked, .reply(account: "@RivertonCity"), by: ana, for: "front-office")
     }
 
     @Test func handoffTargetsAreChecked() throws {

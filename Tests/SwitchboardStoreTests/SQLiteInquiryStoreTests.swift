@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 import SwitchboardCore
@@ -6,16 +7,25 @@ import SwitchboardCore
 
 @Suite struct SQLiteInquiryStoreTests {
     let directory = temporaryDirectory()
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
 
     func accepted(_ n: Int, department: String = "waste", priority: Priority = .normal) -> AcceptedInquiry {
         var rng = SystemRandomNumberGenerator()
+        let id = InquiryID.generate(milliseconds: UInt64(1_000 + n), using: &rng)
+        let record = LifecycleRecord(lifecycle: InquiryLifecycle(id: id, department: department), priority: priority,
+                                     sla: InquirySLA(department: department, priority: priority, policy: SLAPolicy(), at: start))
         return AcceptedInquiry(
-            id: InquiryID.generate(milliseconds: UInt64(1_000 + n), using: &rng),
             key: DeduplicationKey(platform: .x, externalID: "post-\(n)"),
-            department: department, priority: priority,
             envelopeJSON: #"{"text":"inquiry \#(n)"}"#, routingJSON: #"{"department":"\#(department)"}"#,
-            receivedAt: "2026-11-22T09:30:00Z"
+            receivedAt: "2026-11-22T09:30:00Z", record: record
         )
+    }
+
+    func moved(_ inquiry: AcceptedInquiry, _ command: LifecycleCommand, by actor: Actor = .system, deliveries: UInt16 = 0) throws -> LifecycleRecord {
+        var record = inquiry.record
+        _ = try record.lifecycle.apply(command, by: actor, actingFor: "waste", at: start, frontOffice: "front-office", departments: ["front-office", "waste"])
+        record.deliveries = deliveries
+        return record
     }
 
     @Test func acceptedInquiriesSurviveReopening() throws {
@@ -23,109 +33,151 @@ import SwitchboardCore
         do {
             let store = try SQLiteInquiryStore(directory: directory)
             var batch = StoreBatch()
-            inquiries.forEach { batch.append(.accept($0)) }
-            try store.commit(batch)
+            inquiries.forEach { batch.insert($0) }
+            #expect(try store.commit(batch).duplicates.isEmpty)
         }
         let reopened = try SQLiteInquiryStore(directory: directory)
-        #expect(try reopened.openInquiries().map(\.id) == inquiries.map(\.id))
-        #expect(try reopened.inquiryID(for: DeduplicationKey(platform: .x, externalID: "post-1")) == inquiries[1].id)
-        #expect(try reopened.inquiryID(for: DeduplicationKey(platform: .facebook, externalID: "post-1")) == nil)
-        let stored = try #require(try reopened.delivery(inquiries[2].id))
+        #expect(try reopened.restorable().queue.map(\.id) == inquiries.map(\.id))
+        #expect(try reopened.inquiry(for: DeduplicationKey(platform: .x, externalID: "post-1"))?.id == inquiries[1].id)
+        #expect(try reopened.inquiry(for: DeduplicationKey(platform: .facebook, externalID: "post-1")) == nil)
+        let stored = try #require(try reopened.inquiry(inquiries[2].id))
         #expect(stored.envelopeJSON == #"{"text":"inquiry 2"}"#)
-        #expect(stored.department == "waste")
+        #expect(stored.record == inquiries[2].record)
+        #expect(try reopened.recentKeys(limit: 2).map(\.original.id) == [inquiries[2].id, inquiries[1].id])
     }
 
     @Test func usesWALAndFullSynchronous() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         var batch = StoreBatch()
-        batch.append(.accept(accepted(1)))
-        try store.commit(batch)
+        batch.insert(accepted(1))
+        _ = try store.commit(batch)
         #expect(FileManager.default.fileExists(atPath: store.path + "-wal"))
         #expect(try store.pragma("journal_mode") == "wal")
         #expect(try store.pragma("synchronous") == "2")   // FULL
     }
 
-    @Test func stateTransitionsAndRestoreOrder() throws {
+    /// One vocabulary: the stored state is the lifecycle's, and what a restart puts
+    /// back in the queues is derived from it.
+    @Test func restoreFollowsTheLifecycle() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         let low = accepted(1, priority: .low), urgent = accepted(2, priority: .urgent)
-        let normal = accepted(3), flying = accepted(4, priority: .low), done = accepted(5), dead = accepted(6)
+        let normal = accepted(3), flying = accepted(4, priority: .low), done = accepted(5), dead = accepted(6), held = accepted(7)
         var batch = StoreBatch()
-        [low, urgent, normal, flying, done, dead].forEach { batch.append(.accept($0)) }
-        try store.commit(batch)
+        [low, urgent, normal, flying, done, dead, held].forEach { batch.insert($0) }
+        _ = try store.commit(batch)
 
         batch = StoreBatch()
-        batch.append(.delivered(flying.id, deliveries: 2))
-        batch.append(.delivered(done.id, deliveries: 1))
-        batch.append(.delivered(dead.id, deliveries: 5))
-        batch.append(.acknowledged(done.id, at: "2026-11-22T10:00:00Z"))
-        batch.append(.parked(dead.id, reason: "not acknowledged after 5 deliveries"))
-        try store.commit(batch)
+        batch.update(try moved(flying, .deliver, by: .worker("w1"), deliveries: 2))
+        var accepted = try moved(done, .deliver, by: .worker("w1"), deliveries: 1)
+        _ = try accepted.lifecycle.apply(.accept, by: .worker("w1"), at: start, frontOffice: "front-office", departments: ["waste"])
+        batch.update(accepted)
+        batch.update(try moved(dead, .park(reason: "5 deliveries"), deliveries: 5))
+        var claimed = held.record
+        _ = try claimed.lifecycle.apply(.claim, by: .agent("ana"), actingFor: "waste", at: start, frontOffice: "front-office", departments: ["waste"])
+        batch.update(claimed)
+        _ = try store.commit(batch)
 
-        let open = try store.openInquiries()
-        // In flight first, then ready by priority and arrival, then parked; acknowledged
-        // ones are gone.
-        #expect(open.map(\.id) == [flying.id, urgent.id, normal.id, low.id, dead.id])
-        #expect(open.first?.state == .inFlight)
-        #expect(open.first?.deliveries == 2)
-        #expect(try store.state(of: dead.id) == .parked)
-        #expect(try store.countsByState() == [.ready: 3, .inFlight: 1, .parked: 1, .acknowledged: 1])
-
-        batch = StoreBatch()
-        batch.append(.requeued(dead.id))
-        try store.commit(batch)
-        #expect(try store.state(of: dead.id) == .ready)
-        #expect(try store.delivery(dead.id)?.deliveries == 0)
+        let (queue, parked) = try store.restorable()
+        // Held by a worker first, then queued by priority and arrival; the parked one is
+        // counted, the accepted and agent-held ones stay where they are.
+        #expect(queue.map(\.id) == [flying.id, urgent.id, normal.id, low.id])
+        #expect(queue.first?.wasInFlight == true)
+        #expect(queue.first?.deliveries == 2)
+        #expect(parked == 1)
+        #expect(try store.list(InquiryFilter(state: .parked)).items.map(\.id) == [dead.id])
+        #expect(try store.list(InquiryFilter(owner: .agent("ana"))).items.map(\.id) == [held.id])
     }
 
-    @Test func aFailedBatchWritesNothing() throws {
+    @Test func aRepeatedKeyIsReportedAndNothingOfItIsWritten() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         let first = accepted(1)
         var batch = StoreBatch()
-        batch.append(.accept(first))
-        try store.commit(batch)
+        batch.insert(first)
+        _ = try store.commit(batch)
 
-        // The second inquiry repeats the first's deduplication key: the whole batch fails.
         var clash = accepted(2)
         clash.key = first.key
+        let other = accepted(3)
         batch = StoreBatch()
-        batch.append(.accept(accepted(3)))
-        batch.append(.accept(clash))
+        batch.insert(other)
+        batch.insert(clash)
+        batch.update(try moved(clash, .claim, by: .agent("ana")))
+        batch.append(InquiryLifecycle.routedEntry(id: clash.id, department: "waste", at: start))
+        let result = try store.commit(batch)
+        #expect(result.duplicates == [clash.id: DuplicateOf(id: first.id, department: "waste", priority: .normal)])
+        #expect(try store.restorable().queue.map(\.id) == [first.id, other.id])
+        #expect(try store.inquiry(clash.id) == nil)
+        #expect(try store.timeline(clash.id).isEmpty)
+    }
+
+    @Test func aFailedBatchWritesNothing() throws {
+        let queue = try DatabaseQueue()
+        let store = try SQLiteInquiryStore(database: queue)
+        var batch = StoreBatch()
+        batch.insert(accepted(1))
+        _ = try store.commit(batch)
+        // A full disk, as SQLite reports it: the page limit is where the file stands.
+        try queue.write { db in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
+            try db.execute(sql: "PRAGMA max_page_count = \(pages)")
+        }
+        batch = StoreBatch()
+        for n in 2..<200 {
+            var big = accepted(n)
+            big.envelopeJSON = String(repeating: "x", count: 4_000)
+            batch.insert(big)
+        }
         #expect(throws: StoreError.self) { try store.commit(batch) }
-        #expect(try store.openInquiries().map(\.id) == [first.id])
+        #expect(try store.restorable().queue.count == 1)
     }
 
     @Test func lifecycleTimelineAndOutboundRoundTrip() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         let inquiry = accepted(1, department: "front-office")
-        let start = Date(timeIntervalSince1970: 1_800_000_000)
-        var lifecycle = InquiryLifecycle(id: inquiry.id, department: "front-office")
+        var lifecycle = inquiry.record.lifecycle
         let policy = SLAPolicy()
-        var sla = InquirySLA(department: "front-office", priority: .normal, policy: policy, at: start)
+        var sla = inquiry.record.sla
         let claimed = try lifecycle.apply(.claim, by: .agent("ana"), actingFor: "front-office", at: start.addingTimeInterval(60),
                                           frontOffice: "front-office", departments: ["front-office", "waste"])
         sla.follow(claimed, priority: .normal, policy: policy)
         let record = LifecycleRecord(lifecycle: lifecycle, priority: .high, sla: sla, leaseExpiresAt: start.addingTimeInterval(960))
 
         var batch = StoreBatch()
-        batch.append(.accept(inquiry))
-        batch.append(.record(inquiry.id, record))
-        batch.append(.timeline(claimed))
-        batch.append(.outbound(OutboundReply(inquiry: inquiry.id, platform: .x, account: "@RivertonCity", inReplyTo: "post-1", text: "We are on it")))
-        try store.commit(batch)
+        batch.insert(inquiry)
+        batch.update(record)
+        batch.append(claimed)
+        batch.queue(OutboundReply(inquiry: inquiry.id, platform: .x, account: "@RivertonCity", inReplyTo: "post-1", text: "We are on it"))
+        _ = try store.commit(batch)
 
         #expect(try store.record(inquiry.id) == record)
         #expect(try store.timeline(inquiry.id) == [claimed])
         #expect(try store.expiredLeases(before: start.addingTimeInterval(959), limit: 10).isEmpty)
         #expect(try store.expiredLeases(before: start.addingTimeInterval(961), limit: 10) == [inquiry.id])
-        #expect(try store.list(InquiryFilter(department: "front-office", state: .inProgress)).map(\.id) == [inquiry.id])
-        #expect(try store.list(InquiryFilter(state: .queued)).isEmpty)
+        let page = try store.list(InquiryFilter(department: "front-office", state: .inProgress))
+        #expect(page.items.map(\.id) == [inquiry.id])
+        #expect(page.total == 1)
+        #expect(page.items.first?.owner == .agent("ana"))
+        #expect(try store.list(InquiryFilter(state: .queued)).items.isEmpty)
         #expect(try store.pendingOutbound().map(\.inquiry) == [inquiry.id])
+        #expect(try store.ids(withPrefix: String(inquiry.id.description.prefix(8)), limit: 5) == [inquiry.id])
 
         batch = StoreBatch()
-        batch.append(.outboundSent(inquiry.id, at: "2026-11-22T10:00:00Z"))
-        try store.commit(batch)
+        batch.markSent(inquiry.id, at: "2026-11-22T10:00:00Z")
+        _ = try store.commit(batch)
         #expect(try store.pendingOutbound().isEmpty)
         #expect(try store.outbound(inquiry.id)?.sent == true)
+    }
+
+    @Test func listingsArePagedWithATotal() throws {
+        let store = try SQLiteInquiryStore(directory: directory)
+        var batch = StoreBatch()
+        (0..<25).forEach { batch.insert(accepted($0)) }
+        _ = try store.commit(batch)
+        let first = try store.list(InquiryFilter(department: "waste", limit: 10))
+        let last = try store.list(InquiryFilter(department: "waste", limit: 10, offset: 20))
+        #expect(first.total == 25 && first.items.count == 10)
+        #expect(last.total == 25 && last.items.count == 5)
+        #expect(Set(first.items.map(\.id)).isDisjoint(with: last.items.map(\.id)))
     }
 
     @Test func unwritableDirectoryIsAClearError() {

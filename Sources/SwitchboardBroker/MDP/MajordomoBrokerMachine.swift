@@ -108,9 +108,9 @@ public struct MajordomoBrokerMachine {
         inquiries.remove(id, department: department)
     }
 
-    /// The next inquiry an agent claims from `department`'s queue.
-    public mutating func takeNextInquiry(department: String) -> QueueEntry? {
-        inquiries.next(department: department)
+    /// The inquiry an agent claiming "the next one" from `department` would get.
+    public func nextInquiry(department: String) -> QueueEntry? {
+        inquiries.peek(department: department)
     }
 
     /// Drops an inquiry a worker was given but that cannot be sent (it is gone from the
@@ -197,7 +197,7 @@ public struct MajordomoBrokerMachine {
         if name.hasPrefix(MDP.mmiPrefix) {
             return [.send(peer: client, frames: ClientMessage(service: name, body: [mmiReply(name, message.body)]).frames)]
         }
-        if name.hasPrefix(MDP.switchboardPrefix) {
+        if name.hasPrefix(MDP.switchboardPrefix) || name.hasPrefix(MDP.outboundPrefix) {
             return [
                 .send(peer: client, frames: ClientMessage(service: name, body: [MMI.notImplemented]).frames),
                 .report(.unknownReservedService(client: client, service: name)),

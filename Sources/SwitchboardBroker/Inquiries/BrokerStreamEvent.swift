@@ -42,7 +42,7 @@ struct BrokerStreamEvent {
 
     var frames: [Frame] { [Frame(topic), Frame(body)] }
 
-    static func timestamp(_ date: Date) -> String { InquiryDesk.timestamp(date) }
+    static func timestamp(_ date: Date) -> String { Timestamp.format(date) }
 }
 
 /// Wall-clock time that only moves forward: read once at start, then advanced by the

@@ -1,0 +1,542 @@
+import Dispatch
+import Foundation
+import Logging
+import Majordomo
+import Synchronization
+import SwitchboardCore
+import SwitchboardStore
+import ZeroMQ
+
+/// The broker's engine: one thread that owns every socket of the broker, feeds what
+/// arrives into the two pure machines (``MajordomoBrokerMachine`` for 7/MDP,
+/// ``InquiryMachine`` for inquiries) and carries out the actions they return. A second
+/// thread, the ``StoreWriter``, makes each turn's batch durable while the engine goes
+/// on.
+///
+/// Other threads reach the engine only through `inproc://` PAIR pipes; no socket is
+/// ever touched outside its thread. ``start()`` and ``stop()`` are synchronous, like
+/// czmq's `zactor`: when `start` returns the sockets are bound and the queues
+/// restored, and when `stop` returns every thread has closed its sockets.
+public final class BrokerEngine: Sendable {
+    public struct Options: Sendable {
+        /// Where the ROUTER socket binds; `tcp://127.0.0.1:*` picks a free port.
+        public var endpoint: String = "tcp://127.0.0.1:5555"
+        public var broker = BrokerConfiguration()
+        /// The largest message accepted from a peer; a larger one disconnects that peer.
+        public var maxMessageSize: Int64 = 1 << 20
+        /// Messages queued per peer before sends to it fail (and it is treated as gone).
+        public var highWaterMark: Int32 = 100_000
+        /// The most inbound messages one loop turn reads before it seals its batch.
+        public var batchSize = 4_096
+        /// A batch is sealed once it holds this many bytes of rows.
+        public var maxBatchBytes = 8 << 20
+        /// Sealed batches waiting for the store writer before the engine stops reading
+        /// new messages (so clients wait, and memory stays bounded).
+        public var maxPendingBatches = 2
+        /// Departments, routing rules and limits.
+        public var configuration = SwitchboardConfiguration.demo()
+        /// Where the PUB socket of the event stream binds; nil disables the stream.
+        public var eventsEndpoint: String? = "tcp://127.0.0.1:5556"
+        /// libzmq background I/O threads: TCP work for all peers runs on these.
+        public var ioThreads: Int32 = 1
+        /// How often claim leases and SLA clocks are checked.
+        public var timerInterval: Duration = .seconds(1)
+        public init() {}
+    }
+
+    /// How the engine thread ended.
+    public enum Termination: Sendable, Equatable {
+        /// ``stop()`` was called.
+        case stopped
+        /// It could not go on; the reason is logged too.
+        case failed(String)
+    }
+
+    private enum Lifecycle {
+        case idle
+        case starting
+        case running(endpoint: String, events: String?)
+        case failed(ZMQError)
+        case ended(Termination)
+    }
+
+    public let options: Options
+    private let store: any InquiryStore
+    private let logger: Logger
+    private let context: Context
+    private let controlEndpoint: String
+    private let lifecycle = Mutex(Lifecycle.idle)
+    /// The caller's end of the control pipe; guarded because `stop` may come from any thread.
+    private let control = Mutex<Socket?>(nil)
+    private let started = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// - Parameter store: where inquiries are persisted; every accepted inquiry is
+    ///   committed there before the gateway hears "accepted".
+    public init(options: Options, store: any InquiryStore, logger: Logger) throws(ZMQError) {
+        self.options = options
+        self.store = store
+        self.logger = logger
+        context = try Context(ioThreads: options.ioThreads)
+        controlEndpoint = "inproc://switchboard-engine-control"
+    }
+
+    /// Starts the engine thread and returns the endpoint the broker actually bound.
+    public func start() throws(ZMQError) -> String {
+        let (context, controlEndpoint) = (context, controlEndpoint)
+        try control.withLock { (pipe) throws(ZMQError) in
+            let socket = try Socket(context, .pair)
+            try socket.bind(controlEndpoint)
+            pipe = socket
+        }
+        lifecycle.withLock { $0 = .starting }
+
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "switchboard-engine"
+        thread.start()
+        started.wait()
+
+        switch lifecycle.withLock({ $0 }) {
+        case .running(let endpoint, _): return endpoint
+        case .failed(let error): throw error
+        default: throw .failed(function: "BrokerEngine.start", errno: .finiteStateMachine)
+        }
+    }
+
+    /// Asks the engine thread to stop and waits until every thread has closed its sockets.
+    public func stop() {
+        let wasRunning = control.withLock { pipe -> Bool in
+            guard let socket = pipe else { return false }
+            try? socket.send("STOP")
+            socket.close()
+            pipe = nil
+            return true
+        }
+        if wasRunning { waitUntilFinished() }
+    }
+
+    /// Waits until the engine thread has ended, for whatever reason.
+    public func awaitTermination() async -> Termination {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [self] in
+                waitUntilFinished()
+                continuation.resume(returning: termination ?? .stopped)
+            }
+        }
+    }
+
+    /// How the engine ended, once it has.
+    public var termination: Termination? {
+        switch lifecycle.withLock({ $0 }) {
+        case .ended(let termination): termination
+        case .failed(let error): .failed("\(error)")
+        default: nil
+        }
+    }
+
+    /// Blocks until the thread ends; every waiter passes the signal on.
+    private func waitUntilFinished() {
+        finished.wait()
+        finished.signal()
+    }
+
+    /// The endpoint bound, once started.
+    public var endpoint: String? {
+        if case .running(let endpoint, _) = lifecycle.withLock({ $0 }) { return endpoint }
+        return nil
+    }
+
+    /// The event stream's endpoint as bound, once started.
+    public var eventsEndpoint: String? {
+        if case .running(_, let events) = lifecycle.withLock({ $0 }) { return events }
+        return nil
+    }
+
+    // MARK: The engine thread
+
+    private func run() {
+        var sockets: [Socket] = []
+        defer { sockets.forEach { $0.close() } }
+        let loop: EngineLoop
+        let writer: StoreWriter
+        let pipe: Socket
+        do {
+            let router = try Socket(context, .router)
+            sockets.append(router)
+            try router.setRouterMandatory(true)
+            try router.setMaxMessageSize(options.maxMessageSize)
+            try router.setSendHighWaterMark(options.highWaterMark)
+            try router.setReceiveHighWaterMark(options.highWaterMark)
+            let endpoint = try router.bind(options.endpoint)
+            pipe = try Socket(context, .pair)
+            sockets.append(pipe)
+            try pipe.connect(controlEndpoint)
+            var publisher: Socket?
+            var eventsBound: String?
+            if let eventsEndpoint = options.eventsEndpoint {
+                let socket = try Socket(context, .pub)
+                sockets.append(socket)
+                try socket.setSendHighWaterMark(options.highWaterMark)
+                eventsBound = try socket.bind(eventsEndpoint)
+                publisher = socket
+            }
+            let writerPipe = try Socket(context, .pair)
+            sockets.append(writerPipe)
+            let notify = "inproc://switchboard-store-\(UUID().uuidString)"
+            try writerPipe.bind(notify)
+            writer = StoreWriter(store: store, logger: logger, notifyEndpoint: notify)
+            writer.start(context: context)
+
+            var broker = options.broker
+            broker.maxDeliveries = options.configuration.maxDeliveries
+            var engineLoop = EngineLoop(
+                router: router, publisher: publisher, writerPipe: writerPipe, writer: writer, store: store, options: options,
+                mdp: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryService.all),
+                inquiries: InquiryMachine(configuration: options.configuration),
+                logger: logger
+            )
+            do {
+                try engineLoop.restore()
+            } catch {
+                logger.critical("cannot restore the queues from the store", metadata: ["error": "\(error)"])
+                writer.stop()
+                lifecycle.withLock { $0 = .failed(.failed(function: "restore", errno: .invalidArgument)) }
+                started.signal()
+                return
+            }
+            loop = engineLoop
+            lifecycle.withLock { $0 = .running(endpoint: endpoint, events: eventsBound) }
+            logger.info("broker listening", metadata: ["mdp.endpoint": "\(endpoint)", "events.endpoint": "\(eventsBound ?? "disabled")"])
+        } catch {
+            lifecycle.withLock { $0 = .failed(error) }
+            started.signal()
+            return
+        }
+        started.signal()
+
+        var running = loop
+        let ending: Termination
+        do {
+            try running.run(pipe: pipe)
+            ending = .stopped
+        } catch {
+            logger.critical("engine loop failed", metadata: ["error": "\(error)"])
+            ending = .failed("engine loop failed: \(error)")
+        }
+        running.drain()
+        writer.stop()
+        lifecycle.withLock { $0 = .ended(ending) }
+        logger.info("broker stopped")
+    }
+}
+
+/// The state the engine thread owns: its sockets, the two machines and the writer's
+/// mailbox.
+struct EngineLoop {
+    let router: Socket
+    let publisher: Socket?
+    let writerPipe: Socket
+    let writer: StoreWriter
+    let store: any InquiryStore
+    let options: BrokerEngine.Options
+    var mdp: MajordomoBrokerMachine
+    var inquiries: InquiryMachine
+    let logger: Logger
+    let clock = MonotonicWallClock()
+    var nextTimers = ContinuousClock.now
+
+    /// Puts every inquiry that was waiting or being delivered back in its queue (those
+    /// a worker held first: they are redelivered), warms the deduplication index and
+    /// queues unsent messages for their gateways. Parked inquiries stay parked.
+    mutating func restore() throws {
+        let start = ContinuousClock.now
+        let (queue, parked) = try store.restorable()
+        var inFlight: [RestorableInquiry] = []
+        for inquiry in queue {
+            mdp.restoreInquiry(QueueEntry(id: inquiry.id, priority: inquiry.priority, deliveries: inquiry.deliveries),
+                               department: inquiry.department)
+            if inquiry.wasInFlight { inFlight.append(inquiry) }
+        }
+        // A worker's hold did not survive the restart: its record says so too.
+        for inquiry in inFlight {
+            if let stored = try store.inquiry(inquiry.id) { inquiries.load(stored) }
+            carryOut(inquiries.workerLeft(holding: QueueEntry(id: inquiry.id, priority: inquiry.priority, deliveries: inquiry.deliveries),
+                                          department: inquiry.department, now: clock.now()), now: start)
+        }
+        inquiries.rememberKeys(try store.recentKeys(limit: inquiries.keyCapacity))
+        for case .enqueue(let service, let entry) in inquiries.restoreOutbound(try store.pendingOutbound()) {
+            mdp.restoreInquiry(entry, department: service)
+        }
+        sealTurn()
+        logger.info("queues restored", metadata: [
+            "inquiries.queued": "\(queue.count)", "inquiries.parked": "\(parked)", "elapsed": "\(ContinuousClock.now - start)",
+        ])
+    }
+
+    /// Timers (expiry, heartbeats) run at least this often.
+    var tickPeriod: Duration {
+        min(.milliseconds(100), mdp.configuration.heartbeatInterval / 4)
+    }
+
+    /// Whether the writer is so far behind that no new message may be read.
+    var backpressured: Bool {
+        guard inquiries.pendingBatches >= options.maxPendingBatches else { return false }
+        let open = inquiries.openBatchSize
+        return open.rows >= options.batchSize || open.bytes >= options.maxBatchBytes
+    }
+
+    mutating func run(pipe: Socket) throws(ZMQError) {
+        var all = Poller([router, pipe, writerPipe])
+        var paused = Poller([pipe, writerPipe])
+        var nextTick = ContinuousClock.now + tickPeriod
+        while true {
+            let wait = max(.zero, nextTick - ContinuousClock.now)
+            let reading = !backpressured
+            let readable = reading ? try all.poll(timeout: wait) : [false] + (try paused.poll(timeout: wait))
+            if readable[1] {
+                _ = try pipe.receive(.nonBlocking)
+                return
+            }
+            if readable[2] { takeWriterOutcomes() }
+            if readable[0] { readTurn() }
+            let now = ContinuousClock.now
+            if now >= nextTick {
+                perform(mdp.tick(now: now), now: now)
+                nextTick = now + tickPeriod
+            }
+            if now >= nextTimers {
+                nextTimers = now + options.timerInterval
+                runTimers(now: now)
+            }
+            sealTurn()
+        }
+    }
+
+    /// Reads for up to 5 ms, or until the open batch is full.
+    private mutating func readTurn() {
+        let turnEnds = ContinuousClock.now + .milliseconds(5)
+        var read = 0
+        while read < options.batchSize, ContinuousClock.now < turnEnds {
+            let open = inquiries.openBatchSize
+            guard open.rows < options.batchSize, open.bytes < options.maxBatchBytes else { break }
+            guard let frames = try? router.receive(.nonBlocking), let peer = frames.first else { break }
+            read += 1
+            let now = ContinuousClock.now
+            perform(mdp.receive(from: peer, frames: Array(frames.dropFirst()), now: now), now: now)
+        }
+    }
+
+    /// Hands the open batch to the writer, unless it already has enough waiting.
+    private mutating func sealTurn() {
+        guard inquiries.pendingBatches < options.maxPendingBatches, let (sequence, batch) = inquiries.sealBatch() else { return }
+        writer.submit(sequence, batch)
+    }
+
+    private mutating func takeWriterOutcomes() {
+        while (try? writerPipe.receive(.nonBlocking)) != nil {}
+        let now = ContinuousClock.now
+        for outcome in writer.takeOutcomes() {
+            switch outcome {
+            case .committed(let sequence, let result, _, _):
+                carryOut(inquiries.committed(sequence, result: result), now: now)
+            case .failed(let sequence, _):
+                carryOut(inquiries.commitFailed(sequence), now: now)
+            }
+        }
+    }
+
+    /// Before the thread ends: what is sealed or open still goes to the writer, which
+    /// commits it before it stops. Replies are not sent: the sockets are closing.
+    mutating func drain() {
+        if let (sequence, batch) = inquiries.sealBatch() { writer.submit(sequence, batch) }
+    }
+
+    // MARK: Reading the store for the machine
+
+    /// Loads an inquiry the machine does not hold. A read failure leaves it unloaded,
+    /// and the machine answers as for an unknown inquiry or skips the entry.
+    private mutating func ensureLoaded(_ id: InquiryID, body: Bool = false) {
+        guard inquiries.needsLoad(id) || (body && inquiries.needsBody(id)) else { return }
+        do {
+            if let stored = try store.inquiry(id) { inquiries.load(stored) }
+        } catch {
+            logger.error("cannot load an inquiry", metadata: ["inquiry.id": "\(id)", "error": "\(error.underlying)"])
+        }
+    }
+
+    private mutating func runTimers(now: ContinuousClock.Instant) {
+        let wall = clock.now()
+        do {
+            let expired = try store.expiredLeases(before: wall, limit: 500)
+            let due = try store.dueSLAAlerts(before: wall, limit: 500)
+            for id in expired + due { ensureLoaded(id) }
+            carryOut(inquiries.timers(now: wall, expiredLeases: expired, dueAlerts: due), now: now)
+        } catch {
+            logger.error("cannot read due timers", metadata: ["error": "\(error.underlying)"])
+        }
+    }
+
+    // MARK: Carrying out actions
+
+    /// Carries out the MDP machine's actions. A send that fails because the peer is
+    /// gone (`EHOSTUNREACH` under ROUTER_MANDATORY) or its queue is full (`EAGAIN`) is
+    /// fed back to the machine as an unreachable peer.
+    mutating func perform(_ actions: [MajordomoBrokerMachine.Action], now: ContinuousClock.Instant) {
+        var pending = actions[...]
+        while let action = pending.popFirst() {
+            let wall = clock.now()
+            switch action {
+            case .send(let peer, let frames):
+                pending.append(contentsOf: send(peer, frames, now: now))
+            case .report(let event):
+                event.log(to: logger)
+            case .internalRequest(let client, let service, let body):
+                serve(client: client, service: service, body: body, now: now)
+            case .deliverInquiry(let worker, let department, let entry):
+                if InquiryService.isOutbound(department) {
+                    carryOut(inquiries.deliverOutbound(entry, service: department, to: worker), now: now)
+                } else {
+                    ensureLoaded(entry.id, body: true)
+                    carryOut(inquiries.deliver(entry, department: department, to: worker, now: wall), now: now)
+                }
+            case .inquiryAcknowledged(let worker, let department, let entry, let reply):
+                if InquiryService.isOutbound(department) {
+                    carryOut(inquiries.outboundSent(entry, worker: worker, now: wall), now: now)
+                } else {
+                    ensureLoaded(entry.id)
+                    carryOut(inquiries.workerReplied(entry, department: department, worker: worker, reply: reply, now: wall), now: now)
+                }
+            case .inquiryReleased(let department, let entry):
+                guard !InquiryService.isOutbound(department) else { continue }
+                ensureLoaded(entry.id)
+                carryOut(inquiries.workerLeft(holding: entry, department: department, now: wall), now: now)
+            case .parkInquiry(let department, let entry, let reason):
+                guard !InquiryService.isOutbound(department) else { continue }
+                ensureLoaded(entry.id)
+                carryOut(inquiries.park(entry, department: department, reason: reason, now: wall), now: now)
+            }
+        }
+    }
+
+    /// Carries out the inquiry machine's actions, and the queue moves its last event made.
+    mutating func carryOut(_ actions: [InquiryMachine.Action], now: ContinuousClock.Instant) {
+        for action in inquiries.takeDequeues() + actions {
+            switch action {
+            case .send(let peer, let frames):
+                perform(send(peer, frames, now: now), now: now)
+            case .enqueue(let department, let entry):
+                perform(mdp.enqueueInquiry(entry, department: department, now: now), now: now)
+            case .dequeue(let id, let department):
+                _ = mdp.removeQueuedInquiry(id, department: department)
+            case .forgetHeld(let id, let worker):
+                perform(mdp.forgetHeldInquiry(id, worker: worker, now: now), now: now)
+            case .publish(let event):
+                publish(event)
+            case .log(let event):
+                event.log(to: logger)
+            }
+        }
+    }
+
+    private mutating func send(_ peer: Frame, _ frames: [Frame], now: ContinuousClock.Instant) -> [MajordomoBrokerMachine.Action] {
+        do {
+            try router.send([peer] + frames, dontWait: true)
+            return []
+        } catch {
+            logger.debug("send failed", metadata: ["mdp.peer": "\(peer)", "error": "\(error)"])
+            return mdp.peerUnreachable(peer, now: now)
+        }
+    }
+
+    private func publish(_ event: BrokerStreamEvent) {
+        guard let publisher else { return }
+        do {
+            try publisher.send(event.frames, dontWait: true)
+        } catch {
+            logger.warning("event dropped", metadata: ["event": "\(event.topic)", "error": "\(error)"])
+        }
+    }
+
+    /// A request to one of the broker's own services.
+    private mutating func serve(client: Frame, service: String, body: [Frame], now: ContinuousClock.Instant) {
+        let wall = clock.now()
+        switch service {
+        case InquiryService.ingest:
+            carryOut(inquiries.ingest(client: client, body: body, now: wall), now: now)
+        case InquiryService.requeue:
+            if let id = try? AgentRequest(body).id() { ensureLoaded(id) }
+            carryOut(inquiries.requeue(client: client, body: body, now: wall), now: now)
+        default:
+            guard let agentService = AgentService(rawValue: service) else { return }
+            let request: AgentRequest
+            do {
+                request = try AgentRequest(body)
+            } catch {
+                reply(client, service, .agentError(error), now: now)
+                return
+            }
+            if agentService.isRead {
+                reply(client, service, AgentReads(store: store, configuration: options.configuration).answer(agentService, request), now: now)
+                return
+            }
+            var next: InquiryID?
+            if let id = try? request.optionalID() {
+                ensureLoaded(id, body: agentService == .claim)
+            } else if agentService == .claim, let department = request.department {
+                next = nextClaimable(department)
+            }
+            carryOut(inquiries.agent(client: client, service: agentService, request: request, next: next, now: wall), now: now)
+        }
+    }
+
+    /// The head of a department's queue, skipping entries that went stale.
+    private mutating func nextClaimable(_ department: String) -> InquiryID? {
+        while let entry = mdp.nextInquiry(department: department) {
+            ensureLoaded(entry.id, body: true)
+            if let record = inquiries.record(entry.id), record.lifecycle.state == .queued, record.lifecycle.department == department {
+                return entry.id
+            }
+            _ = mdp.removeQueuedInquiry(entry.id, department: department)
+        }
+        return nil
+    }
+
+    private mutating func reply(_ client: Frame, _ service: String, _ answer: InquiryReply, now: ContinuousClock.Instant) {
+        perform(send(client, ClientMessage(service: service, body: [answer.frame]).frames, now: now), now: now)
+    }
+}
+
+extension InquiryLogEvent {
+    /// A fixed message with ids, departments and codes as metadata.
+    func log(to logger: Logger) {
+        switch self {
+        case .rejected(let code):
+            logger.debug("ingest rejected", metadata: ["code": "\(code)"])
+        case .missing(let id):
+            logger.error("queued inquiry missing from the store", metadata: ["inquiry.id": "\(id)"])
+        case .staleEntry(let id, let department):
+            logger.debug("stale queue entry dropped", metadata: ["inquiry.id": "\(id)", "department": "\(department)"])
+        case .staleReply(let id, let department):
+            logger.notice("reply from a worker that no longer owns the inquiry", metadata: ["inquiry.id": "\(id)", "department": "\(department)"])
+        case .outcomeRefused(let id, let department, let code):
+            logger.warning("worker outcome refused; the department keeps the inquiry", metadata: [
+                "inquiry.id": "\(id)", "department": "\(department)", "code": "\(code)",
+            ])
+        case .redelivery(let id, let department, let deliveries):
+            logger.notice("inquiry requeued for redelivery", metadata: [
+                "inquiry.id": "\(id)", "department": "\(department)", "deliveries": "\(deliveries)",
+            ])
+        case .parked(let id, let department, let deliveries):
+            logger.warning("inquiry parked", metadata: ["inquiry.id": "\(id)", "department": "\(department)", "deliveries": "\(deliveries)"])
+        case .sla(let id, let alert):
+            logger.notice("SLA \(alert.level.rawValue)", metadata: [
+                "inquiry.id": "\(id)", "department": "\(alert.department)", "sla.goal": "\(alert.goal.rawValue)", "sla.scope": "\(alert.scope.rawValue)",
+            ])
+        case .commitFailed(let batch, let rows):
+            logger.critical("commit failed; its requests were answered unavailable", metadata: ["batch": "\(batch)", "rows": "\(rows)"])
+        }
+    }
+}

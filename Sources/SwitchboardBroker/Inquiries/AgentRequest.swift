@@ -1,0 +1,155 @@
+import Foundation
+import Majordomo
+import SwitchboardCore
+import ZeroMQ
+
+/// The broker's own services, by name: `sb.`, `mmi.` and `outbound.` are reserved (see
+/// `MDP.isReserved`), so no worker can register as one of these.
+enum InquiryService {
+    static let ingest = "sb.ingest"
+    static let requeue = "sb.admin.requeue"
+    static let outboundPrefix = "outbound."
+
+    static var all: Set<String> { Set([ingest, requeue] + AgentService.allCases.map(\.rawValue)) }
+
+    /// Outbound services (`outbound.<platform>`) carry messages to publishing gateways.
+    static func isOutbound(_ service: String) -> Bool { service.hasPrefix(outboundPrefix) }
+}
+
+/// The contact centre's services: JSON in, JSON out, each call naming the agent and the
+/// department it acts for. They are the back end of the `switchboard` CLI.
+enum AgentService: String, CaseIterable {
+    case list = "sb.agent.list"
+    case claim = "sb.agent.claim"
+    case renew = "sb.agent.renew"
+    case release = "sb.agent.release"
+    case reply = "sb.agent.reply"
+    case handoff = "sb.agent.handoff"
+    case returnToFrontOffice = "sb.agent.return"
+    case requestInformation = "sb.agent.request-info"
+    case close = "sb.agent.close"
+    case reopen = "sb.agent.reopen"
+    case timeline = "sb.agent.timeline"
+
+    /// Reads: served from the store's read side, never through the machine.
+    var isRead: Bool { self == .list || self == .timeline }
+}
+
+/// A refused request that is not a lifecycle rule: a missing field, an unknown id. Each
+/// case has its own stable code (see `Protocols/3-handoffs-and-events.md`).
+enum AgentError: Error, CustomStringConvertible {
+    case invalidJSON
+    case missing(String)
+    case invalid(field: String, String)
+    case notFound(InquiryID)
+    case unknownDepartment(String)
+    case emptyQueue(String)
+    case notParked(InquiryID, LifecycleState)
+    case unofficialAccount(Platform)
+    case unavailable
+
+    var code: String {
+        switch self {
+        case .invalidJSON: "invalid_json"
+        case .missing: "missing_field"
+        case .invalid: "invalid_value"
+        case .notFound: "not_found"
+        case .unknownDepartment: "unknown_department"
+        case .emptyQueue: "queue_empty"
+        case .notParked: "not_parked"
+        case .unofficialAccount: "unofficial_account"
+        case .unavailable: "store_unavailable"
+        }
+    }
+
+    /// Messages name fields and states, never a value the citizen or agent wrote.
+    var description: String {
+        switch self {
+        case .invalidJSON: "the body must be one frame holding a JSON object"
+        case .missing(let field): "\(field) is required"
+        case .invalid(let field, let message): "\(field): \(message)"
+        case .notFound(let id): "there is no inquiry \(id)"
+        case .unknownDepartment(let id): "\(id) is not a department of this broker"
+        case .emptyQueue(let department): "the \(department) queue has nothing ready to claim"
+        case .notParked(let id, let state): "inquiry \(id) is \(state.rawValue), not parked; only parked inquiries can be requeued"
+        case .unofficialAccount(let platform):
+            "account is not a registered official \(platform.rawValue) account; replies go out only through registered accounts"
+        case .unavailable: "the broker could not write to its store; nothing was changed, retry later"
+        }
+    }
+}
+
+/// The fields of an agent request, decoded once.
+struct AgentRequest {
+    let fields: [String: Any]
+
+    init(_ body: [Frame]) throws(AgentError) {
+        guard body.count == 1, let object = (try? JSONSerialization.jsonObject(with: Data(body[0].bytes))) as? [String: Any] else {
+            throw .invalidJSON
+        }
+        fields = object
+    }
+
+    func string(_ key: String) throws(AgentError) -> String {
+        guard let value = optional(key) else { throw .missing(key) }
+        return value
+    }
+
+    func optional(_ key: String) -> String? {
+        guard let value = fields[key] as? String, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        return value
+    }
+
+    func integer(_ key: String) -> Int? { fields[key] as? Int }
+
+    /// The inquiry id, if the request names one.
+    func optionalID() throws(AgentError) -> InquiryID? {
+        guard let text = optional("id") else { return nil }
+        guard let id = InquiryID(text) else { throw .invalid(field: "id", "not an inquiry id") }
+        return id
+    }
+
+    func id() throws(AgentError) -> InquiryID {
+        guard let id = try optionalID() else { throw .missing("id") }
+        return id
+    }
+
+    var agent: Actor? { optional("agent").map(Actor.agent) }
+    var department: String? { optional("department") }
+}
+
+/// A department worker's outcome document (see `Protocols/3-handoffs-and-events.md`).
+enum WorkerOutcome {
+    case answered(text: String, account: String)
+    case handoff(to: String, note: String)
+    case returned(note: String)
+    case awaitingCitizen(note: String)
+    case close(Resolution, note: String?)
+
+    /// Parses a reply body; nil when it is not an outcome document.
+    init?(_ bytes: [UInt8]) {
+        // Plain acknowledgements ("ok", "scheduled a crew") are the common case: only a
+        // body that looks like a JSON object is parsed.
+        guard bytes.first == UInt8(ascii: "{"),
+              let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
+              let outcome = object["outcome"] as? String else { return nil }
+        let note = object["note"] as? String
+        switch outcome {
+        case "answered":
+            guard let text = object["text"] as? String, let account = object["account"] as? String else { return nil }
+            self = .answered(text: text, account: account)
+        case "handoff":
+            guard let target = object["department"] as? String else { return nil }
+            self = .handoff(to: target, note: note ?? "")
+        case "return":
+            self = .returned(note: note ?? "")
+        case "awaiting_citizen":
+            self = .awaitingCitizen(note: note ?? "")
+        case "close":
+            guard let resolution = (object["resolution"] as? String).flatMap(Resolution.init(rawValue:)) else { return nil }
+            self = .close(resolution, note: note)
+        default:
+            return nil
+        }
+    }
+}

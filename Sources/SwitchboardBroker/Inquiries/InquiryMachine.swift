@@ -1,0 +1,664 @@
+import DequeModule
+import Foundation
+import Majordomo
+import SwitchboardCore
+import SwitchboardStore
+import ZeroMQ
+
+/// Everything the broker decides about inquiries, as a pure state machine: events in
+/// (an ingest, a delivery, a worker's reply, an agent's command, a timer, a commit that
+/// became durable or failed), actions out. It touches no socket and no store; the
+/// engine carries out its actions, and hands it what it must read from the store.
+///
+/// **Durability.** Each decision lands in the open batch: the rows to write, and the
+/// replies, queue entries and events that may only be released once those rows are on
+/// disk. The engine seals the batch (``sealBatch()``), the store writer commits it, and
+/// ``committed(_:result:)`` releases what waited for it.
+///
+/// **One representation.** An inquiry's state is its ``LifecycleRecord``: in memory
+/// while the broker works on it, as one row in the store otherwise. The delivery
+/// queues only hold ids, and an entry whose record no longer says "queued here" is
+/// dropped when it comes up.
+struct InquiryMachine {
+    enum Action {
+        /// Send now (a delivery to a worker, a refusal that changed nothing).
+        case send(peer: Frame, frames: [Frame])
+        /// Put an entry in a delivery queue (released after its commit).
+        case enqueue(department: String, entry: QueueEntry)
+        /// Take an entry out of a delivery queue now, wherever it stands.
+        case dequeue(id: InquiryID, department: String)
+        /// A worker was handed an entry that is stale: give its credit back.
+        case forgetHeld(id: InquiryID, worker: Frame)
+        /// Publish on the event stream (released after its commit).
+        case publish(BrokerStreamEvent)
+        /// Something for the log: ids, departments and codes only.
+        case log(InquiryLogEvent)
+    }
+
+    /// What waits for a batch to be durable.
+    private enum AfterCommit {
+        case reply(client: Frame, service: String, InquiryReply, inquiry: InquiryID?)
+        case enqueue(department: String, entry: QueueEntry)
+        case publish(BrokerStreamEvent, inquiry: InquiryID)
+    }
+
+    private struct Batch {
+        var store = StoreBatch()
+        var afterCommit: [AfterCommit] = []
+        /// The replies already sent as `unavailable` because a commit attempt failed.
+        var repliesSent = false
+    }
+
+    /// An inquiry the broker is working on.
+    private struct Tracked {
+        var record: LifecycleRecord
+        var key: DeduplicationKey
+        /// The envelope and routing decision as stored, kept for delivery while the
+        /// inquiry waits in a queue (dropped past ``bodyBudget``).
+        var envelope: String?
+        var routing: String?
+        /// The batch that last wrote it: it may be forgotten once that one is durable.
+        var writtenIn: UInt64
+    }
+
+    let configuration: SwitchboardConfiguration
+    private let decoder: EnvelopeDecoder
+    private let router: Router
+    private let departments: Set<String>
+
+    private var tracked: [InquiryID: Tracked] = [:]
+    private var bodyBytes = 0
+    /// Bytes of envelopes kept in memory for queued inquiries.
+    let bodyBudget: Int
+    /// Recently accepted deduplication keys; older ones are caught by the store.
+    private var keys: [DeduplicationKey: DuplicateOf] = [:]
+    private var keyOrder: Deque<DeduplicationKey> = []
+    let keyCapacity: Int
+    /// Messages waiting for their publishing gateway.
+    private var outbound: [InquiryID: OutboundReply] = [:]
+
+    private var open = Batch()
+    private var sealed: [UInt64: Batch] = [:]
+    private var nextSequence: UInt64 = 1
+    /// A commit failed and has not yet succeeded on retry: new writes are refused.
+    private(set) var storeUnavailable = false
+
+    init(configuration: SwitchboardConfiguration, bodyBudget: Int = 64 << 20, keyCapacity: Int = 200_000) {
+        self.configuration = configuration
+        decoder = configuration.envelopeDecoder
+        router = configuration.router
+        departments = configuration.departmentIDs
+        self.bodyBudget = bodyBudget
+        self.keyCapacity = keyCapacity
+    }
+
+    // MARK: Queries
+
+    /// Whether the engine must load this inquiry from the store before an event about it.
+    func needsLoad(_ id: InquiryID) -> Bool { tracked[id] == nil }
+    /// Whether a delivery needs the envelope read back (after a restart, or past the budget).
+    func needsBody(_ id: InquiryID) -> Bool { tracked[id]?.envelope == nil }
+    func record(_ id: InquiryID) -> LifecycleRecord? { tracked[id]?.record }
+    var trackedCount: Int { tracked.count }
+    var pendingBatches: Int { sealed.count }
+    var hasOpenBatch: Bool { !open.store.isEmpty || !open.afterCommit.isEmpty }
+    /// Rows and bytes in the open batch, to bound it.
+    var openBatchSize: (rows: Int, bytes: Int) { (open.store.count, open.store.bytes) }
+
+    // MARK: Loading
+
+    /// Adds what the engine read from the store.
+    mutating func load(_ stored: StoredInquiry) {
+        if var existing = tracked[stored.id] {
+            if existing.envelope == nil {
+                existing.envelope = stored.envelopeJSON
+                existing.routing = stored.routingJSON
+                bodyBytes += stored.envelopeJSON.utf8.count
+                tracked[stored.id] = existing
+            }
+            return
+        }
+        tracked[stored.id] = Tracked(record: stored.record, key: stored.key, envelope: stored.envelopeJSON,
+                                     routing: stored.routingJSON, writtenIn: 0)
+        bodyBytes += stored.envelopeJSON.utf8.count
+    }
+
+    /// Warms the deduplication index at start-up (newest first).
+    mutating func rememberKeys(_ recent: [(key: DeduplicationKey, original: DuplicateOf)]) {
+        for (key, original) in recent.prefix(keyCapacity).reversed() { remember(key, original) }
+    }
+
+    /// Messages that were queued for a gateway and not yet confirmed sent.
+    mutating func restoreOutbound(_ replies: [OutboundReply]) -> [Action] {
+        replies.map { reply in
+            outbound[reply.inquiry] = reply
+            return .enqueue(department: reply.service, entry: QueueEntry(id: reply.inquiry, priority: .normal))
+        }
+    }
+
+    // MARK: The batch pipeline
+
+    /// Closes the open batch and hands its rows to the store writer.
+    mutating func sealBatch() -> (sequence: UInt64, batch: StoreBatch)? {
+        guard hasOpenBatch else { return nil }
+        let sequence = nextSequence
+        nextSequence += 1
+        sealed[sequence] = open
+        open = Batch()
+        return (sequence, sealed[sequence]!.store)
+    }
+
+    /// A batch is on disk: release its replies, queue entries and events. An accepted
+    /// inquiry the store found to be a duplicate is answered as one, and nothing else of
+    /// it is released.
+    mutating func committed(_ sequence: UInt64, result: CommitResult) -> [Action] {
+        guard let batch = sealed.removeValue(forKey: sequence) else { return [] }
+        if storeUnavailable && sealed.values.allSatisfy({ !$0.repliesSent }) {
+            storeUnavailable = false
+        }
+        for (id, original) in result.duplicates {
+            if let gone = tracked.removeValue(forKey: id) {
+                bodyBytes -= gone.envelope?.utf8.count ?? 0
+                remember(gone.key, original)
+            }
+        }
+        var actions: [Action] = []
+        for pending in batch.afterCommit {
+            switch pending {
+            case .reply(let client, let service, let reply, let inquiry):
+                guard !batch.repliesSent else { continue }
+                var answer = reply
+                if let inquiry, let original = result.duplicates[inquiry], case .accepted(_, let key, _, _) = reply {
+                    answer = .duplicate(of: original, key: key)
+                }
+                actions.append(.send(peer: client, frames: ClientMessage(service: service, body: [answer.frame]).frames))
+            case .enqueue(let department, let entry):
+                if result.duplicates[entry.id] == nil { actions.append(.enqueue(department: department, entry: entry)) }
+            case .publish(let event, let inquiry):
+                if result.duplicates[inquiry] == nil { actions.append(.publish(event)) }
+            }
+        }
+        forgetSettled(upTo: sequence)
+        return actions
+    }
+
+    /// A commit attempt failed; the writer retries it. Nobody waiting on this batch is
+    /// told "done": they hear `unavailable` now, and until a commit succeeds again new
+    /// writes are refused at once. Its queue entries and events wait for the retry.
+    mutating func commitFailed(_ sequence: UInt64) -> [Action] {
+        storeUnavailable = true
+        guard var batch = sealed[sequence], !batch.repliesSent else { return [] }
+        batch.repliesSent = true
+        sealed[sequence] = batch
+        var actions: [Action] = [.log(.commitFailed(batch: sequence, rows: batch.store.count))]
+        for case .reply(let client, let service, _, _) in batch.afterCommit {
+            actions.append(.send(peer: client, frames: ClientMessage(service: service, body: [InquiryReply.unavailable.frame]).frames))
+        }
+        return actions
+    }
+
+    /// Forgets inquiries at rest whose last change is durable, so memory holds only
+    /// what the broker is working on.
+    private mutating func forgetSettled(upTo sequence: UInt64) {
+        guard tracked.count > 10_000 || sealed.isEmpty else { return }
+        var settled: [InquiryID] = []
+        for (id, item) in tracked where item.writtenIn <= sequence && sealed.isEmpty && isAtRest(item.record) {
+            settled.append(id)
+        }
+        for id in settled {
+            bodyBytes -= tracked.removeValue(forKey: id)?.envelope?.utf8.count ?? 0
+        }
+    }
+
+    /// Neither waiting in a queue nor held by a worker: nothing happens to it until an
+    /// agent, a timer or the citizen acts, and then it is read back.
+    private func isAtRest(_ record: LifecycleRecord) -> Bool {
+        switch record.lifecycle.state {
+        case .queued: false
+        case .inProgress: record.lifecycle.owner?.kind != .worker
+        case .awaitingCitizen, .answered, .closed, .parked: true
+        }
+    }
+
+    // MARK: Ingest
+
+    mutating func ingest(client: Frame, body: [Frame], now: Date) -> [Action] {
+        let service = InquiryService.ingest
+        guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
+        guard body.count == 1 else {
+            return [refuse(client, service, .rejected(IngestError(.invalidJSON, field: nil,
+                "the request body must be exactly one frame holding the JSON envelope; got \(body.count)")))]
+        }
+        var inquiry: Inquiry
+        do {
+            inquiry = try decoder.decode(body[0].bytes)
+        } catch {
+            return [refuse(client, service, .rejected(error)), .log(.rejected(code: error.code.rawValue))]
+        }
+        let key = inquiry.deduplicationKey
+        if let original = keys[key] {
+            // Answered after the open batch, which follows the original's.
+            open.afterCommit.append(.reply(client: client, service: service, .duplicate(of: original, key: key), inquiry: nil))
+            return []
+        }
+        let decision = router.route(inquiry)
+        let id = InquiryID.generate(at: now)
+        let receivedAt = Timestamp.format(now)
+        inquiry.id = id
+        let record = LifecycleRecord(
+            lifecycle: InquiryLifecycle(id: id, department: decision.department), priority: decision.priority,
+            sla: InquirySLA(department: decision.department, priority: decision.priority, policy: configuration.sla, at: now)
+        )
+        let envelope = Self.splice(body[0].bytes, id: id, receivedAt: receivedAt)
+        let routing = decision.json
+        open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record))
+        track(record, key: key, envelope: envelope, routing: routing)
+        appendTimeline(InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now), priority: decision.priority)
+        open.afterCommit.append(.enqueue(department: decision.department, entry: QueueEntry(id: id, priority: decision.priority)))
+        open.afterCommit.append(.reply(client: client, service: service,
+                                       .accepted(id: id, key: key, department: decision.department, priority: decision.priority), inquiry: id))
+        remember(key, DuplicateOf(id: id, department: decision.department, priority: decision.priority))
+        return []
+    }
+
+    /// The envelope exactly as the gateway sent it, with the broker's two fields put in
+    /// front: no decode and re-encode of what the citizen wrote.
+    static func splice(_ bytes: [UInt8], id: InquiryID, receivedAt: String) -> String {
+        // The decoder accepted it, so it is a JSON object: its first non-blank byte is "{".
+        guard let brace = bytes.firstIndex(of: UInt8(ascii: "{")) else { return String(decoding: bytes, as: UTF8.self) }
+        let rest = bytes[(brace + 1)...]
+        let empty = rest.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 } == UInt8(ascii: "}")
+        var text = #"{"id":"\#(id)","received_at":"\#(receivedAt)""#
+        if !empty { text += "," }
+        text += String(decoding: rest, as: UTF8.self)
+        return text
+    }
+
+    private mutating func remember(_ key: DeduplicationKey, _ original: DuplicateOf) {
+        if keys.updateValue(original, forKey: key) == nil {
+            keyOrder.append(key)
+            if keyOrder.count > keyCapacity, let oldest = keyOrder.popFirst() { keys[oldest] = nil }
+        }
+    }
+
+    private mutating func track(_ record: LifecycleRecord, key: DeduplicationKey, envelope: String, routing: String) {
+        let keep = bodyBytes < bodyBudget
+        tracked[record.id] = Tracked(record: record, key: key, envelope: keep ? envelope : nil, routing: keep ? routing : nil,
+                                     writtenIn: nextSequence)
+        if keep { bodyBytes += envelope.utf8.count }
+    }
+
+    // MARK: Delivery to department workers
+
+    /// The delivery queue handed `entry` to `worker`. The engine has loaded the
+    /// inquiry if it was not in memory.
+    mutating func deliver(_ entry: QueueEntry, department: String, to worker: Frame, now: Date) -> [Action] {
+        guard let item = tracked[entry.id], let envelope = item.envelope, let routing = item.routing else {
+            return [.forgetHeld(id: entry.id, worker: worker), .log(.missing(entry.id))]
+        }
+        // A stale entry (the inquiry was handed off, claimed or closed meanwhile) is
+        // dropped here rather than delivered to a department that no longer has it.
+        guard item.record.lifecycle.state == .queued, item.record.lifecycle.department == department else {
+            return [.forgetHeld(id: entry.id, worker: worker), .log(.staleEntry(entry.id, department: department))]
+        }
+        var record = item.record
+        record.deliveries = entry.deliveries
+        guard apply(.deliver, to: &record, by: .worker(worker.description), at: now) != nil else {
+            return [.forgetHeld(id: entry.id, worker: worker)]
+        }
+        // Delivered: its envelope no longer needs to wait in memory.
+        tracked[entry.id]?.envelope = nil
+        tracked[entry.id]?.routing = nil
+        bodyBytes -= envelope.utf8.count
+        let delivery = #"{"count":\#(entry.deliveries),"department":"\#(department)","inquiry_id":"\#(entry.id)","priority":"\#(record.priority.rawValue)"}"#
+        let body = Frame(#"{"delivery":\#(delivery),"inquiry":\#(envelope),"routing":\#(routing)}"#)
+        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [body])
+        return [.send(peer: worker, frames: command.frames)]
+    }
+
+    /// A department worker replied to a delivered inquiry. An outcome document moves it
+    /// on; any other reply means the department has accepted it.
+    mutating func workerReplied(_ entry: QueueEntry, department: String, worker: Frame, reply: [Frame], now: Date) -> [Action] {
+        let actor = Actor.worker(worker.description)
+        guard var record = tracked[entry.id]?.record else { return [.log(.missing(entry.id))] }
+        guard record.lifecycle.owner == actor else {
+            // Handed off or taken over while the worker held it: the reply changes nothing.
+            note(entry.id, event: "inquiry.outcome_refused", actor: actor, note: "the worker no longer owns this inquiry", at: now)
+            return [.log(.staleReply(entry.id, department: department))]
+        }
+        var actions: [Action] = []
+        let outcome = reply.count == 1 ? WorkerOutcome(reply[0].bytes) : nil
+        do {
+            switch outcome {
+            case .answered(let text, let account):
+                try answer(&record, text: text, account: account, replyID: nil, by: actor, actingFor: department, at: now)
+            case .handoff(let target, let note):
+                try move(&record, .handoff(to: target, note: note), by: actor, at: now)
+            case .returned(let note):
+                try move(&record, .returnToFrontOffice(note: note), by: actor, at: now)
+            case .awaitingCitizen(let note):
+                try move(&record, .requestInformation(note: note), by: actor, at: now)
+            case .close(let resolution, let note):
+                try move(&record, .close(resolution, note: note), by: actor, at: now)
+            case nil:
+                try move(&record, .accept, by: actor, at: now)
+            }
+        } catch {
+            actions.append(.log(.outcomeRefused(entry.id, department: department, code: Self.code(of: error))))
+            note(entry.id, event: "inquiry.outcome_refused", actor: actor, note: Self.code(of: error), at: now)
+            try? move(&record, .accept, by: actor, at: now)
+        }
+        return actions
+    }
+
+    /// A worker left holding `entry`; the delivery queue put it back at the front.
+    mutating func workerLeft(holding entry: QueueEntry, department: String, now: Date) -> [Action] {
+        guard var record = tracked[entry.id]?.record,
+              record.lifecycle.state == .inProgress, record.lifecycle.owner?.kind == .worker,
+              record.lifecycle.department == department else {
+            return [.dequeue(id: entry.id, department: department)]
+        }
+        _ = apply(.release(reason: "worker gone before replying"), to: &record, by: .system, at: now)
+        return [.log(.redelivery(entry.id, department: department, deliveries: entry.deliveries))]
+    }
+
+    /// `entry` failed its last allowed delivery: it is parked, visible and requeueable.
+    mutating func park(_ entry: QueueEntry, department: String, reason: String, now: Date) -> [Action] {
+        guard var record = tracked[entry.id]?.record,
+              record.lifecycle.state == .inProgress, record.lifecycle.owner?.kind == .worker else { return [] }
+        record.deliveries = entry.deliveries
+        _ = apply(.park(reason: reason), to: &record, by: .system, at: now)
+        return [.log(.parked(entry.id, department: department, deliveries: entry.deliveries))]
+    }
+
+    // MARK: Outbound messages
+
+    mutating func deliverOutbound(_ entry: QueueEntry, service: String, to worker: Frame) -> [Action] {
+        guard let reply = outbound[entry.id] else { return [.forgetHeld(id: entry.id, worker: worker)] }
+        var body = JSONWriter()
+        body.add("inquiry_id", entry.id.description)
+        body.add("platform", reply.platform.rawValue)
+        body.add("account", reply.account)
+        body.add("in_reply_to", reply.inReplyTo)
+        body.add("text", reply.text)
+        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body.result)])
+        return [.send(peer: worker, frames: command.frames)]
+    }
+
+    /// The publishing gateway confirmed it posted the message.
+    mutating func outboundSent(_ entry: QueueEntry, worker: Frame, now: Date) -> [Action] {
+        guard outbound.removeValue(forKey: entry.id) != nil else { return [] }
+        open.store.markSent(entry.id, at: Timestamp.format(now))
+        note(entry.id, event: "reply.sent", actor: .worker(worker.description), note: nil, at: now)
+        return []
+    }
+
+    // MARK: Operators
+
+    /// `sb.admin.requeue`: a parked inquiry goes back to its queue with a fresh count.
+    mutating func requeue(client: Frame, body: [Frame], now: Date) -> [Action] {
+        let service = InquiryService.requeue
+        guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
+        do {
+            let id = try AgentRequest(body).id()
+            guard var record = tracked[id]?.record else { throw AgentError.notFound(id) }
+            guard record.lifecycle.state == .parked else { throw AgentError.notParked(id, record.lifecycle.state) }
+            record.deliveries = 0
+            try move(&record, .requeue, by: .system, at: now)
+            open.afterCommit.append(.reply(client: client, service: service, .requeued(id: id, department: record.lifecycle.department), inquiry: id))
+            return []
+        } catch let error as AgentError {
+            return [refuse(client, service, .agentError(error))]
+        } catch {
+            return [refuse(client, service, .lifecycleError(error as? LifecycleError ?? .unknownInquiry(InquiryID(high: 0, low: 0)), allowed: nil))]
+        }
+    }
+
+    // MARK: Agents
+
+    /// An agent's command (every `sb.agent.*` service but the reads). The engine has
+    /// loaded the inquiry the request names, and for a claim of "the next one" passes
+    /// the id at the head of the department's queue.
+    mutating func agent(client: Frame, service: AgentService, request: AgentRequest, next: InquiryID?, now: Date) -> [Action] {
+        guard !storeUnavailable else { return [refuse(client, service.rawValue, .unavailable)] }
+        let actor = request.agent
+        let actingFor = request.department
+        do {
+            guard let actor else { throw AgentError.missing("agent") }
+            if let department = actingFor, !departments.contains(department) { throw AgentError.unknownDepartment(department) }
+            let (record, extra) = try perform(service, request, actor: actor, actingFor: actingFor, next: next, now: now)
+            var answer = InquiryReply.summary(record, for: actor, actingFor: actingFor)
+            answer.merge(extra) { $1 }
+            open.afterCommit.append(.reply(client: client, service: service.rawValue, .agent(answer), inquiry: record.id))
+            return []
+        } catch let error as AgentError {
+            return [refuse(client, service.rawValue, .agentError(error))]
+        } catch let error as LifecycleError {
+            return [refuse(client, service.rawValue, .lifecycleError(error, allowed: nil))]
+        } catch {
+            return [refuse(client, service.rawValue, .unavailable)]
+        }
+    }
+
+    private mutating func perform(
+        _ service: AgentService, _ request: AgentRequest, actor: Actor, actingFor: String?, next: InquiryID?, now: Date
+    ) throws -> (LifecycleRecord, [String: Any]) {
+        if service == .claim {
+            guard let team = actingFor else { throw AgentError.missing("department") }
+            guard let id = try request.optionalID() ?? next else { throw AgentError.emptyQueue(team) }
+            var record = try current(id)
+            // A retried claim by the agent who holds it renews it.
+            if record.lifecycle.state == .inProgress && record.lifecycle.owner == actor {
+                record.leaseExpiresAt = now.addingTimeInterval(configuration.claimLease)
+                save(record)
+                return (record, envelopeFields(id))
+            }
+            try move(&record, .claim, by: actor, actingFor: team, at: now, lease: now.addingTimeInterval(configuration.claimLease))
+            return (record, envelopeFields(id))
+        }
+        var record = try current(try request.id())
+        switch service {
+        case .renew:
+            guard record.lifecycle.state == .inProgress, record.lifecycle.owner == actor else {
+                throw LifecycleError.notOwner(actor: actor, owner: record.lifecycle.owner)
+            }
+            record.leaseExpiresAt = now.addingTimeInterval(configuration.claimLease)
+            save(record)
+        case .release:
+            try move(&record, .release(reason: request.optional("note") ?? "released by agent"), by: actor, actingFor: actingFor, at: now)
+        case .reply:
+            try answer(&record, text: try request.string("text"), account: try request.string("account"),
+                       replyID: request.optional("reply_id"), by: actor, actingFor: actingFor, at: now)
+        case .handoff:
+            try move(&record, .handoff(to: try request.string("to"), note: try request.string("note")), by: actor, actingFor: actingFor, at: now)
+        case .returnToFrontOffice:
+            try move(&record, .returnToFrontOffice(note: try request.string("note")), by: actor, actingFor: actingFor, at: now)
+        case .requestInformation:
+            try move(&record, .requestInformation(note: try request.string("note")), by: actor, actingFor: actingFor, at: now)
+        case .close:
+            let text = try request.string("resolution")
+            guard let resolution = Resolution(rawValue: text) else {
+                throw AgentError.invalid(field: "resolution", "must be one of \(Resolution.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            try move(&record, .close(resolution, note: request.optional("note")), by: actor, actingFor: actingFor, at: now)
+        case .reopen:
+            try move(&record, .reopen(note: request.optional("note")), by: actor, actingFor: actingFor, at: now)
+        case .claim, .list, .timeline:
+            break
+        }
+        return (record, [:])
+    }
+
+    private func current(_ id: InquiryID) throws(AgentError) -> LifecycleRecord {
+        guard let record = tracked[id]?.record else { throw .notFound(id) }
+        return record
+    }
+
+    /// What a claim shows the agent: the envelope and routing decision, when in memory.
+    private func envelopeFields(_ id: InquiryID) -> [String: Any] {
+        guard let item = tracked[id], let envelope = item.envelope, let routing = item.routing,
+              let inquiry = try? JSONSerialization.jsonObject(with: Data(envelope.utf8)),
+              let decision = try? JSONSerialization.jsonObject(with: Data(routing.utf8)) else { return [:] }
+        return ["inquiry": inquiry, "routing": decision]
+    }
+
+    /// Answers the citizen: only through a registered official account, once per
+    /// citizen message; a retry with the same reply id changes nothing.
+    private mutating func answer(
+        _ record: inout LifecycleRecord, text: String, account: String, replyID: String?, by actor: Actor, actingFor: String?, at now: Date
+    ) throws {
+        if let replyID, record.lifecycle.lastReplyID == replyID, record.lifecycle.answered { return }
+        guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
+        guard configuration.isOfficialAccount(platform: key.platform, handle: account) else {
+            throw AgentError.unofficialAccount(key.platform)
+        }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw AgentError.missing("text") }
+        try move(&record, .reply(account: account, replyID: replyID), by: actor, actingFor: actingFor, at: now)
+        let reply = OutboundReply(inquiry: record.id, platform: key.platform, account: account, inReplyTo: key.externalID, text: text)
+        open.store.queue(reply)
+        outbound[record.id] = reply
+        open.afterCommit.append(.enqueue(department: reply.service, entry: QueueEntry(id: record.id, priority: record.priority)))
+    }
+
+    // MARK: Timers
+
+    /// Releases claims whose lease ran out and raises due SLA alerts, escalating
+    /// breaches. The engine has loaded every inquiry named.
+    mutating func timers(now: Date, expiredLeases: [InquiryID], dueAlerts: [InquiryID]) -> [Action] {
+        guard !storeUnavailable else { return [] }
+        var actions: [Action] = []
+        for id in expiredLeases {
+            guard var record = tracked[id]?.record, let expiry = record.leaseExpiresAt, expiry <= now,
+                  record.lifecycle.state == .inProgress else { continue }
+            try? move(&record, .release(reason: "claim lease expired"), by: .system, at: now)
+        }
+        for id in dueAlerts {
+            guard var record = tracked[id]?.record else { continue }
+            let alerts = record.sla.check(at: now)
+            save(record)
+            for alert in alerts {
+                open.afterCommit.append(.publish(.sla(alert, inquiry: id, at: now), inquiry: id))
+                actions.append(.log(.sla(id, alert)))
+                if alert.level == .breach && alert.scope == .department {
+                    actions += escalate(id, at: now)
+                }
+            }
+        }
+        return actions
+    }
+
+    private mutating func escalate(_ id: InquiryID, at now: Date) -> [Action] {
+        guard var record = tracked[id]?.record, record.lifecycle.state != .closed else { return [] }
+        switch configuration.sla.escalation {
+        case .none:
+            return []
+        case .raisePriority:
+            let raised = record.priority.raised
+            guard raised != record.priority else { return [] }
+            record.priority = raised
+            save(record)
+            note(id, event: "inquiry.escalated", actor: .system, note: "priority raised to \(raised.rawValue) after an SLA breach", at: now)
+            guard record.lifecycle.state == .queued else { return [] }
+            open.afterCommit.append(.enqueue(department: record.lifecycle.department, entry: QueueEntry(id: id, priority: raised, deliveries: record.deliveries)))
+            return [.dequeue(id: id, department: record.lifecycle.department)]
+        case .moveTo(let desk):
+            guard record.lifecycle.state == .queued, record.lifecycle.department != desk else { return [] }
+            let from = record.lifecycle.department
+            guard (try? move(&record, .handoff(to: desk, note: "escalated after an SLA breach"), by: .system, at: now)) != nil else { return [] }
+            return [.dequeue(id: id, department: from)]
+        }
+    }
+
+    // MARK: Moves
+
+    /// Applies a lifecycle command, follows the SLA clocks, records it, and queues the
+    /// inquiry where the move put it.
+    private mutating func move(
+        _ record: inout LifecycleRecord, _ command: LifecycleCommand, by actor: Actor, actingFor: String? = nil,
+        at now: Date, lease: Date? = nil
+    ) throws(LifecycleError) {
+        let wasQueuedAt = record.lifecycle.state == .queued ? record.lifecycle.department : nil
+        let entry = try record.lifecycle.apply(command, by: actor, actingFor: actingFor, at: now,
+                                               frontOffice: configuration.frontOffice, departments: departments)
+        record.sla.follow(entry, priority: record.priority, policy: configuration.sla)
+        record.leaseExpiresAt = lease
+        if case .requeue = command { record.deliveries = 0 }
+        if case .release = command {} else if record.lifecycle.state == .queued { record.deliveries = 0 }
+        save(record)
+        appendTimeline(entry, priority: record.priority)
+        if record.lifecycle.state == .queued, wasQueuedAt != record.lifecycle.department || !Self.keepsQueueEntry(command) {
+            open.afterCommit.append(.enqueue(department: record.lifecycle.department,
+                                             entry: QueueEntry(id: record.id, priority: record.priority, deliveries: record.deliveries)))
+        }
+        if let wasQueuedAt, record.lifecycle.state != .queued || record.lifecycle.department != wasQueuedAt {
+            pendingDequeues.append((record.id, wasQueuedAt))
+        }
+    }
+
+    /// A release by the broker after a worker left: the delivery queue already put the
+    /// entry back.
+    private static func keepsQueueEntry(_ command: LifecycleCommand) -> Bool {
+        if case .release(let reason) = command { return reason == "worker gone before replying" }
+        return false
+    }
+
+    /// Queue entries a move took out of a queue; drained into actions by each event.
+    private var pendingDequeues: [(InquiryID, String)] = []
+
+    /// Applies a move the broker makes itself; nil when it is not allowed now.
+    private mutating func apply(_ command: LifecycleCommand, to record: inout LifecycleRecord, by actor: Actor, at now: Date) -> LifecycleRecord? {
+        guard (try? move(&record, command, by: actor, at: now)) != nil else { return nil }
+        return record
+    }
+
+    private mutating func save(_ record: LifecycleRecord) {
+        tracked[record.id]?.record = record
+        tracked[record.id]?.writtenIn = nextSequence
+        open.store.update(record)
+    }
+
+    private mutating func appendTimeline(_ entry: TimelineEntry, priority: Priority) {
+        open.store.append(entry)
+        open.afterCommit.append(.publish(.timeline(entry, priority: priority), inquiry: entry.inquiry))
+    }
+
+    /// A timeline line that is not a transition (a refused outcome, a sent reply).
+    private mutating func note(_ id: InquiryID, event: String, actor: Actor, note: String?, at now: Date) {
+        guard let record = tracked[id]?.record else { return }
+        let role = actor.kind == .system ? "system" : (record.lifecycle.department == configuration.frontOffice ? "front_office" : "back_office")
+        appendTimeline(TimelineEntry(inquiry: id, event: event, at: now, actor: actor, role: role, from: record.lifecycle.state,
+                                     to: record.lifecycle.state, department: record.lifecycle.department, note: note),
+                       priority: record.priority)
+    }
+
+    /// Moves that took entries out of a queue, as actions for the engine.
+    mutating func takeDequeues() -> [Action] {
+        defer { pendingDequeues.removeAll(keepingCapacity: true) }
+        return pendingDequeues.map { .dequeue(id: $0.0, department: $0.1) }
+    }
+
+    private func refuse(_ client: Frame, _ service: String, _ reply: InquiryReply) -> Action {
+        .send(peer: client, frames: ClientMessage(service: service, body: [reply.frame]).frames)
+    }
+
+    static func code(of error: any Error) -> String {
+        switch error {
+        case let error as LifecycleError: error.code
+        case let error as AgentError: error.code
+        default: "internal"
+        }
+    }
+}
+
+/// What the inquiry side logs: ids, departments and codes, never citizen text.
+enum InquiryLogEvent {
+    case rejected(code: String)
+    case missing(InquiryID)
+    case staleEntry(InquiryID, department: String)
+    case staleReply(InquiryID, department: String)
+    case outcomeRefused(InquiryID, department: String, code: String)
+    case redelivery(InquiryID, department: String, deliveries: UInt16)
+    case parked(InquiryID, department: String, deliveries: UInt16)
+    case sla(InquiryID, SLAAlert)
+    case commitFailed(batch: UInt64, rows: Int)
+}

@@ -1,0 +1,56 @@
+import DaemonHarness
+import Foundation
+import Testing
+
+/// The daemon's lifecycle, with real processes: one broker per data directory, and the
+/// ready file that announces the bound endpoints.
+@Suite(.serialized) struct DaemonLifecycleTests {
+    @Test func aSecondDaemonOnTheSameDataDirectoryRefusesToStartAndNamesTheFirst() throws {
+        let first = try SpawnedDaemon()
+        let refused = try #require(throws: SpawnedDaemon.Exited.self) {
+            try SpawnedDaemon(dataDirectory: first.dataDirectory)
+        }
+        #expect(!refused.bySignal)
+        #expect(refused.status != 0)
+        #expect(refused.log.contains("--data \(first.dataDirectory) is in use by another switchboardd (pid \(first.pid))"))
+        #expect(first.isRunning)
+
+        // The lock goes with its holder: once the first has stopped, the directory is free.
+        #expect(try first.terminate() == 0)
+        let next = try SpawnedDaemon(dataDirectory: first.dataDirectory)
+        #expect(try next.terminate() == 0)
+    }
+
+    @Test func theReadyFileNamesTheBoundEndpointsAndGoesAwayOnSIGTERM() throws {
+        let daemon = try SpawnedDaemon()
+        let contents = try #require(FileManager.default.contents(atPath: daemon.readyFile))
+        let document = try #require(try JSONSerialization.jsonObject(with: contents) as? [String: Any])
+        #expect(document["pid"] as? Int == Int(daemon.pid))
+
+        let mdp = try #require(document["mdp_endpoint"] as? String)
+        let events = try #require(document["events_endpoint"] as? String)
+        #expect(mdp == daemon.endpoint)
+        #expect(events == daemon.eventsEndpoint)
+        // Bound ports, not the wildcard the daemon was asked for.
+        for endpoint in [mdp, events] {
+            #expect(endpoint.range(of: #"^tcp://127\.0\.0\.1:[0-9]+$"#, options: .regularExpression) != nil, "\(endpoint)")
+        }
+        #expect(mdp != events)
+        let data = URL(fileURLWithPath: daemon.dataDirectory).resolvingSymlinksInPath().path
+        #expect(document["data"] as? String == data)
+        #expect(!FileManager.default.fileExists(atPath: daemon.readyFile + ".tmp"))
+        #expect(daemon.log.contains("switchboardd ready"))
+
+        #expect(try daemon.terminate() == 0)
+        #expect(!FileManager.default.fileExists(atPath: daemon.readyFile))
+    }
+
+    @Test func theReadyFileSaysNullWhenTheEventStreamIsOff() throws {
+        let daemon = try SpawnedDaemon(arguments: ["--events", "off"])
+        #expect(daemon.eventsEndpoint == nil)
+        let contents = try #require(FileManager.default.contents(atPath: daemon.readyFile))
+        let document = try #require(try JSONSerialization.jsonObject(with: contents) as? [String: Any])
+        #expect(document["events_endpoint"] is NSNull)
+        #expect(try daemon.terminate() == 0)
+    }
+}

@@ -1,0 +1,282 @@
+import Foundation
+import GRDB
+import Majordomo
+import SwitchboardCore
+import SwitchboardStore
+import Testing
+import ZeroMQ
+@testable import SwitchboardBroker
+
+/// The inquiry side's decisions, tested by feeding events and reading actions: no
+/// sockets. The batch pipeline is driven by hand (seal, then commit or fail), against a
+/// real SQLite store in memory, which is also where inquiries at rest are read back from,
+/// as the engine does.
+@Suite struct InquiryMachineTests {
+    typealias Action = InquiryMachine.Action
+    var machine: InquiryMachine
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let gateway: Frame = "gateway"
+    let agentClient: Frame = "agent-client"
+
+    let store: SQLiteInquiryStore
+
+    init() throws {
+        machine = InquiryMachine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
+        store = try SQLiteInquiryStore(database: try DatabaseQueue())
+    }
+
+    // MARK: Helpers
+
+    static func replies(_ actions: [Action]) -> [[String: Any]] {
+        actions.compactMap { action -> [String: Any]? in
+            guard case .send(_, let frames) = action, let body = frames.last,
+                  let object = try? JSONSerialization.jsonObject(with: Data(body.bytes)) as? [String: Any] else { return nil }
+            return object
+        }
+    }
+
+    static func enqueued(_ actions: [Action]) -> [(String, InquiryID)] {
+        actions.compactMap { if case .enqueue(let department, let entry) = $0 { (department, entry.id) } else { nil } }
+    }
+
+    static func dequeued(_ actions: [Action]) -> [(InquiryID, String)] {
+        actions.compactMap { if case .dequeue(let id, let department) = $0 { (id, department) } else { nil } }
+    }
+
+    /// Seals the open batch and reports it committed; returns what was released.
+    mutating func commit() -> [Action] {
+        guard let (sequence, batch) = machine.sealBatch() else { return [] }
+        guard let result = try? store.commit(batch) else { return machine.commitFailed(sequence) }
+        return machine.committed(sequence, result: result)
+    }
+
+    /// What the engine does before an event about an inquiry the machine let go of.
+    mutating func load(_ id: InquiryID) {
+        if machine.needsLoad(id), let stored = try? store.inquiry(id) { machine.load(stored) }
+    }
+
+    mutating func ingest(_ externalID: String, text: String = "My bin was not collected") -> InquiryID? {
+        let body = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"\#(externalID)"},"author":{"handle":"@resident"},"text":"\#(text)","captured_at":"2026-11-22T09:30:00Z"}"#)
+        #expect(machine.ingest(client: gateway, body: [body], now: now).isEmpty)
+        let released = commit()
+        return Self.replies(released).first.flatMap { ($0["id"] as? String).flatMap { InquiryID($0) } }
+    }
+
+    mutating func agent(_ service: AgentService, _ fields: [String: Any], next: InquiryID? = nil) -> (answer: [String: Any], actions: [Action]) {
+        let body = Frame(bytes: try! JSONSerialization.data(withJSONObject: fields))
+        let request = try! AgentRequest([body])
+        if let id = try? request.optionalID() { load(id) }
+        var actions = machine.agent(client: agentClient, service: service, request: request, next: next, now: now)
+        actions = machine.takeDequeues() + actions
+        let refused = Self.replies(actions).first
+        let released = commit()
+        return (refused ?? Self.replies(released).first ?? [:], actions + released)
+    }
+
+    // MARK: Ingest
+
+    @Test mutating func nothingIsAnsweredOrQueuedBeforeItsBatchIsDurable() throws {
+        let body = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"1"},"author":{"handle":"@a"},"text":"hello","captured_at":"2026-11-22T09:30:00Z"}"#)
+        #expect(machine.ingest(client: gateway, body: [body], now: now).isEmpty)
+        let sealed = machine.sealBatch()
+        let (sequence, batch) = try #require(sealed)
+        #expect(batch.inserts.count == 1)
+        #expect(batch.timeline.map(\.event) == ["inquiry.routed"])
+        let released = machine.committed(sequence, result: CommitResult())
+        #expect(Self.replies(released).first?["status"] as? String == "accepted")
+        #expect(Self.enqueued(released).map(\.0) == ["front-office"])
+    }
+
+    @Test func theEnvelopeIsStoredAsReceivedWithTheBrokersFieldsInFront() throws {
+        let id = InquiryID(high: 1, low: 2)
+        let spliced = InquiryMachine.splice(Array(#"  {"text": "a\u00e9",  "b":1}"#.utf8), id: id, receivedAt: "T")
+        #expect(spliced == #"{"id":"\#(id)","received_at":"T","text": "a\u00e9",  "b":1}"#)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(spliced.utf8)) as? [String: Any])
+        #expect(object["text"] as? String == "aé")
+    }
+
+    @Test mutating func aDuplicateTheStoreFindsIsAnsweredAsOneAndNotQueued() throws {
+        let body = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"old"},"author":{"handle":"@a"},"text":"hello","captured_at":"2026-11-22T09:30:00Z"}"#)
+        _ = machine.ingest(client: gateway, body: [body], now: now)
+        let sealed = machine.sealBatch()
+        let (sequence, batch) = try #require(sealed)
+        let original = DuplicateOf(id: InquiryID(high: 9, low: 9), department: "roads", priority: .high)
+        let released = machine.committed(sequence, result: CommitResult(duplicates: [batch.inserts[0].id: original]))
+        let reply = try #require(Self.replies(released).first)
+        #expect(reply["status"] as? String == "duplicate")
+        #expect(reply["duplicate_of"] as? String == original.id.description)
+        #expect(Self.enqueued(released).isEmpty)
+        #expect(!released.contains { if case .publish = $0 { true } else { false } })
+        // The next copy is caught in memory, with the original's id.
+        _ = machine.ingest(client: gateway, body: [body], now: now)
+        #expect(Self.replies(commit()).first?["duplicate_of"] as? String == original.id.description)
+    }
+
+    // MARK: Delivery
+
+    @Test mutating func aDeliveryUsesWhatIsInMemoryAndTheAcknowledgementSettlesIt() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        let actions = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
+        guard case .send(let worker, let frames)? = actions.first else { Issue.record("no delivery: \(actions)"); return }
+        #expect(worker == "w1")
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(frames.last!.bytes)) as? [String: Any])
+        #expect((body["inquiry"] as? [String: Any])?["text"] as? String == "My bin was not collected")
+        #expect((body["delivery"] as? [String: Any])?["count"] as? Int == 1)
+        #expect(machine.record(id)?.lifecycle.owner == .worker("w1"))
+
+        _ = machine.workerReplied(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", worker: "w1", reply: ["ok"], now: now)
+        let sealed = machine.sealBatch()
+        let (_, batch) = try #require(sealed)
+        #expect(batch.records[id]?.lifecycle.owner == .department("front-office"))
+        #expect(batch.records.count == 1)   // delivered and accepted: one row written
+    }
+
+    /// Defect: a handoff of a queued inquiry delivered it to both departments.
+    @Test mutating func aHandoffOfAQueuedInquiryTakesItOutOfTheOldQueue() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        let (answer, actions) = agent(.handoff, ["id": "\(id)", "agent": "ana", "department": "front-office", "to": "parks", "note": "the park"])
+        #expect(answer["state"] as? String == "queued")
+        #expect(Self.dequeued(actions).map(\.1) == ["front-office"])
+        #expect(Self.enqueued(actions).map(\.0) == ["parks"])
+        // If the old entry still comes up, it is not delivered.
+        let stale = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
+        #expect(stale.contains { if case .forgetHeld(id, "w1") = $0 { true } else { false } })
+        #expect(!stale.contains { if case .send = $0 { true } else { false } })
+    }
+
+    /// Defect: a handoff while a worker held the inquiry left it stuck.
+    @Test mutating func aHandoffWhileAWorkerHoldsItIsNotUndoneByTheWorkersReply() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
+        _ = commit()
+        let (answer, actions) = agent(.handoff, ["id": "\(id)", "agent": "ana", "department": "front-office", "to": "parks", "note": "n"])
+        #expect(answer["department"] as? String == "parks")
+        #expect(Self.enqueued(actions).map(\.0) == ["parks"])
+        _ = machine.workerReplied(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", worker: "w1", reply: ["ok"], now: now)
+        #expect(machine.record(id)?.lifecycle.state == .queued)
+        #expect(machine.record(id)?.lifecycle.department == "parks")
+        // Its death after that does not put it back in the old queue either.
+        let left = machine.workerLeft(holding: QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", now: now)
+        #expect(Self.dequeued(left).map(\.1) == ["front-office"])
+    }
+
+    /// Defect: a parked inquiry was invisible (its lifecycle said in progress).
+    @Test mutating func aParkedInquiryIsParkedInItsRecordAndRequeueable() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 5), department: "front-office", to: "w1", now: now)
+        _ = machine.park(QueueEntry(id: id, priority: .normal, deliveries: 5), department: "front-office", reason: "5 deliveries", now: now)
+        let sealed = machine.sealBatch()
+        let (_, batch) = try #require(sealed)
+        #expect(batch.records[id]?.lifecycle.state == .parked)
+        #expect(batch.records[id]?.lifecycle.owner == nil)
+        #expect(batch.timeline.last?.event == "inquiry.parked")
+
+        _ = machine.requeue(client: "ops", body: [Frame(#"{"id":"\#(id)"}"#)], now: now)
+        let released = commit()
+        #expect(Self.replies(released).last?["status"] as? String == "requeued")
+        #expect(Self.enqueued(released).map(\.0) == ["front-office"])
+        #expect(machine.record(id)?.deliveries == 0)
+    }
+
+    @Test mutating func requeueNamesTheRightProblem() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        let notParked = Self.replies(machine.requeue(client: "ops", body: [Frame(#"{"id":"\#(id)"}"#)], now: now))
+        #expect((notParked.first?["error"] as? [String: Any])?["code"] as? String == "not_parked")
+        let unknown = Self.replies(machine.requeue(client: "ops", body: [Frame(#"{"id":"\#(InquiryID(high: 7, low: 7))"}"#)], now: now))
+        #expect((unknown.first?["error"] as? [String: Any])?["code"] as? String == "not_found")
+    }
+
+    // MARK: Agents
+
+    @Test mutating func refusalsListOnlyTheMovesTheAgentMayMake() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        let (answer, _) = agent(.close, ["id": "\(id)", "agent": "ana", "department": "front-office", "resolution": "answered"])
+        let error = try #require(answer["error"] as? [String: Any])
+        #expect(error["code"] as? String == "invalid_transition")
+        #expect(error["allowed"] as? [String] == ["claim", "handoff"])
+    }
+
+    @Test mutating func anUnknownDepartmentHasItsOwnCode() throws {
+        let (answer, _) = agent(.claim, ["agent": "ana", "department": "nowhere"])
+        #expect((answer["error"] as? [String: Any])?["code"] as? String == "unknown_department")
+        let (empty, _) = agent(.claim, ["agent": "ana", "department": "parks"])
+        #expect((empty["error"] as? [String: Any])?["code"] as? String == "queue_empty")
+    }
+
+    @Test mutating func aRetriedClaimByTheHolderRenewsIt() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        let (first, actions) = agent(.claim, ["agent": "ana", "department": "front-office"], next: id)
+        #expect(first["owner"] as? String == "agent ana")
+        #expect(Self.dequeued(actions).map(\.1) == ["front-office"])
+        let (again, _) = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        #expect(again["status"] as? String == "ok")
+        let (other, _) = agent(.claim, ["id": "\(id)", "agent": "ben", "department": "front-office"])
+        #expect((other["error"] as? [String: Any])?["code"] as? String == "invalid_transition")
+    }
+
+    /// Defect: after a reopen every further reply was refused.
+    @Test mutating func aReopenedConversationCanBeAnsweredAgainButNotTwiceAtOnce() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let reply: [String: Any] = ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "Fixed", "account": "@RivertonCity", "reply_id": "r1"]
+        #expect(agent(.reply, reply).answer["state"] as? String == "answered")
+        // A retry with the same reply id is the same reply: nothing new is queued.
+        let (retried, retryActions) = agent(.reply, reply)
+        #expect(retried["status"] as? String == "ok")
+        #expect(Self.enqueued(retryActions).isEmpty)
+        var second = reply
+        second["reply_id"] = "r2"
+        #expect((agent(.reply, second).answer["error"] as? [String: Any])?["code"] as? String == "already_answered")
+
+        _ = agent(.close, ["id": "\(id)", "agent": "ana", "department": "front-office", "resolution": "answered"])
+        _ = agent(.reopen, ["id": "\(id)", "agent": "ana", "department": "front-office", "note": "citizen wrote back"])
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        #expect(agent(.reply, second).answer["state"] as? String == "answered")
+    }
+
+    @Test mutating func anUnofficialAccountIsRefusedWithoutEchoingIt() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let (answer, _) = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "hi", "account": "@Impostor"])
+        let error = try #require(answer["error"] as? [String: Any])
+        #expect(error["code"] as? String == "unofficial_account")
+        #expect(!(error["message"] as? String ?? "").contains("Impostor"))
+    }
+
+    // MARK: A failing store
+
+    /// Defect: a claim refused because the disk was full took the inquiry out of its queue.
+    @Test mutating func aFailedCommitAnswersUnavailableAndRefusesNewWritesUntilARetrySucceeds() throws {
+        let body = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"1"},"author":{"handle":"@a"},"text":"hello","captured_at":"2026-11-22T09:30:00Z"}"#)
+        _ = machine.ingest(client: gateway, body: [body], now: now)
+        let sealed = machine.sealBatch()
+        let (sequence, _) = try #require(sealed)
+        let failed = machine.commitFailed(sequence)
+        #expect(Self.replies(failed).first?["status"] as? String == "error")
+        #expect((Self.replies(failed).first?["error"] as? [String: Any])?["code"] as? String == "store_unavailable")
+        #expect(Self.enqueued(failed).isEmpty)
+
+        // While the store is failing, a claim changes nothing: no queue entry is taken.
+        let claim = machine.agent(client: agentClient, service: .claim, request: try AgentRequest([Frame(#"{"agent":"ana","department":"front-office"}"#)]),
+                                  next: nil, now: now)
+        #expect((Self.replies(claim).first?["error"] as? [String: Any])?["code"] as? String == "store_unavailable")
+        #expect(machine.takeDequeues().isEmpty)
+        #expect(machine.sealBatch() == nil)
+
+        // The writer's retry succeeds: the inquiry is queued (the gateway, told
+        // "unavailable", will resend and hear "duplicate"), and writes are taken again.
+        let released = machine.committed(sequence, result: CommitResult())
+        #expect(Self.replies(released).isEmpty)
+        #expect(Self.enqueued(released).map(\.0) == ["front-office"])
+        #expect(!machine.storeUnavailable)
+    }
+}
