@@ -73,6 +73,7 @@ let package = Package(
             "Majordomo", "ZeroMQ", "DaemonHarness",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestSupport"]),
         .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ", "TestSupport"]),

@@ -86,12 +86,12 @@ public struct RoutingDecision: Codable, Sendable, Equatable {
 }
 
 extension RoutingDecision {
-    /// The decision as stored and delivered, written by hand: it is written once per
-    /// accepted inquiry, where JSONEncoder cost more than the routing itself.
+    /// The decision as stored and delivered, written by hand (once per accepted
+    /// inquiry). The explanation is left out: it runs to kilobytes, quotes fragments of
+    /// the citizen's text, and `route --explain` gives it again from the same rules.
     public var json: String {
         var writer = JSONWriter()
         writer.add("department", department)
-        writer.add("explanation", strings: explanation)
         writer.add("priority", priority.rawValue)
         writer.add("rule", rule)
         writer.add("tags", strings: tags)

@@ -1,5 +1,5 @@
+import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -21,23 +21,29 @@ def daemon_binary():
 
 
 class Daemon:
-    """A spawned switchboardd on a free port; the endpoint is read from its ready line."""
+    """A spawned switchboardd on a free port; the endpoints are read from its --ready-file."""
 
     def __init__(self, *args):
+        data = tempfile.mkdtemp(prefix="switchboard-interop-")
+        ready = os.path.join(data, "ready.json")
         self.process = subprocess.Popen(
-            [daemon_binary(), "--endpoint", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--data", tempfile.mkdtemp(prefix="switchboard-interop-"), *args],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            [daemon_binary(), "--endpoint", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--data", data,
+             "--ready-file", ready, *args],
+            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
-        self.endpoint = None
-        while self.endpoint is None and time.monotonic() < deadline:
-            line = self.process.stderr.readline()
-            if not line and self.process.poll() is not None:
+        document = None
+        while document is None and time.monotonic() < deadline:
+            if self.process.poll() is not None:
                 raise RuntimeError("switchboardd exited before it was ready")
-            if "switchboardd ready" in line:
-                self.endpoint = re.search(r"mdp\.endpoint=(tcp://[0-9.]+:[0-9]+)", line).group(1)
-                self.events = re.search(r"events\.endpoint=(tcp://[0-9.]+:[0-9]+)", line).group(1)
-        assert self.endpoint, "switchboardd did not report ready in time"
+            try:
+                with open(ready) as f:
+                    document = json.load(f)
+            except (FileNotFoundError, json.JSONDecodeError):
+                time.sleep(0.005)  # polling interval of a deadline-bound wait
+        assert document, "switchboardd did not write its ready file in time"
+        self.endpoint = document["mdp_endpoint"]
+        self.events = document["events_endpoint"]
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)

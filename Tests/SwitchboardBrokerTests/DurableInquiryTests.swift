@@ -199,4 +199,55 @@ import ZeroMQ
         #expect(again["status"] as? String == "error")
         #expect((again["error"] as? [String: Any])?["code"] as? String == "not_parked")
     }
+
+    /// A full disk, as SQLite reports it (the page limit set where the file stands):
+    /// requests are answered store_unavailable, nothing unstored is acknowledged, the
+    /// broker keeps running, and once there is room again every inquiry acknowledged
+    /// before is still there and the retried batch went through.
+    @Test func aFullDiskLosesNothingAndTheBrokerRecovers() throws {
+        let data = temporaryDirectory()
+        let store = try SQLiteInquiryStore(directory: data)
+        let engine = try startEngine(dataDirectory: data, store: store)
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        func ingest(_ externalID: String) throws -> [String: Any] {
+            jsonObject(try client.request("sb.ingest", body: [envelope(externalID, text: String(repeating: "full disk ", count: 400))], timeout: .seconds(5))?.body)
+        }
+        let first = try ingest("before")
+        #expect(first["status"] as? String == "accepted")
+
+        try store.database.writeWithoutTransaction { db in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
+            try db.execute(sql: "PRAGMA max_page_count = \(pages)")
+        }
+        var refused: [String] = []
+        var acknowledged = [try #require(first["id"] as? String)]
+        for n in 0..<40 {
+            let answer = try ingest("during-\(n)")
+            if answer["status"] as? String == "accepted", let id = answer["id"] as? String {
+                acknowledged.append(id)
+            } else {
+                #expect((answer["error"] as? [String: Any])?["code"] as? String == "store_unavailable")
+                refused.append("during-\(n)")
+            }
+        }
+        #expect(!refused.isEmpty, "the page limit did not fill the store")
+
+        try store.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+        // Gateways retry what was refused: each is accepted now, or was stored by the
+        // writer's retry and is a duplicate; none is lost.
+        for externalID in refused {
+            var answer: [String: Any] = [:]
+            try waitUntil("\(externalID) stored after the disk has room") {
+                answer = try ingest(externalID)
+                return answer["status"] as? String == "accepted" || answer["status"] as? String == "duplicate"
+            }
+            acknowledged.append(try #require(answer["id"] as? String))
+        }
+        for id in acknowledged {
+            #expect(try store.inquiry(try #require(InquiryID(id))) != nil, "acknowledged \(id) is not in the store")
+        }
+        #expect(try store.list(InquiryFilter()).total == 41)
+    }
 }

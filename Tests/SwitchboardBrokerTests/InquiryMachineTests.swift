@@ -280,3 +280,27 @@ import ZeroMQ
         #expect(!machine.storeUnavailable)
     }
 }
+
+/// Every code the broker sends is in the one registry, `Protocols/errors.json`, and the
+/// registry lists nothing the broker cannot send.
+@Suite struct ErrorRegistryTests {
+    @Test func theCodeAndTheRegistryAgree() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let data = try Data(contentsOf: root.appendingPathComponent("Protocols/errors.json"))
+        let entries = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        let registry = Set(entries.compactMap { $0["code"] as? String })
+        #expect(registry.count == entries.count, "a code is listed twice")
+
+        let id = InquiryID(high: 1, low: 1)
+        let ingest: [IngestError.Code] = [.invalidJSON, .tooLarge, .missingField, .invalidType, .unknownField, .invalidValue,
+                                          .unknownPlatform, .textTooLong, .brokerField]
+        let agent: [AgentError] = [.invalidJSON, .missing("x"), .invalid(field: "x", "y"), .notFound(id), .unknownDepartment("x"),
+                                   .emptyQueue("x"), .notParked(id, .queued), .unofficialAccount(.x), .unavailable]
+        let lifecycle: [LifecycleError] = [.invalidTransition(state: .queued, command: "x", allowed: []), .notOwner(actor: .system, owner: nil),
+                                           .alreadyAnswered, .unknownDepartment("x"), .sameDepartment("x"),
+                                           .wrongDepartment(actingFor: nil, department: "x"), .unknownInquiry(id)]
+        let used = Set(ingest.map(\.rawValue) + agent.map(\.code) + lifecycle.map(\.code))
+        #expect(used.subtracting(registry).isEmpty, "sent but not in Protocols/errors.json: \(used.subtracting(registry).sorted())")
+        #expect(registry.subtracting(used).isEmpty, "in Protocols/errors.json but never sent: \(registry.subtracting(used).sorted())")
+    }
+}

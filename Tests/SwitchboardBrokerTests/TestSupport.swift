@@ -13,7 +13,7 @@ import ZeroMQ
 func startEngine(
     heartbeat: Duration = .milliseconds(100), liveness: Int = 3, logs: CapturedLogs = CapturedLogs(),
     dataDirectory: String = temporaryDirectory(), configuration: SwitchboardConfiguration = .demo(),
-    endpoint: String = "tcp://127.0.0.1:*"
+    endpoint: String = "tcp://127.0.0.1:*", store: SQLiteInquiryStore? = nil
 ) throws -> BrokerEngine {
     var options = BrokerEngine.Options()
     options.endpoint = endpoint
@@ -22,7 +22,7 @@ func startEngine(
     options.configuration = configuration
     options.broker.heartbeatInterval = heartbeat
     options.broker.heartbeatLiveness = liveness
-    let store = try SQLiteInquiryStore(directory: dataDirectory)
+    let store = try store ?? SQLiteInquiryStore(directory: dataDirectory)
     let engine = try BrokerEngine(options: options, store: store, logger: logs.logger(label: "test.broker"))
     _ = try engine.start()
     return engine

@@ -381,7 +381,7 @@ struct InquiryMachine {
         body.add("account", reply.account)
         body.add("in_reply_to", reply.inReplyTo)
         body.add("text", reply.text)
-        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body.result)])
+        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body.bytes)])
         return [.send(peer: worker, frames: command.frames)]
     }
 

@@ -60,7 +60,7 @@ enum InquiryReply {
         case .agent(let object):
             return Self.json(object)
         }
-        return Frame(writer.result)
+        return Frame(writer.bytes)
     }
 
     private static func error(code: String, message: String) -> Frame {
@@ -70,7 +70,7 @@ enum InquiryReply {
         var writer = JSONWriter()
         writer.add("status", "error")
         writer.add("error", object: detail)
-        return Frame(writer.result)
+        return Frame(writer.bytes)
     }
 
     private static func json(_ object: [String: Any]) -> Frame {
