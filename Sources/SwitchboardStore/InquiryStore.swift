@@ -37,9 +37,13 @@ public protocol InquiryStore: Sendable {
     func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID]
     /// The whole timeline of one inquiry, oldest first.
     func timeline(_ id: InquiryID) throws(StoreError) -> [TimelineEntry]
-    /// Replies not yet confirmed sent by their publishing gateway.
-    func pendingOutbound() throws(StoreError) -> [OutboundReply]
-    func outbound(_ id: InquiryID) throws(StoreError) -> OutboundReply?
+    /// Messages not yet confirmed sent by their publishing gateway, oldest first.
+    func pendingOutbound() throws(StoreError) -> [OutboundMessage]
+    /// One message by its id.
+    func outbound(_ id: InquiryID) throws(StoreError) -> OutboundMessage?
+    /// Inquiries waiting for the citizen, and the posts that continue each: its own, and
+    /// those the gateway posted for it.
+    func awaitingCitizen() throws(StoreError) -> (inquiries: [StoredInquiry], threads: [ThreadKey])
 }
 
 /// What the broker keeps about an inquiry's handling: the one representation of its
@@ -106,9 +110,16 @@ public struct InquirySummary: Sendable, Equatable {
 }
 
 /// A message to a citizen (an answer or a question), queued for the platform's
-/// publishing gateway.
-public struct OutboundReply: Sendable, Equatable {
+/// publishing gateway. An inquiry's conversation may hold several.
+public struct OutboundMessage: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable {
+        case answer, question
+    }
+
+    /// The message's own id: what the gateway's queue entry and REPLY name.
+    public var id: InquiryID
     public var inquiry: InquiryID
+    public var kind: Kind
     public var platform: Platform
     public var account: String
     /// The post being answered (the inquiry's `source.external_id`).
@@ -116,8 +127,10 @@ public struct OutboundReply: Sendable, Equatable {
     public var text: String
     public var sent: Bool
 
-    public init(inquiry: InquiryID, platform: Platform, account: String, inReplyTo: String, text: String, sent: Bool = false) {
+    public init(id: InquiryID, inquiry: InquiryID, kind: Kind, platform: Platform, account: String, inReplyTo: String, text: String, sent: Bool = false) {
+        self.id = id
         self.inquiry = inquiry
+        self.kind = kind
         self.platform = platform
         self.account = account
         self.inReplyTo = inReplyTo
@@ -127,6 +140,29 @@ public struct OutboundReply: Sendable, Equatable {
 
     /// The MDP service of the platform's publishing gateway.
     public var service: String { "outbound.\(platform.rawValue)" }
+}
+
+/// A citizen's follow-up post, threaded into the inquiry it answers.
+public struct InboundMessage: Sendable, Equatable {
+    public var id: InquiryID
+    public var inquiry: InquiryID
+    public var key: DeduplicationKey
+    public var inReplyTo: String
+    public var text: String
+
+    public init(id: InquiryID, inquiry: InquiryID, key: DeduplicationKey, inReplyTo: String, text: String) {
+        self.id = id
+        self.inquiry = inquiry
+        self.key = key
+        self.inReplyTo = inReplyTo
+        self.text = text
+    }
+}
+
+/// The posts a citizen may answer to continue a conversation that waits for them.
+public struct ThreadKey: Sendable, Equatable {
+    public var key: DeduplicationKey
+    public var inquiry: InquiryID
 }
 
 /// A newly accepted inquiry, ready to be written with its first lifecycle record.
@@ -157,19 +193,20 @@ public struct StoreBatch: Sendable {
     public private(set) var inserts: [AcceptedInquiry] = []
     public private(set) var records: [InquiryID: LifecycleRecord] = [:]
     public private(set) var timeline: [TimelineEntry] = []
-    public private(set) var outbound: [OutboundReply] = []
-    public private(set) var outboundSent: [(id: InquiryID, at: String)] = []
+    public private(set) var outbound: [OutboundMessage] = []
+    public private(set) var outboundSent: [(id: InquiryID, at: String, postedAs: String?)] = []
+    public private(set) var inbound: [InboundMessage] = []
     /// A rough size in bytes, to bound batches.
     public private(set) var bytes = 0
 
     public init() {}
 
     public var isEmpty: Bool {
-        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty
+        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty && inbound.isEmpty
     }
 
     /// Rows the batch writes.
-    public var count: Int { inserts.count + records.count + timeline.count + outbound.count + outboundSent.count }
+    public var count: Int { inserts.count + records.count + timeline.count + outbound.count + outboundSent.count + inbound.count }
 
     public mutating func insert(_ inquiry: AcceptedInquiry) {
         inserts.append(inquiry)
@@ -185,14 +222,20 @@ public struct StoreBatch: Sendable {
         bytes += 192 + (entry.note?.utf8.count ?? 0)
     }
 
-    public mutating func queue(_ reply: OutboundReply) {
-        outbound.append(reply)
-        bytes += reply.text.utf8.count + 128
+    public mutating func queue(_ message: OutboundMessage) {
+        outbound.append(message)
+        bytes += message.text.utf8.count + 128
     }
 
-    public mutating func markSent(_ id: InquiryID, at: String) {
-        outboundSent.append((id, at))
+    /// The gateway posted message `id`, as `postedAs` on the platform when it says.
+    public mutating func markSent(_ id: InquiryID, at: String, postedAs: String? = nil) {
+        outboundSent.append((id, at, postedAs))
         bytes += 64
+    }
+
+    public mutating func receive(_ message: InboundMessage) {
+        inbound.append(message)
+        bytes += message.text.utf8.count + 128
     }
 }
 

@@ -139,6 +139,32 @@ public final class SQLiteInquiryStore: InquiryStore {
                 CREATE INDEX inquiry_listing ON inquiry (department, state, priority, seq);
                 """)
         }
+        migrator.registerMigration("v5-conversation") { db in
+            // One outbound row per inquiry could not hold a conversation (a question, then
+            // an answer), nor the citizen's follow-up posts. Messages get their own ids.
+            try db.execute(sql: """
+                CREATE TABLE message (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    inquiry_id TEXT NOT NULL,
+                    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+                    kind TEXT NOT NULL,
+                    platform TEXT NOT NULL,
+                    account TEXT,
+                    external_id TEXT,
+                    in_reply_to TEXT,
+                    text TEXT NOT NULL,
+                    sent_at TEXT
+                );
+                CREATE INDEX message_inquiry ON message (inquiry_id, seq);
+                CREATE UNIQUE INDEX message_external ON message (platform, external_id) WHERE external_id IS NOT NULL;
+                CREATE INDEX message_unsent ON message (seq) WHERE direction = 'out' AND sent_at IS NULL;
+                CREATE INDEX inquiry_awaiting ON inquiry (state) WHERE state = 'awaiting_citizen';
+                INSERT INTO message (id, inquiry_id, direction, kind, platform, account, in_reply_to, text, sent_at)
+                    SELECT inquiry_id, inquiry_id, 'out', 'answer', platform, account, in_reply_to, text, sent_at FROM outbound;
+                DROP TABLE outbound;
+                """)
+        }
         return migrator
     }
 
@@ -249,13 +275,24 @@ public final class SQLiteInquiryStore: InquiryStore {
                 try append.execute(arguments: [entry.inquiry.description, TimelineColumn.json(entry)])
             }
         }
-        for reply in batch.outbound where skipped[reply.inquiry] == nil {
+        for message in batch.outbound where skipped[message.inquiry] == nil {
             try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO outbound (inquiry_id, platform, account, in_reply_to, text) VALUES (?, ?, ?, ?, ?)
-                """).execute(arguments: [reply.inquiry.description, reply.platform.rawValue, reply.account, reply.inReplyTo, reply.text])
+                INSERT INTO message (id, inquiry_id, direction, kind, platform, account, in_reply_to, text)
+                VALUES (?, ?, 'out', ?, ?, ?, ?, ?)
+                """).execute(arguments: [message.id.description, message.inquiry.description, message.kind.rawValue,
+                                         message.platform.rawValue, message.account, message.inReplyTo, message.text])
         }
-        for (id, at) in batch.outboundSent {
-            try db.cachedStatement(sql: "UPDATE outbound SET sent_at = ? WHERE inquiry_id = ?").execute(arguments: [at, id.description])
+        for message in batch.inbound {
+            // A follow-up seen before (past the broker's memory of keys) is not stored twice.
+            try db.cachedStatement(sql: """
+                INSERT INTO message (id, inquiry_id, direction, kind, platform, external_id, in_reply_to, text)
+                VALUES (?, ?, 'in', 'citizen', ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """).execute(arguments: [message.id.description, message.inquiry.description, message.key.platform.rawValue,
+                                         message.key.externalID, message.inReplyTo, message.text])
+        }
+        for (id, at, postedAs) in batch.outboundSent {
+            try db.cachedStatement(sql: "UPDATE message SET sent_at = ?, external_id = coalesce(?, external_id) WHERE id = ?")
+                .execute(arguments: [at, postedAs, id.description])
         }
         return result
     }
@@ -402,22 +439,47 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
-    public func pendingOutbound() throws(StoreError) -> [OutboundReply] {
-        try read("restore outbound replies") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbound WHERE sent_at IS NULL ORDER BY rowid").compactMap(Self.outbound)
+    public func pendingOutbound() throws(StoreError) -> [OutboundMessage] {
+        try read("restore outbound messages") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE direction = 'out' AND sent_at IS NULL ORDER BY seq").compactMap(Self.outbound)
         }
     }
 
-    public func outbound(_ id: InquiryID) throws(StoreError) -> OutboundReply? {
-        try read("load outbound reply") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM outbound WHERE inquiry_id = ?", arguments: [id.description]).flatMap(Self.outbound)
+    public func outbound(_ id: InquiryID) throws(StoreError) -> OutboundMessage? {
+        try read("load outbound message") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM message WHERE id = ? AND direction = 'out'", arguments: [id.description]).flatMap(Self.outbound)
         }
     }
 
-    static func outbound(_ row: Row) -> OutboundReply? {
-        guard let id = InquiryID(row["inquiry_id"] as String), let platform = Platform(rawValue: row["platform"]) else { return nil }
-        return OutboundReply(inquiry: id, platform: platform, account: row["account"], inReplyTo: row["in_reply_to"], text: row["text"],
-                             sent: (row["sent_at"] as String?) != nil)
+    public func awaitingCitizen() throws(StoreError) -> (inquiries: [StoredInquiry], threads: [ThreadKey]) {
+        let ids = try read("find inquiries awaiting the citizen") { db in
+            try String.fetchAll(db, sql: "SELECT id FROM inquiry WHERE state = 'awaiting_citizen'").compactMap { InquiryID($0) }
+        }
+        var inquiries: [StoredInquiry] = []
+        var threads: [ThreadKey] = []
+        for id in ids {
+            guard let stored = try inquiry(id) else { continue }
+            inquiries.append(stored)
+            threads.append(ThreadKey(key: stored.key, inquiry: id))
+        }
+        let posted = try read("find posted messages") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT m.platform, m.external_id, m.inquiry_id FROM message m JOIN inquiry i ON i.id = m.inquiry_id
+                WHERE i.state = 'awaiting_citizen' AND m.direction = 'out' AND m.external_id IS NOT NULL
+                """)
+        }
+        for row in posted {
+            guard let platform = Platform(rawValue: row[0]), let id = InquiryID(row[2] as String) else { continue }
+            threads.append(ThreadKey(key: DeduplicationKey(platform: platform, externalID: row[1]), inquiry: id))
+        }
+        return (inquiries, threads)
+    }
+
+    static func outbound(_ row: Row) -> OutboundMessage? {
+        guard let id = InquiryID(row["id"] as String), let inquiry = InquiryID(row["inquiry_id"] as String),
+              let platform = Platform(rawValue: row["platform"]), let kind = OutboundMessage.Kind(rawValue: row["kind"]) else { return nil }
+        return OutboundMessage(id: id, inquiry: inquiry, kind: kind, platform: platform, account: row["account"] ?? "",
+                               inReplyTo: row["in_reply_to"] ?? "", text: row["text"], sent: (row["sent_at"] as String?) != nil)
     }
 
     /// The value of a PRAGMA on the writer connection, for checks and diagnostics.

@@ -147,6 +147,51 @@ enum Cities {
         }
     }
 
+    /// The city asks the citizen through its gateway; the citizen's answer to the posted
+    /// question threads back into the same inquiry, which resumes with its agent, and
+    /// that survives a restart of the broker.
+    @Test func aQuestionToTheCitizenAndTheirAnswerStayInOneInquiry() throws {
+        let data = temporaryDirectory()
+        let city = try SwitchboardConfiguration.parse(yaml: Cities.handoff)
+        var engine = try startEngine(dataDirectory: data, configuration: city)
+        var client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        let accepted = jsonObject(try client.request("sb.ingest", body: [envelope("ask-1", text: "The lamp is broken")])?.body)
+        let id = try #require(accepted["id"] as? String)
+        _ = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id])
+        let asked = try agent(client, "sb.agent.request-info", ["agent": "ana", "department": "front-office", "id": id,
+                                                                "text": "Which street is the lamp on?", "account": "@RivertonCity"])
+        #expect(asked["state"] as? String == "awaiting_citizen")
+
+        let gateway = WorkerThread(endpoint: try #require(engine.endpoint), service: "outbound.x") { request in
+            let body = jsonObject(request.body)
+            if body["kind"] as? String == "question" { return [#"{"external_id":"q-1"}"#] }
+            return ["posted"]
+        }
+        try waitUntil("question posted") { gateway.served.withLock { $0 } == 1 }
+        gateway.stop()
+        try waitUntil("question.sent recorded") {
+            (try agent(client, "sb.agent.timeline", ["id": id])["timeline"] as? [[String: Any]])?.contains { $0["event"] as? String == "question.sent" } == true
+        }
+        client.close()
+        engine.stop()
+
+        // The broker restarts; the conversation still waits for the citizen's answer.
+        engine = try startEngine(dataDirectory: data, configuration: city)
+        defer { engine.stop() }
+        client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        let followUp = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"ask-2","in_reply_to":"q-1"},"author":{"handle":"@resident"},"text":"Elm Street","captured_at":"2026-11-22T10:30:00Z"}"#)
+        let threaded = jsonObject(try client.request("sb.ingest", body: [followUp])?.body)
+        #expect(threaded["status"] as? String == "accepted")
+        #expect(threaded["thread_of"] as? String == id)
+        let listing = try agent(client, "sb.agent.list", ["agent": "ana", "department": "front-office"])
+        #expect(listing["total"] as? Int == 1)
+        #expect((listing["inquiries"] as? [[String: Any]])?.first?["state"] as? String == "in_progress")
+        #expect((listing["inquiries"] as? [[String: Any]])?.first?["owner"] as? String == "agent ana")
+        let again = jsonObject(try client.request("sb.ingest", body: [followUp])?.body)
+        #expect(again["status"] as? String == "duplicate")
+    }
+
     @Test func anExpiredClaimGoesBackToItsQueue() throws {
         let configuration = try SwitchboardConfiguration.parse(yaml: Cities.handoff.replacingOccurrences(of: "lease: 15m", with: "lease: 300ms"))
         let engine = try startEngine(configuration: configuration)

@@ -252,6 +252,42 @@ import ZeroMQ
         #expect(!(error["message"] as? String ?? "").contains("Impostor"))
     }
 
+    /// Defect: "ask the citizen" sent nothing, and the citizen's answer came back as a
+    /// new inquiry at the front office.
+    @Test mutating func aQuestionGoesOutAndTheCitizensAnswerThreadsBack() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let (asked, actions) = agent(.requestInformation, ["id": "\(id)", "agent": "ana", "department": "front-office",
+                                                          "text": "Which street?", "account": "@RivertonCity", "note": "need the street"])
+        #expect(asked["state"] as? String == "awaiting_citizen")
+        let queued = try #require(actions.compactMap { action -> QueueEntry? in
+            if case .enqueue("outbound.x", let entry) = action { entry } else { nil }
+        }.first)
+        let delivery = machine.deliverOutbound(queued, service: "outbound.x", to: "gateway-w")
+        guard case .send(_, let frames)? = delivery.first else { Issue.record("nothing delivered"); return }
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(frames.last!.bytes)) as? [String: Any])
+        #expect(body["kind"] as? String == "question")
+        #expect(body["text"] as? String == "Which street?")
+        #expect(body["in_reply_to"] as? String == "1")
+        // The gateway posts it as "q-77"; the citizen answers that post.
+        _ = machine.outboundSent(queued, worker: "gateway-w", reply: [Frame(#"{"external_id":"q-77"}"#)], now: now)
+        _ = commit()
+        let followUp = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"2","in_reply_to":"q-77"},"author":{"handle":"@resident"},"text":"Elm Street","captured_at":"2026-11-22T10:30:00Z"}"#)
+        #expect(machine.ingest(client: gateway, body: [followUp], now: now).isEmpty)
+        let released = commit()
+        let reply = try #require(Self.replies(released).first)
+        #expect(reply["status"] as? String == "accepted")
+        #expect(reply["thread_of"] as? String == id.description)
+        #expect(try store.record(id)?.lifecycle.state == .inProgress)
+        #expect(try store.record(id)?.lifecycle.owner == .agent("ana"))
+        #expect(try store.list(InquiryFilter()).total == 1)
+        #expect(try store.timeline(id).map(\.event).suffix(2) == ["question.sent", "inquiry.citizen_replied"])
+        // The owner may answer the new message.
+        let answer = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "Crew sent", "account": "@RivertonCity"])
+        #expect(answer.answer["state"] as? String == "answered")
+    }
+
     // MARK: A failing store
 
     /// Defect: a claim refused because the disk was full took the inquiry out of its queue.

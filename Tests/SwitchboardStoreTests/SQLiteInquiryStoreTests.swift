@@ -146,7 +146,9 @@ import SwitchboardCore
         batch.insert(inquiry)
         batch.update(record)
         batch.append(claimed)
-        batch.queue(OutboundReply(inquiry: inquiry.id, platform: .x, account: "@RivertonCity", inReplyTo: "post-1", text: "We are on it"))
+        let message = OutboundMessage(id: InquiryID(high: 42, low: 42), inquiry: inquiry.id, kind: .answer, platform: .x,
+                                      account: "@RivertonCity", inReplyTo: "post-1", text: "We are on it")
+        batch.queue(message)
         _ = try store.commit(batch)
 
         #expect(try store.record(inquiry.id) == record)
@@ -158,14 +160,14 @@ import SwitchboardCore
         #expect(page.total == 1)
         #expect(page.items.first?.owner == .agent("ana"))
         #expect(try store.list(InquiryFilter(state: .queued)).items.isEmpty)
-        #expect(try store.pendingOutbound().map(\.inquiry) == [inquiry.id])
+        #expect(try store.pendingOutbound() == [message])
         #expect(try store.ids(withPrefix: String(inquiry.id.description.prefix(8)), limit: 5) == [inquiry.id])
 
         batch = StoreBatch()
-        batch.markSent(inquiry.id, at: "2026-11-22T10:00:00Z")
+        batch.markSent(message.id, at: "2026-11-22T10:00:00Z", postedAs: "reply-77")
         _ = try store.commit(batch)
         #expect(try store.pendingOutbound().isEmpty)
-        #expect(try store.outbound(inquiry.id)?.sent == true)
+        #expect(try store.outbound(message.id)?.sent == true)
     }
 
     @Test func listingsArePagedWithATotal() throws {

@@ -267,6 +267,8 @@ struct EngineLoop {
                                           department: inquiry.department, now: clock.now()), now: start)
         }
         inquiries.rememberKeys(try store.recentKeys(limit: inquiries.keyCapacity))
+        let awaiting = try store.awaitingCitizen()
+        inquiries.restoreAwaiting(awaiting.inquiries, threads: awaiting.threads)
         for case .enqueue(let service, let entry) in inquiries.restoreOutbound(try store.pendingOutbound()) {
             mdp.restoreInquiry(entry, department: service)
         }
@@ -404,7 +406,7 @@ struct EngineLoop {
                 }
             case .inquiryAcknowledged(let worker, let department, let entry, let reply):
                 if InquiryService.isOutbound(department) {
-                    carryOut(inquiries.outboundSent(entry, worker: worker, now: wall), now: now)
+                    carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: wall), now: now)
                 } else {
                     ensureLoaded(entry.id)
                     carryOut(inquiries.workerReplied(entry, department: department, worker: worker, reply: reply, now: wall), now: now)

@@ -123,7 +123,8 @@ enum WorkerOutcome {
     case answered(text: String, account: String)
     case handoff(to: String, note: String)
     case returned(note: String)
-    case awaitingCitizen(note: String)
+    /// With `text` and `account`, the question is sent to the citizen.
+    case awaitingCitizen(note: String, question: String?, account: String?)
     case close(Resolution, note: String?)
 
     /// Parses a reply body; nil when it is not an outcome document.
@@ -144,7 +145,7 @@ enum WorkerOutcome {
         case "return":
             self = .returned(note: note ?? "")
         case "awaiting_citizen":
-            self = .awaitingCitizen(note: note ?? "")
+            self = .awaitingCitizen(note: note ?? "", question: object["text"] as? String, account: object["account"] as? String)
         case "close":
             guard let resolution = (object["resolution"] as? String).flatMap(Resolution.init(rawValue:)) else { return nil }
             self = .close(resolution, note: note)

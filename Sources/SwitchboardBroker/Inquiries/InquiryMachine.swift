@@ -75,7 +75,10 @@ struct InquiryMachine {
     private var keyOrder: Deque<DeduplicationKey> = []
     let keyCapacity: Int
     /// Messages waiting for their publishing gateway.
-    private var outbound: [InquiryID: OutboundReply] = [:]
+    private var outbound: [InquiryID: OutboundMessage] = [:]
+    /// Posts that continue a conversation waiting for the citizen: a follow-up that
+    /// answers one of them is threaded into that inquiry instead of becoming a new one.
+    private var threads: [DeduplicationKey: InquiryID] = [:]
 
     private var open = Batch()
     private var sealed: [UInt64: Batch] = [:]
@@ -129,11 +132,17 @@ struct InquiryMachine {
     }
 
     /// Messages that were queued for a gateway and not yet confirmed sent.
-    mutating func restoreOutbound(_ replies: [OutboundReply]) -> [Action] {
-        replies.map { reply in
-            outbound[reply.inquiry] = reply
-            return .enqueue(department: reply.service, entry: QueueEntry(id: reply.inquiry, priority: .normal))
+    mutating func restoreOutbound(_ messages: [OutboundMessage]) -> [Action] {
+        messages.map { message in
+            outbound[message.id] = message
+            return .enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: .normal))
         }
+    }
+
+    /// Conversations that wait for the citizen, and the posts that continue them.
+    mutating func restoreAwaiting(_ inquiries: [StoredInquiry], threads keys: [ThreadKey]) {
+        inquiries.forEach { load($0) }
+        for thread in keys { threads[thread.key] = thread.inquiry }
     }
 
     // MARK: The batch pipeline
@@ -216,7 +225,9 @@ struct InquiryMachine {
         switch record.lifecycle.state {
         case .queued: false
         case .inProgress: record.lifecycle.owner?.kind != .worker
-        case .awaitingCitizen, .answered, .closed, .parked: true
+        // Waiting for the citizen stays in memory: a follow-up is matched at ingest.
+        case .awaitingCitizen: false
+        case .answered, .closed, .parked: true
         }
     }
 
@@ -241,6 +252,10 @@ struct InquiryMachine {
             open.afterCommit.append(.reply(client: client, service: service, .duplicate(of: original, key: key), inquiry: nil))
             return []
         }
+        if let parent = inquiry.source.inReplyTo, let target = threads[DeduplicationKey(platform: key.platform, externalID: parent)],
+           var record = tracked[target]?.record, record.lifecycle.state == .awaitingCitizen {
+            return thread(inquiry, into: &record, client: client, now: now)
+        }
         let decision = router.route(inquiry)
         let id = InquiryID.generate(at: now)
         let receivedAt = Timestamp.format(now)
@@ -258,6 +273,23 @@ struct InquiryMachine {
         open.afterCommit.append(.reply(client: client, service: service,
                                        .accepted(id: id, key: key, department: decision.department, priority: decision.priority), inquiry: id))
         remember(key, DuplicateOf(id: id, department: decision.department, priority: decision.priority))
+        return []
+    }
+
+    /// The citizen answered a question: the follow-up joins the conversation, and the
+    /// inquiry resumes with its owner (or in its queue).
+    private mutating func thread(_ inquiry: Inquiry, into record: inout LifecycleRecord, client: Frame, now: Date) -> [Action] {
+        let key = inquiry.deduplicationKey
+        open.store.receive(InboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, key: key,
+                                          inReplyTo: inquiry.source.inReplyTo ?? "", text: inquiry.text))
+        do {
+            try move(&record, .citizenReplied, by: .system, at: now)
+        } catch {
+            return [refuse(client, InquiryService.ingest, .lifecycleError(error, allowed: nil))]
+        }
+        let original = DuplicateOf(id: record.id, department: record.lifecycle.department, priority: record.priority)
+        remember(key, original)
+        open.afterCommit.append(.reply(client: client, service: InquiryService.ingest, .threaded(into: original, key: key), inquiry: nil))
         return []
     }
 
@@ -336,8 +368,8 @@ struct InquiryMachine {
                 try move(&record, .handoff(to: target, note: note), by: actor, at: now)
             case .returned(let note):
                 try move(&record, .returnToFrontOffice(note: note), by: actor, at: now)
-            case .awaitingCitizen(let note):
-                try move(&record, .requestInformation(note: note), by: actor, at: now)
+            case .awaitingCitizen(let note, let question, let account):
+                try ask(&record, question: question, account: account, note: note, by: actor, actingFor: department, at: now)
             case .close(let resolution, let note):
                 try move(&record, .close(resolution, note: note), by: actor, at: now)
             case nil:
@@ -374,23 +406,36 @@ struct InquiryMachine {
     // MARK: Outbound messages
 
     mutating func deliverOutbound(_ entry: QueueEntry, service: String, to worker: Frame) -> [Action] {
-        guard let reply = outbound[entry.id] else { return [.forgetHeld(id: entry.id, worker: worker)] }
+        guard let message = outbound[entry.id] else { return [.forgetHeld(id: entry.id, worker: worker)] }
         var body = JSONWriter()
-        body.add("inquiry_id", entry.id.description)
-        body.add("platform", reply.platform.rawValue)
-        body.add("account", reply.account)
-        body.add("in_reply_to", reply.inReplyTo)
-        body.add("text", reply.text)
+        body.add("message_id", message.id.description)
+        body.add("inquiry_id", message.inquiry.description)
+        body.add("kind", message.kind.rawValue)
+        body.add("platform", message.platform.rawValue)
+        body.add("account", message.account)
+        body.add("in_reply_to", message.inReplyTo)
+        body.add("text", message.text)
         let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body.bytes)])
         return [.send(peer: worker, frames: command.frames)]
     }
 
-    /// The publishing gateway confirmed it posted the message.
-    mutating func outboundSent(_ entry: QueueEntry, worker: Frame, now: Date) -> [Action] {
-        guard outbound.removeValue(forKey: entry.id) != nil else { return [] }
-        open.store.markSent(entry.id, at: Timestamp.format(now))
-        note(entry.id, event: "reply.sent", actor: .worker(worker.description), note: nil, at: now)
+    /// The publishing gateway confirmed it posted the message. If its REPLY names the
+    /// post (`{"external_id": …}`), a citizen's answer to that post threads back.
+    mutating func outboundSent(_ entry: QueueEntry, worker: Frame, reply: [Frame], now: Date) -> [Action] {
+        guard let message = outbound.removeValue(forKey: entry.id) else { return [] }
+        let posted = reply.count == 1 ? Self.postedID(reply[0].bytes) : nil
+        open.store.markSent(message.id, at: Timestamp.format(now), postedAs: posted)
+        if let posted, tracked[message.inquiry]?.record.lifecycle.state == .awaitingCitizen {
+            threads[DeduplicationKey(platform: message.platform, externalID: posted)] = message.inquiry
+        }
+        note(message.inquiry, event: message.kind == .answer ? "reply.sent" : "question.sent", actor: .worker(worker.description), note: nil, at: now)
         return []
+    }
+
+    /// The `external_id` of a gateway's confirmation, if it gives one.
+    static func postedID(_ bytes: [UInt8]) -> String? {
+        guard bytes.first == UInt8(ascii: "{"), case .object(let fields)? = try? JSONValue.parse(bytes) else { return nil }
+        return fields.first { $0.key == "external_id" }?.value.stringValue
     }
 
     // MARK: Operators
@@ -474,7 +519,8 @@ struct InquiryMachine {
         case .returnToFrontOffice:
             try move(&record, .returnToFrontOffice(note: try request.string("note")), by: actor, actingFor: actingFor, at: now)
         case .requestInformation:
-            try move(&record, .requestInformation(note: try request.string("note")), by: actor, actingFor: actingFor, at: now)
+            try ask(&record, question: try request.string("text"), account: try request.string("account"),
+                    note: request.optional("note") ?? "", by: actor, actingFor: actingFor, at: now)
         case .close:
             let text = try request.string("resolution")
             guard let resolution = Resolution(rawValue: text) else {
@@ -514,10 +560,29 @@ struct InquiryMachine {
         }
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw AgentError.missing("text") }
         try move(&record, .reply(account: account, replyID: replyID), by: actor, actingFor: actingFor, at: now)
-        let reply = OutboundReply(inquiry: record.id, platform: key.platform, account: account, inReplyTo: key.externalID, text: text)
-        open.store.queue(reply)
-        outbound[record.id] = reply
-        open.afterCommit.append(.enqueue(department: reply.service, entry: QueueEntry(id: record.id, priority: record.priority)))
+        send(.answer, text: text, account: account, for: record, key: key, at: now)
+    }
+
+    /// Asks the citizen for more: the question goes out like an answer, through an
+    /// official account, and the post it is published as continues the conversation.
+    private mutating func ask(
+        _ record: inout LifecycleRecord, question: String?, account: String?, note: String, by actor: Actor, actingFor: String?, at now: Date
+    ) throws {
+        guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
+        if let account, !configuration.isOfficialAccount(platform: key.platform, handle: account) {
+            throw AgentError.unofficialAccount(key.platform)
+        }
+        try move(&record, .requestInformation(note: note), by: actor, actingFor: actingFor, at: now)
+        threads[key] = record.id
+        if let question, let account { send(.question, text: question, account: account, for: record, key: key, at: now) }
+    }
+
+    private mutating func send(_ kind: OutboundMessage.Kind, text: String, account: String, for record: LifecycleRecord, key: DeduplicationKey, at now: Date) {
+        let message = OutboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, kind: kind, platform: key.platform,
+                                      account: account, inReplyTo: key.externalID, text: text)
+        open.store.queue(message)
+        outbound[message.id] = message
+        open.afterCommit.append(.enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: record.priority)))
     }
 
     // MARK: Timers
@@ -578,6 +643,7 @@ struct InquiryMachine {
         at now: Date, lease: Date? = nil
     ) throws(LifecycleError) {
         let wasQueuedAt = record.lifecycle.state == .queued ? record.lifecycle.department : nil
+        let wasAwaiting = record.lifecycle.state == .awaitingCitizen
         let entry = try record.lifecycle.apply(command, by: actor, actingFor: actingFor, at: now,
                                                frontOffice: configuration.frontOffice, departments: departments)
         record.sla.follow(entry, priority: record.priority, policy: configuration.sla)
@@ -586,6 +652,10 @@ struct InquiryMachine {
         if case .release = command {} else if record.lifecycle.state == .queued { record.deliveries = 0 }
         save(record)
         appendTimeline(entry, priority: record.priority)
+        if wasAwaiting && record.lifecycle.state != .awaitingCitizen {
+            let id = record.id
+            threads = threads.filter { $0.value != id }
+        }
         if record.lifecycle.state == .queued, wasQueuedAt != record.lifecycle.department || !Self.keepsQueueEntry(command) {
             open.afterCommit.append(.enqueue(department: record.lifecycle.department,
                                              entry: QueueEntry(id: record.id, priority: record.priority, deliveries: record.deliveries)))

@@ -7,6 +7,8 @@ import ZeroMQ
 enum InquiryReply {
     case accepted(id: InquiryID, key: DeduplicationKey, department: String, priority: Priority)
     case duplicate(of: DuplicateOf, key: DeduplicationKey)
+    /// A citizen's follow-up joined the conversation of the inquiry it answers.
+    case threaded(into: DuplicateOf, key: DeduplicationKey)
     case rejected(IngestError)
     case requeued(id: InquiryID, department: String)
     /// An agent service's answer, as a JSON object.
@@ -33,6 +35,14 @@ enum InquiryReply {
             writer.add("duplicate_of", original.id.description)
             writer.add("department", original.department)
             writer.add("priority", original.priority.rawValue)
+            writer.add("platform", key.platform.rawValue)
+            writer.add("external_id", key.externalID)
+        case .threaded(let inquiry, let key):
+            writer.add("status", "accepted")
+            writer.add("id", inquiry.id.description)
+            writer.add("thread_of", inquiry.id.description)
+            writer.add("department", inquiry.department)
+            writer.add("priority", inquiry.priority.rawValue)
             writer.add("platform", key.platform.rawValue)
             writer.add("external_id", key.externalID)
         case .rejected(let error):
