@@ -162,7 +162,9 @@ public final class BrokerEngine: Sendable {
         defer { sockets.forEach { $0.close() } }
         let loop: EngineLoop
         let writer: StoreWriter
+        var reads: ReadLane?
         let pipe: Socket
+        defer { reads?.stop() }
         do {
             let router = try Socket(context, .router)
             sockets.append(router)
@@ -189,11 +191,19 @@ public final class BrokerEngine: Sendable {
             try writerPipe.bind(notify)
             writer = StoreWriter(store: store, logger: logger, notifyEndpoint: notify)
             writer.start(context: context)
+            let readsPipe = try Socket(context, .pair)
+            sockets.append(readsPipe)
+            let readsNotify = "inproc://switchboard-reads-\(UUID().uuidString)"
+            try readsPipe.bind(readsNotify)
+            let readLane = ReadLane(reads: AgentReads(store: store, configuration: options.configuration), logger: logger, notifyEndpoint: readsNotify)
+            readLane.start(context: context)
+            reads = readLane
 
             var broker = options.broker
             broker.maxDeliveries = options.configuration.maxDeliveries
             var engineLoop = EngineLoop(
-                router: router, publisher: publisher, writerPipe: writerPipe, writer: writer, store: store, options: options,
+                router: router, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe, reads: readLane,
+                store: store, options: options,
                 mdp: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryService.all),
                 inquiries: InquiryMachine(configuration: options.configuration),
                 logger: logger
@@ -240,6 +250,8 @@ struct EngineLoop {
     let publisher: Socket?
     let writerPipe: Socket
     let writer: StoreWriter
+    let readsPipe: Socket
+    let reads: ReadLane
     let store: any InquiryStore
     let options: BrokerEngine.Options
     var mdp: MajordomoBrokerMachine
@@ -291,8 +303,8 @@ struct EngineLoop {
     }
 
     mutating func run(pipe: Socket) throws(ZMQError) {
-        var all = Poller([router, pipe, writerPipe])
-        var paused = Poller([pipe, writerPipe])
+        var all = Poller([router, pipe, writerPipe, readsPipe])
+        var paused = Poller([pipe, writerPipe, readsPipe])
         var nextTick = ContinuousClock.now + tickPeriod
         while true {
             let wait = max(.zero, nextTick - ContinuousClock.now)
@@ -303,6 +315,7 @@ struct EngineLoop {
                 return
             }
             if readable[2] { takeWriterOutcomes() }
+            if readable[3] { sendReadAnswers() }
             if readable[0] { readTurn() }
             let now = ContinuousClock.now
             if now >= nextTick {
@@ -347,6 +360,14 @@ struct EngineLoop {
             case .failed(let sequence, _):
                 carryOut(inquiries.commitFailed(sequence), now: now)
             }
+        }
+    }
+
+    private mutating func sendReadAnswers() {
+        while (try? readsPipe.receive(.nonBlocking)) != nil {}
+        let now = ContinuousClock.now
+        for answer in reads.takeAnswers() {
+            perform(send(answer.client, ClientMessage(service: answer.service, body: [answer.frame]).frames, now: now), now: now)
         }
     }
 
@@ -473,15 +494,17 @@ struct EngineLoop {
             carryOut(inquiries.requeue(client: client, body: body, now: wall), now: now)
         default:
             guard let agentService = AgentService(rawValue: service) else { return }
+            if agentService.isRead {
+                if !reads.submit(ReadLane.Job(client: client, service: agentService, body: body)) {
+                    reply(client, service, .unavailable, now: now)
+                }
+                return
+            }
             let request: AgentRequest
             do {
                 request = try AgentRequest(body)
             } catch {
                 reply(client, service, .agentError(error), now: now)
-                return
-            }
-            if agentService.isRead {
-                reply(client, service, AgentReads(store: store, configuration: options.configuration).answer(agentService, request), now: now)
                 return
             }
             var next: InquiryID?

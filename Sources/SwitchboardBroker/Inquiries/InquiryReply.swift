@@ -23,28 +23,11 @@ enum InquiryReply {
         var writer = JSONWriter()
         switch self {
         case .accepted(let id, let key, let department, let priority):
-            writer.add("status", "accepted")
-            writer.add("id", id.description)
-            writer.add("department", department)
-            writer.add("priority", priority.rawValue)
-            writer.add("platform", key.platform.rawValue)
-            writer.add("external_id", key.externalID)
+            Self.write(&writer, status: "accepted", link: nil, DuplicateOf(id: id, department: department, priority: priority), key)
         case .duplicate(let original, let key):
-            writer.add("status", "duplicate")
-            writer.add("id", original.id.description)
-            writer.add("duplicate_of", original.id.description)
-            writer.add("department", original.department)
-            writer.add("priority", original.priority.rawValue)
-            writer.add("platform", key.platform.rawValue)
-            writer.add("external_id", key.externalID)
+            Self.write(&writer, status: "duplicate", link: "duplicate_of", original, key)
         case .threaded(let inquiry, let key):
-            writer.add("status", "accepted")
-            writer.add("id", inquiry.id.description)
-            writer.add("thread_of", inquiry.id.description)
-            writer.add("department", inquiry.department)
-            writer.add("priority", inquiry.priority.rawValue)
-            writer.add("platform", key.platform.rawValue)
-            writer.add("external_id", key.externalID)
+            Self.write(&writer, status: "accepted", link: "thread_of", inquiry, key)
         case .rejected(let error):
             var detail = JSONWriter()
             detail.add("code", error.code.rawValue)
@@ -71,6 +54,18 @@ enum InquiryReply {
             return Self.json(object)
         }
         return Frame(writer.bytes)
+    }
+
+    /// An ingest answer naming the inquiry: `link` repeats its id under the name that
+    /// says how this envelope relates to it.
+    private static func write(_ writer: inout JSONWriter, status: String, link: String?, _ inquiry: DuplicateOf, _ key: DeduplicationKey) {
+        writer.add("status", status)
+        writer.add("id", inquiry.id.description)
+        if let link { writer.add(link, inquiry.id.description) }
+        writer.add("department", inquiry.department)
+        writer.add("priority", inquiry.priority.rawValue)
+        writer.add("platform", key.platform.rawValue)
+        writer.add("external_id", key.externalID)
     }
 
     private static func error(code: String, message: String) -> Frame {
