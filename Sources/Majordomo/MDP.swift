@@ -182,15 +182,51 @@ public enum MDPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .missingEmptyFrame:
             "frame 0 must be empty (a DEALER client must send the empty frame itself)"
         case .unknownProtocol(let frame):
-            "frame 1 is '\(frame)'; expected MDPC01 (client) or MDPW01 (worker)"
+            "frame 1 (\(frame.summary)) is not MDPC01 (client) or MDPW01 (worker)"
         case .unknownCommand(let frame):
-            "unknown worker command '\(frame)'; expected one byte from 0x01 to 0x05"
+            "unknown worker command (\(frame.summary)); expected one byte from 0x01 to 0x05"
         case .missingEnvelopeDelimiter:
             "the client address frame must be followed by an empty frame"
         case .invalidServiceName:
             "the service name must be 1 to 255 bytes of printable UTF-8"
         case .invalidCredit(let frame):
-            "READY's credit frame is '\(frame)'; it must be a decimal number from 1 to \(MDP.maxCredit)"
+            "READY's credit frame (\(frame.summary)) must be a decimal number from 1 to \(MDP.maxCredit)"
         }
+    }
+}
+
+extension Frame {
+    /// How a frame a peer sent is named in errors and logs: its size and a short hex
+    /// prefix, never its contents, which may be a citizen's message (and may be large).
+    public var summary: String {
+        let prefix = bytes.prefix(8).map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
+        return bytes.isEmpty ? "0 bytes" : "\(bytes.count) bytes, starting \(prefix)\(bytes.count > 8 ? "…" : "")"
+    }
+}
+
+extension MDP {
+    /// A service name as it may be logged: as it is when it looks like one (at most 64
+    /// bytes of letters, digits and `.-_:`), else summarised like any frame.
+    public static func loggable(_ service: String) -> String {
+        let allowed = service.utf8.count <= 64 && service.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ":")
+        }
+        return allowed ? service : Frame(service).summary
+    }
+
+    /// A routing id as it may be logged: printable ids up to 32 bytes as they are, else
+    /// hex (up to 32 bytes).
+    public static func loggable(peer: Frame) -> String {
+        if peer.count <= 32, let text = peer.string, text.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value < 0x7F }) {
+            return text
+        }
+        return "0x" + peer.bytes.prefix(32).map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
     }
 }

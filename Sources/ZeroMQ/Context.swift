@@ -1,4 +1,7 @@
 import CZeroMQ
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A libzmq context: the I/O threads and the namespace for `inproc://` endpoints.
 ///
@@ -10,8 +13,16 @@ public final class Context: @unchecked Sendable {
 
     /// Creates a context with libzmq's defaults (one I/O thread).
     public init() throws(ZMQError) {
+        _ = Self.seedOnce
         handle = try ZMQCall.checkPointer("zmq_ctx_new") { zmq_ctx_new() }
     }
+
+    /// libzmq 4.3 draws the first routing id it gives anonymous ROUTER peers from C's
+    /// `rand()`, which nothing seeds: every broker started with `00 6b8b4567`. Seeding it
+    /// once from the system's generator makes the ids unpredictable to peers.
+    private static let seedOnce: Void = {
+        srand(UInt32.random(in: .min ... .max))
+    }()
 
     /// Creates a context with `ioThreads` background I/O threads (`ZMQ_IO_THREADS`).
     public convenience init(ioThreads: Int32) throws(ZMQError) {

@@ -40,6 +40,9 @@ struct Switchboardd: AsyncParsableCommand {
     @Option(help: "libzmq I/O threads for network work (1 to 16).")
     var ioThreads: Int32 = 1
 
+    @Option(help: "The largest message a peer may send, in bytes (4096 to 16777216); a larger one drops the connection.")
+    var maxMessageSize: Int64 = 256 << 10
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -52,6 +55,9 @@ struct Switchboardd: AsyncParsableCommand {
     func validate() throws {
         guard heartbeatLiveness >= 1 else {
             throw ValidationError("--heartbeat-liveness must be at least 1")
+        }
+        guard (4_096...16_777_216).contains(maxMessageSize) else {
+            throw ValidationError("--max-message-size must be from 4096 to 16777216 bytes")
         }
         guard (1...16).contains(ioThreads) else {
             throw ValidationError("--io-threads must be from 1 to 16")
@@ -74,6 +80,7 @@ struct Switchboardd: AsyncParsableCommand {
         options.endpoint = endpoint
         options.eventsEndpoint = events == "off" ? nil : events
         options.ioThreads = ioThreads
+        options.maxMessageSize = maxMessageSize
         options.broker.heartbeatInterval = heartbeatInterval.duration
         options.broker.heartbeatLiveness = heartbeatLiveness
         options.broker.unservedRequestTimeout = unservedTimeout.duration

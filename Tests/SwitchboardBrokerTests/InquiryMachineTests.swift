@@ -123,7 +123,10 @@ import ZeroMQ
         let body = try #require(try JSONSerialization.jsonObject(with: Data(frames.last!.bytes)) as? [String: Any])
         #expect((body["inquiry"] as? [String: Any])?["text"] as? String == "My bin was not collected")
         #expect((body["delivery"] as? [String: Any])?["count"] as? Int == 1)
-        #expect(machine.record(id)?.lifecycle.owner == .worker("w1"))
+        // Named by an opaque name for its connection, never by its routing id.
+        let owner = try #require(machine.record(id)?.lifecycle.owner)
+        #expect(owner == .worker(InquiryMachine.workerName("w1")))
+        #expect(!owner.id.contains("w1"))
 
         _ = machine.workerReplied(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", worker: "w1", reply: ["ok"], now: now)
         let sealed = machine.sealBatch()

@@ -41,9 +41,9 @@ import ZeroMQ
     @Test mutating func requestGoesToAWorkerAndTheReplyBackToTheClient() {
         _ = ready("w1", "echo")
         let dispatched = request("c1", "echo", "hi")
-        #expect(Self.sends(dispatched) == ["w1": [WorkerCommand.request(client: "c1", body: ["hi"]).frames]])
+        #expect(Self.sends(dispatched) == ["w1": [WorkerCommand.request(client: machine.token("c1"), body: ["hi"]).frames]])
 
-        let replied = machine.receive(from: "w1", frames: WorkerCommand.reply(client: "c1", body: ["HI"]).frames, now: at(0.1))
+        let replied = machine.receive(from: "w1", frames: WorkerCommand.reply(client: machine.token("c1"), body: ["HI"]).frames, now: at(0.1))
         #expect(Self.sends(replied) == ["c1": [ClientMessage(service: "echo", body: ["HI"]).frames]])
     }
 
@@ -51,7 +51,7 @@ import ZeroMQ
         #expect(Self.sends(request("c1", "echo", "early")).isEmpty)
         #expect(machine.queuedRequests(for: "echo") == 1)
         let actions = ready("w1", "echo", at: 1)
-        #expect(Self.sends(actions)["w1"] == [WorkerCommand.request(client: "c1", body: ["early"]).frames])
+        #expect(Self.sends(actions)["w1"] == [WorkerCommand.request(client: machine.token("c1"), body: ["early"]).frames])
     }
 
     @Test mutating func leastRecentlyUsedIdleWorkerGoesFirstAndHoldsOneRequest() {
@@ -61,8 +61,8 @@ import ZeroMQ
         #expect(Self.sends(request("c2", "echo", "2")).keys.first == "w2")
         // Both busy: the third waits until one replies.
         #expect(Self.sends(request("c3", "echo", "3")).isEmpty)
-        let actions = machine.receive(from: "w2", frames: WorkerCommand.reply(client: "c2", body: ["ok"]).frames, now: at(0.5))
-        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: "c3", body: ["3"]).frames])
+        let actions = machine.receive(from: "w2", frames: WorkerCommand.reply(client: machine.token("c2"), body: ["ok"]).frames, now: at(0.5))
+        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: machine.token("c3"), body: ["3"]).frames])
     }
 
     @Test mutating func deadWorkersRequestGoesToTheFrontOfTheQueue() {
@@ -74,7 +74,7 @@ import ZeroMQ
         #expect(machine.workerCount == 0)
         #expect(machine.queuedRequests(for: "echo") == 2)
         let actions = ready("w2", "echo", at: 4)
-        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: "c1", body: ["first"]).frames])
+        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: machine.token("c1"), body: ["first"]).frames])
     }
 
     @Test mutating func expiryRequeuesToAnotherIdleWorker() {
@@ -85,7 +85,7 @@ import ZeroMQ
         let actions = machine.tick(now: at(3.2))
         #expect(Self.events(actions).contains(.workerGone(worker: "w1", service: "echo", reason: .expired)))
         #expect(Self.events(actions).contains(.requestRequeued(service: "echo", client: "c1")))
-        #expect(Self.sends(actions)["w2"]?.first == WorkerCommand.request(client: "c1", body: ["x"]).frames)
+        #expect(Self.sends(actions)["w2"]?.first == WorkerCommand.request(client: machine.token("c1"), body: ["x"]).frames)
     }
 
     @Test mutating func disconnectAndUnreachableBothRequeue() {
@@ -93,7 +93,7 @@ import ZeroMQ
         _ = ready("w2", "echo")
         _ = request("c1", "echo", "a")
         var actions = machine.receive(from: "w1", frames: WorkerCommand.disconnect.frames, now: at(0.1))
-        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: "c1", body: ["a"]).frames])
+        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: machine.token("c1"), body: ["a"]).frames])
         actions = machine.peerUnreachable("w2", now: at(0.2))
         #expect(Self.events(actions).contains(.workerGone(worker: "w2", service: "echo", reason: .unreachable)))
         #expect(machine.queuedRequests(for: "echo") == 1)
@@ -138,7 +138,7 @@ import ZeroMQ
         #expect(Self.sends(other)["c"] == [ClientMessage(service: "mmi.echo", body: ["501"]).frames])
         // The check is on the service name, not the body: a body of "mmi.x" is an ordinary request.
         let ordinary = machine.receive(from: "c", frames: ClientMessage(service: "echo", body: ["mmi.service"]).frames, now: t0)
-        #expect(Self.sends(ordinary)["w1"] == [WorkerCommand.request(client: "c", body: ["mmi.service"]).frames])
+        #expect(Self.sends(ordinary)["w1"] == [WorkerCommand.request(client: machine.token("c"), body: ["mmi.service"]).frames])
     }
 
     @Test(arguments: ["mmi.service", "mmi.anything", "sb.ingest", "sb.agent.claim"])
@@ -157,12 +157,12 @@ import ZeroMQ
         #expect(!machine.isWorker("w2"))
         // A REPLY for a request the worker does not hold.
         _ = ready("w3", "echo")
-        let stray = machine.receive(from: "w3", frames: WorkerCommand.reply(client: "ghost", body: []).frames, now: t0)
+        let stray = machine.receive(from: "w3", frames: WorkerCommand.reply(client: machine.token("ghost"), body: []).frames, now: t0)
         #expect(Self.sends(stray)["w3"] == [WorkerCommand.disconnect.frames])
         #expect(Self.sends(stray)["ghost"] == nil)
         // A worker sending REQUEST.
         _ = ready("w4", "echo")
-        let backwards = machine.receive(from: "w4", frames: WorkerCommand.request(client: "x", body: []).frames, now: t0)
+        let backwards = machine.receive(from: "w4", frames: WorkerCommand.request(client: machine.token("x"), body: []).frames, now: t0)
         #expect(Self.sends(backwards)["w4"] == [WorkerCommand.disconnect.frames])
     }
 
@@ -197,9 +197,9 @@ import ZeroMQ
         #expect(receivers == ["w1", "w2", "w1", "w2", "w1", "w2"])
         #expect(machine.queuedRequests(for: "echo") == 1)
         // A reply frees one credit and the waiting request goes to that worker.
-        let actions = machine.receive(from: "w2", frames: WorkerCommand.reply(client: "c3", body: ["done"]).frames, now: at(0.1))
+        let actions = machine.receive(from: "w2", frames: WorkerCommand.reply(client: machine.token("c3"), body: ["done"]).frames, now: at(0.1))
         #expect(Self.sends(actions)["c3"] == [ClientMessage(service: "echo", body: ["done"]).frames])
-        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: "c6", body: ["x"]).frames])
+        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: machine.token("c6"), body: ["x"]).frames])
     }
 
     @Test mutating func aCreditedWorkersDeathRequeuesEverythingItHeldInOrder() {
@@ -207,7 +207,7 @@ import ZeroMQ
         for index in 0..<3 { _ = request(Frame("c\(index)"), "echo", Frame("\(index)")) }
         _ = machine.receive(from: "w1", frames: WorkerCommand.disconnect.frames, now: at(0.1))
         let actions = ready("w2", "echo", at: 0.2)
-        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: "c0", body: ["0"]).frames])
+        #expect(Self.sends(actions)["w2"] == [WorkerCommand.request(client: machine.token("c0"), body: ["0"]).frames])
         #expect(machine.queuedRequests(for: "echo") == 2)
     }
 

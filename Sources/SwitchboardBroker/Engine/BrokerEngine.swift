@@ -23,7 +23,10 @@ public final class BrokerEngine: Sendable {
         public var endpoint: String = "tcp://127.0.0.1:5555"
         public var broker = BrokerConfiguration()
         /// The largest message accepted from a peer; a larger one disconnects that peer.
-        public var maxMessageSize: Int64 = 1 << 20
+        public var maxMessageSize: Int64 = 256 << 10
+        /// Messages with more frames than this are dropped unread (7/MDP needs at most
+        /// a handful; an envelope is one frame).
+        public var maxFrames = 64
         /// Messages queued per peer before sends to it fail (and it is treated as gone).
         public var highWaterMark: Int32 = 100_000
         /// The most inbound messages one loop turn reads before it seals its batch.
@@ -166,8 +169,15 @@ public final class BrokerEngine: Sendable {
         let pipe: Socket
         defer { reads?.stop() }
         do {
+            // The gatekeeper is bound first: with the domain enforced, no peer is let in
+            // unless it answers.
+            let zap = try Socket(context, .rep)
+            sockets.append(zap)
+            try zap.bind(ZAPGatekeeper.endpoint)
             let router = try Socket(context, .router)
             sockets.append(router)
+            try router.setZAPDomain(ZAPGatekeeper.domain)
+            try router.setZAPEnforceDomain(true)
             try router.setRouterMandatory(true)
             try router.setMaxMessageSize(options.maxMessageSize)
             try router.setSendHighWaterMark(options.highWaterMark)
@@ -202,7 +212,7 @@ public final class BrokerEngine: Sendable {
             var broker = options.broker
             broker.maxDeliveries = options.configuration.maxDeliveries
             var engineLoop = EngineLoop(
-                router: router, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe, reads: readLane,
+                router: router, zap: zap, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe, reads: readLane,
                 store: store, options: options,
                 mdp: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryService.all),
                 inquiries: InquiryMachine(configuration: options.configuration),
@@ -247,6 +257,8 @@ public final class BrokerEngine: Sendable {
 /// mailbox.
 struct EngineLoop {
     let router: Socket
+    let zap: Socket
+    let gatekeeper = ZAPGatekeeper()
     let publisher: Socket?
     let writerPipe: Socket
     let writer: StoreWriter
@@ -259,6 +271,7 @@ struct EngineLoop {
     let logger: Logger
     let clock = MonotonicWallClock()
     var nextTimers = ContinuousClock.now
+    var warnings = WarningLimiter()
 
     /// Puts every inquiry that was waiting or being delivered back in its queue (those
     /// a worker held first: they are redelivered), warms the deduplication index and
@@ -303,8 +316,8 @@ struct EngineLoop {
     }
 
     mutating func run(pipe: Socket) throws(ZMQError) {
-        var all = Poller([router, pipe, writerPipe, readsPipe])
-        var paused = Poller([pipe, writerPipe, readsPipe])
+        var all = Poller([router, pipe, writerPipe, readsPipe, zap])
+        var paused = Poller([pipe, writerPipe, readsPipe, zap])
         var nextTick = ContinuousClock.now + tickPeriod
         while true {
             let wait = max(.zero, nextTick - ContinuousClock.now)
@@ -316,6 +329,7 @@ struct EngineLoop {
             }
             if readable[2] { takeWriterOutcomes() }
             if readable[3] { sendReadAnswers() }
+            if readable[4] { answerZAP() }
             if readable[0] { readTurn() }
             let now = ContinuousClock.now
             if now >= nextTick {
@@ -340,6 +354,10 @@ struct EngineLoop {
             guard let frames = try? router.receive(.nonBlocking), let peer = frames.first else { break }
             read += 1
             let now = ContinuousClock.now
+            guard frames.count <= options.maxFrames + 1 else {
+                report(.malformed(peer: peer, error: .wrongFrameCount(frames.count - 1, command: "a message", expected: "at most \(options.maxFrames)")), now: now)
+                continue
+            }
             perform(mdp.receive(from: peer, frames: Array(frames.dropFirst()), now: now), now: now)
         }
     }
@@ -359,6 +377,23 @@ struct EngineLoop {
                 carryOut(inquiries.committed(sequence, result: result), now: now)
             case .failed(let sequence, _):
                 carryOut(inquiries.commitFailed(sequence), now: now)
+            }
+        }
+    }
+
+    /// Answers libzmq's questions about new peers (RFC 27/ZAP).
+    private func answerZAP() {
+        while let request = try? zap.receive(.nonBlocking) {
+            let reply = gatekeeper.reply(to: request)
+            if reply[2] != "200" {
+                logger.notice("peer refused by the gatekeeper", metadata: [
+                    "peer.address": "\(request.count > 3 ? request[3].string ?? "-" : "-")", "reason": "\(reply[3].string ?? "")",
+                ])
+            }
+            do {
+                try zap.send(reply)
+            } catch {
+                logger.error("cannot answer a ZAP request", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -415,7 +450,7 @@ struct EngineLoop {
             case .send(let peer, let frames):
                 pending.append(contentsOf: send(peer, frames, now: now))
             case .report(let event):
-                event.log(to: logger)
+                report(event, now: now)
             case .internalRequest(let client, let service, let body):
                 serve(client: client, service: service, body: body, now: now)
             case .deliverInquiry(let worker, let department, let entry):
@@ -442,6 +477,20 @@ struct EngineLoop {
                 carryOut(inquiries.park(entry, department: department, reason: reason, now: wall), now: now)
             }
         }
+    }
+
+    /// Logs an MDP event; warnings a peer causes are rate-limited.
+    private mutating func report(_ event: BrokerEvent, now: ContinuousClock.Instant) {
+        let peer: Frame? = switch event {
+        case .malformed(let peer, _), .unexpectedCommand(let peer, _): peer
+        default: nil
+        }
+        if let peer {
+            let (allowed, closed) = warnings.allow(peer, now: now)
+            if closed > 0 { logger.warning("peer warnings held back", metadata: ["count": "\(closed)"]) }
+            guard allowed else { return }
+        }
+        event.log(to: logger)
     }
 
     /// Carries out the inquiry machine's actions, and the queue moves its last event made.

@@ -335,7 +335,7 @@ struct InquiryMachine {
         }
         var record = item.record
         record.deliveries = entry.deliveries
-        guard apply(.deliver, to: &record, by: .worker(worker.description), at: now) != nil else {
+        guard apply(.deliver, to: &record, by: .worker(Self.workerName(worker)), at: now) != nil else {
             return [.forgetHeld(id: entry.id, worker: worker)]
         }
         // Delivered: its envelope no longer needs to wait in memory.
@@ -351,7 +351,7 @@ struct InquiryMachine {
     /// A department worker replied to a delivered inquiry. An outcome document moves it
     /// on; any other reply means the department has accepted it.
     mutating func workerReplied(_ entry: QueueEntry, department: String, worker: Frame, reply: [Frame], now: Date) -> [Action] {
-        let actor = Actor.worker(worker.description)
+        let actor = Actor.worker(Self.workerName(worker))
         guard var record = tracked[entry.id]?.record else { return [.log(.missing(entry.id))] }
         guard record.lifecycle.owner == actor else {
             // Handed off or taken over while the worker held it: the reply changes nothing.
@@ -428,7 +428,7 @@ struct InquiryMachine {
         if let posted, tracked[message.inquiry]?.record.lifecycle.state == .awaitingCitizen {
             threads[DeduplicationKey(platform: message.platform, externalID: posted)] = message.inquiry
         }
-        note(message.inquiry, event: message.kind == .answer ? "reply.sent" : "question.sent", actor: .worker(worker.description), note: nil, at: now)
+        note(message.inquiry, event: message.kind == .answer ? "reply.sent" : "question.sent", actor: .worker(Self.workerName(worker)), note: nil, at: now)
         return []
     }
 
@@ -709,6 +709,15 @@ struct InquiryMachine {
 
     private func refuse(_ client: Frame, _ service: String, _ reply: InquiryReply) -> Action {
         .send(peer: client, frames: ClientMessage(service: service, body: [reply.frame]).frames)
+    }
+
+    /// How a worker is named in timelines, events and answers to agents: an opaque name
+    /// for its connection, never its routing id, which a peer may choose and which
+    /// libzmq derives from a counter. Stable for the life of the broker process.
+    static func workerName(_ peer: Frame) -> String {
+        var hasher = Hasher()
+        hasher.combine(peer.bytes)
+        return "w-" + String(UInt64(bitPattern: Int64(hasher.finalize())), radix: 16)
     }
 
     static func code(of error: any Error) -> String {

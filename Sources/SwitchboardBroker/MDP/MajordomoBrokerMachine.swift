@@ -48,6 +48,8 @@ public struct MajordomoBrokerMachine {
 
     struct PendingRequest: Equatable {
         var client: Frame
+        /// What the worker sees as the client's address (see ``token(_:)``).
+        var token: Frame
         var body: [Frame]
         var enqueuedAt: Instant
     }
@@ -81,6 +83,21 @@ public struct MajordomoBrokerMachine {
     public init(configuration: BrokerConfiguration = BrokerConfiguration(), internalServices: Set<String> = []) {
         self.configuration = configuration
         self.internalServices = internalServices
+    }
+
+    /// Salts ``token(_:)``, so tokens say nothing about routing ids across brokers or runs.
+    private let tokenSalt = UInt64.random(in: .min ... .max)
+
+    /// The client address a worker sees in REQUEST, and echoes in REPLY: an opaque token
+    /// for the client, never its routing id. libzmq numbers anonymous peers' ids from a
+    /// counter; a worker that saw them could predict the next, connect with it, and make
+    /// libzmq abort the broker when the next client arrives.
+    public func token(_ client: Frame) -> Frame {
+        var hasher = Hasher()
+        hasher.combine(tokenSalt)
+        hasher.combine(client.bytes)
+        let value = UInt64(bitPattern: Int64(hasher.finalize()))
+        return Frame(withUnsafeBytes(of: value.bigEndian) { Array($0) })
     }
 
     /// The client address a delivered inquiry carries in REQUEST, and its REPLY echoes.
@@ -206,7 +223,7 @@ public struct MajordomoBrokerMachine {
         guard services[name, default: Service()].requests.count < configuration.maxQueuedRequestsPerService else {
             return [.report(.queueFull(service: name, client: client))]
         }
-        services[name, default: Service()].requests.append(PendingRequest(client: client, body: message.body, enqueuedAt: now))
+        services[name, default: Service()].requests.append(PendingRequest(client: client, token: token(client), body: message.body, enqueuedAt: now))
         return dispatch(name, now: now)
     }
 
@@ -246,7 +263,7 @@ public struct MajordomoBrokerMachine {
             // delivery address) is the one answered.
             guard let index = workers[peer]!.holding.firstIndex(where: { held in
                 switch held {
-                case .request(let request): request.client == client
+                case .request(let request): request.token == client
                 case .inquiry(let entry): Self.deliveryAddress(entry.id) == client
                 }
             }) else {
@@ -257,7 +274,7 @@ public struct MajordomoBrokerMachine {
             let held = workers[peer]!.holding.remove(at: index)
             let service = workers[peer]!.service
             let answered: Action = switch held {
-            case .request: .send(peer: client, frames: ClientMessage(service: service, body: body).frames)
+            case .request(let request): .send(peer: request.client, frames: ClientMessage(service: service, body: body).frames)
             case .inquiry(let entry): .inquiryAcknowledged(worker: peer, department: service, entry: entry, reply: body)
             }
             if wasFull { services[service]?.idle.append(peer) }
@@ -328,7 +345,7 @@ public struct MajordomoBrokerMachine {
         while let id = services[name]!.idle.first {
             if let request = services[name]!.requests.popFirst() {
                 workers[id]!.holding.append(.request(request))
-                actions.append(.send(peer: id, frames: WorkerCommand.request(client: request.client, body: request.body).frames))
+                actions.append(.send(peer: id, frames: WorkerCommand.request(client: request.token, body: request.body).frames))
             } else if var entry = inquiries.next(department: name) {
                 entry.deliveries &+= 1
                 workers[id]!.holding.append(.inquiry(entry))

@@ -1,0 +1,41 @@
+import ZeroMQ
+
+/// The broker's own ZAP handler (RFC 27/ZAP), as a pure decision: a ZAP request in, the
+/// reply out. The engine binds its REP socket on `inproc://zeromq.zap.01` before the
+/// ROUTER socket binds, and sets a ZAP domain with `ZMQ_ZAP_ENFORCE_DOMAIN`, so libzmq
+/// asks it about every new peer, in plain (NULL) mode too, and lets no peer in while it
+/// does not answer (fail closed).
+///
+/// In plain mode it admits NULL-mechanism peers and refuses every other mechanism and
+/// domain; CURVE with authorised keys will be decided here too. It cannot see the
+/// routing id a peer chose: libzmq's ZAP request carries the server socket's own id.
+struct ZAPGatekeeper {
+    /// The ZAP domain the broker's ROUTER socket asks about.
+    static let domain = "switchboard"
+    static let endpoint = "inproc://zeromq.zap.01"
+
+    enum Verdict: Equatable {
+        case allow(userID: String)
+        case deny(code: String, reason: String)
+    }
+
+    /// Decides on one request: version, request id, domain, address, identity (the
+    /// peer's chosen routing id), mechanism, then credentials.
+    func decide(_ request: [Frame]) -> Verdict {
+        guard request.count >= 6, request[0] == "1.0" else { return .deny(code: "500", reason: "malformed ZAP request") }
+        guard request[2].string == Self.domain else { return .deny(code: "400", reason: "unknown ZAP domain") }
+        switch request[5].string {
+        case "NULL": return .allow(userID: "anonymous")
+        default: return .deny(code: "400", reason: "mechanism not allowed")
+        }
+    }
+
+    /// The reply frames for `request` (the REP socket adds the envelope).
+    func reply(to request: [Frame]) -> [Frame] {
+        let requestID = request.count > 1 ? request[1] : .empty
+        switch decide(request) {
+        case .allow(let userID): return ["1.0", requestID, "200", "OK", Frame(userID), .empty]
+        case .deny(let code, let reason): return ["1.0", requestID, Frame(code), Frame(reason), .empty, .empty]
+        }
+    }
+}
