@@ -11,7 +11,7 @@ struct Switchboard: ParsableCommand {
         commandName: "switchboard",
         abstract: "Talk to a Switchboard broker.",
         version: "0.1.0",
-        subcommands: [Ingest.self, Route.self, Requeue.self, Request.self, ServiceStatus.self]
+        subcommands: [Ingest.self, Route.self, Requeue.self, Request.self, ServiceStatus.self, Keys.self]
     )
 }
 
@@ -23,8 +23,29 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "Seconds to wait for a reply before giving up.")
     var timeout: Double = 5
 
+    @Option(help: "Your key's secret file (from 'switchboard keys generate'), for a broker that requires CURVE. Default: $SWITCHBOARD_KEY.")
+    var key: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_KEY"]
+
+    @Option(help: "The broker's public key file. Default: $SWITCHBOARD_SERVER_KEY.")
+    var serverKey: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_SERVER_KEY"]
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard (key == nil) == (serverKey == nil) else {
+            throw ValidationError("--key and --server-key go together: your secret key file and the broker's public key file")
+        }
+    }
+
+    /// A client for the broker, with CURVE when keys are given.
+    func client() throws -> MajordomoClient {
+        guard let key, let serverKey else { return try MajordomoClient(context: try Context(), endpoint: endpoint) }
+        let mine = try Certificate.load(path: key)
+        guard let secret = mine.secretKey else { throw CLIError("\(key) holds no secret key; pass the NAME.key_secret file") }
+        let server = try Certificate.load(path: serverKey)
+        let pair = CurveKeyPair(publicKey: mine.publicKey, secretKey: secret)
+        return try MajordomoClient(context: try Context(), endpoint: endpoint) { socket throws(ZMQError) in
+            try socket.setCurveClient(serverKey: server.publicKey, keyPair: pair)
+        }
     }
 
     var timeoutDuration: Duration { .milliseconds(Int64(timeout * 1_000)) }
@@ -40,7 +61,7 @@ extension Switchboard {
         @Argument(help: "The request body, one frame per argument.") var body: [String] = []
 
         func run() throws {
-            let client = try MajordomoClient(context: try Context(), endpoint: broker.endpoint)
+            let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request(service, body: body.map { Frame($0) }, timeout: broker.timeoutDuration, retries: 0) else {
                 throw CLIError("no reply from '\(service)' within \(broker.timeout)s; check the broker is running at \(broker.endpoint) and run 'switchboard service-status \(service)'")
@@ -57,7 +78,7 @@ extension Switchboard {
         @Argument(help: "The service to look up.") var service: String
 
         func run() throws {
-            let client = try MajordomoClient(context: try Context(), endpoint: broker.endpoint)
+            let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request(MMI.service, body: [Frame(service)], timeout: broker.timeoutDuration, retries: 0) else {
                 throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running?")
@@ -66,6 +87,58 @@ extension Switchboard {
             case MMI.found: print("\(service): available (200)")
             case MMI.notFound: print("\(service): no worker (404)"); throw ExitCode(3)
             default: print("\(service): unexpected answer \(reply.body.map(\.description))"); throw ExitCode(4)
+            }
+        }
+    }
+}
+
+extension Switchboard {
+    /// Key management for CURVE.
+    struct Keys: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create CURVE keys for the broker and its peers.",
+                                                        subcommands: [Generate.self])
+
+        struct Generate: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write a key pair as NAME.key (public) and NAME.key_secret (mode 0600), in ZeroMQ's certificate format.",
+                discussion: "Add the printed entry to the broker's authorised-keys file. --server makes the broker's own key pair (no role)."
+            )
+
+            @Option(help: "Who holds the key: a person or a process.") var name: String
+            @Option(help: "gateway, worker, agent, supervisor, registry-admin or ops.") var role: String?
+            @Option(help: "The department, for worker, agent and supervisor.") var department: String?
+            @Flag(help: "The broker's own key pair.") var server = false
+            @Option(help: "Where to write the files.") var out = "."
+
+            func validate() throws {
+                if server {
+                    guard role == nil, department == nil else { throw ValidationError("--server takes no --role or --department") }
+                } else {
+                    guard let role else { throw ValidationError("--role is required (gateway, worker, agent, supervisor, registry-admin or ops), or --server") }
+                    _ = try Role(name: role, department: department)
+                }
+                guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                    throw ValidationError("--name may hold letters, digits, '-', '_' and '.'")
+                }
+            }
+
+            func run() throws {
+                let pair = try CurveKeyPair.generate()
+                var metadata: [(key: String, value: String)] = [("name", name)]
+                if let role { metadata.append(("role", role)) }
+                if let department { metadata.append(("department", department)) }
+                let certificate = Certificate(publicKey: pair.publicKey, secretKey: pair.secretKey, metadata: metadata)
+                let files = try certificate.save(directory: out, name: name)
+                print("wrote \(files.publicFile) and \(files.secretFile) (keep the secret file private)")
+                if let role {
+                    print("add to the broker's authorised-keys file:")
+                    print("  - name: \(name)")
+                    print("    role: \(role)")
+                    if let department { print("    department: \(department)") }
+                    print("    public_key: \"\(pair.publicKey)\"")
+                } else {
+                    print("start the broker with --server-key \(files.secretFile); give peers \(files.publicFile)")
+                }
             }
         }
     }
@@ -96,7 +169,7 @@ extension Switchboard {
 
         func run() throws {
             let body = try readInput(envelope)
-            let client = try MajordomoClient(context: try Context(), endpoint: broker.endpoint)
+            let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request("sb.ingest", body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
                 throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running? The inquiry may not have been stored: submit it again (duplicates are detected).")
@@ -153,7 +226,7 @@ extension Switchboard {
         }
 
         func run() throws {
-            let client = try MajordomoClient(context: try Context(), endpoint: broker.endpoint)
+            let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request("sb.admin.requeue", body: [Frame(#"{"id":"\#(id)"}"#)], timeout: broker.timeoutDuration, retries: 0) else {
                 throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running?")

@@ -1,6 +1,8 @@
+import Foundation
 import ArgumentParser
 import Logging
 import ServiceLifecycle
+import Synchronization
 import SwitchboardBroker
 import SwitchboardCore
 import SwitchboardStore
@@ -43,6 +45,15 @@ struct Switchboardd: AsyncParsableCommand {
     @Option(help: "The largest message a peer may send, in bytes (4096 to 16777216); a larger one drops the connection.")
     var maxMessageSize: Int64 = 256 << 10
 
+    @Option(help: "The broker's CURVE secret key file (from 'switchboard keys generate --server'). With it, only keys in --authorized-keys may connect.")
+    var serverKey: String?
+
+    @Option(help: "Which CURVE public keys may connect, and in which role (YAML; see deploy/authorized-keys.yaml). Reloaded on SIGHUP.")
+    var authorizedKeys: String?
+
+    @Flag(help: "Allow plain (unauthenticated) mode on an address other than loopback, ipc:// or inproc://. For isolated test networks only.")
+    var insecure = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -65,6 +76,20 @@ struct Switchboardd: AsyncParsableCommand {
         guard heartbeatInterval.duration >= .milliseconds(10) else {
             throw ValidationError("--heartbeat-interval must be at least 10ms")
         }
+        guard (serverKey == nil) == (authorizedKeys == nil) else {
+            throw ValidationError("--server-key and --authorized-keys go together: the broker's secret key, and who may connect")
+        }
+        // Only a tcp:// endpoint can be reached from elsewhere; a malformed one fails to
+        // bind later, with its own hint.
+        if serverKey == nil, !insecure, endpoint.hasPrefix("tcp://"), !Self.isLocal(endpoint) {
+            throw ValidationError("\(endpoint) is reachable from other hosts, and without --server-key anyone who reaches it may act as any worker, gateway or agent. Generate keys ('switchboard keys generate --server --name broker') and pass --server-key and --authorized-keys, or bind to 127.0.0.1; --insecure overrides this for isolated test networks")
+        }
+    }
+
+    /// Loopback, ipc:// and inproc:// endpoints: plain mode is allowed there.
+    static func isLocal(_ endpoint: String) -> Bool {
+        endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") || endpoint.hasPrefix("tcp://127.")
+            || endpoint.hasPrefix("tcp://localhost:") || endpoint.hasPrefix("tcp://[::1]:")
     }
 
     func run() async throws {
@@ -85,6 +110,18 @@ struct Switchboardd: AsyncParsableCommand {
         options.broker.heartbeatLiveness = heartbeatLiveness
         options.broker.unservedRequestTimeout = unservedTimeout.duration
 
+        if let serverKey, let authorizedKeys {
+            let certificate = try Certificate.load(path: serverKey)
+            guard let secret = certificate.secretKey else {
+                throw ValidationError("\(serverKey) holds no secret key; pass the broker's NAME.key_secret file")
+            }
+            let keys = KeyRing(try Self.loadKeys(authorizedKeys))
+            options.security = BrokerEngine.Security(serverSecretKey: secret, keys: keys)
+            logger.info("CURVE on; authorised keys loaded", metadata: ["keys": "\(keys.current.count)", "server.public_key": "\(certificate.publicKey)"])
+            Self.reloadOnHangup(authorizedKeys, into: keys, logger: logger)
+        } else if endpoint.hasPrefix("tcp://"), !Self.isLocal(endpoint) {
+            logger.warning("plain mode on a non-local endpoint (--insecure): any peer that reaches it may act as any worker, gateway or agent", metadata: ["mdp.endpoint": "\(endpoint)"])
+        }
         do {
             options.configuration = try config.map(SwitchboardConfiguration.load(path:)) ?? .demo()
         } catch {
@@ -122,6 +159,42 @@ struct Switchboardd: AsyncParsableCommand {
         )
         try await group.run()
     }
+}
+
+extension Switchboardd {
+    static func loadKeys(_ path: String) throws -> AuthorizedKeys {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("cannot read --authorized-keys \(path)")
+        }
+        do {
+            return try AuthorizedKeys.parse(yaml: text)
+        } catch {
+            throw ValidationError("invalid --authorized-keys \(path): \(error)")
+        }
+    }
+
+    /// SIGHUP reloads the authorised keys. Connected peers whose keys are still there
+    /// keep going; a removed key's rights end with its next message. A file with an
+    /// error is refused whole, and the keys in force stay.
+    static func reloadOnHangup(_ path: String, into keys: KeyRing, logger: Logger) {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            do {
+                let fresh = try loadKeys(path)
+                keys.replace(with: fresh)
+                logger.notice("authorised keys reloaded", metadata: ["keys": "\(fresh.count)"])
+            } catch {
+                logger.error("authorised keys not reloaded; the previous ones stay in force", metadata: ["error": "\(error)"])
+            }
+        }
+        source.resume()
+        hangupSource = source
+    }
+
+    /// Keeps the signal source alive for the life of the process; set once, at start-up,
+    /// before any other thread could read it.
+    nonisolated(unsafe) private static var hangupSource: (any DispatchSourceSignal)?
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -334,7 +334,8 @@ import ZeroMQ
         let ingest: [IngestError.Code] = [.invalidJSON, .tooLarge, .missingField, .invalidType, .unknownField, .invalidValue,
                                           .unknownPlatform, .textTooLong, .brokerField]
         let agent: [AgentError] = [.invalidJSON, .missing("x"), .invalid(field: "x", "y"), .notFound(id), .unknownDepartment("x"),
-                                   .emptyQueue("x"), .notParked(id, .queued), .unofficialAccount(.x), .unavailable]
+                                   .emptyQueue("x"), .notParked(id, .queued), .unofficialAccount(.x), .unavailable,
+                                   .forbidden(service: "x", needs: "y"), .notYours(field: "agent")]
         let lifecycle: [LifecycleError] = [.invalidTransition(state: .queued, command: "x", allowed: []), .notOwner(actor: .system, owner: nil),
                                            .alreadyAnswered, .unknownDepartment("x"), .sameDepartment("x"),
                                            .wrongDepartment(actingFor: nil, department: "x"), .unknownInquiry(id)]

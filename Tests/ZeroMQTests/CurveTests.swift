@@ -106,4 +106,32 @@ import TestSupport
         #expect(message.frames.last == "who am I")
         #expect(message.properties["User-Id"] == "gateway-7")
     }
+
+    /// Fail closed: with the ZAP domain enforced, a CURVE server lets no client in while
+    /// no ZAP handler answers, whether none is bound or the one bound is silent. libzmq
+    /// would otherwise accept any client that knows the server key.
+    @Test(.enabled(if: Context.has("curve")), arguments: [false, true])
+    func withoutAnAnsweringZAPHandlerNoPeerGetsIn(silentHandlerBound: Bool) throws {
+        let context = try Context()
+        var silent: Socket?
+        if silentHandlerBound {
+            silent = try Socket(context, .rep)
+            try silent?.bind("inproc://zeromq.zap.01")
+        }
+        defer { silent?.close() }
+        let keys = try CurveKeyPair.generate()
+        let server = try Socket(context, .router)
+        defer { server.close() }
+        try server.setCurveServer(secretKey: keys.secretKey)
+        try server.setZAPDomain("switchboard")
+        try server.setZAPEnforceDomain(true)
+        let endpoint = try server.bind("tcp://127.0.0.1:*")
+        let client = try Socket(context, .dealer)
+        defer { client.close() }
+        try client.setLinger(.zero)
+        try client.setCurveClient(serverKey: keys.publicKey, keyPair: try CurveKeyPair.generate())
+        try client.connect(endpoint)
+        try client.send("let me in")
+        #expect(try server.receive(.timeout(.milliseconds(750))) == nil)
+    }
 }

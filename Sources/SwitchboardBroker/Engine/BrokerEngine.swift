@@ -44,7 +44,20 @@ public final class BrokerEngine: Sendable {
         public var ioThreads: Int32 = 1
         /// How often claim leases and SLA clocks are checked.
         public var timerInterval: Duration = .seconds(1)
+        /// CURVE with authorised keys and roles; nil is plain mode (development only).
+        public var security: Security?
         public init() {}
+    }
+
+    /// CURVE on the ROUTER socket: the broker's secret key, and who may connect as whom.
+    public struct Security: Sendable {
+        public var serverSecretKey: String
+        public var keys: KeyRing
+
+        public init(serverSecretKey: String, keys: KeyRing) {
+            self.serverSecretKey = serverSecretKey
+            self.keys = keys
+        }
     }
 
     /// How the engine thread ended.
@@ -178,6 +191,7 @@ public final class BrokerEngine: Sendable {
             sockets.append(router)
             try router.setZAPDomain(ZAPGatekeeper.domain)
             try router.setZAPEnforceDomain(true)
+            if let security = options.security { try router.setCurveServer(secretKey: security.serverSecretKey) }
             try router.setRouterMandatory(true)
             try router.setMaxMessageSize(options.maxMessageSize)
             try router.setSendHighWaterMark(options.highWaterMark)
@@ -258,7 +272,11 @@ public final class BrokerEngine: Sendable {
 struct EngineLoop {
     let router: Socket
     let zap: Socket
-    let gatekeeper = ZAPGatekeeper()
+    var gatekeeper: ZAPGatekeeper { ZAPGatekeeper(keys: options.security?.keys) }
+    /// Who sent the message being handled (with CURVE), for the checks it leads to.
+    var sender: KeyHolder?
+    /// Requests refused by the access rules, by role.
+    var denials: [String: Int] = [:]
     let publisher: Socket?
     let writerPipe: Socket
     let writer: StoreWriter
@@ -351,15 +369,60 @@ struct EngineLoop {
         while read < options.batchSize, ContinuousClock.now < turnEnds {
             let open = inquiries.openBatchSize
             guard open.rows < options.batchSize, open.bytes < options.maxBatchBytes else { break }
-            guard let frames = try? router.receive(.nonBlocking), let peer = frames.first else { break }
+            let frames: [Frame]
+            if let security = options.security {
+                guard let message = try? router.receiveMessage(.nonBlocking, properties: ["User-Id"]), !message.frames.isEmpty else { break }
+                frames = message.frames
+                sender = message.properties["User-Id"].flatMap(security.keys.holder(named:))
+            } else {
+                guard let received = try? router.receive(.nonBlocking), !received.isEmpty else { break }
+                frames = received
+            }
+            let peer = frames[0]
             read += 1
             let now = ContinuousClock.now
             guard frames.count <= options.maxFrames + 1 else {
                 report(.malformed(peer: peer, error: .wrongFrameCount(frames.count - 1, command: "a message", expected: "at most \(options.maxFrames)")), now: now)
                 continue
             }
+            if options.security != nil, !admitted(peer, Array(frames.dropFirst()), now: now) { continue }
             perform(mdp.receive(from: peer, frames: Array(frames.dropFirst()), now: now), now: now)
         }
+    }
+
+    /// With CURVE: a peer whose key was removed is cut off (a worker is forgotten and
+    /// its work requeued), and a READY is checked against the key's role before the
+    /// MDP machine sees it.
+    private mutating func admitted(_ peer: Frame, _ frames: [Frame], now: ContinuousClock.Instant) -> Bool {
+        guard let holder = sender else {
+            // Its key was removed since it connected.
+            deny(peer, "-", needed: "an authorised key", service: nil, now: now)
+            if frames.count >= 3, frames[1] == MDP.clientProtocol, let service = frames[2].string {
+                reply(peer, service, .agentError(.forbidden(service: service, needs: "an authorised key")), now: now)
+            } else {
+                if mdp.isWorker(peer) { perform(mdp.peerUnreachable(peer, now: now), now: now) }
+                perform(send(peer, WorkerCommand.disconnect.frames, now: now), now: now)
+            }
+            return false
+        }
+        if frames.count >= 4, frames[1] == MDP.workerProtocol, frames[2] == Frame([0x01]), let service = frames[3].string,
+           let needed = AccessRules.check(holder.role, .serve(service: service)) {
+            deny(peer, holder.role.description, needed: needed, service: service, now: now)
+            perform(send(peer, WorkerCommand.disconnect.frames, now: now), now: now)
+            return false
+        }
+        return true
+    }
+
+    /// Logs and counts a refusal: the key's name and role, never what was sent.
+    private mutating func deny(_ peer: Frame, _ role: String, needed: String, service: String?, now: ContinuousClock.Instant) {
+        denials[role, default: 0] += 1
+        let (allowed, _) = warnings.allow(peer, now: now)
+        guard allowed else { return }
+        logger.warning("request denied", metadata: [
+            "key": "\(sender?.name ?? "-")", "role": "\(role)", "needs": "\(needed)",
+            "mdp.service": "\(service.map(MDP.loggable) ?? "-")",
+        ])
     }
 
     /// Hands the open batch to the writer, unless it already has enough waiting.
@@ -532,28 +595,47 @@ struct EngineLoop {
         }
     }
 
+    /// With CURVE, whether the sender's role allows `request`; a refusal is answered
+    /// `forbidden`, naming the role needed.
+    private mutating func permitted(_ request: AccessRequest, client: Frame, service: String, now: ContinuousClock.Instant) -> Bool {
+        guard options.security != nil else { return true }
+        let role = sender?.role
+        guard let needed = role.map({ AccessRules.check($0, request) }) ?? "an authorised key" else { return true }
+        deny(client, role?.description ?? "-", needed: needed, service: service, now: now)
+        reply(client, service, .agentError(.forbidden(service: service, needs: needed)), now: now)
+        return false
+    }
+
     /// A request to one of the broker's own services.
     private mutating func serve(client: Frame, service: String, body: [Frame], now: ContinuousClock.Instant) {
         let wall = clock.now()
         switch service {
         case InquiryService.ingest:
+            guard permitted(.ingest, client: client, service: service, now: now) else { return }
             carryOut(inquiries.ingest(client: client, body: body, now: wall), now: now)
         case InquiryService.requeue:
-            if let id = try? AgentRequest(body).id() { ensureLoaded(id) }
+            let id = try? AgentRequest(body).id()
+            if let id { ensureLoaded(id) }
+            let department = id.flatMap { inquiries.record($0)?.lifecycle.department } ?? ""
+            guard permitted(.requeue(department: department), client: client, service: service, now: now) else { return }
             carryOut(inquiries.requeue(client: client, body: body, now: wall), now: now)
         default:
             guard let agentService = AgentService(rawValue: service) else { return }
-            if agentService.isRead {
-                if !reads.submit(ReadLane.Job(client: client, service: agentService, body: body)) {
-                    reply(client, service, .unavailable, now: now)
-                }
-                return
-            }
-            let request: AgentRequest
+            var request: AgentRequest
             do {
                 request = try AgentRequest(body)
+                if options.security != nil { try request.actAs(sender) }
             } catch {
                 reply(client, service, .agentError(error), now: now)
+                return
+            }
+            let department = request.department
+            guard permitted(agentService.isRead ? .read(department: department) : .move(department: department ?? ""),
+                            client: client, service: service, now: now) else { return }
+            if agentService.isRead {
+                if !reads.submit(ReadLane.Job(client: client, service: agentService, body: [request.frame])) {
+                    reply(client, service, .unavailable, now: now)
+                }
                 return
             }
             var next: InquiryID?

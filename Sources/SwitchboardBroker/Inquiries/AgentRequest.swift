@@ -47,6 +47,10 @@ enum AgentError: Error, CustomStringConvertible {
     case notParked(InquiryID, LifecycleState)
     case unofficialAccount(Platform)
     case unavailable
+    /// The key's role does not allow this; `needs` names the roles that would.
+    case forbidden(service: String, needs: String)
+    /// The request names another agent or department than the key's own.
+    case notYours(field: String)
 
     var code: String {
         switch self {
@@ -59,6 +63,7 @@ enum AgentError: Error, CustomStringConvertible {
         case .notParked: "not_parked"
         case .unofficialAccount: "unofficial_account"
         case .unavailable: "store_unavailable"
+        case .forbidden, .notYours: "forbidden"
         }
     }
 
@@ -75,13 +80,15 @@ enum AgentError: Error, CustomStringConvertible {
         case .unofficialAccount(let platform):
             "account is not a registered official \(platform.rawValue) account; replies go out only through registered accounts"
         case .unavailable: "the broker could not write to its store; nothing was changed, retry later"
+        case .forbidden(let service, let needs): "\(service) needs the role \(needs); ask an administrator to add it to your key"
+        case .notYours(let field): "\(field) must be your key's own (or left out, and taken from your key)"
         }
     }
 }
 
 /// The fields of an agent request, decoded once.
 struct AgentRequest {
-    let fields: [String: Any]
+    private(set) var fields: [String: Any]
 
     init(_ body: [Frame]) throws(AgentError) {
         guard body.count == 1, let object = (try? JSONSerialization.jsonObject(with: Data(body[0].bytes))) as? [String: Any] else {
@@ -116,6 +123,23 @@ struct AgentRequest {
 
     var agent: Actor? { optional("agent").map(Actor.agent) }
     var department: String? { optional("department") }
+
+    /// With CURVE, who the request is from comes from the key, never from the request:
+    /// `agent` and `department` must be the key's own, or are filled in from it.
+    mutating func actAs(_ holder: KeyHolder?) throws(AgentError) {
+        guard let holder else { return }
+        if let agent = optional("agent"), agent != holder.name { throw .notYours(field: "agent") }
+        fields["agent"] = holder.name
+        if let own = holder.role.department {
+            if let department, department != own { throw .notYours(field: "department") }
+            fields["department"] = own
+        }
+    }
+
+    /// The request as one JSON frame again (for the read lane, after `actAs`).
+    var frame: Frame {
+        Frame(bytes: (try? JSONSerialization.data(withJSONObject: fields)) ?? Data("{}".utf8))
+    }
 }
 
 /// A department worker's outcome document (see `Protocols/3-handoffs-and-events.md`).

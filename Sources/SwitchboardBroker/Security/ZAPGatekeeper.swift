@@ -6,10 +6,15 @@ import ZeroMQ
 /// asks it about every new peer, in plain (NULL) mode too, and lets no peer in while it
 /// does not answer (fail closed).
 ///
-/// In plain mode it admits NULL-mechanism peers and refuses every other mechanism and
-/// domain; CURVE with authorised keys will be decided here too. It cannot see the
-/// routing id a peer chose: libzmq's ZAP request carries the server socket's own id.
+/// In plain mode it admits NULL-mechanism peers only. With CURVE it admits a client
+/// whose public key is in the authorised keys, and names it by the key's name (the
+/// `User-Id` every message from it then carries); NULL and unknown keys are refused. It
+/// cannot see the routing id a peer chose: libzmq's ZAP request carries the server
+/// socket's own id.
 struct ZAPGatekeeper {
+    /// The authorised keys, or nil in plain mode.
+    let keys: KeyRing?
+
     /// The ZAP domain the broker's ROUTER socket asks about.
     static let domain = "switchboard"
     static let endpoint = "inproc://zeromq.zap.01"
@@ -24,9 +29,17 @@ struct ZAPGatekeeper {
     func decide(_ request: [Frame]) -> Verdict {
         guard request.count >= 6, request[0] == "1.0" else { return .deny(code: "500", reason: "malformed ZAP request") }
         guard request[2].string == Self.domain else { return .deny(code: "400", reason: "unknown ZAP domain") }
-        switch request[5].string {
-        case "NULL": return .allow(userID: "anonymous")
-        default: return .deny(code: "400", reason: "mechanism not allowed")
+        switch (request[5].string, keys) {
+        case ("NULL", nil):
+            return .allow(userID: "anonymous")
+        case ("CURVE", let keys?):
+            guard request.count >= 7, request[6].count == 32, let key = try? Z85.encode(request[6].bytes) else {
+                return .deny(code: "400", reason: "malformed CURVE credentials")
+            }
+            guard let holder = keys.holder(publicKey: key) else { return .deny(code: "400", reason: "unknown key") }
+            return .allow(userID: holder.name)
+        default:
+            return .deny(code: "400", reason: "mechanism not allowed")
         }
     }
 

@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import Majordomo
+import SwitchboardCore
+import SwitchboardStore
+import Testing
+import TestSupport
+import ZeroMQ
+@testable import SwitchboardBroker
+
+/// CURVE with authorised keys and roles, through a real engine and real sockets: who may
+/// connect, and what each role may do.
+@Suite(.serialized, .enabled(if: Context.has("curve"))) struct SecurityTests {
+    let server: CurveKeyPair
+    let ana: CurveKeyPair, roadsWorker: CurveKeyPair, gateway: CurveKeyPair, ops: CurveKeyPair
+    let keys: KeyRing
+
+    init() throws {
+        server = try CurveKeyPair.generate()
+        (ana, roadsWorker, gateway, ops) = (try CurveKeyPair.generate(), try CurveKeyPair.generate(), try CurveKeyPair.generate(), try CurveKeyPair.generate())
+        keys = KeyRing(AuthorizedKeys([
+            (ana.publicKey, KeyHolder(name: "ana", role: .agent(department: "front-office"))),
+            (roadsWorker.publicKey, KeyHolder(name: "roads-1", role: .worker(department: "roads"))),
+            (gateway.publicKey, KeyHolder(name: "gateway-x", role: .gateway)),
+            (ops.publicKey, KeyHolder(name: "olga", role: .ops)),
+        ]))
+    }
+
+    func startSecureEngine() throws -> BrokerEngine {
+        var options = BrokerEngine.Options()
+        options.endpoint = "tcp://127.0.0.1:*"
+        options.eventsEndpoint = nil
+        options.timerInterval = .milliseconds(20)
+        options.configuration = try SwitchboardConfiguration.parse(yaml: Cities.handoff)
+        options.broker.heartbeatInterval = .milliseconds(100)
+        options.security = BrokerEngine.Security(serverSecretKey: server.secretKey, keys: keys)
+        let engine = try BrokerEngine(options: options, store: try SQLiteInquiryStore(directory: temporaryDirectory()),
+                                      logger: CapturedLogs().logger(label: "test.secure"))
+        _ = try engine.start()
+        return engine
+    }
+
+    func client(_ engine: BrokerEngine, _ pair: CurveKeyPair?) throws -> MajordomoClient {
+        let serverKey = server.publicKey
+        return try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint)) { socket throws(ZMQError) in
+            if let pair { try socket.setCurveClient(serverKey: serverKey, keyPair: pair) }
+        }
+    }
+
+    func ask(_ client: MajordomoClient, _ service: String, _ fields: [String: Any], timeout: Duration = .seconds(5)) throws -> [String: Any]? {
+        let body = Frame(bytes: try JSONSerialization.data(withJSONObject: fields))
+        return try client.request(service, body: [body], timeout: timeout, retries: 0).map { jsonObject($0.body) }
+    }
+
+    static func code(_ answer: [String: Any]?) -> String? { (answer?["error"] as? [String: Any])?["code"] as? String }
+
+    @Test func onlyAuthorisedKeysGetIn() throws {
+        let engine = try startSecureEngine()
+        defer { engine.stop() }
+        let stranger = try client(engine, try CurveKeyPair.generate())
+        defer { stranger.close() }
+        #expect(try ask(stranger, "sb.agent.list", [:], timeout: .milliseconds(750)) == nil, "an unknown key got an answer")
+        let plain = try client(engine, nil)
+        defer { plain.close() }
+        #expect(try ask(plain, "sb.agent.list", [:], timeout: .milliseconds(750)) == nil, "a peer without CURVE got an answer")
+        let agent = try client(engine, ana)
+        defer { agent.close() }
+        #expect(try ask(agent, "sb.agent.list", [:])?["status"] as? String == "ok")
+    }
+
+    @Test func eachRoleDoesExactlyWhatItMay() throws {
+        let engine = try startSecureEngine()
+        defer { engine.stop() }
+        let agent = try client(engine, ana), capture = try client(engine, gateway), opsClient = try client(engine, ops)
+        defer { agent.close(); capture.close(); opsClient.close() }
+
+        // Only a gateway ingests.
+        let refused = try agent.request("sb.ingest", body: [envelope("s-1")], timeout: .seconds(5), retries: 0).map { jsonObject($0.body) }
+        #expect(Self.code(refused) == "forbidden")
+        #expect(((refused?["error"] as? [String: Any])?["message"] as? String)?.contains("gateway") == true)
+        let accepted = try capture.request("sb.ingest", body: [envelope("s-1")], timeout: .seconds(5), retries: 0).map { jsonObject($0.body) }
+        let id = try #require(accepted?["id"] as? String)
+
+        // The agent acts as its key says: no agent or department field needed, and
+        // another one is refused.
+        let claimed = try ask(agent, "sb.agent.claim", ["id": id])
+        #expect(claimed?["owner"] as? String == "agent ana")
+        #expect(Self.code(try ask(agent, "sb.agent.release", ["id": id, "agent": "mallory"])) == "forbidden")
+        #expect(Self.code(try ask(agent, "sb.agent.list", ["department": "roads"])) == "forbidden")
+        // Operations read across departments but do not move inquiries.
+        #expect(try ask(opsClient, "sb.agent.list", [:])?["total"] as? Int == 1)
+        #expect(Self.code(try ask(opsClient, "sb.agent.handoff", ["id": id, "to": "roads", "note": "n", "department": "front-office"])) == "forbidden")
+    }
+
+    @Test func aWorkerKeyServesOnlyItsDepartment() throws {
+        let engine = try startSecureEngine()
+        defer { engine.stop() }
+        let serverKey = server.publicKey, pair = roadsWorker
+        let configure: @Sendable (Socket) throws(ZMQError) -> Void = { socket throws(ZMQError) in
+            try socket.setCurveClient(serverKey: serverKey, keyPair: pair)
+        }
+        let endpoint = try #require(engine.endpoint)
+        let impostor = try MajordomoWorker(context: try Context(), endpoint: endpoint, service: "parks",
+                                           heartbeatInterval: .milliseconds(100), configure: configure)
+        defer { impostor.disconnect() }
+        let honest = try MajordomoWorker(context: try Context(), endpoint: endpoint, service: "roads",
+                                         heartbeatInterval: .milliseconds(100), configure: configure)
+        defer { honest.disconnect() }
+        let observer = try client(engine, ops)
+        defer { observer.close() }
+        try waitUntil("the roads worker is registered") {
+            _ = try honest.receive(timeout: .milliseconds(10))
+            return try observer.request("mmi.service", body: ["roads"], timeout: .seconds(1))?.body == ["200"]
+        }
+        _ = try impostor.receive(timeout: .milliseconds(200))
+        #expect(try observer.request("mmi.service", body: ["parks"], timeout: .seconds(1))?.body == ["404"])
+    }
+
+    @Test func aRemovedKeyLosesItsRightsAtOnce() throws {
+        let engine = try startSecureEngine()
+        defer { engine.stop() }
+        let agent = try client(engine, ana)
+        defer { agent.close() }
+        #expect(try ask(agent, "sb.agent.list", [:])?["status"] as? String == "ok")
+        let before = keys.current
+        keys.replace(with: AuthorizedKeys([(ops.publicKey, KeyHolder(name: "olga", role: .ops))]))
+        defer { keys.replace(with: before) }
+        #expect(Self.code(try ask(agent, "sb.agent.list", [:])) == "forbidden")
+    }
+}
