@@ -77,4 +77,13 @@ import Testing
         #expect(error?.line == 6)
         #expect(error?.message.contains("needs a department") == true)
     }
+
+    /// The shipped example is a valid file.
+    @Test func theShippedExampleParses() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("deploy/authorized-keys.yaml"), encoding: .utf8)
+        let keys = try AuthorizedKeys.parse(yaml: text)
+        #expect(keys.count == 4)
+        #expect(keys.byName["roads-worker-1"]?.role == .worker(department: "roads"))
+    }
 }

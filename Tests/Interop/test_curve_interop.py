@@ -1,0 +1,90 @@
+"""CURVE interop: pyzmq peers load the certificates `switchboard keys generate` writes
+(czmq's format) with pyzmq's own loader, and talk to a broker started with them. A peer
+with an unknown key, or with no CURVE at all, gets nothing."""
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+import zmq
+import zmq.auth
+
+from conftest import Daemon, daemon_binary
+
+pytestmark = pytest.mark.skipif(not zmq.has("curve"), reason="libzmq without CURVE")
+
+
+def cli():
+    return os.path.join(os.path.dirname(daemon_binary()), "switchboard")
+
+
+def generate(directory, *args):
+    subprocess.run([cli(), "keys", "generate", "--out", directory, *args], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture
+def secure():
+    keys = tempfile.mkdtemp(prefix="switchboard-keys-")
+    generate(keys, "--server", "--name", "broker")
+    generate(keys, "--name", "ana", "--role", "agent", "--department", "front-office")
+    generate(keys, "--name", "gw", "--role", "gateway")
+    entries = []
+    for name, role, department in [("ana", "agent", "front-office"), ("gw", "gateway", None)]:
+        public, _ = zmq.auth.load_certificate(os.path.join(keys, name + ".key"))
+        entry = f"  - name: {name}\n    role: {role}\n    public_key: \"{public.decode()}\"\n"
+        if department:
+            entry += f"    department: {department}\n"
+        entries.append(entry)
+    authorized = os.path.join(keys, "authorized-keys.yaml")
+    with open(authorized, "w") as f:
+        f.write("keys:\n" + "".join(entries))
+    d = Daemon("--server-key", os.path.join(keys, "broker.key_secret"), "--authorized-keys", authorized)
+    yield d, keys
+    if d.process.poll() is None:
+        d.process.kill()
+        d.process.wait()
+
+
+def connect(ctx, endpoint, keys, name=None, server=True):
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    if name:
+        public, secret = zmq.auth.load_certificate(os.path.join(keys, name + ".key_secret"))
+        s.curve_publickey, s.curve_secretkey = public, secret
+        server_public, _ = zmq.auth.load_certificate(os.path.join(keys, "broker.key"))
+        s.curve_serverkey = server_public
+    s.connect(endpoint)
+    return s
+
+
+def request(s, service, body, timeout_ms=5000):
+    s.send_multipart([b"", b"MDPC01", service.encode(), json.dumps(body).encode()])
+    if not s.poll(timeout_ms):
+        return None
+    frames = s.recv_multipart()
+    return json.loads(frames[3])
+
+
+def test_keys_from_the_cli_work_in_pyzmq_and_roles_hold(secure, ctx):
+    d, keys = secure
+    gateway = connect(ctx, d.endpoint, keys, "gw")
+    envelope = {"source": {"platform": "x", "account": "@RivertonCity", "external_id": "curve-1"},
+                "author": {"handle": "@resident"}, "text": "My bin was not collected", "captured_at": "2026-11-22T09:30:00Z"}
+    assert request(gateway, "sb.ingest", envelope)["status"] == "accepted"
+    agent = connect(ctx, d.endpoint, keys, "ana")
+    listing = request(agent, "sb.agent.list", {"department": "front-office"})
+    assert listing["status"] == "ok"
+    refused = request(agent, "sb.ingest", envelope)
+    assert refused["error"]["code"] == "forbidden"
+
+
+def test_a_wrong_or_missing_key_is_refused(secure, ctx):
+    d, keys = secure
+    stranger = tempfile.mkdtemp(prefix="switchboard-stranger-")
+    generate(stranger, "--name", "mallory", "--role", "ops")
+    os.symlink(os.path.join(keys, "broker.key"), os.path.join(stranger, "broker.key"))
+    wrong = connect(ctx, d.endpoint, stranger, "mallory")
+    assert request(wrong, "sb.agent.list", {}, timeout_ms=750) is None
+    plain = connect(ctx, d.endpoint, keys)
+    assert request(plain, "sb.agent.list", {}, timeout_ms=750) is None
