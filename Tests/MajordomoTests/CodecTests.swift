@@ -93,13 +93,23 @@ import ZeroMQ
         var rng = SeededGenerator(seed: 0x5B_0A2D)
         let interesting: [Frame] = [.empty, "MDPC01", "MDPW01", Frame([1]), Frame([2]), Frame([3]), Frame([4]), Frame([5]), "svc"]
         var decoded = 0
-        for _ in 0..<20_000 {
+        let valid: [[Frame]] = [
+            ClientMessage(service: "roads", body: ["a", "b"]).frames, WorkerCommand.ready(service: "roads", credit: 16).frames,
+            WorkerCommand.reply(client: "c", body: ["x"]).frames, WorkerCommand.heartbeat.frames, WorkerCommand.disconnect.frames,
+        ]
+        for round in 0..<100_000 {
             let count = Int(rng.next() % 8)
-            let frames: [Frame] = (0..<count).map { _ in
+            var frames: [Frame] = (0..<count).map { _ in
                 if rng.next() % 3 == 0 {
                     return Frame((0..<Int(rng.next() % 6)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
                 }
                 return interesting[Int(rng.next() % UInt64(interesting.count))]
+            }
+            // A third of the cases: a valid message, truncated or given a bad tail.
+            if round % 3 == 0 {
+                let message = valid[Int(rng.next() % UInt64(valid.count))]
+                let keep = Int(rng.next() % UInt64(message.count + 1))
+                frames = Array(message.prefix(keep)) + (rng.next() % 2 == 0 ? frames.prefix(2) : [])
             }
             if (try? BrokerInbound(frames: frames)) != nil { decoded += 1 }
             _ = try? WorkerCommand(frames: frames)

@@ -112,3 +112,78 @@ import ZeroMQ
         #expect(try daemon.terminate() == 0)
     }
 }
+
+/// Raw and protocol-level attacks on a spawned broker: after each, good peers are still
+/// served within a bound the test prints.
+@Suite(.serialized) struct HostileWireTests {
+    func servedWithin(_ daemon: SpawnedDaemon, _ what: String) throws {
+        let client = try MajordomoClient(context: try Context(), endpoint: daemon.endpoint)
+        defer { client.close() }
+        let start = ContinuousClock.now
+        #expect(try client.request("mmi.service", body: ["roads"], timeout: .seconds(5))?.body == ["404"], "after \(what)")
+        print("after \(what): a good client was served in \(ContinuousClock.now - start)")
+        #expect(daemon.isRunning)
+    }
+
+    @Test func garbageBeforeTheGreetingAndOversizedMessages() throws {
+        let daemon = try SpawnedDaemon()
+        let port = try #require(daemon.endpoint.split(separator: ":").last.flatMap { UInt16($0) })
+        // Raw TCP garbage where the ZMTP greeting should be.
+        let raw = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(raw, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        let garbage = [UInt8](repeating: 0xAB, count: 4_096)
+        _ = garbage.withUnsafeBytes { send(raw, $0.baseAddress, $0.count, 0) }
+        close(raw)
+        try servedWithin(daemon, "garbage before the greeting")
+
+        // A message over the 256 KiB limit drops only its sender's connection.
+        let context = try Context()
+        let big = try Socket(context, .dealer)
+        defer { big.close() }
+        try big.setLinger(.zero)
+        try big.connect(daemon.endpoint)
+        try big.send(["", "MDPC01", "roads", Frame([UInt8](repeating: 0x41, count: 300_000))])
+        try servedWithin(daemon, "an oversized message")
+    }
+
+    /// A worker that replies for a request it never held, or replays one it answered, is
+    /// disconnected; the client gets exactly one reply.
+    @Test func spoofedAndReplayedRepliesAreRefused() throws {
+        let daemon = try SpawnedDaemon()
+        let context = try Context()
+        let worker = try Socket(context, .dealer)
+        defer { worker.close() }
+        try worker.setLinger(.zero)
+        try worker.connect(daemon.endpoint)
+        try worker.send(WorkerCommand.ready(service: "echo").frames)
+        let client = try MajordomoClient(context: context, endpoint: daemon.endpoint)
+        defer { client.close() }
+        try waitUntil("echo registered") { try client.request("mmi.service", body: ["echo"], timeout: .seconds(1))?.body == ["200"] }
+        try client.send("echo", body: ["hi"])
+        var request: [Frame]?
+        try waitUntil("the worker gets the request") {
+            request = try worker.receive(.timeout(.milliseconds(50)))
+            return request.map { $0.count >= 4 && $0[2] == Frame([2]) } ?? false
+        }
+        let address = try #require(request?[3])
+        try worker.send(WorkerCommand.reply(client: address, body: ["answer"]).frames)
+        #expect(try client.receive(timeout: .seconds(5))?.body == ["answer"])
+        // Replayed, then spoofed: the broker answers with DISCONNECT and the client hears nothing more.
+        try worker.send(WorkerCommand.reply(client: address, body: ["again"]).frames)
+        var disconnected = false
+        try waitUntil("DISCONNECT for the replayed reply") {
+            guard let frames = try worker.receive(.timeout(.milliseconds(50))) else { return false }
+            disconnected = frames.count == 3 && frames[2] == Frame([5])
+            return disconnected
+        }
+        #expect(try client.receive(timeout: .milliseconds(300)) == nil)
+        try servedWithin(daemon, "a replayed reply")
+    }
+}
