@@ -128,3 +128,38 @@ import ZeroMQ
         #expect(Self.code(try ask(agent, "sb.agent.list", [:])) == "forbidden")
     }
 }
+
+/// The daemon as an operator runs it: key files from `Certificate`, the authorised-keys
+/// file on disk, and SIGHUP after an edit.
+@Suite(.serialized, .enabled(if: Context.has("curve"))) struct SecureDaemonTests {
+    @Test func sighupReloadsTheKeysAndARemovedKeyLosesItsRights() throws {
+        let directory = temporaryDirectory()
+        let server = try CurveKeyPair.generate(), agentPair = try CurveKeyPair.generate(), opsPair = try CurveKeyPair.generate()
+        _ = try Certificate(publicKey: server.publicKey, secretKey: server.secretKey, metadata: [("name", "broker")])
+            .save(directory: directory, name: "broker")
+        let keysFile = (directory as NSString).appendingPathComponent("authorized-keys.yaml")
+        func writeKeys(withAgent: Bool) throws {
+            var text = "keys:\n  - name: olga\n    role: ops\n    public_key: \"\(opsPair.publicKey)\"\n"
+            if withAgent { text += "  - name: ana\n    role: agent\n    department: front-office\n    public_key: \"\(agentPair.publicKey)\"\n" }
+            try text.write(toFile: keysFile, atomically: true, encoding: .utf8)
+        }
+        try writeKeys(withAgent: true)
+        let daemon = try SpawnedDaemon(arguments: ["--server-key", (directory as NSString).appendingPathComponent("broker.key_secret"),
+                                                   "--authorized-keys", keysFile])
+        let serverKey = server.publicKey
+        let agent = try MajordomoClient(context: try Context(), endpoint: daemon.endpoint) { socket throws(ZMQError) in
+            try socket.setCurveClient(serverKey: serverKey, keyPair: agentPair)
+        }
+        defer { agent.close() }
+        func list() throws -> [String: Any] {
+            jsonObject(try agent.request("sb.agent.list", body: [Frame("{}")], timeout: .seconds(5))?.body)
+        }
+        #expect(try list()["status"] as? String == "ok")
+
+        try writeKeys(withAgent: false)
+        kill(daemon.pid, SIGHUP)
+        try waitUntil("the keys are reloaded") { daemon.log.contains("authorised keys reloaded") }
+        #expect((try list()["error"] as? [String: Any])?["code"] as? String == "forbidden")
+        #expect(try daemon.terminate() == 0)
+    }
+}
