@@ -65,7 +65,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         /// Spawns `switchboardd` as a process and reads its ready file: shared by the tests and the benchmark.
-        .target(name: "DaemonHarness", path: "Sources/DaemonHarness"),
+        .target(name: "DaemonHarness", dependencies: ["SwitchboardCore"], path: "Sources/DaemonHarness"),
         /// Helpers every test target shares: deadline polling and a seeded generator.
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         /// The benchmark: build with -c release and run; it prints figures, it asserts nothing.

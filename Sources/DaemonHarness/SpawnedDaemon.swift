@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 import Synchronization
 
 /// A `switchboardd` spawned as a child process, for end-to-end tests and the benchmark:
@@ -174,19 +175,6 @@ public final class SpawnedDaemon {
     // MARK: Internals
 
     /// The `--ready-file` document, once it exists, parses, and belongs to `pid`.
-    private struct ReadyDocument: Decodable {
-        let pid: Int32
-        let mdpEndpoint: String
-        let eventsEndpoint: String?
-        let data: String
-
-        enum CodingKeys: String, CodingKey {
-            case pid, data
-            case mdpEndpoint = "mdp_endpoint"
-            case eventsEndpoint = "events_endpoint"
-        }
-    }
-
     private static func readReadyFile(_ path: String, pid: Int32) -> ReadyDocument? {
         guard let data = FileManager.default.contents(atPath: path),
               let document = try? JSONDecoder().decode(ReadyDocument.self, from: data),

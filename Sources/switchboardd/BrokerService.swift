@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchboardBroker
+import SwitchboardCore
 import ZeroMQ
 
 /// Runs a ``BrokerEngine`` for as long as the service group lives. `run()` is the
@@ -118,45 +119,17 @@ struct BrokerEngineEnded: Error, CustomStringConvertible {
     let description: String
 }
 
-/// The `--ready-file` document, for scripts, tests and the benchmark that need the bound
-/// endpoints without reading the log:
-/// `{"data":"/abs/dir","events_endpoint":"tcp://127.0.0.1:40002","mdp_endpoint":"tcp://127.0.0.1:40001","pid":123}`,
-/// with `events_endpoint` null when `--events off`. It is written to `PATH.tmp` and
-/// renamed, so a reader never sees half of it, and removed when the broker stops.
+/// The `--ready-file` (a ``ReadyDocument``). It is written to `PATH.tmp` and renamed, so
+/// a reader never sees half of it, and removed when the broker stops.
 struct ReadyFile: Sendable {
     let path: String
     /// The data directory, absolute.
     let dataDirectory: String
 
-    private struct Document: Encodable {
-        let pid: Int32
-        let mdpEndpoint: String
-        let eventsEndpoint: String?
-        let data: String
-
-        enum CodingKeys: String, CodingKey {
-            case pid, data
-            case mdpEndpoint = "mdp_endpoint"
-            case eventsEndpoint = "events_endpoint"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(pid, forKey: .pid)
-            try container.encode(mdpEndpoint, forKey: .mdpEndpoint)
-            if let eventsEndpoint {
-                try container.encode(eventsEndpoint, forKey: .eventsEndpoint)
-            } else {
-                try container.encodeNil(forKey: .eventsEndpoint)
-            }
-            try container.encode(data, forKey: .data)
-        }
-    }
-
     func write(endpoint: String, eventsEndpoint: String?) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let document = Document(pid: getpid(), mdpEndpoint: endpoint, eventsEndpoint: eventsEndpoint, data: dataDirectory)
+        let document = ReadyDocument(pid: getpid(), mdpEndpoint: endpoint, eventsEndpoint: eventsEndpoint, data: dataDirectory)
         let temporary = path + ".tmp"
         try (encoder.encode(document) + Data("\n".utf8)).write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, path) == 0 else {

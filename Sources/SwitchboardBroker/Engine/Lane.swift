@@ -1,0 +1,101 @@
+import DequeModule
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import ZeroMQ
+
+/// A helper thread of the engine: it works through the jobs the engine hands it, in
+/// order, and posts each result to a mailbox, waking the engine with one byte on an
+/// `inproc://` PAIR pipe that the engine polls with its other sockets. Like czmq's
+/// `zactor`, but the jobs and results stay Swift values: nothing is encoded to cross.
+final class Lane<Job: Sendable, Result: Sendable>: Sendable {
+    private struct State {
+        var jobs: Deque<Job> = []
+        var results: [Result] = []
+        var stopping = false
+    }
+
+    let name: String
+    /// The endpoint the engine binds; the lane's thread connects its end.
+    let notifyEndpoint: String
+    /// Jobs waiting beyond this are refused by ``submit(_:)``.
+    let maxWaiting: Int
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(name: String, notifyEndpoint: String, maxWaiting: Int = .max, logger: Logger) {
+        self.name = name
+        self.notifyEndpoint = notifyEndpoint
+        self.maxWaiting = maxWaiting
+        self.logger = logger
+    }
+
+    /// Starts the thread. `work` handles one job, posting results through its second
+    /// argument; it returns false to end the thread early (when told to stop).
+    func start(context: Context, work: @escaping @Sendable (Job, _ post: (Result) -> Void) -> Bool) {
+        let thread = Thread { [self] in
+            run(context: context, work: work)
+            finished.signal()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Queues a job; false when `maxWaiting` are already waiting.
+    func submit(_ job: Job) -> Bool {
+        let queued = state.withLock { state -> Bool in
+            guard state.jobs.count < maxWaiting else { return false }
+            state.jobs.append(job)
+            return true
+        }
+        if queued { wake.signal() }
+        return queued
+    }
+
+    /// The results posted since the last call, in order.
+    func takeResults() -> [Result] {
+        state.withLock { state in
+            defer { state.results.removeAll(keepingCapacity: true) }
+            return state.results
+        }
+    }
+
+    /// Whether ``stop()`` was called: long work checks it.
+    var isStopping: Bool { state.withLock { $0.stopping } }
+
+    /// Finishes the queued jobs (unless `work` gives up), then ends the thread.
+    func stop() {
+        state.withLock { $0.stopping = true }
+        wake.signal()
+        finished.wait()
+    }
+
+    private func run(context: Context, work: (Job, (Result) -> Void) -> Bool) {
+        let pipe: Socket
+        do {
+            pipe = try Socket(context, .pair)
+            try pipe.connect(notifyEndpoint)
+        } catch {
+            logger.critical("helper thread cannot reach the engine", metadata: ["thread": "\(name)", "error": "\(error)"])
+            return
+        }
+        defer { pipe.close() }
+        let post: (Result) -> Void = { [self] result in
+            state.withLock { $0.results.append(result) }
+            // One byte wakes the engine; if its queue is full, a wake-up is pending anyway.
+            _ = try? pipe.send([Frame([1])], dontWait: true)
+        }
+        while true {
+            wake.wait()
+            // A job leaves the queue only once done, so a retried one keeps its place.
+            while let job = state.withLock({ $0.jobs.first }) {
+                guard work(job, post) else { return }
+                state.withLock { _ = $0.jobs.popFirst() }
+            }
+            if isStopping { return }
+        }
+    }
+}
