@@ -36,6 +36,11 @@ struct BrokerOptions: ParsableArguments {
         }
     }
 
+    /// Without keys, a broker that requires CURVE never answers: say so.
+    var keyHint: String {
+        key == nil ? " (and if it requires CURVE, pass --key and --server-key)" : ""
+    }
+
     /// A client for the broker, with CURVE when keys are given.
     func client() throws -> MajordomoClient {
         guard let key, let serverKey else { return try MajordomoClient(context: try Context(), endpoint: endpoint) }
@@ -81,7 +86,7 @@ extension Switchboard {
             let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request(MMI.service, body: [Frame(service)], timeout: broker.timeoutDuration, retries: 0) else {
-                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running?")
+                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
             }
             switch reply.body.first {
             case MMI.found: print("\(service): available (200)")
@@ -172,7 +177,7 @@ extension Switchboard {
             let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request("sb.ingest", body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
-                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running? The inquiry may not have been stored: submit it again (duplicates are detected).")
+                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? The inquiry may not have been stored: submit it again (duplicates are detected).")
             }
             let text = reply.body.first?.string ?? ""
             print(text)
@@ -229,7 +234,7 @@ extension Switchboard {
             let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request("sb.admin.requeue", body: [Frame(#"{"id":"\#(id)"}"#)], timeout: broker.timeoutDuration, retries: 0) else {
-                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running?")
+                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
             }
             let text = reply.body.first?.string ?? ""
             print(text)
