@@ -40,4 +40,12 @@ public struct ReceivedMessage: Sendable {
     /// Metadata properties read when the message arrived, such as `User-Id`, which a
     /// ZAP handler sets to the authenticated identity of the peer.
     public var properties: [String: String]
+    /// The connection's file descriptor, when asked for and known.
+    public var sourceDescriptor: Int32?
+
+    public init(frames: [Frame], properties: [String: String], sourceDescriptor: Int32? = nil) {
+        self.frames = frames
+        self.properties = properties
+        self.sourceDescriptor = sourceDescriptor
+    }
 }

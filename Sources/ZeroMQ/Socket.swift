@@ -144,7 +144,9 @@ public final class Socket {
 
     /// Receives one multipart message and reads metadata `properties` (such as
     /// `"User-Id"`) from it while libzmq still holds them.
-    public func receiveMessage(_ wait: ReceiveWait = .blocking, properties: [String]) throws(ZMQError) -> ReceivedMessage? {
+    /// With `wantsDescriptor`, also the file descriptor of the connection it came in on
+    /// (`ZMQ_SRCFD`), to tie messages to the connection events of ``monitor(_:events:)``.
+    public func receiveMessage(_ wait: ReceiveWait = .blocking, properties: [String], wantsDescriptor: Bool = false) throws(ZMQError) -> ReceivedMessage? {
         let socket = try open("zmq_msg_recv")
         var flags: Int32 = 0
         switch wait {
@@ -156,6 +158,7 @@ public final class Socket {
         }
         var frames: [Frame] = []
         var found: [String: String] = [:]
+        var descriptor: Int32?
         while true {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
@@ -174,9 +177,13 @@ public final class Socket {
             for name in properties where found[name] == nil {
                 if let value = zmq_msg_gets(&message, name) { found[name] = String(cString: value) }
             }
+            if descriptor == nil, wantsDescriptor {
+                let fd = zmq_msg_get(&message, ZMQ_SRCFD)
+                if fd >= 0 { descriptor = fd }
+            }
             if zmq_msg_more(&message) == 0 { break }
         }
-        return ReceivedMessage(frames: frames, properties: found)
+        return ReceivedMessage(frames: frames, properties: found, sourceDescriptor: descriptor)
     }
 
     // MARK: Options

@@ -45,6 +45,15 @@ struct Switchboardd: AsyncParsableCommand {
     @Option(help: "The largest message a peer may send, in bytes (4096 to 16777216); a larger one drops the connection.")
     var maxMessageSize: Int64 = 256 << 10
 
+    @Option(help: "At most this many connections from one address; more are closed at once.")
+    var maxConnectionsPerSource = 256
+
+    @Option(help: "At most this many connections in all.")
+    var maxConnections = 10_000
+
+    @Option(help: "A connection that sends no valid 7/MDP message this long after it is accepted is closed, e.g. 30s.")
+    var idleTimeout = DurationArgument(.seconds(30))
+
     @Option(help: "The broker's CURVE secret key file (from 'switchboard keys generate --server'). With it, only keys in --authorized-keys may connect.")
     var serverKey: String?
 
@@ -69,6 +78,12 @@ struct Switchboardd: AsyncParsableCommand {
         }
         guard (4_096...16_777_216).contains(maxMessageSize) else {
             throw ValidationError("--max-message-size must be from 4096 to 16777216 bytes")
+        }
+        guard maxConnectionsPerSource >= 1, maxConnections >= maxConnectionsPerSource else {
+            throw ValidationError("--max-connections-per-source must be at least 1 and at most --max-connections")
+        }
+        guard idleTimeout.duration >= .milliseconds(100) else {
+            throw ValidationError("--idle-timeout must be at least 100ms")
         }
         guard (1...16).contains(ioThreads) else {
             throw ValidationError("--io-threads must be from 1 to 16")
@@ -106,6 +121,9 @@ struct Switchboardd: AsyncParsableCommand {
         options.eventsEndpoint = events == "off" ? nil : events
         options.ioThreads = ioThreads
         options.maxMessageSize = maxMessageSize
+        options.maxConnections = maxConnections
+        options.maxConnectionsPerSource = maxConnectionsPerSource
+        options.idleTimeout = idleTimeout.duration
         options.broker.heartbeatInterval = heartbeatInterval.duration
         options.broker.heartbeatLiveness = heartbeatLiveness
         options.broker.unservedRequestTimeout = unservedTimeout.duration

@@ -187,3 +187,33 @@ import ZeroMQ
         try servedWithin(daemon, "a replayed reply")
     }
 }
+
+/// Connections that complete the handshake and then idle: the broker closes those over
+/// the per-address limit at once and the rest after the idle timeout, and good clients
+/// keep being served while the attackers reconnect.
+@Suite(.serialized) struct IdleConnectionTests {
+    @Test func aThousandIdleConnectionsDoNotStarveGoodClients() throws {
+        let daemon = try SpawnedDaemon(arguments: ["--max-connections-per-source", "100", "--idle-timeout", "500ms"])
+        let context = try Context()
+        var idlers: [Socket] = []
+        defer { idlers.forEach { $0.close() } }
+        // The attacker connects from another loopback address, 127.0.0.2.
+        let attack = daemon.endpoint.replacingOccurrences(of: "tcp://", with: "tcp://127.0.0.2:0;")
+        for _ in 0..<1_000 {
+            let idler = try Socket(context, .dealer)
+            try idler.setLinger(.zero)
+            try idler.connect(attack)
+            idlers.append(idler)
+        }
+        try waitUntil("connections refused over the limit") { daemon.log.contains("connection refused") }
+        try waitUntil("idle connections cut") { daemon.log.contains("connection cut") }
+        for n in 0..<10 {
+            let client = try MajordomoClient(context: context, endpoint: daemon.endpoint)
+            defer { client.close() }
+            let start = ContinuousClock.now
+            #expect(try client.request("mmi.service", body: ["roads"], timeout: .seconds(5))?.body == ["404"], "client \(n)")
+            if n == 0 { print("with 1,000 idle connections reconnecting: a good client was served in \(ContinuousClock.now - start)") }
+        }
+        #expect(daemon.isRunning)
+    }
+}

@@ -46,6 +46,12 @@ public final class BrokerEngine: Sendable {
         public var timerInterval: Duration = .seconds(1)
         /// CURVE with authorised keys and roles; nil is plain mode (development only).
         public var security: Security?
+        /// At most this many connections from one address.
+        public var maxConnectionsPerSource = 256
+        /// At most this many connections in all.
+        public var maxConnections = 10_000
+        /// A connection that sends no valid message this long after it was accepted is cut.
+        public var idleTimeout: Duration = .seconds(30)
         public init() {}
     }
 
@@ -192,6 +198,13 @@ public final class BrokerEngine: Sendable {
             try router.setZAPDomain(ZAPGatekeeper.domain)
             try router.setZAPEnforceDomain(true)
             if let security = options.security { try router.setCurveServer(secretKey: security.serverSecretKey) }
+            // Connections are watched from the start, so none escapes the limits.
+            try router.setHandshakeInterval(min(options.idleTimeout, .seconds(10)))
+            let monitorEndpoint = "inproc://switchboard-monitor-\(UUID().uuidString)"
+            try router.monitor(monitorEndpoint, events: [.accepted, .disconnected])
+            let monitor = try Socket(context, .pair)
+            sockets.append(monitor)
+            try monitor.connect(monitorEndpoint)
             try router.setRouterMandatory(true)
             try router.setMaxMessageSize(options.maxMessageSize)
             try router.setSendHighWaterMark(options.highWaterMark)
@@ -226,7 +239,7 @@ public final class BrokerEngine: Sendable {
             var broker = options.broker
             broker.maxDeliveries = options.configuration.maxDeliveries
             var engineLoop = EngineLoop(
-                router: router, zap: zap, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe, reads: readLane,
+                router: router, zap: zap, monitor: monitor, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe, reads: readLane,
                 store: store, options: options,
                 mdp: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryService.all),
                 inquiries: InquiryMachine(configuration: options.configuration),
@@ -272,6 +285,9 @@ public final class BrokerEngine: Sendable {
 struct EngineLoop {
     let router: Socket
     let zap: Socket
+    let monitor: Socket
+    lazy var connections = ConnectionGuard(limits: ConnectionGuard.Limits(
+        perSource: options.maxConnectionsPerSource, total: options.maxConnections, idleTimeout: options.idleTimeout))
     var gatekeeper: ZAPGatekeeper { ZAPGatekeeper(keys: options.security?.keys) }
     /// Who sent the message being handled (with CURVE), for the checks it leads to.
     var sender: KeyHolder?
@@ -334,8 +350,8 @@ struct EngineLoop {
     }
 
     mutating func run(pipe: Socket) throws(ZMQError) {
-        var all = Poller([router, pipe, writerPipe, readsPipe, zap])
-        var paused = Poller([pipe, writerPipe, readsPipe, zap])
+        var all = Poller([router, pipe, writerPipe, readsPipe, zap, monitor])
+        var paused = Poller([pipe, writerPipe, readsPipe, zap, monitor])
         var nextTick = ContinuousClock.now + tickPeriod
         while true {
             let wait = max(.zero, nextTick - ContinuousClock.now)
@@ -348,9 +364,14 @@ struct EngineLoop {
             if readable[2] { takeWriterOutcomes() }
             if readable[3] { sendReadAnswers() }
             if readable[4] { answerZAP() }
+            if readable[5] { watchConnections() }
             if readable[0] { readTurn() }
             let now = ContinuousClock.now
             if now >= nextTick {
+                for descriptor in connections.idle(now: now) {
+                    logger.notice("connection cut", metadata: ["reason": "no valid message within \(options.idleTimeout)"])
+                    AcceptedConnection.cut(descriptor)
+                }
                 perform(mdp.tick(now: now), now: now)
                 nextTick = now + tickPeriod
             }
@@ -369,14 +390,14 @@ struct EngineLoop {
         while read < options.batchSize, ContinuousClock.now < turnEnds {
             let open = inquiries.openBatchSize
             guard open.rows < options.batchSize, open.bytes < options.maxBatchBytes else { break }
-            let frames: [Frame]
-            if let security = options.security {
-                guard let message = try? router.receiveMessage(.nonBlocking, properties: ["User-Id"]), !message.frames.isEmpty else { break }
-                frames = message.frames
-                sender = message.properties["User-Id"].flatMap(security.keys.holder(named:))
-            } else {
-                guard let received = try? router.receive(.nonBlocking), !received.isEmpty else { break }
-                frames = received
+            let security = options.security
+            guard let message = try? router.receiveMessage(.nonBlocking, properties: security == nil ? [] : ["User-Id"], wantsDescriptor: true),
+                  !message.frames.isEmpty else { break }
+            let frames = message.frames
+            if let security { sender = message.properties["User-Id"].flatMap(security.keys.holder(named:)) }
+            if let descriptor = message.sourceDescriptor, connections.isSilent(descriptor),
+               (try? BrokerInbound(frames: Array(frames.dropFirst()))) != nil {
+                connections.spoke(descriptor)
             }
             let peer = frames[0]
             read += 1
@@ -440,6 +461,25 @@ struct EngineLoop {
                 carryOut(inquiries.committed(sequence, result: result), now: now)
             case .failed(let sequence, _):
                 carryOut(inquiries.commitFailed(sequence), now: now)
+            }
+        }
+    }
+
+    /// Applies the connection limits as libzmq accepts and closes connections.
+    private mutating func watchConnections() {
+        let now = ContinuousClock.now
+        while let frames = try? monitor.receive(.nonBlocking) {
+            guard let event = MonitorEvent(frames) else { continue }
+            if event.kind == .accepted {
+                let source = AcceptedConnection.peerAddress(event.value) ?? "unknown"
+                if case .cut(let reason) = connections.accepted(event.value, from: source, now: now) {
+                    if warnings.allow(Frame(source), now: now).allowed {
+                        logger.warning("connection refused", metadata: ["peer.address": "\(source)", "reason": "\(reason)"])
+                    }
+                    AcceptedConnection.cut(event.value)
+                }
+            } else if event.kind == .disconnected {
+                connections.closed(event.value)
             }
         }
     }
