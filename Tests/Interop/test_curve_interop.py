@@ -88,3 +88,25 @@ def test_a_wrong_or_missing_key_is_refused(secure, ctx):
     assert request(wrong, "sb.agent.list", {}, timeout_ms=750) is None
     plain = connect(ctx, d.endpoint, keys)
     assert request(plain, "sb.agent.list", {}, timeout_ms=750) is None
+
+
+def test_a_wrong_server_key_and_the_plain_mechanism_are_refused(secure, ctx):
+    d, keys = secure
+    # The right client key, but a server key that is not the broker's.
+    fake = tempfile.mkdtemp(prefix="switchboard-fake-broker-")
+    generate(fake, "--server", "--name", "broker")
+    public, secret = zmq.auth.load_certificate(os.path.join(keys, "ana.key_secret"))
+    wrong = ctx.socket(zmq.DEALER)
+    wrong.setsockopt(zmq.LINGER, 0)
+    wrong.curve_publickey, wrong.curve_secretkey = public, secret
+    wrong.curve_serverkey = zmq.auth.load_certificate(os.path.join(fake, "broker.key"))[0]
+    wrong.connect(d.endpoint)
+    assert request(wrong, "sb.agent.list", {}, timeout_ms=750) is None
+    # PLAIN against CURVE: a mechanism mismatch.
+    plain = ctx.socket(zmq.DEALER)
+    plain.setsockopt(zmq.LINGER, 0)
+    plain.plain_username, plain.plain_password = b"ana", b"secret"
+    plain.connect(d.endpoint)
+    assert request(plain, "sb.agent.list", {}, timeout_ms=750) is None
+    # The broker still serves the right key.
+    assert request(connect(ctx, d.endpoint, keys, "ana"), "sb.agent.list", {"department": "front-office"})["status"] == "ok"

@@ -1,6 +1,7 @@
 import DaemonHarness
 import Foundation
 import Testing
+import TestSupport
 
 /// The daemon's lifecycle, with real processes: one broker per data directory, and the
 /// ready file that announces the bound endpoints.
@@ -39,7 +40,8 @@ import Testing
         let data = URL(fileURLWithPath: daemon.dataDirectory).resolvingSymlinksInPath().path
         #expect(document["data"] as? String == data)
         #expect(!FileManager.default.fileExists(atPath: daemon.readyFile + ".tmp"))
-        #expect(daemon.log.contains("switchboardd ready"))
+        // The ready line is logged just after the file is written.
+        try waitUntil("the ready line is logged") { daemon.log.contains("switchboardd ready") }
 
         #expect(try daemon.terminate() == 0)
         #expect(!FileManager.default.fileExists(atPath: daemon.readyFile))

@@ -27,8 +27,13 @@ public final class BrokerEngine: Sendable {
         /// Messages with more frames than this are dropped unread (7/MDP needs at most
         /// a handful; an envelope is one frame).
         public var maxFrames = 64
-        /// Messages queued per peer before sends to it fail (and it is treated as gone).
-        public var highWaterMark: Int32 = 100_000
+        /// Messages queued for or from one peer (ZMQ_SNDHWM and ZMQ_RCVHWM on the ROUTER
+        /// socket). A peer that does not read its replies stops getting more at this
+        /// point (its replies are dropped, a worker is treated as gone), so the memory
+        /// held for one slow reader is bounded by this many replies.
+        public var highWaterMark: Int32 = 1_000
+        /// Events queued for one subscriber of the event stream before more are dropped.
+        public var eventsHighWaterMark: Int32 = 100_000
         /// The most inbound messages one loop turn reads before it seals its batch.
         public var batchSize = 4_096
         /// A batch is sealed once it holds this many bytes of rows.
@@ -218,7 +223,7 @@ public final class BrokerEngine: Sendable {
             if let eventsEndpoint = options.eventsEndpoint {
                 let socket = try Socket(context, .pub)
                 sockets.append(socket)
-                try socket.setSendHighWaterMark(options.highWaterMark)
+                try socket.setSendHighWaterMark(options.eventsHighWaterMark)
                 eventsBound = try socket.bind(eventsEndpoint)
                 publisher = socket
             }
