@@ -35,12 +35,21 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        /// ICU's spoof checker (UTS #39 confusables), for the channel registry.
+        .systemLibrary(
+            name: "CICU",
+            pkgConfig: "icu-i18n",
+            providers: [.apt(["libicu-dev"])]
+        ),
+        /// The one module that calls ICU.
+        .target(name: "Confusables", dependencies: ["CICU"]),
         .target(name: "Majordomo", dependencies: [
             "ZeroMQ",
             .product(name: "Logging", package: "swift-log"),
         ]),
         /// The domain as pure values and state machines: no sockets, no files.
         .target(name: "SwitchboardCore", dependencies: [
+            "Confusables",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Yams", package: "Yams"),
         ]),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Switchboard needs and is missing: libzmq's headers (through apt, only
-# when pkg-config cannot find libzmq) and, for the interop tests, Python's pyzmq and
+# Installs what Switchboard needs and is missing: libzmq's and ICU's headers (through apt,
+# only when pkg-config cannot find them) and, for the interop tests, Python's pyzmq and
 # pytest. Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
@@ -10,10 +10,10 @@ as_root() {
   fi
 }
 
-if ! command -v pkg-config >/dev/null || ! pkg-config --exists libzmq; then
-  echo "bootstrap: installing libzmq3-dev and pkg-config through apt"
+if ! command -v pkg-config >/dev/null || ! pkg-config --exists libzmq || ! pkg-config --exists icu-i18n; then
+  echo "bootstrap: installing libzmq3-dev, libicu-dev and pkg-config through apt"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev pkg-config >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev libicu-dev pkg-config >/dev/null
 fi
 
 if [ "${1:-}" = "test" ]; then
