@@ -1,4 +1,5 @@
 import CZeroMQ
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,9 +39,19 @@ public final class Context: @unchecked Sendable {
         _ = zmq_ctx_shutdown(handle)
     }
 
-    deinit {
+    /// Terminates the context now (`zmq_ctx_term`), once every socket made from it is
+    /// closed: it returns when libzmq's I/O threads have finished, so a port a socket
+    /// listened on is free again. Later calls, and the deinitializer, do nothing.
+    public func terminate() {
+        guard terminated.withLock({ done in defer { done = true }; return !done }) else { return }
         // Retry on EINTR; any other failure here has no one left to report to.
         while zmq_ctx_term(handle) != 0 && czmq_shim_errno() == czmq_shim_errno_eintr() {}
+    }
+
+    private let terminated = Mutex(false)
+
+    deinit {
+        terminate()
     }
 
     /// The libzmq version linked at run time, such as `4.3.4`.

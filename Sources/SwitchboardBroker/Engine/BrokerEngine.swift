@@ -142,7 +142,12 @@ public final class BrokerEngine: Sendable {
             pipe = nil
             return true
         }
-        if wasRunning { waitUntilFinished() }
+        if wasRunning {
+            waitUntilFinished()
+            // Every socket is closed: ending the context now frees the ports at once,
+            // so a broker started right after can bind them.
+            context.terminate()
+        }
     }
 
     /// Waits until the engine thread has ended, for whatever reason.
