@@ -35,6 +35,9 @@ agents:
   lease: 15m
 
 # Each department is a queue, served by MDP workers that register its id as their service.
+# Its accounts seed the channel registry on the broker's first start (the front office's
+# are shared by the whole city); after that the registry in the database is the source of
+# truth, changed through sb.channels.* (see Protocols/6-channel-registry.md).
 # ids: lower-case letters, digits, '.', '_' or '-'; the prefixes mmi. and sb. are reserved.
 departments:
   - id: front-office
@@ -43,6 +46,12 @@ departments:
       - { platform: x, handle: "@RivertonCity" }
       - { platform: facebook, handle: "RivertonCityHall" }
       - { platform: mastodon, handle: "@city@riverton.social" }
+      - { platform: instagram, handle: "riverton.city" }
+      - { platform: youtube, handle: "RivertonCityTV" }
+      - { platform: linkedin, handle: "city-of-riverton" }
+      - { platform: whatsapp, handle: "+1 555 0100" }
+      - { platform: web, handle: "riverton.gov/contact" }
+      - { platform: email, handle: "contact@riverton.gov" }
   - id: waste
     name: Waste and recycling
     accounts:

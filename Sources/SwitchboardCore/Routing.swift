@@ -83,6 +83,14 @@ public struct RoutingDecision: Codable, Sendable, Equatable {
     public var rule: String?
     /// One line per rule tried, saying why it matched or not.
     public var explanation: [String]
+
+    public init(department: String, priority: Priority, tags: [String], rule: String?, explanation: [String]) {
+        self.department = department
+        self.priority = priority
+        self.tags = tags
+        self.rule = rule
+        self.explanation = explanation
+    }
 }
 
 extension RoutingDecision {

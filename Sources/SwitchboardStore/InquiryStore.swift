@@ -44,6 +44,8 @@ public protocol InquiryStore: Sendable {
     /// Inquiries waiting for the citizen, and the posts that continue each: its own, and
     /// those the gateway posted for it.
     func awaitingCitizen() throws(StoreError) -> (inquiries: [StoredInquiry], threads: [ThreadKey])
+    /// Every entry of the channel registry, archived ones included.
+    func channels() throws(StoreError) -> [ChannelEntry]
 }
 
 /// What the broker keeps about an inquiry's handling: the one representation of its
@@ -196,17 +198,19 @@ public struct StoreBatch: Sendable {
     public private(set) var outbound: [OutboundMessage] = []
     public private(set) var outboundSent: [(id: InquiryID, at: String, postedAs: String?)] = []
     public private(set) var inbound: [InboundMessage] = []
+    /// Registry entries to write whole (new or changed).
+    public private(set) var channels: [ChannelEntry] = []
     /// A rough size in bytes, to bound batches.
     public private(set) var bytes = 0
 
     public init() {}
 
     public var isEmpty: Bool {
-        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty && inbound.isEmpty
+        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty && inbound.isEmpty && channels.isEmpty
     }
 
     /// Rows the batch writes.
-    public var count: Int { inserts.count + records.count + timeline.count + outbound.count + outboundSent.count + inbound.count }
+    public var count: Int { inserts.count + records.count + timeline.count + outbound.count + outboundSent.count + inbound.count + channels.count }
 
     public mutating func insert(_ inquiry: AcceptedInquiry) {
         inserts.append(inquiry)
@@ -231,6 +235,11 @@ public struct StoreBatch: Sendable {
     public mutating func markSent(_ id: InquiryID, at: String, postedAs: String? = nil) {
         outboundSent.append((id, at, postedAs))
         bytes += 64
+    }
+
+    public mutating func save(_ channel: ChannelEntry) {
+        channels.append(channel)
+        bytes += 512
     }
 
     public mutating func receive(_ message: InboundMessage) {

@@ -165,8 +165,29 @@ public final class SQLiteInquiryStore: InquiryStore {
                 DROP TABLE outbound;
                 """)
         }
+        migrator.registerMigration("v6-channel-registry") { db in
+            // The registry of official accounts: each entry whole, as JSON, with the
+            // columns lookups need beside it.
+            try db.execute(sql: """
+                CREATE TABLE channel (
+                    id TEXT PRIMARY KEY,
+                    platform TEXT NOT NULL,
+                    normalized TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    entry TEXT NOT NULL
+                );
+                CREATE INDEX channel_platform ON channel (platform, normalized);
+                """)
+        }
         return migrator
     }
+
+    static let channelEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
 
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
@@ -289,6 +310,11 @@ public final class SQLiteInquiryStore: InquiryStore {
                 VALUES (?, ?, 'in', 'citizen', ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """).execute(arguments: [message.id.description, message.inquiry.description, message.key.platform.rawValue,
                                          message.key.externalID, message.inReplyTo, message.text])
+        }
+        for channel in batch.channels {
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO channel (id, platform, normalized, status, entry) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [channel.id, channel.platform.rawValue, channel.normalized, channel.status.rawValue,
+                                     String(decoding: try channelEncoder.encode(channel), as: UTF8.self)])
         }
         for (id, at, postedAs) in batch.outboundSent {
             try db.cachedStatement(sql: "UPDATE message SET sent_at = ?, external_id = coalesce(?, external_id) WHERE id = ?")
@@ -473,6 +499,14 @@ public final class SQLiteInquiryStore: InquiryStore {
             threads.append(ThreadKey(key: DeduplicationKey(platform: platform, externalID: row[1]), inquiry: id))
         }
         return (inquiries, threads)
+    }
+
+    public func channels() throws(StoreError) -> [ChannelEntry] {
+        try read("load the channel registry") { db in
+            try String.fetchAll(db, sql: "SELECT entry FROM channel ORDER BY rowid").map {
+                try Self.decoder.decode(ChannelEntry.self, from: Data($0.utf8))
+            }
+        }
     }
 
     static func outbound(_ row: Row) -> OutboundMessage? {

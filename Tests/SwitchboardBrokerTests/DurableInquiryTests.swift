@@ -123,6 +123,7 @@ import ZeroMQ
         let configuration = try SwitchboardConfiguration.parse(yaml: """
             departments:
               - id: front-office
+                accounts: [{ platform: x, handle: "@RivertonCity" }]
               - id: water
             rules:
               - { name: burst, department: water, priority: urgent, match: { keywords: [burst] } }

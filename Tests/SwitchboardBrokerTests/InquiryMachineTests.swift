@@ -23,6 +23,9 @@ import ZeroMQ
     init() throws {
         machine = InquiryMachine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
         store = try SQLiteInquiryStore(database: try DatabaseQueue())
+        // The registry is seeded from the configuration's accounts, as at a first start.
+        #expect(machine.restoreRegistry([], now: now).isEmpty)
+        if let (_, batch) = machine.sealBatch() { _ = try store.commit(batch) }
     }
 
     // MARK: Helpers
@@ -291,6 +294,61 @@ import ZeroMQ
         #expect(answer.answer["state"] as? String == "answered")
     }
 
+    // MARK: The channel registry
+
+    mutating func channels(_ service: ChannelService, _ fields: [String: Any]) -> [String: Any] {
+        let request = try! AgentRequest([Frame(bytes: try! JSONSerialization.data(withJSONObject: fields))])
+        let refused = Self.replies(machine.channels(client: "admin", service: service, request: request, actor: "ada", now: now)).first
+        return refused ?? Self.replies(commit()).first ?? [:]
+    }
+
+    @Test mutating func anInquiryToAnImpostorAccountIsFlaggedAndGoesToChannelReview() throws {
+        let body = Frame(#"{"source":{"platform":"x","account":"@Rivert0nCity","external_id":"i-1"},"author":{"handle":"@a"},"text":"bins","captured_at":"2026-11-22T09:30:00Z"}"#)
+        _ = machine.ingest(client: gateway, body: [body], now: now)
+        let sealed = machine.sealBatch()
+        let (sequence, batch) = try #require(sealed)
+        let routing = try #require(try JSONSerialization.jsonObject(with: Data(batch.inserts[0].routingJSON.utf8)) as? [String: Any])
+        #expect(routing["department"] as? String == "front-office")
+        #expect((routing["tags"] as? [String])?.contains("unofficial_channel") == true)
+        let flag = try #require(routing["unofficial_channel"] as? [String: Any])
+        #expect(flag["reason"] as? String == "lookalike")
+        #expect(flag["imitates_handle"] as? String == "@RivertonCity")
+        let released = machine.committed(sequence, result: try store.commit(batch))
+        #expect(released.contains { if case .publish(let event) = $0 { event.topic == "channel.unofficial_activity" } else { false } })
+        #expect(Self.replies(released).first?["status"] as? String == "accepted", "a citizen's question is never dropped")
+    }
+
+    @Test mutating func aReplyThroughASuspendedAccountIsRefusedAndNamesTheAllowedOnes() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let city = try #require(machine.registry.entries.first { $0.handle == "@RivertonCity" })
+        #expect(channels(.suspend, ["id": city.id, "reason": "password leaked"])["status"] as? String == "ok")
+        let (refused, actions) = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "hi", "account": "@RivertonCity"])
+        let error = try #require(refused["error"] as? [String: Any])
+        #expect(error["code"] as? String == "unofficial_account")
+        #expect(!actions.contains { if case .enqueue(let service, _) = $0 { service.hasPrefix("outbound.") } else { false } })
+        #expect(try store.channels().first { $0.id == city.id }?.status == .suspended, "the suspension is stored")
+    }
+
+    @Test mutating func registryWritesAreRuledAndRecorded() throws {
+        let lookalike = channels(.register, ["platform": "x", "handle": "@RivertonCityOfficial", "department": "roads"])
+        #expect((lookalike["error"] as? [String: Any])?["code"] as? String == "lookalike_of")
+        #expect(((lookalike["error"] as? [String: Any])?["channel"] as? [String: Any])?["handle"] as? String == "@RivertonCity")
+        let registered = channels(.register, ["platform": "x", "handle": "@RivertonRoads", "department": "roads"])
+        let entry = try #require(registered["channel"] as? [String: Any])
+        #expect(entry["status"] as? String == "under_review")
+        let id = try #require(entry["id"] as? String)
+        #expect((channels(.approve, ["id": id])["channel"] as? [String: Any])?["status"] as? String == "active")
+        let history = try #require(channels(.history, ["id": id])["history"] as? [[String: Any]])
+        #expect(history.map { $0["action"] as? String } == ["register", "approve"])
+        #expect(history.allSatisfy { $0["actor"] as? String == "ada" })
+        let verdict = channels(.verify, ["handle": "https://x.com/RivertonRoads"])
+        #expect(verdict["verdict"] as? String == "official")
+        #expect(channels(.verify, ["handle": "@R1vertonRoads", "platform": "x"])["verdict"] as? String == "lookalike_of")
+        #expect(channels(.verify, ["handle": "@SomebodyElse", "platform": "x"])["verdict"] as? String == "unknown")
+    }
+
     // MARK: A failing store
 
     /// Defect: a claim refused because the disk was full took the inquiry out of its queue.
@@ -334,12 +392,16 @@ import ZeroMQ
         let ingest: [IngestError.Code] = [.invalidJSON, .tooLarge, .missingField, .invalidType, .unknownField, .invalidValue,
                                           .unknownPlatform, .textTooLong, .brokerField]
         let agent: [AgentError] = [.invalidJSON, .missing("x"), .invalid(field: "x", "y"), .notFound(id), .unknownDepartment("x"),
-                                   .emptyQueue("x"), .notParked(id, .queued), .unofficialAccount(.x), .unavailable,
+                                   .emptyQueue("x"), .notParked(id, .queued), .unofficialAccount(.x, allowed: []), .unavailable,
                                    .forbidden(service: "x", needs: "y"), .notYours(field: "agent")]
+        let entry = ChannelEntry(id: "e", platform: .x, handle: "@a", normalized: "a", displayName: nil, url: nil, department: nil,
+                                 status: .active, contacts: [], verifiedAt: nil, reviewDue: nil, history: [])
+        let channel: [ChannelError] = [.duplicate(of: entry), .lookalike(of: entry, why: "w"), .secondAccount(existing: entry),
+                                       .invalidTransition(.active, action: "approve"), .notFound("e"), .reasonRequired("suspend")]
         let lifecycle: [LifecycleError] = [.invalidTransition(state: .queued, command: "x", allowed: []), .notOwner(actor: .system, owner: nil),
                                            .alreadyAnswered, .unknownDepartment("x"), .sameDepartment("x"),
                                            .wrongDepartment(actingFor: nil, department: "x"), .unknownInquiry(id)]
-        let used = Set(ingest.map(\.rawValue) + agent.map(\.code) + lifecycle.map(\.code))
+        let used = Set(ingest.map(\.rawValue) + agent.map(\.code) + lifecycle.map(\.code) + channel.map(\.code))
         #expect(used.subtracting(registry).isEmpty, "sent but not in Protocols/errors.json: \(used.subtracting(registry).sorted())")
         #expect(registry.subtracting(used).isEmpty, "in Protocols/errors.json but never sent: \(registry.subtracting(used).sorted())")
     }

@@ -335,6 +335,7 @@ struct EngineLoop {
             carryOut(inquiries.workerLeft(holding: QueueEntry(id: inquiry.id, priority: inquiry.priority, deliveries: inquiry.deliveries),
                                           department: inquiry.department, now: clock.now()), now: start)
         }
+        carryOut(inquiries.restoreRegistry(try store.channels(), now: clock.now()), now: start)
         inquiries.rememberKeys(try store.recentKeys(limit: inquiries.keyCapacity))
         let awaiting = try store.awaitingCitizen()
         inquiries.restoreAwaiting(awaiting.inquiries, threads: awaiting.threads)
@@ -670,6 +671,19 @@ struct EngineLoop {
             guard permitted(.requeue(department: department), client: client, service: service, now: now) else { return }
             carryOut(inquiries.requeue(client: client, body: body, now: wall), now: now)
         default:
+            if let channelService = ChannelService(rawValue: service) {
+                guard permitted(channelService.isWrite ? .registryWrite : .request, client: client, service: service, now: now) else { return }
+                let request: AgentRequest
+                do {
+                    request = try AgentRequest(body)
+                } catch {
+                    reply(client, service, .agentError(error), now: now)
+                    return
+                }
+                let actor = sender?.name ?? request.optional("actor") ?? "anonymous"
+                carryOut(inquiries.channels(client: client, service: channelService, request: request, actor: actor, now: wall), now: now)
+                return
+            }
             guard let agentService = AgentService(rawValue: service) else { return }
             var request: AgentRequest
             do {
@@ -741,6 +755,8 @@ extension InquiryLogEvent {
             logger.notice("SLA \(alert.level.rawValue)", metadata: [
                 "inquiry.id": "\(id)", "department": "\(alert.department)", "sla.goal": "\(alert.goal.rawValue)", "sla.scope": "\(alert.scope.rawValue)",
             ])
+        case .seedRefused(let platform, let code):
+            logger.error("a configured account was not registered", metadata: ["platform": "\(platform)", "code": "\(code)"])
         case .commitFailed(let batch, let rows):
             logger.critical("commit failed; its requests were answered unavailable", metadata: ["batch": "\(batch)", "rows": "\(rows)"])
         }

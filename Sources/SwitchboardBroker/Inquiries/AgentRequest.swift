@@ -10,7 +10,9 @@ enum InquiryService {
     static let requeue = "sb.admin.requeue"
     static let outboundPrefix = "outbound."
 
-    static var all: Set<String> { Set([ingest, requeue] + AgentService.allCases.map(\.rawValue)) }
+    static var all: Set<String> {
+        Set([ingest, requeue] + AgentService.allCases.map(\.rawValue) + ChannelService.allCases.map(\.rawValue))
+    }
 
     /// Outbound services (`outbound.<platform>`) carry messages to publishing gateways.
     static func isOutbound(_ service: String) -> Bool { service.hasPrefix(outboundPrefix) }
@@ -45,7 +47,7 @@ enum AgentError: Error, CustomStringConvertible {
     case unknownDepartment(String)
     case emptyQueue(String)
     case notParked(InquiryID, LifecycleState)
-    case unofficialAccount(Platform)
+    case unofficialAccount(Platform, allowed: [String])
     case unavailable
     /// The key's role does not allow this; `needs` names the roles that would.
     case forbidden(service: String, needs: String)
@@ -77,8 +79,10 @@ enum AgentError: Error, CustomStringConvertible {
         case .unknownDepartment(let id): "\(id) is not a department of this broker"
         case .emptyQueue(let department): "the \(department) queue has nothing ready to claim"
         case .notParked(let id, let state): "inquiry \(id) is \(state.rawValue), not parked; only parked inquiries can be requeued"
-        case .unofficialAccount(let platform):
-            "account is not a registered official \(platform.rawValue) account; replies go out only through registered accounts"
+        case .unofficialAccount(let platform, let allowed):
+            "the account is not an active official \(platform.rawValue) account of this department; "
+                + (allowed.isEmpty ? "it has none on \(platform.rawValue): ask a registry administrator to register one"
+                    : "use \(allowed.joined(separator: " or "))")
         case .unavailable: "the broker could not write to its store; nothing was changed, retry later"
         case .forbidden(let service, let needs): "\(service) needs the role \(needs); ask an administrator to add it to your key"
         case .notYours(let field): "\(field) must be your key's own (or left out, and taken from your key)"

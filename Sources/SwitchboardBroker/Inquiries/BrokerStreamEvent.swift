@@ -40,6 +40,31 @@ struct BrokerStreamEvent {
         return BrokerStreamEvent(topic: alert.event, body: body.result)
     }
 
+    /// An inquiry came through an account that is not an active official one.
+    static func unofficialActivity(inquiry: InquiryID, platform: Platform, reason: String, imitates: String?, at: Date) -> BrokerStreamEvent {
+        var body = JSONWriter()
+        body.add("event", "channel.unofficial_activity")
+        body.add("inquiry_id", inquiry.description)
+        body.add("at", timestamp(at))
+        body.add("platform", platform.rawValue)
+        body.add("reason", reason)
+        body.add("imitates", imitates)
+        return BrokerStreamEvent(topic: "channel.unofficial_activity", body: body.result)
+    }
+
+    /// A registry entry's review falls due soon, or is overdue.
+    static func channelReview(_ entry: ChannelEntry, overdue: Bool, at: Date) -> BrokerStreamEvent {
+        let topic = overdue ? "channel.review_overdue" : "channel.review_due"
+        var body = JSONWriter()
+        body.add("event", topic)
+        body.add("channel_id", entry.id)
+        body.add("at", timestamp(at))
+        body.add("platform", entry.platform.rawValue)
+        body.add("department", entry.department)
+        body.add("review_due", entry.reviewDue.map(timestamp))
+        return BrokerStreamEvent(topic: topic, body: body.result)
+    }
+
     var frames: [Frame] { [Frame(topic), Frame(body)] }
 
     static func timestamp(_ date: Date) -> String { Timestamp.format(date) }

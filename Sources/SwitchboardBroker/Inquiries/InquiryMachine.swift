@@ -79,6 +79,13 @@ struct InquiryMachine {
     /// Posts that continue a conversation waiting for the citizen: a follow-up that
     /// answers one of them is threaded into that inquiry instead of becoming a new one.
     private var threads: [DeduplicationKey: InquiryID] = [:]
+    /// The central registry of official accounts; the store is its record.
+    private(set) var registry = ChannelRegistry()
+    /// What the registry says of each account inquiries arrive through (few distinct
+    /// accounts, many inquiries); cleared when the registry changes.
+    private var verdicts: [String: ChannelVerdict] = [:]
+    /// Review alerts already raised, so each is raised once per broker run.
+    private var announcedReviews: Set<String> = []
 
     private var open = Batch()
     private var sealed: [UInt64: Batch] = [:]
@@ -137,6 +144,28 @@ struct InquiryMachine {
             outbound[message.id] = message
             return .enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: .normal))
         }
+    }
+
+    /// The registry as stored; on first start (nothing stored) it is seeded from the
+    /// configuration's accounts, each obeying the same rules, and the seed is stored.
+    mutating func restoreRegistry(_ entries: [ChannelEntry], now: Date) -> [Action] {
+        registry = ChannelRegistry(entries: entries)
+        verdicts = [:]
+        guard entries.isEmpty else { return [] }
+        var actions: [Action] = []
+        for department in configuration.departments {
+            for account in department.accounts {
+                let owner = department.id == configuration.frontOffice ? nil : department.id
+                do {
+                    let entry = try registry.register(platform: account.platform, handle: account.handle, department: owner,
+                                                      actor: "configuration", now: now)
+                    open.store.save(try registry.apply(.approve, to: entry.id, actor: "configuration", reason: "seeded from the configuration", now: now))
+                } catch {
+                    actions.append(.log(.seedRefused(platform: account.platform.rawValue, code: error.code)))
+                }
+            }
+        }
+        return actions
     }
 
     /// Conversations that wait for the citizen, and the posts that continue them.
@@ -256,7 +285,15 @@ struct InquiryMachine {
            var record = tracked[target]?.record, record.lifecycle.state == .awaitingCitizen {
             return thread(inquiry, into: &record, client: client, now: now)
         }
-        let decision = router.route(inquiry)
+        var decision = router.route(inquiry)
+        let channel = verdict(for: inquiry.source)
+        let unofficial = Self.unofficialReason(channel)
+        if unofficial != nil {
+            // A citizen's question is never dropped: it goes to the front office's review
+            // of channels, marked.
+            decision = RoutingDecision(department: configuration.frontOffice, priority: decision.priority,
+                                       tags: decision.tags + ["unofficial_channel"], rule: "channel-review", explanation: [])
+        }
         let id = InquiryID.generate(at: now)
         let receivedAt = Timestamp.format(now)
         inquiry.id = id
@@ -265,7 +302,16 @@ struct InquiryMachine {
             sla: InquirySLA(department: decision.department, priority: decision.priority, policy: configuration.sla, at: now)
         )
         let envelope = Self.splice(body[0].bytes, id: id, receivedAt: receivedAt)
-        let routing = decision.json
+        var routing = decision.json
+        if let unofficial {
+            var flag = JSONWriter()
+            flag.add("reason", unofficial.reason)
+            flag.add("imitates", unofficial.imitates?.id)
+            flag.add("imitates_handle", unofficial.imitates?.handle)
+            routing = String(routing.dropLast()) + #","unofficial_channel":"# + flag.result + "}"
+            open.afterCommit.append(.publish(.unofficialActivity(inquiry: id, platform: key.platform, reason: unofficial.reason,
+                                                                  imitates: unofficial.imitates?.id, at: now), inquiry: id))
+        }
         open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record))
         track(record, key: key, envelope: envelope, routing: routing)
         appendTimeline(InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now), priority: decision.priority)
@@ -291,6 +337,26 @@ struct InquiryMachine {
         remember(key, original)
         open.afterCommit.append(.reply(client: client, service: InquiryService.ingest, .threaded(into: original, key: key), inquiry: nil))
         return []
+    }
+
+    /// What the registry says of the account an inquiry came through (cached).
+    private mutating func verdict(for source: Inquiry.Source) -> ChannelVerdict {
+        let key = "\(source.platform.rawValue)\u{1F}\(source.account)"
+        if let known = verdicts[key] { return known }
+        let verdict = registry.verify(ChannelHandle(platform: source.platform, source.account))
+        if verdicts.count > 10_000 { verdicts = [:] }
+        verdicts[key] = verdict
+        return verdict
+    }
+
+    /// Why an account is not an official one, and which entry it imitates; nil if official.
+    static func unofficialReason(_ verdict: ChannelVerdict) -> (reason: String, imitates: ChannelEntry?)? {
+        switch verdict {
+        case .official: nil
+        case .inactive(let entry): ("\(entry.status.rawValue)", entry)
+        case .lookalike(let entry, _): ("lookalike", entry)
+        case .unknown: ("unregistered", nil)
+        }
     }
 
     /// The envelope exactly as the gateway sent it, with the broker's two fields put in
@@ -555,9 +621,7 @@ struct InquiryMachine {
     ) throws {
         if let replyID, record.lifecycle.lastReplyID == replyID, record.lifecycle.answered { return }
         guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
-        guard configuration.isOfficialAccount(platform: key.platform, handle: account) else {
-            throw AgentError.unofficialAccount(key.platform)
-        }
+        try checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department)
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw AgentError.missing("text") }
         try move(&record, .reply(account: account, replyID: replyID), by: actor, actingFor: actingFor, at: now)
         send(.answer, text: text, account: account, for: record, key: key, at: now)
@@ -569,12 +633,20 @@ struct InquiryMachine {
         _ record: inout LifecycleRecord, question: String?, account: String?, note: String, by actor: Actor, actingFor: String?, at now: Date
     ) throws {
         guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
-        if let account, !configuration.isOfficialAccount(platform: key.platform, handle: account) {
-            throw AgentError.unofficialAccount(key.platform)
-        }
+        if let account { try checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department) }
         try move(&record, .requestInformation(note: note), by: actor, actingFor: actingFor, at: now)
         threads[key] = record.id
         if let question, let account { send(.question, text: question, account: account, for: record, key: key, at: now) }
+    }
+
+    /// A message leaves only through an active account owned by the department or shared
+    /// by the front office, on the inquiry's platform; a refusal names the ones allowed.
+    private func checkReplyAccount(_ account: String, platform: Platform, department: String) throws(AgentError) {
+        let allowed = registry.replyAccounts(platform: platform, department: department)
+        let wanted = ChannelHandle(platform: platform, account).normalized
+        guard allowed.contains(where: { $0.normalized == wanted }) else {
+            throw .unofficialAccount(platform, allowed: allowed.map(\.handle))
+        }
     }
 
     private mutating func send(_ kind: OutboundMessage.Kind, text: String, account: String, for record: LifecycleRecord, key: DeduplicationKey, at now: Date) {
@@ -585,6 +657,76 @@ struct InquiryMachine {
         open.afterCommit.append(.enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: record.priority)))
     }
 
+    // MARK: The channel registry
+
+    /// A `sb.channels.*` request by `actor` (the key's name with CURVE).
+    mutating func channels(client: Frame, service: ChannelService, request: AgentRequest, actor: String, now: Date) -> [Action] {
+        if service.isWrite, storeUnavailable { return [refuse(client, service.rawValue, .unavailable)] }
+        do {
+            switch service {
+            case .list:
+                let platform = request.optional("platform"), department = request.optional("department"), status = request.optional("status")
+                let entries = registry.entries.filter { entry in
+                    (platform == nil || entry.platform.rawValue == platform) && (department == nil || entry.department == department)
+                        && (status == nil || entry.status.rawValue == status)
+                }
+                return [refuse(client, service.rawValue, .agent(["status": "ok", "channels": entries.map(\.json), "total": entries.count]))]
+            case .show, .history:
+                let id = try request.string("id")
+                guard let entry = registry.entry(id) else { throw ChannelError.notFound(id) }
+                let answer: [String: Any] = service == .show
+                    ? ["status": "ok", "channel": entry.json, "history": entry.historyJSON]
+                    : ["status": "ok", "id": id, "history": entry.historyJSON]
+                return [refuse(client, service.rawValue, .agent(answer))]
+            case .verify:
+                let text = try request.string("handle")
+                let platform = try request.optional("platform").map { name throws(AgentError) -> Platform in
+                    guard let platform = Platform(rawValue: name) else { throw .invalid(field: "platform", "not a known platform") }
+                    return platform
+                }
+                guard let handle = ChannelHandle.parse(text, platform: platform) else {
+                    throw AgentError.invalid(field: "handle", "give a handle with platform, or a profile URL")
+                }
+                var answer: [String: Any] = ["status": "ok", "platform": handle.platform.rawValue]
+                switch registry.verify(handle) {
+                case .official(let entry): answer["verdict"] = "official"; answer["channel"] = entry.json
+                case .inactive(let entry): answer["verdict"] = entry.status.rawValue; answer["channel"] = entry.json
+                case .lookalike(let entry, let why): answer["verdict"] = "lookalike_of"; answer["channel"] = entry.json; answer["why"] = why
+                case .unknown: answer["verdict"] = "unknown"
+                }
+                return [refuse(client, service.rawValue, .agent(answer))]
+            case .register:
+                let platformName = try request.string("platform")
+                guard let platform = Platform(rawValue: platformName) else { throw AgentError.invalid(field: "platform", "not a known platform") }
+                let department = request.optional("department")
+                if let department, !departments.contains(department) { throw AgentError.unknownDepartment(department) }
+                let entry = try registry.register(
+                    platform: platform, handle: try request.string("handle"), displayName: request.optional("display_name"),
+                    url: request.optional("url"), department: department == configuration.frontOffice ? nil : department,
+                    contacts: request.fields["contacts"] as? [String] ?? [], actor: actor, override: request.optional("override"),
+                    exception: request.optional("exception"), now: now
+                )
+                return registryChanged(entry, client: client, service: service)
+            case .approve, .suspend, .reactivate, .archive:
+                let entry = try registry.apply(service.action!, to: try request.string("id"), actor: actor, reason: request.optional("reason"), now: now)
+                return registryChanged(entry, client: client, service: service)
+            }
+        } catch let error as ChannelError {
+            return [refuse(client, service.rawValue, error.reply)]
+        } catch let error as AgentError {
+            return [refuse(client, service.rawValue, .agentError(error))]
+        } catch {
+            return [refuse(client, service.rawValue, .unavailable)]
+        }
+    }
+
+    private mutating func registryChanged(_ entry: ChannelEntry, client: Frame, service: ChannelService) -> [Action] {
+        verdicts = [:]
+        open.store.save(entry)
+        open.afterCommit.append(.reply(client: client, service: service.rawValue, .agent(["status": "ok", "channel": entry.json]), inquiry: nil))
+        return []
+    }
+
     // MARK: Timers
 
     /// Releases claims whose lease ran out and raises due SLA alerts, escalating
@@ -592,6 +734,9 @@ struct InquiryMachine {
     mutating func timers(now: Date, expiredLeases: [InquiryID], dueAlerts: [InquiryID]) -> [Action] {
         guard !storeUnavailable else { return [] }
         var actions: [Action] = []
+        for (entry, overdue) in registry.reviews(at: now) where announcedReviews.insert("\(entry.id)/\(overdue)").inserted {
+            actions.append(.publish(.channelReview(entry, overdue: overdue, at: now)))
+        }
         for id in expiredLeases {
             guard var record = tracked[id]?.record, let expiry = record.leaseExpiresAt, expiry <= now,
                   record.lifecycle.state == .inProgress else { continue }
@@ -740,4 +885,5 @@ enum InquiryLogEvent {
     case parked(InquiryID, department: String, deliveries: UInt16)
     case sla(InquiryID, SLAAlert)
     case commitFailed(batch: UInt64, rows: Int)
+    case seedRefused(platform: String, code: String)
 }

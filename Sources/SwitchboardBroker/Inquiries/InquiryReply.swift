@@ -79,7 +79,9 @@ enum InquiryReply {
     }
 
     private static func json(_ object: [String: Any]) -> Frame {
-        Frame(bytes: (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8))
+        // Keys sorted: agents' answers are not on the hot path, and stable output reads
+        // and diffs better.
+        Frame(bytes: (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes, .sortedKeys])) ?? Data("{}".utf8))
     }
 
     /// An agent answer describing an inquiry after a move.

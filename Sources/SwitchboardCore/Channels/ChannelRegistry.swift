@@ -33,6 +33,23 @@ public struct ChannelEntry: Codable, Sendable, Equatable, Identifiable {
     public var reviewDue: Date?
     public var history: [ChannelChange]
 
+    public init(id: String, platform: Platform, handle: String, normalized: String, displayName: String?, url: String?,
+                department: String?, status: ChannelStatus, contacts: [String], verifiedAt: Date?, reviewDue: Date?,
+                history: [ChannelChange]) {
+        self.id = id
+        self.platform = platform
+        self.handle = handle
+        self.normalized = normalized
+        self.displayName = displayName
+        self.url = url
+        self.department = department
+        self.status = status
+        self.contacts = contacts
+        self.verifiedAt = verifiedAt
+        self.reviewDue = reviewDue
+        self.history = history
+    }
+
     var parsed: ChannelHandle { ChannelHandle(platform: platform, handle) }
 }
 
