@@ -5,7 +5,8 @@ import Yams
 public struct Department: Sendable, Equatable {
     public var id: String
     public var name: String
-    /// The official accounts this department answers through.
+    /// The accounts this department answers through, as configured: they seed the channel
+    /// registry on the broker's first start, after which the registry is the source of truth.
     public var accounts: [OfficialAccount]
 
     public init(id: String, name: String, accounts: [OfficialAccount] = []) {
@@ -42,10 +43,6 @@ public struct SwitchboardConfiguration: Sendable {
     public var router: Router { Router(rules: rules, frontOffice: frontOffice) }
     public var departmentIDs: Set<String> { Set(departments.map(\.id)) }
 
-    /// Whether `handle` on `platform` is one of the city's registered official accounts.
-    public func isOfficialAccount(platform: Platform, handle: String) -> Bool {
-        departments.contains { $0.accounts.contains { $0.platform == platform && $0.handle.lowercased() == handle.lowercased() } }
-    }
     public var envelopeDecoder: EnvelopeDecoder { EnvelopeDecoder(maxTextLength: maxTextLength) }
     public func department(_ id: String) -> Department? { departments.first { $0.id == id } }
 
