@@ -9,16 +9,42 @@ import ZeroMQ
 struct Switchboard: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
-        abstract: "Talk to a Switchboard broker.",
+        abstract: "Talk to a Switchboard broker: the contact centre's and the operator's tool.",
+        discussion: """
+            Exit codes: 0 success; 1 the broker refused (its code and message are printed); 2 usage \
+            error; 3 the broker did not answer; 4 not found.
+            Identity: --agent/SWITCHBOARD_AGENT and --department/SWITCHBOARD_DEPARTMENT in plain mode; \
+            --key/SWITCHBOARD_KEY and --server-key/SWITCHBOARD_SERVER_KEY with CURVE. \
+            The broker: --endpoint/SWITCHBOARD_BROKER.
+            """,
         version: "0.1.0",
-        subcommands: [Ingest.self, Route.self, Requeue.self, Request.self, ServiceStatus.self, Keys.self]
+        subcommands: [
+            Queue.self, Claim.self, Show.self, Reply.self, Handoff.self, Return.self, Ask.self, Close.self, Reopen.self,
+            Release.self, Renew.self, Parked.self, Requeue.self,
+            Ingest.self, Route.self, Request.self, ServiceStatus.self, Keys.self,
+        ]
     )
+
+    /// As ArgumentParser's, but a usage error exits with 2, the code documented above
+    /// (ArgumentParser's own is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every subcommand that talks to the broker shares.
 struct BrokerOptions: ParsableArguments {
-    @Option(help: "The broker's endpoint.")
-    var endpoint = "tcp://127.0.0.1:5555"
+    @Option(help: "The broker's endpoint, e.g. tcp://127.0.0.1:5555. Default: $SWITCHBOARD_BROKER.")
+    var endpoint = ProcessInfo.processInfo.environment["SWITCHBOARD_BROKER"] ?? "tcp://127.0.0.1:5555"
 
     @Option(help: "Seconds to wait for a reply before giving up.")
     var timeout: Double = 5
@@ -31,6 +57,9 @@ struct BrokerOptions: ParsableArguments {
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard endpoint.contains("://") else {
+            throw ValidationError("--endpoint \(endpoint) names no transport; write tcp://\(endpoint)")
+        }
         guard (key == nil) == (serverKey == nil) else {
             throw ValidationError("--key and --server-key go together: your secret key file and the broker's public key file")
         }
@@ -69,9 +98,14 @@ extension Switchboard {
             let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request(service, body: body.map { Frame($0) }, timeout: broker.timeoutDuration, retries: 0) else {
-                throw CLIError("no reply from '\(service)' within \(broker.timeout)s; check the broker is running at \(broker.endpoint) and run 'switchboard service-status \(service)'")
+                printError("no reply from '\(service)' within \(broker.timeout)s; check the broker is running at \(broker.endpoint) and run 'switchboard service-status \(service)'")
+                throw Exit.unreachable
             }
             for frame in reply.body { print(frame) }
+            // An error answer is a failure, whatever the service.
+            if let text = reply.body.first?.string, text.hasPrefix("{"), text.contains(#""status":"error""#) || text.contains(#""status":"rejected""#) {
+                throw Exit.refused
+            }
         }
     }
 
@@ -86,12 +120,15 @@ extension Switchboard {
             let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request(MMI.service, body: [Frame(service)], timeout: broker.timeoutDuration, retries: 0) else {
-                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
+                printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
+                throw Exit.unreachable
             }
             switch reply.body.first {
+            case _ where service.hasPrefix(MDP.switchboardPrefix):
+                print("\(service): served by the broker itself")
             case MMI.found: print("\(service): available (200)")
-            case MMI.notFound: print("\(service): no worker (404)"); throw ExitCode(3)
-            default: print("\(service): unexpected answer \(reply.body.map(\.description))"); throw ExitCode(4)
+            case MMI.notFound: print("\(service): no worker (404)"); throw Exit.notFound
+            default: print("\(service): unexpected answer \(reply.body.map(\.description))"); throw Exit.refused
             }
         }
     }
@@ -174,14 +211,22 @@ extension Switchboard {
 
         func run() throws {
             let body = try readInput(envelope)
+            // Refused here, at once, if it is not even an envelope: no broker is needed for that.
+            do {
+                _ = try EnvelopeDecoder().decode(Array(body))
+            } catch {
+                printError("the envelope would be rejected: \(error)")
+                throw Exit.usage
+            }
             let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request("sb.ingest", body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
-                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? The inquiry may not have been stored: submit it again (duplicates are detected).")
+                printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? The inquiry may not have been stored: submit it again (duplicates are detected).")
+                throw Exit.unreachable
             }
             let text = reply.body.first?.string ?? ""
             print(text)
-            if text.contains(#""status":"rejected""#) { throw ExitCode(2) }
+            if text.contains(#""status":"rejected""#) || text.contains(#""status":"error""#) { throw Exit.refused }
         }
     }
 
@@ -234,13 +279,13 @@ extension Switchboard {
             let client = try broker.client()
             defer { client.close() }
             guard let reply = try client.request("sb.admin.requeue", body: [Frame(#"{"id":"\#(id)"}"#)], timeout: broker.timeoutDuration, retries: 0) else {
-                throw CLIError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
+                printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
+                throw Exit.unreachable
             }
             let text = reply.body.first?.string ?? ""
             print(text)
-            // 4: no such inquiry; 1: the broker refused (not parked, store unavailable).
-            if text.contains(#""code":"not_found""#) { throw ExitCode(4) }
-            if !text.contains(#""status":"requeued""#) { throw ExitCode(1) }
+            if text.contains(#""code":"not_found""#) { throw Exit.notFound }
+            if !text.contains(#""status":"requeued""#) { throw Exit.refused }
         }
     }
 }

@@ -694,8 +694,12 @@ struct EngineLoop {
                 return
             }
             let department = request.department
-            guard permitted(agentService.isRead ? .read(department: department) : .move(department: department ?? ""),
-                            client: client, service: service, now: now) else { return }
+            let access: AccessRequest = switch agentService {
+            case .resolve: .request
+            case .show, .timeline: .read(department: department ?? sender?.role.department)
+            default: agentService.isRead ? .read(department: department) : .move(department: department ?? "")
+            }
+            guard permitted(access, client: client, service: service, now: now) else { return }
             if agentService.isRead {
                 if !reads.submit(ReadLane.Job(client: client, service: agentService, body: [request.frame])) {
                     reply(client, service, .unavailable, now: now)

@@ -1,3 +1,4 @@
+import Foundation
 import SwitchboardCore
 import SwitchboardStore
 
@@ -15,6 +16,8 @@ struct AgentReads {
             switch service {
             case .list: return .agent(try list(request))
             case .timeline: return .agent(try timeline(request))
+            case .show: return .agent(try show(request))
+            case .resolve: return .agent(try resolve(request))
             default: return .agentError(.invalid(field: "service", "not a read"))
             }
         } catch let error as AgentError {
@@ -56,6 +59,42 @@ struct AgentReads {
         var answer: [String: Any] = ["status": "ok", "inquiries": items, "total": page.total, "offset": filter.offset]
         if filter.offset + items.count < page.total { answer["next_offset"] = filter.offset + items.count }
         return answer
+    }
+
+    /// Everything an agent needs to work on an inquiry, in one answer.
+    private func show(_ request: AgentRequest) throws -> [String: Any] {
+        let id = try request.id()
+        guard let stored = try store.inquiry(id) else { throw AgentError.notFound(id) }
+        let record = stored.record
+        var answer: [String: Any] = [
+            "status": "ok", "id": "\(id)", "state": record.lifecycle.state.rawValue, "department": record.lifecycle.department,
+            "priority": record.priority.rawValue, "received_at": stored.receivedAt, "deliveries": Int(record.deliveries),
+            "timeline": try store.timeline(id).map(InquiryReply.json),
+        ]
+        answer["owner"] = record.lifecycle.owner.map { "\($0)" }
+        answer["lease_expires_at"] = record.leaseExpiresAt.map(Timestamp.format)
+        answer["inquiry"] = try? JSONSerialization.jsonObject(with: Data(stored.envelopeJSON.utf8))
+        answer["routing"] = try? JSONSerialization.jsonObject(with: Data(stored.routingJSON.utf8))
+        let now = Date()
+        let clocks: [(String, SLAClock)] = [
+            ("department_first_response", record.sla.legFirstResponse), ("department_resolution", record.sla.legResolution),
+            ("first_response", record.sla.wholeFirstResponse), ("resolution", record.sla.wholeResolution),
+        ]
+        answer["sla"] = clocks.map { name, clock -> [String: Any] in
+            let state = clock.met ? "met" : (clock.breached ? "breached" : (clock.warned ? "warning" : (clock.runningSince == nil ? "paused" : "running")))
+            return ["clock": name, "target_seconds": clock.target, "elapsed_seconds": (clock.elapsed(at: now) * 10).rounded() / 10,
+                    "state": state]
+        }
+        return answer
+    }
+
+    /// Short ids, as in git: the ids a prefix matches (a few, to list when ambiguous).
+    private func resolve(_ request: AgentRequest) throws -> [String: Any] {
+        let prefix = try request.string("prefix")
+        guard prefix.count >= 4 else { throw AgentError.invalid(field: "prefix", "give at least 4 characters of the id") }
+        let ids = try store.ids(withPrefix: prefix, limit: 10)
+        guard !ids.isEmpty else { throw AgentError.invalid(field: "prefix", "no inquiry id starts with it") }
+        return ["status": "ok", "ids": ids.map(\.description)]
     }
 
     private func timeline(_ request: AgentRequest) throws -> [String: Any] {

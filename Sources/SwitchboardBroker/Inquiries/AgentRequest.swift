@@ -32,9 +32,13 @@ enum AgentService: String, CaseIterable {
     case close = "sb.agent.close"
     case reopen = "sb.agent.reopen"
     case timeline = "sb.agent.timeline"
+    /// One inquiry whole: envelope, routing, state, SLA clocks and timeline.
+    case show = "sb.agent.show"
+    /// The ids that start with a prefix, so people can type short ids.
+    case resolve = "sb.agent.resolve"
 
     /// Reads: served from the store's read side, never through the machine.
-    var isRead: Bool { self == .list || self == .timeline }
+    var isRead: Bool { self == .list || self == .timeline || self == .show || self == .resolve }
 }
 
 /// A refused request that is not a lifecycle rule: a missing field, an unknown id. Each

@@ -595,7 +595,7 @@ struct InquiryMachine {
             try move(&record, .close(resolution, note: request.optional("note")), by: actor, actingFor: actingFor, at: now)
         case .reopen:
             try move(&record, .reopen(note: request.optional("note")), by: actor, actingFor: actingFor, at: now)
-        case .claim, .list, .timeline:
+        case .claim, .list, .timeline, .show, .resolve:
             break
         }
         return (record, [:])

@@ -1,0 +1,387 @@
+import ArgumentParser
+import Foundation
+import Majordomo
+import SwitchboardCore
+import ZeroMQ
+
+/// Exit codes, the same for every command (see `switchboard --help`).
+enum Exit {
+    /// The broker refused: its error code and message are printed.
+    static let refused = ExitCode(1)
+    static let usage = ExitCode(2)
+    /// No answer from the broker within the timeout.
+    static let unreachable = ExitCode(3)
+    static let notFound = ExitCode(4)
+}
+
+/// Who acts, where, and how to print: shared by every agent command.
+struct AgentOptions: ParsableArguments {
+    @OptionGroup var broker: BrokerOptions
+
+    @Option(help: "Your agent name, in plain mode (with CURVE it comes from your key). Default: $SWITCHBOARD_AGENT.")
+    var agent: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_AGENT"]
+
+    @Option(help: "The department you act for. Default: $SWITCHBOARD_DEPARTMENT.")
+    var department: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_DEPARTMENT"]
+
+    @Flag(help: "Print the broker's JSON answer as it is (stable field names, as on the wire).")
+    var json = false
+
+    /// Sends one agent request and returns the answer, or exits with the documented code
+    /// and a message that says what to do next.
+    func ask(_ service: String, _ fields: [String: Any]) throws -> [String: Any] {
+        var fields = fields
+        if fields["agent"] == nil, let agent { fields["agent"] = agent }
+        if fields["department"] == nil, let department { fields["department"] = department }
+        let client = try broker.client()
+        defer { client.close() }
+        let body = Frame(bytes: try JSONSerialization.data(withJSONObject: fields))
+        guard let reply = try client.request(service, body: [body], timeout: broker.timeoutDuration, retries: 0) else {
+            printError("no answer from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
+            throw Exit.unreachable
+        }
+        let data = Data(reply.body.first?.bytes ?? [])
+        guard let answer = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            printError("the broker's answer to \(service) is not JSON")
+            throw Exit.refused
+        }
+        if json { print(String(decoding: data, as: UTF8.self)) }
+        if answer["status"] as? String == "error", let error = answer["error"] as? [String: Any] {
+            let code = error["code"] as? String ?? "error"
+            if !json {
+                var message = "\(code): \(error["message"] as? String ?? "")"
+                if let allowed = error["allowed"] as? [String] {
+                    message += allowed.isEmpty ? "\n  nothing you can do with it now" : "\n  you can: \(allowed.joined(separator: ", "))"
+                }
+                if code == "missing_field", (error["message"] as? String)?.hasPrefix("agent") == true {
+                    message += "\n  give --agent NAME (or set SWITCHBOARD_AGENT)"
+                }
+                if code == "missing_field", (error["message"] as? String)?.hasPrefix("department") == true {
+                    message += "\n  give --department D (or set SWITCHBOARD_DEPARTMENT)"
+                }
+                printError(message)
+            }
+            throw code == "not_found" ? Exit.notFound : Exit.refused
+        }
+        return answer
+    }
+
+    /// The full id for what the user typed: a whole id, or a unique prefix of one.
+    func resolve(_ typed: String) throws -> String {
+        if InquiryID(typed) != nil { return typed.lowercased() }
+        guard typed.count >= 4, typed.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            printError("\(typed) is not an inquiry id: give the id, or its first 4 or more characters as shown by 'switchboard queue'")
+            throw Exit.usage
+        }
+        let quiet = AgentOptions.quiet(self)
+        let ids = try quiet.ask("sb.agent.resolve", ["prefix": typed.lowercased()])["ids"] as? [String] ?? []
+        guard ids.count == 1, let id = ids.first else {
+            printError("\(typed) is ambiguous; it starts:\n" + ids.map { "  \($0)" }.joined(separator: "\n") + "\ngive more characters")
+            throw Exit.usage
+        }
+        return id
+    }
+
+    /// The same options, without --json (for the look-ups a command makes on the way).
+    static func quiet(_ options: AgentOptions) -> AgentOptions {
+        var copy = options
+        copy.json = false
+        return copy
+    }
+
+    /// Prints the answer to a move: the inquiry's new state, owner and what comes next.
+    func printMove(_ answer: [String: Any], _ verb: String) {
+        guard !json else { return }
+        let id = answer["id"] as? String ?? "?"
+        var line = "\(verb) \(Table.short(id)): \(answer["state"] as? String ?? "?") at \(answer["department"] as? String ?? "?")"
+        if let owner = answer["owner"] as? String { line += ", owned by \(owner)" }
+        print(line)
+        if let allowed = answer["allowed"] as? [String], !allowed.isEmpty { print("  next: \(allowed.joined(separator: ", "))") }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+}
+
+/// Text tables for people: padded columns, colour only on a terminal without NO_COLOR.
+enum Table {
+    static let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+
+    static func short(_ id: String) -> String { String(id.prefix(8)) }
+
+    static func render(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    static func age(since timestamp: String?, now: Date = Date()) -> String {
+        guard let timestamp, let date = EnvelopeDecoder.timestamp(timestamp) else { return "-" }
+        let seconds = Int(now.timeIntervalSince(date))
+        switch seconds {
+        case ..<60: return "\(max(0, seconds))s"
+        case ..<3_600: return "\(seconds / 60)m"
+        case ..<86_400: return "\(seconds / 3_600)h"
+        default: return "\(seconds / 86_400)d"
+        }
+    }
+
+    static func highlight(_ text: String, when condition: Bool) -> String {
+        colour && condition ? "\u{1B}[31m\(text)\u{1B}[0m" : text
+    }
+}
+
+extension Switchboard {
+    /// The queue an agent works from.
+    struct Queue: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a department's inquiries, in the order the queue is served.")
+
+        @OptionGroup var options: AgentOptions
+        @Option(help: "queued, in_progress, awaiting_citizen, answered, closed or parked.") var state: String?
+        @Option(help: "urgent, high, normal or low.") var priority: String?
+        @Flag(help: "Only the inquiries you hold.") var mine = false
+        @Option(help: "How many to show (1 to 1000).") var limit = 50
+
+        func run() throws {
+            var fields: [String: Any] = ["limit": limit]
+            if let state { fields["state"] = state }
+            if let priority { fields["priority"] = priority }
+            if mine {
+                guard let agent = options.agent else { printError("--mine needs --agent NAME (or SWITCHBOARD_AGENT)"); throw Exit.usage }
+                fields["owner"] = agent
+            }
+            let answer = try options.ask("sb.agent.list", fields)
+            guard !options.json else { return }
+            let items = answer["inquiries"] as? [[String: Any]] ?? []
+            let rows = items.map { item -> [String] in
+                [Table.short(item["id"] as? String ?? ""), Table.age(since: item["received_at"] as? String),
+                 Table.highlight(item["priority"] as? String ?? "", when: item["priority"] as? String == "urgent"),
+                 item["platform"] as? String ?? "", item["state"] as? String ?? "", item["owner"] as? String ?? "-"]
+            }
+            print(Table.render(["ID", "AGE", "PRIORITY", "PLATFORM", "STATE", "OWNER"], rows))
+            let total = answer["total"] as? Int ?? items.count
+            if total > items.count { print("(\(items.count) of \(total); --limit for more)") }
+        }
+    }
+
+    /// Parked (dead-lettered) inquiries.
+    struct Parked: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Parked inquiries: list them; 'switchboard requeue ID' puts one back.",
+                                                        subcommands: [List.self], defaultSubcommand: List.self)
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List parked inquiries.")
+            @OptionGroup var options: AgentOptions
+
+            func run() throws {
+                let answer = try options.ask("sb.agent.list", ["state": "parked", "limit": 1_000])
+                guard !options.json else { return }
+                let items = answer["inquiries"] as? [[String: Any]] ?? []
+                print(Table.render(["ID", "DEPARTMENT", "AGE", "PRIORITY", "PLATFORM"], items.map { item in
+                    [item["id"] as? String ?? "", item["department"] as? String ?? "", Table.age(since: item["received_at"] as? String),
+                     item["priority"] as? String ?? "", item["platform"] as? String ?? ""]
+                }))
+                if items.isEmpty { print("nothing is parked") }
+            }
+        }
+    }
+
+    struct Claim: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take an inquiry (by id, or the next in your department's queue).")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix; leave out with --next.") var id: String?
+        @Flag(help: "Claim the next inquiry in the queue.") var next = false
+
+        func validate() throws {
+            guard (id == nil) == next else { throw ValidationError("give an inquiry id, or --next") }
+        }
+
+        func run() throws {
+            var fields: [String: Any] = [:]
+            if let id { fields["id"] = try options.resolve(id) }
+            let answer = try options.ask("sb.agent.claim", fields)
+            options.printMove(answer, "claimed")
+            if !options.json, let inquiry = answer["inquiry"] as? [String: Any] {
+                print("  \((inquiry["text"] as? String ?? "").prefix(200))")
+                if let until = answer["lease_expires_at"] as? String { print("  yours until \(until); 'switchboard renew' keeps it longer") }
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an inquiry: text, routing, channel, SLA clocks and its whole timeline.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+
+        func run() throws {
+            let answer = try options.ask("sb.agent.show", ["id": try options.resolve(id)])
+            guard !options.json else { return }
+            let inquiry = answer["inquiry"] as? [String: Any] ?? [:]
+            let source = inquiry["source"] as? [String: Any] ?? [:]
+            let routing = answer["routing"] as? [String: Any] ?? [:]
+            print("inquiry    \(answer["id"] as? String ?? "")")
+            print("state      \(answer["state"] as? String ?? "") at \(answer["department"] as? String ?? ""), \(answer["priority"] as? String ?? "") priority"
+                + ((answer["owner"] as? String).map { ", owned by \($0)" } ?? ""))
+            let official = routing["unofficial_channel"] == nil
+            print("channel    \(source["platform"] as? String ?? "") \(source["account"] as? String ?? "")"
+                + (official ? " (official)" : Table.highlight(" (NOT an official account: \((routing["unofficial_channel"] as? [String: Any])?["reason"] as? String ?? ""))", when: true)))
+            print("routed by  \(routing["rule"] as? String ?? "front office triage")")
+            print("text       \(inquiry["text"] as? String ?? "")")
+            print("\nSLA")
+            for clock in answer["sla"] as? [[String: Any]] ?? [] {
+                let state = clock["state"] as? String ?? ""
+                let target = clock["target_seconds"] as? Double ?? 0, elapsed = clock["elapsed_seconds"] as? Double ?? 0
+                let left = max(0, target - elapsed)
+                print("  " + Table.highlight("\(clock["clock"] as? String ?? ""): \(state), \(Int(left / 60)) min left of \(Int(target / 60))",
+                                             when: state == "warning" || state == "breached"))
+            }
+            print("\ntimeline")
+            for entry in answer["timeline"] as? [[String: Any]] ?? [] {
+                var line = "  \(entry["at"] as? String ?? "")  \(entry["event"] as? String ?? "")  \(entry["actor"] as? String ?? "")  → \(entry["to"] as? String ?? "") at \(entry["department"] as? String ?? "")"
+                if let note = entry["note"] as? String { line += "  \"\(note)\"" }
+                print(line)
+            }
+        }
+    }
+
+    struct Release: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put an inquiry you hold back in its queue.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Option(help: "Why, for the timeline.") var note: String?
+
+        func run() throws {
+            var fields: [String: Any] = ["id": try options.resolve(id)]
+            if let note { fields["note"] = note }
+            options.printMove(try options.ask("sb.agent.release", fields), "released")
+        }
+    }
+
+    struct Renew: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Keep holding an inquiry you claimed (extends the lease).")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+
+        func run() throws {
+            options.printMove(try options.ask("sb.agent.renew", ["id": try options.resolve(id)]), "renewed")
+        }
+    }
+
+    struct Reply: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Answer the citizen through an official account.",
+                                                        discussion: "The text comes from the argument, --file, or $EDITOR when neither is given.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Option(help: "The official account to answer through, e.g. @RivertonCity.") var via: String
+        @Option(help: "A file holding the text.") var file: String?
+        @Argument(help: "The answer.") var text: String?
+
+        func run() throws {
+            let body = try composedText(text, file: file)
+            let fields: [String: Any] = ["id": try options.resolve(id), "account": via, "text": body, "reply_id": UUID().uuidString]
+            options.printMove(try options.ask("sb.agent.reply", fields), "answered")
+        }
+    }
+
+    struct Ask: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ask the citizen for more; the inquiry waits for their answer.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Option(help: "The official account to ask through.") var via: String
+        @Option(help: "A note for the timeline (not sent).") var note: String?
+        @Option(help: "A file holding the question.") var file: String?
+        @Argument(help: "The question.") var text: String?
+
+        func run() throws {
+            var fields: [String: Any] = ["id": try options.resolve(id), "account": via, "text": try composedText(text, file: file)]
+            if let note { fields["note"] = note }
+            options.printMove(try options.ask("sb.agent.request-info", fields), "asked")
+        }
+    }
+
+    struct Handoff: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Hand an inquiry to another department.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Option(help: "The department to hand it to.") var to: String
+        @Option(help: "What they need to know.") var note: String
+
+        func run() throws {
+            options.printMove(try options.ask("sb.agent.handoff", ["id": try options.resolve(id), "to": to, "note": note]), "handed off")
+        }
+    }
+
+    struct Return: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "return", abstract: "Send an inquiry back to the front office.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Option(help: "Why.") var note: String
+
+        func run() throws {
+            options.printMove(try options.ask("sb.agent.return", ["id": try options.resolve(id), "note": note]), "returned")
+        }
+    }
+
+    struct Close: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close an inquiry.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Option(help: "answered, duplicate, out_of_scope or spam.") var resolution: String
+        @Option(help: "A note for the timeline.") var note: String?
+
+        func validate() throws {
+            guard Resolution(rawValue: resolution) != nil else {
+                throw ValidationError("--resolution must be one of \(Resolution.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            var fields: [String: Any] = ["id": try options.resolve(id), "resolution": resolution]
+            if let note { fields["note"] = note }
+            options.printMove(try options.ask("sb.agent.close", fields), "closed")
+        }
+    }
+
+    struct Reopen: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reopen a closed or answered inquiry.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Option(help: "Why.") var note: String
+
+        func run() throws {
+            options.printMove(try options.ask("sb.agent.reopen", ["id": try options.resolve(id), "note": note]), "reopened")
+        }
+    }
+}
+
+/// The text of a reply or question: the argument, a file, or what the user writes in
+/// $EDITOR. An empty text is refused before anything is sent.
+func composedText(_ text: String?, file: String?) throws -> String {
+    if let text, file != nil, !text.isEmpty { printError("give the text or --file, not both"); throw Exit.usage }
+    var result = text ?? ""
+    if let file { result = String(decoding: try readInput(file), as: UTF8.self) }
+    if text == nil, file == nil {
+        guard let editor = ProcessInfo.processInfo.environment["EDITOR"], isatty(STDIN_FILENO) == 1 else {
+            printError("give the text as an argument or with --file (or set $EDITOR to write it there)")
+            throw Exit.usage
+        }
+        let path = NSTemporaryDirectory() + "switchboard-\(UUID().uuidString).txt"
+        FileManager.default.createFile(atPath: path, contents: Data())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(editor) \"$0\"", path]
+        try process.run()
+        process.waitUntilExit()
+        result = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
+    let trimmed = result.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard !trimmed.isEmpty else { printError("the text is empty; nothing was sent"); throw Exit.usage }
+    return trimmed
+}

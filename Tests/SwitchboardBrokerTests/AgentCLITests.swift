@@ -1,0 +1,113 @@
+import DaemonHarness
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+
+/// The `switchboard` binary as an agent uses it all day, against a spawned broker: its
+/// printed output, its JSON and its exit codes.
+@Suite(.serialized) struct AgentCLITests {
+    let daemon: SpawnedDaemon
+
+    init() throws {
+        daemon = try SpawnedDaemon()
+    }
+
+    func cli(_ arguments: [String], agent: String = "ana", department: String = "front-office", input: String = "") throws -> (status: Int32, output: String, error: String) {
+        try runTool("switchboard", arguments + ["--endpoint", daemon.endpoint, "--agent", agent, "--department", department], input: input)
+    }
+
+    func ingest(_ externalID: String, text: String) throws -> String {
+        let envelope = #"{"source":{"platform":"x","account":"@RivertonCity","external_id":"\#(externalID)"},"author":{"handle":"@resident"},"text":"\#(text)","captured_at":"2026-11-22T09:30:00Z"}"#
+        let result = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, "-"], input: envelope)
+        #expect(result.status == 0, "\(result.error)")
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        return try #require(answer["id"] as? String)
+    }
+
+    @Test func aWholeShiftFromQueueToClose() throws {
+        let id = try ingest("shift-1", text: "Hello, who do I talk to about the new library hours?")
+        let short = String(id.prefix(13))
+
+        let queue = try cli(["queue"])
+        #expect(queue.status == 0)
+        #expect(queue.output.contains(String(id.prefix(8))))
+        #expect(queue.output.contains("PRIORITY"))
+        let json = try cli(["queue", "--json"])
+        let listing = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect((listing["inquiries"] as? [[String: Any]])?.first?["id"] as? String == id)
+
+        let claimed = try cli(["claim", short])
+        #expect(claimed.status == 0, "\(claimed.error)")
+        #expect(claimed.output.contains("in_progress"))
+        let shown = try cli(["show", short])
+        #expect(shown.output.contains("library hours"))
+        #expect(shown.output.contains("(official)"))
+        #expect(shown.output.contains("inquiry.claimed"))
+
+        let handed = try cli(["handoff", short, "--to", "roads", "--note", "they run the library car park"])
+        #expect(handed.output.contains("queued at roads"), "\(handed.output)\(handed.error)")
+        // Roads takes it and sends it back.
+        #expect(try cli(["claim", short], agent: "bo", department: "roads").status == 0)
+        let returned = try cli(["return", short, "--note", "not ours: the library is the front office's"], agent: "bo", department: "roads")
+        #expect(returned.output.contains("queued at front-office"))
+
+        #expect(try cli(["claim", "--next"]).status == 0)
+        let answered = try cli(["reply", short, "--via", "@RivertonCity", "The library is open 9 to 6."])
+        #expect(answered.status == 0, "\(answered.error)")
+        #expect(answered.output.contains("answered"))
+        let closed = try cli(["close", short, "--resolution", "answered"])
+        #expect(closed.output.contains("closed"))
+        let timeline = try cli(["show", short])
+        for event in ["inquiry.routed", "inquiry.handoff", "inquiry.returned", "inquiry.answered", "inquiry.closed"] {
+            #expect(timeline.output.contains(event), "\(event) missing from the timeline")
+        }
+    }
+
+    @Test func twoAgentsRaceForOneInquiryAndExactlyOneWins() throws {
+        let id = try ingest("race-1", text: "A question for whoever is first")
+        let results = Mutex<[(Int32, String)]>([])
+        let group = DispatchGroup()
+        let endpoint = daemon.endpoint
+        for agent in ["ana", "cy"] {
+            group.enter()
+            Thread {
+                let arguments = ["claim", id, "--endpoint", endpoint, "--agent", agent, "--department", "front-office"]
+                if let result = try? runTool("switchboard", arguments) { results.withLock { $0.append((result.status, result.error)) } }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        let all = results.withLock { $0 }
+        #expect(all.map(\.0).sorted() == [0, 1])
+        let loser = try #require(all.first { $0.0 == 1 })
+        #expect(loser.1.contains("invalid_transition"))
+    }
+
+    @Test func errorsGiveTheDocumentedExitCodeAndSayWhatToDo() throws {
+        _ = try ingest("err-1", text: "one")
+        _ = try ingest("err-2", text: "two")
+        let bad = try cli(["show", "zz"])
+        #expect(bad.status == 2)
+        #expect(bad.error.contains("switchboard queue"))
+        // Every id of this run starts with the same time stamp: a short prefix is ambiguous.
+        let ambiguous = try cli(["show", "01a2"])
+        #expect(ambiguous.status == 2, "\(ambiguous.error)")
+        #expect(ambiguous.error.contains("ambiguous"))
+        let missing = try cli(["show", "0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f"])
+        #expect(missing.status == 4)
+        let id = try ingest("err-3", text: "three")
+        let refused = try cli(["close", id, "--resolution", "spam"])
+        #expect(refused.status == 1)
+        #expect(refused.error.contains("you can: claim, handoff"))
+        let down = try runTool("switchboard", ["queue", "--endpoint", "tcp://127.0.0.1:1", "--timeout", "0.3", "--agent", "ana", "--department", "front-office"])
+        #expect(down.status == 3)
+        #expect(down.error.contains("is switchboardd running"))
+        let noScheme = try runTool("switchboard", ["queue", "--endpoint", "localhost:5555"])
+        #expect(noScheme.status == 2, "a usage error")
+        #expect(noScheme.error.contains("tcp://localhost:5555"))
+        let notJSON = try runTool("switchboard", ["ingest", "--endpoint", "tcp://127.0.0.1:1", "-"], input: "{not json")
+        #expect(notJSON.status == 2)
+        #expect(notJSON.error.contains("invalid_json"))
+    }
+}
