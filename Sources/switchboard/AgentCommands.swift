@@ -29,10 +29,11 @@ struct AgentOptions: ParsableArguments {
 
     /// Sends one agent request and returns the answer, or exits with the documented code
     /// and a message that says what to do next.
-    func ask(_ service: String, _ fields: [String: Any]) throws -> [String: Any] {
+    /// - Parameter identity: add `agent` and `department` from the options (agent services).
+    func ask(_ service: String, _ fields: [String: Any], identity: Bool = true) throws -> [String: Any] {
         var fields = fields
-        if fields["agent"] == nil, let agent { fields["agent"] = agent }
-        if fields["department"] == nil, let department { fields["department"] = department }
+        if identity, fields["agent"] == nil, let agent { fields["agent"] = agent }
+        if identity, fields["department"] == nil, let department { fields["department"] = department }
         let client = try broker.client()
         defer { client.close() }
         let body = Frame(bytes: try JSONSerialization.data(withJSONObject: fields))

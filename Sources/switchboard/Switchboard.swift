@@ -21,7 +21,7 @@ struct Switchboard: ParsableCommand {
         subcommands: [
             Queue.self, Claim.self, Show.self, Reply.self, Handoff.self, Return.self, Ask.self, Close.self, Reopen.self,
             Release.self, Renew.self, Parked.self, Requeue.self,
-            Ingest.self, Route.self, Request.self, ServiceStatus.self, Keys.self,
+            Watch.self, Channels.self, Ingest.self, Route.self, Request.self, ServiceStatus.self, Keys.self,
         ]
     )
 
@@ -204,12 +204,25 @@ func readInput(_ path: String) throws -> Data {
 extension Switchboard {
     /// Submits an inquiry envelope to `sb.ingest`, as a capture gateway does.
     struct Ingest: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Submit an inquiry envelope (JSON) to the broker's sb.ingest service.")
+        static let configuration = CommandConfiguration(
+            abstract: "Submit inquiry envelopes (JSON) to the broker's sb.ingest service.",
+            discussion: """
+                A .jsonl file (one envelope a line) is imported as a batch: bad lines are reported with their \
+                numbers and the rest still go in; progress shows on a terminal; FILE.progress records the lines \
+                the broker acknowledged, so a re-run resumes after them (--restart ignores it), and anything \
+                sent twice is answered "duplicate", never routed twice.
+                """
+        )
 
         @OptionGroup var broker: BrokerOptions
-        @Argument(help: "The envelope file, or - for standard input.") var envelope: String
+        @Argument(help: "The envelope file (.json, or .jsonl for a batch), or - for standard input.") var envelope: String
+        @Flag(help: "For a batch: start from the first line, whatever FILE.progress says.") var restart = false
 
         func run() throws {
+            if envelope.hasSuffix(".jsonl") {
+                try BatchImport(path: envelope, broker: broker, restart: restart).run()
+                return
+            }
             let body = try readInput(envelope)
             // Refused here, at once, if it is not even an envelope: no broker is needed for that.
             do {
@@ -232,34 +245,67 @@ extension Switchboard {
 
     /// Shows where the routing rules would send an envelope, and why. Stores nothing.
     struct Route: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show which department an envelope would be routed to, without storing it.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show which department an envelope would be routed to, without storing it.",
+            discussion: "Asks the running broker, so the answer uses its own rules and registry; --config explains offline with a configuration file."
+        )
 
         @Flag(help: "Print every rule tried and why it matched or not.") var explain = false
-        @Option(help: "The configuration file; the embedded demo city without it.") var config: String?
+        @Option(help: "Explain offline with this configuration file instead of asking the broker.") var config: String?
+        @OptionGroup var broker: BrokerOptions
         @Argument(help: "The envelope file, or - for standard input.") var envelope: String
 
         func run() throws {
-            let configuration: SwitchboardConfiguration
-            do {
-                configuration = try config.map(SwitchboardConfiguration.load(path:)) ?? .demo()
-            } catch {
-                throw CLIError("invalid configuration \(config ?? ""): \(error)")
+            let body = try readInput(envelope)
+            let answer: [String: Any]
+            if let config {
+                answer = try Self.offline(body, config: config)
+            } else {
+                let client = try broker.client()
+                defer { client.close() }
+                guard let reply = try client.request("sb.route.explain", body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
+                    printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? (--config FILE explains offline)")
+                    throw Exit.unreachable
+                }
+                answer = (try? JSONSerialization.jsonObject(with: Data(reply.body.first?.bytes ?? []))) as? [String: Any] ?? [:]
             }
-            let inquiry: Inquiry
-            do {
-                inquiry = try configuration.envelopeDecoder.decode(Array(try readInput(envelope)))
-            } catch let error as IngestError {
-                throw CLIError("the envelope would be rejected: \(error)")
+            if answer["status"] as? String != "ok" {
+                let error = answer["error"] as? [String: Any] ?? [:]
+                printError("the envelope would be rejected: \(error["code"] as? String ?? "error"): \(error["message"] as? String ?? "")")
+                throw Exit.refused
             }
-            let decision = configuration.router.route(inquiry)
-            let name = configuration.department(decision.department)?.name ?? decision.department
-            print("department: \(decision.department) (\(name))")
-            print("priority:   \(decision.priority.rawValue)")
-            if !decision.tags.isEmpty { print("tags:       \(decision.tags.joined(separator: ", "))") }
-            print("rule:       \(decision.rule ?? "none (front office triage)")")
+            let department = answer["department"] as? String ?? "?"
+            print("department: \(department)" + ((answer["department_name"] as? String).map { " (\($0))" } ?? ""))
+            print("priority:   \(answer["priority"] as? String ?? "?")")
+            if let tags = answer["tags"] as? [String], !tags.isEmpty { print("tags:       \(tags.joined(separator: ", "))") }
+            print("rule:       \(answer["rule"] as? String ?? "none (front office triage)")")
+            if let flag = answer["unofficial_channel"] as? [String: Any] {
+                print("channel:    NOT official (\(flag["reason"] as? String ?? ""))" + ((flag["imitates_handle"] as? String).map { ", imitates \($0)" } ?? "")
+                    + ": goes to front-office channel review")
+            }
             if explain {
                 print("why:")
-                for line in decision.explanation { print("  - \(line)") }
+                for line in answer["explanation"] as? [String] ?? [] { print("  - \(line)") }
+            }
+        }
+
+        static func offline(_ body: Data, config: String) throws -> [String: Any] {
+            let configuration: SwitchboardConfiguration
+            do {
+                configuration = try SwitchboardConfiguration.load(path: config)
+            } catch {
+                printError("invalid configuration \(config): \(error)")
+                throw Exit.usage
+            }
+            do {
+                let decision = configuration.router.route(try configuration.envelopeDecoder.decode(Array(body)))
+                var answer: [String: Any] = ["status": "ok", "department": decision.department, "priority": decision.priority.rawValue,
+                                             "tags": decision.tags, "explanation": decision.explanation]
+                answer["rule"] = decision.rule
+                answer["department_name"] = configuration.department(decision.department)?.name
+                return answer
+            } catch let error as IngestError {
+                return ["status": "rejected", "error": ["code": error.code.rawValue, "message": error.message]]
             }
         }
     }

@@ -110,4 +110,67 @@ import TestSupport
         #expect(notJSON.status == 2)
         #expect(notJSON.error.contains("invalid_json"))
     }
+
+    /// A batch with bad lines, then the same batch again: the counts match, and the
+    /// second run routes nothing twice.
+    @Test func aBatchImportReportsBadLinesAndResumes() throws {
+        let file = (temporaryDirectory() as NSString).appendingPathComponent("posts.jsonl")
+        var lines: [String] = []
+        for n in 1...30 {
+            lines.append(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"batch-\#(n)"},"author":{"handle":"@r"},"text":"post \#(n)","captured_at":"2026-11-22T09:30:00Z"}"#)
+        }
+        lines[4] = "{not json"
+        lines[9] = #"{"source":{"platform":"tiktok","account":"a","external_id":"x"},"author":{"handle":"@r"},"text":"t","captured_at":"2026-11-22T09:30:00Z"}"#
+        try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let first = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, file])
+        #expect(first.status == 1, "bad lines make the run fail")
+        #expect(first.output.contains("accepted 28, duplicate 0, rejected 2"), "\(first.output)")
+        #expect(first.error.contains("line 5: invalid_json"))
+        #expect(first.error.contains("line 10: unknown_platform"))
+        #expect(try String(contentsOfFile: file + ".progress", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "30")
+
+        let again = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, file, "--restart"])
+        #expect(again.output.contains("accepted 0, duplicate 28, rejected 2"), "\(again.output)")
+        let resumed = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, file])
+        #expect(resumed.error.contains("resuming after line 30"))
+        #expect(resumed.output.contains("accepted 0, duplicate 0, rejected 0"), "\(resumed.output)")
+    }
+
+    @Test func theRegistryFromTheCommandLine() throws {
+        let verify = try cli(["channels", "verify", "https://x.com/RivertonCity"])
+        #expect(verify.output.contains("official: @RivertonCity"))
+        let lookalike = try cli(["channels", "verify", "@Riverton_City", "--platform", "x"])
+        #expect(lookalike.output.contains("NOT official"))
+        let registered = try cli(["channels", "register", "--platform", "x", "--handle", "@RivertonLibrary", "--for", "parks"], agent: "ada")
+        #expect(registered.status == 0, "\(registered.error)")
+        let id = try #require(registered.output.split(separator: " ").first.map(String.init))
+        #expect(try cli(["channels", "approve", id], agent: "ada").output.contains("active"))
+        let refused = try cli(["channels", "register", "--platform", "x", "--handle", "@RivertonLibrarry"], agent: "ada")
+        #expect(refused.status == 1)
+        #expect(refused.error.contains("lookalike_of"))
+        let history = try cli(["channels", "history", id])
+        #expect(history.output.contains("register  by ada"))
+        #expect(history.output.contains("approve  by ada"))
+        #expect(try cli(["channels", "list"]).output.contains("@RivertonLibrary"))
+    }
+
+    @Test func watchPrintsOneLinePerEvent() throws {
+        let events = try #require(daemon.eventsEndpoint)
+        let watcher = Process()
+        watcher.executableURL = SpawnedDaemon.executable("switchboard")
+        watcher.arguments = ["watch", "--events", events, "--topic", "inquiry.routed", "--count", "1"]
+        let output = Pipe()
+        watcher.standardOutput = output
+        try watcher.run()
+        // Subscriptions take a moment to reach the publisher: ingest until one is seen.
+        var n = 0
+        try waitUntil("watch prints an event") {
+            n += 1
+            _ = try ingest("watch-\(n)", text: "watched \(n)")
+            return !watcher.isRunning
+        }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("inquiry.routed"))
+        #expect(text.contains("front-office") || text.contains("→ queued"))
+    }
 }

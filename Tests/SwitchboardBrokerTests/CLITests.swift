@@ -6,9 +6,13 @@ import TestSupport
 @Suite(.serialized) struct CLITests {
     let streetlights = #"{"source":{"platform":"mastodon","account":"@city@riverton.social","external_id":"109876"},"author":{"handle":"@ana"},"text":"Streetlights are OUT on Riverside Avenue","captured_at":"2026-11-22T09:30:00Z"}"#
 
-    @Test func routeExplainShowsTheRuleAndWhy() throws {
-        let result = try runTool("switchboard", ["route", "--explain", "-"], input: streetlights)
-        #expect(result.status == 0)
+    /// Asked of the running broker, so its own rules answer; and offline from a file.
+    @Test(arguments: [true, false]) func routeExplainShowsTheRuleAndWhy(askTheBroker: Bool) throws {
+        let daemon = askTheBroker ? try SpawnedDaemon() : nil
+        let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/switchboard.yaml").standardized.path
+        let arguments = ["route", "--explain", "-"] + (daemon.map { ["--endpoint", $0.endpoint] } ?? ["--config", deploy])
+        let result = try runTool("switchboard", arguments, input: streetlights)
+        #expect(result.status == 0, "\(result.error)")
         let lines = result.output.split(separator: "\n").map(String.init)
         #expect(lines.prefix(4) == [
             "department: roads (Roads and street lighting)",
@@ -21,8 +25,9 @@ import TestSupport
     }
 
     @Test func routeRejectsABadEnvelopeWithTheField() throws {
-        let result = try runTool("switchboard", ["route", "-"], input: #"{"text": 1}"#)
-        #expect(result.status != 0)
+        let daemon = try SpawnedDaemon()
+        let result = try runTool("switchboard", ["route", "--endpoint", daemon.endpoint, "-"], input: #"{"text": 1}"#)
+        #expect(result.status == 1)
         #expect(result.error.contains("missing_field: source is required"))
     }
 

@@ -163,6 +163,9 @@ import Testing
         guard case .lookalike(let imitated, _) = registry.verify(ChannelHandle(platform: .x, "@Rivert0nCity")) else { Issue.record("lookalike missed"); return }
         #expect(imitated.handle == "@RivertonCity")
         #expect(registry.verify(ChannelHandle(platform: .x, "@SomeoneElse")) == .unknown)
+        // Another account that differs only by a separator is not the city's.
+        guard case .lookalike = registry.verify(ChannelHandle(platform: .x, "@Riverton_City")) else { Issue.record("separator trick passed"); return }
+        guard case .official = registry.verify(ChannelHandle(platform: .x, "@rivertoncity")) else { Issue.record("case matters not"); return }
     }
 
     @Test func repliesGoOnlyThroughTheDepartmentsOrTheSharedActiveAccounts() throws {

@@ -664,6 +664,9 @@ struct EngineLoop {
         case InquiryService.ingest:
             guard permitted(.ingest, client: client, service: service, now: now) else { return }
             carryOut(inquiries.ingest(client: client, body: body, now: wall), now: now)
+        case InquiryService.explain:
+            guard permitted(.request, client: client, service: service, now: now) else { return }
+            carryOut(inquiries.explain(client: client, body: body), now: now)
         case InquiryService.requeue:
             let id = try? AgentRequest(body).id()
             if let id { ensureLoaded(id) }

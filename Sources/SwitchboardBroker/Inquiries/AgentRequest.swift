@@ -8,10 +8,12 @@ import ZeroMQ
 enum InquiryService {
     static let ingest = "sb.ingest"
     static let requeue = "sb.admin.requeue"
+    /// Applies the broker's own routing rules to an envelope and says why; stores nothing.
+    static let explain = "sb.route.explain"
     static let outboundPrefix = "outbound."
 
     static var all: Set<String> {
-        Set([ingest, requeue] + AgentService.allCases.map(\.rawValue) + ChannelService.allCases.map(\.rawValue))
+        Set([ingest, requeue, explain] + AgentService.allCases.map(\.rawValue) + ChannelService.allCases.map(\.rawValue))
     }
 
     /// Outbound services (`outbound.<platform>`) carry messages to publishing gateways.

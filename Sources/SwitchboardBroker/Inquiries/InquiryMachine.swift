@@ -643,8 +643,8 @@ struct InquiryMachine {
     /// by the front office, on the inquiry's platform; a refusal names the ones allowed.
     private func checkReplyAccount(_ account: String, platform: Platform, department: String) throws(AgentError) {
         let allowed = registry.replyAccounts(platform: platform, department: department)
-        let wanted = ChannelHandle(platform: platform, account).normalized
-        guard allowed.contains(where: { $0.normalized == wanted }) else {
+        let wanted = ChannelHandle(platform: platform, account).canonical
+        guard allowed.contains(where: { ChannelHandle(platform: platform, $0.handle).canonical == wanted }) else {
             throw .unofficialAccount(platform, allowed: allowed.map(\.handle))
         }
     }
@@ -655,6 +655,37 @@ struct InquiryMachine {
         open.store.queue(message)
         outbound[message.id] = message
         open.afterCommit.append(.enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: record.priority)))
+    }
+
+    // MARK: Explaining routes
+
+    /// `sb.route.explain`: where the broker's rules would send an envelope, and why,
+    /// with what the registry says of the account. Nothing is stored.
+    mutating func explain(client: Frame, body: [Frame]) -> [Action] {
+        let service = InquiryService.explain
+        guard body.count == 1 else {
+            return [refuse(client, service, .rejected(IngestError(.invalidJSON, field: nil, "the request body must be one frame holding the envelope")))]
+        }
+        let inquiry: Inquiry
+        do {
+            inquiry = try decoder.decode(body[0].bytes)
+        } catch {
+            return [refuse(client, service, .rejected(error))]
+        }
+        let decision = router.route(inquiry)
+        var answer: [String: Any] = [
+            "status": "ok", "department": decision.department, "priority": decision.priority.rawValue, "tags": decision.tags,
+            "explanation": decision.explanation,
+        ]
+        answer["rule"] = decision.rule
+        answer["department_name"] = configuration.department(decision.department)?.name
+        if let unofficial = Self.unofficialReason(verdict(for: inquiry.source)) {
+            var flag: [String: Any] = ["reason": unofficial.reason]
+            flag["imitates_handle"] = unofficial.imitates?.handle
+            answer["unofficial_channel"] = flag
+            answer["department"] = configuration.frontOffice
+        }
+        return [refuse(client, service, .agent(answer))]
     }
 
     // MARK: The channel registry

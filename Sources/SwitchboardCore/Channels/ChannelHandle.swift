@@ -14,6 +14,9 @@ public struct ChannelHandle: Sendable, Hashable {
     public let platform: Platform
     /// As the city wrote it, for display.
     public let display: String
+    /// Case-folded, NFKC, without a leading `@` (Mastodon: `user@instance`): the account
+    /// itself. `Riverton_City` and `RivertonCity` are two accounts.
+    public let canonical: String
     public let normalized: String
     public let skeleton: String
     public let stem: String
@@ -21,11 +24,18 @@ public struct ChannelHandle: Sendable, Hashable {
     public init(platform: Platform, _ handle: String) {
         self.platform = platform
         display = handle
+        canonical = Self.canonicalize(handle, platform: platform)
         normalized = Self.normalize(handle, platform: platform)
         skeleton = Self.skeletonOf(normalized)
         // Affixes and digits are stripped before the skeleton is taken: the skeleton
         // spells "m" as "rn" and digits as letters, which would hide them.
         stem = Self.skeletonOf(Self.stemOf(normalized))
+    }
+
+    static func canonicalize(_ handle: String, platform: Platform) -> String {
+        var text = handle.precomposedStringWithCompatibilityMapping.lowercased().trimmingCharacters(in: .whitespaces)
+        while text.hasPrefix("@") { text.removeFirst() }
+        return text
     }
 
     static func normalize(_ handle: String, platform: Platform) -> String {
@@ -111,9 +121,12 @@ public struct ChannelHandle: Sendable, Hashable {
     }
 
     /// Why `self` looks like `other` (a different account on the same platform), or nil.
+    /// Handles that differ only by separators or case are the same *normalized* handle:
+    /// to register, a duplicate; as an account a message comes through, a lookalike.
     /// Edits allowed scale with length: none up to 5 characters, one up to 11, two above.
     public func resemblance(to other: ChannelHandle) -> String? {
-        guard platform == other.platform, normalized != other.normalized else { return nil }
+        guard platform == other.platform, canonical != other.canonical else { return nil }
+        if normalized == other.normalized { return "it differs from \(other.display) only by separators" }
         if skeleton == other.skeleton { return "it reads the same as \(other.display) (confusable characters)" }
         if stem == other.stem { return "it is \(other.display) with affixes, digits or repeated letters" }
         let length = min(skeleton.count, other.skeleton.count)

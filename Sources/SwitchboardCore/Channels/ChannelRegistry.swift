@@ -177,7 +177,7 @@ public struct ChannelRegistry: Sendable, Equatable {
     /// Whether a handle (or profile URL) is one of the city's accounts.
     public func verify(_ handle: ChannelHandle) -> ChannelVerdict {
         let live = entries.filter { $0.platform == handle.platform && $0.status != .archived }
-        if let match = live.first(where: { $0.normalized == handle.normalized }) {
+        if let match = live.first(where: { $0.parsed.canonical == handle.canonical }) {
             return match.status == .active ? .official(match) : .inactive(match)
         }
         for entry in live {

@@ -1,0 +1,125 @@
+import Foundation
+import Majordomo
+import SwitchboardCore
+import ZeroMQ
+
+/// Imports a `.jsonl` file of envelopes: validated line by line (bad lines reported, the
+/// rest still sent), a window of requests in flight, progress on a terminal, and a
+/// checkpoint of the acknowledged lines so a re-run resumes.
+struct BatchImport {
+    let path: String
+    let broker: BrokerOptions
+    let restart: Bool
+    /// Requests in flight at once.
+    let window = 64
+
+    var progressPath: String { path + ".progress" }
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            printError("cannot read \(path)")
+            throw Exit.usage
+        }
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
+        let resumeAfter = restart ? 0 : (try? String(contentsOfFile: progressPath, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        if resumeAfter > 0 { FileHandle.standardError.write(Data("resuming after line \(resumeAfter) (from \(progressPath); --restart to start over)\n".utf8)) }
+
+        var bad: [(line: Int, reason: String)] = []
+        /// Lines done with: acknowledged by the broker, or reported as bad.
+        var processed = Set<Int>()
+        var work: [(line: Int, key: String, body: [UInt8])] = []
+        let decoder = EnvelopeDecoder()
+        for (index, bytes) in lines.enumerated() where index + 1 > resumeAfter {
+            guard !Self.isBlank(bytes) else { continue }
+            do {
+                let inquiry = try decoder.decode(bytes)
+                work.append((index + 1, "\(inquiry.source.platform.rawValue)\u{1F}\(inquiry.source.externalID)", bytes))
+            } catch {
+                bad.append((index + 1, "\(error)"))
+                processed.insert(index + 1)
+            }
+        }
+
+        let client = try broker.client()
+        defer { client.close() }
+        var counts: [String: Int] = [:]
+        var pending: [String: Int] = [:]          // key → line
+        var next = 0
+        let start = ContinuousClock.now
+        let progress = Progress(total: work.count)
+        while next < work.count || !pending.isEmpty {
+            while next < work.count, pending.count < window {
+                let item = work[next]
+                try client.send("sb.ingest", body: [Frame(item.body)])
+                pending[item.key] = item.line
+                next += 1
+            }
+            guard let reply = try client.receive(timeout: broker.timeoutDuration) else {
+                saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines)
+                printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? "
+                           + "Lines acknowledged so far are recorded in \(progressPath); run the same command again to resume.")
+                throw Exit.unreachable
+            }
+            let answer = (try? JSONSerialization.jsonObject(with: Data(reply.body.first?.bytes ?? []))) as? [String: Any] ?? [:]
+            let status = answer["status"] as? String ?? "error"
+            let key = "\(answer["platform"] as? String ?? "")\u{1F}\(answer["external_id"] as? String ?? "")"
+            // Rejections name no key: they are charged to the oldest line in flight.
+            let line = pending.removeValue(forKey: key) ?? pending.min { $0.value < $1.value }.map { pending.removeValue(forKey: $0.key)! }
+            if let line {
+                processed.insert(line)
+                if status != "accepted" && status != "duplicate" {
+                    let error = answer["error"] as? [String: Any] ?? [:]
+                    bad.append((line, "\(error["code"] as? String ?? status): \(error["message"] as? String ?? "")"))
+                }
+            }
+            counts[status == "error" ? "rejected" : status, default: 0] += 1
+            progress.show(done: counts.values.reduce(0, +), since: start)
+            if processed.count % 500 == 0 { saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines) }
+        }
+        progress.finish()
+        saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines)
+        for (line, reason) in bad.sorted(by: { $0.line < $1.line }) {
+            FileHandle.standardError.write(Data("line \(line): \(reason)\n".utf8))
+        }
+        print("accepted \(counts["accepted", default: 0]), duplicate \(counts["duplicate", default: 0]), rejected \(bad.count)")
+        if !bad.isEmpty { throw Exit.refused }
+    }
+
+    /// Records the last line up to which every line is done with (blank lines count).
+    private func saveCheckpoint(_ processed: Set<Int>, resumeAfter: Int, lines: [[UInt8]]) {
+        var line = resumeAfter
+        while line < lines.count, processed.contains(line + 1) || Self.isBlank(lines[line]) { line += 1 }
+        try? "\(line)\n".write(toFile: progressPath, atomically: true, encoding: .utf8)
+    }
+}
+
+extension BatchImport {
+    static func isBlank(_ line: [UInt8]) -> Bool {
+        !line.contains { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\t") }
+    }
+}
+
+/// A one-line progress bar on standard error, only on a terminal.
+final class Progress {
+    let total: Int
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private var lastDrawn = ContinuousClock.now - .seconds(1)
+
+    init(total: Int) { self.total = total }
+
+    func show(done: Int, since start: ContinuousClock.Instant) {
+        guard enabled, total > 0, ContinuousClock.now - lastDrawn >= .milliseconds(100) || done == total else { return }
+        lastDrawn = ContinuousClock.now
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = seconds > 0 ? Double(done) / seconds : 0
+        let left = rate > 0 ? Double(total - done) / rate : 0
+        let width = 30, filled = width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total)  \(Int(rate))/s  \(Int(left.rounded()))s left ".utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import Majordomo
+import SwitchboardCore
+import ZeroMQ
+
+extension Switchboard {
+    /// The live event stream, one readable line per event.
+    struct Watch: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Follow the broker's event stream, one line per event, until Ctrl-C.")
+
+        @Option(help: "The event stream's endpoint. Default: $SWITCHBOARD_EVENTS, else tcp://127.0.0.1:5556.")
+        var events = ProcessInfo.processInfo.environment["SWITCHBOARD_EVENTS"] ?? "tcp://127.0.0.1:5556"
+        @Option(help: "Only events about this department.") var department: String?
+        @Option(help: "Only events whose topic starts with this, e.g. inquiry. or sla.") var topic = ""
+        @Option(help: "Stop after this many events (for scripts).") var count: Int?
+        @Flag(help: "Print each event's JSON.") var json = false
+
+        func run() throws {
+            let context = try Context()
+            let socket = try Socket(context, .sub)
+            defer { socket.close() }
+            try socket.subscribe(Frame(topic))
+            try socket.connect(events)
+            var seen = 0
+            while count.map({ seen < $0 }) ?? true {
+                guard let frames = try socket.receive(.timeout(.seconds(1))), frames.count == 2 else { continue }
+                let body = (try? JSONSerialization.jsonObject(with: Data(frames[1].bytes))) as? [String: Any] ?? [:]
+                if let department, body["department"] as? String != department { continue }
+                seen += 1
+                if json { print(String(decoding: frames[1].bytes, as: UTF8.self)); continue }
+                var line = "\(body["at"] as? String ?? "")  \(frames[0].string ?? "")"
+                if let id = body["inquiry_id"] as? String { line += "  \(Table.short(id))" }
+                if let department = body["department"] as? String { line += "  \(department)" }
+                if let actor = body["actor"] as? [String: Any] { line += "  \(actor["kind"] as? String ?? "") \(actor["id"] as? String ?? "")" }
+                if let from = body["from"] as? String, let to = body["to"] as? String { line += "  \(from) → \(to)" }
+                if let goal = body["goal"] as? String { line += "  \(goal) \(body["scope"] as? String ?? "")" }
+                if let reason = body["reason"] as? String { line += "  \(reason)" }
+                print(line)
+                fflush(nil)   // all C streams: a pipe reader sees each line as it comes
+            }
+        }
+    }
+
+    /// The registry of official accounts (6/SB-CHANNELS).
+    struct Channels: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The city's registry of official accounts.",
+            subcommands: [List.self, Show.self, Register.self, Approve.self, Suspend.self, Reactivate.self, Archive.self, Verify.self, History.self],
+            defaultSubcommand: List.self
+        )
+
+        static func print(_ channel: [String: Any]) {
+            Swift.print("\(channel["id"] as? String ?? "")  \(channel["platform"] as? String ?? "")  \(channel["handle"] as? String ?? "")  "
+                + "\(channel["status"] as? String ?? "")  \(channel["department"] as? String ?? "shared by the front office")")
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the registry's entries.")
+            @OptionGroup var options: AgentOptions
+            @Option(help: "Only this platform.") var platform: String?
+            @Option(help: "Only this status: under_review, active, suspended or archived.") var status: String?
+
+            func run() throws {
+                var fields: [String: Any] = [:]
+                if let platform { fields["platform"] = platform }
+                if let status { fields["status"] = status }
+                let answer = try options.ask("sb.channels.list", fields, identity: false)
+                guard !options.json else { return }
+                let channels = answer["channels"] as? [[String: Any]] ?? []
+                Swift.print(Table.render(["ID", "PLATFORM", "HANDLE", "STATUS", "DEPARTMENT", "REVIEW DUE"], channels.map { channel in
+                    [String((channel["id"] as? String ?? "").prefix(8)), channel["platform"] as? String ?? "", channel["handle"] as? String ?? "",
+                     channel["status"] as? String ?? "", channel["department"] as? String ?? "(shared)", channel["review_due"] as? String ?? "-"]
+                }))
+            }
+        }
+
+        struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show an entry and its history.")
+            @OptionGroup var options: AgentOptions
+            @Argument(help: "The entry id.") var id: String
+
+            func run() throws {
+                let answer = try options.ask("sb.channels.show", ["id": id], identity: false)
+                guard !options.json else { return }
+                Channels.print(answer["channel"] as? [String: Any] ?? [:])
+                History.printHistory(answer["history"] as? [[String: Any]] ?? [])
+            }
+        }
+
+        struct Register: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Register an account (under review until approved).")
+            @OptionGroup var options: AgentOptions
+            @Option(help: "x, facebook, instagram, mastodon, youtube, linkedin, whatsapp, web or email.") var platform: String
+            @Option(help: "The account's handle, e.g. @RivertonRoads.") var handle: String
+            @Option(name: .customLong("for"), help: "The owning department; leave out for an account the front office shares.") var owner: String?
+            @Option(help: "The account's display name.") var displayName: String?
+            @Option(help: "Its profile URL.") var url: String?
+            @Option(help: "Register although it resembles an entry: the reason, kept in the history.") var override: String?
+            @Option(help: "A second active account for the department and platform: the reason.") var exception: String?
+
+            func run() throws {
+                var fields: [String: Any] = ["platform": platform, "handle": handle]
+                fields["department"] = owner
+                fields["display_name"] = displayName
+                fields["url"] = url
+                fields["override"] = override
+                fields["exception"] = exception
+                fields["actor"] = options.agent
+                let answer = try options.ask("sb.channels.register", fields.compactMapValues { $0 }, identity: false)
+                if !options.json { Channels.print(answer["channel"] as? [String: Any] ?? [:]) }
+            }
+        }
+
+        /// The workflow moves share one shape.
+        static func move(_ service: String, _ options: AgentOptions, id: String, reason: String?) throws {
+            var fields: [String: Any] = ["id": id]
+            fields["reason"] = reason
+            fields["actor"] = options.agent
+            let answer = try options.ask(service, fields, identity: false)
+            if !options.json { Channels.print(answer["channel"] as? [String: Any] ?? [:]) }
+        }
+
+        struct Approve: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Approve an entry under review: it becomes active.")
+            @OptionGroup var options: AgentOptions
+            @Argument(help: "The entry id.") var id: String
+            func run() throws { try Channels.move("sb.channels.approve", options, id: id, reason: nil) }
+        }
+
+        struct Suspend: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Suspend an entry: no reply leaves through it.")
+            @OptionGroup var options: AgentOptions
+            @Argument(help: "The entry id.") var id: String
+            @Option(help: "Why (required).") var reason: String
+            func run() throws { try Channels.move("sb.channels.suspend", options, id: id, reason: reason) }
+        }
+
+        struct Reactivate: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Reactivate a suspended entry.")
+            @OptionGroup var options: AgentOptions
+            @Argument(help: "The entry id.") var id: String
+            @Option(help: "Why.") var reason: String?
+            func run() throws { try Channels.move("sb.channels.reactivate", options, id: id, reason: reason) }
+        }
+
+        struct Archive: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Archive an entry (its handle may be registered again).")
+            @OptionGroup var options: AgentOptions
+            @Argument(help: "The entry id.") var id: String
+            @Option(help: "Why (required).") var reason: String
+            func run() throws { try Channels.move("sb.channels.archive", options, id: id, reason: reason) }
+        }
+
+        struct Verify: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Say whether a handle or profile URL is an official account.")
+            @OptionGroup var options: AgentOptions
+            @Argument(help: "A profile URL, or a handle with --platform.") var handle: String
+            @Option(help: "The platform, for a bare handle.") var platform: String?
+
+            func run() throws {
+                var fields: [String: Any] = ["handle": handle]
+                fields["platform"] = platform
+                let answer = try options.ask("sb.channels.verify", fields, identity: false)
+                guard !options.json else { return }
+                let verdict = answer["verdict"] as? String ?? "?"
+                let entry = answer["channel"] as? [String: Any]
+                switch verdict {
+                case "official": Swift.print("official: \(entry?["handle"] as? String ?? "") (\(entry?["department"] as? String ?? "shared by the front office"))")
+                case "lookalike_of": Swift.print(Table.highlight("NOT official: it looks like \(entry?["handle"] as? String ?? ""): \(answer["why"] as? String ?? "")", when: true))
+                case "unknown": Swift.print("unknown: not in the registry")
+                default: Swift.print("registered but \(verdict): \(entry?["handle"] as? String ?? "")")
+                }
+            }
+        }
+
+        struct History: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Every change to an entry: who, what, why, when.")
+            @OptionGroup var options: AgentOptions
+            @Argument(help: "The entry id.") var id: String
+
+            func run() throws {
+                let answer = try options.ask("sb.channels.history", ["id": id], identity: false)
+                if !options.json { History.printHistory(answer["history"] as? [[String: Any]] ?? []) }
+            }
+
+            static func printHistory(_ history: [[String: Any]]) {
+                for change in history {
+                    Swift.print("  \(change["at"] as? String ?? "")  \(change["action"] as? String ?? "")  by \(change["actor"] as? String ?? "")"
+                        + "  → \(change["status"] as? String ?? "")" + ((change["reason"] as? String).map { "  \"\($0)\"" } ?? ""))
+                }
+            }
+        }
+    }
+}
