@@ -109,6 +109,11 @@ public struct InquirySummary: Sendable, Equatable {
     public var owner: Actor?
     public var receivedAt: String
     public var platform: Platform
+    /// The start of the citizen's text, on one line, for an agent's queue.
+    public var preview: String?
+    /// The tightest SLA clock: seconds left (negative when breached) and its state.
+    public var slaSecondsLeft: Double?
+    public var slaState: String?
 }
 
 /// A message to a citizen (an answer or a question), queued for the platform's

@@ -435,18 +435,40 @@ public final class SQLiteInquiryStore: InquiryStore {
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inquiry" + clause, arguments: arguments) ?? 0
             var page = arguments
             _ = page.append(contentsOf: [filter.limit, filter.offset])
+            let now = Date()
             let items = try Row.fetchAll(db, sql: """
-                SELECT id, department, state, priority, owner_kind, owner_id, received_at, platform FROM inquiry\(clause)
+                SELECT id, department, state, priority, owner_kind, owner_id, received_at, platform, envelope, lifecycle FROM inquiry\(clause)
                 ORDER BY priority, seq LIMIT ? OFFSET ?
                 """, arguments: page).compactMap { row -> InquirySummary? in
                 guard let id = InquiryID(row[0] as String), let state = LifecycleState(rawValue: row[2]),
                       let platform = Platform(rawValue: row[7]) else { return nil }
                 let owner = ((row[4] as String?).flatMap(Actor.Kind.init(rawValue:))).map { Actor(kind: $0, id: row[5] ?? "") }
-                return InquirySummary(id: id, department: row[1], state: state, priority: Priority(rank: row[3]) ?? .normal,
-                                      owner: owner, receivedAt: row[6], platform: platform)
+                var summary = InquirySummary(id: id, department: row[1], state: state, priority: Priority(rank: row[3]) ?? .normal,
+                                             owner: owner, receivedAt: row[6], platform: platform)
+                summary.preview = Self.preview(row[8])
+                if let text = row[9] as String?, let column = try? Self.decoder.decode(LifecycleColumn.self, from: Data(text.utf8)) {
+                    (summary.slaSecondsLeft, summary.slaState) = Self.tightest(column.sla, at: now)
+                }
+                return summary
             }
             return InquiryPage(items: items, total: total)
         }
+    }
+
+    /// The first 60 characters of the envelope's text, on one line.
+    static func preview(_ envelope: String?) -> String? {
+        guard let envelope, case .object(let fields)? = try? JSONValue.parse(Array(envelope.utf8)),
+              let text = fields.first(where: { $0.key == "text" })?.value.stringValue else { return nil }
+        let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return line.count > 60 ? String(line.prefix(59)) + "…" : line
+    }
+
+    /// The clock closest to its target among those still running or breached.
+    static func tightest(_ sla: InquirySLA, at now: Date) -> (Double?, String?) {
+        let clocks = [sla.legFirstResponse, sla.legResolution, sla.wholeFirstResponse, sla.wholeResolution].filter { !$0.met }
+        guard let clock = clocks.min(by: { $0.target - $0.elapsed(at: now) < $1.target - $1.elapsed(at: now) }) else { return (nil, nil) }
+        let state = clock.breached ? "breached" : (clock.warned ? "warning" : (clock.runningSince == nil ? "paused" : "running"))
+        return ((clock.target - clock.elapsed(at: now)).rounded(), state)
     }
 
     public func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID] {

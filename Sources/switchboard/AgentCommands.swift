@@ -19,10 +19,10 @@ struct AgentOptions: ParsableArguments {
     @OptionGroup var broker: BrokerOptions
 
     @Option(help: "Your agent name, in plain mode (with CURVE it comes from your key). Default: $SWITCHBOARD_AGENT.")
-    var agent: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_AGENT"]
+    var agent: String? = CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent")
 
     @Option(help: "The department you act for. Default: $SWITCHBOARD_DEPARTMENT.")
-    var department: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_DEPARTMENT"]
+    var department: String? = CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department")
 
     @Flag(help: "Print the broker's JSON answer as it is (stable field names, as on the wire).")
     var json = false
@@ -133,6 +133,18 @@ enum Table {
         }
     }
 
+    /// Seconds left as 3d, 5h, 12m or 40s; negative ones as "-2h" (breached).
+    static func duration(_ seconds: Double) -> String {
+        let sign = seconds < 0 ? "-" : ""
+        let value = Int(abs(seconds))
+        switch value {
+        case ..<60: return "\(sign)\(value)s"
+        case ..<3_600: return "\(sign)\(value / 60)m"
+        case ..<86_400: return "\(sign)\(value / 3_600)h"
+        default: return "\(sign)\(value / 86_400)d"
+        }
+    }
+
     static func highlight(_ text: String, when condition: Bool) -> String {
         colour && condition ? "\u{1B}[31m\(text)\u{1B}[0m" : text
     }
@@ -161,11 +173,15 @@ extension Switchboard {
             guard !options.json else { return }
             let items = answer["inquiries"] as? [[String: Any]] ?? []
             let rows = items.map { item -> [String] in
-                [Table.short(item["id"] as? String ?? ""), Table.age(since: item["received_at"] as? String),
-                 Table.highlight(item["priority"] as? String ?? "", when: item["priority"] as? String == "urgent"),
-                 item["platform"] as? String ?? "", item["state"] as? String ?? "", item["owner"] as? String ?? "-"]
+                let slaState = item["sla_state"] as? String
+                let sla = (item["sla_seconds_left"] as? Double).map(Table.duration) ?? "-"
+                return [Table.short(item["id"] as? String ?? ""), Table.age(since: item["received_at"] as? String),
+                        Table.highlight(item["priority"] as? String ?? "", when: item["priority"] as? String == "urgent"),
+                        item["platform"] as? String ?? "", item["state"] as? String ?? "", item["owner"] as? String ?? "-",
+                        Table.highlight(sla, when: slaState == "warning" || slaState == "breached"),
+                        item["preview"] as? String ?? ""]
             }
-            print(Table.render(["ID", "AGE", "PRIORITY", "PLATFORM", "STATE", "OWNER"], rows))
+            print(Table.render(["ID", "AGE", "PRIORITY", "PLATFORM", "STATE", "OWNER", "SLA LEFT", "TEXT"], rows))
             let total = answer["total"] as? Int ?? items.count
             if total > items.count { print("(\(items.count) of \(total); --limit for more)") }
         }

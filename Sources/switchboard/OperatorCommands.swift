@@ -10,7 +10,7 @@ extension Switchboard {
         static let configuration = CommandConfiguration(abstract: "Follow the broker's event stream, one line per event, until Ctrl-C.")
 
         @Option(help: "The event stream's endpoint. Default: $SWITCHBOARD_EVENTS, else tcp://127.0.0.1:5556.")
-        var events = ProcessInfo.processInfo.environment["SWITCHBOARD_EVENTS"] ?? "tcp://127.0.0.1:5556"
+        var events = CLIConfig.value(environment: "SWITCHBOARD_EVENTS", file: "events") ?? "tcp://127.0.0.1:5556"
         @Option(help: "Only events about this department.") var department: String?
         @Option(help: "Only events whose topic starts with this, e.g. inquiry. or sla.") var topic = ""
         @Option(help: "Stop after this many events (for scripts).") var count: Int?

@@ -15,7 +15,9 @@ struct Switchboard: ParsableCommand {
             error; 3 the broker did not answer; 4 not found.
             Identity: --agent/SWITCHBOARD_AGENT and --department/SWITCHBOARD_DEPARTMENT in plain mode; \
             --key/SWITCHBOARD_KEY and --server-key/SWITCHBOARD_SERVER_KEY with CURVE. \
-            The broker: --endpoint/SWITCHBOARD_BROKER.
+            The broker: --endpoint/SWITCHBOARD_BROKER. Each may also be set in \
+            ~/.config/switchboard/config.yaml (endpoint, events, agent, department, key, server_key); \
+            flags win over the environment, which wins over the file.
             """,
         version: "0.1.0",
         subcommands: [
@@ -44,16 +46,16 @@ struct Switchboard: ParsableCommand {
 /// Options every subcommand that talks to the broker shares.
 struct BrokerOptions: ParsableArguments {
     @Option(help: "The broker's endpoint, e.g. tcp://127.0.0.1:5555. Default: $SWITCHBOARD_BROKER.")
-    var endpoint = ProcessInfo.processInfo.environment["SWITCHBOARD_BROKER"] ?? "tcp://127.0.0.1:5555"
+    var endpoint = CLIConfig.value(environment: "SWITCHBOARD_BROKER", file: "endpoint") ?? "tcp://127.0.0.1:5555"
 
     @Option(help: "Seconds to wait for a reply before giving up.")
     var timeout: Double = 5
 
     @Option(help: "Your key's secret file (from 'switchboard keys generate'), for a broker that requires CURVE. Default: $SWITCHBOARD_KEY.")
-    var key: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_KEY"]
+    var key: String? = CLIConfig.value(environment: "SWITCHBOARD_KEY", file: "key")
 
     @Option(help: "The broker's public key file. Default: $SWITCHBOARD_SERVER_KEY.")
-    var serverKey: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_SERVER_KEY"]
+    var serverKey: String? = CLIConfig.value(environment: "SWITCHBOARD_SERVER_KEY", file: "server_key")
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }

@@ -173,4 +173,18 @@ import TestSupport
         #expect(text.contains("inquiry.routed"))
         #expect(text.contains("front-office") || text.contains("→ queued"))
     }
+
+    /// The queue shows the SLA time left and a line of text; identity and broker may come
+    /// from the config file alone.
+    @Test func theQueueFromTheConfigFile() throws {
+        _ = try ingest("config-1", text: "Is the swimming pool open on Sundays?")
+        let home = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: home + "/switchboard", withIntermediateDirectories: true)
+        try "endpoint: \(daemon.endpoint)\nagent: ana\ndepartment: front-office\n".write(toFile: home + "/switchboard/config.yaml", atomically: true, encoding: .utf8)
+        let queue = try runTool("switchboard", ["queue"], environment: ["XDG_CONFIG_HOME": home])
+        #expect(queue.status == 0, "\(queue.error)")
+        #expect(queue.output.contains("SLA LEFT"))
+        #expect(queue.output.contains("Is the swimming pool open on Sundays?"))
+        #expect(queue.output.contains("23h") || queue.output.contains("1d"), "a day's first-response target: \(queue.output)")
+    }
 }

@@ -107,8 +107,9 @@ final class DeliveryLog: Sendable {
 }
 
 /// Runs one of the package's executables to completion, with `input` on standard input.
-func runTool(_ name: String, _ arguments: [String], input: String = "") throws -> (status: Int32, output: String, error: String) {
+func runTool(_ name: String, _ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> (status: Int32, output: String, error: String) {
     let process = Process()
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.executableURL = SpawnedDaemon.executable(name)
     process.arguments = arguments
     let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()

@@ -54,6 +54,9 @@ struct AgentReads {
                 "priority": summary.priority.rawValue, "received_at": summary.receivedAt, "platform": summary.platform.rawValue,
             ]
             line["owner"] = summary.owner.map { "\($0)" }
+            line["preview"] = summary.preview
+            line["sla_seconds_left"] = summary.slaSecondsLeft
+            line["sla_state"] = summary.slaState
             return line
         }
         var answer: [String: Any] = ["status": "ok", "inquiries": items, "total": page.total, "offset": filter.offset]
