@@ -4,6 +4,33 @@ import Majordomo
 import SwitchboardCore
 import ZeroMQ
 
+/// Shell completion that asks the broker, with the identity and broker from the
+/// environment or the config file; it completes nothing when the broker does not answer.
+enum BrokerCompletion {
+    static func ask(_ service: String, _ fields: [String: Any]) -> [String: Any] {
+        let endpoint = CLIConfig.value(environment: "SWITCHBOARD_BROKER", file: "endpoint") ?? "tcp://127.0.0.1:5555"
+        var fields = fields
+        if fields["agent"] == nil, let agent = CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent") { fields["agent"] = agent }
+        guard let context = try? Context(), let client = try? MajordomoClient(context: context, endpoint: endpoint),
+              let body = try? JSONSerialization.data(withJSONObject: fields) else { return [:] }
+        defer { client.close() }
+        guard let reply = try? client.request(service, body: [Frame(bytes: body)], timeout: .milliseconds(500), retries: 0) else { return [:] }
+        return (try? JSONSerialization.jsonObject(with: Data(reply.body.first?.bytes ?? []))) as? [String: Any] ?? [:]
+    }
+
+    /// Short ids of the inquiries in the user's department's queue.
+    static let inquiries = CompletionKind.custom { _, _, prefix in
+        var fields: [String: Any] = ["limit": 100]
+        if let department = CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department") { fields["department"] = department }
+        let items = ask("sb.agent.list", fields)["inquiries"] as? [[String: Any]] ?? []
+        return items.compactMap { ($0["id"] as? String).map { String($0.prefix(13)) } }.filter { $0.hasPrefix(prefix) }
+    }
+
+    static let departments = CompletionKind.custom { _, _, prefix in
+        (ask("sb.departments", [:])["departments"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }.filter { $0.hasPrefix(prefix) }
+    }
+}
+
 /// Exit codes, the same for every command (see `switchboard --help`).
 enum Exit {
     /// The broker refused: its error code and message are printed.
@@ -212,7 +239,7 @@ extension Switchboard {
     struct Claim: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take an inquiry (by id, or the next in your department's queue).")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix; leave out with --next.") var id: String?
+        @Argument(help: "The inquiry id or a unique prefix; leave out with --next.", completion: BrokerCompletion.inquiries) var id: String?
         @Flag(help: "Claim the next inquiry in the queue.") var next = false
 
         func validate() throws {
@@ -234,7 +261,7 @@ extension Switchboard {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show an inquiry: text, routing, channel, SLA clocks and its whole timeline.")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
             let answer = try options.ask("sb.agent.show", ["id": try options.resolve(id)])
@@ -270,7 +297,7 @@ extension Switchboard {
     struct Release: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Put an inquiry you hold back in its queue.")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
         @Option(help: "Why, for the timeline.") var note: String?
 
         func run() throws {
@@ -283,7 +310,7 @@ extension Switchboard {
     struct Renew: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Keep holding an inquiry you claimed (extends the lease).")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
             options.printMove(try options.ask("sb.agent.renew", ["id": try options.resolve(id)]), "renewed")
@@ -294,7 +321,7 @@ extension Switchboard {
         static let configuration = CommandConfiguration(abstract: "Answer the citizen through an official account.",
                                                         discussion: "The text comes from the argument, --file, or $EDITOR when neither is given.")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
         @Option(help: "The official account to answer through, e.g. @RivertonCity.") var via: String
         @Option(help: "A file holding the text.") var file: String?
         @Argument(help: "The answer.") var text: String?
@@ -309,7 +336,7 @@ extension Switchboard {
     struct Ask: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Ask the citizen for more; the inquiry waits for their answer.")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
         @Option(help: "The official account to ask through.") var via: String
         @Option(help: "A note for the timeline (not sent).") var note: String?
         @Option(help: "A file holding the question.") var file: String?
@@ -325,8 +352,8 @@ extension Switchboard {
     struct Handoff: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Hand an inquiry to another department.")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
-        @Option(help: "The department to hand it to.") var to: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
+        @Option(help: "The department to hand it to.", completion: BrokerCompletion.departments) var to: String
         @Option(help: "What they need to know.") var note: String
 
         func run() throws {
@@ -337,7 +364,7 @@ extension Switchboard {
     struct Return: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "return", abstract: "Send an inquiry back to the front office.")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
         @Option(help: "Why.") var note: String
 
         func run() throws {
@@ -348,7 +375,7 @@ extension Switchboard {
     struct Close: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Close an inquiry.")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
         @Option(help: "answered, duplicate, out_of_scope or spam.") var resolution: String
         @Option(help: "A note for the timeline.") var note: String?
 
@@ -368,7 +395,7 @@ extension Switchboard {
     struct Reopen: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Reopen a closed or answered inquiry.")
         @OptionGroup var options: AgentOptions
-        @Argument(help: "The inquiry id or a unique prefix.") var id: String
+        @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
         @Option(help: "Why.") var note: String
 
         func run() throws {

@@ -129,7 +129,17 @@ extension Switchboard {
             case _ where service.hasPrefix(MDP.switchboardPrefix):
                 print("\(service): served by the broker itself")
             case MMI.found: print("\(service): available (200)")
-            case MMI.notFound: print("\(service): no worker (404)"); throw Exit.notFound
+            case MMI.notFound:
+                let client = try broker.client()
+                defer { client.close() }
+                let known = try client.request("sb.departments", body: [Frame("{}")], timeout: broker.timeoutDuration, retries: 0)
+                    .flatMap { (try? JSONSerialization.jsonObject(with: Data($0.body.first?.bytes ?? []))) as? [String: Any] }?["departments"] as? [[String: Any]]
+                if let known, !known.contains(where: { $0["id"] as? String == service }) {
+                    print("\(service): not a department of this broker (departments: \(known.compactMap { $0["id"] as? String }.joined(separator: ", ")))")
+                } else {
+                    print("\(service): no worker (404)")
+                }
+                throw Exit.notFound
             default: print("\(service): unexpected answer \(reply.body.map(\.description))"); throw Exit.refused
             }
         }

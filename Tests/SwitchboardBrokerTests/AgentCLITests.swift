@@ -187,4 +187,28 @@ import TestSupport
         #expect(queue.output.contains("Is the swimming pool open on Sundays?"))
         #expect(queue.output.contains("23h") || queue.output.contains("1d"), "a day's first-response target: \(queue.output)")
     }
+
+    @Test func serviceStatusTellsAnUnknownDepartmentFromOneWithNoWorker() throws {
+        let noWorker = try runTool("switchboard", ["service-status", "roads", "--endpoint", daemon.endpoint])
+        #expect(noWorker.status == 4)
+        #expect(noWorker.output.contains("no worker"))
+        let unknown = try runTool("switchboard", ["service-status", "raods", "--endpoint", daemon.endpoint])
+        #expect(unknown.status == 4)
+        #expect(unknown.output.contains("not a department of this broker"))
+        let own = try runTool("switchboard", ["service-status", "sb.ingest", "--endpoint", daemon.endpoint])
+        #expect(own.output.contains("served by the broker itself"))
+    }
+
+    /// Completion asks the broker for ids and departments (called as the generated bash
+    /// script calls it: the argument, the word index, the cursor index, the words).
+    @Test func completionOffersInquiryIdsAndDepartments() throws {
+        let id = try ingest("complete-1", text: "complete me")
+        let environment = ["SWITCHBOARD_BROKER": daemon.endpoint, "SWITCHBOARD_AGENT": "ana", "SWITCHBOARD_DEPARTMENT": "front-office"]
+        let ids = try runTool("switchboard", ["---completion", "claim", "--", "positional@0", "2", "0", "switchboard", "claim", ""], environment: environment)
+        #expect(ids.output.contains(String(id.prefix(13))), "\(ids.output)\(ids.error)")
+        let departments = try runTool("switchboard", ["---completion", "handoff", "--", "--to", "4", "2", "switchboard", "handoff", "x", "--to", "ro"], environment: environment)
+        #expect(departments.output.contains("roads"), "\(departments.output)\(departments.error)")
+        let script = try runTool("switchboard", ["--generate-completion-script", "bash"])
+        #expect(script.output.contains("_switchboard"))
+    }
 }

@@ -10,10 +10,12 @@ enum InquiryService {
     static let requeue = "sb.admin.requeue"
     /// Applies the broker's own routing rules to an envelope and says why; stores nothing.
     static let explain = "sb.route.explain"
+    /// The broker's departments, ids and names (for tools: completion, checks).
+    static let departments = "sb.departments"
     static let outboundPrefix = "outbound."
 
     static var all: Set<String> {
-        Set([ingest, requeue, explain] + AgentService.allCases.map(\.rawValue) + ChannelService.allCases.map(\.rawValue))
+        Set([ingest, requeue, explain, departments] + AgentService.allCases.map(\.rawValue) + ChannelService.allCases.map(\.rawValue))
     }
 
     /// Outbound services (`outbound.<platform>`) carry messages to publishing gateways.
