@@ -87,6 +87,17 @@ import ZeroMQ
         #expect(claimed?["owner"] as? String == "agent ana")
         #expect(Self.code(try ask(agent, "sb.agent.release", ["id": id, "agent": "mallory"])) == "forbidden")
         #expect(Self.code(try ask(agent, "sb.agent.list", ["department": "roads"])) == "forbidden")
+        // An agent of another department cannot read it by id either.
+        let roadsAgentPair = try CurveKeyPair.generate()
+        let before = keys.current
+        keys.replace(with: AuthorizedKeys(before.byKey.map { (publicKey: $0.key, holder: $0.value) }
+            + [(publicKey: roadsAgentPair.publicKey, holder: KeyHolder(name: "rob", role: .agent(department: "roads")))]))
+        defer { keys.replace(with: before) }
+        let roadsAgent = try client(engine, roadsAgentPair)
+        defer { roadsAgent.close() }
+        #expect(Self.code(try ask(roadsAgent, "sb.agent.show", ["id": id])) == "forbidden")
+        #expect(Self.code(try ask(roadsAgent, "sb.agent.timeline", ["id": id])) == "forbidden")
+        #expect(try ask(agent, "sb.agent.show", ["id": id])?["status"] as? String == "ok")
         // Operations read across departments but do not move inquiries.
         #expect(try ask(opsClient, "sb.agent.list", [:])?["total"] as? Int == 1)
         #expect(Self.code(try ask(opsClient, "sb.agent.handoff", ["id": id, "to": "roads", "note": "n", "department": "front-office"])) == "forbidden")

@@ -703,12 +703,13 @@ struct EngineLoop {
             let department = request.department
             let access: AccessRequest = switch agentService {
             case .resolve: .request
-            case .show, .timeline: .read(department: department ?? sender?.role.department)
+            // The inquiry's own department is checked by the read lane, once it is read.
+            case .show, .timeline: .request
             default: agentService.isRead ? .read(department: department) : .move(department: department ?? "")
             }
             guard permitted(access, client: client, service: service, now: now) else { return }
             if agentService.isRead {
-                if !reads.submit(ReadLane.Job(client: client, service: agentService, body: [request.frame])) {
+                if !reads.submit(ReadLane.Job(client: client, service: agentService, body: [request.frame], role: sender?.role)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardCore
 import ZeroMQ
 
 /// A thread that answers agents' reads (`sb.agent.list`, `sb.agent.timeline`) from the
@@ -11,6 +12,8 @@ final class ReadLane: Sendable {
         var client: Frame
         var service: AgentService
         var body: [Frame]
+        /// The key's role with CURVE: reads of one inquiry are checked against it.
+        var role: Role?
     }
 
     struct Answer: Sendable {
@@ -35,7 +38,7 @@ final class ReadLane: Sendable {
         lane.start(context: context) { [reads] job, post in
             let answer: InquiryReply
             do throws(AgentError) {
-                answer = reads.answer(job.service, try AgentRequest(job.body))
+                answer = reads.answer(job.service, try AgentRequest(job.body), role: job.role)
             } catch {
                 answer = .agentError(error)
             }

@@ -11,12 +11,14 @@ struct AgentReads {
     /// The most items one page holds.
     static let maxPage = 1_000
 
-    func answer(_ service: AgentService, _ request: AgentRequest) -> InquiryReply {
+    /// - Parameter role: with CURVE, the key's role: an agent reads only its department's
+    ///   inquiries (the check needs the inquiry, so it is made here, after the read).
+    func answer(_ service: AgentService, _ request: AgentRequest, role: Role? = nil) -> InquiryReply {
         do {
             switch service {
             case .list: return .agent(try list(request))
-            case .timeline: return .agent(try timeline(request))
-            case .show: return .agent(try show(request))
+            case .timeline: return .agent(try permitted(try timeline(request), role: role, service: service))
+            case .show: return .agent(try permitted(try show(request), role: role, service: service))
             case .resolve: return .agent(try resolve(request))
             default: return .agentError(.invalid(field: "service", "not a read"))
             }
@@ -64,6 +66,16 @@ struct AgentReads {
         return answer
     }
 
+    /// The answer about one inquiry, if the role may read it: ops read everything, other
+    /// roles their own department's.
+    private func permitted(_ answer: [String: Any], role: Role?, service: AgentService) throws -> [String: Any] {
+        guard let role, role != .ops, let department = answer["department"] as? String else { return answer }
+        if let needed = AccessRules.check(role, .read(department: department)) {
+            throw AgentError.forbidden(service: service.rawValue, needs: needed)
+        }
+        return answer
+    }
+
     /// Everything an agent needs to work on an inquiry, in one answer.
     private func show(_ request: AgentRequest) throws -> [String: Any] {
         let id = try request.id()
@@ -103,7 +115,7 @@ struct AgentReads {
     private func timeline(_ request: AgentRequest) throws -> [String: Any] {
         let id = try request.id()
         let entries = try store.timeline(id)
-        guard !entries.isEmpty else { throw AgentError.notFound(id) }
-        return ["status": "ok", "id": "\(id)", "timeline": entries.map(InquiryReply.json)]
+        guard !entries.isEmpty, let record = try store.record(id) else { throw AgentError.notFound(id) }
+        return ["status": "ok", "id": "\(id)", "department": record.lifecycle.department, "timeline": entries.map(InquiryReply.json)]
     }
 }
