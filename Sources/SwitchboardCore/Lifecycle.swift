@@ -264,7 +264,14 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
             answered = true
             lastReplyID = replyID
         case .citizenReplied:
-            state = owner == nil ? .queued : .inProgress
+            // Back to the agent or department that asked; a worker's hold ended with its
+            // reply, so then (as with no owner) the inquiry goes back to its queue.
+            if owner == nil || owner?.kind == .worker {
+                state = .queued
+                owner = nil
+            } else {
+                state = .inProgress
+            }
             answered = false
         case .requestInformation:
             state = .awaitingCitizen

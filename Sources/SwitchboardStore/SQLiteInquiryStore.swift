@@ -317,8 +317,12 @@ public final class SQLiteInquiryStore: InquiryStore {
                                      String(decoding: try channelEncoder.encode(channel), as: UTF8.self)])
         }
         for (id, at, postedAs) in batch.outboundSent {
-            try db.cachedStatement(sql: "UPDATE message SET sent_at = ?, external_id = coalesce(?, external_id) WHERE id = ?")
-                .execute(arguments: [at, postedAs, id.description])
+            try db.cachedStatement(sql: "UPDATE message SET sent_at = ? WHERE id = ?").execute(arguments: [at, id.description])
+            // The post's id is a hint for threading: one a platform gives twice must not
+            // fail the whole batch (and with it every batch after it).
+            if let postedAs {
+                try db.cachedStatement(sql: "UPDATE OR IGNORE message SET external_id = ? WHERE id = ?").execute(arguments: [postedAs, id.description])
+            }
         }
         return result
     }
@@ -355,6 +359,17 @@ public final class SQLiteInquiryStore: InquiryStore {
             let rows = try Row.fetchCursor(db, sql: "SELECT platform, external_id, id, department, priority FROM inquiry ORDER BY seq DESC LIMIT ?",
                                            arguments: [limit])
             while let row = try rows.next() {
+                guard let platform = Platform(rawValue: row[0]), let id = InquiryID(row[2] as String) else { continue }
+                result.append((DeduplicationKey(platform: platform, externalID: row[1]),
+                               DuplicateOf(id: id, department: row[3], priority: Priority(rank: row[4]) ?? .normal)))
+            }
+            // Citizens' follow-ups threaded into conversations are posts too: a retried
+            // one must be recognised after a restart, not become a new inquiry.
+            let followUps = try Row.fetchCursor(db, sql: """
+                SELECT m.platform, m.external_id, m.inquiry_id, i.department, i.priority FROM message m JOIN inquiry i ON i.id = m.inquiry_id
+                WHERE m.direction = 'in' ORDER BY m.seq DESC LIMIT ?
+                """, arguments: [limit])
+            while let row = try followUps.next() {
                 guard let platform = Platform(rawValue: row[0]), let id = InquiryID(row[2] as String) else { continue }
                 result.append((DeduplicationKey(platform: platform, externalID: row[1]),
                                DuplicateOf(id: id, department: row[3], priority: Priority(rank: row[4]) ?? .normal)))

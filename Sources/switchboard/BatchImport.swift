@@ -66,7 +66,9 @@ struct BatchImport {
             // Rejections name no key: they are charged to the oldest line in flight.
             let line = pending.removeValue(forKey: key) ?? pending.min { $0.value < $1.value }.map { pending.removeValue(forKey: $0.key)! }
             if let line {
-                processed.insert(line)
+                // A line refused because the broker could not store it is not done: a
+                // re-run sends it again.
+                if status != "error" { processed.insert(line) }
                 if status != "accepted" && status != "duplicate" {
                     let error = answer["error"] as? [String: Any] ?? [:]
                     bad.append((line, "\(error["code"] as? String ?? status): \(error["message"] as? String ?? "")"))

@@ -349,6 +349,75 @@ import ZeroMQ
         #expect(channels(.verify, ["handle": "@SomebodyElse", "platform": "x"])["verdict"] as? String == "unknown")
     }
 
+    // MARK: Found in review
+
+    /// A worker asked the citizen: their answer puts the inquiry back in its queue (the
+    /// worker's hold ended with its reply), instead of leaving it with nobody working on it.
+    @Test mutating func aCitizensAnswerToAWorkersQuestionQueuesTheInquiry() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
+        _ = machine.workerReplied(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", worker: "w1",
+                                  reply: [Frame(#"{"outcome":"awaiting_citizen","note":"which street?","text":"Which street?","account":"@RivertonCity"}"#)], now: now)
+        _ = commit()
+        let followUp = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"2","in_reply_to":"1"},"author":{"handle":"@resident"},"text":"Elm","captured_at":"2026-11-22T10:30:00Z"}"#)
+        _ = machine.ingest(client: gateway, body: [followUp], now: now)
+        let released = commit()
+        #expect(Self.replies(released).first?["thread_of"] as? String == id.description)
+        #expect(Self.enqueued(released).map(\.0) == ["front-office"])
+        #expect(try store.record(id)?.lifecycle.state == .queued)
+    }
+
+    /// A stranger replying to the same public post starts an inquiry of their own.
+    @Test mutating func onlyTheCitizenWhoAskedContinuesTheConversation() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        _ = agent(.requestInformation, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "Which street?", "account": "@RivertonCity"])
+        let stranger = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"9","in_reply_to":"1"},"author":{"handle":"@someone_else"},"text":"lol","captured_at":"2026-11-22T10:30:00Z"}"#)
+        _ = machine.ingest(client: gateway, body: [stranger], now: now)
+        let reply = try #require(Self.replies(commit()).first)
+        #expect(reply["thread_of"] == nil)
+        #expect(reply["id"] as? String != id.description)
+        #expect(try store.record(id)?.lifecycle.state == .awaitingCitizen)
+    }
+
+    /// When a worker leaves, the MDP machine already put the entry back: the inquiry
+    /// machine must not queue it a second time.
+    @Test mutating func aWorkerLeavingQueuesTheInquiryOnce() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
+        _ = machine.workerLeft(holding: QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", now: now)
+        let released = commit()
+        #expect(Self.enqueued(released).isEmpty)
+        #expect(machine.record(id)?.lifecycle.state == .queued)
+    }
+
+    /// Settled inquiries leave memory even while the writer always has a batch sealed.
+    @Test mutating func settledInquiriesAreForgottenUnderSteadyLoad() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
+        _ = machine.workerReplied(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", worker: "w1", reply: ["ok"], now: now)
+        let first = machine.sealBatch()
+        let (sequence, batch) = try #require(first)
+        // The next batch is sealed before the first is durable.
+        _ = machine.ingest(client: gateway, body: [Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"2"},"author":{"handle":"@a"},"text":"b","captured_at":"2026-11-22T09:30:00Z"}"#)], now: now)
+        #expect(machine.sealBatch() != nil)
+        _ = machine.committed(sequence, result: try store.commit(batch))
+        #expect(machine.needsLoad(id), "an accepted inquiry stayed in memory")
+    }
+
+    @Test mutating func anAgentCannotReopenAnotherDepartmentsInquiry() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        _ = agent(.close, ["id": "\(id)", "agent": "ana", "department": "front-office", "resolution": "spam"])
+        let (answer, _) = agent(.reopen, ["id": "\(id)", "agent": "rob", "department": "roads", "note": "mine now"])
+        #expect((answer["error"] as? [String: Any])?["code"] as? String == "wrong_department")
+    }
+
     // MARK: A failing store
 
     /// Defect: a claim refused because the disk was full took the inquiry out of its queue.

@@ -138,6 +138,25 @@ import ZeroMQ
         defer { keys.replace(with: before) }
         #expect(Self.code(try ask(agent, "sb.agent.list", [:])) == "forbidden")
     }
+
+    /// A stolen key replaced under the same name: the thief's open connection loses its
+    /// rights, the new key works.
+    @Test func aKeyReplacedUnderTheSameNameRevokesTheOldOne() throws {
+        let engine = try startSecureEngine()
+        defer { engine.stop() }
+        let thief = try client(engine, ana)
+        defer { thief.close() }
+        #expect(try ask(thief, "sb.agent.list", [:])?["status"] as? String == "ok")
+        let fresh = try CurveKeyPair.generate()
+        let before = keys.current
+        keys.replace(with: AuthorizedKeys(before.byKey.filter { $0.key != ana.publicKey }.map { (publicKey: $0.key, holder: $0.value) }
+            + [(publicKey: fresh.publicKey, holder: KeyHolder(name: "ana", role: .agent(department: "front-office")))]))
+        defer { keys.replace(with: before) }
+        #expect(Self.code(try ask(thief, "sb.agent.list", [:])) == "forbidden")
+        let owner = try client(engine, fresh)
+        defer { owner.close() }
+        #expect(try ask(owner, "sb.agent.list", [:])?["status"] as? String == "ok")
+    }
 }
 
 /// The daemon as an operator runs it: key files from `Certificate`, the authorised-keys

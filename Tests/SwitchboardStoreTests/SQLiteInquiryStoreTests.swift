@@ -185,4 +185,23 @@ import SwitchboardCore
     @Test func unwritableDirectoryIsAClearError() {
         #expect(throws: StoreError.self) { try SQLiteInquiryStore(directory: "/proc/switchboard-cannot-be-here") }
     }
+
+    /// A gateway that reports a post id another message already has must not fail the
+    /// batch (a failed batch is retried for ever and holds every later one).
+    @Test func aRepeatedPostIdDoesNotFailTheBatch() throws {
+        let store = try SQLiteInquiryStore(directory: directory)
+        let inquiry = accepted(1)
+        let first = OutboundMessage(id: InquiryID(high: 1, low: 1), inquiry: inquiry.id, kind: .answer, platform: .x, account: "@a", inReplyTo: "p", text: "one")
+        let second = OutboundMessage(id: InquiryID(high: 1, low: 2), inquiry: inquiry.id, kind: .answer, platform: .x, account: "@a", inReplyTo: "p", text: "two")
+        var batch = StoreBatch()
+        batch.insert(inquiry)
+        batch.queue(first)
+        batch.queue(second)
+        batch.markSent(first.id, at: "t", postedAs: "post-77")
+        _ = try store.commit(batch)
+        batch = StoreBatch()
+        batch.markSent(second.id, at: "t", postedAs: "post-77")
+        _ = try store.commit(batch)
+        #expect(try store.outbound(second.id)?.sent == true)
+    }
 }

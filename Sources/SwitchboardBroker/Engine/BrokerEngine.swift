@@ -316,6 +316,8 @@ struct EngineLoop {
     let clock = MonotonicWallClock()
     var nextTimers = ContinuousClock.now
     var warnings = WarningLimiter()
+    /// When the engine stopped reading because the writer fell behind.
+    var pausedSince: ContinuousClock.Instant?
 
     /// Puts every inquiry that was waiting or being delivered back in its queue (those
     /// a worker held first: they are redelivered), warms the deduplication index and
@@ -367,6 +369,14 @@ struct EngineLoop {
         while true {
             let wait = max(.zero, nextTick - ContinuousClock.now)
             let reading = !backpressured
+            if reading, let since = pausedSince {
+                // Workers could not be heard while the engine was not reading: their
+                // silence was the broker's, not theirs.
+                mdp.postponeExpiry(by: ContinuousClock.now - since)
+                pausedSince = nil
+            } else if !reading, pausedSince == nil {
+                pausedSince = ContinuousClock.now
+            }
             let readable = reading ? try all.poll(timeout: wait) : [false] + (try paused.poll(timeout: wait))
             if readable[1] {
                 _ = try pipe.receive(.nonBlocking)
@@ -405,7 +415,9 @@ struct EngineLoop {
             guard let message = try? router.receiveMessage(.nonBlocking, properties: security == nil ? [] : ["User-Id"], wantsDescriptor: true),
                   !message.frames.isEmpty else { break }
             let frames = message.frames
-            if let security { sender = message.properties["User-Id"].flatMap(security.keys.holder(named:)) }
+            // The User-Id is the key itself: a key replaced under the same name loses its
+            // rights with its next message.
+            if let security { sender = message.properties["User-Id"].flatMap(security.keys.holder(publicKey:)) }
             if let descriptor = message.sourceDescriptor, connections.isSilent(descriptor),
                (try? BrokerInbound(frames: Array(frames.dropFirst()))) != nil {
                 connections.spoke(descriptor)
@@ -530,12 +542,17 @@ struct EngineLoop {
 
     /// Loads an inquiry the machine does not hold. A read failure leaves it unloaded,
     /// and the machine answers as for an unknown inquiry or skips the entry.
-    private mutating func ensureLoaded(_ id: InquiryID, body: Bool = false) {
-        guard inquiries.needsLoad(id) || (body && inquiries.needsBody(id)) else { return }
+    /// - Returns: false when the store could not be read (as opposed to holding no such
+    ///   inquiry): the caller must then leave queue entries where they are.
+    @discardableResult
+    private mutating func ensureLoaded(_ id: InquiryID, body: Bool = false) -> Bool {
+        guard inquiries.needsLoad(id) || (body && inquiries.needsBody(id)) else { return true }
         do {
             if let stored = try store.inquiry(id) { inquiries.load(stored) }
+            return true
         } catch {
             logger.error("cannot load an inquiry", metadata: ["inquiry.id": "\(id)", "error": "\(error.underlying)"])
+            return false
         }
     }
 
@@ -570,12 +587,17 @@ struct EngineLoop {
             case .deliverInquiry(let worker, let department, let entry):
                 if InquiryService.isOutbound(department) {
                     carryOut(inquiries.deliverOutbound(entry, service: department, to: worker), now: now)
-                } else {
-                    ensureLoaded(entry.id, body: true)
+                } else if ensureLoaded(entry.id, body: true) {
                     carryOut(inquiries.deliver(entry, department: department, to: worker, now: wall), now: now)
+                } else {
+                    // The store cannot be read: treating the worker as gone puts what it
+                    // holds back at the front of the queue, with no tight retry loop (it
+                    // re-registers after DISCONNECT).
+                    pending.append(contentsOf: mdp.peerUnreachable(worker, now: now))
                 }
             case .inquiryAcknowledged(let worker, let department, let entry, let reply):
                 if InquiryService.isOutbound(department) {
+                    if let inquiry = inquiries.inquiry(ofMessage: entry.id) { ensureLoaded(inquiry) }
                     carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: wall), now: now)
                 } else {
                     ensureLoaded(entry.id)
@@ -586,7 +608,15 @@ struct EngineLoop {
                 ensureLoaded(entry.id)
                 carryOut(inquiries.workerLeft(holding: entry, department: department, now: wall), now: now)
             case .parkInquiry(let department, let entry, let reason):
-                guard !InquiryService.isOutbound(department) else { continue }
+                guard !InquiryService.isOutbound(department) else {
+                    // A message to a citizen is never dropped: it waits for a gateway
+                    // that stays up, with a fresh count.
+                    logger.warning("outbound message requeued after repeated gateway failures", metadata: [
+                        "message.id": "\(entry.id)", "mdp.service": "\(department)", "reason": "\(reason)",
+                    ])
+                    pending.append(contentsOf: mdp.enqueueInquiry(QueueEntry(id: entry.id, priority: entry.priority), department: department, now: now))
+                    continue
+                }
                 ensureLoaded(entry.id)
                 carryOut(inquiries.park(entry, department: department, reason: reason, now: wall), now: now)
             }
@@ -709,7 +739,11 @@ struct EngineLoop {
             }
             guard permitted(access, client: client, service: service, now: now) else { return }
             if agentService.isRead {
-                if !reads.submit(ReadLane.Job(client: client, service: agentService, body: [request.frame], role: sender?.role)) {
+                guard let frame = request.frame else {
+                    reply(client, service, .agentError(.invalid(field: "body", "the request could not be read back")), now: now)
+                    return
+                }
+                if !reads.submit(ReadLane.Job(client: client, service: agentService, body: [frame], role: sender?.role)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return
@@ -727,7 +761,7 @@ struct EngineLoop {
     /// The head of a department's queue, skipping entries that went stale.
     private mutating func nextClaimable(_ department: String) -> InquiryID? {
         while let entry = mdp.nextInquiry(department: department) {
-            ensureLoaded(entry.id, body: true)
+            guard ensureLoaded(entry.id, body: true) else { return nil }
             if let record = inquiries.record(entry.id), record.lifecycle.state == .queued, record.lifecycle.department == department {
                 return entry.id
             }

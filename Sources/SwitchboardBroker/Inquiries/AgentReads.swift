@@ -16,7 +16,7 @@ struct AgentReads {
     func answer(_ service: AgentService, _ request: AgentRequest, role: Role? = nil) -> InquiryReply {
         do {
             switch service {
-            case .list: return .agent(try list(request))
+            case .list: return .agent(try list(request, role: role))
             case .timeline: return .agent(try permitted(try timeline(request), role: role, service: service))
             case .show: return .agent(try permitted(try show(request), role: role, service: service))
             case .resolve: return .agent(try resolve(request))
@@ -29,8 +29,15 @@ struct AgentReads {
         }
     }
 
-    private func list(_ request: AgentRequest) throws -> [String: Any] {
+    private func list(_ request: AgentRequest, role: Role?) throws -> [String: Any] {
         var filter = InquiryFilter(department: request.department)
+        // An agent's listing is its department's, whatever the request says.
+        if let role, role != .ops, let own = role.department {
+            guard filter.department == nil || filter.department == own else {
+                throw AgentError.forbidden(service: AgentService.list.rawValue, needs: "agent:\(filter.department ?? "") or ops")
+            }
+            filter.department = own
+        }
         if let department = filter.department, configuration.department(department) == nil {
             throw AgentError.unknownDepartment(department)
         }

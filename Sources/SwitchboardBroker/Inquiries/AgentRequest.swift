@@ -148,9 +148,10 @@ struct AgentRequest {
         }
     }
 
-    /// The request as one JSON frame again (for the read lane, after `actAs`).
-    var frame: Frame {
-        Frame(bytes: (try? JSONSerialization.data(withJSONObject: fields)) ?? Data("{}".utf8))
+    /// The request as one JSON frame again (for the read lane, after `actAs`); nil if
+    /// it cannot be written back (never an empty request in its place).
+    var frame: Frame? {
+        (try? JSONSerialization.data(withJSONObject: fields)).map { Frame(bytes: $0) }
     }
 }
 

@@ -45,6 +45,8 @@ struct InquiryMachine {
     private struct Batch {
         var store = StoreBatch()
         var afterCommit: [AfterCommit] = []
+        /// Inquiries this batch wrote: the candidates to forget once it is durable.
+        var touched: Set<InquiryID> = []
         /// The replies already sent as `unavailable` because a commit attempt failed.
         var repliesSent = false
     }
@@ -57,6 +59,8 @@ struct InquiryMachine {
         /// inquiry waits in a queue (dropped past ``bodyBudget``).
         var envelope: String?
         var routing: String?
+        /// The citizen's handle, to thread only their own follow-ups.
+        var author: String?
         /// The batch that last wrote it: it may be forgotten once that one is durable.
         var writtenIn: UInt64
     }
@@ -129,7 +133,7 @@ struct InquiryMachine {
             return
         }
         tracked[stored.id] = Tracked(record: stored.record, key: stored.key, envelope: stored.envelopeJSON,
-                                     routing: stored.routingJSON, writtenIn: 0)
+                                     routing: stored.routingJSON, author: Self.author(of: stored.envelopeJSON), writtenIn: 0)
         bodyBytes += stored.envelopeJSON.utf8.count
     }
 
@@ -209,6 +213,9 @@ struct InquiryMachine {
                 if let inquiry, let original = result.duplicates[inquiry], case .accepted(_, let key, _, _) = reply {
                     answer = .duplicate(of: original, key: key)
                 }
+                // A duplicate answered from memory names the original as known now: an
+                // earlier batch's commit may have found that one to repeat a stored inquiry.
+                if case .duplicate(_, let key) = reply, let known = keys[key] { answer = .duplicate(of: known, key: key) }
                 actions.append(.send(peer: client, frames: ClientMessage(service: service, body: [answer.frame]).frames))
             case .enqueue(let department, let entry):
                 if result.duplicates[entry.id] == nil { actions.append(.enqueue(department: department, entry: entry)) }
@@ -216,7 +223,7 @@ struct InquiryMachine {
                 if result.duplicates[inquiry] == nil { actions.append(.publish(event)) }
             }
         }
-        forgetSettled(upTo: sequence)
+        forgetSettled(batch.touched, upTo: sequence)
         return actions
     }
 
@@ -237,13 +244,11 @@ struct InquiryMachine {
 
     /// Forgets inquiries at rest whose last change is durable, so memory holds only
     /// what the broker is working on.
-    private mutating func forgetSettled(upTo sequence: UInt64) {
-        guard tracked.count > 10_000 || sealed.isEmpty else { return }
-        var settled: [InquiryID] = []
-        for (id, item) in tracked where item.writtenIn <= sequence && sealed.isEmpty && isAtRest(item.record) {
-            settled.append(id)
-        }
-        for id in settled {
+    /// Only the inquiries the durable batch wrote are looked at, and only those not
+    /// written again since (a later save moves `writtenIn` on).
+    private mutating func forgetSettled(_ touched: Set<InquiryID>, upTo sequence: UInt64) {
+        for id in touched {
+            guard let item = tracked[id], item.writtenIn <= sequence, isAtRest(item.record) else { continue }
             bodyBytes -= tracked.removeValue(forKey: id)?.envelope?.utf8.count ?? 0
         }
     }
@@ -282,7 +287,10 @@ struct InquiryMachine {
             return []
         }
         if let parent = inquiry.source.inReplyTo, let target = threads[DeduplicationKey(platform: key.platform, externalID: parent)],
-           var record = tracked[target]?.record, record.lifecycle.state == .awaitingCitizen {
+           var record = tracked[target]?.record, record.lifecycle.state == .awaitingCitizen,
+           tracked[target]?.author?.lowercased() == inquiry.author.handle.lowercased() {
+            // Only the citizen who asked continues the conversation: anyone may reply to a
+            // public post, and a stranger's reply is a new inquiry.
             return thread(inquiry, into: &record, client: client, now: now)
         }
         var decision = router.route(inquiry)
@@ -313,7 +321,8 @@ struct InquiryMachine {
                                                                   imitates: unofficial.imitates?.id, at: now), inquiry: id))
         }
         open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record))
-        track(record, key: key, envelope: envelope, routing: routing)
+        track(record, key: key, envelope: envelope, routing: routing, author: inquiry.author.handle)
+        open.touched.insert(id)
         appendTimeline(InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now), priority: decision.priority)
         open.afterCommit.append(.enqueue(department: decision.department, entry: QueueEntry(id: id, priority: decision.priority)))
         open.afterCommit.append(.reply(client: client, service: service,
@@ -329,7 +338,10 @@ struct InquiryMachine {
         open.store.receive(InboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, key: key,
                                           inReplyTo: inquiry.source.inReplyTo ?? "", text: inquiry.text))
         do {
-            try move(&record, .citizenReplied, by: .system, at: now)
+            // An agent who asked gets the inquiry back with a fresh lease; a worker's
+            // hold ended with its reply, so the lifecycle queues it (see InquiryLifecycle).
+            let lease = record.lifecycle.owner?.kind == .agent ? now.addingTimeInterval(configuration.claimLease) : nil
+            try move(&record, .citizenReplied, by: .system, at: now, lease: lease)
         } catch {
             return [refuse(client, InquiryService.ingest, .lifecycleError(error, allowed: nil))]
         }
@@ -337,6 +349,13 @@ struct InquiryMachine {
         remember(key, original)
         open.afterCommit.append(.reply(client: client, service: InquiryService.ingest, .threaded(into: original, key: key), inquiry: nil))
         return []
+    }
+
+    /// The author's handle in a stored envelope.
+    static func author(of envelope: String) -> String? {
+        guard case .object(let fields)? = try? JSONValue.parse(Array(envelope.utf8)),
+              case .object(let author)? = fields.first(where: { $0.key == "author" })?.value else { return nil }
+        return author.first { $0.key == "handle" }?.value.stringValue
     }
 
     /// What the registry says of the account an inquiry came through (cached).
@@ -379,10 +398,10 @@ struct InquiryMachine {
         }
     }
 
-    private mutating func track(_ record: LifecycleRecord, key: DeduplicationKey, envelope: String, routing: String) {
+    private mutating func track(_ record: LifecycleRecord, key: DeduplicationKey, envelope: String, routing: String, author: String) {
         let keep = bodyBytes < bodyBudget
         tracked[record.id] = Tracked(record: record, key: key, envelope: keep ? envelope : nil, routing: keep ? routing : nil,
-                                     writtenIn: nextSequence)
+                                     author: author, writtenIn: nextSequence)
         if keep { bodyBytes += envelope.utf8.count }
     }
 
@@ -456,7 +475,7 @@ struct InquiryMachine {
               record.lifecycle.department == department else {
             return [.dequeue(id: entry.id, department: department)]
         }
-        _ = apply(.release(reason: "worker gone before replying"), to: &record, by: .system, at: now)
+        _ = try? move(&record, .release(reason: "worker gone before replying"), by: .system, at: now, keepQueued: true)
         return [.log(.redelivery(entry.id, department: department, deliveries: entry.deliveries))]
     }
 
@@ -484,6 +503,9 @@ struct InquiryMachine {
         let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body.bytes)])
         return [.send(peer: worker, frames: command.frames)]
     }
+
+    /// The inquiry an outbound message belongs to, if the message is pending.
+    func inquiry(ofMessage id: InquiryID) -> InquiryID? { outbound[id]?.inquiry }
 
     /// The publishing gateway confirmed it posted the message. If its REPLY names the
     /// post (`{"external_id": …}`), a citizen's answer to that post threads back.
@@ -568,6 +590,11 @@ struct InquiryMachine {
             return (record, envelopeFields(id))
         }
         var record = try current(try request.id())
+        // An agent acts for one department: moves that need no ownership (reopen) are
+        // checked here, the others by the lifecycle too.
+        if let actingFor, record.lifecycle.department != actingFor, service != .renew {
+            throw LifecycleError.wrongDepartment(actingFor: actingFor, department: record.lifecycle.department)
+        }
         switch service {
         case .renew:
             guard record.lifecycle.state == .inProgress, record.lifecycle.owner == actor else {
@@ -814,9 +841,11 @@ struct InquiryMachine {
 
     /// Applies a lifecycle command, follows the SLA clocks, records it, and queues the
     /// inquiry where the move put it.
+    /// - Parameter keepQueued: the delivery queue already holds the entry (a worker left
+    ///   and the MDP machine put it back, or a restart restored it): do not queue it twice.
     private mutating func move(
         _ record: inout LifecycleRecord, _ command: LifecycleCommand, by actor: Actor, actingFor: String? = nil,
-        at now: Date, lease: Date? = nil
+        at now: Date, lease: Date? = nil, keepQueued: Bool = false
     ) throws(LifecycleError) {
         let wasQueuedAt = record.lifecycle.state == .queued ? record.lifecycle.department : nil
         let wasAwaiting = record.lifecycle.state == .awaitingCitizen
@@ -832,20 +861,13 @@ struct InquiryMachine {
             let id = record.id
             threads = threads.filter { $0.value != id }
         }
-        if record.lifecycle.state == .queued, wasQueuedAt != record.lifecycle.department || !Self.keepsQueueEntry(command) {
+        if record.lifecycle.state == .queued, wasQueuedAt != record.lifecycle.department, !keepQueued {
             open.afterCommit.append(.enqueue(department: record.lifecycle.department,
                                              entry: QueueEntry(id: record.id, priority: record.priority, deliveries: record.deliveries)))
         }
         if let wasQueuedAt, record.lifecycle.state != .queued || record.lifecycle.department != wasQueuedAt {
             pendingDequeues.append((record.id, wasQueuedAt))
         }
-    }
-
-    /// A release by the broker after a worker left: the delivery queue already put the
-    /// entry back.
-    private static func keepsQueueEntry(_ command: LifecycleCommand) -> Bool {
-        if case .release(let reason) = command { return reason == "worker gone before replying" }
-        return false
     }
 
     /// Queue entries a move took out of a queue; drained into actions by each event.
@@ -861,6 +883,7 @@ struct InquiryMachine {
         tracked[record.id]?.record = record
         tracked[record.id]?.writtenIn = nextSequence
         open.store.update(record)
+        open.touched.insert(record.id)
     }
 
     private mutating func appendTimeline(_ entry: TimelineEntry, priority: Priority) {

@@ -180,6 +180,12 @@ public struct MajordomoBrokerMachine {
         return [.report(.clientUnreachable(client: peer))]
     }
 
+    /// Moves every worker's expiry on by `duration`: the broker was not reading, so their
+    /// silence tells nothing.
+    public mutating func postponeExpiry(by duration: Duration) {
+        for id in Array(workers.keys) { workers[id]!.expiresAt = workers[id]!.expiresAt + duration }
+    }
+
     /// Time passed: expire silent workers and unserved requests, and send heartbeats.
     public mutating func tick(now: Instant) -> [Action] {
         var actions: [Action] = []

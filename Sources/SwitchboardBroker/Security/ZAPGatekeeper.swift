@@ -7,8 +7,8 @@ import ZeroMQ
 /// does not answer (fail closed).
 ///
 /// In plain mode it admits NULL-mechanism peers only. With CURVE it admits a client
-/// whose public key is in the authorised keys, and names it by the key's name (the
-/// `User-Id` every message from it then carries); NULL and unknown keys are refused. It
+/// whose public key is in the authorised keys, and gives it the key itself as the
+/// `User-Id` every message from it then carries (the engine looks the key up each time); NULL and unknown keys are refused. It
 /// cannot see the routing id a peer chose: libzmq's ZAP request carries the server
 /// socket's own id.
 struct ZAPGatekeeper {
@@ -36,8 +36,8 @@ struct ZAPGatekeeper {
             guard request.count >= 7, request[6].count == 32, let key = try? Z85.encode(request[6].bytes) else {
                 return .deny(code: "400", reason: "malformed CURVE credentials")
             }
-            guard let holder = keys.holder(publicKey: key) else { return .deny(code: "400", reason: "unknown key") }
-            return .allow(userID: holder.name)
+            guard keys.holder(publicKey: key) != nil else { return .deny(code: "400", reason: "unknown key") }
+            return .allow(userID: key)
         default:
             return .deny(code: "400", reason: "mechanism not allowed")
         }
