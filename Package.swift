@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -63,8 +65,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
+        /// The operations endpoint: Prometheus /metrics, /stats, health and a status page.
+        .target(name: "SwitchboardOps", dependencies: [
+            "SwitchboardBroker", "SwitchboardCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "switchboardd", dependencies: [
-            "SwitchboardBroker", "SwitchboardCore", "SwitchboardStore", "ZeroMQ",
+            "SwitchboardBroker", "SwitchboardOps", "SwitchboardCore", "SwitchboardStore", "ZeroMQ",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,7 +99,7 @@ let package = Package(
             "SwitchboardStore", "SwitchboardCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "SwitchboardBrokerTests", dependencies: [
-            "SwitchboardBroker", "SwitchboardCore", "SwitchboardStore", "Majordomo", "ZeroMQ", "TestSupport", "DaemonHarness",
+            "SwitchboardBroker", "SwitchboardOps", "SwitchboardCore", "SwitchboardStore", "Majordomo", "ZeroMQ", "TestSupport", "DaemonHarness",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -66,6 +66,9 @@ public final class SpawnedDaemon {
         process.arguments = [
             "--endpoint", endpoint, "--events", "tcp://127.0.0.1:*", "--data", dataDirectory,
             "--ready-file", readyFile, "--log-level", logLevel,
+            // Many daemons run at once in tests: no fixed port for the operations endpoint
+            // unless a test asks for one.
+            "--stats", "off",
         ] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import SwitchboardBroker
+import SwitchboardOps
 import SwitchboardCore
 import SwitchboardStore
 import ZeroMQ
@@ -54,6 +55,9 @@ struct Switchboardd: AsyncParsableCommand {
     @Option(help: "A connection that sends no valid 7/MDP message this long after it is accepted is closed, e.g. 30s.")
     var idleTimeout = DurationArgument(.seconds(30))
 
+    @Option(help: "Where the operations endpoint listens (/metrics, /stats, /healthz, /readyz, and a status page at /), as HOST:PORT; 'off' disables it. Keep it on loopback unless a proxy guards it.")
+    var stats = "127.0.0.1:8222"
+
     @Option(help: "The broker's CURVE secret key file (from 'switchboard keys generate --server'). With it, only keys in --authorized-keys may connect.")
     var serverKey: String?
 
@@ -99,6 +103,14 @@ struct Switchboardd: AsyncParsableCommand {
         if serverKey == nil, !insecure, endpoint.hasPrefix("tcp://"), !Self.isLocal(endpoint) {
             throw ValidationError("\(endpoint) is reachable from other hosts, and without --server-key anyone who reaches it may act as any worker, gateway or agent. Generate keys ('switchboard keys generate --server --name broker') and pass --server-key and --authorized-keys, or bind to 127.0.0.1; --insecure overrides this for isolated test networks")
         }
+    }
+
+    /// `HOST:PORT` of --stats.
+    static func hostAndPort(_ address: String) throws -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ValidationError("--stats \(address) must be HOST:PORT, such as 127.0.0.1:8222, or off")
+        }
+        return (String(address[..<colon]), port)
     }
 
     /// Loopback, ipc:// and inproc:// endpoints: plain mode is allowed there.
@@ -169,9 +181,18 @@ struct Switchboardd: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot open the inquiry store in --data \(data): \(error). Check the directory exists and is writable.")
         }
+        var services: [any Service] = []
+        if stats != "off" {
+            let board = StatsBoard()
+            options.stats = board
+            let (host, port) = try Self.hostAndPort(stats)
+            services.append(OpsEndpoint(board: board).application(host: host, port: port, logger: logger) { bound in
+                logger.info("operations endpoint listening", metadata: ["stats.address": "\(host):\(bound)"])
+            })
+        }
         let engine = try BrokerEngine(options: options, store: store, logger: logger)
         let group = ServiceGroup(
-            services: [BrokerService(engine: engine, logger: logger, readyFile: ready)],
+            services: [BrokerService(engine: engine, logger: logger, readyFile: ready)] + services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -28,7 +28,7 @@ class Daemon:
         ready = os.path.join(data, "ready.json")
         self.process = subprocess.Popen(
             [daemon_binary(), "--endpoint", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--data", data,
-             "--ready-file", ready, *args],
+             "--ready-file", ready, "--stats", "off", *args],
             stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30

@@ -51,6 +51,8 @@ public final class BrokerEngine: Sendable {
         public var timerInterval: Duration = .seconds(1)
         /// CURVE with authorised keys and roles; nil is plain mode (development only).
         public var security: Security?
+        /// Where the engine publishes its statistics every tick; nil publishes none.
+        public var stats: StatsBoard?
         /// At most this many connections from one address.
         public var maxConnectionsPerSource = 256
         /// At most this many connections in all.
@@ -316,6 +318,9 @@ struct EngineLoop {
     let clock = MonotonicWallClock()
     var nextTimers = ContinuousClock.now
     var warnings = WarningLimiter()
+    let startedAt = Date()
+    var eventsDropped = 0
+    var storeStats = BrokerStats.Store(writable: true, lastError: nil, commits: 0, committedRows: 0, commitSeconds: 0, pendingBatches: 0)
     /// When the engine stopped reading because the writer fell behind.
     var pausedSince: ContinuousClock.Instant?
 
@@ -389,6 +394,7 @@ struct EngineLoop {
             if readable[0] { readTurn() }
             let now = ContinuousClock.now
             if now >= nextTick {
+                publishStats()
                 for descriptor in connections.idle(now: now) {
                     logger.notice("connection cut", metadata: ["reason": "no valid message within \(options.idleTimeout)"])
                     AcceptedConnection.cut(descriptor)
@@ -480,12 +486,39 @@ struct EngineLoop {
         let now = ContinuousClock.now
         for outcome in writer.takeOutcomes() {
             switch outcome {
-            case .committed(let sequence, let result, _, _):
+            case .committed(let sequence, let result, let rows, let duration):
+                storeStats.commits += 1
+                storeStats.committedRows += rows
+                storeStats.commitSeconds += Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                storeStats.writable = true
+                storeStats.lastError = nil
                 carryOut(inquiries.committed(sequence, result: result), now: now)
-            case .failed(let sequence, _):
+            case .failed(let sequence, let error):
+                storeStats.writable = false
+                storeStats.lastError = error
                 carryOut(inquiries.commitFailed(sequence), now: now)
             }
         }
+    }
+
+    /// Publishes a snapshot for the operations endpoint (a few hundred bytes per
+    /// department, every tick): readers never touch the engine.
+    private mutating func publishStats() {
+        guard let board = options.stats else { return }
+        var store = storeStats
+        store.pendingBatches = inquiries.pendingBatches
+        let departments = options.configuration.departments.map { department -> BrokerStats.Department in
+            let load = mdp.load(for: department.id)
+            return BrokerStats.Department(id: department.id, name: department.name, ready: mdp.readyInquiries(for: department.id),
+                                          inFlight: load.inFlight, workers: mdp.workerCount(for: department.id), credit: load.credit)
+        }
+        board.publish(BrokerStats(
+            at: Date(), startedAt: startedAt, ready: true, engineTurnedAt: Date(), store: store, ingest: inquiries.ingestCounts,
+            departments: departments,
+            connections: BrokerStats.Connections(open: connections.count, cut: connections.cuts, denials: denials,
+                                                 warningsHeldBack: warnings.totalHeldBack),
+            eventsDropped: eventsDropped
+        ))
     }
 
     /// Applies the connection limits as libzmq accepts and closes connections.
@@ -667,11 +700,12 @@ struct EngineLoop {
         }
     }
 
-    private func publish(_ event: BrokerStreamEvent) {
+    private mutating func publish(_ event: BrokerStreamEvent) {
         guard let publisher else { return }
         do {
             try publisher.send(event.frames, dontWait: true)
         } catch {
+            eventsDropped += 1
             logger.warning("event dropped", metadata: ["event": "\(event.topic)", "error": "\(error)"])
         }
     }

@@ -12,6 +12,8 @@ struct WarningLimiter {
     private var counts: [Frame: Int] = [:]
     private var written = 0
     private(set) var suppressed = 0
+    /// Warnings held back since the broker started.
+    private(set) var totalHeldBack = 0
 
     init(perPeer: Int = 5, total: Int = 50, now: ContinuousClock.Instant = .now) {
         self.perPeer = perPeer
@@ -33,6 +35,7 @@ struct WarningLimiter {
         let count = counts[peer, default: 0]
         guard count < perPeer, written < total else {
             suppressed += 1
+            totalHeldBack += 1
             return (false, closed)
         }
         counts[peer] = count + 1

@@ -96,6 +96,8 @@ struct InquiryMachine {
     private var nextSequence: UInt64 = 1
     /// A commit failed and has not yet succeeded on retry: new writes are refused.
     private(set) var storeUnavailable = false
+    /// Ingest outcomes so far, for statistics.
+    private(set) var ingestCounts = BrokerStats.Ingest(accepted: 0, duplicate: 0, threaded: 0, rejected: [:], unofficialChannel: 0)
 
     init(configuration: SwitchboardConfiguration, bodyBudget: Int = 64 << 20, keyCapacity: Int = 200_000) {
         self.configuration = configuration
@@ -216,6 +218,7 @@ struct InquiryMachine {
                 // A duplicate answered from memory names the original as known now: an
                 // earlier batch's commit may have found that one to repeat a stored inquiry.
                 if case .duplicate(_, let key) = reply, let known = keys[key] { answer = .duplicate(of: known, key: key) }
+                count(answer)
                 actions.append(.send(peer: client, frames: ClientMessage(service: service, body: [answer.frame]).frames))
             case .enqueue(let department, let entry):
                 if result.duplicates[entry.id] == nil { actions.append(.enqueue(department: department, entry: entry)) }
@@ -225,6 +228,15 @@ struct InquiryMachine {
         }
         forgetSettled(batch.touched, upTo: sequence)
         return actions
+    }
+
+    private mutating func count(_ reply: InquiryReply) {
+        switch reply {
+        case .accepted: ingestCounts.accepted += 1
+        case .duplicate: ingestCounts.duplicate += 1
+        case .threaded: ingestCounts.threaded += 1
+        default: break
+        }
     }
 
     /// A commit attempt failed; the writer retries it. Nobody waiting on this batch is
@@ -278,6 +290,7 @@ struct InquiryMachine {
         do {
             inquiry = try decoder.decode(body[0].bytes)
         } catch {
+            ingestCounts.rejected[error.code.rawValue, default: 0] += 1
             return [refuse(client, service, .rejected(error)), .log(.rejected(code: error.code.rawValue))]
         }
         let key = inquiry.deduplicationKey
@@ -297,6 +310,7 @@ struct InquiryMachine {
         let channel = verdict(for: inquiry.source)
         let unofficial = Self.unofficialReason(channel)
         if unofficial != nil {
+            ingestCounts.unofficialChannel += 1
             // A citizen's question is never dropped: it goes to the front office's review
             // of channels, marked.
             decision = RoutingDecision(department: configuration.frontOffice, priority: decision.priority,

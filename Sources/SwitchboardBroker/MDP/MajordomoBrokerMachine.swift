@@ -111,6 +111,14 @@ public struct MajordomoBrokerMachine {
     public var serviceNames: [String] { services.keys.sorted() }
     public func isWorker(_ peer: Frame) -> Bool { workers[peer] != nil }
     public func readyInquiries(for department: String) -> Int { inquiries.count(department: department) }
+    /// Inquiries a service's workers hold, and the credit they announced, together.
+    public func load(for service: String) -> (inFlight: Int, credit: Int) {
+        workers.values.reduce(into: (0, 0)) { total, worker in
+            guard worker.service == service else { return }
+            total.0 += worker.holding.count { if case .inquiry = $0 { true } else { false } }
+            total.1 += worker.credit
+        }
+    }
     /// Inquiries handed to a worker and not yet acknowledged.
     public var inquiriesInFlight: Int {
         workers.values.reduce(0) { total, worker in

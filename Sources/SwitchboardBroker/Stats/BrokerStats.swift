@@ -1,0 +1,80 @@
+import Foundation
+import Synchronization
+
+/// What the broker reports about itself: one typed snapshot, published by the engine
+/// thread every tick, read by the operations endpoint (`/stats`, `/metrics`, the status
+/// page). The engine never waits on a reader. Names and units follow `/stats` (see
+/// `deploy/README.md`); no field ever holds a citizen's text, handle or an inquiry id.
+public struct BrokerStats: Codable, Sendable, Equatable {
+    /// When this snapshot was taken.
+    public var at: Date
+    public var startedAt: Date
+    /// Configuration loaded, sockets bound, queues restored.
+    public var ready: Bool
+    /// When the engine loop last turned: a stale time means a stuck engine.
+    public var engineTurnedAt: Date
+    public var store: Store
+    public var ingest: Ingest
+    public var departments: [Department]
+    public var connections: Connections
+    /// Events the PUB socket could not queue for a slow subscriber.
+    public var eventsDropped: Int
+
+    public struct Store: Codable, Sendable, Equatable {
+        /// False while a commit is failing (the broker answers store_unavailable).
+        public var writable: Bool
+        public var lastError: String?
+        public var commits: Int
+        public var committedRows: Int
+        /// Total seconds spent committing: with `commits`, the mean commit latency.
+        public var commitSeconds: Double
+        /// Sealed batches waiting for the writer.
+        public var pendingBatches: Int
+    }
+
+    public struct Ingest: Codable, Sendable, Equatable {
+        public var accepted: Int
+        public var duplicate: Int
+        /// Follow-ups threaded into an inquiry waiting for the citizen.
+        public var threaded: Int
+        /// Rejected envelopes by error code.
+        public var rejected: [String: Int]
+        /// Inquiries that came through an account that is not an active official one.
+        public var unofficialChannel: Int
+    }
+
+    public struct Department: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        /// Inquiries waiting in the delivery queue.
+        public var ready: Int
+        /// Inquiries held by this department's workers, not yet acknowledged.
+        public var inFlight: Int
+        public var workers: Int
+        /// Requests the workers may hold at once, all together.
+        public var credit: Int
+    }
+
+    public struct Connections: Codable, Sendable, Equatable {
+        public var open: Int
+        /// Connections closed for exceeding a limit or staying silent.
+        public var cut: Int
+        /// Requests refused by the access rules, by role.
+        public var denials: [String: Int]
+        /// Warnings about hostile peers not written (rate limit).
+        public var warningsHeldBack: Int
+    }
+}
+
+/// Where the engine publishes its latest snapshot, and readers take it.
+public final class StatsBoard: Sendable {
+    private let latest = Mutex<BrokerStats?>(nil)
+
+    public init() {}
+
+    public var current: BrokerStats? { latest.withLock { $0 } }
+
+    func publish(_ stats: BrokerStats) {
+        latest.withLock { $0 = stats }
+    }
+}
