@@ -77,7 +77,20 @@ import ZeroMQ
         let page = try #require(Self.get(port, "/"))
         #expect(page.body.contains("Waste and recycling"))
         #expect(page.body.contains("no worker"), "a department with waiting inquiries and no worker is flagged")
+
+        // The same figures from the command line.
+        let table = try runTool("switchboard", ["stats", "--stats", "http://127.0.0.1:\(port)"])
+        #expect(table.status == 0, "\(table.error)")
+        #expect(table.output.contains("2 accepted"))
+        #expect(table.output.contains("waste"))
+        let json = try runTool("switchboard", ["stats", "--json", "--stats", "http://127.0.0.1:\(port)"])
+        #expect(json.output.contains(#""accepted" : 2"#))
+        let top = try runTool("switchboard", ["top", "--count", "1", "--stats", "http://127.0.0.1:\(port)"])
+        #expect(top.output.contains("switchboard top"))
         #expect(try daemon.terminate() == 0)
+        let down = try runTool("switchboard", ["stats", "--stats", "http://127.0.0.1:\(port)"])
+        #expect(down.status == 3)
+        #expect(down.error.contains("is switchboardd running with --stats"))
     }
 
     /// The engine's snapshot follows a store that stops taking writes, and health says so.
