@@ -199,11 +199,15 @@ extension Frame {
     /// How a frame a peer sent is named in errors and logs: its size and a short hex
     /// prefix, never its contents, which may be a citizen's message (and may be large).
     public var summary: String {
-        let prefix = bytes.prefix(8).map { byte in
+        bytes.isEmpty ? "0 bytes" : "\(bytes.count) bytes, starting \(hexPrefix(8))\(bytes.count > 8 ? "…" : "")"
+    }
+
+    /// The first `count` bytes as lowercase hex.
+    func hexPrefix(_ count: Int) -> String {
+        bytes.prefix(count).map { byte in
             let hex = String(byte, radix: 16)
             return hex.count == 1 ? "0" + hex : hex
         }.joined()
-        return bytes.isEmpty ? "0 bytes" : "\(bytes.count) bytes, starting \(prefix)\(bytes.count > 8 ? "…" : "")"
     }
 }
 
@@ -224,9 +228,6 @@ extension MDP {
         if peer.count <= 32, let text = peer.string, text.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value < 0x7F }) {
             return text
         }
-        return "0x" + peer.bytes.prefix(32).map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
+        return "0x" + peer.hexPrefix(32)
     }
 }

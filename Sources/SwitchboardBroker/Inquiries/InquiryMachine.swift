@@ -115,7 +115,6 @@ struct InquiryMachine {
     /// Whether a delivery needs the envelope read back (after a restart, or past the budget).
     func needsBody(_ id: InquiryID) -> Bool { tracked[id]?.envelope == nil }
     func record(_ id: InquiryID) -> LifecycleRecord? { tracked[id]?.record }
-    var trackedCount: Int { tracked.count }
     var pendingBatches: Int { sealed.count }
     var hasOpenBatch: Bool { !open.store.isEmpty || !open.afterCommit.isEmpty }
     /// Rows and bytes in the open batch, to bound it.

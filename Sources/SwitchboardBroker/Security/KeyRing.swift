@@ -18,5 +18,4 @@ public final class KeyRing: Sendable {
     }
 
     func holder(publicKey: String) -> KeyHolder? { keys.withLock { $0.byKey[publicKey] } }
-    func holder(named name: String) -> KeyHolder? { keys.withLock { $0.byName[name] } }
 }

@@ -38,9 +38,9 @@ public struct ChannelHandle: Sendable, Hashable {
         return text
     }
 
+    /// The canonical handle without separators; on Mastodon the instance is kept whole.
     static func normalize(_ handle: String, platform: Platform) -> String {
-        var text = handle.precomposedStringWithCompatibilityMapping.lowercased().trimmingCharacters(in: .whitespaces)
-        while text.hasPrefix("@") { text.removeFirst() }
+        var text = canonicalize(handle, platform: platform)
         var instance: String?
         if platform == .mastodon, let at = text.firstIndex(of: "@") {
             instance = String(text[text.index(after: at)...])
