@@ -17,9 +17,17 @@ if ! command -v pkg-config >/dev/null || ! pkg-config --exists libzmq || ! pkg-c
 fi
 
 if [ "${1:-}" = "test" ]; then
-  if ! python3 -c 'import zmq, pytest, jsonschema' 2>/dev/null; then
-    echo "bootstrap: installing pyzmq, pytest and jsonschema through pip"
-    python3 -m pip install --quiet --disable-pip-version-check pyzmq pytest jsonschema
+  if ! python3 -c 'import zmq, pytest, jsonschema, yaml' 2>/dev/null; then
+    echo "bootstrap: installing pyzmq, pytest, jsonschema and pyyaml through pip"
+    python3 -m pip install --quiet --disable-pip-version-check pyzmq pytest jsonschema pyyaml
+  fi
+  # The operations tests run the real things: Prometheus and promtool on the shipped
+  # rules and a live scrape, headless Chromium on the status page, sqlite3 on the files.
+  if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v chromium >/dev/null \
+     || ! command -v sqlite3 >/dev/null; then
+    echo "bootstrap: installing prometheus, chromium and sqlite3 through apt (for the operations tests)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium sqlite3 >/dev/null
   fi
 fi
 

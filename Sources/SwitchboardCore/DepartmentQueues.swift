@@ -62,6 +62,12 @@ public struct DepartmentQueues: Sendable {
         return nil
     }
 
+    /// The earliest-received inquiry at the head of any of the department's lines: the
+    /// one that has waited longest, unless a later one was put back before it.
+    public func longestWaiting(department: String) -> QueueEntry? {
+        queues[department]?.compactMap(\.first).min { $0.id < $1.id }
+    }
+
     public func count(department: String) -> Int {
         queues[department]?.reduce(0) { $0 + $1.count } ?? 0
     }

@@ -10,4 +10,16 @@ public enum DurationText {
         }
         return nil
     }
+
+    /// An age as people read it at a glance, to the largest two units: `45s`, `12m`,
+    /// `3h 5m`, `2d 4h`.
+    public static func age(_ seconds: Double) -> String {
+        let total = Int(max(0, seconds).rounded(.down))
+        switch total {
+        case ..<60: return "\(total)s"
+        case ..<3_600: return "\(total / 60)m"
+        case ..<86_400: return "\(total / 3_600)h \(total % 3_600 / 60)m"
+        default: return "\(total / 86_400)d \(total % 86_400 / 3_600)h"
+        }
+    }
 }

@@ -24,6 +24,11 @@ public struct IngestError: Error, Equatable, Sendable, CustomStringConvertible {
         /// The envelope is larger than the broker accepts (64 KiB by default); it was
         /// not parsed.
         public static let tooLarge = Code(rawValue: "too_large")
+
+        /// Every code, so that statistics can show each from the start.
+        public static let all: [Code] = [
+            .invalidJSON, .missingField, .invalidType, .unknownField, .invalidValue, .unknownPlatform, .textTooLong, .brokerField, .tooLarge,
+        ]
     }
 
     public let code: Code

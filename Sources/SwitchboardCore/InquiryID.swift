@@ -20,6 +20,11 @@ public struct InquiryID: Hashable, Comparable, Sendable, CustomStringConvertible
         return InquiryID(high: high, low: low)
     }
 
+    /// When the id was made (the inquiry was received), to the millisecond.
+    public var createdAt: Date {
+        Date(timeIntervalSince1970: Double(high >> 16) / 1_000)
+    }
+
     public static func generate(at date: Date = Date()) -> InquiryID {
         var rng = SystemRandomNumberGenerator()
         return generate(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1_000)), using: &rng)

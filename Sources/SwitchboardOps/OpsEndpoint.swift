@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import SwitchboardCore
 import Synchronization
 import SwitchboardBroker
 
@@ -80,35 +81,83 @@ final class MetricsMirror: Sendable {
     func render(_ stats: BrokerStats) -> [UInt8] {
         gauge("switchboard_up", "1 while the broker runs.", [], 1)
         gauge("switchboard_uptime_seconds", "Seconds since the broker started.", [], stats.at.timeIntervalSince(stats.startedAt))
+        gauge("switchboard_build_info", "Always 1; the version is the label.", [("version", stats.build.version)], 1)
         gauge("switchboard_ready", "1 once configuration, sockets and queues are ready.", [], stats.ready ? 1 : 0)
         gauge("switchboard_store_writable", "1 while commits succeed.", [], stats.store.writable ? 1 : 0)
         gauge("switchboard_store_pending_batches", "Sealed batches waiting for the store writer.", [], Double(stats.store.pendingBatches))
         counter("switchboard_store_commits_total", "Batches committed.", [], Double(stats.store.commits))
         counter("switchboard_store_committed_rows_total", "Rows committed.", [], Double(stats.store.committedRows))
-        counter("switchboard_store_commit_seconds_total", "Seconds spent committing.", [], stats.store.commitSeconds)
         counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "accepted")], Double(stats.ingest.accepted))
         counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "duplicate")], Double(stats.ingest.duplicate))
         counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "threaded")], Double(stats.ingest.threaded))
-        for (code, count) in stats.ingest.rejected {
+        counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "rejected")],
+                Double(stats.ingest.rejected.values.reduce(0, +)))
+        for code in Set(IngestError.Code.all.map(\.rawValue)).union(stats.ingest.rejected.keys).sorted() {
+            let count = stats.ingest.rejected[code] ?? 0
             counter("switchboard_ingest_rejected_total", "Envelopes rejected, by error code.", [("code", code)], Double(count))
         }
-        counter("switchboard_unofficial_channel_total", "Inquiries through accounts that are not active official ones.", [], Double(stats.ingest.unofficialChannel))
+        for platform in Platform.allCases {
+            counter("switchboard_unofficial_channel_total", "Inquiries through accounts that are not active official ones, by platform.",
+                    [("platform", platform.rawValue)], Double(stats.ingest.unofficialByPlatform[platform.rawValue] ?? 0))
+        }
         for department in stats.departments {
             let labels = [("department", department.id)]
             gauge("switchboard_department_ready", "Inquiries waiting in the department's queue.", labels, Double(department.ready))
             gauge("switchboard_department_in_flight", "Inquiries held by the department's workers.", labels, Double(department.inFlight))
             gauge("switchboard_department_workers", "Workers connected for the department.", labels, Double(department.workers))
             gauge("switchboard_department_worker_credit", "Requests the department's workers may hold at once.", labels, Double(department.credit))
+            gauge("switchboard_department_held", "Inquiries claimed by contact-centre agents.", labels, Double(department.heldByAgents))
+            gauge("switchboard_department_accepted", "Inquiries the department accepted and owns.", labels, Double(department.accepted))
+            gauge("switchboard_department_awaiting_citizen", "Inquiries waiting for the citizen's answer.", labels, Double(department.awaitingCitizen))
+            gauge("switchboard_department_parked", "Inquiries parked after failed deliveries.", labels, Double(department.parked))
+            gauge("switchboard_department_oldest_ready_age_seconds", "Seconds since the longest-waiting ready inquiry arrived.", labels,
+                  department.oldestReadyAgeSeconds)
+            gauge("switchboard_department_first_response_target_seconds", "First-response target at normal priority.", labels,
+                  department.firstResponseTargetSeconds)
+            gauge("switchboard_department_resolution_target_seconds", "Resolution target at normal priority.", labels,
+                  department.resolutionTargetSeconds)
+            counter("switchboard_delivered_total", "Deliveries to department workers.", labels, Double(department.delivered))
+            counter("switchboard_redelivered_total", "Deliveries after a worker left without replying.", labels, Double(department.redelivered))
+            counter("switchboard_parked_total", "Inquiries parked after failed deliveries.", labels, Double(department.parkedTotal))
+            for (from, count) in department.handoffsIn {
+                counter("switchboard_handoffs_in_total", "Inquiries handed to this department, by where from.", labels + [("from", from)], Double(count))
+            }
+            for (to, count) in department.handoffsOut {
+                counter("switchboard_handoffs_out_total", "Inquiries this department handed on, by where to.", labels + [("to", to)], Double(count))
+            }
+            // Every clock and scope from the start, at 0: increase() sees the first alert.
+            for clock in ["first_response", "resolution"] {
+                for scope in ["department", "inquiry"] {
+                    let key = "\(clock)/\(scope)", series = labels + [("clock", clock), ("scope", scope)]
+                    counter("switchboard_sla_warnings_total", "SLA warnings (80% of a target), by clock and scope.", series,
+                            Double(department.slaWarnings[key] ?? 0))
+                    counter("switchboard_sla_breaches_total", "SLA breaches, by clock and scope.", series, Double(department.slaBreaches[key] ?? 0))
+                }
+            }
         }
         gauge("switchboard_connections", "Connections open.", [], Double(stats.connections.open))
         counter("switchboard_connections_cut_total", "Connections closed for a limit or for silence.", [], Double(stats.connections.cut))
-        for (role, count) in stats.connections.denials {
+        for role in Set(Role.names).union(stats.connections.denials.keys).sorted() {
+            let count = stats.connections.denials[role] ?? 0
             counter("switchboard_denials_total", "Requests refused by the access rules, by role.", [("role", role)], Double(count))
         }
         counter("switchboard_warnings_held_back_total", "Warnings about peers not written (rate limit).", [], Double(stats.connections.warningsHeldBack))
         counter("switchboard_events_dropped_total", "Events the stream could not queue for a slow subscriber.", [], Double(stats.eventsDropped))
-        return registry.emitToBuffer()
+        var text = registry.emitToBuffer()
+        var histograms = HistogramExposition()
+        histograms.add("switchboard_first_response_seconds", "Seconds from arrival to the first response (SLA clock time).",
+                       stats.departments.map { ([("department", $0.id)], $0.firstResponse) })
+        histograms.add("switchboard_resolution_seconds", "Seconds from arrival to closing (SLA clock time).",
+                       stats.departments.map { ([("department", $0.id)], $0.resolution) })
+        histograms.add("switchboard_leg_seconds", "Seconds an inquiry spent with one department before a handoff or the close.",
+                       stats.departments.map { ([("department", $0.id)], $0.leg) })
+        histograms.add("switchboard_store_commit_seconds", "Seconds each group commit took, fsync included.", [([], stats.store.commitLatency)])
+        histograms.add("switchboard_store_batch_rows", "Rows written by each group commit.", [([], stats.store.batchRows)])
+        histograms.add("switchboard_engine_turn_seconds", "Seconds one busy turn of the engine loop took.", [([], stats.engineTurnSeconds)])
+        text += histograms.text
+        return text
     }
+
 
     private func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
         registry.makeGauge(name: name, labels: labels, help: help).set(to: value)
@@ -126,30 +175,76 @@ final class MetricsMirror: Sendable {
     }
 }
 
+/// Histograms in the Prometheus text format, written from the snapshot's buckets: the
+/// engine counts observations itself, so that nothing on the HTTP side is ever on its
+/// path, and a histogram's buckets cannot be mirrored into swift-prometheus's own.
+struct HistogramExposition {
+    private(set) var text: [UInt8] = []
+
+    mutating func add(_ name: String, _ help: String, _ series: [([(String, String)], BucketHistogram)]) {
+        var lines = "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        for (labels, histogram) in series {
+            let base = labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }
+            for (bound, count) in zip(histogram.bounds, histogram.cumulative) {
+                lines += "\(name)_bucket{\((base + ["le=\"\(Self.number(bound))\""]).joined(separator: ","))} \(count)\n"
+            }
+            lines += "\(name)_bucket{\((base + [#"le="+Inf""#]).joined(separator: ","))} \(histogram.count)\n"
+            let suffix = base.isEmpty ? "" : "{\(base.joined(separator: ","))}"
+            lines += "\(name)_sum\(suffix) \(Self.number(histogram.sum))\n\(name)_count\(suffix) \(histogram.count)\n"
+        }
+        text += Array(lines.utf8)
+    }
+
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
+
 /// The status page: server-rendered, no script, refreshes itself, readable on a phone;
 /// departments in trouble first.
 enum StatusPage {
+    /// What is wrong with a department, worst first; empty when it is fine.
+    static func troubles(_ department: BrokerStats.Department) -> [(weight: Int, text: String)] {
+        var found: [(Int, String)] = []
+        if department.workers == 0 && department.ready > 0 { found.append((8, "no worker")) }
+        if department.ready > 0 && department.oldestReadyAgeSeconds > department.firstResponseTargetSeconds {
+            found.append((4, "oldest over target"))
+        }
+        if department.slaBreachesToday > 0 { found.append((2, "\(department.slaBreachesToday) SLA breaches today")) }
+        if department.parked > 0 { found.append((1, "\(department.parked) parked")) }
+        return found
+    }
+
     static func html(_ stats: BrokerStats?, now: Date) -> String {
         guard let stats else {
             return page("<p class=bad>The broker has not published statistics yet.</p>")
         }
-        let trouble: (BrokerStats.Department) -> Int = { department in
-            (department.workers == 0 && department.ready > 0 ? 2 : 0) + (department.ready > 100 ? 1 : 0)
-        }
-        let departments = stats.departments.sorted { (trouble($0), $0.ready) > (trouble($1), $1.ready) }
+        let weight: (BrokerStats.Department) -> Int = { troubles($0).reduce(0) { $0 + $1.weight } }
+        let departments = stats.departments.sorted { (weight($0), $0.oldestReadyAgeSeconds, $0.ready) > (weight($1), $1.oldestReadyAgeSeconds, $1.ready) }
         var rows = ""
         for department in departments {
-            let status = trouble(department) >= 2 ? "<td class=bad>no worker</td>" : (trouble(department) == 1 ? "<td class=warn>backlog</td>" : "<td class=ok>ok</td>")
-            rows += "<tr><td>\(escape(department.name)) <small>\(escape(department.id))</small></td><td>\(department.ready)</td>"
-                + "<td>\(department.inFlight)</td><td>\(department.workers)</td>\(status)</tr>"
+            let found = troubles(department)
+            let state = found.isEmpty
+                ? "<td class=ok>ok</td>"
+                : "<td class=\(found.contains { $0.weight >= 4 } ? "bad" : "warn")>\(found.map { escape($0.text) }.joined(separator: ", "))</td>"
+            rows += "<tr data-department=\"\(escape(department.id))\"><td>\(escape(department.name)) <small>\(escape(department.id))</small></td>"
+                + "<td>\(department.ready)</td><td>\(department.ready > 0 ? DurationText.age(department.oldestReadyAgeSeconds) : "-")</td>"
+                + "<td>\(department.inFlight + department.heldByAgents)</td><td>\(department.workers)</td>"
+                + "<td>\(department.slaBreachesToday)</td>\(state)</tr>"
         }
         let health = stats.store.writable ? "<span class=ok>store writable</span>" : "<span class=bad>store NOT writable</span>"
         let body = """
-            <p>\(health) · up \(Int(stats.at.timeIntervalSince(stats.startedAt)))s · ingested \(stats.ingest.accepted) accepted, \
+            <p>\(health) · up \(DurationText.age(stats.at.timeIntervalSince(stats.startedAt))) · ingested \(stats.ingest.accepted) accepted, \
             \(stats.ingest.duplicate) duplicate, \(stats.ingest.rejected.values.reduce(0, +)) rejected · \
             \(stats.ingest.unofficialChannel) through unofficial channels</p>
-            <table><thead><tr><th>Department</th><th>Waiting</th><th>With workers</th><th>Workers</th><th>State</th></tr></thead>
+            <table><thead><tr><th>Department</th><th>Waiting</th><th>Oldest</th><th>Being handled</th><th>Workers</th>\
+            <th>Breaches today</th><th>State</th></tr></thead>
             <tbody>\(rows)</tbody></table>
+            <p><small>Refreshes every 5 s · figures as of \(ISO8601DateFormatter().string(from: stats.at)) · <a href=/metrics>metrics</a> · <a href=/stats>stats</a></small></p>
             """
         return page(body)
     }

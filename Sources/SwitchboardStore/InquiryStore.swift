@@ -46,6 +46,23 @@ public protocol InquiryStore: Sendable {
     func awaitingCitizen() throws(StoreError) -> (inquiries: [StoredInquiry], threads: [ThreadKey])
     /// Every entry of the channel registry, archived ones included.
     func channels() throws(StoreError) -> [ChannelEntry]
+    /// How many open (not closed) inquiries stand where, for statistics at start-up.
+    func stateCounts() throws(StoreError) -> [StateCount]
+}
+
+/// Open inquiries of one department in one state, held by one kind of owner.
+public struct StateCount: Sendable, Equatable {
+    public var department: String
+    public var state: LifecycleState
+    public var ownerKind: Actor.Kind?
+    public var count: Int
+
+    public init(department: String, state: LifecycleState, ownerKind: Actor.Kind?, count: Int) {
+        self.department = department
+        self.state = state
+        self.ownerKind = ownerKind
+        self.count = count
+    }
 }
 
 /// What the broker keeps about an inquiry's handling: the one representation of its

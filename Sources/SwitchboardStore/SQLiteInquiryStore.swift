@@ -514,6 +514,19 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
+    public func stateCounts() throws(StoreError) -> [StateCount] {
+        try read("count open inquiries") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT department, state, owner_kind, COUNT(*) AS n FROM inquiry WHERE state != 'closed'
+                GROUP BY department, state, owner_kind
+                """).compactMap { row in
+                guard let state = LifecycleState(rawValue: row["state"]) else { return nil }
+                return StateCount(department: row["department"], state: state,
+                                  ownerKind: (row["owner_kind"] as String?).flatMap(Actor.Kind.init(rawValue:)), count: row["n"])
+            }
+        }
+    }
+
     public func awaitingCitizen() throws(StoreError) -> (inquiries: [StoredInquiry], threads: [ThreadKey]) {
         let ids = try read("find inquiries awaiting the citizen") { db in
             try String.fetchAll(db, sql: "SELECT id FROM inquiry WHERE state = 'awaiting_citizen'").compactMap { InquiryID($0) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwitchboardCore
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -50,10 +51,17 @@ extension Switchboard {
                 "",
             ]
             let departments = document["departments"] as? [[String: Any]] ?? []
-            lines.append(Table.render(["DEPARTMENT", "WAITING", "WITH WORKERS", "WORKERS", "CREDIT"], departments.map { department in
-                let waiting = department["ready"] as? Int ?? 0, workers = department["workers"] as? Int ?? 0
+            let header = ["DEPARTMENT", "WAITING", "OLDEST", "WITH WORKERS", "WITH AGENTS", "PARKED", "WORKERS", "CREDIT", "BREACHES TODAY"]
+            lines.append(Table.render(header, departments.map { department in
+                let number = { (key: String) in department[key] as? Int ?? 0 }
+                let waiting = number("ready"), workers = number("workers")
+                let oldest = department["oldest_ready_age_seconds"] as? Double ?? 0
+                let target = department["first_response_target_seconds"] as? Double ?? .infinity
                 return [department["id"] as? String ?? "", Table.highlight("\(waiting)", when: waiting > 0 && workers == 0),
-                        "\(department["in_flight"] as? Int ?? 0)", "\(workers)", "\(department["credit"] as? Int ?? 0)"]
+                        Table.highlight(waiting > 0 ? DurationText.age(oldest) : "-", when: waiting > 0 && oldest > target),
+                        "\(number("in_flight"))", "\(number("held_by_agents"))", Table.highlight("\(number("parked"))", when: number("parked") > 0),
+                        "\(workers)", "\(number("credit"))",
+                        Table.highlight("\(number("sla_breaches_today"))", when: number("sla_breaches_today") > 0)]
             }))
             return lines.joined(separator: "\n")
         }

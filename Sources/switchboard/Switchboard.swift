@@ -19,7 +19,7 @@ struct Switchboard: ParsableCommand {
             ~/.config/switchboard/config.yaml (endpoint, events, agent, department, key, server_key); \
             flags win over the environment, which wins over the file.
             """,
-        version: "0.1.0",
+        version: SwitchboardVersion.current,
         subcommands: [
             Queue.self, Claim.self, Show.self, Reply.self, Handoff.self, Return.self, Ask.self, Close.self, Reopen.self,
             Release.self, Renew.self, Parked.self, Requeue.self,

@@ -16,7 +16,7 @@ struct Switchboardd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboardd",
         abstract: "The Switchboard broker: routes citizen inquiries to department queues over 7/MDP.",
-        version: "0.1.0 (libzmq \(Context.libraryVersion))"
+        version: "\(SwitchboardVersion.current) (libzmq \(Context.libraryVersion))"
     )
 
     @Option(help: "Where the broker's ROUTER socket binds. tcp://127.0.0.1:* picks a free port.")

@@ -5,6 +5,7 @@ import Majordomo
 import SwitchboardCore
 import SwitchboardOps
 import SwitchboardStore
+import Synchronization
 import Testing
 import TestSupport
 import ZeroMQ
@@ -91,6 +92,86 @@ import ZeroMQ
         let down = try runTool("switchboard", ["stats", "--stats", "http://127.0.0.1:\(port)"])
         #expect(down.status == 3)
         #expect(down.error.contains("is switchboardd running with --stats"))
+    }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The value of one series in a scrape, by its exact name and labels.
+    static func value(_ metrics: String, _ series: String) -> Double? {
+        metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    /// Scripted traffic (ingests, deliveries, a handoff by a worker, an SLA breach on a
+    /// two-second target) shows in `/metrics` as an operator would read it; the scrape
+    /// passes `promtool check metrics`, and exports exactly the metrics the shipped
+    /// rules and dashboard are written against (`deploy/prometheus/metrics.txt`).
+    @Test func metricsFollowDeliveriesHandoffsAndBreaches() throws {
+        let port = try Self.freePort()
+        let config = temporaryDirectory() + "/city.yaml"
+        let yaml = try String(contentsOf: Self.root.appendingPathComponent("deploy/switchboard.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "normal: { first_response: 1d, resolution: 5d }", with: "normal: { first_response: 2s, resolution: 1h }")
+            .replacingOccurrences(of: "escalation: { action: raise_priority }", with: "escalation: { action: none }")
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try SpawnedDaemon(arguments: ["--stats", "127.0.0.1:\(port)", "--config", config])
+        let client = try MajordomoClient(context: try Context(), endpoint: daemon.endpoint)
+        defer { client.close() }
+        func ingest(_ n: Int) throws {
+            let reply = try client.request("sb.ingest", body: [envelope("metrics-\(n)", text: "My bin was not collected")])
+            #expect(reply?.body.first.map { String(decoding: $0.bytes, as: UTF8.self) }?.contains("accepted") == true)
+        }
+        // The first delivery is handed to roads, the second accepted; then the worker
+        // goes, and a third inquiry waits in the queue.
+        let answers = Mutex(0)
+        let waste = WorkerThread(endpoint: daemon.endpoint, service: "waste") { _ in
+            answers.withLock { count -> [Frame] in
+                count += 1
+                return count == 1 ? [#"{"outcome":"handoff","department":"roads","note":"a street bin"}"#] : ["ok"]
+            }
+        }
+        try ingest(1)
+        try ingest(2)
+        try waitUntil("the worker answered both") { waste.served.withLock { $0 } == 2 }
+        waste.stop()
+        try ingest(3)
+        var metrics = ""
+        do {
+            try waitUntil(timeout: .seconds(20), "the metrics show two deliveries, the handoff and a first-response breach") {
+                metrics = Self.get(port, "/metrics")?.body ?? ""
+                return Self.value(metrics, #"switchboard_delivered_total{department="waste"}"#) == 2
+                    && Self.value(metrics, #"switchboard_handoffs_out_total{department="waste",to="roads"}"#) == 1
+                    && (Self.value(metrics, #"switchboard_sla_breaches_total{department="waste",clock="first_response",scope="inquiry"}"#) ?? 0) >= 1
+            }
+        } catch {
+            let lines = metrics.split(separator: "\n").filter { $0.contains("waste") && !$0.contains("_bucket") }
+            Issue.record("\(error); the waste series:\n\(lines.joined(separator: "\n"))")
+            throw error
+        }
+        #expect(Self.value(metrics, #"switchboard_department_ready{department="waste"}"#) == 1)
+        #expect(Self.value(metrics, #"switchboard_handoffs_in_total{department="roads",from="waste"}"#) == 1)
+        #expect(Self.value(metrics, #"switchboard_department_ready{department="roads"}"#) == 1)
+        #expect(Self.value(metrics, #"switchboard_department_accepted{department="waste"}"#) == 1)
+        #expect(Self.value(metrics, #"switchboard_leg_seconds_count{department="waste"}"#) == 1, "the leg with waste ended at the handoff")
+        #expect(Self.value(metrics, #"switchboard_department_first_response_target_seconds{department="waste"}"#) == 2)
+        #expect((Self.value(metrics, #"switchboard_department_oldest_ready_age_seconds{department="roads"}"#) ?? 0) > 0)
+        #expect(Self.value(metrics, #"switchboard_sla_breaches_total{department="parks",clock="resolution",scope="department"}"#) == 0,
+                "every clock is exported from the start, so increase() sees the first breach")
+        #expect((Self.value(metrics, "switchboard_store_commit_seconds_count") ?? 0) >= 1)
+        #expect(metrics.contains(#"switchboard_build_info{version="\#(SwitchboardVersion.current)"} 1"#))
+        #expect(!metrics.contains("metrics-1"), "labels never carry ids")
+
+        let check = try runInstalled("promtool", ["check", "metrics"], input: metrics)
+        #expect(check.status == 0, "promtool check metrics: \(check.output)\(check.error)")
+
+        // Exactly the documented metrics, each with its documented type.
+        let listed = try String(contentsOf: Self.root.appendingPathComponent("deploy/prometheus/metrics.txt"), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            .map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init).joined(separator: " ") }
+        let exported = metrics.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.map { String($0.dropFirst("# TYPE ".count)) }
+        #expect(Set(exported) == Set(listed), "exported but not listed: \(Set(exported).subtracting(listed)); listed but not exported: \(Set(listed).subtracting(exported))")
+
+        let page = try #require(Self.get(port, "/"))
+        #expect(page.body.contains("SLA breaches today"))
+        #expect(try daemon.terminate() == 0)
     }
 
     /// The engine's snapshot follows a store that stops taking writes, and health says so.

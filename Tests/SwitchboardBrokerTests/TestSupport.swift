@@ -108,9 +108,18 @@ final class DeliveryLog: Sendable {
 
 /// Runs one of the package's executables to completion, with `input` on standard input.
 func runTool(_ name: String, _ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> (status: Int32, output: String, error: String) {
+    try runProgram(SpawnedDaemon.executable(name), arguments, input: input, environment: environment)
+}
+
+/// Runs a program found on PATH (`promtool`, `sqlite3`), as `runTool` runs the package's own.
+func runInstalled(_ name: String, _ arguments: [String], input: String = "") throws -> (status: Int32, output: String, error: String) {
+    try runProgram(URL(fileURLWithPath: "/usr/bin/env"), [name] + arguments, input: input)
+}
+
+func runProgram(_ executable: URL, _ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> (status: Int32, output: String, error: String) {
     let process = Process()
     if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    process.executableURL = SpawnedDaemon.executable(name)
+    process.executableURL = executable
     process.arguments = arguments
     let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
     process.standardInput = stdin

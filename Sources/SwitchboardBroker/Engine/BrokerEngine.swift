@@ -320,7 +320,10 @@ struct EngineLoop {
     var warnings = WarningLimiter()
     let startedAt = Date()
     var eventsDropped = 0
-    var storeStats = BrokerStats.Store(writable: true, lastError: nil, commits: 0, committedRows: 0, commitSeconds: 0, pendingBatches: 0)
+    var storeStats = BrokerStats.Store(writable: true, lastError: nil, commits: 0, committedRows: 0, commitSeconds: 0, pendingBatches: 0,
+                                       commitLatency: BucketHistogram(bounds: BucketHistogram.latencies),
+                                       batchRows: BucketHistogram(bounds: BucketHistogram.batchRows))
+    var engineTurns = BucketHistogram(bounds: BucketHistogram.latencies)
     /// When the engine stopped reading because the writer fell behind.
     var pausedSince: ContinuousClock.Instant?
 
@@ -343,6 +346,7 @@ struct EngineLoop {
                                           department: inquiry.department, now: clock.now()), now: start)
         }
         carryOut(inquiries.restoreRegistry(try store.channels(), now: clock.now()), now: start)
+        inquiries.restoreFigures(try store.stateCounts())
         inquiries.rememberKeys(try store.recentKeys(limit: inquiries.keyCapacity))
         let awaiting = try store.awaitingCitizen()
         inquiries.restoreAwaiting(awaiting.inquiries, threads: awaiting.threads)
@@ -387,6 +391,7 @@ struct EngineLoop {
                 _ = try pipe.receive(.nonBlocking)
                 return
             }
+            let turnStarted = ContinuousClock.now
             if readable[2] { takeWriterOutcomes() }
             if readable[3] { sendReadAnswers() }
             if readable[4] { answerZAP() }
@@ -407,6 +412,10 @@ struct EngineLoop {
                 runTimers(now: now)
             }
             sealTurn()
+            if readable.contains(true) {
+                let turn = ContinuousClock.now - turnStarted
+                engineTurns.observe(Double(turn.components.seconds) + Double(turn.components.attoseconds) / 1e18)
+            }
         }
     }
 
@@ -489,7 +498,10 @@ struct EngineLoop {
             case .committed(let sequence, let result, let rows, let duration):
                 storeStats.commits += 1
                 storeStats.committedRows += rows
-                storeStats.commitSeconds += Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+                storeStats.commitSeconds += seconds
+                storeStats.commitLatency.observe(seconds)
+                storeStats.batchRows.observe(Double(rows))
                 storeStats.writable = true
                 storeStats.lastError = nil
                 carryOut(inquiries.committed(sequence, result: result), now: now)
@@ -507,17 +519,32 @@ struct EngineLoop {
         guard let board = options.stats else { return }
         var store = storeStats
         store.pendingBatches = inquiries.pendingBatches
+        let wall = Date()
+        let figures = inquiries.figures
+        let sla = options.configuration.sla
         let departments = options.configuration.departments.map { department -> BrokerStats.Department in
             let load = mdp.load(for: department.id)
-            return BrokerStats.Department(id: department.id, name: department.name, ready: mdp.readyInquiries(for: department.id),
-                                          inFlight: load.inFlight, workers: mdp.workerCount(for: department.id), credit: load.credit)
+            let counted = figures.departments[department.id] ?? InquiryFigures.Department()
+            let oldest = mdp.longestWaiting(department: department.id).map { max(0, wall.timeIntervalSince($0.id.createdAt)) } ?? 0
+            let target = sla.target(department: department.id, priority: .normal)
+            return BrokerStats.Department(
+                id: department.id, name: department.name, ready: mdp.readyInquiries(for: department.id),
+                inFlight: load.inFlight, workers: mdp.workerCount(for: department.id), credit: load.credit,
+                heldByAgents: counted.standing[.withAgent] ?? 0, accepted: counted.standing[.accepted] ?? 0,
+                awaitingCitizen: counted.standing[.awaitingCitizen] ?? 0, parked: counted.standing[.parked] ?? 0,
+                oldestReadyAgeSeconds: oldest, firstResponseTargetSeconds: target.firstResponse, resolutionTargetSeconds: target.resolution,
+                delivered: counted.delivered, redelivered: counted.redelivered, parkedTotal: counted.parked,
+                handoffsIn: counted.handoffsIn, handoffsOut: counted.handoffsOut,
+                slaWarnings: counted.warnings, slaBreaches: counted.breaches, slaBreachesToday: figures.breachesToday(department.id, at: wall),
+                firstResponse: counted.firstResponse, resolution: counted.resolution, leg: counted.leg
+            )
         }
         board.publish(BrokerStats(
             at: Date(), startedAt: startedAt, ready: true, engineTurnedAt: Date(), store: store, ingest: inquiries.ingestCounts,
             departments: departments,
             connections: BrokerStats.Connections(open: connections.count, cut: connections.cuts, denials: denials,
                                                  warningsHeldBack: warnings.totalHeldBack),
-            eventsDropped: eventsDropped
+            eventsDropped: eventsDropped, engineTurnSeconds: engineTurns, build: BrokerStats.Build(version: SwitchboardVersion.current)
         ))
     }
 

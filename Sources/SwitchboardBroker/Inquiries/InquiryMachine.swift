@@ -98,6 +98,8 @@ struct InquiryMachine {
     private(set) var storeUnavailable = false
     /// Ingest outcomes so far, for statistics.
     private(set) var ingestCounts = BrokerStats.Ingest(accepted: 0, duplicate: 0, threaded: 0, rejected: [:], unofficialChannel: 0)
+    /// Where open inquiries stand and what happened to them, per department.
+    private(set) var figures = InquiryFigures()
 
     init(configuration: SwitchboardConfiguration, bodyBudget: Int = 64 << 20, keyCapacity: Int = 200_000) {
         self.configuration = configuration
@@ -136,6 +138,11 @@ struct InquiryMachine {
         tracked[stored.id] = Tracked(record: stored.record, key: stored.key, envelope: stored.envelopeJSON,
                                      routing: stored.routingJSON, author: Self.author(of: stored.envelopeJSON), writtenIn: 0)
         bodyBytes += stored.envelopeJSON.utf8.count
+    }
+
+    /// Starts the figures from the store's counts of open inquiries.
+    mutating func restoreFigures(_ counts: [StateCount]) {
+        figures.restore(counts)
     }
 
     /// Warms the deduplication index at start-up (newest first).
@@ -201,6 +208,7 @@ struct InquiryMachine {
         }
         for (id, original) in result.duplicates {
             if let gone = tracked.removeValue(forKey: id) {
+                figures.discarded(gone.record)
                 bodyBytes -= gone.envelope?.utf8.count ?? 0
                 remember(gone.key, original)
             }
@@ -310,6 +318,7 @@ struct InquiryMachine {
         let unofficial = Self.unofficialReason(channel)
         if unofficial != nil {
             ingestCounts.unofficialChannel += 1
+            ingestCounts.unofficialByPlatform[key.platform.rawValue, default: 0] += 1
             // A citizen's question is never dropped: it goes to the front office's review
             // of channels, marked.
             decision = RoutingDecision(department: configuration.frontOffice, priority: decision.priority,
@@ -335,6 +344,7 @@ struct InquiryMachine {
         }
         open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record))
         track(record, key: key, envelope: envelope, routing: routing, author: inquiry.author.handle)
+        figures.accepted(department: decision.department)
         open.touched.insert(id)
         appendTimeline(InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now), priority: decision.priority)
         open.afterCommit.append(.enqueue(department: decision.department, entry: QueueEntry(id: id, priority: decision.priority)))
@@ -818,6 +828,7 @@ struct InquiryMachine {
             let alerts = record.sla.check(at: now)
             save(record)
             for alert in alerts {
+                figures.alerted(alert, at: now)
                 open.afterCommit.append(.publish(.sla(alert, inquiry: id, at: now), inquiry: id))
                 actions.append(.log(.sla(id, alert)))
                 if alert.level == .breach && alert.scope == .department {
@@ -862,12 +873,14 @@ struct InquiryMachine {
     ) throws(LifecycleError) {
         let wasQueuedAt = record.lifecycle.state == .queued ? record.lifecycle.department : nil
         let wasAwaiting = record.lifecycle.state == .awaitingCitizen
+        let before = record
         let entry = try record.lifecycle.apply(command, by: actor, actingFor: actingFor, at: now,
                                                frontOffice: configuration.frontOffice, departments: departments)
         record.sla.follow(entry, priority: record.priority, policy: configuration.sla)
         record.leaseExpiresAt = lease
         if case .requeue = command { record.deliveries = 0 }
         if case .release = command {} else if record.lifecycle.state == .queued { record.deliveries = 0 }
+        figures.moved(from: before, to: record, entry: entry)
         save(record)
         appendTimeline(entry, priority: record.priority)
         if wasAwaiting && record.lifecycle.state != .awaitingCitizen {

@@ -133,6 +133,11 @@ public struct MajordomoBrokerMachine {
         inquiries.remove(id, department: department)
     }
 
+    /// The ready inquiry of `department` that has waited longest, for its age.
+    public func longestWaiting(department: String) -> QueueEntry? {
+        inquiries.longestWaiting(department: department)
+    }
+
     /// The inquiry an agent claiming "the next one" from `department` would get.
     public func nextInquiry(department: String) -> QueueEntry? {
         inquiries.peek(department: department)

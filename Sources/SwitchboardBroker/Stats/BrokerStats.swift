@@ -19,6 +19,15 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     public var connections: Connections
     /// Events the PUB socket could not queue for a slow subscriber.
     public var eventsDropped: Int
+    /// Seconds one busy turn of the engine loop took (reading, deciding, sending).
+    public var engineTurnSeconds: BucketHistogram
+    public var build: Build
+
+    public struct Build: Codable, Sendable, Equatable {
+        /// Switchboard's version.
+        public var version: String
+        public init(version: String) { self.version = version }
+    }
 
     public struct Store: Codable, Sendable, Equatable {
         /// False while a commit is failing (the broker answers store_unavailable).
@@ -30,6 +39,10 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         public var commitSeconds: Double
         /// Sealed batches waiting for the writer.
         public var pendingBatches: Int
+        /// Seconds each group commit took, fsync included.
+        public var commitLatency: BucketHistogram
+        /// Rows written by each group commit.
+        public var batchRows: BucketHistogram
     }
 
     public struct Ingest: Codable, Sendable, Equatable {
@@ -41,6 +54,8 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         public var rejected: [String: Int]
         /// Inquiries that came through an account that is not an active official one.
         public var unofficialChannel: Int
+        /// The same, by platform.
+        public var unofficialByPlatform: [String: Int] = [:]
     }
 
     public struct Department: Codable, Sendable, Equatable {
@@ -53,6 +68,38 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         public var workers: Int
         /// Requests the workers may hold at once, all together.
         public var credit: Int
+        /// Inquiries claimed by contact-centre agents.
+        public var heldByAgents: Int
+        /// Inquiries accepted by the department (owned by it, no longer in a worker's hands).
+        public var accepted: Int
+        /// Inquiries waiting for the citizen to answer a question (their clocks paused).
+        public var awaitingCitizen: Int
+        /// Inquiries parked after failed deliveries, waiting for an operator.
+        public var parked: Int
+        /// Seconds since the longest-waiting ready inquiry was received; 0 with none.
+        public var oldestReadyAgeSeconds: Double
+        /// The department's first-response and resolution targets at normal priority.
+        public var firstResponseTargetSeconds: Double
+        public var resolutionTargetSeconds: Double
+        /// Totals since the broker started.
+        public var delivered: Int
+        public var redelivered: Int
+        public var parkedTotal: Int
+        /// Handoffs received, by the department they came from; sent, by where they went.
+        public var handoffsIn: [String: Int]
+        public var handoffsOut: [String: Int]
+        /// SLA alerts by `clock/scope`: clock `first_response` or `resolution`; scope
+        /// `department` (this leg's clock) or `inquiry` (the whole inquiry's).
+        public var slaWarnings: [String: Int]
+        public var slaBreaches: [String: Int]
+        /// Breaches since midnight UTC.
+        public var slaBreachesToday: Int
+        /// Seconds from arrival to the first response, to closing, and spent per leg
+        /// (time with this department before a handoff or the close). Clock time that
+        /// counts against the SLA: waiting for the citizen does not.
+        public var firstResponse: BucketHistogram
+        public var resolution: BucketHistogram
+        public var leg: BucketHistogram
     }
 
     public struct Connections: Codable, Sendable, Equatable {

@@ -14,6 +14,9 @@ public enum Role: Sendable, Hashable, CustomStringConvertible {
     /// Operations: `sb.admin.*` and read-only views across departments.
     case ops
 
+    /// Every role's name, as keys name them.
+    public static let names = ["gateway", "worker", "agent", "supervisor", "registry-admin", "ops"]
+
     /// Parses `role` and, for the roles that have one, `department`.
     public init(name: String, department: String?) throws(AccessError) {
         let needsDepartment = ["worker", "agent", "supervisor"].contains(name)
