@@ -196,10 +196,15 @@ public enum MDPError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension Frame {
-    /// How a frame a peer sent is named in errors and logs: its size and a short hex
-    /// prefix, never its contents, which may be a citizen's message (and may be large).
+    /// How a frame a peer sent is named in errors and logs: its size, and its bytes in hex
+    /// only when it is as short as a protocol header or command (a wrong "MDPC02" shows);
+    /// a longer frame may be a citizen's message and shows nothing of its contents.
     public var summary: String {
-        bytes.isEmpty ? "0 bytes" : "\(bytes.count) bytes, starting \(hexPrefix(8))\(bytes.count > 8 ? "…" : "")"
+        switch bytes.count {
+        case 0: "0 bytes"
+        case ...8: "\(bytes.count) bytes: \(hexPrefix(8))"
+        default: "\(bytes.count) bytes"
+        }
     }
 
     /// The first `count` bytes as lowercase hex.

@@ -39,6 +39,8 @@ public struct SwitchboardConfiguration: Sendable {
     public var sla = SLAPolicy()
     /// How long an agent's claim lasts unless renewed, in seconds.
     public var claimLease: Double = 15 * 60
+    /// How long closed inquiries keep their personal data.
+    public var retention = RetentionPolicy()
 
     public var router: Router { Router(rules: rules, frontOffice: frontOffice) }
     public var departmentIDs: Set<String> { Set(departments.map(\.id)) }
@@ -97,6 +99,8 @@ private final class ConfigurationReader {
     let root: Node
     /// Per-department `sla` mappings, read once the global policy is known.
     var departmentSLANodes: [(String, (node: Node, path: String))] = []
+    /// Per-department `retention` mappings.
+    var departmentRetentionNodes: [(String, (node: Node, path: String))] = []
 
     init(root: Node) { self.root = root }
 
@@ -146,11 +150,38 @@ private final class ConfigurationReader {
             lease = try agents.duration("lease") ?? lease
             try agents.rejectUnknown()
         }
+        var retention = RetentionPolicy()
+        if var fields = try top.optionalMapping("retention") {
+            let periods = try self.periods(&fields)
+            retention.closed = periods.closed ?? retention.closed
+            retention.byResolution.merge(periods.byResolution) { $1 }
+            retention.runEvery = try fields.duration("run_every") ?? retention.runEvery
+            retention.batchSize = try fields.int("batch_size", in: 1...100_000) ?? retention.batchSize
+            try fields.rejectUnknown()
+        }
+        for (department, node) in departmentRetentionNodes {
+            var fields = try YAMLFields(node.node, path: node.path)
+            retention.perDepartment[department] = try periods(&fields)
+            try fields.rejectUnknown()
+        }
         try top.rejectUnknown()
         var configuration = SwitchboardConfiguration(frontOffice: frontOffice, departments: departments, rules: rules, maxTextLength: maxText, maxDeliveries: maxDeliveries)
         configuration.sla = policy
         configuration.claimLease = lease
+        configuration.retention = retention
         return configuration
+    }
+
+    /// `closed: 180d` and `resolutions: {spam: 30d}`, both optional.
+    func periods(_ fields: inout YAMLFields) throws(ConfigurationError) -> RetentionPolicy.Periods {
+        var periods = RetentionPolicy.Periods(closed: try fields.duration("closed"))
+        if var resolutions = try fields.optionalMapping("resolutions") {
+            for resolution in Resolution.allCases {
+                if let seconds = try resolutions.duration(resolution.rawValue) { periods.byResolution[resolution] = seconds }
+            }
+            try resolutions.rejectUnknown()
+        }
+        return periods
     }
 
     /// `urgent: {first_response: 1h, resolution: 8h}` and so on, for any priorities given.
@@ -179,6 +210,7 @@ private final class ConfigurationReader {
         }
         let name = try fields.string("name") ?? id
         if let sla = fields.value("sla") { departmentSLANodes.append((id, (sla, "\(path).sla"))) }
+        if let retention = fields.value("retention") { departmentRetentionNodes.append((id, (retention, "\(path).retention"))) }
         let accounts = try fields.list("accounts", required: false) { node, path throws(ConfigurationError) -> OfficialAccount in
             var account = try YAMLFields(node, path: path)
             let platform = try account.platform("platform")

@@ -34,6 +34,16 @@ sla:
 agents:
   lease: 15m
 
+# Data protection: a closed inquiry keeps the citizen's personal data (text, handle, name,
+# media, replies and notes) this long, then retention removes it and keeps the anonymised
+# record (department, platform, priority, times, moves, SLA outcomes) for statistics.
+# Open and parked inquiries are never purged. A department may set its own periods
+# (retention: under the department). See docs/data-protection.md.
+retention:
+  closed: 180d
+  resolutions: { spam: 30d }
+  run_every: 1h
+
 # Each department is a queue, served by MDP workers that register its id as their service.
 # Its accounts seed the channel registry on the broker's first start (the front office's
 # are shared by the whole city); after that the registry in the database is the source of

@@ -143,6 +143,14 @@ final class MetricsMirror: Sendable {
         }
         counter("switchboard_warnings_held_back_total", "Warnings about peers not written (rate limit).", [], Double(stats.connections.warningsHeldBack))
         counter("switchboard_events_dropped_total", "Events the stream could not queue for a slow subscriber.", [], Double(stats.eventsDropped))
+        for department in stats.departments {
+            counter("switchboard_retention_purged_total", "Closed inquiries whose personal data retention removed.", [("department", department.id)],
+                    Double(stats.dataProtection.purged[department.id] ?? 0))
+        }
+        counter("switchboard_erasures_total", "Erasure requests carried out.", [], Double(stats.dataProtection.erasures))
+        if let run = stats.dataProtection.lastRetentionRun {
+            gauge("switchboard_retention_last_run_timestamp_seconds", "When the last retention run ended (Unix time).", [], run.timeIntervalSince1970)
+        }
         var text = registry.emitToBuffer()
         var histograms = HistogramExposition()
         histograms.add("switchboard_first_response_seconds", "Seconds from arrival to the first response (SLA clock time).",

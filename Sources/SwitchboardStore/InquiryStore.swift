@@ -48,6 +48,100 @@ public protocol InquiryStore: Sendable {
     func channels() throws(StoreError) -> [ChannelEntry]
     /// How many open (not closed) inquiries stand where, for statistics at start-up.
     func stateCounts() throws(StoreError) -> [StateCount]
+
+    // Data protection (see Protocols/7-data-protection.md)
+
+    /// Removes the personal data of up to `limit` closed inquiries whose retention period
+    /// has passed at `now`; the anonymised records stay. Counts by department.
+    func purgeExpired(_ policy: RetentionPolicy, now: Date, limit: Int) throws(StoreError) -> [String: Int]
+    /// Every inquiry `handle` wrote on `platform`, open or closed, and their messages.
+    func citizenRecords(platform: Platform, handle: String) throws(StoreError) -> CitizenRecords
+    /// Removes the personal data of `ids` (closed inquiries) and writes the audit entry,
+    /// in one transaction; then checkpoints and truncates the WAL so that no copy of the
+    /// removed data stays in the files.
+    func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError)
+    /// How many closed inquiries an export with these bounds holds.
+    func countClosed(before: Date, department: String?, after: InquiryID?) throws(StoreError) -> Int
+    /// The official record of closed inquiries, in id order, after `after`.
+    func exportClosed(before: Date, department: String?, after: InquiryID?, limit: Int) throws(StoreError) -> [ExportRecord]
+}
+
+/// The normalised form of a citizen's handle that erasure requests are matched on:
+/// case-folded, without a leading `@`.
+public enum CitizenHandle {
+    public static func normalized(_ handle: String) -> String {
+        String(handle.trimmingCharacters(in: .whitespaces).drop { $0 == "@" }).lowercased()
+    }
+}
+
+/// What an erasure request would touch.
+public struct CitizenRecords: Sendable, Equatable {
+    /// Closed inquiries, with the deduplication keys that name the citizen's posts.
+    public var closed: [(id: InquiryID, key: DeduplicationKey)]
+    /// Inquiries still being handled: they must be closed before an erasure.
+    public var open: [InquiryID]
+    /// Messages (the citizen's follow-ups, replies to them) on the closed inquiries.
+    public var messages: Int
+    /// Closed inquiries already anonymised by retention or an earlier erasure.
+    public var alreadyAnonymised: Int
+
+    public init(closed: [(id: InquiryID, key: DeduplicationKey)], open: [InquiryID], messages: Int, alreadyAnonymised: Int) {
+        self.closed = closed
+        self.open = open
+        self.messages = messages
+        self.alreadyAnonymised = alreadyAnonymised
+    }
+
+    public static func == (lhs: CitizenRecords, rhs: CitizenRecords) -> Bool {
+        lhs.closed.map(\.id) == rhs.closed.map(\.id) && lhs.open == rhs.open && lhs.messages == rhs.messages
+            && lhs.alreadyAnonymised == rhs.alreadyAnonymised
+    }
+}
+
+/// The audit entry an erasure leaves: who asked, when, how much, and a keyed hash of the
+/// handle (so a repeated request is recognised), never the handle itself.
+public struct ErasureAudit: Sendable, Equatable {
+    public var at: Date
+    public var actor: String
+    public var platform: Platform
+    public var citizenHash: String
+    public var inquiries: Int
+    public var messages: Int
+
+    public init(at: Date, actor: String, platform: Platform, citizenHash: String, inquiries: Int, messages: Int) {
+        self.at = at
+        self.actor = actor
+        self.platform = platform
+        self.citizenHash = citizenHash
+        self.inquiries = inquiries
+        self.messages = messages
+    }
+}
+
+/// One closed inquiry as the city's records system receives it: the envelope, the
+/// routing decision, the lifecycle record, the timeline and the messages, each as stored.
+public struct ExportRecord: Sendable {
+    public var id: InquiryID
+    public var department: String
+    public var envelopeJSON: String
+    public var routingJSON: String
+    public var lifecycleJSON: String?
+    public var closedAt: Date?
+    public var anonymisedAt: Date?
+    /// Timeline entries, oldest first, as stored.
+    public var timelineJSON: [String]
+    /// Messages, oldest first.
+    public var messages: [ExportMessage]
+}
+
+public struct ExportMessage: Sendable {
+    public var id: String
+    public var direction: String
+    public var kind: String
+    public var platform: String
+    public var account: String?
+    public var text: String
+    public var sentAt: String?
 }
 
 /// Open inquiries of one department in one state, held by one kind of owner.
@@ -197,13 +291,16 @@ public struct AcceptedInquiry: Sendable {
     public var routingJSON: String
     public var receivedAt: String
     public var record: LifecycleRecord
+    /// The citizen's handle, to find their inquiries for an erasure request.
+    public var author: String?
 
-    public init(key: DeduplicationKey, envelopeJSON: String, routingJSON: String, receivedAt: String, record: LifecycleRecord) {
+    public init(key: DeduplicationKey, envelopeJSON: String, routingJSON: String, receivedAt: String, record: LifecycleRecord, author: String? = nil) {
         self.key = key
         self.envelopeJSON = envelopeJSON
         self.routingJSON = routingJSON
         self.receivedAt = receivedAt
         self.record = record
+        self.author = author
     }
 
     public var id: InquiryID { record.id }

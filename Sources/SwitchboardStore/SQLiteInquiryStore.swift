@@ -28,6 +28,8 @@ public final class SQLiteInquiryStore: InquiryStore {
         configuration.label = "switchboard.inquiries"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Removed personal data is overwritten, not left in free pages.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         let pool: DatabasePool
         do {
@@ -179,6 +181,32 @@ public final class SQLiteInquiryStore: InquiryStore {
                 CREATE INDEX channel_platform ON channel (platform, normalized);
                 """)
         }
+        migrator.registerMigration("v7-data-protection") { db in
+            // The citizen's handle, normalised, to answer an erasure request without
+            // reading every envelope; when each inquiry was closed, for retention; when its
+            // personal data was removed; and the audit of erasures.
+            try db.execute(sql: """
+                ALTER TABLE inquiry ADD COLUMN author TEXT;
+                ALTER TABLE inquiry ADD COLUMN closed_at REAL;
+                ALTER TABLE inquiry ADD COLUMN anonymised_at REAL;
+                UPDATE inquiry SET author = lower(ltrim(trim(json_extract(envelope, '$.author.handle')), '@'));
+                UPDATE inquiry SET closed_at = (
+                    SELECT MAX(json_extract(t.entry, '$.at')) FROM timeline t
+                    WHERE t.inquiry_id = inquiry.id AND json_extract(t.entry, '$.to') = 'closed')
+                WHERE state = 'closed';
+                CREATE INDEX inquiry_author ON inquiry (platform, author) WHERE author IS NOT NULL;
+                CREATE INDEX inquiry_retention ON inquiry (closed_at) WHERE closed_at IS NOT NULL AND anonymised_at IS NULL;
+                CREATE TABLE erasure_audit (
+                    seq INTEGER PRIMARY KEY,
+                    at REAL NOT NULL,
+                    actor TEXT NOT NULL,
+                    platform TEXT NOT NULL,
+                    citizen_hash TEXT NOT NULL,
+                    inquiries INTEGER NOT NULL,
+                    messages INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -256,8 +284,8 @@ public final class SQLiteInquiryStore: InquiryStore {
         if !batch.inserts.isEmpty {
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO inquiry (id, platform, external_id, department, priority, state, owner_kind, owner_id, deliveries,
-                                     envelope, routing, received_at, lifecycle, lease_expires_at, sla_next_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     envelope, routing, received_at, lifecycle, lease_expires_at, sla_next_at, author)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (platform, external_id) DO NOTHING
                 """)
             for inquiry in batch.inserts {
@@ -268,6 +296,7 @@ public final class SQLiteInquiryStore: InquiryStore {
                     Int(record.deliveries), inquiry.envelopeJSON, inquiry.routingJSON, inquiry.receivedAt,
                     LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json,
                     record.leaseExpiresAt?.timeIntervalSince1970, record.sla.nextAlert?.timeIntervalSince1970,
+                    inquiry.author.map(CitizenHandle.normalized),
                 ])
                 if db.changesCount == 0, let original = try duplicate(of: inquiry.key, db) {
                     result.duplicates[record.id] = original
@@ -294,6 +323,13 @@ public final class SQLiteInquiryStore: InquiryStore {
             let append = try db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)")
             for entry in batch.timeline where skipped[entry.inquiry] == nil {
                 try append.execute(arguments: [entry.inquiry.description, TimelineColumn.json(entry)])
+                // Retention counts from the close; a reopen stops the count.
+                if entry.to == .closed, entry.from != .closed {
+                    try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = ? WHERE id = ?")
+                        .execute(arguments: [entry.at.timeIntervalSince1970, entry.inquiry.description])
+                } else if entry.from == .closed, entry.to != .closed {
+                    try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = NULL WHERE id = ?").execute(arguments: [entry.inquiry.description])
+                }
             }
         }
         for message in batch.outbound where skipped[message.inquiry] == nil {
@@ -523,6 +559,146 @@ public final class SQLiteInquiryStore: InquiryStore {
                 guard let state = LifecycleState(rawValue: row["state"]) else { return nil }
                 return StateCount(department: row["department"], state: state,
                                   ownerKind: (row["owner_kind"] as String?).flatMap(Actor.Kind.init(rawValue:)), count: row["n"])
+            }
+        }
+    }
+
+    // MARK: Data protection
+
+    public func purgeExpired(_ policy: RetentionPolicy, now: Date, limit: Int) throws(StoreError) -> [String: Int] {
+        // The shortest period bounds the scan; each candidate is then held to its own.
+        let shortest = ([policy.closed] + Array(policy.byResolution.values)
+            + policy.perDepartment.values.flatMap { [$0.closed].compactMap { $0 } + Array($0.byResolution.values) }).min() ?? policy.closed
+        do {
+            return try database.write { db in
+                let candidates = try Row.fetchAll(db, sql: """
+                    SELECT id, department, json_extract(lifecycle, '$.lifecycle.resolution') AS resolution, closed_at FROM inquiry
+                    WHERE closed_at IS NOT NULL AND anonymised_at IS NULL AND closed_at < ? AND state = 'closed'
+                    ORDER BY closed_at LIMIT ?
+                    """, arguments: [now.timeIntervalSince1970 - shortest, limit * 4])
+                var purged: [String: Int] = [:]
+                for row in candidates {
+                    let department: String = row["department"]
+                    let resolution = (row["resolution"] as String?).flatMap(Resolution.init(rawValue:))
+                    let closedAt: Double = row["closed_at"]
+                    guard closedAt + policy.period(department: department, resolution: resolution) < now.timeIntervalSince1970,
+                          purged.values.reduce(0, +) < limit else { continue }
+                    try Self.anonymise(row["id"], at: now, db)
+                    purged[department, default: 0] += 1
+                }
+                return purged
+            }
+        } catch {
+            throw StoreError(operation: "purge expired personal data", underlying: error)
+        }
+    }
+
+    public func citizenRecords(platform: Platform, handle: String) throws(StoreError) -> CitizenRecords {
+        try read("find a citizen's inquiries") { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT id, state, external_id, anonymised_at FROM inquiry WHERE platform = ? AND author = ? ORDER BY seq
+                """, arguments: [platform.rawValue, CitizenHandle.normalized(handle)])
+            var closed: [(InquiryID, DeduplicationKey)] = [], open: [InquiryID] = [], anonymised = 0
+            for row in rows {
+                guard let id = InquiryID(row["id"] as String) else { continue }
+                if (row["state"] as String) == LifecycleState.closed.rawValue {
+                    closed.append((id, DeduplicationKey(platform: platform, externalID: row["external_id"])))
+                    if (row["anonymised_at"] as Double?) != nil { anonymised += 1 }
+                } else {
+                    open.append(id)
+                }
+            }
+            var messages = 0
+            for (id, _) in closed {
+                messages += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE inquiry_id = ?", arguments: [id.description]) ?? 0
+            }
+            return CitizenRecords(closed: closed, open: open, messages: messages, alreadyAnonymised: anonymised)
+        }
+    }
+
+    public func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) {
+        do {
+            try database.write { db in
+                for id in ids { try Self.anonymise(id.description, at: audit.at, db) }
+                try db.execute(sql: """
+                    INSERT INTO erasure_audit (at, actor, platform, citizen_hash, inquiries, messages) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [audit.at.timeIntervalSince1970, audit.actor, audit.platform.rawValue, audit.citizenHash,
+                                     audit.inquiries, audit.messages])
+            }
+        } catch {
+            throw StoreError(operation: "erase a citizen's personal data", underlying: error)
+        }
+        try truncateLog()
+    }
+
+    /// Copies the WAL into the database and empties it, so the removed data's old page
+    /// images are gone from disk: retried while a reader still holds an old snapshot.
+    func truncateLog() throws(StoreError) {
+        var attempts = 0
+        while true {
+            do {
+                try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                return
+            } catch {
+                attempts += 1
+                guard attempts < 50 else { throw StoreError(operation: "checkpoint and truncate the WAL after an erasure", underlying: error) }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+    }
+
+    /// Replaces an inquiry's personal data with its anonymised record: the envelope keeps
+    /// its id, times, platform and the official account only; the post's id (which links
+    /// to the citizen) and the handle go; messages lose their text and the posts they
+    /// answer; timeline entries lose their notes. Moves, times and SLA outcomes stay.
+    static func anonymise(_ id: String, at now: Date, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            UPDATE inquiry SET
+                envelope = json_object('id', id, 'received_at', received_at,
+                                       'source', json_object('platform', platform, 'account', json_extract(envelope, '$.source.account')),
+                                       'captured_at', json_extract(envelope, '$.captured_at'), 'anonymised', json('true')),
+                external_id = 'anonymised:' || id, author = NULL, anonymised_at = ?
+            WHERE id = ?
+            """).execute(arguments: [now.timeIntervalSince1970, id])
+        try db.cachedStatement(sql: "UPDATE message SET text = '', in_reply_to = NULL, external_id = NULL WHERE inquiry_id = ?")
+            .execute(arguments: [id])
+        try db.cachedStatement(sql: """
+            UPDATE timeline SET entry = json_remove(entry, '$.note') WHERE inquiry_id = ? AND json_extract(entry, '$.note') IS NOT NULL
+            """).execute(arguments: [id])
+    }
+
+    /// The WHERE clause of an export and its arguments.
+    static func exportFilter(before: Date, department: String?, after: InquiryID?) -> (String, StatementArguments) {
+        var sql = "WHERE state = 'closed' AND closed_at < ?"
+        var arguments: StatementArguments = [before.timeIntervalSince1970]
+        if let department { sql += " AND department = ?"; arguments += [department] }
+        if let after { sql += " AND id > ?"; arguments += [after.description] }
+        return (sql, arguments)
+    }
+
+    public func countClosed(before: Date, department: String?, after: InquiryID?) throws(StoreError) -> Int {
+        try read("count closed inquiries") { db in
+            let (filter, arguments) = Self.exportFilter(before: before, department: department, after: after)
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inquiry \(filter)", arguments: arguments) ?? 0
+        }
+    }
+
+    public func exportClosed(before: Date, department: String?, after: InquiryID?, limit: Int) throws(StoreError) -> [ExportRecord] {
+        try read("export closed inquiries") { db in
+            var (filter, arguments) = Self.exportFilter(before: before, department: department, after: after)
+            arguments += [limit]
+            let sql = "SELECT id, department, envelope, routing, lifecycle, closed_at, anonymised_at FROM inquiry \(filter) ORDER BY id LIMIT ?"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row -> ExportRecord? in
+                guard let id = InquiryID(row["id"] as String) else { return nil }
+                let timeline = try String.fetchAll(db, sql: "SELECT entry FROM timeline WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description])
+                let messages = try Row.fetchAll(db, sql: "SELECT * FROM message WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description]).map {
+                    ExportMessage(id: $0["id"], direction: $0["direction"], kind: $0["kind"], platform: $0["platform"], account: $0["account"],
+                                  text: $0["text"], sentAt: $0["sent_at"])
+                }
+                return ExportRecord(id: id, department: row["department"], envelopeJSON: row["envelope"], routingJSON: row["routing"],
+                                    lifecycleJSON: row["lifecycle"], closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                                    anonymisedAt: (row["anonymised_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                                    timelineJSON: timeline, messages: messages)
             }
         }
     }

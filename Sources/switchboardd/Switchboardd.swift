@@ -181,6 +181,13 @@ struct Switchboardd: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot open the inquiry store in --data \(data): \(error). Check the directory exists and is writable.")
         }
+        do {
+            // The key of the hash that names citizens in the erasure audit: made once, kept
+            // beside the database (back both up together).
+            options.citizenHashKey = try CitizenHash.loadOrCreateKey(at: (lock.directory as NSString).appendingPathComponent("erasure-audit.key"))
+        } catch {
+            throw ValidationError("\(error)")
+        }
         var services: [any Service] = []
         if stats != "off" {
             let board = StatsBoard()

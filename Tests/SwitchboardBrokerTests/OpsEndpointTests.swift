@@ -140,6 +140,7 @@ import ZeroMQ
                 return Self.value(metrics, #"switchboard_delivered_total{department="waste"}"#) == 2
                     && Self.value(metrics, #"switchboard_handoffs_out_total{department="waste",to="roads"}"#) == 1
                     && (Self.value(metrics, #"switchboard_sla_breaches_total{department="waste",clock="first_response",scope="inquiry"}"#) ?? 0) >= 1
+                    && Self.value(metrics, "switchboard_retention_last_run_timestamp_seconds") != nil
             }
         } catch {
             let lines = metrics.split(separator: "\n").filter { $0.contains("waste") && !$0.contains("_bucket") }

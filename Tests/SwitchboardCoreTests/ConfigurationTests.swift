@@ -20,6 +20,32 @@ import Testing
         #expect(router.route(inquiry("Thanks for the great festival")).department == "front-office")
     }
 
+    /// Retention: 180 days after closing by default, spam sooner, a department's own
+    /// periods first; a mistake names its field.
+    @Test func retentionPeriodsComeFromTheDefaultsTheFileAndTheDepartment() throws {
+        let defaults = RetentionPolicy()
+        #expect(defaults.period(department: "roads", resolution: .answered) == 180 * 86_400)
+        #expect(defaults.period(department: "roads", resolution: .spam) == 30 * 86_400)
+        let city = try SwitchboardConfiguration.parse(yaml: """
+            departments:
+              - id: front-office
+              - id: social-services
+                retention: { closed: 2y, resolutions: { duplicate: 7d } }
+            retention:
+              closed: 90d
+              resolutions: { spam: 1d }
+              run_every: 10m
+            """.replacingOccurrences(of: "2y", with: "730d"))
+        #expect(city.retention.period(department: "front-office", resolution: .answered) == 90 * 86_400)
+        #expect(city.retention.period(department: "front-office", resolution: .spam) == 86_400)
+        #expect(city.retention.period(department: "social-services", resolution: .answered) == 730 * 86_400)
+        #expect(city.retention.period(department: "social-services", resolution: .duplicate) == 7 * 86_400)
+        #expect(city.retention.period(department: "social-services", resolution: .spam) == 86_400)
+        #expect(city.retention.runEvery == 600)
+        let mistake = error("departments:\n  - id: front-office\nretention:\n  resolutions: { junk: 1d }\n")
+        #expect(mistake?.description.contains("retention.resolutions") == true, "\(String(describing: mistake))")
+    }
+
     func error(_ yaml: String) -> ConfigurationError? {
         do { _ = try SwitchboardConfiguration.parse(yaml: yaml); return nil } catch { return error }
     }

@@ -53,6 +53,9 @@ public final class BrokerEngine: Sendable {
         public var security: Security?
         /// Where the engine publishes its statistics every tick; nil publishes none.
         public var stats: StatsBoard?
+        /// The key of the keyed hash that names citizens in the erasure audit and logs; the
+        /// daemon keeps it in the data directory. A random key (the default) serves tests.
+        public var citizenHashKey: [UInt8] = (0..<32).map { _ in UInt8.random(in: 0...255) }
         /// At most this many connections from one address.
         public var maxConnectionsPerSource = 256
         /// At most this many connections in all.
@@ -198,7 +201,9 @@ public final class BrokerEngine: Sendable {
         let writer: StoreWriter
         var reads: ReadLane?
         let pipe: Socket
+        var records: RecordsLane?
         defer { reads?.stop() }
+        defer { records?.stop() }
         do {
             // The gatekeeper is bound first: with the domain enforced, no peer is let in
             // unless it answers.
@@ -247,11 +252,20 @@ public final class BrokerEngine: Sendable {
             let readLane = ReadLane(reads: AgentReads(store: store, configuration: options.configuration), logger: logger, notifyEndpoint: readsNotify)
             readLane.start(context: context)
             reads = readLane
+            let recordsPipe = try Socket(context, .pair)
+            sockets.append(recordsPipe)
+            let recordsNotify = "inproc://switchboard-records-\(UUID().uuidString)"
+            try recordsPipe.bind(recordsNotify)
+            let recordsLane = RecordsLane(store: store, policy: options.configuration.retention, hash: CitizenHash(key: options.citizenHashKey),
+                                          logger: logger, notifyEndpoint: recordsNotify)
+            recordsLane.start(context: context)
+            records = recordsLane
 
             var broker = options.broker
             broker.maxDeliveries = options.configuration.maxDeliveries
             var engineLoop = EngineLoop(
-                router: router, zap: zap, monitor: monitor, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe, reads: readLane,
+                router: router, zap: zap, monitor: monitor, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe,
+                recordsPipe: recordsPipe, records: recordsLane, reads: readLane,
                 store: store, options: options,
                 mdp: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryService.all),
                 inquiries: InquiryMachine(configuration: options.configuration),
@@ -309,6 +323,13 @@ struct EngineLoop {
     let writerPipe: Socket
     let writer: StoreWriter
     let readsPipe: Socket
+    let recordsPipe: Socket
+    let records: RecordsLane
+    /// What retention and erasures did, for statistics.
+    var dataProtection = BrokerStats.DataProtection(purged: [:], erasures: 0, lastRetentionRun: nil)
+    /// When the next retention run is due; none is queued while one runs.
+    var nextRetention = ContinuousClock.now
+    var retentionRunning = false
     let reads: ReadLane
     let store: any InquiryStore
     let options: BrokerEngine.Options
@@ -372,8 +393,8 @@ struct EngineLoop {
     }
 
     mutating func run(pipe: Socket) throws(ZMQError) {
-        var all = Poller([router, pipe, writerPipe, readsPipe, zap, monitor])
-        var paused = Poller([pipe, writerPipe, readsPipe, zap, monitor])
+        var all = Poller([router, pipe, writerPipe, readsPipe, zap, monitor, recordsPipe])
+        var paused = Poller([pipe, writerPipe, readsPipe, zap, monitor, recordsPipe])
         var nextTick = ContinuousClock.now + tickPeriod
         while true {
             let wait = max(.zero, nextTick - ContinuousClock.now)
@@ -396,6 +417,7 @@ struct EngineLoop {
             if readable[3] { sendReadAnswers() }
             if readable[4] { answerZAP() }
             if readable[5] { watchConnections() }
+            if readable[6] { takeRecordsResults() }
             if readable[0] { readTurn() }
             let now = ContinuousClock.now
             if now >= nextTick {
@@ -410,6 +432,10 @@ struct EngineLoop {
             if now >= nextTimers {
                 nextTimers = now + options.timerInterval
                 runTimers(now: now)
+            }
+            if now >= nextRetention, !retentionRunning {
+                nextRetention = now + .seconds(options.configuration.retention.runEvery)
+                retentionRunning = records.submit(.retention(now: clock.now()))
             }
             sealTurn()
             if readable.contains(true) {
@@ -544,7 +570,8 @@ struct EngineLoop {
             departments: departments,
             connections: BrokerStats.Connections(open: connections.count, cut: connections.cuts, denials: denials,
                                                  warningsHeldBack: warnings.totalHeldBack),
-            eventsDropped: eventsDropped, engineTurnSeconds: engineTurns, build: BrokerStats.Build(version: SwitchboardVersion.current)
+            eventsDropped: eventsDropped, engineTurnSeconds: engineTurns, build: BrokerStats.Build(version: SwitchboardVersion.current),
+            dataProtection: dataProtection
         ))
     }
 
@@ -580,6 +607,26 @@ struct EngineLoop {
                 try zap.send(reply)
             } catch {
                 logger.error("cannot answer a ZAP request", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Answers and figures from the records lane (retention, erasure, export).
+    private mutating func takeRecordsResults() {
+        while (try? recordsPipe.receive(.nonBlocking)) != nil {}
+        let now = ContinuousClock.now
+        for result in records.takeResults() {
+            switch result {
+            case .answer(let client, let service, let frame):
+                perform(send(client, ClientMessage(service: service, body: [frame]).frames, now: now), now: now)
+            case .purged(let counts, _):
+                dataProtection.purged.merge(counts, uniquingKeysWith: +)
+            case .retentionDone(let at):
+                dataProtection.lastRetentionRun = at
+                retentionRunning = false
+            case .erased(let ids, let keys):
+                dataProtection.erasures += 1
+                inquiries.forget(erased: ids, keys: keys)
             }
         }
     }
@@ -762,6 +809,19 @@ struct EngineLoop {
         case InquiryService.explain:
             guard permitted(.request, client: client, service: service, now: now) else { return }
             carryOut(inquiries.explain(client: client, body: body), now: now)
+        case InquiryService.erase, InquiryService.export:
+            guard permitted(.admin, client: client, service: service, now: now) else { return }
+            let job: RecordsLane.Job
+            do throws(AgentError) {
+                let request = try AgentRequest(body)
+                job = service == InquiryService.erase
+                    ? .erase(try RecordsLane.Erasure(client: client, request: request, actor: sender?.name, at: wall))
+                    : .export(try RecordsLane.Export(client: client, request: request, departments: options.configuration.departmentIDs))
+            } catch {
+                reply(client, service, .agentError(error), now: now)
+                return
+            }
+            if !records.submit(job) { reply(client, service, .unavailable, now: now) }
         case InquiryService.requeue:
             let id = try? AgentRequest(body).id()
             if let id { ensureLoaded(id) }

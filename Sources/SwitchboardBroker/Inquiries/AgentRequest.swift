@@ -8,6 +8,10 @@ import ZeroMQ
 enum InquiryService {
     static let ingest = "sb.ingest"
     static let requeue = "sb.admin.requeue"
+    /// Removes a citizen's personal data on request (`ops`).
+    static let erase = "sb.admin.erase"
+    /// The official record of closed inquiries, page by page (`ops`).
+    static let export = "sb.admin.export"
     /// Applies the broker's own routing rules to an envelope and says why; stores nothing.
     static let explain = "sb.route.explain"
     /// The broker's departments, ids and names (for tools: completion, checks).
@@ -15,7 +19,7 @@ enum InquiryService {
     static let outboundPrefix = "outbound."
 
     static var all: Set<String> {
-        Set([ingest, requeue, explain, departments] + AgentService.allCases.map(\.rawValue) + ChannelService.allCases.map(\.rawValue))
+        Set([ingest, requeue, erase, export, explain, departments] + AgentService.allCases.map(\.rawValue) + ChannelService.allCases.map(\.rawValue))
     }
 
     /// Outbound services (`outbound.<platform>`) carry messages to publishing gateways.
@@ -61,6 +65,8 @@ enum AgentError: Error, CustomStringConvertible {
     case forbidden(service: String, needs: String)
     /// The request names another agent or department than the key's own.
     case notYours(field: String)
+    /// An erasure was asked for a citizen whose inquiries are still being handled.
+    case openInquiries([InquiryID])
 
     var code: String {
         switch self {
@@ -74,6 +80,7 @@ enum AgentError: Error, CustomStringConvertible {
         case .unofficialAccount: "unofficial_account"
         case .unavailable: "store_unavailable"
         case .forbidden, .notYours: "forbidden"
+        case .openInquiries: "open_inquiries"
         }
     }
 
@@ -94,6 +101,9 @@ enum AgentError: Error, CustomStringConvertible {
         case .unavailable: "the broker could not write to its store; nothing was changed, retry later"
         case .forbidden(let service, let needs): "\(service) needs the role \(needs); ask an administrator to add it to your key"
         case .notYours(let field): "\(field) must be your key's own (or left out, and taken from your key)"
+        case .openInquiries(let ids):
+            "the citizen has \(ids.count) inquiries still being handled (\(ids.prefix(10).map(\.description).joined(separator: ", "))); "
+                + "close each (switchboard close ID --resolution answered), then ask again"
         }
     }
 }

@@ -145,6 +145,22 @@ struct InquiryMachine {
         figures.restore(counts)
     }
 
+    /// An erasure removed these inquiries' personal data from the store: drop what memory
+    /// still holds of them (their posts' keys, a cached envelope, the author's handle).
+    mutating func forget(erased ids: [InquiryID], keys erasedKeys: [DeduplicationKey]) {
+        let erased = Set(erasedKeys)
+        for key in erased { keys.removeValue(forKey: key) }
+        keyOrder.removeAll { erased.contains($0) }
+        for id in ids {
+            guard var item = tracked[id] else { continue }
+            bodyBytes -= item.envelope?.utf8.count ?? 0
+            item.envelope = nil
+            item.routing = nil
+            item.author = nil
+            tracked[id] = item
+        }
+    }
+
     /// Warms the deduplication index at start-up (newest first).
     mutating func rememberKeys(_ recent: [(key: DeduplicationKey, original: DuplicateOf)]) {
         for (key, original) in recent.prefix(keyCapacity).reversed() { remember(key, original) }
@@ -342,7 +358,8 @@ struct InquiryMachine {
             open.afterCommit.append(.publish(.unofficialActivity(inquiry: id, platform: key.platform, reason: unofficial.reason,
                                                                   imitates: unofficial.imitates?.id, at: now), inquiry: id))
         }
-        open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record))
+        open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record,
+                                              author: inquiry.author.handle))
         track(record, key: key, envelope: envelope, routing: routing, author: inquiry.author.handle)
         figures.accepted(department: decision.department)
         open.touched.insert(id)

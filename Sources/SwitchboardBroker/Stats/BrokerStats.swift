@@ -22,6 +22,16 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     /// Seconds one busy turn of the engine loop took (reading, deciding, sending).
     public var engineTurnSeconds: BucketHistogram
     public var build: Build
+    public var dataProtection: DataProtection
+
+    public struct DataProtection: Codable, Sendable, Equatable {
+        /// Closed inquiries whose personal data retention removed, by department.
+        public var purged: [String: Int]
+        /// Erasure requests carried out (dry runs not counted).
+        public var erasures: Int
+        /// When the last retention run ended; absent before the first.
+        public var lastRetentionRun: Date?
+    }
 
     public struct Build: Codable, Sendable, Equatable {
         /// Switchboard's version.

@@ -1,0 +1,264 @@
+import Foundation
+import Logging
+import SwitchboardCore
+import SwitchboardStore
+import ZeroMQ
+
+/// Data protection off the engine thread: retention runs, erasure requests and records
+/// exports read and write the store here, in bounded transactions, while the engine goes
+/// on; the engine only hands out jobs and sends the answers (see
+/// Protocols/7-data-protection.md).
+///
+/// Logs name a citizen only by ``CitizenHash``, and give counts, departments and codes.
+final class RecordsLane: Sendable {
+    /// `sb.admin.erase`, decoded by the engine.
+    struct Erasure: Sendable {
+        var client: Frame
+        var platform: Platform
+        var handle: String
+        var dryRun: Bool
+        var actor: String
+        var at: Date
+    }
+
+    /// `sb.admin.export`, decoded by the engine.
+    struct Export: Sendable {
+        var client: Frame
+        var closedBefore: Date
+        var department: String?
+        var after: InquiryID?
+        var limit: Int
+        /// Also count what is left (the first page of a run, for a progress bar).
+        var count: Bool
+    }
+
+    enum Job: Sendable {
+        case retention(now: Date)
+        case erase(Erasure)
+        case export(Export)
+    }
+
+    enum Result: Sendable {
+        case answer(client: Frame, service: String, frame: Frame)
+        /// A retention batch anonymised these, by department.
+        case purged([String: Int], at: Date)
+        /// A retention run ended (its batches are reported above).
+        case retentionDone(at: Date)
+        /// An erasure removed these inquiries' data: the engine forgets what it holds of them.
+        case erased(inquiries: [InquiryID], keys: [DeduplicationKey])
+    }
+
+    /// Records per export page.
+    static let maxExportPage = 500
+
+    private let store: any InquiryStore
+    private let policy: RetentionPolicy
+    private let hash: CitizenHash
+    private let logger: Logger
+    private let lane: Lane<Job, Result>
+
+    init(store: any InquiryStore, policy: RetentionPolicy, hash: CitizenHash, logger: Logger, notifyEndpoint: String) {
+        self.store = store
+        self.policy = policy
+        self.hash = hash
+        self.logger = logger
+        lane = Lane(name: "switchboard-records", notifyEndpoint: notifyEndpoint, maxWaiting: 64, logger: logger)
+    }
+
+    func start(context: Context) {
+        lane.start(context: context) { [self] job, post in
+            switch job {
+            case .retention(let now): return runRetention(now: now, post: post)
+            case .erase(let request): erase(request, post: post)
+            case .export(let request): export(request, post: post)
+            }
+            return true
+        }
+    }
+
+    /// Queues a job; false when too many wait (the engine answers "unavailable").
+    func submit(_ job: Job) -> Bool { lane.submit(job) }
+
+    func takeResults() -> [Result] { lane.takeResults() }
+
+    func stop() { lane.stop() }
+
+    // MARK: Retention
+
+    /// Anonymises expired inquiries batch by batch until none is left; between batches
+    /// the store writer gets its turn. Returns false when told to stop.
+    private func runRetention(now: Date, post: (Result) -> Void) -> Bool {
+        let started = ContinuousClock.now
+        var total: [String: Int] = [:]
+        while !lane.isStopping {
+            let purged: [String: Int]
+            do {
+                purged = try store.purgeExpired(policy, now: now, limit: policy.batchSize)
+            } catch {
+                logger.error("retention run failed; it runs again at the next interval", metadata: ["error": "\(error.underlying)"])
+                break
+            }
+            guard !purged.isEmpty else { break }
+            post(.purged(purged, at: now))
+            total.merge(purged, uniquingKeysWith: +)
+            logger.info("retention batch anonymised", metadata: [
+                "inquiries": "\(purged.values.reduce(0, +))", "total": "\(total.values.reduce(0, +))",
+            ])
+            guard purged.values.reduce(0, +) >= policy.batchSize else { break }
+        }
+        post(.retentionDone(at: now))
+        logger.notice("retention run done", metadata: [
+            "inquiries.anonymised": "\(total.values.reduce(0, +))",
+            "departments": "\(total.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+            "elapsed": "\(ContinuousClock.now - started)",
+        ])
+        return !lane.isStopping
+    }
+
+    // MARK: Erasure
+
+    private func erase(_ request: Erasure, post: (Result) -> Void) {
+        let service = InquiryService.erase
+        let citizen = hash(platform: request.platform, handle: request.handle)
+        let records: CitizenRecords
+        do {
+            records = try store.citizenRecords(platform: request.platform, handle: request.handle)
+        } catch {
+            logger.error("erasure request could not be read", metadata: ["citizen": "\(citizen)", "error": "\(error.underlying)"])
+            post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
+            return
+        }
+        guard records.open.isEmpty else {
+            logger.notice("erasure refused: inquiries still open", metadata: ["citizen": "\(citizen)", "open": "\(records.open.count)"])
+            post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.openInquiries(records.open)).frame))
+            return
+        }
+        var answer: [String: Any] = [
+            "status": "ok", "dry_run": request.dryRun, "citizen": citizen, "platform": request.platform.rawValue,
+            "inquiries": records.closed.count, "messages": records.messages, "already_anonymised": records.alreadyAnonymised,
+            "ids": records.closed.map(\.id.description),
+        ]
+        if request.dryRun {
+            logger.info("erasure dry run", metadata: ["citizen": "\(citizen)", "inquiries": "\(records.closed.count)", "actor": "\(request.actor)"])
+            post(.answer(client: request.client, service: service, frame: InquiryReply.agent(answer).frame))
+            return
+        }
+        let audit = ErasureAudit(at: request.at, actor: request.actor, platform: request.platform, citizenHash: citizen,
+                                 inquiries: records.closed.count, messages: records.messages)
+        do {
+            try store.erase(records.closed.map(\.id), audit: audit)
+        } catch {
+            logger.critical("erasure failed; nothing was reported erased", metadata: ["citizen": "\(citizen)", "error": "\(error.underlying)"])
+            post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
+            return
+        }
+        post(.erased(inquiries: records.closed.map(\.id), keys: records.closed.map(\.key)))
+        logger.notice("citizen's personal data erased", metadata: [
+            "citizen": "\(citizen)", "inquiries": "\(records.closed.count)", "messages": "\(records.messages)", "actor": "\(request.actor)",
+        ])
+        answer["erased_at"] = Timestamp.format(request.at)
+        post(.answer(client: request.client, service: service, frame: InquiryReply.agent(answer).frame))
+    }
+
+    // MARK: Export
+
+    private func export(_ request: Export, post: (Result) -> Void) {
+        let page: [ExportRecord]
+        var remaining: Int?
+        do {
+            if request.count { remaining = try store.countClosed(before: request.closedBefore, department: request.department, after: request.after) }
+            page = try store.exportClosed(before: request.closedBefore, department: request.department, after: request.after, limit: request.limit)
+        } catch {
+            logger.error("export page could not be read", metadata: ["error": "\(error.underlying)"])
+            post(.answer(client: request.client, service: InquiryService.export, frame: InquiryReply.unavailable.frame))
+            return
+        }
+        var records: [UInt8] = [UInt8(ascii: "[")]
+        for (index, record) in page.enumerated() {
+            if index > 0 { records.append(UInt8(ascii: ",")) }
+            records += Self.json(record).bytes
+        }
+        records.append(UInt8(ascii: "]"))
+        var answer = JSONWriter()
+        answer.add("status", "ok")
+        answer.add("count", page.count)
+        if let remaining { answer.add("remaining", remaining) }
+        answer.add("next_after", page.count == request.limit ? page.last?.id.description : nil)
+        answer.add("records", raw: String(decoding: records, as: UTF8.self))
+        post(.answer(client: request.client, service: InquiryService.export, frame: Frame(answer.bytes)))
+    }
+
+    /// One record of the export: stored documents as they are, around a few columns.
+    static func json(_ record: ExportRecord) -> JSONWriter {
+        var writer = JSONWriter(capacity: 2_048)
+        writer.add("id", record.id.description)
+        writer.add("department", record.department)
+        writer.add("closed_at", record.closedAt.map(Timestamp.format))
+        writer.add("anonymised_at", record.anonymisedAt.map(Timestamp.format))
+        writer.add("envelope", raw: record.envelopeJSON)
+        writer.add("routing", raw: record.routingJSON)
+        writer.add("lifecycle", raw: record.lifecycleJSON ?? "null")
+        writer.add("timeline", raw: "[" + record.timelineJSON.joined(separator: ",") + "]")
+        var messages: [String] = []
+        for message in record.messages {
+            var item = JSONWriter()
+            item.add("id", message.id)
+            item.add("direction", message.direction)
+            item.add("kind", message.kind)
+            item.add("platform", message.platform)
+            item.add("account", message.account)
+            item.add("text", message.text)
+            item.add("sent_at", message.sentAt)
+            messages.append(item.result)
+        }
+        writer.add("messages", raw: "[" + messages.joined(separator: ",") + "]")
+        return writer
+    }
+}
+
+extension RecordsLane.Erasure {
+    /// `{"citizen": "PLATFORM:HANDLE", "dry_run": true, "actor": "..."}`; under CURVE the
+    /// actor is the key's name. Errors name the field, never its value.
+    init(client: Frame, request: AgentRequest, actor: String?, at: Date) throws(AgentError) {
+        let citizen = try request.string("citizen")
+        guard let colon = citizen.firstIndex(of: ":") else {
+            throw .invalid(field: "citizen", "must be PLATFORM:HANDLE, such as x:@resident")
+        }
+        guard let platform = Platform(rawValue: String(citizen[..<colon]).lowercased()) else {
+            throw .invalid(field: "citizen", "the platform is not one of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let handle = String(citizen[citizen.index(after: colon)...])
+        guard !CitizenHandle.normalized(handle).isEmpty else { throw .invalid(field: "citizen", "the handle is empty") }
+        if let flag = request.fields["dry_run"], !(flag is Bool) { throw .invalid(field: "dry_run", "must be true or false") }
+        self.init(client: client, platform: platform, handle: handle, dryRun: request.fields["dry_run"] as? Bool ?? false,
+                  actor: actor ?? request.optional("actor") ?? "anonymous", at: at)
+    }
+}
+
+extension RecordsLane.Export {
+    /// `{"closed_before": "2026-01-01" or an ISO 8601 time, "department": "...", "after": ID, "limit": N}`.
+    init(client: Frame, request: AgentRequest, departments: Set<String>) throws(AgentError) {
+        let text = try request.string("closed_before")
+        guard let before = Self.date(text) else {
+            throw .invalid(field: "closed_before", "must be a date (2026-01-31) or an ISO 8601 time (2026-01-31T12:00:00Z)")
+        }
+        let department = request.optional("department")
+        if let department, !departments.contains(department) { throw .unknownDepartment(department) }
+        var after: InquiryID?
+        if let text = request.optional("after") {
+            guard let id = InquiryID(text) else { throw .invalid(field: "after", "not an inquiry id") }
+            after = id
+        }
+        let limit = request.integer("limit") ?? RecordsLane.maxExportPage
+        guard (1...RecordsLane.maxExportPage).contains(limit) else { throw .invalid(field: "limit", "must be 1 to \(RecordsLane.maxExportPage)") }
+        self.init(client: client, closedBefore: before, department: department, after: after, limit: limit,
+                  count: request.fields["count"] as? Bool ?? false)
+    }
+
+    /// A day (midnight UTC) or a full ISO 8601 time.
+    static func date(_ text: String) -> Date? {
+        if let time = try? Date.ISO8601FormatStyle(includingFractionalSeconds: false).parse(text) { return time }
+        if let time = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return time }
+        return try? Date.ISO8601FormatStyle().year().month().day().parse(text)
+    }
+}

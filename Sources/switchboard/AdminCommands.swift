@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import SwitchboardCore
+
+/// Data protection for operations staff (the `ops` role): erasure on request and the
+/// records export (Protocols/7-data-protection.md, docs/data-protection.md).
+struct Admin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Data protection: erase a citizen's personal data, export the official record.",
+        subcommands: [Erase.self, Export.self]
+    )
+
+    /// `sb.admin.erase`.
+    struct Erase: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase a citizen's personal data from every inquiry they wrote (sb.admin.erase).",
+            discussion: """
+                Removes the text, handle, name and media of each of the citizen's inquiries, the replies \
+                to them and the notes on them; the anonymised records stay for statistics. Every \
+                inquiry must be closed first. Leaves an audit entry naming the citizen only by a keyed \
+                hash. Try --dry-run first; export the record first if the city must keep it.
+                """
+        )
+
+        @OptionGroup var options: AgentOptions
+        @Option(help: "The citizen, as PLATFORM:HANDLE, e.g. x:@resident.") var citizen: String
+        @Flag(help: "Say what would be erased, and change nothing.") var dryRun = false
+
+        func validate() throws {
+            let parts = citizen.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, Platform(rawValue: parts[0].lowercased()) != nil, !parts[1].isEmpty else {
+                throw ValidationError("--citizen must be PLATFORM:HANDLE, such as x:@resident; platforms: \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            var fields: [String: Any] = ["citizen": citizen, "dry_run": dryRun]
+            if let agent = options.agent { fields["actor"] = agent }
+            let answer = try options.ask("sb.admin.erase", fields, identity: false)
+            guard !options.json else { return }
+            let inquiries = answer["inquiries"] as? Int ?? 0, messages = answer["messages"] as? Int ?? 0
+            let hash = answer["citizen"] as? String ?? ""
+            if dryRun {
+                print("dry run: would erase the personal data of \(inquiries) closed inquiries and \(messages) messages")
+                if let already = answer["already_anonymised"] as? Int, already > 0 { print("  \(already) of them already anonymised") }
+                for id in answer["ids"] as? [String] ?? [] { print("  \(id)") }
+                print("nothing was changed; run again without --dry-run to erase")
+            } else {
+                print("erased the personal data of \(inquiries) inquiries and \(messages) messages")
+                print("audit entry recorded for citizen \(hash.prefix(16))… (a keyed hash; the handle is not kept)")
+            }
+        }
+    }
+
+    /// `sb.admin.export`, page by page, as JSON lines.
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the official record of closed inquiries as JSON lines (sb.admin.export).",
+            discussion: """
+                One line per inquiry: envelope, routing, lifecycle, timeline and messages, as stored. \
+                Streams to standard output, with progress on a terminal. Interrupted, it says the last \
+                id written: run it again with --after that id (appending to the file) to go on.
+                """
+        )
+
+        @OptionGroup var broker: BrokerOptions
+        @Option(help: "Only inquiries closed before this date (2026-01-31) or time (2026-01-31T12:00:00Z).") var closedBefore: String
+        @Option(help: "Only this department's inquiries.") var department: String?
+        @Option(help: "Resume after this inquiry id (the last one written before).") var after: String?
+
+        func validate() throws {
+            if let after, InquiryID(after) == nil { throw ValidationError("--after \(after) is not an inquiry id") }
+        }
+
+        func run() throws {
+            // The agent options' own --department would clash with the filter's.
+            var asker = try AgentOptions.parse([])
+            asker.broker = broker
+            asker.department = nil
+            var cursor = after
+            var written = 0
+            var total: Int?
+            let start = ContinuousClock.now
+            var progress: Progress?
+            defer { progress?.finish() }
+            while true {
+                var fields: [String: Any] = ["closed_before": closedBefore, "count": total == nil]
+                if let department { fields["department"] = department }
+                if let cursor { fields["after"] = cursor }
+                let answer: [String: Any]
+                do {
+                    answer = try asker.ask("sb.admin.export", fields, identity: false)
+                } catch {
+                    if let cursor { printError("export interrupted after \(written) records; go on with --after \(cursor) (append: >>)") }
+                    throw error
+                }
+                if total == nil {
+                    total = answer["remaining"] as? Int ?? 0
+                    progress = Progress(total: total ?? 0)
+                }
+                for record in answer["records"] as? [[String: Any]] ?? [] {
+                    let line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
+                    FileHandle.standardOutput.write(line + Data("\n".utf8))
+                    written += 1
+                    cursor = record["id"] as? String
+                }
+                progress?.show(done: written, since: start)
+                guard let next = answer["next_after"] as? String else { break }
+                cursor = next
+            }
+            progress?.finish()
+            progress = nil
+            FileHandle.standardError.write(Data("exported \(written) closed inquiries\(cursor.map { "; the last was \($0)" } ?? "")\n".utf8))
+        }
+    }
+}
