@@ -60,6 +60,8 @@ public protocol InquiryStore: Sendable {
     /// in one transaction; then checkpoints and truncates the WAL so that no copy of the
     /// removed data stays in the files.
     func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError)
+    /// When earlier erasures for the citizen with this hash were carried out, oldest first.
+    func erasures(citizenHash: String) throws(StoreError) -> [Date]
     /// How many closed inquiries an export with these bounds holds.
     func countClosed(before: Date, department: String?, after: InquiryID?) throws(StoreError) -> Int
     /// The official record of closed inquiries, in id order, after `after`.
@@ -184,6 +186,8 @@ public struct LifecycleRecord: Sendable, Equatable {
 public struct InquiryFilter: Sendable, Equatable {
     public var department: String?
     public var state: LifecycleState?
+    /// Without a state: leave out closed inquiries (the work still to do).
+    public var openOnly = false
     public var priority: Priority?
     public var owner: Actor?
     public var limit: Int

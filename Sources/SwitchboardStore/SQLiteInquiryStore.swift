@@ -476,7 +476,12 @@ public final class SQLiteInquiryStore: InquiryStore {
             var conditions: [String] = []
             var arguments: StatementArguments = []
             if let department = filter.department { conditions.append("department = ?"); _ = arguments.append(contentsOf: [department]) }
-            if let state = filter.state { conditions.append("state = ?"); _ = arguments.append(contentsOf: [state.rawValue]) }
+            if let state = filter.state {
+                conditions.append("state = ?")
+                _ = arguments.append(contentsOf: [state.rawValue])
+            } else if filter.openOnly {
+                conditions.append("state != 'closed'")
+            }
             if let priority = filter.priority { conditions.append("priority = ?"); _ = arguments.append(contentsOf: [priority.rank]) }
             if let owner = filter.owner {
                 conditions.append("owner_kind = ? AND owner_id = ?")
@@ -629,6 +634,13 @@ public final class SQLiteInquiryStore: InquiryStore {
             throw StoreError(operation: "erase a citizen's personal data", underlying: error)
         }
         try truncateLog()
+    }
+
+    public func erasures(citizenHash: String) throws(StoreError) -> [Date] {
+        try read("read the erasure audit") { db in
+            try Double.fetchAll(db, sql: "SELECT at FROM erasure_audit WHERE citizen_hash = ? ORDER BY seq", arguments: [citizenHash])
+                .map(Date.init(timeIntervalSince1970:))
+        }
     }
 
     /// Copies the WAL into the database and empties it, so the removed data's old page

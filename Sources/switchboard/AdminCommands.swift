@@ -25,11 +25,17 @@ struct Admin: ParsableCommand {
         @OptionGroup var options: AgentOptions
         @Option(help: "The citizen, as PLATFORM:HANDLE, e.g. x:@resident.") var citizen: String
         @Flag(help: "Say what would be erased, and change nothing.") var dryRun = false
+        // Who asked is recorded in the audit: with CURVE, the key's name; in plain mode,
+        // --agent (or SWITCHBOARD_AGENT), else "anonymous".
 
         func validate() throws {
+            let platforms = Platform.allCases.map(\.rawValue).joined(separator: ", ")
             let parts = citizen.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, Platform(rawValue: parts[0].lowercased()) != nil, !parts[1].isEmpty else {
-                throw ValidationError("--citizen must be PLATFORM:HANDLE, such as x:@resident; platforms: \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
+            guard parts.count == 2, !parts[1].isEmpty else {
+                throw ValidationError("--citizen must be PLATFORM:HANDLE, such as x:@resident; platforms: \(platforms)")
+            }
+            guard Platform(rawValue: parts[0].lowercased()) != nil else {
+                throw ValidationError("--citizen: \(parts[0]) is not a platform Switchboard knows; use one of \(platforms)")
             }
         }
 
@@ -40,6 +46,10 @@ struct Admin: ParsableCommand {
             guard !options.json else { return }
             let inquiries = answer["inquiries"] as? Int ?? 0, messages = answer["messages"] as? Int ?? 0
             let hash = answer["citizen"] as? String ?? ""
+            if let last = answer["last_erased_at"] as? String {
+                print("nothing left to erase: this citizen's data was already erased on \(last) (recognised by the audit's keyed hash)")
+                return
+            }
             if dryRun {
                 print("dry run: would erase the personal data of \(inquiries) closed inquiries and \(messages) messages")
                 if let already = answer["already_anonymised"] as? Int, already > 0 { print("  \(already) of them already anonymised") }
@@ -69,7 +79,10 @@ struct Admin: ParsableCommand {
         @Option(help: "Resume after this inquiry id (the last one written before).") var after: String?
 
         func validate() throws {
-            if let after, InquiryID(after) == nil { throw ValidationError("--after \(after) is not an inquiry id") }
+            guard CalendarDate.parse(closedBefore) != nil else {
+                throw ValidationError("--closed-before \(closedBefore) is not a day (2026-01-31, midnight UTC) or an ISO 8601 time with its zone (2026-01-31T12:00:00Z)")
+            }
+            if let after, InquiryID(after) == nil { throw ValidationError("--after \(after) is not a whole inquiry id (as the last line written shows)") }
         }
 
         func run() throws {

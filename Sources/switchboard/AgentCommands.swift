@@ -121,7 +121,7 @@ struct AgentOptions: ParsableArguments {
     func printMove(_ answer: [String: Any], _ verb: String) {
         guard !json else { return }
         let id = answer["id"] as? String ?? "?"
-        var line = "\(verb) \(Table.short(id)): \(answer["state"] as? String ?? "?") at \(answer["department"] as? String ?? "?")"
+        var line = "\(verb) \(id): \(answer["state"] as? String ?? "?") at \(answer["department"] as? String ?? "?")"
         if let owner = answer["owner"] as? String { line += ", owned by \(owner)" }
         print(line)
         if let allowed = answer["allowed"] as? [String], !allowed.isEmpty { print("  next: \(allowed.joined(separator: ", "))") }
@@ -136,7 +136,19 @@ func printError(_ message: String) {
 enum Table {
     static let colour = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
 
-    static func short(_ id: String) -> String { String(id.prefix(8)) }
+    /// Ids as a listing shows them: each cut to the shortest prefix (8 characters at
+    /// least) that no other listed id shares. An id's first characters are its arrival
+    /// time, so inquiries that came in the same minute need more of them; whatever the
+    /// listing shows, `claim` and the other commands take.
+    static func shortIDs(_ ids: [String]) -> [String] {
+        ids.map { id in
+            var length = 8
+            while length < id.count, ids.contains(where: { $0 != id && $0.hasPrefix(id.prefix(length)) }) { length += 1 }
+            // Never end a prefix on a dash.
+            if length < id.count, id[id.index(id.startIndex, offsetBy: length - 1)] == "-" { length += 1 }
+            return String(id.prefix(length))
+        }
+    }
 
     static func render(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
@@ -183,7 +195,7 @@ extension Switchboard {
         static let configuration = CommandConfiguration(abstract: "List a department's inquiries, in the order the queue is served.")
 
         @OptionGroup var options: AgentOptions
-        @Option(help: "queued, in_progress, awaiting_citizen, answered, closed or parked.") var state: String?
+        @Option(help: "queued, in_progress, awaiting_citizen, answered, closed, parked, or all. Default: every state but closed.") var state: String?
         @Option(help: "urgent, high, normal or low.") var priority: String?
         @Flag(help: "Only the inquiries you hold.") var mine = false
         @Option(help: "How many to show (1 to 1000).") var limit = 50
@@ -199,10 +211,11 @@ extension Switchboard {
             let answer = try options.ask("sb.agent.list", fields)
             guard !options.json else { return }
             let items = answer["inquiries"] as? [[String: Any]] ?? []
-            let rows = items.map { item -> [String] in
+            let shown = Table.shortIDs(items.map { $0["id"] as? String ?? "" })
+            let rows = zip(items, shown).map { item, id -> [String] in
                 let slaState = item["sla_state"] as? String
                 let sla = (item["sla_seconds_left"] as? Double).map(Table.duration) ?? "-"
-                return [Table.short(item["id"] as? String ?? ""), Table.age(since: item["received_at"] as? String),
+                return [id, Table.age(since: item["received_at"] as? String),
                         Table.highlight(item["priority"] as? String ?? "", when: item["priority"] as? String == "urgent"),
                         item["platform"] as? String ?? "", item["state"] as? String ?? "", item["owner"] as? String ?? "-",
                         Table.highlight(sla, when: slaState == "warning" || slaState == "breached"),

@@ -20,12 +20,17 @@ struct BatchImport {
             printError("cannot read \(path)")
             throw Exit.usage
         }
-        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
+        // The newline that ends the last line does not start another one: counting that
+        // empty "line" as done would skip the first line appended to the file later.
+        if lines.last?.isEmpty == true { lines.removeLast() }
         let resumeAfter = restart ? 0 : (try? String(contentsOfFile: progressPath, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
         if resumeAfter > 0 { FileHandle.standardError.write(Data("resuming after line \(resumeAfter) (from \(progressPath); --restart to start over)\n".utf8)) }
 
         var bad: [(line: Int, reason: String)] = []
-        /// Lines done with: acknowledged by the broker, or reported as bad.
+        /// Lines the broker acknowledged (accepted or duplicate). A rejected line is not
+        /// done: once fixed, the same command sends it (and whatever follows it again,
+        /// which the broker answers as duplicates).
         var processed = Set<Int>()
         var work: [(line: Int, key: String, body: [UInt8])] = []
         let decoder = EnvelopeDecoder()
@@ -36,7 +41,6 @@ struct BatchImport {
                 work.append((index + 1, "\(inquiry.source.platform.rawValue)\u{1F}\(inquiry.source.externalID)", bytes))
             } catch {
                 bad.append((index + 1, "\(error)"))
-                processed.insert(index + 1)
             }
         }
 
@@ -66,9 +70,7 @@ struct BatchImport {
             // Rejections name no key: they are charged to the oldest line in flight.
             let line = pending.removeValue(forKey: key) ?? pending.min { $0.value < $1.value }.map { pending.removeValue(forKey: $0.key)! }
             if let line {
-                // A line refused because the broker could not store it is not done: a
-                // re-run sends it again.
-                if status != "error" { processed.insert(line) }
+                if status == "accepted" || status == "duplicate" { processed.insert(line) }
                 if status != "accepted" && status != "duplicate" {
                     let error = answer["error"] as? [String: Any] ?? [:]
                     bad.append((line, "\(error["code"] as? String ?? status): \(error["message"] as? String ?? "")"))
@@ -84,7 +86,10 @@ struct BatchImport {
             FileHandle.standardError.write(Data("line \(line): \(reason)\n".utf8))
         }
         print("accepted \(counts["accepted", default: 0]), duplicate \(counts["duplicate", default: 0]), rejected \(bad.count)")
-        if !bad.isEmpty { throw Exit.refused }
+        if !bad.isEmpty {
+            FileHandle.standardError.write(Data("fix the lines above and run the same command again: it goes on from line \(bad.map(\.line).min() ?? 1)\n".utf8))
+            throw Exit.refused
+        }
     }
 
     /// Records the last line up to which every line is done with (blank lines count).

@@ -30,7 +30,7 @@ extension Switchboard {
                 seen += 1
                 if json { print(String(decoding: frames[1].bytes, as: UTF8.self)); continue }
                 var line = "\(body["at"] as? String ?? "")  \(frames[0].string ?? "")"
-                if let id = body["inquiry_id"] as? String { line += "  \(Table.short(id))" }
+                if let id = body["inquiry_id"] as? String { line += "  \(id)" }
                 if let department = body["department"] as? String { line += "  \(department)" }
                 if let actor = body["actor"] as? [String: Any] { line += "  \(actor["kind"] as? String ?? "") \(actor["id"] as? String ?? "")" }
                 if let from = body["from"] as? String, let to = body["to"] as? String { line += "  \(from) → \(to)" }

@@ -220,8 +220,9 @@ extension Switchboard {
             abstract: "Submit inquiry envelopes (JSON) to the broker's sb.ingest service.",
             discussion: """
                 A .jsonl file (one envelope a line) is imported as a batch: bad lines are reported with their \
-                numbers and the rest still go in; progress shows on a terminal; FILE.progress records the lines \
-                the broker acknowledged, so a re-run resumes after them (--restart ignores it), and anything \
+                numbers and the rest still go in; progress shows on a terminal; FILE.progress records how far \
+                every line was acknowledged by the broker, so a re-run (after fixing bad lines, or appending \
+                new ones) goes on from the first line not yet acknowledged (--restart ignores it); anything \
                 sent twice is answered "duplicate", never routed twice.
                 """
         )

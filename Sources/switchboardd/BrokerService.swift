@@ -54,7 +54,9 @@ struct BrokerService: Service {
             return try engine.start()
         } catch {
             let hint = switch error.errno {
-            case .addressInUse: "another process already listens on \(engine.options.endpoint) or \(engine.options.eventsEndpoint ?? "-"); stop it or choose another --endpoint or --events"
+            case .addressInUse:
+                "another process already listens on \(([engine.options.endpoint] + [engine.options.eventsEndpoint].compactMap { $0 }).joined(separator: " or ")); "
+                    + "stop it or choose another --endpoint or --events"
             case .invalidArgument, .protocolNotSupported: "--endpoint must look like tcp://127.0.0.1:5555 or ipc:///run/switchboard.sock"
             default: "check --endpoint \(engine.options.endpoint)"
             }

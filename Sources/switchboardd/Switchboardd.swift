@@ -113,6 +113,30 @@ struct Switchboardd: AsyncParsableCommand {
         return (String(address[..<colon]), port)
     }
 
+    /// Whether `host:port` can be listened on now: checked before the broker starts, so
+    /// a taken --stats port is named as such instead of surfacing as a bare bind error
+    /// after the broker said it was ready.
+    static func checkListenable(host: String, port: Int) throws {
+        guard port != 0 else { return }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let info = found else {
+            throw ValidationError("--stats \(host):\(port): \(host) is not an address this host has; use 127.0.0.1:8222, or off")
+        }
+        defer { freeaddrinfo(found) }
+        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
+            let reason = errno == EADDRINUSE ? "another process already listens there" : String(cString: strerror(errno))
+            throw ValidationError("cannot serve the operations endpoint on \(host):\(port): \(reason); choose another --stats HOST:PORT, or --stats off")
+        }
+    }
+
     /// Loopback, ipc:// and inproc:// endpoints: plain mode is allowed there.
     static func isLocal(_ endpoint: String) -> Bool {
         endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") || endpoint.hasPrefix("tcp://127.")
@@ -120,6 +144,9 @@ struct Switchboardd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // The database, its journal and the lock hold citizens' words: no other user
+        // may read them, whoever started the broker (systemd's unit sets the same).
+        umask(0o077)
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -193,6 +220,7 @@ struct Switchboardd: AsyncParsableCommand {
             let board = StatsBoard()
             options.stats = board
             let (host, port) = try Self.hostAndPort(stats)
+            try Self.checkListenable(host: host, port: port)
             services.append(OpsEndpoint(board: board).application(host: host, port: port, logger: logger) { bound in
                 logger.info("operations endpoint listening", metadata: ["stats.address": "\(host):\(bound)"])
             })

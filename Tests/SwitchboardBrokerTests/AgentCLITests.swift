@@ -64,6 +64,27 @@ import TestSupport
         }
     }
 
+    /// Defect: the queue showed the first 8 characters of each id, which are its arrival
+    /// time, so inquiries of the same minute all looked alike and none could be claimed
+    /// by what the queue showed. Closed ones also filled the default listing.
+    @Test func theQueueShowsIdsThatCanBeClaimedAndLeavesClosedOnesOut() throws {
+        let ids = try (1...4).map { try ingest("same-minute-\($0)", text: "Question number \($0)") }
+        let queue = try cli(["queue"])
+        let shown = queue.output.split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").first.map(String.init) }
+            .filter { $0.count >= 8 && $0.allSatisfy { $0.isHexDigit || $0 == "-" } }
+        #expect(shown.count == 4, "\(queue.output)")
+        #expect(Set(shown).count == 4, "every shown id is different")
+        for id in ids { #expect(shown.filter { id.hasPrefix($0) }.count == 1, "\(id) is shown by exactly one prefix") }
+        let claimed = try cli(["claim", try #require(shown.first)])
+        #expect(claimed.status == 0, "\(claimed.error)")
+        let full = try #require(ids.first { $0.hasPrefix(shown[0]) })
+        #expect(claimed.output.contains(full), "the move names the whole id")
+        #expect(try cli(["close", full, "--resolution", "spam"]).status == 0)
+        #expect(!(try cli(["queue"]).output.contains("closed")), "closed inquiries are left out by default")
+        #expect(try cli(["queue", "--state", "closed"]).output.contains("closed"))
+        #expect(try cli(["queue", "--state", "all"]).output.contains("closed"))
+    }
+
     @Test func twoAgentsRaceForOneInquiryAndExactlyOneWins() throws {
         let id = try ingest("race-1", text: "A question for whoever is first")
         let results = Mutex<[(Int32, String)]>([])
@@ -127,13 +148,29 @@ import TestSupport
         #expect(first.output.contains("accepted 28, duplicate 0, rejected 2"), "\(first.output)")
         #expect(first.error.contains("line 5: invalid_json"))
         #expect(first.error.contains("line 10: unknown_platform"))
-        #expect(try String(contentsOfFile: file + ".progress", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "30")
+        func checkpoint() throws -> String { try String(contentsOfFile: file + ".progress", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(try checkpoint() == "4", "a rejected line is not done: the checkpoint stops before it")
+        #expect(first.error.contains("run the same command again: it goes on from line 5"))
 
         let again = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, file, "--restart"])
         #expect(again.output.contains("accepted 0, duplicate 28, rejected 2"), "\(again.output)")
+
+        // Defect: fixed lines were never sent, because rejected ones counted as done.
+        lines[4] = lines[0].replacingOccurrences(of: "batch-1\"", with: "batch-fixed-5\"")
+        lines[9] = lines[0].replacingOccurrences(of: "batch-1\"", with: "batch-fixed-10\"")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let fixed = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, file])
+        #expect(fixed.error.contains("resuming after line 4"))
+        #expect(fixed.output.contains("accepted 2, duplicate 24, rejected 0"), "\(fixed.output)")
+        #expect(try checkpoint() == "30")
+
+        // Defect: the newline ending the file counted as a line, so the next line appended was skipped.
+        let appended = lines[0].replacingOccurrences(of: "batch-1\"", with: "batch-31\"")
+        try (lines.joined(separator: "\n") + "\n" + appended + "\n").write(toFile: file, atomically: true, encoding: .utf8)
         let resumed = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, file])
         #expect(resumed.error.contains("resuming after line 30"))
-        #expect(resumed.output.contains("accepted 0, duplicate 0, rejected 0"), "\(resumed.output)")
+        #expect(resumed.output.contains("accepted 1, duplicate 0, rejected 0"), "\(resumed.output)")
+        #expect(try checkpoint() == "31")
     }
 
     @Test func theRegistryFromTheCommandLine() throws {

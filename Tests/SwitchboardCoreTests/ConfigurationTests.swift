@@ -89,3 +89,22 @@ import Testing
         #expect(error("")?.message == "the configuration is empty")
     }
 }
+
+/// Dates for the records export: strict, so an export is never silently cut short.
+@Suite struct CalendarDateTests {
+    @Test func daysAndZonedTimesAreReadExactly() throws {
+        #expect(CalendarDate.parse("2026-11-24")?.timeIntervalSince1970 == 1_795_478_400)
+        let threeOhSeven: Double = 1_795_489_620
+        #expect(CalendarDate.parse("2026-11-24T03:07:00Z")?.timeIntervalSince1970 == threeOhSeven)
+        #expect(CalendarDate.parse("2026-11-24T04:07:00+01:00") == CalendarDate.parse("2026-11-24T03:07:00Z"))
+        #expect(CalendarDate.parse("2026-11-24T03:07:00.250Z")?.timeIntervalSince1970 == threeOhSeven + 0.25)
+        #expect(CalendarDate.parse("2024-02-29") != nil)
+    }
+
+    @Test func anythingElseIsRefusedNotReadAsSomethingNearby() {
+        for text in ["2026-11-24T03:07:00", "2026-11-24T03:07Z", "2026-11-25garbage", "2026-11-25 junk", "2026-11-25T99",
+                     "2026-02-30", "2026-11-24T25:00:00Z", "2026-13-01", "yesterday", "01/02/2026", "2026", "", "2025-02-29"] {
+            #expect(CalendarDate.parse(text) == nil, "\(text)")
+        }
+    }
+}

@@ -41,12 +41,13 @@ struct AgentReads {
         if let department = filter.department, configuration.department(department) == nil {
             throw AgentError.unknownDepartment(department)
         }
-        if let state = request.optional("state") {
+        if let state = request.optional("state"), state != "all" {
             guard let parsed = LifecycleState(rawValue: state) else {
-                throw AgentError.invalid(field: "state", "must be one of \(LifecycleState.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw AgentError.invalid(field: "state", "must be all or one of \(LifecycleState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             filter.state = parsed
         }
+        filter.openOnly = request.optional("state") == nil
         if let priority = request.optional("priority") {
             guard let parsed = Priority(rawValue: priority) else {
                 throw AgentError.invalid(field: "priority", "must be one of \(Priority.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -67,6 +67,8 @@ enum AgentError: Error, CustomStringConvertible {
     case notYours(field: String)
     /// An erasure was asked for a citizen whose inquiries are still being handled.
     case openInquiries([InquiryID])
+    /// An erasure names a citizen who wrote no inquiry on that platform.
+    case noCitizenRecords(Platform)
 
     var code: String {
         switch self {
@@ -81,6 +83,7 @@ enum AgentError: Error, CustomStringConvertible {
         case .unavailable: "store_unavailable"
         case .forbidden, .notYours: "forbidden"
         case .openInquiries: "open_inquiries"
+        case .noCitizenRecords: "not_found"
         }
     }
 
@@ -103,7 +106,11 @@ enum AgentError: Error, CustomStringConvertible {
         case .notYours(let field): "\(field) must be your key's own (or left out, and taken from your key)"
         case .openInquiries(let ids):
             "the citizen has \(ids.count) inquiries still being handled (\(ids.prefix(10).map(\.description).joined(separator: ", "))); "
-                + "close each (switchboard close ID --resolution answered), then ask again"
+                + "have each closed first (an agent claims it, 'switchboard claim ID', then closes it, "
+                + "'switchboard close ID --resolution answered'), then ask again"
+        case .noCitizenRecords(let platform):
+            "no inquiry on \(platform.rawValue) was written by that handle; nothing was erased. Check the platform and the "
+                + "handle as the platform shows it (any case, with or without @; a profile URL is not a handle)"
         }
     }
 }

@@ -133,6 +133,20 @@ final class RecordsLane: Sendable {
             post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.openInquiries(records.open)).frame))
             return
         }
+        guard !records.closed.isEmpty else {
+            // A repeated request is recognised by the audit's hash: nothing is left to erase.
+            let earlier = (try? store.erasures(citizenHash: citizen)) ?? []
+            logger.notice("erasure request matched no inquiry", metadata: ["citizen": "\(citizen)", "erased.before": "\(earlier.count)"])
+            guard let last = earlier.last else {
+                post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.noCitizenRecords(request.platform)).frame))
+                return
+            }
+            let answer: [String: Any] = ["status": "ok", "dry_run": request.dryRun, "citizen": citizen, "platform": request.platform.rawValue,
+                                         "inquiries": 0, "messages": 0, "already_anonymised": 0, "ids": [String](),
+                                         "already_erased_at": earlier.map(Timestamp.format), "last_erased_at": Timestamp.format(last)]
+            post(.answer(client: request.client, service: service, frame: InquiryReply.agent(answer).frame))
+            return
+        }
         var answer: [String: Any] = [
             "status": "ok", "dry_run": request.dryRun, "citizen": citizen, "platform": request.platform.rawValue,
             "inquiries": records.closed.count, "messages": records.messages, "already_anonymised": records.alreadyAnonymised,
@@ -240,7 +254,7 @@ extension RecordsLane.Export {
     init(client: Frame, request: AgentRequest, departments: Set<String>) throws(AgentError) {
         let text = try request.string("closed_before")
         guard let before = Self.date(text) else {
-            throw .invalid(field: "closed_before", "must be a date (2026-01-31) or an ISO 8601 time (2026-01-31T12:00:00Z)")
+            throw .invalid(field: "closed_before", "must be a day (2026-01-31, midnight UTC) or an ISO 8601 time with its zone (2026-01-31T12:00:00Z)")
         }
         let department = request.optional("department")
         if let department, !departments.contains(department) { throw .unknownDepartment(department) }
@@ -255,10 +269,5 @@ extension RecordsLane.Export {
                   count: request.fields["count"] as? Bool ?? false)
     }
 
-    /// A day (midnight UTC) or a full ISO 8601 time.
-    static func date(_ text: String) -> Date? {
-        if let time = try? Date.ISO8601FormatStyle(includingFractionalSeconds: false).parse(text) { return time }
-        if let time = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return time }
-        return try? Date.ISO8601FormatStyle().year().month().day().parse(text)
-    }
+    static func date(_ text: String) -> Date? { CalendarDate.parse(text) }
 }
