@@ -23,6 +23,8 @@ struct SwitchboardBench: ParsableCommand {
     @Option(help: "The credit credited workers announce in READY (the credit mode).") var credit = 16
     @Option(help: "Also fill one department with this many queued inquiries and measure memory and restart (0 skips).") var depth = 0
     @Option(help: "libzmq I/O threads of the spawned broker.") var brokerIoThreads = 1
+    @Option(help: "Also measure on a database already holding this many closed inquiries (0 skips): its size, the restart, and durable ingest on it.") var stored = 0
+    @Option(help: "With --stored: this many of them queued (waiting in roads, which has no worker) instead, to measure their restore.") var storedQueued = 0
     @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
 
     func validate() throws {
@@ -116,6 +118,9 @@ struct SwitchboardBench: ParsableCommand {
         if depth > 0 {
             report.depth = try measureDepth(depth)
         }
+        if stored > 0 {
+            report.stored = try measureStored(closed: stored, queued: storedQueued, departments: departments)
+        }
 
         if json {
             print(report.json())
@@ -151,6 +156,31 @@ struct SwitchboardBench: ParsableCommand {
             bytesPerInquiry: Double(filled.current - baseline) / Double(max(1, accepted)),
             restartSeconds: restoreSeconds, restoredRSS: restored.current
         )
+    }
+
+    /// Writes a history of `closed` (and `queued`) inquiries through the store, then
+    /// measures a broker started on it: restart and restore time, memory, and durable
+    /// ingest with credited workers, against the same figures on an empty store.
+    func measureStored(closed: Int, queued: Int, departments: [String]) throws -> StoredResult {
+        let data = Self.temporaryDirectory()
+        progress("stored: writing \(closed) closed and \(queued) queued inquiries through the store")
+        let filled = try StoredHistory.fill(directory: data, closed: closed, queued: queued) { progress("  \($0) written") }
+        progress("stored: starting the broker on \(filled.bytes / 1_048_576) MiB")
+        let restart = ContinuousClock.now
+        let broker = try BrokerProcess(dataDirectory: data, extra: ["--io-threads", "\(brokerIoThreads)"])
+        defer { broker.stop() }
+        try waitForServices([], at: broker.endpoint)
+        let restartSeconds = (ContinuousClock.now - restart).seconds
+        let restoredRSS = broker.memory().current
+        let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted", credit: credit))
+        defer { pool.stop() }
+        try waitForServices(departments, at: broker.endpoint)
+        progress("stored: durable ingest with credited workers on the full store")
+        let result = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
+                                                 duration: .seconds(seconds), warmup: .seconds(1),
+                                                 protocol: IngestProtocol(departments: departments.count, prefix: "s"))
+        return StoredResult(closed: closed, queued: queued, fillSeconds: filled.seconds, databaseBytes: filled.bytes,
+                            restartSeconds: restartSeconds, restoredRSS: restoredRSS, ingest: result)
     }
 
     /// Waits until the broker answers `mmi.service` 200 for every service (or, with

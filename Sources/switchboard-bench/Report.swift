@@ -30,6 +30,16 @@ struct DepthResult {
     let restoredRSS: Int
 }
 
+struct StoredResult {
+    let closed: Int
+    let queued: Int
+    let fillSeconds: Double
+    let databaseBytes: Int
+    let restartSeconds: Double
+    let restoredRSS: Int
+    let ingest: LoadResult
+}
+
 /// Collects the rows and prints them as a table or JSON, with each mode's ratio to the
 /// ZeroMQ limit measured in the same run.
 struct Report {
@@ -40,6 +50,7 @@ struct Report {
     /// Batched durable inserts per second into SQLite on the same disk.
     var sqliteLimit: Double?
     var depth: DepthResult?
+    var stored: StoredResult?
 
     /// Ticks at the start of the mode being measured.
     var ticksAtStart = cpuTicks()
@@ -94,6 +105,16 @@ struct Report {
                 lines.append("  \(row.mode) at \(String(format: "%.2f", row.result.throughput / sqliteLimit)) of the SQLite limit")
             }
         }
+        if let stored {
+            lines += [
+                "",
+                "stored: \(stored.closed) closed and \(stored.queued) queued inquiries written through the store in "
+                    + String(format: "%.0f s; database %.1f GiB", stored.fillSeconds, Double(stored.databaseBytes) / 1_073_741_824),
+                String(format: "  restart and restore on it: %.2f s (RSS after restore %.1f MiB)", stored.restartSeconds, Double(stored.restoredRSS) / 1_048_576),
+                String(format: "  durable ingest on it, credited workers: %.0f/s, p99 %.1f ms", stored.ingest.throughput,
+                       Double(stored.ingest.histogram.valueAtPercentile(99)) / 1e6),
+            ]
+        }
         if let depth {
             lines += [
                 "",
@@ -127,6 +148,14 @@ struct Report {
         }
         object["delivered_per_second"] = Dictionary(delivered.map { ($0.mode, $0.perSecond.rounded()) }, uniquingKeysWith: { $1 })
         object["sqlite_limit_per_second"] = sqliteLimit?.rounded()
+        if let stored {
+            object["stored"] = [
+                "closed": stored.closed, "queued": stored.queued, "fill_seconds": stored.fillSeconds, "database_bytes": stored.databaseBytes,
+                "restart_seconds": stored.restartSeconds, "restored_rss_bytes": stored.restoredRSS,
+                "durable_ingest_per_second": stored.ingest.throughput.rounded(),
+                "durable_ingest_p99_ms": Double(stored.ingest.histogram.valueAtPercentile(99)) / 1e6,
+            ]
+        }
         if let depth {
             object["depth"] = [
                 "queued": depth.queued, "fill_seconds": depth.fillSeconds, "bytes_per_queued_inquiry": depth.bytesPerInquiry.rounded(),
