@@ -51,9 +51,11 @@ public protocol InquiryStore: Sendable {
 
     // Data protection (see Protocols/7-data-protection.md)
 
-    /// Removes the personal data of up to `limit` closed inquiries whose retention period
-    /// has passed at `now`; the anonymised records stay. Counts by department.
-    func purgeExpired(_ policy: RetentionPolicy, now: Date, limit: Int) throws(StoreError) -> [String: Int]
+    /// Looks at up to `limit` closed, not yet anonymised inquiries after `cursor` (oldest
+    /// close first), and removes the personal data of those whose retention period has
+    /// passed at `now`; the anonymised records stay. A run calls it again with the cursor
+    /// it returns until a batch looks at fewer than `limit`.
+    func purgeExpired(_ policy: RetentionPolicy, now: Date, limit: Int, after cursor: RetentionCursor?) throws(StoreError) -> RetentionBatch
     /// Every inquiry `handle` wrote on `platform`, open or closed, and their messages.
     func citizenRecords(platform: Platform, handle: String) throws(StoreError) -> CitizenRecords
     /// Removes the personal data of `ids` (closed inquiries) and writes the audit entry,
@@ -66,6 +68,28 @@ public protocol InquiryStore: Sendable {
     func countClosed(before: Date, department: String?, after: InquiryID?) throws(StoreError) -> Int
     /// The official record of closed inquiries, in id order, after `after`.
     func exportClosed(before: Date, department: String?, after: InquiryID?, limit: Int) throws(StoreError) -> [ExportRecord]
+}
+
+/// Where a retention run has looked so far: the close time and row of the last inquiry.
+public struct RetentionCursor: Sendable, Equatable {
+    public var closedAt: Double
+    public var row: Int64
+}
+
+/// What one retention transaction did.
+public struct RetentionBatch: Sendable, Equatable {
+    /// Anonymised, by department.
+    public var purged: [String: Int]
+    /// Inquiries looked at (due or not).
+    public var examined: Int
+    /// Where the next batch goes on from.
+    public var cursor: RetentionCursor?
+
+    public init(purged: [String: Int], examined: Int, cursor: RetentionCursor?) {
+        self.purged = purged
+        self.examined = examined
+        self.cursor = cursor
+    }
 }
 
 /// The normalised form of a citizen's handle that erasure requests are matched on:

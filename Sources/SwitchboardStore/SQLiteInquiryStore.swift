@@ -570,28 +570,32 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     // MARK: Data protection
 
-    public func purgeExpired(_ policy: RetentionPolicy, now: Date, limit: Int) throws(StoreError) -> [String: Int] {
-        // The shortest period bounds the scan; each candidate is then held to its own.
+    public func purgeExpired(_ policy: RetentionPolicy, now: Date, limit: Int, after cursor: RetentionCursor?) throws(StoreError) -> RetentionBatch {
+        // The shortest period bounds the scan; each candidate is then held to its own, so
+        // an inquiry not yet due (answered, 180 days) is passed over, and the cursor goes on
+        // to those behind it that are (spam, 30 days).
         let shortest = ([policy.closed] + Array(policy.byResolution.values)
             + policy.perDepartment.values.flatMap { [$0.closed].compactMap { $0 } + Array($0.byResolution.values) }).min() ?? policy.closed
         do {
             return try database.write { db in
                 let candidates = try Row.fetchAll(db, sql: """
-                    SELECT id, department, json_extract(lifecycle, '$.lifecycle.resolution') AS resolution, closed_at FROM inquiry
+                    SELECT seq, id, department, json_extract(lifecycle, '$.lifecycle.resolution') AS resolution, closed_at FROM inquiry
                     WHERE closed_at IS NOT NULL AND anonymised_at IS NULL AND closed_at < ? AND state = 'closed'
-                    ORDER BY closed_at LIMIT ?
-                    """, arguments: [now.timeIntervalSince1970 - shortest, limit * 4])
-                var purged: [String: Int] = [:]
+                      AND (closed_at > ? OR (closed_at = ? AND seq > ?))
+                    ORDER BY closed_at, seq LIMIT ?
+                    """, arguments: [now.timeIntervalSince1970 - shortest, cursor?.closedAt ?? -Double.infinity, cursor?.closedAt ?? -Double.infinity,
+                                     cursor?.row ?? Int64.min, limit])
+                var batch = RetentionBatch(purged: [:], examined: candidates.count, cursor: cursor)
                 for row in candidates {
                     let department: String = row["department"]
                     let resolution = (row["resolution"] as String?).flatMap(Resolution.init(rawValue:))
                     let closedAt: Double = row["closed_at"]
-                    guard closedAt + policy.period(department: department, resolution: resolution) < now.timeIntervalSince1970,
-                          purged.values.reduce(0, +) < limit else { continue }
+                    batch.cursor = RetentionCursor(closedAt: closedAt, row: row["seq"])
+                    guard closedAt + policy.period(department: department, resolution: resolution) < now.timeIntervalSince1970 else { continue }
                     try Self.anonymise(row["id"], at: now, db)
-                    purged[department, default: 0] += 1
+                    batch.purged[department, default: 0] += 1
                 }
-                return purged
+                return batch
             }
         } catch {
             throw StoreError(operation: "purge expired personal data", underlying: error)

@@ -204,4 +204,48 @@ import SwitchboardCore
         _ = try store.commit(batch)
         #expect(try store.outbound(second.id)?.sent == true)
     }
+
+    /// Retention goes past inquiries not yet due to those behind them that are: answered
+    /// ones closed 100 days ago stay (180 days), spam closed after them goes (30 days),
+    /// whatever the batch size.
+    @Test func retentionPassesOverInquiriesNotYetDueToReachThoseThatAre() throws {
+        let store = try SQLiteInquiryStore(directory: directory)
+        let now = start.addingTimeInterval(100 * 86_400)
+        var batch = StoreBatch()
+        var spam: [InquiryID] = [], answered: [InquiryID] = []
+        // More not-yet-due inquiries ahead than a batch looks at, several times over.
+        for n in 0..<13 {
+            var inquiry = accepted(n)
+            let resolution: Resolution = n < 10 ? .answered : .spam
+            var entries: [TimelineEntry] = []
+            for command in [LifecycleCommand.deliver, .close(resolution, note: "note \(n)")] {
+                entries.append(try inquiry.record.lifecycle.apply(command, by: .worker("w"), actingFor: "waste", at: start.addingTimeInterval(Double(n)),
+                                                                  frontOffice: "front-office", departments: ["front-office", "waste"]))
+            }
+            if resolution == .spam { spam.append(inquiry.id) } else { answered.append(inquiry.id) }
+            batch.insert(inquiry)
+            entries.forEach { batch.append($0) }
+        }
+        _ = try store.commit(batch)
+        var policy = RetentionPolicy()
+        policy.batchSize = 2
+        var cursor: RetentionCursor?
+        var purged = 0, batches = 0
+        repeat {
+            let result = try store.purgeExpired(policy, now: now, limit: policy.batchSize, after: cursor)
+            purged += result.purged.values.reduce(0, +)
+            cursor = result.cursor
+            batches += 1
+            if result.examined < policy.batchSize { break }
+        } while batches < 20
+        #expect(purged == 3)
+        for id in spam {
+            let stored = try #require(try store.inquiry(id))
+            #expect(stored.envelopeJSON.contains(#""anonymised":true"#))
+            #expect(try store.timeline(id).allSatisfy { $0.note == nil })
+        }
+        let kept = try #require(try store.inquiry(answered[0]))
+        #expect(kept.envelopeJSON.contains("inquiry 0"), "answered 100 days ago: not yet due")
+        #expect(try store.purgeExpired(policy, now: now, limit: 100, after: nil).purged.isEmpty, "a second run finds nothing more")
+    }
 }

@@ -90,21 +90,24 @@ final class RecordsLane: Sendable {
     private func runRetention(now: Date, post: (Result) -> Void) -> Bool {
         let started = ContinuousClock.now
         var total: [String: Int] = [:]
+        var cursor: RetentionCursor?
         while !lane.isStopping {
-            let purged: [String: Int]
+            let batch: RetentionBatch
             do {
-                purged = try store.purgeExpired(policy, now: now, limit: policy.batchSize)
+                batch = try store.purgeExpired(policy, now: now, limit: policy.batchSize, after: cursor)
             } catch {
                 logger.error("retention run failed; it runs again at the next interval", metadata: ["error": "\(error.underlying)"])
                 break
             }
-            guard !purged.isEmpty else { break }
-            post(.purged(purged, at: now))
-            total.merge(purged, uniquingKeysWith: +)
-            logger.info("retention batch anonymised", metadata: [
-                "inquiries": "\(purged.values.reduce(0, +))", "total": "\(total.values.reduce(0, +))",
-            ])
-            guard purged.values.reduce(0, +) >= policy.batchSize else { break }
+            cursor = batch.cursor
+            if !batch.purged.isEmpty {
+                post(.purged(batch.purged, at: now))
+                total.merge(batch.purged, uniquingKeysWith: +)
+                logger.info("retention batch anonymised", metadata: [
+                    "inquiries": "\(batch.purged.values.reduce(0, +))", "examined": "\(batch.examined)", "total": "\(total.values.reduce(0, +))",
+                ])
+            }
+            guard batch.examined >= policy.batchSize else { break }
         }
         post(.retentionDone(at: now))
         logger.notice("retention run done", metadata: [
