@@ -218,7 +218,8 @@ enum StatusPage {
     /// What is wrong with a department, worst first; empty when it is fine.
     static func troubles(_ department: BrokerStats.Department) -> [(weight: Int, text: String)] {
         var found: [(Int, String)] = []
-        if department.workers == 0 && department.ready > 0 { found.append((8, "no worker")) }
+        // The front office is served by agents claiming from its queue: it needs no worker.
+        if department.workers == 0 && department.ready > 0 && !department.frontOffice { found.append((8, "no worker")) }
         if department.ready > 0 && department.oldestReadyAgeSeconds > department.firstResponseTargetSeconds {
             found.append((4, "oldest over target"))
         }

@@ -57,7 +57,7 @@ extension Switchboard {
                 let waiting = number("ready"), workers = number("workers")
                 let oldest = department["oldest_ready_age_seconds"] as? Double ?? 0
                 let target = department["first_response_target_seconds"] as? Double ?? .infinity
-                return [department["id"] as? String ?? "", Table.highlight("\(waiting)", when: waiting > 0 && workers == 0),
+                return [department["id"] as? String ?? "", Table.highlight("\(waiting)", when: waiting > 0 && workers == 0 && department["front_office"] as? Bool != true),
                         Table.highlight(waiting > 0 ? DurationText.age(oldest) : "-", when: waiting > 0 && oldest > target),
                         "\(number("in_flight"))", "\(number("held_by_agents"))", Table.highlight("\(number("parked"))", when: number("parked") > 0),
                         "\(workers)", "\(number("credit"))",

@@ -58,11 +58,12 @@ import ZeroMQ
         let client = try MajordomoClient(context: try Context(), endpoint: daemon.endpoint)
         defer { client.close() }
         for n in 1...2 { _ = try client.request("sb.ingest", body: [envelope("ops-\(n)", text: "My bin was not collected")]) }
+        _ = try client.request("sb.ingest", body: [envelope("ops-front", text: "Thanks for the great festival")])
         _ = try client.request("sb.ingest", body: ["{not json"])
         var metrics = ""
         try waitUntil("the metrics count the ingests") {
             metrics = Self.get(port, "/metrics")?.body ?? ""
-            return metrics.contains(#"switchboard_ingested_total{outcome="accepted"} 2"#)
+            return metrics.contains(#"switchboard_ingested_total{outcome="accepted"} 3"#)
         }
         #expect(metrics.contains(#"switchboard_ingest_rejected_total{code="invalid_json"} 1"#))
         #expect(metrics.contains(#"switchboard_department_ready{department="waste"} 2"#))
@@ -71,21 +72,24 @@ import ZeroMQ
 
         let stats = try #require(Self.get(port, "/stats"))
         let document = try #require(try JSONSerialization.jsonObject(with: Data(stats.body.utf8)) as? [String: Any])
-        #expect((document["ingest"] as? [String: Any])?["accepted"] as? Int == 2)
+        #expect((document["ingest"] as? [String: Any])?["accepted"] as? Int == 3)
         #expect((document["departments"] as? [[String: Any]])?.contains { $0["id"] as? String == "waste" && $0["ready"] as? Int == 2 } == true)
         #expect(Self.get(port, "/readyz")?.status == 200)
         #expect(Self.get(port, "/healthz")?.status == 200)
         let page = try #require(Self.get(port, "/"))
         #expect(page.body.contains("Waste and recycling"))
         #expect(page.body.contains("no worker"), "a department with waiting inquiries and no worker is flagged")
+        let frontRow = page.body.components(separatedBy: "<tr").first { $0.contains(#"data-department="front-office""#) } ?? ""
+        #expect(frontRow.contains("<td>1</td>"), "one inquiry waits at the front office: \(frontRow)")
+        #expect(!frontRow.contains("no worker"), "agents serve the front office: no worker is not a fault there")
 
         // The same figures from the command line.
         let table = try runTool("switchboard", ["stats", "--stats", "http://127.0.0.1:\(port)"])
         #expect(table.status == 0, "\(table.error)")
-        #expect(table.output.contains("2 accepted"))
+        #expect(table.output.contains("3 accepted"))
         #expect(table.output.contains("waste"))
         let json = try runTool("switchboard", ["stats", "--json", "--stats", "http://127.0.0.1:\(port)"])
-        #expect(json.output.contains(#""accepted" : 2"#))
+        #expect(json.output.contains(#""accepted" : 3"#))
         let top = try runTool("switchboard", ["top", "--count", "1", "--stats", "http://127.0.0.1:\(port)"])
         #expect(top.output.contains("switchboard top"))
         #expect(try daemon.terminate() == 0)

@@ -554,7 +554,8 @@ struct EngineLoop {
             let oldest = mdp.longestWaiting(department: department.id).map { max(0, wall.timeIntervalSince($0.id.createdAt)) } ?? 0
             let target = sla.target(department: department.id, priority: .normal)
             return BrokerStats.Department(
-                id: department.id, name: department.name, ready: mdp.readyInquiries(for: department.id),
+                id: department.id, name: department.name, frontOffice: department.id == options.configuration.frontOffice,
+                ready: mdp.readyInquiries(for: department.id),
                 inFlight: load.inFlight, workers: mdp.workerCount(for: department.id), credit: load.credit,
                 heldByAgents: counted.standing[.withAgent] ?? 0, accepted: counted.standing[.accepted] ?? 0,
                 awaitingCitizen: counted.standing[.awaitingCitizen] ?? 0, parked: counted.standing[.parked] ?? 0,

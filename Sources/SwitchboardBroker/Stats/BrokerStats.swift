@@ -71,6 +71,8 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     public struct Department: Codable, Sendable, Equatable {
         public var id: String
         public var name: String
+        /// The front office: agents claim from its queue, so it needs no worker.
+        public var frontOffice: Bool
         /// Inquiries waiting in the delivery queue.
         public var ready: Int
         /// Inquiries held by this department's workers, not yet acknowledged.
