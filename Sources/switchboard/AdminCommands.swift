@@ -39,6 +39,8 @@ struct Admin: ParsableCommand {
             }
         }
 
+        static func count(_ n: Int, _ one: String, _ many: String) -> String { "\(n) \(n == 1 ? one : many)" }
+
         func run() throws {
             var fields: [String: Any] = ["citizen": citizen, "dry_run": dryRun]
             if let agent = options.agent { fields["actor"] = agent }
@@ -51,12 +53,12 @@ struct Admin: ParsableCommand {
                 return
             }
             if dryRun {
-                print("dry run: would erase the personal data of \(inquiries) closed inquiries and \(messages) messages")
+                print("dry run: would erase the personal data of \(Self.count(inquiries, "closed inquiry", "closed inquiries")) and \(Self.count(messages, "message", "messages"))")
                 if let already = answer["already_anonymised"] as? Int, already > 0 { print("  \(already) of them already anonymised") }
                 for id in answer["ids"] as? [String] ?? [] { print("  \(id)") }
                 print("nothing was changed; run again without --dry-run to erase")
             } else {
-                print("erased the personal data of \(inquiries) inquiries and \(messages) messages")
+                print("erased the personal data of \(Self.count(inquiries, "inquiry", "inquiries")) and \(Self.count(messages, "message", "messages"))")
                 print("audit entry recorded for citizen \(hash.prefix(16))… (a keyed hash; the handle is not kept)")
             }
         }

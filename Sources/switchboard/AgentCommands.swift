@@ -79,7 +79,7 @@ struct AgentOptions: ParsableArguments {
             if !json {
                 var message = "\(code): \(error["message"] as? String ?? "")"
                 if let allowed = error["allowed"] as? [String] {
-                    message += allowed.isEmpty ? "\n  nothing you can do with it now" : "\n  you can: \(allowed.joined(separator: ", "))"
+                    message += allowed.isEmpty ? "\n  nothing you can do with it now" : "\n  you can: \(Self.commands(allowed).joined(separator: ", "))"
                 }
                 if code == "missing_field", (error["message"] as? String)?.hasPrefix("agent") == true {
                     message += "\n  give --agent NAME (or set SWITCHBOARD_AGENT)"
@@ -124,7 +124,13 @@ struct AgentOptions: ParsableArguments {
         var line = "\(verb) \(id): \(answer["state"] as? String ?? "?") at \(answer["department"] as? String ?? "?")"
         if let owner = answer["owner"] as? String { line += ", owned by \(owner)" }
         print(line)
-        if let allowed = answer["allowed"] as? [String], !allowed.isEmpty { print("  next: \(allowed.joined(separator: ", "))") }
+        if let allowed = answer["allowed"] as? [String], !allowed.isEmpty { print("  next: \(Self.commands(allowed).joined(separator: ", "))") }
+    }
+
+    /// The broker names moves as the lifecycle does; the CLI's command for asking the
+    /// citizen is `ask`.
+    static func commands(_ moves: [String]) -> [String] {
+        moves.map { $0 == "request_information" ? "ask" : $0 }
     }
 }
 

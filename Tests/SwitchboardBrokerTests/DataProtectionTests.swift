@@ -100,12 +100,12 @@ import ZeroMQ
         // The erasure: a dry run changes nothing, then the real one.
         let dry = try Self.cli(daemon, ["admin", "erase", "--citizen", "x:canaryhandle2", "--dry-run"])
         #expect(dry.status == 0, "\(dry.error)")
-        #expect(dry.output.contains("would erase the personal data of 1 closed inquiries"))
+        #expect(dry.output.contains("would erase the personal data of 1 closed inquiry and "), "\(dry.output)")
         let database = daemon.dataDirectory + "/inquiries.sqlite"
         #expect(!Self.found(inFile: database).isEmpty || !Self.found(inFile: database + "-wal").isEmpty)
         let erase = try Self.cli(daemon, ["admin", "erase", "--citizen", "X:@CanaryHandle2"])
         #expect(erase.status == 0, "\(erase.error)")
-        #expect(erase.output.contains("erased the personal data of 1 inquiries"))
+        #expect(erase.output.contains("erased the personal data of 1 inquiry and "), "\(erase.output)")
 
         // No residue in the database, its WAL or its shared memory.
         for suffix in ["", "-wal", "-shm"] {

@@ -116,7 +116,7 @@ struct AgentReads {
         let prefix = try request.string("prefix")
         guard prefix.count >= 4 else { throw AgentError.invalid(field: "prefix", "give at least 4 characters of the id") }
         let ids = try store.ids(withPrefix: prefix, limit: 10)
-        guard !ids.isEmpty else { throw AgentError.invalid(field: "prefix", "no inquiry id starts with it") }
+        guard !ids.isEmpty else { throw AgentError.noSuchPrefix(prefix) }
         return ["status": "ok", "ids": ids.map(\.description)]
     }
 

@@ -69,6 +69,8 @@ enum AgentError: Error, CustomStringConvertible {
     case openInquiries([InquiryID])
     /// An erasure names a citizen who wrote no inquiry on that platform.
     case noCitizenRecords(Platform)
+    /// No inquiry id starts with what the agent typed.
+    case noSuchPrefix(String)
 
     var code: String {
         switch self {
@@ -83,7 +85,7 @@ enum AgentError: Error, CustomStringConvertible {
         case .unavailable: "store_unavailable"
         case .forbidden, .notYours: "forbidden"
         case .openInquiries: "open_inquiries"
-        case .noCitizenRecords: "not_found"
+        case .noCitizenRecords, .noSuchPrefix: "not_found"
         }
     }
 
@@ -108,6 +110,7 @@ enum AgentError: Error, CustomStringConvertible {
             "the citizen has \(ids.count) inquiries still being handled (\(ids.prefix(10).map(\.description).joined(separator: ", "))); "
                 + "have each closed first (an agent claims it, 'switchboard claim ID', then closes it, "
                 + "'switchboard close ID --resolution answered'), then ask again"
+        case .noSuchPrefix(let prefix): "no inquiry id starts with \(prefix); check it against 'switchboard queue'"
         case .noCitizenRecords(let platform):
             "no inquiry on \(platform.rawValue) was written by that handle; nothing was erased. Check the platform and the "
                 + "handle as the platform shows it (any case, with or without @; a profile URL is not a handle)"
