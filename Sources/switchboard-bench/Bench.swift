@@ -24,7 +24,8 @@ struct SwitchboardBench: ParsableCommand {
     @Option(help: "Also fill one department with this many queued inquiries and measure memory and restart (0 skips).") var depth = 0
     @Option(help: "libzmq I/O threads of the spawned broker.") var brokerIoThreads = 1
     @Option(help: "Also measure on a database already holding this many closed inquiries (0 skips): its size, the restart, and durable ingest on it.") var stored = 0
-    @Option(help: "With --stored: this many of them queued (waiting in roads, which has no worker) instead, to measure their restore.") var storedQueued = 0
+    @Option(help: "With --stored: this many of them queued (waiting in roads, which then gets no worker) instead, to measure their restore.") var storedQueued = 0
+    @Option(help: "With --stored: measure on this database directory, written by an earlier --stored run, instead of writing a new one.") var storedDirectory: String?
     @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
 
     func validate() throws {
@@ -161,10 +162,22 @@ struct SwitchboardBench: ParsableCommand {
     /// Writes a history of `closed` (and `queued`) inquiries through the store, then
     /// measures a broker started on it: restart and restore time, memory, and durable
     /// ingest with credited workers, against the same figures on an empty store.
-    func measureStored(closed: Int, queued: Int, departments: [String]) throws -> StoredResult {
-        let data = Self.temporaryDirectory()
-        progress("stored: writing \(closed) closed and \(queued) queued inquiries through the store")
-        let filled = try StoredHistory.fill(directory: data, closed: closed, queued: queued) { progress("  \($0) written") }
+    func measureStored(closed: Int, queued: Int, departments all: [String]) throws -> StoredResult {
+        // The queued history waits in roads: served here, its draining would be measured
+        // instead of the ingest.
+        let departments = queued > 0 ? all.filter { $0 != StoredHistory.queuedDepartment } : all
+        let data: String
+        let filled: StoredHistory.Filled
+        if let storedDirectory {
+            data = storedDirectory
+            let size = (try? FileManager.default.attributesOfItem(atPath: data + "/inquiries.sqlite")[.size] as? Int) ?? 0
+            filled = StoredHistory.Filled(seconds: 0, bytes: size ?? 0)
+            progress("stored: reusing \(data)")
+        } else {
+            data = Self.temporaryDirectory()
+            progress("stored: writing \(closed) closed and \(queued) queued inquiries through the store")
+            filled = try StoredHistory.fill(directory: data, closed: closed, queued: queued) { progress("  \($0) written") }
+        }
         progress("stored: starting the broker on \(filled.bytes / 1_048_576) MiB")
         let restart = ContinuousClock.now
         let broker = try BrokerProcess(dataDirectory: data, extra: ["--io-threads", "\(brokerIoThreads)"])
@@ -178,7 +191,7 @@ struct SwitchboardBench: ParsableCommand {
         progress("stored: durable ingest with credited workers on the full store")
         let result = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
                                                  duration: .seconds(seconds), warmup: .seconds(1),
-                                                 protocol: IngestProtocol(departments: departments.count, prefix: "s"))
+                                                 protocol: IngestProtocol(only: departments, prefix: "s\(UInt32.random(in: 0...UInt32.max))-"))
         return StoredResult(closed: closed, queued: queued, fillSeconds: filled.seconds, databaseBytes: filled.bytes,
                             restartSeconds: restartSeconds, restoredRSS: restoredRSS, ingest: result)
     }
@@ -235,12 +248,24 @@ struct MDPProtocol: Protocol {
 struct IngestProtocol: Protocol {
     static let departments = ["waste", "roads", "parks", "permits"]
     static let texts = ["my bin was not collected", "a pothole opened on our street", "the park bench is broken", "how long does a building permit take"]
-    let departments: Int
+    /// Texts that route to the departments the load is spread over.
+    let routed: [String]
     var prefix = "b"
     let padding = String(repeating: " ", count: 300)
 
+    init(departments count: Int, prefix: String = "b") {
+        routed = Array(Self.texts.prefix(count))
+        self.prefix = prefix
+    }
+
+    /// Load for these departments only (of ``departments``).
+    init(only departments: [String], prefix: String) {
+        routed = departments.compactMap { Self.departments.firstIndex(of: $0).map { Self.texts[$0] } }
+        self.prefix = prefix
+    }
+
     func request(sequence: Int, sentAt: UInt64) -> [Frame] {
-        let text = Self.texts[sequence % departments] + padding
+        let text = routed[sequence % routed.count] + padding
         let envelope = #"{"source":{"platform":"x","account":"@RivertonCity","external_id":"\#(prefix)\#(sequence)-\#(sentAt)"},"author":{"handle":"@bench"},"text":"\#(text)","captured_at":"2026-11-22T09:30:00Z"}"#
         return ClientMessage(service: "sb.ingest", body: [Frame(envelope)]).frames
     }

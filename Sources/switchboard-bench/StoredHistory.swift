@@ -7,6 +7,9 @@ import SwitchboardStore
 /// one department, written through the store's own commit path in large batches, so
 /// that the broker's costs can be measured against a store of realistic size.
 enum StoredHistory {
+    /// Where the queued part of the history waits.
+    static let queuedDepartment = "roads"
+
     struct Filled {
         var seconds: Double
         var bytes: Int
@@ -25,7 +28,7 @@ enum StoredHistory {
         let departments = IngestProtocol.departments
         for n in 0..<(closed + queued) {
             let at = base.addingTimeInterval(Double(n) / 1_000)
-            let department = n < closed ? departments[n % departments.count] : "roads"
+            let department = n < closed ? departments[n % departments.count] : queuedDepartment
             let id = InquiryID.generate(milliseconds: UInt64(at.timeIntervalSince1970 * 1_000), using: &rng)
             var record = LifecycleRecord(lifecycle: InquiryLifecycle(id: id, department: department), priority: .normal,
                                          sla: InquirySLA(department: department, priority: .normal, policy: policy, at: at))
