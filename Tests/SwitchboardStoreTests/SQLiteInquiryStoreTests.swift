@@ -248,4 +248,26 @@ import SwitchboardCore
         #expect(kept.envelopeJSON.contains("inquiry 0"), "answered 100 days ago: not yet due")
         #expect(try store.purgeExpired(policy, now: now, limit: 100, after: nil).purged.isEmpty, "a second run finds nothing more")
     }
+
+    /// A database from before data protection (v6) gains the handle and close-time
+    /// columns from what it already holds, so its citizens can be found and its closed
+    /// inquiries expire.
+    @Test func theDataProtectionMigrationFillsInExistingInquiries() throws {
+        let queue = try DatabaseQueue()
+        try SQLiteInquiryStore.migrator.migrate(queue, upTo: "v6-channel-registry")
+        try queue.write { db in
+            for (n, state) in ["closed", "queued"].enumerated() {
+                try db.execute(sql: """
+                    INSERT INTO inquiry (id, platform, external_id, department, priority, state, envelope, routing, received_at, lifecycle)
+                    VALUES (?, 'x', ?, 'waste', 2, ?, ?, '{}', '2026-11-22T09:30:00Z', NULL)
+                    """, arguments: ["01a20b7d-47bd-7366-9bbb-af7139248d7\(n)", "post-\(n)", state, #"{"author":{"handle":" @Resident_\#(n) "},"text":"t"}"#])
+            }
+            try db.execute(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES ('01a20b7d-47bd-7366-9bbb-af7139248d70', ?)", arguments: [#"{"event":"inquiry.closed","to":"closed","at":1795400000.5}"#])
+        }
+        let store = try SQLiteInquiryStore(database: queue)
+        let rows = try queue.read { db in try Row.fetchAll(db, sql: "SELECT id, author, closed_at FROM inquiry ORDER BY id") }
+        #expect(rows.map { $0["author"] as String? } == ["resident_0", "resident_1"])
+        #expect(rows.map { $0["closed_at"] as Double? } == [1_795_400_000.5, nil])
+        #expect(try store.citizenRecords(platform: .x, handle: "@RESIDENT_0").closed.count == 1)
+    }
 }
