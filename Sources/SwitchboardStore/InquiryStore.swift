@@ -61,7 +61,9 @@ public protocol InquiryStore: Sendable {
     /// Removes the personal data of `ids` (closed inquiries) and writes the audit entry,
     /// in one transaction; then checkpoints and truncates the WAL so that no copy of the
     /// removed data stays in the files.
-    func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError)
+    func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) -> ErasureOutcome
+    /// Checkpoints the WAL into the database and truncates it (after removing data).
+    func truncateLog() throws(StoreError)
     /// When earlier erasures for the citizen with this hash were carried out, oldest first.
     func erasures(citizenHash: String) throws(StoreError) -> [Date]
     /// How many closed inquiries an export with these bounds holds.
@@ -110,17 +112,34 @@ public struct CitizenRecords: Sendable, Equatable {
     public var messages: Int
     /// Closed inquiries already anonymised by retention or an earlier erasure.
     public var alreadyAnonymised: Int
+    /// The citizen's follow-up posts threaded into those inquiries: their keys too name them.
+    public var followUps: [DeduplicationKey]
 
-    public init(closed: [(id: InquiryID, key: DeduplicationKey)], open: [InquiryID], messages: Int, alreadyAnonymised: Int) {
+    public init(closed: [(id: InquiryID, key: DeduplicationKey)], open: [InquiryID], messages: Int, alreadyAnonymised: Int,
+                followUps: [DeduplicationKey] = []) {
         self.closed = closed
         self.open = open
         self.messages = messages
         self.alreadyAnonymised = alreadyAnonymised
+        self.followUps = followUps
     }
 
     public static func == (lhs: CitizenRecords, rhs: CitizenRecords) -> Bool {
         lhs.closed.map(\.id) == rhs.closed.map(\.id) && lhs.open == rhs.open && lhs.messages == rhs.messages
             && lhs.alreadyAnonymised == rhs.alreadyAnonymised
+    }
+}
+
+/// What an erasure did: the inquiries it anonymised (those still closed when it ran), and
+/// whether the WAL was truncated after it (a reader holding an old snapshot can prevent
+/// it for a while; the broker tries again after its next retention run).
+public struct ErasureOutcome: Sendable, Equatable {
+    public var erased: [InquiryID]
+    public var logTruncated: Bool
+
+    public init(erased: [InquiryID], logTruncated: Bool) {
+        self.erased = erased
+        self.logTruncated = logTruncated
     }
 }
 

@@ -190,9 +190,11 @@ public final class SQLiteInquiryStore: InquiryStore {
                 ALTER TABLE inquiry ADD COLUMN closed_at REAL;
                 ALTER TABLE inquiry ADD COLUMN anonymised_at REAL;
                 UPDATE inquiry SET author = lower(ltrim(trim(json_extract(envelope, '$.author.handle')), '@'));
-                UPDATE inquiry SET closed_at = (
-                    SELECT MAX(json_extract(t.entry, '$.at')) FROM timeline t
-                    WHERE t.inquiry_id = inquiry.id AND json_extract(t.entry, '$.to') = 'closed')
+                UPDATE inquiry SET closed_at = COALESCE(
+                    (SELECT MAX(json_extract(t.entry, '$.at')) FROM timeline t
+                     WHERE t.inquiry_id = inquiry.id AND json_extract(t.entry, '$.to') = 'closed'
+                       AND COALESCE(json_extract(t.entry, '$.from'), '') != 'closed'),
+                    CAST(strftime('%s', received_at) AS REAL))
                 WHERE state = 'closed';
                 CREATE INDEX inquiry_author ON inquiry (platform, author) WHERE author IS NOT NULL;
                 CREATE INDEX inquiry_retention ON inquiry (closed_at) WHERE closed_at IS NOT NULL AND anonymised_at IS NULL;
@@ -205,6 +207,12 @@ public final class SQLiteInquiryStore: InquiryStore {
                     inquiries INTEGER NOT NULL,
                     messages INTEGER NOT NULL
                 );
+                """)
+        }
+        migrator.registerMigration("v8-open-counts") { db in
+            // Start-up counts where open inquiries stand; without it, a scan of every row.
+            try db.execute(sql: """
+                CREATE INDEX inquiry_open_counts ON inquiry (department, state, owner_kind) WHERE state != 'closed';
                 """)
         }
         return migrator
@@ -328,7 +336,9 @@ public final class SQLiteInquiryStore: InquiryStore {
                     try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = ? WHERE id = ?")
                         .execute(arguments: [entry.at.timeIntervalSince1970, entry.inquiry.description])
                 } else if entry.from == .closed, entry.to != .closed {
-                    try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = NULL WHERE id = ?").execute(arguments: [entry.inquiry.description])
+                    // Reopened: what is written from now on is personal data again, for retention.
+                    try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = NULL, anonymised_at = NULL WHERE id = ?")
+                        .execute(arguments: [entry.inquiry.description])
                 }
             }
         }
@@ -403,7 +413,7 @@ public final class SQLiteInquiryStore: InquiryStore {
             // one must be recognised after a restart, not become a new inquiry.
             let followUps = try Row.fetchCursor(db, sql: """
                 SELECT m.platform, m.external_id, m.inquiry_id, i.department, i.priority FROM message m JOIN inquiry i ON i.id = m.inquiry_id
-                WHERE m.direction = 'in' ORDER BY m.seq DESC LIMIT ?
+                WHERE m.direction = 'in' AND m.external_id IS NOT NULL ORDER BY m.seq DESC LIMIT ?
                 """, arguments: [limit])
             while let row = try followUps.next() {
                 guard let platform = Platform(rawValue: row[0]), let id = InquiryID(row[2] as String) else { continue }
@@ -581,9 +591,9 @@ public final class SQLiteInquiryStore: InquiryStore {
                 let candidates = try Row.fetchAll(db, sql: """
                     SELECT seq, id, department, json_extract(lifecycle, '$.lifecycle.resolution') AS resolution, closed_at FROM inquiry
                     WHERE closed_at IS NOT NULL AND anonymised_at IS NULL AND closed_at < ? AND state = 'closed'
-                      AND (closed_at > ? OR (closed_at = ? AND seq > ?))
+                      AND (closed_at, seq) > (?, ?)
                     ORDER BY closed_at, seq LIMIT ?
-                    """, arguments: [now.timeIntervalSince1970 - shortest, cursor?.closedAt ?? -Double.infinity, cursor?.closedAt ?? -Double.infinity,
+                    """, arguments: [now.timeIntervalSince1970 - shortest, cursor?.closedAt ?? -Double.greatestFiniteMagnitude,
                                      cursor?.row ?? Int64.min, limit])
                 var batch = RetentionBatch(purged: [:], examined: candidates.count, cursor: cursor)
                 for row in candidates {
@@ -592,8 +602,7 @@ public final class SQLiteInquiryStore: InquiryStore {
                     let closedAt: Double = row["closed_at"]
                     batch.cursor = RetentionCursor(closedAt: closedAt, row: row["seq"])
                     guard closedAt + policy.period(department: department, resolution: resolution) < now.timeIntervalSince1970 else { continue }
-                    try Self.anonymise(row["id"], at: now, db)
-                    batch.purged[department, default: 0] += 1
+                    if try Self.anonymise(row["id"], at: now, db) { batch.purged[department, default: 0] += 1 }
                 }
                 return batch
             }
@@ -618,26 +627,37 @@ public final class SQLiteInquiryStore: InquiryStore {
                 }
             }
             var messages = 0
+            var followUps: [DeduplicationKey] = []
             for (id, _) in closed {
                 messages += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE inquiry_id = ?", arguments: [id.description]) ?? 0
+                followUps += try String.fetchAll(db, sql: """
+                    SELECT external_id FROM message WHERE inquiry_id = ? AND direction = 'in' AND external_id IS NOT NULL
+                    """, arguments: [id.description]).map { DeduplicationKey(platform: platform, externalID: $0) }
             }
-            return CitizenRecords(closed: closed, open: open, messages: messages, alreadyAnonymised: anonymised)
+            return CitizenRecords(closed: closed, open: open, messages: messages, alreadyAnonymised: anonymised, followUps: followUps)
         }
     }
 
-    public func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) {
+    public func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) -> ErasureOutcome {
+        var erased: [InquiryID] = []
         do {
             try database.write { db in
-                for id in ids { try Self.anonymise(id.description, at: audit.at, db) }
+                // Only what is still closed now: a reopen committed since the request was
+                // read keeps its data (the answer names it).
+                for id in ids {
+                    if try Self.anonymise(id.description, at: audit.at, db) { erased.append(id) }
+                }
+                var entry = audit
+                entry.inquiries = erased.count
                 try db.execute(sql: """
                     INSERT INTO erasure_audit (at, actor, platform, citizen_hash, inquiries, messages) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [audit.at.timeIntervalSince1970, audit.actor, audit.platform.rawValue, audit.citizenHash,
-                                     audit.inquiries, audit.messages])
+                    """, arguments: [entry.at.timeIntervalSince1970, entry.actor, entry.platform.rawValue, entry.citizenHash,
+                                     entry.inquiries, entry.messages])
             }
         } catch {
             throw StoreError(operation: "erase a citizen's personal data", underlying: error)
         }
-        try truncateLog()
+        return ErasureOutcome(erased: erased, logTruncated: (try? truncateLog()) != nil)
     }
 
     public func erasures(citizenHash: String) throws(StoreError) -> [Date] {
@@ -649,7 +669,7 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     /// Copies the WAL into the database and empties it, so the removed data's old page
     /// images are gone from disk: retried while a reader still holds an old snapshot.
-    func truncateLog() throws(StoreError) {
+    public func truncateLog() throws(StoreError) {
         var attempts = 0
         while true {
             do {
@@ -667,20 +687,28 @@ public final class SQLiteInquiryStore: InquiryStore {
     /// its id, times, platform and the official account only; the post's id (which links
     /// to the citizen) and the handle go; messages lose their text and the posts they
     /// answer; timeline entries lose their notes. Moves, times and SLA outcomes stay.
-    static func anonymise(_ id: String, at now: Date, _ db: Database) throws {
+    @discardableResult
+    static func anonymise(_ id: String, at now: Date, _ db: Database) throws -> Bool {
         try db.cachedStatement(sql: """
             UPDATE inquiry SET
                 envelope = json_object('id', id, 'received_at', received_at,
                                        'source', json_object('platform', platform, 'account', json_extract(envelope, '$.source.account')),
                                        'captured_at', json_extract(envelope, '$.captured_at'), 'anonymised', json('true')),
+                routing = json_object('department', json_extract(routing, '$.department'), 'priority', json_extract(routing, '$.priority'),
+                                      'rule', json_extract(routing, '$.rule'), 'tags', json(COALESCE(json_extract(routing, '$.tags'), '[]'))),
                 external_id = 'anonymised:' || id, author = NULL, anonymised_at = ?
-            WHERE id = ?
+            WHERE id = ? AND state = 'closed'
             """).execute(arguments: [now.timeIntervalSince1970, id])
+        guard db.changesCount > 0 else { return false }
+        // A reply still waiting for its gateway is not sent any more: its text is gone.
+        try db.cachedStatement(sql: "DELETE FROM message WHERE inquiry_id = ? AND direction = 'out' AND sent_at IS NULL")
+            .execute(arguments: [id])
         try db.cachedStatement(sql: "UPDATE message SET text = '', in_reply_to = NULL, external_id = NULL WHERE inquiry_id = ?")
             .execute(arguments: [id])
         try db.cachedStatement(sql: """
             UPDATE timeline SET entry = json_remove(entry, '$.note') WHERE inquiry_id = ? AND json_extract(entry, '$.note') IS NOT NULL
             """).execute(arguments: [id])
+        return true
     }
 
     /// The WHERE clause of an export and its arguments.

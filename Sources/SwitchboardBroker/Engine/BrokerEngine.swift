@@ -627,7 +627,7 @@ struct EngineLoop {
                 retentionRunning = false
             case .erased(let ids, let keys):
                 dataProtection.erasures += 1
-                inquiries.forget(erased: ids, keys: keys)
+                carryOut(inquiries.forget(erased: ids, keys: keys), now: now)
             }
         }
     }
@@ -664,17 +664,28 @@ struct EngineLoop {
         }
     }
 
+    /// Releases expired claims and raises due SLA alerts, within a time budget: after a
+    /// restart a backlog past its targets makes every queued inquiry due at once (an SLA
+    /// storm), and loading them all in one turn stalled the engine for everyone. What the
+    /// budget leaves is still due at the next tick.
     private mutating func runTimers(now: ContinuousClock.Instant) {
         let wall = clock.now()
+        let budgetEnds = ContinuousClock.now + Self.timerBudget
         do {
-            let expired = try store.expiredLeases(before: wall, limit: 500)
-            let due = try store.dueSLAAlerts(before: wall, limit: 500)
-            for id in expired + due { ensureLoaded(id) }
-            carryOut(inquiries.timers(now: wall, expiredLeases: expired, dueAlerts: due), now: now)
+            let expired = try store.expiredLeases(before: wall, limit: 200)
+            let due = try store.dueSLAAlerts(before: wall, limit: 200)
+            var loaded: Set<InquiryID> = []
+            for id in expired + due where ContinuousClock.now < budgetEnds {
+                if ensureLoaded(id) { loaded.insert(id) }
+            }
+            carryOut(inquiries.timers(now: wall, expiredLeases: expired.filter(loaded.contains), dueAlerts: due.filter(loaded.contains)), now: now)
         } catch {
             logger.error("cannot read due timers", metadata: ["error": "\(error.underlying)"])
         }
     }
+
+    /// Engine time a timer tick may spend reading the store.
+    static let timerBudget = Duration.milliseconds(20)
 
     // MARK: Carrying out actions
 

@@ -147,10 +147,18 @@ struct InquiryMachine {
 
     /// An erasure removed these inquiries' personal data from the store: drop what memory
     /// still holds of them (their posts' keys, a cached envelope, the author's handle).
-    mutating func forget(erased ids: [InquiryID], keys erasedKeys: [DeduplicationKey]) {
+    /// Replies still waiting for their gateway are dropped (the store deleted them): the
+    /// returned actions take them out of the outbound queues.
+    mutating func forget(erased ids: [InquiryID], keys erasedKeys: [DeduplicationKey]) -> [Action] {
         let erased = Set(erasedKeys)
         for key in erased { keys.removeValue(forKey: key) }
         keyOrder.removeAll { erased.contains($0) }
+        let inquiries = Set(ids)
+        var actions: [Action] = []
+        for (messageID, message) in outbound where inquiries.contains(message.inquiry) {
+            outbound.removeValue(forKey: messageID)
+            actions.append(.dequeue(id: messageID, department: message.service))
+        }
         for id in ids {
             guard var item = tracked[id] else { continue }
             bodyBytes -= item.envelope?.utf8.count ?? 0
@@ -159,6 +167,7 @@ struct InquiryMachine {
             item.author = nil
             tracked[id] = item
         }
+        return actions
     }
 
     /// Warms the deduplication index at start-up (newest first).

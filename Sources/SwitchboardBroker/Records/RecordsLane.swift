@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import SwitchboardCore
 import SwitchboardStore
 import ZeroMQ
@@ -56,6 +57,8 @@ final class RecordsLane: Sendable {
     private let hash: CitizenHash
     private let logger: Logger
     private let lane: Lane<Job, Result>
+    /// Data was removed but the WAL still holds old frames of it.
+    private let logTruncationPending = Mutex(false)
 
     init(store: any InquiryStore, policy: RetentionPolicy, hash: CitizenHash, logger: Logger, notifyEndpoint: String) {
         self.store = store
@@ -108,6 +111,17 @@ final class RecordsLane: Sendable {
                 ])
             }
             guard batch.examined >= policy.batchSize else { break }
+        }
+        // Purged data must not stay in old WAL frames either.
+        if !total.isEmpty || logTruncationPending.withLock({ $0 }) {
+            do {
+                try store.truncateLog()
+                logTruncationPending.withLock { $0 = false }
+            } catch {
+                logTruncationPending.withLock { $0 = true }
+                logger.warning("the WAL could not be truncated after removing personal data; retried after the next run",
+                               metadata: ["error": "\(error.underlying)"])
+            }
         }
         post(.retentionDone(at: now))
         logger.notice("retention run done", metadata: [
@@ -162,17 +176,27 @@ final class RecordsLane: Sendable {
         }
         let audit = ErasureAudit(at: request.at, actor: request.actor, platform: request.platform, citizenHash: citizen,
                                  inquiries: records.closed.count, messages: records.messages)
+        let outcome: ErasureOutcome
         do {
-            try store.erase(records.closed.map(\.id), audit: audit)
+            outcome = try store.erase(records.closed.map(\.id), audit: audit)
         } catch {
-            logger.critical("erasure failed; nothing was reported erased", metadata: ["citizen": "\(citizen)", "error": "\(error.underlying)"])
+            logger.critical("erasure failed; nothing was erased", metadata: ["citizen": "\(citizen)", "error": "\(error.underlying)"])
             post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
             return
         }
-        post(.erased(inquiries: records.closed.map(\.id), keys: records.closed.map(\.key)))
+        let erased = Set(outcome.erased)
+        post(.erased(inquiries: outcome.erased, keys: records.closed.filter { erased.contains($0.id) }.map(\.key) + records.followUps))
+        if !outcome.logTruncated {
+            logTruncationPending.withLock { $0 = true }
+            logger.warning("erased, but the WAL could not be truncated yet (a reader holds an old snapshot); retried after the next retention run")
+        }
         logger.notice("citizen's personal data erased", metadata: [
-            "citizen": "\(citizen)", "inquiries": "\(records.closed.count)", "messages": "\(records.messages)", "actor": "\(request.actor)",
+            "citizen": "\(citizen)", "inquiries": "\(outcome.erased.count)", "messages": "\(records.messages)", "actor": "\(request.actor)",
         ])
+        answer["inquiries"] = outcome.erased.count
+        answer["ids"] = outcome.erased.map(\.description)
+        let reopened = records.closed.map(\.id).filter { !erased.contains($0) }
+        if !reopened.isEmpty { answer["reopened_meanwhile"] = reopened.map(\.description) }
         answer["erased_at"] = Timestamp.format(request.at)
         post(.answer(client: request.client, service: service, frame: InquiryReply.agent(answer).frame))
     }
