@@ -62,16 +62,19 @@ def broker(ctx):
     port = free_port()
     daemon = Daemon("--stats", f"127.0.0.1:{port}")
     daemon.stats = f"http://127.0.0.1:{port}"
-    client = Client(ctx, daemon.endpoint)
-    for n in range(3):
-        _, body = client.request("sb.ingest", envelope(f"ops-{n}"))
-        assert b"accepted" in body[0]
-    wait_for("the snapshot counts the ingests",
-             lambda: json.loads(get(daemon.stats + "/stats")[1])["ingest"]["accepted"] == 3)
-    yield daemon
-    if daemon.process.poll() is None:
-        daemon.process.kill()
-        daemon.process.wait()
+    try:
+        client = Client(ctx, daemon.endpoint)
+        for n in range(3):
+            _, body = client.request("sb.ingest", envelope(f"ops-{n}"))
+            assert b"accepted" in body[0]
+        wait_for("the snapshot counts the ingests",
+                 lambda: json.loads(get(daemon.stats + "/stats")[1])["ingest"]["accepted"] == 3)
+        yield daemon
+    finally:
+        # Also when the set-up fails: no broker outlives its test.
+        if daemon.process.poll() is None:
+            daemon.process.kill()
+            daemon.process.wait()
 
 
 def test_stats_follows_its_documented_schema(broker):
