@@ -7,17 +7,18 @@ import Foundation
 /// would lose records for good once retention removes them).
 public enum CalendarDate {
     public static func parse(_ text: String) -> Date? {
-        let pattern = #"^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))?$"#
-        guard let match = text.wholeMatch(of: try! Regex(pattern)) else { return nil }
-        func number(_ index: Int) -> Int? { match.output[index].substring.flatMap { Int($0) } }
-        guard let year = number(1), let month = number(2), let day = number(3) else { return nil }
+        // A literal: checked when the package builds, typed captures, no `try!`.
+        let pattern = #/(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))?/#
+        guard let match = text.wholeMatch(of: pattern) else { return nil }
+        let (_, yearText, monthText, dayText, hourText, minuteText, secondText, fractionText, zoneText) = match.output
+        guard let year = Int(yearText), let month = Int(monthText), let day = Int(dayText) else { return nil }
         var seconds = 0, offset = 0
         var fraction = 0.0
-        if match.output[4].substring != nil {
-            guard let hour = number(4), let minute = number(5), let second = number(6), hour < 24, minute < 60, second < 60,
-                  let zone = match.output[8].substring else { return nil }
+        if let hourText {
+            guard let hour = Int(hourText), let minute = minuteText.flatMap({ Int($0) }), let second = secondText.flatMap({ Int($0) }),
+                  hour < 24, minute < 60, second < 60, let zone = zoneText else { return nil }
             seconds = hour * 3_600 + minute * 60 + second
-            fraction = match.output[7].substring.flatMap { Double("0" + $0) } ?? 0
+            fraction = fractionText.flatMap { Double("0" + $0) } ?? 0
             if zone != "Z" {
                 let sign = zone.first == "-" ? -1 : 1
                 let parts = zone.dropFirst().split(separator: ":").compactMap { Int($0) }

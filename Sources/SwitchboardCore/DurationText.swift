@@ -1,3 +1,8 @@
+extension Duration {
+    /// The duration in seconds, with its fraction: for figures and histograms.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
 /// Durations as people write them in options and configuration: `500ms`, `2.5s`, `15m`,
 /// `8h`, `5d`. One parser for the command line and the YAML file.
 public enum DurationText {

@@ -30,6 +30,12 @@ public struct RetentionPolicy: Sendable, Equatable {
 
     public init() {}
 
+    /// The shortest period of all: no inquiry closed more recently than this ago is due.
+    public var shortestPeriod: Double {
+        let departments = perDepartment.values.flatMap { [$0.closed].compactMap { $0 } + Array($0.byResolution.values) }
+        return ([closed] + Array(byResolution.values) + departments).min() ?? closed
+    }
+
     /// Seconds after closing that an inquiry of `department`, closed as `resolution`,
     /// keeps its personal data.
     public func period(department: String, resolution: Resolution?) -> Double {

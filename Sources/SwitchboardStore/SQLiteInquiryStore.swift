@@ -584,8 +584,7 @@ public final class SQLiteInquiryStore: InquiryStore {
         // The shortest period bounds the scan; each candidate is then held to its own, so
         // an inquiry not yet due (answered, 180 days) is passed over, and the cursor goes on
         // to those behind it that are (spam, 30 days).
-        let shortest = ([policy.closed] + Array(policy.byResolution.values)
-            + policy.perDepartment.values.flatMap { [$0.closed].compactMap { $0 } + Array($0.byResolution.values) }).min() ?? policy.closed
+        let shortest = policy.shortestPeriod
         do {
             return try database.write { db in
                 let candidates = try Row.fetchAll(db, sql: """
@@ -626,13 +625,15 @@ public final class SQLiteInquiryStore: InquiryStore {
                     open.append(id)
                 }
             }
-            var messages = 0
-            var followUps: [DeduplicationKey] = []
-            for (id, _) in closed {
-                messages += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM message WHERE inquiry_id = ?", arguments: [id.description]) ?? 0
-                followUps += try String.fetchAll(db, sql: """
-                    SELECT external_id FROM message WHERE inquiry_id = ? AND direction = 'in' AND external_id IS NOT NULL
-                    """, arguments: [id.description]).map { DeduplicationKey(platform: platform, externalID: $0) }
+            // The messages of those closed inquiries, in one pass rather than one query each.
+            let messageRows = try Row.fetchAll(db, sql: """
+                SELECT m.direction, m.external_id FROM message m JOIN inquiry i ON i.id = m.inquiry_id
+                WHERE i.platform = ? AND i.author = ? AND i.state = 'closed'
+                """, arguments: [platform.rawValue, CitizenHandle.normalized(handle)])
+            let messages = messageRows.count
+            let followUps = messageRows.compactMap { row -> DeduplicationKey? in
+                guard (row["direction"] as String) == "in", let post = row["external_id"] as String? else { return nil }
+                return DeduplicationKey(platform: platform, externalID: post)
             }
             return CitizenRecords(closed: closed, open: open, messages: messages, alreadyAnonymised: anonymised, followUps: followUps)
         }

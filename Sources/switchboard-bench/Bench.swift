@@ -224,9 +224,6 @@ func progress(_ line: String) {
     FileHandle.standardError.write(Data("\(line)\n".utf8))
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
 
 struct EchoProtocol: Protocol {
     let size: Int

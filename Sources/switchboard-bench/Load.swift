@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 import Histogram
 import Synchronization
 import ZeroMQ
@@ -84,7 +85,7 @@ enum LoadGenerator {
             }
         }
         sockets.forEach { $0.close() }
-        return LoadResult(completed: completed, seconds: Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18, histogram: histogram)
+        return LoadResult(completed: completed, seconds: duration.seconds, histogram: histogram)
     }
 
     /// Sends ingest requests until `total` are accepted, `outstanding` per client.
@@ -131,7 +132,7 @@ enum LoadGenerator {
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         let interval = 1e9 / rate
         let startNanos = nowNanos()
-        let total = Int(rate * (Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18))
+        let total = Int(rate * duration.seconds)
         var sent = 0, completed = 0
         let deadline = ContinuousClock.now + duration + .seconds(5)
         while (sent < total || completed < sent) && ContinuousClock.now < deadline {

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 import GRDB
 
 /// The physical ceiling for Switchboard's store: batched 512-byte inserts into SQLite in
@@ -26,7 +27,7 @@ enum SQLiteLimit {
             rows += batch
         }
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         return Double(rows) / seconds
     }
 }

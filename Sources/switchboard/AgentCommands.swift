@@ -147,13 +147,20 @@ enum Table {
     /// time, so inquiries that came in the same minute need more of them; whatever the
     /// listing shows, `claim` and the other commands take.
     static func shortIDs(_ ids: [String]) -> [String] {
-        ids.map { id in
-            var length = 8
-            while length < id.count, ids.contains(where: { $0 != id && $0.hasPrefix(id.prefix(length)) }) { length += 1 }
+        // In sorted order an id shares its longest prefix with a neighbour: one more
+        // character than that sets it apart from every other listed id.
+        let sorted = Set(ids).sorted()
+        func shared(_ a: String, _ b: String) -> Int { zip(a, b).prefix { $0 == $1 }.count }
+        var lengths: [String: Int] = [:]
+        for (index, id) in sorted.enumerated() {
+            let before = index > 0 ? shared(id, sorted[index - 1]) : 0
+            let after = index + 1 < sorted.count ? shared(id, sorted[index + 1]) : 0
+            var length = min(id.count, max(8, max(before, after) + 1))
             // Never end a prefix on a dash.
             if length < id.count, id[id.index(id.startIndex, offsetBy: length - 1)] == "-" { length += 1 }
-            return String(id.prefix(length))
+            lengths[id] = length
         }
+        return ids.map { String($0.prefix(lengths[$0] ?? $0.count)) }
     }
 
     static func render(_ header: [String], _ rows: [[String]]) -> String {

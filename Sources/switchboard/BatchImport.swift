@@ -118,7 +118,7 @@ final class Progress {
         guard enabled, total > 0, ContinuousClock.now - lastDrawn >= .milliseconds(100) || done == total else { return }
         lastDrawn = ContinuousClock.now
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let rate = seconds > 0 ? Double(done) / seconds : 0
         let left = rate > 0 ? Double(total - done) / rate : 0
         let width = 30, filled = width * done / total

@@ -440,7 +440,7 @@ struct EngineLoop {
             sealTurn()
             if readable.contains(true) {
                 let turn = ContinuousClock.now - turnStarted
-                engineTurns.observe(Double(turn.components.seconds) + Double(turn.components.attoseconds) / 1e18)
+                engineTurns.observe(turn.seconds)
             }
         }
     }
@@ -524,9 +524,8 @@ struct EngineLoop {
             case .committed(let sequence, let result, let rows, let duration):
                 storeStats.commits += 1
                 storeStats.committedRows += rows
-                let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-                storeStats.commitSeconds += seconds
-                storeStats.commitLatency.observe(seconds)
+                storeStats.commitSeconds += duration.seconds
+                storeStats.commitLatency.observe(duration.seconds)
                 storeStats.batchRows.observe(Double(rows))
                 storeStats.writable = true
                 storeStats.lastError = nil

@@ -280,7 +280,7 @@ extension RecordsLane.Export {
     /// `{"closed_before": "2026-01-01" or an ISO 8601 time, "department": "...", "after": ID, "limit": N}`.
     init(client: Frame, request: AgentRequest, departments: Set<String>) throws(AgentError) {
         let text = try request.string("closed_before")
-        guard let before = Self.date(text) else {
+        guard let before = CalendarDate.parse(text) else {
             throw .invalid(field: "closed_before", "must be a day (2026-01-31, midnight UTC) or an ISO 8601 time with its zone (2026-01-31T12:00:00Z)")
         }
         let department = request.optional("department")
@@ -296,5 +296,4 @@ extension RecordsLane.Export {
                   count: request.fields["count"] as? Bool ?? false)
     }
 
-    static func date(_ text: String) -> Date? { CalendarDate.parse(text) }
 }

@@ -98,70 +98,76 @@ struct InquiryFigures: Sendable, Equatable {
     mutating func restore(_ counts: [StateCount]) {
         for count in counts {
             guard let standing = Standing(state: count.state, owner: count.ownerKind) else { continue }
-            departments[count.department, default: Department()].standing[standing, default: 0] += count.count
+            update(count.department) { $0.standing[standing, default: 0] += count.count }
         }
     }
 
     /// A new inquiry, queued where routing put it.
     mutating func accepted(department: String) {
-        departments[department, default: Department()].standing[.queued, default: 0] += 1
+        update(department) { $0.standing[.queued, default: 0] += 1 }
     }
 
     /// An accepted inquiry the store found to repeat a stored one: it never was.
     mutating func discarded(_ record: LifecycleRecord) {
-        if let standing = Standing(state: record.lifecycle.state, owner: record.lifecycle.owner?.kind) {
-            departments[record.lifecycle.department, default: Department()].standing[standing, default: 0] -= 1
-        }
+        count(record.lifecycle, -1)
     }
 
     /// One move of one inquiry, from `before` to `after` through `entry`.
     mutating func moved(from before: LifecycleRecord, to after: LifecycleRecord, entry: TimelineEntry) {
         let old = before.lifecycle, new = after.lifecycle
-        if let standing = Standing(state: old.state, owner: old.owner?.kind) {
-            departments[old.department, default: Department()].standing[standing, default: 0] -= 1
-        }
-        if let standing = Standing(state: new.state, owner: new.owner?.kind) {
-            departments[new.department, default: Department()].standing[standing, default: 0] += 1
-        }
-        if entry.event == "inquiry.delivered" {
-            departments[new.department, default: Department()].delivered += 1
-            if after.deliveries > 1 { departments[new.department, default: Department()].redelivered += 1 }
-        }
-        if new.state == .parked && old.state != .parked {
-            departments[new.department, default: Department()].parked += 1
+        count(old, -1)
+        count(new, +1)
+        update(new.department) { figures in
+            if entry.event == "inquiry.delivered" {
+                figures.delivered += 1
+                if after.deliveries > 1 { figures.redelivered += 1 }
+            }
+            if new.state == .parked && old.state != .parked { figures.parked += 1 }
+            if old.department != new.department { figures.handoffsIn[old.department, default: 0] += 1 }
+            if !before.sla.wholeFirstResponse.met && after.sla.wholeFirstResponse.met {
+                figures.firstResponse.observe(after.sla.wholeFirstResponse.accrued)
+            }
+            if new.state == .closed && old.state != .closed {
+                figures.resolution.observe(after.sla.wholeResolution.accrued)
+                figures.leg.observe(after.sla.legResolution.accrued)
+            }
         }
         if old.department != new.department {
-            departments[old.department, default: Department()].handoffsOut[new.department, default: 0] += 1
-            departments[new.department, default: Department()].handoffsIn[old.department, default: 0] += 1
-            // The leg with the old department ended: its resolution clock ran for all of it.
-            departments[old.department, default: Department()].leg.observe(before.sla.legResolution.elapsed(at: entry.at))
+            update(old.department) { figures in
+                figures.handoffsOut[new.department, default: 0] += 1
+                // The leg with the old department ended: its resolution clock ran for all of it.
+                figures.leg.observe(before.sla.legResolution.elapsed(at: entry.at))
+            }
         }
-        if !before.sla.wholeFirstResponse.met && after.sla.wholeFirstResponse.met {
-            departments[new.department, default: Department()].firstResponse.observe(after.sla.wholeFirstResponse.accrued)
-        }
-        if new.state == .closed && old.state != .closed {
-            departments[new.department, default: Department()].resolution.observe(after.sla.wholeResolution.accrued)
-            departments[new.department, default: Department()].leg.observe(after.sla.legResolution.accrued)
-        }
+    }
+
+    /// Moves the count of where an inquiry stands (a closed one is not counted).
+    private mutating func count(_ lifecycle: InquiryLifecycle, _ delta: Int) {
+        guard let standing = Standing(state: lifecycle.state, owner: lifecycle.owner?.kind) else { return }
+        update(lifecycle.department) { $0.standing[standing, default: 0] += delta }
+    }
+
+    private mutating func update(_ department: String, _ change: (inout Department) -> Void) {
+        change(&departments[department, default: Department()])
     }
 
     /// An SLA alert was raised for an inquiry of `alert.department`.
     mutating func alerted(_ alert: SLAAlert, at now: Date) {
         let key = "\(alert.goal.rawValue)/\(alert.scope.rawValue)"
-        var figures = departments[alert.department, default: Department()]
-        switch alert.level {
-        case .warning:
-            figures.warnings[key, default: 0] += 1
-        case .breach:
-            figures.breaches[key, default: 0] += 1
-            let day = Self.day(now)
-            if figures.breachDay != day {
-                figures.breachDay = day
-                figures.breachesToday = 0
+        update(alert.department) { figures in
+            switch alert.level {
+            case .warning:
+                figures.warnings[key, default: 0] += 1
+            case .breach:
+                figures.breaches[key, default: 0] += 1
+                let day = Self.day(now)
+                if figures.breachDay != day {
+                    figures.breachDay = day
+                    figures.breachesToday = 0
+                }
+                figures.breachesToday += 1
             }
-            figures.breachesToday += 1
         }
-        departments[alert.department] = figures
     }
 
     /// Breaches since midnight UTC, as of `now`.
