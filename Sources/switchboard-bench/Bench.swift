@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Histogram
 import Majordomo
+import Synchronization
 import ZeroMQ
 
 /// `switchboard-bench`: throughput, latency and memory of a real `switchboardd`,
@@ -34,6 +35,7 @@ struct SwitchboardBench: ParsableCommand {
     }
 
     func run() throws {
+        defer { Self.removeScratchDirectories() }
         let wanted = Set(modes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         var report = Report(clients: clients, workers: workers, outstanding: outstanding, services: services, size: size, seconds: seconds)
         let duration = Duration.seconds(seconds)
@@ -113,6 +115,16 @@ struct SwitchboardBench: ParsableCommand {
                 let delivered = pool.count - deliveredAtStart
                 report.add(Row(mode: name, result: result, rss: broker.memory().peak, durable: true))
                 report.delivered.append((name, Double(delivered) / result.seconds))
+                if workerCredit > 1 {
+                    // Ingest latency when the broker is not saturated: open loop at half
+                    // the rate just measured, counted from each request's scheduled time.
+                    let rate = max(100, result.throughput / 2)
+                    progress("durable-open-loop: sb.ingest at \(Int(rate))/s (half the credited durable rate)")
+                    report.startMode()
+                    let open = try LoadGenerator.openLoop(endpoint: broker.endpoint, clients: clients, rate: rate, duration: duration,
+                                                          protocol: IngestProtocol(departments: departments.count, prefix: "o"))
+                    report.add(Row(mode: "durable-open-loop@\(Int(rate))", result: open, rss: broker.memory().peak))
+                }
             }
         }
 
@@ -174,8 +186,9 @@ struct SwitchboardBench: ParsableCommand {
             filled = StoredHistory.Filled(seconds: 0, bytes: size ?? 0)
             progress("stored: reusing \(data)")
         } else {
-            data = Self.temporaryDirectory()
-            progress("stored: writing \(closed) closed and \(queued) queued inquiries through the store")
+            // Kept: writing a city's history takes long, and --stored-directory reuses it.
+            data = Self.temporaryDirectory(keep: true)
+            progress("stored: writing \(closed) closed and \(queued) queued inquiries through the store into \(data) (kept for --stored-directory)")
             filled = try StoredHistory.fill(directory: data, closed: closed, queued: queued) { progress("  \($0) written") }
         }
         progress("stored: starting the broker on \(filled.bytes / 1_048_576) MiB")
@@ -212,10 +225,21 @@ struct SwitchboardBench: ParsableCommand {
         }
     }
 
-    static func temporaryDirectory() -> String {
+    /// A fresh directory for one mode's database, removed when the run ends (a full
+    /// run writes hundreds of MiB; the directories once piled up in /tmp).
+    static func temporaryDirectory(keep: Bool = false) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        if !keep { scratch.withLock { $0.append(path) } }
         return path
+    }
+
+    private static let scratch = Mutex<[String]>([])
+
+    static func removeScratchDirectories() {
+        for path in scratch.withLock({ paths in defer { paths.removeAll() }; return paths }) {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 }
 

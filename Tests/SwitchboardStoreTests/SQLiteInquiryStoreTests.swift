@@ -170,6 +170,74 @@ import SwitchboardCore
         #expect(try store.outbound(message.id)?.sent == true)
     }
 
+    /// Restore, start-up counts and listings read one index by department; closed rows
+    /// between the open ones must neither show nor stop the ranges.
+    @Test func queuesCountsAndListingsSpanEveryDepartment() throws {
+        let store = try SQLiteInquiryStore(directory: directory)
+        let departments = ["parks", "roads", "waste"]
+        var inquiries: [AcceptedInquiry] = []
+        var batch = StoreBatch()
+        for n in 0..<12 {
+            let inquiry = accepted(n, department: departments[n % 3])
+            inquiries.append(inquiry)
+            batch.insert(inquiry)
+        }
+        _ = try store.commit(batch)
+        batch = StoreBatch()
+        for inquiry in inquiries[0..<6] {
+            // Closed through a claim, as an agent would.
+            var record = inquiry.record
+            let department = record.lifecycle.department
+            _ = try record.lifecycle.apply(.claim, by: .agent("ana"), actingFor: department, at: start, frontOffice: "front-office", departments: Set(departments))
+            _ = try record.lifecycle.apply(.close(.spam, note: nil), by: .agent("ana"), actingFor: department, at: start, frontOffice: "front-office", departments: Set(departments))
+            batch.update(record)
+        }
+        var parked = inquiries[7].record
+        _ = try parked.lifecycle.apply(.park(reason: "5 deliveries"), by: .system, at: start, frontOffice: "front-office", departments: Set(departments))
+        batch.update(parked)
+        _ = try store.commit(batch)
+
+        let (queue, parkedCount) = try store.restorable()
+        #expect(Set(queue.map(\.id)) == Set([6, 8, 9, 10, 11].map { inquiries[$0].id }))
+        #expect(Set(queue.map(\.department)) == Set(departments))
+        #expect(parkedCount == 1)
+        let counts = try store.stateCounts()
+        #expect(counts.filter { $0.state == .queued }.map(\.count).reduce(0, +) == 5)
+        #expect(counts.contains(StateCount(department: "roads", state: .parked, ownerKind: nil, count: 1)))
+        #expect(!counts.contains { $0.state == .closed })
+        #expect(try store.list(InquiryFilter(state: .parked)).items.map(\.id) == [inquiries[7].id])
+        var open = InquiryFilter()
+        open.openOnly = true
+        #expect(try store.list(open).total == 6)
+        #expect(try store.list(InquiryFilter(state: .closed)).total == 6)
+        #expect(try store.list(InquiryFilter()).total == 12)
+    }
+
+    /// Commits never copy the log themselves below their 64 MiB bound: a second
+    /// connection does it beside them, so the rows reach the database file while the
+    /// writer's own checkpoint threshold is far away.
+    @Test func theLogIsCopiedIntoTheDatabaseBesideTheWriter() throws {
+        let store = try SQLiteInquiryStore(directory: directory)
+        #expect(try store.pragma("wal_autocheckpoint") == "16000")
+        let file = (directory as NSString).appendingPathComponent("inquiries.sqlite")
+        let before = try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int ?? 0
+        let padding = String(repeating: "x", count: 2_000)
+        for round in 0..<4 {
+            var batch = StoreBatch()
+            for n in 0..<50 {
+                var inquiry = accepted(round * 50 + n)
+                inquiry.envelopeJSON = #"{"text":"\#(padding)"}"#
+                batch.insert(inquiry)
+            }
+            _ = try store.commit(batch)
+        }
+        // 200 envelopes of 2 kB: at least 400 kB more in the file once they are copied.
+        try waitUntil(timeout: .seconds(10), "the log copied into the database file") {
+            (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int ?? 0) >= before + 400_000
+        }
+        #expect(try store.list(InquiryFilter(department: "waste")).total == 200)
+    }
+
     @Test func listingsArePagedWithATotal() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         var batch = StoreBatch()

@@ -39,8 +39,10 @@ public final class BrokerEngine: Sendable {
         /// A batch is sealed once it holds this many bytes of rows.
         public var maxBatchBytes = 8 << 20
         /// Sealed batches waiting for the store writer before the engine stops reading
-        /// new messages (so clients wait, and memory stays bounded).
-        public var maxPendingBatches = 2
+        /// new messages (so clients wait, and memory stays bounded). One: what arrives
+        /// during a commit gathers into the next batch, sealed as soon as the writer is
+        /// free, rather than into a second small batch that would only wait its turn.
+        public var maxPendingBatches = 1
         /// Departments, routing rules and limits.
         public var configuration = SwitchboardConfiguration.demo()
         /// Where the PUB socket of the event stream binds; nil disables the stream.
@@ -413,7 +415,11 @@ struct EngineLoop {
                 return
             }
             let turnStarted = ContinuousClock.now
-            if readable[2] { takeWriterOutcomes() }
+            if readable[2] {
+                takeWriterOutcomes()
+                // The writer is free: hand it what gathered meanwhile before reading more.
+                sealTurn()
+            }
             if readable[3] { sendReadAnswers() }
             if readable[4] { answerZAP() }
             if readable[5] { watchConnections() }
@@ -450,6 +456,8 @@ struct EngineLoop {
         let turnEnds = ContinuousClock.now + .milliseconds(5)
         var read = 0
         while read < options.batchSize, ContinuousClock.now < turnEnds {
+            // A writer left idle while the engine reads costs throughput and latency both.
+            if read & 15 == 15, writer.hasOutcomes { break }
             let open = inquiries.openBatchSize
             guard open.rows < options.batchSize, open.bytes < options.maxBatchBytes else { break }
             let security = options.security

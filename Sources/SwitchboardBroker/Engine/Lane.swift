@@ -63,6 +63,9 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
         }
     }
 
+    /// Whether results wait to be taken.
+    var hasResults: Bool { state.withLock { !$0.results.isEmpty } }
+
     /// Whether ``stop()`` was called: long work checks it.
     var isStopping: Bool { state.withLock { $0.stopping } }
 

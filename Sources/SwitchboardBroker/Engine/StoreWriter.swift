@@ -42,6 +42,9 @@ final class StoreWriter: Sendable {
 
     func takeOutcomes() -> [Outcome] { lane.takeResults() }
 
+    /// Whether an outcome waits to be taken (the writer may be idle).
+    var hasOutcomes: Bool { lane.hasResults }
+
     /// Commits what is queued, then ends the thread. A batch still failing is given up:
     /// nobody was told it was stored.
     func stop() { lane.stop() }

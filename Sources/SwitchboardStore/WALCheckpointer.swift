@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// Copies the write-ahead log into the database file on its own connection and thread,
+/// so that the store writer's commits do not wait for it.
+///
+/// SQLite checkpoints on the committing connection by default: every few thousand
+/// pages one commit also copies the whole log into the database and syncs it, and the
+/// clients of that batch wait 50 ms or more (the broker's p99 under load). A passive
+/// checkpoint from a second connection runs beside the writer, as WAL allows: it copies
+/// what is committed and never blocks a commit. The writer keeps a far larger
+/// automatic checkpoint only as a bound, for when this thread cannot keep up; it then
+/// finds most of the log already copied.
+final class WALCheckpointer: Sendable {
+    /// How often the log is copied. Short enough that the writer's bound is rarely met.
+    static let interval: Duration = .milliseconds(250)
+
+    private let connection: DatabaseQueue
+    private let stopping = Mutex(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// Opens a second connection to the database at `path` and starts the thread.
+    init(path: String) throws {
+        var configuration = Configuration()
+        configuration.label = "switchboard.checkpoint"
+        configuration.prepareDatabase { db in
+            // The database file is synced after each copy, as the writer's own would be.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+        }
+        connection = try DatabaseQueue(path: path, configuration: configuration)
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "switchboard-checkpoint"
+        thread.start()
+    }
+
+    /// Ends the thread after the copy in progress, if any.
+    func stop() {
+        let first = stopping.withLock { stopping in
+            defer { stopping = true }
+            return !stopping
+        }
+        if first { finished.wait() }
+    }
+
+    private func run() {
+        while !stopping.withLock({ $0 }) {
+            // Passive: copies what no reader still needs and returns; a busy database
+            // is not an error, the next turn copies more.
+            _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            let next = ContinuousClock.now + Self.interval
+            while ContinuousClock.now < next, !stopping.withLock({ $0 }) {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+    }
+}
