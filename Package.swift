@@ -50,26 +50,28 @@ let package = Package(
             "ZeroMQ",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        /// The wire model: service names, error codes, and the answers clients decode.
+        .target(name: "SwitchboardProtocol"),
         /// The domain as pure values and state machines: no sockets, no files.
         .target(name: "SwitchboardCore", dependencies: [
-            "Confusables",
+            "Confusables", "SwitchboardProtocol",
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Yams", package: "Yams"),
         ]),
         /// Persistence behind the InquiryStore protocol; SQLite through GRDB.
         .target(name: "SwitchboardStore", dependencies: [
-            "SwitchboardCore",
+            "SwitchboardProtocol", "SwitchboardCore",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .target(name: "SwitchboardBroker", dependencies: [
-            "ZeroMQ", "Majordomo", "SwitchboardCore", "SwitchboardStore",
+            "ZeroMQ", "Majordomo", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardStore",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         /// The operations endpoint: Prometheus /metrics, /stats, health and a status page.
         .target(name: "SwitchboardOps", dependencies: [
-            "SwitchboardBroker", "SwitchboardCore",
+            "SwitchboardBroker", "SwitchboardProtocol", "SwitchboardCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
@@ -80,7 +82,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
-            "Majordomo", "ZeroMQ", "SwitchboardCore",
+            "Majordomo", "ZeroMQ", "SwitchboardProtocol", "SwitchboardCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         /// Spawns `switchboardd` as a process and reads its ready file: shared by the tests and the benchmark.
@@ -89,19 +91,20 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         /// The benchmark: build with -c release and run; it prints figures, it asserts nothing.
         .executableTarget(name: "switchboard-bench", dependencies: [
-            "Majordomo", "ZeroMQ", "DaemonHarness", "SwitchboardCore", "SwitchboardStore",
+            "Majordomo", "ZeroMQ", "DaemonHarness", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestSupport"]),
         .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ", "TestSupport"]),
-        .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "TestSupport"]),
+        .testTarget(name: "SwitchboardProtocolTests", dependencies: ["SwitchboardProtocol"]),
+        .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardProtocol", "TestSupport"]),
         .testTarget(name: "SwitchboardStoreTests", dependencies: [
             "SwitchboardStore", "SwitchboardCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "SwitchboardBrokerTests", dependencies: [
-            "SwitchboardBroker", "SwitchboardOps", "SwitchboardCore", "SwitchboardStore", "Majordomo", "ZeroMQ", "TestSupport", "DaemonHarness",
+            "SwitchboardBroker", "SwitchboardOps", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardStore", "Majordomo", "ZeroMQ", "TestSupport", "DaemonHarness",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

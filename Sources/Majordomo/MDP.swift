@@ -19,16 +19,6 @@ public enum MDP {
 
     /// Services the broker answers itself (8/MMI), which no worker may register.
     public static let mmiPrefix = "mmi."
-    /// Services reserved for Switchboard's own features (`sb.ingest`, `sb.agent.*`).
-    public static let switchboardPrefix = "sb."
-    /// Services of publishing gateways (`outbound.<platform>`): workers serve them, but
-    /// only the broker sends them requests, so no client can post to a citizen directly.
-    public static let outboundPrefix = "outbound."
-
-    /// Whether `service` is reserved for the broker, so a worker must not register it.
-    public static func isReserved(_ service: String) -> Bool {
-        service.hasPrefix(mmiPrefix) || service.hasPrefix(switchboardPrefix)
-    }
 
     /// Checks a service name frame: printable UTF-8, 1 to 255 bytes.
     static func serviceName(_ frame: Frame) throws(MDPError) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardProtocol
 import Yams
 
 /// A department: one back-office queue, served as the MDP service named by ``id``.
@@ -205,8 +206,8 @@ private final class ConfigurationReader {
         guard id.range(of: #"^[a-z0-9][a-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
             throw fields.error("\(path).id", "department id \"\(id)\" must be lower-case letters, digits, '.', '_' or '-', at most 63 characters")
         }
-        guard !id.hasPrefix("mmi.") && !id.hasPrefix("sb.") else {
-            throw fields.error("\(path).id", "department id \"\(id)\" uses a reserved prefix (mmi. or sb.)")
+        guard !ServiceName.isBrokers(id) && !id.hasPrefix(ServiceName.outboundPrefix) else {
+            throw fields.error("\(path).id", "department id \"\(id)\" uses a reserved prefix (mmi., sb. or outbound.)")
         }
         let name = try fields.string("name") ?? id
         if let sla = fields.value("sla") { departmentSLANodes.append((id, (sla, "\(path).sla"))) }

@@ -48,7 +48,7 @@ retention:
 # Its accounts seed the channel registry on the broker's first start (the front office's
 # are shared by the whole city); after that the registry in the database is the source of
 # truth, changed through sb.channels.* (see Protocols/6-channel-registry.md).
-# ids: lower-case letters, digits, '.', '_' or '-'; the prefixes mmi. and sb. are reserved.
+# ids: lower-case letters, digits, '.', '_' or '-'; the prefixes mmi., sb. and outbound. are reserved.
 departments:
   - id: front-office
     name: Contact centre

@@ -30,7 +30,7 @@ public struct EnvelopeDecoder: Sendable {
     public func decode(_ bytes: [UInt8]) throws(IngestError) -> Inquiry {
         var root = Fields(try envelopeMembers(bytes), path: "")
         for field in ["id", "received_at"] where root.has(field) {
-            throw IngestError(.brokerField, field: field, "\(field) is set by the broker; leave it out")
+            throw IngestError(.fieldSetByBroker, field: field, "\(field) is set by the broker; leave it out")
         }
         var sourceFields = try root.object("source")
         let platformName = try sourceFields.string("platform")

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardProtocol
 
 /// Where an inquiry is in its life. Exactly one of these at a time.
 public enum LifecycleState: String, Codable, Sendable, CaseIterable {
@@ -105,15 +106,15 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
     case wrongDepartment(actingFor: String?, department: String)
     case unknownInquiry(InquiryID)
 
-    public var code: String {
+    public var code: ErrorCode {
         switch self {
-        case .invalidTransition: "invalid_transition"
-        case .notOwner: "not_owner"
-        case .alreadyAnswered: "already_answered"
-        case .unknownDepartment: "unknown_department"
-        case .sameDepartment: "same_department"
-        case .wrongDepartment: "wrong_department"
-        case .unknownInquiry: "not_found"
+        case .invalidTransition: .invalidTransition
+        case .notOwner: .notOwner
+        case .alreadyAnswered: .alreadyAnswered
+        case .unknownDepartment: .unknownDepartment
+        case .sameDepartment: .sameDepartment
+        case .wrongDepartment: .wrongDepartment
+        case .unknownInquiry: .notFound
         }
     }
 

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Prometheus
 import SwitchboardCore
+import SwitchboardProtocol
 import Synchronization
 import SwitchboardBroker
 
@@ -92,7 +93,7 @@ final class MetricsMirror: Sendable {
         counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "threaded")], Double(stats.ingest.threaded))
         counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "rejected")],
                 Double(stats.ingest.rejected.values.reduce(0, +)))
-        for code in Set(IngestError.Code.all.map(\.rawValue)).union(stats.ingest.rejected.keys).sorted() {
+        for code in Set(ErrorCode.ingest.map(\.rawValue)).union(stats.ingest.rejected.keys).sorted() {
             let count = stats.ingest.rejected[code] ?? 0
             counter("switchboard_ingest_rejected_total", "Envelopes rejected, by error code.", [("code", code)], Double(count))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardProtocol
 
 /// Where inquiries live. The broker writes through this protocol only, so a PostgreSQL
 /// store can replace SQLite without touching the engine.
@@ -304,7 +305,7 @@ public struct OutboundMessage: Sendable, Equatable {
     }
 
     /// The MDP service of the platform's publishing gateway.
-    public var service: String { "outbound.\(platform.rawValue)" }
+    public var service: String { ServiceName.outbound(platform.rawValue) }
 }
 
 /// A citizen's follow-up post, threaded into the inquiry it answers.

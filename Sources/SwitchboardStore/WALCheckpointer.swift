@@ -48,6 +48,10 @@ final class WALCheckpointer: Sendable {
     }
 
     private func run() {
+        // Closed here, before ``stop()`` returns: the store's own connection must be the
+        // last to close, so that it (not this one, later, under an exclusive lock that a
+        // reopening store would trip over) finishes the log.
+        defer { try? connection.close() }
         while !stopping.withLock({ $0 }) {
             // Passive: copies what no reader still needs and returns; a busy database
             // is not an error, the next turn copies more.

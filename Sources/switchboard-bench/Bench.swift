@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Histogram
 import Majordomo
+import SwitchboardProtocol
 import Synchronization
 import ZeroMQ
 
@@ -288,7 +289,7 @@ struct IngestProtocol: Protocol {
     func request(sequence: Int, sentAt: UInt64) -> [Frame] {
         let text = routed[sequence % routed.count] + padding
         let envelope = #"{"source":{"platform":"x","account":"@RivertonCity","external_id":"\#(prefix)\#(sequence)-\#(sentAt)"},"author":{"handle":"@bench"},"text":"\#(text)","captured_at":"2026-11-22T09:30:00Z"}"#
-        return ClientMessage(service: "sb.ingest", body: [Frame(envelope)]).frames
+        return ClientMessage(service: ServiceName.ingest, body: [Frame(envelope)]).frames
     }
 
     /// The send time is the part of the external id after its last "-": found with a

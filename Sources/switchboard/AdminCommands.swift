@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwitchboardCore
+import SwitchboardProtocol
 
 /// Data protection for operations staff (the `ops` role): erasure on request and the
 /// records export (Protocols/7-data-protection.md, docs/data-protection.md).
@@ -44,7 +45,7 @@ struct Admin: ParsableCommand {
         func run() throws {
             var fields: [String: Any] = ["citizen": citizen, "dry_run": dryRun]
             if let agent = options.agent { fields["actor"] = agent }
-            let answer = try options.ask("sb.admin.erase", fields, identity: false)
+            let answer = try options.ask(AdminService.erase.rawValue, fields, identity: false)
             guard !options.json else { return }
             let inquiries = answer["inquiries"] as? Int ?? 0, messages = answer["messages"] as? Int ?? 0
             let hash = answer["citizen"] as? String ?? ""
@@ -104,7 +105,7 @@ struct Admin: ParsableCommand {
                 if let cursor { fields["after"] = cursor }
                 let answer: [String: Any]
                 do {
-                    answer = try asker.ask("sb.admin.export", fields, identity: false)
+                    answer = try asker.ask(AdminService.export.rawValue, fields, identity: false)
                 } catch {
                     if let cursor { printError("export interrupted after \(written) records; go on with --after \(cursor) (append: >>)") }
                     throw error

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Majordomo
 import SwitchboardCore
+import SwitchboardProtocol
 import ZeroMQ
 
 /// Shell completion that asks the broker, with the identity and broker from the
@@ -22,12 +23,12 @@ enum BrokerCompletion {
     static let inquiries = CompletionKind.custom { _, _, prefix in
         var fields: [String: Any] = ["limit": 100]
         if let department = CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department") { fields["department"] = department }
-        let items = ask("sb.agent.list", fields)["inquiries"] as? [[String: Any]] ?? []
+        let items = ask(AgentService.list.rawValue, fields)["inquiries"] as? [[String: Any]] ?? []
         return items.compactMap { ($0["id"] as? String).map { String($0.prefix(13)) } }.filter { $0.hasPrefix(prefix) }
     }
 
     static let departments = CompletionKind.custom { _, _, prefix in
-        (ask("sb.departments", [:])["departments"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }.filter { $0.hasPrefix(prefix) }
+        (ask(ServiceName.departments, [:])["departments"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }.filter { $0.hasPrefix(prefix) }
     }
 }
 
@@ -102,7 +103,7 @@ struct AgentOptions: ParsableArguments {
             throw Exit.usage
         }
         let quiet = AgentOptions.quiet(self)
-        let ids = try quiet.ask("sb.agent.resolve", ["prefix": typed.lowercased()])["ids"] as? [String] ?? []
+        let ids = try quiet.ask(AgentService.resolve.rawValue, ["prefix": typed.lowercased()])["ids"] as? [String] ?? []
         guard ids.count == 1, let id = ids.first else {
             printError("\(typed) is ambiguous; it starts:\n" + ids.map { "  \($0)" }.joined(separator: "\n") + "\ngive more characters")
             throw Exit.usage
@@ -221,7 +222,7 @@ extension Switchboard {
                 guard let agent = options.agent else { printError("--mine needs --agent NAME (or SWITCHBOARD_AGENT)"); throw Exit.usage }
                 fields["owner"] = agent
             }
-            let answer = try options.ask("sb.agent.list", fields)
+            let answer = try options.ask(AgentService.list.rawValue, fields)
             guard !options.json else { return }
             let items = answer["inquiries"] as? [[String: Any]] ?? []
             let shown = Table.shortIDs(items.map { $0["id"] as? String ?? "" })
@@ -250,7 +251,7 @@ extension Switchboard {
             @OptionGroup var options: AgentOptions
 
             func run() throws {
-                let answer = try options.ask("sb.agent.list", ["state": "parked", "limit": 1_000])
+                let answer = try options.ask(AgentService.list.rawValue, ["state": "parked", "limit": 1_000])
                 guard !options.json else { return }
                 let items = answer["inquiries"] as? [[String: Any]] ?? []
                 print(Table.render(["ID", "DEPARTMENT", "AGE", "PRIORITY", "PLATFORM"], items.map { item in
@@ -275,7 +276,7 @@ extension Switchboard {
         func run() throws {
             var fields: [String: Any] = [:]
             if let id { fields["id"] = try options.resolve(id) }
-            let answer = try options.ask("sb.agent.claim", fields)
+            let answer = try options.ask(AgentService.claim.rawValue, fields)
             options.printMove(answer, "claimed")
             if !options.json, let inquiry = answer["inquiry"] as? [String: Any] {
                 print("  \((inquiry["text"] as? String ?? "").prefix(200))")
@@ -290,7 +291,7 @@ extension Switchboard {
         @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
-            let answer = try options.ask("sb.agent.show", ["id": try options.resolve(id)])
+            let answer = try options.ask(AgentService.show.rawValue, ["id": try options.resolve(id)])
             guard !options.json else { return }
             let inquiry = answer["inquiry"] as? [String: Any] ?? [:]
             let source = inquiry["source"] as? [String: Any] ?? [:]
@@ -329,7 +330,7 @@ extension Switchboard {
         func run() throws {
             var fields: [String: Any] = ["id": try options.resolve(id)]
             if let note { fields["note"] = note }
-            options.printMove(try options.ask("sb.agent.release", fields), "released")
+            options.printMove(try options.ask(AgentService.release.rawValue, fields), "released")
         }
     }
 
@@ -339,7 +340,7 @@ extension Switchboard {
         @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
-            options.printMove(try options.ask("sb.agent.renew", ["id": try options.resolve(id)]), "renewed")
+            options.printMove(try options.ask(AgentService.renew.rawValue, ["id": try options.resolve(id)]), "renewed")
         }
     }
 
@@ -355,7 +356,7 @@ extension Switchboard {
         func run() throws {
             let body = try composedText(text, file: file)
             let fields: [String: Any] = ["id": try options.resolve(id), "account": via, "text": body, "reply_id": UUID().uuidString]
-            options.printMove(try options.ask("sb.agent.reply", fields), "answered")
+            options.printMove(try options.ask(AgentService.reply.rawValue, fields), "answered")
         }
     }
 
@@ -371,7 +372,7 @@ extension Switchboard {
         func run() throws {
             var fields: [String: Any] = ["id": try options.resolve(id), "account": via, "text": try composedText(text, file: file)]
             if let note { fields["note"] = note }
-            options.printMove(try options.ask("sb.agent.request-info", fields), "asked")
+            options.printMove(try options.ask(AgentService.requestInformation.rawValue, fields), "asked")
         }
     }
 
@@ -383,7 +384,7 @@ extension Switchboard {
         @Option(help: "What they need to know.") var note: String
 
         func run() throws {
-            options.printMove(try options.ask("sb.agent.handoff", ["id": try options.resolve(id), "to": to, "note": note]), "handed off")
+            options.printMove(try options.ask(AgentService.handoff.rawValue, ["id": try options.resolve(id), "to": to, "note": note]), "handed off")
         }
     }
 
@@ -394,7 +395,7 @@ extension Switchboard {
         @Option(help: "Why.") var note: String
 
         func run() throws {
-            options.printMove(try options.ask("sb.agent.return", ["id": try options.resolve(id), "note": note]), "returned")
+            options.printMove(try options.ask(AgentService.returnToFrontOffice.rawValue, ["id": try options.resolve(id), "note": note]), "returned")
         }
     }
 
@@ -414,7 +415,7 @@ extension Switchboard {
         func run() throws {
             var fields: [String: Any] = ["id": try options.resolve(id), "resolution": resolution]
             if let note { fields["note"] = note }
-            options.printMove(try options.ask("sb.agent.close", fields), "closed")
+            options.printMove(try options.ask(AgentService.close.rawValue, fields), "closed")
         }
     }
 
@@ -425,7 +426,7 @@ extension Switchboard {
         @Option(help: "Why.") var note: String
 
         func run() throws {
-            options.printMove(try options.ask("sb.agent.reopen", ["id": try options.resolve(id), "note": note]), "reopened")
+            options.printMove(try options.ask(AgentService.reopen.rawValue, ["id": try options.resolve(id), "note": note]), "reopened")
         }
     }
 }

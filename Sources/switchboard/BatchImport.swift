@@ -1,6 +1,7 @@
 import Foundation
 import Majordomo
 import SwitchboardCore
+import SwitchboardProtocol
 import ZeroMQ
 
 /// Imports a `.jsonl` file of envelopes: validated line by line (bad lines reported, the
@@ -54,7 +55,7 @@ struct BatchImport {
         while next < work.count || !pending.isEmpty {
             while next < work.count, pending.count < window {
                 let item = work[next]
-                try client.send("sb.ingest", body: [Frame(item.body)])
+                try client.send(ServiceName.ingest, body: [Frame(item.body)])
                 pending[item.key] = item.line
                 next += 1
             }
@@ -64,19 +65,20 @@ struct BatchImport {
                            + "Lines acknowledged so far are recorded in \(progressPath); run the same command again to resume.")
                 throw Exit.unreachable
             }
-            let answer = (try? JSONSerialization.jsonObject(with: Data(reply.body.first?.bytes ?? []))) as? [String: Any] ?? [:]
-            let status = answer["status"] as? String ?? "error"
-            let key = "\(answer["platform"] as? String ?? "")\u{1F}\(answer["external_id"] as? String ?? "")"
+            let answer = (try? JSONDecoder().decode(IngestAnswer.self, from: Data(reply.body.first?.bytes ?? [])))
+                ?? IngestAnswer(status: .error, error: ErrorDetail(code: .invalidJSON, message: "the broker's answer is not an ingest answer"))
+            let key = "\(answer.platform ?? "")\u{1F}\(answer.externalID ?? "")"
             // Rejections name no key: they are charged to the oldest line in flight.
             let line = pending.removeValue(forKey: key) ?? pending.min { $0.value < $1.value }.map { pending.removeValue(forKey: $0.key)! }
+            let stored = answer.status == .accepted || answer.status == .duplicate
             if let line {
-                if status == "accepted" || status == "duplicate" { processed.insert(line) }
-                if status != "accepted" && status != "duplicate" {
-                    let error = answer["error"] as? [String: Any] ?? [:]
-                    bad.append((line, "\(error["code"] as? String ?? status): \(error["message"] as? String ?? "")"))
+                if stored {
+                    processed.insert(line)
+                } else {
+                    bad.append((line, "\(answer.error?.code.rawValue ?? answer.status.rawValue): \(answer.error?.message ?? "")"))
                 }
             }
-            counts[status == "error" ? "rejected" : status, default: 0] += 1
+            counts[stored ? answer.status.rawValue : "rejected", default: 0] += 1
             progress.show(done: counts.values.reduce(0, +), since: start)
             if processed.count % 500 == 0 { saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines) }
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Majordomo
 import SwitchboardCore
+import SwitchboardProtocol
 import ZeroMQ
 
 extension Switchboard {
@@ -65,7 +66,7 @@ extension Switchboard {
                 var fields: [String: Any] = [:]
                 if let platform { fields["platform"] = platform }
                 if let status { fields["status"] = status }
-                let answer = try options.ask("sb.channels.list", fields, identity: false)
+                let answer = try options.ask(ChannelService.list.rawValue, fields, identity: false)
                 guard !options.json else { return }
                 let channels = answer["channels"] as? [[String: Any]] ?? []
                 Swift.print(Table.render(["ID", "PLATFORM", "HANDLE", "STATUS", "DEPARTMENT", "REVIEW DUE"], channels.map { channel in
@@ -81,7 +82,7 @@ extension Switchboard {
             @Argument(help: "The entry id.") var id: String
 
             func run() throws {
-                let answer = try options.ask("sb.channels.show", ["id": id], identity: false)
+                let answer = try options.ask(ChannelService.show.rawValue, ["id": id], identity: false)
                 guard !options.json else { return }
                 Channels.print(answer["channel"] as? [String: Any] ?? [:])
                 History.printHistory(answer["history"] as? [[String: Any]] ?? [])
@@ -107,7 +108,7 @@ extension Switchboard {
                 fields["override"] = override
                 fields["exception"] = exception
                 fields["actor"] = options.agent
-                let answer = try options.ask("sb.channels.register", fields.compactMapValues { $0 }, identity: false)
+                let answer = try options.ask(ChannelService.register.rawValue, fields.compactMapValues { $0 }, identity: false)
                 if !options.json { Channels.print(answer["channel"] as? [String: Any] ?? [:]) }
             }
         }
@@ -125,7 +126,7 @@ extension Switchboard {
             static let configuration = CommandConfiguration(abstract: "Approve an entry under review: it becomes active.")
             @OptionGroup var options: AgentOptions
             @Argument(help: "The entry id.") var id: String
-            func run() throws { try Channels.move("sb.channels.approve", options, id: id, reason: nil) }
+            func run() throws { try Channels.move(ChannelService.approve.rawValue, options, id: id, reason: nil) }
         }
 
         struct Suspend: ParsableCommand {
@@ -133,7 +134,7 @@ extension Switchboard {
             @OptionGroup var options: AgentOptions
             @Argument(help: "The entry id.") var id: String
             @Option(help: "Why (required).") var reason: String
-            func run() throws { try Channels.move("sb.channels.suspend", options, id: id, reason: reason) }
+            func run() throws { try Channels.move(ChannelService.suspend.rawValue, options, id: id, reason: reason) }
         }
 
         struct Reactivate: ParsableCommand {
@@ -141,7 +142,7 @@ extension Switchboard {
             @OptionGroup var options: AgentOptions
             @Argument(help: "The entry id.") var id: String
             @Option(help: "Why.") var reason: String?
-            func run() throws { try Channels.move("sb.channels.reactivate", options, id: id, reason: reason) }
+            func run() throws { try Channels.move(ChannelService.reactivate.rawValue, options, id: id, reason: reason) }
         }
 
         struct Archive: ParsableCommand {
@@ -149,7 +150,7 @@ extension Switchboard {
             @OptionGroup var options: AgentOptions
             @Argument(help: "The entry id.") var id: String
             @Option(help: "Why (required).") var reason: String
-            func run() throws { try Channels.move("sb.channels.archive", options, id: id, reason: reason) }
+            func run() throws { try Channels.move(ChannelService.archive.rawValue, options, id: id, reason: reason) }
         }
 
         struct Verify: ParsableCommand {
@@ -161,7 +162,7 @@ extension Switchboard {
             func run() throws {
                 var fields: [String: Any] = ["handle": handle]
                 fields["platform"] = platform
-                let answer = try options.ask("sb.channels.verify", fields, identity: false)
+                let answer = try options.ask(ChannelService.verify.rawValue, fields, identity: false)
                 guard !options.json else { return }
                 let verdict = answer["verdict"] as? String ?? "?"
                 let entry = answer["channel"] as? [String: Any]
@@ -180,7 +181,7 @@ extension Switchboard {
             @Argument(help: "The entry id.") var id: String
 
             func run() throws {
-                let answer = try options.ask("sb.channels.history", ["id": id], identity: false)
+                let answer = try options.ask(ChannelService.history.rawValue, ["id": id], identity: false)
                 if !options.json { History.printHistory(answer["history"] as? [[String: Any]] ?? []) }
             }
 

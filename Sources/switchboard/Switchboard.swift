@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Majordomo
 import SwitchboardCore
+import SwitchboardProtocol
 import ZeroMQ
 
 /// `switchboard`: the command-line tool for contact-centre agents and operators.
@@ -126,13 +127,13 @@ extension Switchboard {
                 throw Exit.unreachable
             }
             switch reply.body.first {
-            case _ where service.hasPrefix(MDP.switchboardPrefix):
+            case _ where service.hasPrefix(ServiceName.switchboardPrefix):
                 print("\(service): served by the broker itself")
             case MMI.found: print("\(service): available (200)")
             case MMI.notFound:
                 let client = try broker.client()
                 defer { client.close() }
-                let known = try client.request("sb.departments", body: [Frame("{}")], timeout: broker.timeoutDuration, retries: 0)
+                let known = try client.request(ServiceName.departments, body: [Frame("{}")], timeout: broker.timeoutDuration, retries: 0)
                     .flatMap { (try? JSONSerialization.jsonObject(with: Data($0.body.first?.bytes ?? []))) as? [String: Any] }?["departments"] as? [[String: Any]]
                 if let known, !known.contains(where: { $0["id"] as? String == service }) {
                     print("\(service): not a department of this broker (departments: \(known.compactMap { $0["id"] as? String }.joined(separator: ", ")))")
@@ -246,13 +247,14 @@ extension Switchboard {
             }
             let client = try broker.client()
             defer { client.close() }
-            guard let reply = try client.request("sb.ingest", body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
+            guard let reply = try client.request(ServiceName.ingest, body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
                 printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? The inquiry may not have been stored: submit it again (duplicates are detected).")
                 throw Exit.unreachable
             }
             let text = reply.body.first?.string ?? ""
             print(text)
-            if text.contains(#""status":"rejected""#) || text.contains(#""status":"error""#) { throw Exit.refused }
+            let answer = try? JSONDecoder().decode(IngestAnswer.self, from: Data(text.utf8))
+            if answer?.status != .accepted && answer?.status != .duplicate { throw Exit.refused }
         }
     }
 
@@ -276,7 +278,7 @@ extension Switchboard {
             } else {
                 let client = try broker.client()
                 defer { client.close() }
-                guard let reply = try client.request("sb.route.explain", body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
+                guard let reply = try client.request(ServiceName.routeExplain, body: [Frame(bytes: body)], timeout: broker.timeoutDuration, retries: 0) else {
                     printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? (--config FILE explains offline)")
                     throw Exit.unreachable
                 }
@@ -337,7 +339,7 @@ extension Switchboard {
         func run() throws {
             let client = try broker.client()
             defer { client.close() }
-            guard let reply = try client.request("sb.admin.requeue", body: [Frame(#"{"id":"\#(id)"}"#)], timeout: broker.timeoutDuration, retries: 0) else {
+            guard let reply = try client.request(AdminService.requeue.rawValue, body: [Frame(#"{"id":"\#(id)"}"#)], timeout: broker.timeoutDuration, retries: 0) else {
                 printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
                 throw Exit.unreachable
             }

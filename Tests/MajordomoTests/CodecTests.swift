@@ -79,12 +79,6 @@ import ZeroMQ
         #expect(throws: MDPError.tooFewFrames(2, needed: 3)) { try BrokerInbound(frames: [.empty, "MDPC01"]) }
     }
 
-    @Test func reservedNames() {
-        #expect(MDP.isReserved("mmi.service"))
-        #expect(MDP.isReserved("sb.ingest"))
-        #expect(!MDP.isReserved("sanitation"))
-        #expect(!MDP.isReserved("mmi"))
-    }
 }
 
 /// Randomised input: any frame sequence decodes or throws, and never traps.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Majordomo
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
 import Testing
 import ZeroMQ
@@ -88,6 +89,29 @@ import ZeroMQ
         let released = machine.committed(sequence, result: CommitResult())
         #expect(Self.replies(released).first?["status"] as? String == "accepted")
         #expect(Self.enqueued(released).map(\.0) == ["front-office"])
+    }
+
+    /// Ingest answers are written by hand for speed; each shape must decode into the
+    /// wire model that gateways and the CLI decode, field for field.
+    @Test func everyIngestAnswerDecodesIntoTheWireModel() throws {
+        let id = InquiryID(high: 1, low: 2), earlier = InquiryID(high: 3, low: 4)
+        let key = DeduplicationKey(platform: .mastodon, externalID: "post \"7\"")
+        func decoded(_ reply: InquiryReply) throws -> IngestAnswer {
+            try JSONDecoder().decode(IngestAnswer.self, from: Data(reply.frame.bytes))
+        }
+        #expect(try decoded(.accepted(id: id, key: key, department: "roads", priority: .urgent))
+            == IngestAnswer(status: .accepted, id: id.description, department: "roads", priority: "urgent", platform: "mastodon", externalID: key.externalID))
+        let original = DuplicateOf(id: earlier, department: "waste", priority: .normal)
+        #expect(try decoded(.duplicate(of: original, key: key))
+            == IngestAnswer(status: .duplicate, id: earlier.description, duplicateOf: earlier.description, department: "waste", priority: "normal",
+                            platform: "mastodon", externalID: key.externalID))
+        #expect(try decoded(.threaded(into: original, key: key)).threadOf == earlier.description)
+        let rejected = try decoded(.rejected(IngestError(.textTooLong, field: "text", "text is longer than 5000 characters")))
+        #expect(rejected.status == .rejected && rejected.error == ErrorDetail(code: .textTooLong, message: "text is longer than 5000 characters", field: "text"))
+        #expect(try decoded(.unavailable).error?.code == .storeUnavailable)
+        let refusal = try JSONDecoder().decode(ErrorAnswer.self, from: Data(InquiryReply.lifecycleError(
+            .invalidTransition(state: .queued, command: "close", allowed: ["claim"]), allowed: ["claim"]).frame.bytes))
+        #expect(refusal.error.code == .invalidTransition && refusal.error.state == "queued" && refusal.error.allowed == ["claim"])
     }
 
     @Test func theEnvelopeIsStoredAsReceivedWithTheBrokersFieldsInFront() throws {
@@ -493,7 +517,7 @@ import ZeroMQ
         #expect(registry.count == entries.count, "a code is listed twice")
 
         let id = InquiryID(high: 1, low: 1)
-        let ingest = IngestError.Code.all
+        let ingest = ErrorCode.ingest
         let agent: [AgentError] = [.invalidJSON, .missing("x"), .invalid(field: "x", "y"), .notFound(id), .unknownDepartment("x"),
                                    .emptyQueue("x"), .notParked(id, .queued), .unofficialAccount(.x, allowed: []), .unavailable,
                                    .forbidden(service: "x", needs: "y"), .notYours(field: "agent"), .openInquiries([id]), .noCitizenRecords(.x), .noSuchPrefix("0000")]
@@ -504,7 +528,11 @@ import ZeroMQ
         let lifecycle: [LifecycleError] = [.invalidTransition(state: .queued, command: "x", allowed: []), .notOwner(actor: .system, owner: nil),
                                            .alreadyAnswered, .unknownDepartment("x"), .sameDepartment("x"),
                                            .wrongDepartment(actingFor: nil, department: "x"), .unknownInquiry(id)]
-        let used = Set(ingest.map(\.rawValue) + agent.map(\.code) + lifecycle.map(\.code) + channel.map(\.code))
+        var codes: [ErrorCode] = ingest
+        codes += agent.map(\.code)
+        codes += lifecycle.map(\.code)
+        codes += channel.map(\.code)
+        let used = Set(codes.map(\.rawValue))
         #expect(used.subtracting(registry).isEmpty, "sent but not in Protocols/errors.json: \(used.subtracting(registry).sorted())")
         #expect(registry.subtracting(used).isEmpty, "in Protocols/errors.json but never sent: \(registry.subtracting(used).sorted())")
     }

@@ -84,6 +84,7 @@ import Testing
         #expect(error("departments:\n  - id: waste\n")?.field == "front_office")
         #expect(error("departments:\n  - id: front-office\n  - id: front-office\n")?.message.contains("twice") == true)
         #expect(error("departments:\n  - id: sb.ingest\n")?.message.contains("reserved") == true)
+        #expect(error("departments:\n  - id: outbound.x\n")?.message.contains("reserved") == true)
         #expect(error("departments:\n  - id: Waste Dept\n")?.field == "departments[0].id")
         #expect(error("front_office: fo\ndepartments:\n  - id: fo\nlimits:\n  max_deliveries: 0\n")?.field == "limits.max_deliveries")
         #expect(error("")?.message == "the configuration is empty")

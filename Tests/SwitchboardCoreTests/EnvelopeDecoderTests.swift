@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwitchboardCore
+import SwitchboardProtocol
 import TestSupport
 
 /// A valid envelope, as a dictionary the tests bend into each kind of bad input.
@@ -56,7 +57,7 @@ func setting(_ object: [String: Any], _ path: String, _ value: Any?) -> [String:
     }
 
     @Test(arguments: [
-        ("source", IngestError.Code.missingField, "source"),
+        ("source", ErrorCode.missingField, "source"),
         ("source.platform", .missingField, "source.platform"),
         ("source.account", .missingField, "source.account"),
         ("source.external_id", .missingField, "source.external_id"),
@@ -65,7 +66,7 @@ func setting(_ object: [String: Any], _ path: String, _ value: Any?) -> [String:
         ("text", .missingField, "text"),
         ("captured_at", .missingField, "captured_at"),
     ])
-    func missingFieldsAreNamed(_ path: String, _ code: IngestError.Code, _ field: String) {
+    func missingFieldsAreNamed(_ path: String, _ code: ErrorCode, _ field: String) {
         let envelope = setting(sampleEnvelope(), path, nil)
         #expect(throws: IngestError.self) { try decoder.decode(json(envelope)) }
         do { _ = try decoder.decode(json(envelope)) } catch {
@@ -76,7 +77,7 @@ func setting(_ object: [String: Any], _ path: String, _ value: Any?) -> [String:
 
     /// Each case sets one field to a value given as JSON text.
     @Test(arguments: [
-        ("source.platform", #""tiktok""#, IngestError.Code.unknownPlatform, "source.platform"),
+        ("source.platform", #""tiktok""#, ErrorCode.unknownPlatform, "source.platform"),
         ("text", "42", .invalidType, "text"),
         ("text", #""   ""#, .invalidValue, "text"),
         ("source", #""x""#, .invalidType, "source"),
@@ -90,10 +91,10 @@ func setting(_ object: [String: Any], _ path: String, _ value: Any?) -> [String:
         ("captured_at", #""yesterday""#, .invalidValue, "captured_at"),
         ("colour", #""blue""#, .unknownField, "colour"),
         ("source.likes", "3", .unknownField, "source.likes"),
-        ("id", #""0190e5c2-0000-7000-8000-000000000000""#, .brokerField, "id"),
-        ("received_at", #""2026-11-22T09:30:00Z""#, .brokerField, "received_at"),
+        ("id", #""0190e5c2-0000-7000-8000-000000000000""#, .fieldSetByBroker, "id"),
+        ("received_at", #""2026-11-22T09:30:00Z""#, .fieldSetByBroker, "received_at"),
     ])
-    func badValuesAreRejectedWithTheirField(_ path: String, _ valueJSON: String, _ code: IngestError.Code, _ field: String) throws {
+    func badValuesAreRejectedWithTheirField(_ path: String, _ valueJSON: String, _ code: ErrorCode, _ field: String) throws {
         let value = try JSONSerialization.jsonObject(with: Data(valueJSON.utf8), options: .fragmentsAllowed)
         let envelope = setting(sampleEnvelope(), path, value)
         do {
@@ -241,9 +242,9 @@ func setting(_ object: [String: Any], _ path: String, _ value: Any?) -> [String:
     /// an Inquiry or an IngestError; what is checked is that nothing traps, that every
     /// rejection carries a known code and a message, and that what is accepted is valid.
     @Test func randomisedInputIsAcceptedOrRejectedAndNeverCrashes() {
-        let knownCodes: Set<IngestError.Code> = [
+        let knownCodes: Set<ErrorCode> = [
             .invalidJSON, .missingField, .invalidType, .unknownField, .invalidValue,
-            .unknownPlatform, .textTooLong, .brokerField, .tooLarge,
+            .unknownPlatform, .textTooLong, .fieldSetByBroker, .tooLarge,
         ]
         var rng = SeededGenerator(seed: 0xE17E_1095)
         let valid = Array(sampleEnvelopeText.utf8)

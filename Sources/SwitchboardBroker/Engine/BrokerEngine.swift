@@ -4,6 +4,7 @@ import Logging
 import Majordomo
 import Synchronization
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
 import ZeroMQ
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SwitchboardCore
+import SwitchboardProtocol
 import ZeroMQ
 
 /// A thread that answers agents' reads (`sb.agent.list`, `sb.agent.timeline`) from the

@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
 
 /// `sb.agent.list` and `sb.agent.timeline`: answered from the store's read side

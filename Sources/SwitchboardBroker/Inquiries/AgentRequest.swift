@@ -1,50 +1,29 @@
 import Foundation
 import Majordomo
 import SwitchboardCore
+import SwitchboardProtocol
 import ZeroMQ
 
-/// The broker's own services, by name: `sb.`, `mmi.` and `outbound.` are reserved (see
-/// `MDP.isReserved`), so no worker can register as one of these.
+/// The broker's own services, by name (the names are the wire model's, in
+/// `SwitchboardProtocol`): `sb.`, `mmi.` and `outbound.` are kept from workers.
 enum InquiryService {
-    static let ingest = "sb.ingest"
-    static let requeue = "sb.admin.requeue"
-    /// Removes a citizen's personal data on request (`ops`).
-    static let erase = "sb.admin.erase"
-    /// The official record of closed inquiries, page by page (`ops`).
-    static let export = "sb.admin.export"
-    /// Applies the broker's own routing rules to an envelope and says why; stores nothing.
-    static let explain = "sb.route.explain"
-    /// The broker's departments, ids and names (for tools: completion, checks).
-    static let departments = "sb.departments"
-    static let outboundPrefix = "outbound."
+    static let ingest = ServiceName.ingest
+    static let requeue = AdminService.requeue.rawValue
+    static let erase = AdminService.erase.rawValue
+    static let export = AdminService.export.rawValue
+    static let explain = ServiceName.routeExplain
+    static let departments = ServiceName.departments
 
     static var all: Set<String> {
-        Set([ingest, requeue, erase, export, explain, departments] + AgentService.allCases.map(\.rawValue) + ChannelService.allCases.map(\.rawValue))
+        Set([ingest, explain, departments] + AdminService.allCases.map(\.rawValue) + AgentService.allCases.map(\.rawValue)
+            + ChannelService.allCases.map(\.rawValue))
     }
 
     /// Outbound services (`outbound.<platform>`) carry messages to publishing gateways.
-    static func isOutbound(_ service: String) -> Bool { service.hasPrefix(outboundPrefix) }
+    static func isOutbound(_ service: String) -> Bool { service.hasPrefix(ServiceName.outboundPrefix) }
 }
 
-/// The contact centre's services: JSON in, JSON out, each call naming the agent and the
-/// department it acts for. They are the back end of the `switchboard` CLI.
-enum AgentService: String, CaseIterable {
-    case list = "sb.agent.list"
-    case claim = "sb.agent.claim"
-    case renew = "sb.agent.renew"
-    case release = "sb.agent.release"
-    case reply = "sb.agent.reply"
-    case handoff = "sb.agent.handoff"
-    case returnToFrontOffice = "sb.agent.return"
-    case requestInformation = "sb.agent.request-info"
-    case close = "sb.agent.close"
-    case reopen = "sb.agent.reopen"
-    case timeline = "sb.agent.timeline"
-    /// One inquiry whole: envelope, routing, state, SLA clocks and timeline.
-    case show = "sb.agent.show"
-    /// The ids that start with a prefix, so people can type short ids.
-    case resolve = "sb.agent.resolve"
-
+extension AgentService {
     /// Reads: served from the store's read side, never through the machine.
     var isRead: Bool { self == .list || self == .timeline || self == .show || self == .resolve }
 }
@@ -72,20 +51,20 @@ enum AgentError: Error, CustomStringConvertible {
     /// No inquiry id starts with what the agent typed.
     case noSuchPrefix(String)
 
-    var code: String {
+    var code: ErrorCode {
         switch self {
-        case .invalidJSON: "invalid_json"
-        case .missing: "missing_field"
-        case .invalid: "invalid_value"
-        case .notFound: "not_found"
-        case .unknownDepartment: "unknown_department"
-        case .emptyQueue: "queue_empty"
-        case .notParked: "not_parked"
-        case .unofficialAccount: "unofficial_account"
-        case .unavailable: "store_unavailable"
-        case .forbidden, .notYours: "forbidden"
-        case .openInquiries: "open_inquiries"
-        case .noCitizenRecords, .noSuchPrefix: "not_found"
+        case .invalidJSON: .invalidJSON
+        case .missing: .missingField
+        case .invalid: .invalidValue
+        case .notFound: .notFound
+        case .unknownDepartment: .unknownDepartment
+        case .emptyQueue: .queueEmpty
+        case .notParked: .notParked
+        case .unofficialAccount: .unofficialAccount
+        case .unavailable: .storeUnavailable
+        case .forbidden, .notYours: .forbidden
+        case .openInquiries: .openInquiries
+        case .noCitizenRecords, .noSuchPrefix: .notFound
         }
     }
 

@@ -1,22 +1,13 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
 import ZeroMQ
 
 /// The channel registry's services (see `Protocols/6-channel-registry.md`): one JSON frame
 /// in and out. Reads are answered from memory; writes are committed before they are
 /// answered, like every other change.
-enum ChannelService: String, CaseIterable {
-    case list = "sb.channels.list"
-    case show = "sb.channels.show"
-    case register = "sb.channels.register"
-    case approve = "sb.channels.approve"
-    case suspend = "sb.channels.suspend"
-    case reactivate = "sb.channels.reactivate"
-    case archive = "sb.channels.archive"
-    case verify = "sb.channels.verify"
-    case history = "sb.channels.history"
-
+extension ChannelService {
     /// Writes need the registry-admin role; reads any authenticated key.
     var isWrite: Bool {
         switch self {
@@ -63,7 +54,7 @@ extension ChannelEntry {
 extension ChannelError {
     /// As an agent-style error answer, with the entry it names.
     var reply: InquiryReply {
-        var detail: [String: Any] = ["code": code, "message": description]
+        var detail: [String: Any] = ["code": code.rawValue, "message": description]
         switch self {
         case .duplicate(let entry), .lookalike(let entry, _), .secondAccount(let entry): detail["channel"] = entry.json
         default: break

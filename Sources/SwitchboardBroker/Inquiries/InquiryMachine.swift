@@ -2,6 +2,7 @@ import DequeModule
 import Foundation
 import Majordomo
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
 import ZeroMQ
 
@@ -198,7 +199,7 @@ struct InquiryMachine {
                                                       actor: "configuration", now: now)
                     open.store.save(try registry.apply(.approve, to: entry.id, actor: "configuration", reason: "seeded from the configuration", now: now))
                 } catch {
-                    actions.append(.log(.seedRefused(platform: account.platform.rawValue, code: error.code)))
+                    actions.append(.log(.seedRefused(platform: account.platform.rawValue, code: error.code.rawValue)))
                 }
             }
         }
@@ -973,8 +974,8 @@ struct InquiryMachine {
 
     static func code(of error: any Error) -> String {
         switch error {
-        case let error as LifecycleError: error.code
-        case let error as AgentError: error.code
+        case let error as LifecycleError: error.code.rawValue
+        case let error as AgentError: error.code.rawValue
         default: "internal"
         }
     }

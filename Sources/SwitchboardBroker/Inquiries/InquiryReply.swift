@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
 import ZeroMQ
 
@@ -44,7 +45,7 @@ enum InquiryReply {
         case .agentError(let error):
             return Self.error(code: error.code, message: error.description)
         case .lifecycleError(let error, let allowed):
-            var detail: [String: Any] = ["code": error.code, "message": error.description]
+            var detail: [String: Any] = ["code": error.code.rawValue, "message": error.description]
             if case .invalidTransition(let state, _, let moves) = error {
                 detail["state"] = state.rawValue
                 detail["allowed"] = allowed ?? moves
@@ -68,9 +69,9 @@ enum InquiryReply {
         writer.add("external_id", key.externalID)
     }
 
-    private static func error(code: String, message: String) -> Frame {
+    private static func error(code: ErrorCode, message: String) -> Frame {
         var detail = JSONWriter()
-        detail.add("code", code)
+        detail.add("code", code.rawValue)
         detail.add("message", message)
         var writer = JSONWriter()
         writer.add("status", "error")

@@ -1,5 +1,6 @@
 import DequeModule
 import Majordomo
+import SwitchboardProtocol
 import SwitchboardCore
 import ZeroMQ
 
@@ -233,7 +234,7 @@ public struct MajordomoBrokerMachine {
         if name.hasPrefix(MDP.mmiPrefix) {
             return [.send(peer: client, frames: ClientMessage(service: name, body: [mmiReply(name, message.body)]).frames)]
         }
-        if name.hasPrefix(MDP.switchboardPrefix) || name.hasPrefix(MDP.outboundPrefix) {
+        if name.hasPrefix(ServiceName.switchboardPrefix) || name.hasPrefix(ServiceName.outboundPrefix) {
             return [
                 .send(peer: client, frames: ClientMessage(service: name, body: [MMI.notImplemented]).frames),
                 .report(.unknownReservedService(client: client, service: name)),
@@ -305,7 +306,7 @@ public struct MajordomoBrokerMachine {
     }
 
     private mutating func register(_ peer: Frame, service name: String, credit: Int, now: Instant) -> [Action] {
-        guard !MDP.isReserved(name) else {
+        guard !ServiceName.isBrokers(name) else {
             return [
                 .report(.reservedServiceRefused(worker: peer, service: name)),
                 .send(peer: peer, frames: WorkerCommand.disconnect.frames),

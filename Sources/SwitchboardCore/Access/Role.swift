@@ -1,3 +1,5 @@
+import SwitchboardProtocol
+
 /// What a key may do, taken from the authorised-keys file and never from anything a
 /// peer sends (see `Protocols/5-security.md`).
 public enum Role: Sendable, Hashable, CustomStringConvertible {
@@ -82,10 +84,10 @@ public enum AccessRules {
         case (.request, _): return nil
         case (.ingest, .gateway): return nil
         case (.ingest, _): return "gateway"
-        case (.serve(let service), .gateway) where service.hasPrefix("outbound."): return nil
+        case (.serve(let service), .gateway) where service.hasPrefix(ServiceName.outboundPrefix): return nil
         case (.serve(let service), .worker(let department)) where service == department: return nil
         case (.serve(let service), _):
-            return service.hasPrefix("outbound.") ? "gateway" : "worker:\(service)"
+            return service.hasPrefix(ServiceName.outboundPrefix) ? "gateway" : "worker:\(service)"
         case (.move(let department), .agent(let own)), (.move(let department), .supervisor(let own)):
             return department == own ? nil : "agent:\(department) or supervisor:\(department)"
         case (.move(let department), _): return "agent:\(department) or supervisor:\(department)"

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardProtocol
 
 /// Where an account stands in the registry's workflow (after the U.S. Digital
 /// Registry's under_review → published → archived, with suspension added).
@@ -62,14 +63,14 @@ public enum ChannelError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(String)
     case reasonRequired(String)
 
-    public var code: String {
+    public var code: ErrorCode {
         switch self {
-        case .duplicate: "duplicate_channel"
-        case .lookalike: "lookalike_of"
-        case .secondAccount: "department_has_account"
-        case .invalidTransition: "invalid_transition"
-        case .notFound: "not_found"
-        case .reasonRequired: "missing_field"
+        case .duplicate: .duplicateChannel
+        case .lookalike: .lookalikeOf
+        case .secondAccount: .departmentHasAccount
+        case .invalidTransition: .invalidTransition
+        case .notFound: .notFound
+        case .reasonRequired: .missingField
         }
     }
 
