@@ -31,9 +31,30 @@ public struct JSONWriter {
 
     public mutating func add(_ name: String, _ value: Double) {
         key(name)
-        // Swift's description of a Double is the shortest text that reads back exactly.
-        let text = value.isFinite ? (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)") : "null"
-        buffer.append(contentsOf: text.utf8)
+        if value.isFinite, value == value.rounded(), abs(value) < 1e15 {
+            appendDigits(Int64(value))
+        } else {
+            // Swift's description of a Double is the shortest text that reads back exactly.
+            buffer.append(contentsOf: (value.isFinite ? value.description : "null").utf8)
+        }
+    }
+
+    /// Writes an integer's digits straight into the buffer: no String in between (the
+    /// lifecycle column holds a dozen numbers and is written on every move).
+    private mutating func appendDigits(_ value: Int64) {
+        if value < 0 { buffer.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { bytes in
+            repeat {
+                bytes[19 - count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(20 - count)...]))
+        }
     }
 
     public mutating func addBool(_ name: String, _ value: Bool) {
@@ -43,7 +64,7 @@ public struct JSONWriter {
 
     public mutating func add(_ name: String, _ value: Int) {
         key(name)
-        buffer.append(contentsOf: String(value).utf8)
+        appendDigits(Int64(value))
     }
 
     /// Adds an array of strings.
@@ -55,6 +76,16 @@ public struct JSONWriter {
             Self.appendQuoted(value, to: &buffer)
         }
         buffer.append(UInt8(ascii: "]"))
+    }
+
+    /// Adds a nested object, written in place by `body` (no second buffer to copy).
+    public mutating func object(_ name: String, _ body: (inout JSONWriter) -> Void) {
+        key(name)
+        buffer.append(UInt8(ascii: "{"))
+        first = true
+        body(&self)
+        buffer.append(UInt8(ascii: "}"))
+        first = false
     }
 
     /// Adds a nested object written by another writer.

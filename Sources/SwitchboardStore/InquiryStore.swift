@@ -99,7 +99,20 @@ public struct RetentionBatch: Sendable, Equatable {
 /// case-folded, without a leading `@`.
 public enum CitizenHandle {
     public static func normalized(_ handle: String) -> String {
-        String(handle.trimmingCharacters(in: .whitespaces).drop { $0 == "@" }).lowercased()
+        var handle = handle
+        // Nearly every handle is ASCII: trimmed and lowered byte by byte, as the v7
+        // migration's SQL (trim, ltrim '@', lower) does, at a tenth of the cost.
+        if let ascii = handle.withUTF8({ bytes -> String? in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+            var start = bytes.startIndex, end = bytes.endIndex
+            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+            while start < end, bytes[start] == UInt8(ascii: "@") { start += 1 }
+            return String(decoding: bytes[start..<end].map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
+        }) {
+            return ascii
+        }
+        return String(handle.trimmingCharacters(in: .whitespaces).drop { $0 == "@" }).lowercased()
     }
 }
 

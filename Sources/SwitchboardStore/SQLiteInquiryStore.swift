@@ -256,35 +256,35 @@ public final class SQLiteInquiryStore: InquiryStore {
         var sla: InquirySLA
 
         var json: String {
-            var machine = JSONWriter()
-            machine.add("id", lifecycle.id.description)
-            machine.add("state", lifecycle.state.rawValue)
-            machine.add("department", lifecycle.department)
-            if let owner = lifecycle.owner {
-                var actor = JSONWriter()
-                actor.add("kind", owner.kind.rawValue)
-                actor.add("id", owner.id)
-                machine.add("owner", object: actor)
+            var column = JSONWriter(capacity: 768)
+            column.object("lifecycle") { machine in
+                machine.add("id", lifecycle.id.description)
+                machine.add("state", lifecycle.state.rawValue)
+                machine.add("department", lifecycle.department)
+                if let owner = lifecycle.owner {
+                    machine.object("owner") { actor in
+                        actor.add("kind", owner.kind.rawValue)
+                        actor.add("id", owner.id)
+                    }
+                }
+                machine.addBool("answered", lifecycle.answered)
+                machine.add("lastReplyID", lifecycle.lastReplyID)
+                machine.add("resolution", lifecycle.resolution?.rawValue)
             }
-            machine.addBool("answered", lifecycle.answered)
-            machine.add("lastReplyID", lifecycle.lastReplyID)
-            machine.add("resolution", lifecycle.resolution?.rawValue)
-            var clocks = JSONWriter()
-            clocks.add("department", sla.department)
-            for (key, clock) in [("legFirstResponse", sla.legFirstResponse), ("legResolution", sla.legResolution),
-                                 ("wholeFirstResponse", sla.wholeFirstResponse), ("wholeResolution", sla.wholeResolution)] {
-                var writer = JSONWriter()
-                writer.add("target", clock.target)
-                writer.add("accrued", clock.accrued)
-                if let since = clock.runningSince { writer.add("runningSince", since.timeIntervalSince1970) }
-                writer.addBool("met", clock.met)
-                writer.addBool("warned", clock.warned)
-                writer.addBool("breached", clock.breached)
-                clocks.add(key, object: writer)
+            column.object("sla") { clocks in
+                clocks.add("department", sla.department)
+                for (key, clock) in [("legFirstResponse", sla.legFirstResponse), ("legResolution", sla.legResolution),
+                                     ("wholeFirstResponse", sla.wholeFirstResponse), ("wholeResolution", sla.wholeResolution)] {
+                    clocks.object(key) { writer in
+                        writer.add("target", clock.target)
+                        writer.add("accrued", clock.accrued)
+                        if let since = clock.runningSince { writer.add("runningSince", since.timeIntervalSince1970) }
+                        writer.addBool("met", clock.met)
+                        writer.addBool("warned", clock.warned)
+                        writer.addBool("breached", clock.breached)
+                    }
+                }
             }
-            var column = JSONWriter()
-            column.add("lifecycle", object: machine)
-            column.add("sla", object: clocks)
             return column.result
         }
     }
@@ -862,14 +862,14 @@ public final class SQLiteInquiryStore: InquiryStore {
 /// (dates as seconds since 1970) because a timeline row is written on every move.
 enum TimelineColumn {
     static func json(_ entry: TimelineEntry) -> String {
-        var actor = JSONWriter()
-        actor.add("kind", entry.actor.kind.rawValue)
-        actor.add("id", entry.actor.id)
-        var writer = JSONWriter()
+        var writer = JSONWriter(capacity: 256)
         writer.add("inquiry", entry.inquiry.description)
         writer.add("event", entry.event)
         writer.add("at", entry.at.timeIntervalSince1970)
-        writer.add("actor", object: actor)
+        writer.object("actor") { actor in
+            actor.add("kind", entry.actor.kind.rawValue)
+            actor.add("id", entry.actor.id)
+        }
         writer.add("role", entry.role)
         writer.add("from", entry.from?.rawValue)
         writer.add("to", entry.to.rawValue)

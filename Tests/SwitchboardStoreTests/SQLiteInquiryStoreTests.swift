@@ -238,6 +238,14 @@ import SwitchboardCore
         #expect(try store.list(InquiryFilter(department: "waste")).total == 200)
     }
 
+    /// The fast ASCII path and the Unicode one agree with the v7 migration's SQL.
+    @Test func handlesAreNormalisedAsTheMigrationDoes() {
+        #expect(CitizenHandle.normalized(" \t@@Resident_42 ") == "resident_42")
+        #expect(CitizenHandle.normalized("@") == "")
+        #expect(CitizenHandle.normalized("plain") == "plain")
+        #expect(CitizenHandle.normalized(" @ÉLODIE ") == "élodie")
+    }
+
     @Test func listingsArePagedWithATotal() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         var batch = StoreBatch()

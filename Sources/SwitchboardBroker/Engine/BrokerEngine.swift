@@ -40,10 +40,14 @@ public final class BrokerEngine: Sendable {
         /// A batch is sealed once it holds this many bytes of rows.
         public var maxBatchBytes = 8 << 20
         /// Sealed batches waiting for the store writer before the engine stops reading
-        /// new messages (so clients wait, and memory stays bounded). One: what arrives
-        /// during a commit gathers into the next batch, sealed as soon as the writer is
-        /// free, rather than into a second small batch that would only wait its turn.
-        public var maxPendingBatches = 1
+        /// new messages (so clients wait, and memory stays bounded).
+        public var maxPendingBatches = 2
+        /// While the writer commits, what arrives gathers into the next batch, sealed as
+        /// soon as the writer is free; it is sealed early, to wait behind the commit,
+        /// only once it holds this many rows. A small second batch would add a commit
+        /// and wait all the same; a large one keeps a saturated writer from idling
+        /// while the engine reads.
+        public var secondBatchRows = 512
         /// Departments, routing rules and limits.
         public var configuration = SwitchboardConfiguration.demo()
         /// Where the PUB socket of the event stream binds; nil disables the stream.
@@ -521,7 +525,9 @@ struct EngineLoop {
 
     /// Hands the open batch to the writer, unless it already has enough waiting.
     private mutating func sealTurn() {
-        guard inquiries.pendingBatches < options.maxPendingBatches, let (sequence, batch) = inquiries.sealBatch() else { return }
+        let pending = inquiries.pendingBatches
+        guard pending == 0 || (pending < options.maxPendingBatches && inquiries.openBatchSize.rows >= options.secondBatchRows),
+              let (sequence, batch) = inquiries.sealBatch() else { return }
         writer.submit(sequence, batch)
     }
 
