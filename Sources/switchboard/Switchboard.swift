@@ -313,7 +313,7 @@ extension Switchboard {
                 throw Exit.usage
             }
             do {
-                let decision = configuration.router.route(try configuration.envelopeDecoder.decode(Array(body)))
+                let decision = configuration.router.explain(try configuration.envelopeDecoder.decode(Array(body)))
                 var answer: [String: Any] = ["status": "ok", "department": decision.department, "priority": decision.priority.rawValue,
                                              "tags": decision.tags, "explanation": decision.explanation]
                 answer["rule"] = decision.rule

@@ -5,6 +5,7 @@ import SwitchboardCore
 import SwitchboardProtocol
 import SwitchboardStore
 import Testing
+import TestSupport
 import ZeroMQ
 @testable import SwitchboardBroker
 
@@ -112,6 +113,19 @@ import ZeroMQ
         let refusal = try JSONDecoder().decode(ErrorAnswer.self, from: Data(InquiryReply.lifecycleError(
             .invalidTransition(state: .queued, command: "close", allowed: ["claim"]), allowed: ["claim"]).frame.bytes))
         #expect(refusal.error.code == .invalidTransition && refusal.error.state == "queued" && refusal.error.allowed == ["claim"])
+    }
+
+    /// The hand-written timestamps equal Foundation's ISO 8601 with milliseconds, over
+    /// leap days, century years, the epoch and times before it.
+    @Test func timestampsAreFoundationsISO8601() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        var generator = SeededGenerator(seed: 9)
+        var seconds: [Double] = [0, -0.001, -86_400, 951_782_400, 951_868_799.999, 4_107_542_400, 1_795_496_750.8370662, 253_402_300_799.999]
+        seconds += (0..<2_000).map { _ in Double.random(in: -2_000_000_000...4_000_000_000, using: &generator) }
+        for value in seconds {
+            let date = Date(timeIntervalSince1970: value)
+            #expect(Timestamp.format(date) == style.format(date), "at \(value)")
+        }
     }
 
     @Test func theEnvelopeIsStoredAsReceivedWithTheBrokersFieldsInFront() throws {

@@ -36,7 +36,7 @@ func rule(_ name: String, to department: String, _ build: (inout RuleConditions)
 
     @Test func regexMatchesCaseInsensitively() throws {
         let router = Router(rules: [try rule("lights", to: "roads") { $0.pattern = try RulePattern("street ?lights? (is |are )?out") }], frontOffice: "fo")
-        let decision = router.route(inquiry("Streetlights are out on Main St"))
+        let decision = router.explain(inquiry("Streetlights are out on Main St"))
         #expect(decision.department == "roads")
         #expect(decision.explanation.last?.contains("Streetlights are out") == true)
     }
@@ -78,14 +78,16 @@ func rule(_ name: String, to department: String, _ build: (inout RuleConditions)
         #expect(decision.priority == .urgent)
         #expect(decision.tags == ["emergency"])
         #expect(decision.rule == "water-emergency")
-        let second = router.route(inquiry("the road is cracked"))
+        let second = router.explain(inquiry("the road is cracked"))
         #expect(second.rule == "roads")
         #expect(second.explanation.count == 2)
         #expect(second.explanation[0].hasPrefix("rule \"water-emergency\" skipped"))
+        // Ingest routes the same way and writes no sentences.
+        #expect(router.route(inquiry("the road is cracked")) == RoutingDecision(department: "roads", priority: .normal, tags: [], rule: "roads", explanation: []))
     }
 
     @Test func unmatchedInquiriesGoToTheFrontOfficeWithAnExplanation() {
-        let decision = Router(rules: [rule("roads", to: "roads") { $0.keywords = ["road"] }], frontOffice: "front-office").route(inquiry("thank you!"))
+        let decision = Router(rules: [rule("roads", to: "roads") { $0.keywords = ["road"] }], frontOffice: "front-office").explain(inquiry("thank you!"))
         #expect(decision == RoutingDecision(
             department: "front-office", priority: .normal, tags: [], rule: nil,
             explanation: ["rule \"roads\" skipped: none of the keywords \"road\" is present", "no rule matched: sent to front-office for triage"]

@@ -10,10 +10,7 @@ struct BrokerStreamEvent {
     let body: String
 
     static func timeline(_ entry: TimelineEntry, priority: Priority) -> BrokerStreamEvent {
-        var actor = JSONWriter()
-        actor.add("kind", entry.actor.kind.rawValue)
-        actor.add("id", entry.actor.id)
-        var body = JSONWriter()
+        var body = JSONWriter(capacity: 320)
         body.add("event", entry.event)
         body.add("inquiry_id", entry.inquiry.description)
         body.add("at", timestamp(entry.at))
@@ -21,7 +18,10 @@ struct BrokerStreamEvent {
         body.add("from", entry.from?.rawValue)
         body.add("to", entry.to.rawValue)
         body.add("role", entry.role)
-        body.add("actor", object: actor)
+        body.object("actor") { actor in
+            actor.add("kind", entry.actor.kind.rawValue)
+            actor.add("id", entry.actor.id)
+        }
         body.add("priority", priority.rawValue)
         return BrokerStreamEvent(topic: entry.event, body: body.result)
     }

@@ -477,9 +477,24 @@ struct InquiryMachine {
         tracked[entry.id]?.envelope = nil
         tracked[entry.id]?.routing = nil
         bodyBytes -= envelope.utf8.count
-        let delivery = #"{"count":\#(entry.deliveries),"department":"\#(department)","inquiry_id":"\#(entry.id)","priority":"\#(record.priority.rawValue)"}"#
-        let body = Frame(#"{"delivery":\#(delivery),"inquiry":\#(envelope),"routing":\#(routing)}"#)
-        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [body])
+        // Spliced as bytes around the stored envelope and routing (already JSON): one
+        // buffer, no String in between. Department ids and priorities need no escaping.
+        var body = [UInt8]()
+        body.reserveCapacity(envelope.utf8.count + routing.utf8.count + 160)
+        body.append(contentsOf: #"{"delivery":{"count":"#.utf8)
+        body.append(contentsOf: String(entry.deliveries).utf8)
+        body.append(contentsOf: #","department":""#.utf8)
+        body.append(contentsOf: department.utf8)
+        body.append(contentsOf: #"","inquiry_id":""#.utf8)
+        body.append(contentsOf: entry.id.description.utf8)
+        body.append(contentsOf: #"","priority":""#.utf8)
+        body.append(contentsOf: record.priority.rawValue.utf8)
+        body.append(contentsOf: #""},"inquiry":"#.utf8)
+        body.append(contentsOf: envelope.utf8)
+        body.append(contentsOf: #","routing":"#.utf8)
+        body.append(contentsOf: routing.utf8)
+        body.append(UInt8(ascii: "}"))
+        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body)])
         return [.send(peer: worker, frames: command.frames)]
     }
 
@@ -749,7 +764,7 @@ struct InquiryMachine {
         } catch {
             return [refuse(client, service, .rejected(error))]
         }
-        let decision = router.route(inquiry)
+        let decision = router.explain(inquiry)
         var answer: [String: Any] = [
             "status": "ok", "department": decision.department, "priority": decision.priority.rawValue, "tags": decision.tags,
             "explanation": decision.explanation,

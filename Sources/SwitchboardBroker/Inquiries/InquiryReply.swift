@@ -108,9 +108,58 @@ enum InquiryReply {
     }
 }
 
-/// ISO 8601 with milliseconds, through a value-type format style (cheap, and safe when
-/// several engines share a process).
+/// ISO 8601 in UTC with milliseconds (`2026-11-24T06:02:41.123Z`), the form of every
+/// time on the wire. Written by hand: Foundation's format style was 3% of the engine's
+/// time, for a timestamp on every event. Milliseconds are truncated, as Foundation's are.
 enum Timestamp {
-    static func format(_ date: Date) -> String { style.format(date) }
-    private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    static func format(_ date: Date) -> String {
+        // Whole seconds first, then the fraction truncated: 0.999 stored as 0.99899… is
+        // .998, as Foundation writes it.
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let milliseconds = Int64(seconds) * 1_000 + Int64((date.timeIntervalSince1970 - seconds) * 1_000)
+        let (days, dayMilliseconds) = milliseconds.floorDivided(by: 86_400_000)
+        let (year, month, day) = civil(days: days)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(24)
+        func digits(_ value: Int64, _ count: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<count { divisor *= 10 }
+            var value = value
+            for _ in 0..<count {
+                bytes.append(UInt8(ascii: "0") + UInt8(value / divisor))
+                value %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4); bytes.append(UInt8(ascii: "-"))
+        digits(month, 2); bytes.append(UInt8(ascii: "-"))
+        digits(day, 2); bytes.append(UInt8(ascii: "T"))
+        digits(dayMilliseconds / 3_600_000, 2); bytes.append(UInt8(ascii: ":"))
+        digits(dayMilliseconds / 60_000 % 60, 2); bytes.append(UInt8(ascii: ":"))
+        digits(dayMilliseconds / 1_000 % 60, 2); bytes.append(UInt8(ascii: "."))
+        digits(dayMilliseconds % 1_000, 3); bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+    /// `civil_from_days`).
+    static func civil(days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+private extension Int64 {
+    /// Quotient and remainder rounded toward negative infinity (times before 1970).
+    func floorDivided(by divisor: Int64) -> (Int64, Int64) {
+        let (quotient, remainder) = quotientAndRemainder(dividingBy: divisor)
+        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
+    }
 }
