@@ -75,24 +75,27 @@ struct AgentOptions: ParsableArguments {
             throw Exit.refused
         }
         if json { print(String(decoding: data, as: UTF8.self)) }
-        if answer["status"] as? String == "error", let error = answer["error"] as? [String: Any] {
-            let code = error["code"] as? String ?? "error"
-            if !json {
-                var message = "\(code): \(error["message"] as? String ?? "")"
-                if let allowed = error["allowed"] as? [String] {
-                    message += allowed.isEmpty ? "\n  nothing you can do with it now" : "\n  you can: \(Self.commands(allowed).joined(separator: ", "))"
-                }
-                if code == "missing_field", (error["message"] as? String)?.hasPrefix("agent") == true {
-                    message += "\n  give --agent NAME (or set SWITCHBOARD_AGENT)"
-                }
-                if code == "missing_field", (error["message"] as? String)?.hasPrefix("department") == true {
-                    message += "\n  give --department D (or set SWITCHBOARD_DEPARTMENT)"
-                }
-                printError(message)
-            }
-            throw code == "not_found" ? Exit.notFound : Exit.refused
+        guard answer["status"] as? String == "error" else { return answer }
+        // A refusal is decoded through the wire model: its code is one of the registry's.
+        guard let refusal = try? JSONDecoder().decode(ErrorAnswer.self, from: data) else {
+            printError("the broker refused \(service) with an answer this version cannot read; is switchboard as new as switchboardd?")
+            throw Exit.refused
         }
-        return answer
+        let error = refusal.error
+        if !json {
+            var message = "\(error.code.rawValue): \(error.message)"
+            if let allowed = error.allowed {
+                message += allowed.isEmpty ? "\n  nothing you can do with it now" : "\n  you can: \(Self.commands(allowed).joined(separator: ", "))"
+            }
+            if error.code == .missingField, error.message.hasPrefix("agent") {
+                message += "\n  give --agent NAME (or set SWITCHBOARD_AGENT)"
+            }
+            if error.code == .missingField, error.message.hasPrefix("department") {
+                message += "\n  give --department D (or set SWITCHBOARD_DEPARTMENT)"
+            }
+            printError(message)
+        }
+        throw error.code == .notFound ? Exit.notFound : Exit.refused
     }
 
     /// The full id for what the user typed: a whole id, or a unique prefix of one.
