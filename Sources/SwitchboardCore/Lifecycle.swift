@@ -26,7 +26,7 @@ public enum Resolution: String, Codable, Sendable, CaseIterable {
 /// Who acted: a contact-centre agent, a department's worker process, a department as a
 /// whole (a worker that accepted an inquiry without resolving it), or the broker.
 public struct Actor: Codable, Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Codable, Sendable { case agent, worker, department, system }
+    public enum Kind: String, Codable, Sendable, CaseIterable { case agent, worker, department, system }
     public var kind: Kind
     public var id: String
 

@@ -616,15 +616,24 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     public func stateCounts() throws(StoreError) -> [StateCount] {
         try read("count open inquiries") { db in
+            // Grouped by state only, which is the index's order, with a sum per owner
+            // kind: grouping by the owner too sorted every open row (1.1 s for a million).
+            let kinds = Actor.Kind.allCases
+            let sums = kinds.map { "SUM(owner_kind = '\($0.rawValue)')" }.joined(separator: ", ")
             var counts: [StateCount] = []
             for department in try Self.departments(db) {
                 for row in try Row.fetchAll(db, sql: """
-                    SELECT state, owner_kind, COUNT(*) FROM inquiry WHERE department = ? AND state IN (\(Self.openStates))
-                    GROUP BY state, owner_kind
+                    SELECT state, COUNT(*), \(sums) FROM inquiry WHERE department = ? AND state IN (\(Self.openStates))
+                    GROUP BY state
                     """, arguments: [department]) {
                     guard let state = LifecycleState(rawValue: row[0]) else { continue }
-                    counts.append(StateCount(department: department, state: state,
-                                             ownerKind: (row[1] as String?).flatMap(Actor.Kind.init(rawValue:)), count: row[2]))
+                    var unowned: Int = row[1]
+                    for (offset, kind) in kinds.enumerated() {
+                        let count: Int = row[2 + offset] ?? 0
+                        unowned -= count
+                        if count > 0 { counts.append(StateCount(department: department, state: state, ownerKind: kind, count: count)) }
+                    }
+                    if unowned > 0 { counts.append(StateCount(department: department, state: state, ownerKind: nil, count: unowned)) }
                 }
             }
             return counts
