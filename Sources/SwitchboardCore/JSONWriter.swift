@@ -78,7 +78,7 @@ public struct JSONWriter {
         buffer.append(UInt8(ascii: "]"))
     }
 
-    /// Adds a nested object, written in place by `body` (no second buffer to copy).
+    /// Adds a nested object, written in place by `body`.
     public mutating func object(_ name: String, _ body: (inout JSONWriter) -> Void) {
         key(name)
         buffer.append(UInt8(ascii: "{"))
@@ -86,13 +86,6 @@ public struct JSONWriter {
         body(&self)
         buffer.append(UInt8(ascii: "}"))
         first = false
-    }
-
-    /// Adds a nested object written by another writer.
-    public mutating func add(_ name: String, object: JSONWriter) {
-        key(name)
-        buffer.append(contentsOf: object.buffer)
-        buffer.append(UInt8(ascii: "}"))
     }
 
     /// Adds a value that is already JSON text (a stored document), as it is.

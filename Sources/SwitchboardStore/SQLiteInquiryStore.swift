@@ -526,12 +526,13 @@ public final class SQLiteInquiryStore: InquiryStore {
         try read("list inquiries") { db in
             var conditions: [String] = []
             var arguments: StatementArguments = []
+            // Seeks each department's range of `inquiry_queue` for the states asked,
+            // rather than reading every closed row in the index.
+            let everyDepartment = filter.department == nil && (filter.state != nil || filter.openOnly)
             if let department = filter.department {
                 conditions.append("department = ?")
                 _ = arguments.append(contentsOf: [department])
-            } else if filter.state != nil || filter.openOnly {
-                // Seeks each department's range of `inquiry_queue` for the states asked,
-                // rather than reading every closed row in the index.
+            } else if everyDepartment {
                 conditions.append("department IN (SELECT name FROM departments)")
             }
             if let state = filter.state {
@@ -546,7 +547,7 @@ public final class SQLiteInquiryStore: InquiryStore {
                 _ = arguments.append(contentsOf: [owner.kind.rawValue, owner.id])
             }
             let clause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-            let with = clause.contains("departments") ? Self.departmentsCTE + " " : ""
+            let with = everyDepartment ? Self.departmentsCTE + " " : ""
             let total = try Int.fetchOne(db, sql: with + "SELECT COUNT(*) FROM inquiry" + clause, arguments: arguments) ?? 0
             var page = arguments
             _ = page.append(contentsOf: [filter.limit, filter.offset])
@@ -673,10 +674,11 @@ public final class SQLiteInquiryStore: InquiryStore {
     }
 
     public func citizenRecords(platform: Platform, handle: String) throws(StoreError) -> CitizenRecords {
-        try read("find a citizen's inquiries") { db in
+        let author = CitizenHandle.normalized(handle)
+        return try read("find a citizen's inquiries") { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT id, state, external_id, anonymised_at FROM inquiry WHERE platform = ? AND author = ? ORDER BY seq
-                """, arguments: [platform.rawValue, CitizenHandle.normalized(handle)])
+                """, arguments: [platform.rawValue, author])
             var closed: [(InquiryID, DeduplicationKey)] = [], open: [InquiryID] = [], anonymised = 0
             for row in rows {
                 guard let id = InquiryID(row["id"] as String) else { continue }
@@ -691,7 +693,7 @@ public final class SQLiteInquiryStore: InquiryStore {
             let messageRows = try Row.fetchAll(db, sql: """
                 SELECT m.direction, m.external_id FROM message m JOIN inquiry i ON i.id = m.inquiry_id
                 WHERE i.platform = ? AND i.author = ? AND i.state = 'closed'
-                """, arguments: [platform.rawValue, CitizenHandle.normalized(handle)])
+                """, arguments: [platform.rawValue, author])
             let messages = messageRows.count
             let followUps = messageRows.compactMap { row -> DeduplicationKey? in
                 guard (row["direction"] as String) == "in", let post = row["external_id"] as String? else { return nil }

@@ -14,10 +14,12 @@ import Synchronization
 /// finds most of the log already copied.
 final class WALCheckpointer: Sendable {
     /// How often the log is copied. Short enough that the writer's bound is rarely met.
-    static let interval: Duration = .milliseconds(250)
+    static let interval = DispatchTimeInterval.milliseconds(250)
 
     private let connection: DatabaseQueue
     private let stopping = Mutex(false)
+    /// Signalled by ``stop()``: the wait between copies ends at once.
+    private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
     /// Opens a second connection to the database at `path` and starts the thread.
@@ -44,7 +46,9 @@ final class WALCheckpointer: Sendable {
             defer { stopping = true }
             return !stopping
         }
-        if first { finished.wait() }
+        guard first else { return }
+        wake.signal()
+        finished.wait()
     }
 
     private func run() {
@@ -56,10 +60,7 @@ final class WALCheckpointer: Sendable {
             // Passive: copies what no reader still needs and returns; a busy database
             // is not an error, the next turn copies more.
             _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-            let next = ContinuousClock.now + Self.interval
-            while ContinuousClock.now < next, !stopping.withLock({ $0 }) {
-                Thread.sleep(forTimeInterval: 0.01)
-            }
+            _ = wake.wait(timeout: .now() + Self.interval)
         }
     }
 }

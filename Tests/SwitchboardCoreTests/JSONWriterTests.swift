@@ -4,15 +4,13 @@ import Testing
 
 @Suite struct JSONWriterTests {
     @Test func writesValidJSONThatFoundationReadsBack() throws {
-        var nested = JSONWriter()
-        nested.add("kind", "agent")
         var writer = JSONWriter()
         writer.add("text", "quote \" backslash \\ newline \n tab \t bell \u{07} é 🚲")
         writer.add("absent", nil as String?)
         writer.add("whole", 3.0)
         writer.add("fraction", 0.25)
         writer.add("count", 42)
-        writer.add("actor", object: nested)
+        writer.object("actor") { $0.add("kind", "agent") }
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(writer.result.utf8)) as? [String: Any])
         #expect(parsed["text"] as? String == "quote \" backslash \\ newline \n tab \t bell \u{07} é 🚲")
         #expect(parsed["absent"] == nil)

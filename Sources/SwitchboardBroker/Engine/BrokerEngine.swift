@@ -246,23 +246,23 @@ public final class BrokerEngine: Sendable {
                 eventsBound = try socket.bind(eventsEndpoint)
                 publisher = socket
             }
-            let writerPipe = try Socket(context, .pair)
-            sockets.append(writerPipe)
-            let notify = "inproc://switchboard-store-\(UUID().uuidString)"
-            try writerPipe.bind(notify)
+            // The engine's end of a helper thread's wake-up pipe, bound before the thread
+            // starts and connects.
+            func notifyPipe(_ name: String) throws(ZMQError) -> (socket: Socket, endpoint: String) {
+                let socket = try Socket(context, .pair)
+                sockets.append(socket)
+                let endpoint = "inproc://switchboard-\(name)-\(UUID().uuidString)"
+                try socket.bind(endpoint)
+                return (socket, endpoint)
+            }
+            let (writerPipe, notify) = try notifyPipe("store")
             writer = StoreWriter(store: store, logger: logger, notifyEndpoint: notify)
             writer.start(context: context)
-            let readsPipe = try Socket(context, .pair)
-            sockets.append(readsPipe)
-            let readsNotify = "inproc://switchboard-reads-\(UUID().uuidString)"
-            try readsPipe.bind(readsNotify)
+            let (readsPipe, readsNotify) = try notifyPipe("reads")
             let readLane = ReadLane(reads: AgentReads(store: store, configuration: options.configuration), logger: logger, notifyEndpoint: readsNotify)
             readLane.start(context: context)
             reads = readLane
-            let recordsPipe = try Socket(context, .pair)
-            sockets.append(recordsPipe)
-            let recordsNotify = "inproc://switchboard-records-\(UUID().uuidString)"
-            try recordsPipe.bind(recordsNotify)
+            let (recordsPipe, recordsNotify) = try notifyPipe("records")
             let recordsLane = RecordsLane(store: store, policy: options.configuration.retention, hash: CitizenHash(key: options.citizenHashKey),
                                           logger: logger, notifyEndpoint: recordsNotify)
             recordsLane.start(context: context)

@@ -30,12 +30,12 @@ enum InquiryReply {
         case .threaded(let inquiry, let key):
             Self.write(&writer, status: "accepted", link: "thread_of", inquiry, key)
         case .rejected(let error):
-            var detail = JSONWriter()
-            detail.add("code", error.code.rawValue)
-            detail.add("message", error.message)
-            detail.add("field", error.field)
             writer.add("status", "rejected")
-            writer.add("error", object: detail)
+            writer.object("error") { detail in
+                detail.add("code", error.code.rawValue)
+                detail.add("message", error.message)
+                detail.add("field", error.field)
+            }
         case .requeued(let id, let department):
             writer.add("status", "requeued")
             writer.add("id", id.description)
@@ -70,12 +70,12 @@ enum InquiryReply {
     }
 
     private static func error(code: ErrorCode, message: String) -> Frame {
-        var detail = JSONWriter()
-        detail.add("code", code.rawValue)
-        detail.add("message", message)
         var writer = JSONWriter()
         writer.add("status", "error")
-        writer.add("error", object: detail)
+        writer.object("error") { detail in
+            detail.add("code", code.rawValue)
+            detail.add("message", message)
+        }
         return Frame(writer.bytes)
     }
 
