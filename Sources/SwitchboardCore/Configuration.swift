@@ -36,6 +36,9 @@ public struct SwitchboardConfiguration: Sendable {
     public var maxTextLength: Int
     /// Deliveries after which an inquiry no worker acknowledged is parked.
     public var maxDeliveries: Int
+    /// Ready inquiries a department with workers connected may have before the answers to
+    /// the gateways feeding it wait for the workers to catch up; 0 never holds one.
+    public var maxReadyBacklog = 10_000
     /// Response-time targets and what a breach triggers.
     public var sla = SLAPolicy()
     /// How long an agent's claim lasts unless renewed, in seconds.
@@ -119,6 +122,7 @@ private final class ConfigurationReader {
         var limits = try top.optionalMapping("limits")
         let maxText = try limits?.int("max_text_length", in: 1...1_000_000) ?? 5_000
         let maxDeliveries = try limits?.int("max_deliveries", in: 1...1_000) ?? 5
+        let maxReadyBacklog = try limits?.int("max_ready_backlog", in: 0...100_000_000) ?? 10_000
         try limits?.rejectUnknown()
         let rules = try top.list("rules", required: false) { node, path throws(ConfigurationError) in try rule(node, path, departments: seen) }
         var policy = SLAPolicy()
@@ -167,6 +171,7 @@ private final class ConfigurationReader {
         }
         try top.rejectUnknown()
         var configuration = SwitchboardConfiguration(frontOffice: frontOffice, departments: departments, rules: rules, maxTextLength: maxText, maxDeliveries: maxDeliveries)
+        configuration.maxReadyBacklog = maxReadyBacklog
         configuration.sla = policy
         configuration.claimLease = lease
         configuration.retention = retention

@@ -17,6 +17,11 @@ limits:
   # Deliveries to workers without an acknowledgement before an inquiry is parked
   # (dead-lettered) for an operator to look at and requeue.
   max_deliveries: 5
+  # Flow control: once this many inquiries wait undelivered in a department that has
+  # workers connected, the answers to the gateways feeding it wait until the workers
+  # catch up, so a gateway cannot outrun them. The inquiries are already stored. A
+  # department with no worker connected is never throttled. 0 turns this off.
+  max_ready_backlog: 10000
 
 # Response-time targets, measured from arrival (for the inquiry as a whole) and from
 # each handoff (for the department holding it). Clocks pause while awaiting the citizen.

@@ -101,9 +101,13 @@ final class MetricsMirror: Sendable {
             counter("switchboard_unofficial_channel_total", "Inquiries through accounts that are not active official ones, by platform.",
                     [("platform", platform.rawValue)], Double(stats.ingest.unofficialByPlatform[platform.rawValue] ?? 0))
         }
+        counter("switchboard_ingest_answers_held_total", "Ingest answers held back because their department's workers were behind.", [],
+                Double(stats.ingest.answersHeld))
         for department in stats.departments {
             let labels = [("department", department.id)]
             gauge("switchboard_department_ready", "Inquiries waiting in the department's queue.", labels, Double(department.ready))
+            gauge("switchboard_department_answers_held", "Ingest answers held back until the department's workers catch up.", labels,
+                  Double(department.answersHeld))
             gauge("switchboard_department_in_flight", "Inquiries held by the department's workers.", labels, Double(department.inFlight))
             gauge("switchboard_department_workers", "Workers connected for the department.", labels, Double(department.workers))
             gauge("switchboard_department_worker_credit", "Requests the department's workers may hold at once.", labels, Double(department.credit))
@@ -224,6 +228,7 @@ enum StatusPage {
         if department.ready > 0 && department.oldestReadyAgeSeconds > department.firstResponseTargetSeconds {
             found.append((4, "oldest over target"))
         }
+        if department.answersHeld > 0 { found.append((3, "workers behind: gateways slowed")) }
         if department.slaBreachesToday > 0 { found.append((2, "\(department.slaBreachesToday) SLA breaches today")) }
         if department.parked > 0 { found.append((1, "\(department.parked) parked")) }
         return found

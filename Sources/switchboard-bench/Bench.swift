@@ -115,7 +115,7 @@ struct SwitchboardBench: ParsableCommand {
                                                          atMeasureStart: { deliveredAtStart = pool.count })
                 let delivered = pool.count - deliveredAtStart
                 report.add(Row(mode: name, result: result, rss: broker.memory().peak, durable: true))
-                report.delivered.append((name, Double(delivered) / result.seconds))
+                report.delivered.append((name, Double(delivered) / result.seconds, result.completed - delivered))
                 if workerCredit > 1 {
                     // Ingest latency when the broker is not saturated: open loop at half
                     // the rate just measured, counted from each request's scheduled time.

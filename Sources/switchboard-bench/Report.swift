@@ -45,8 +45,10 @@ struct StoredResult {
 struct Report {
     let clients, workers, outstanding, services, size, seconds: Int
     var rows: [Row] = []
-    /// Inquiries delivered to department workers per second, end to end, per durable mode.
-    var delivered: [(mode: String, perSecond: Double)] = []
+    /// Inquiries delivered to department workers per second, end to end, per durable
+    /// mode, and how much the ready backlog grew while it was measured (accepted minus
+    /// delivered): flow control bounds it at `limits.max_ready_backlog` per department.
+    var delivered: [(mode: String, perSecond: Double, backlogGrowth: Int)] = []
     /// Batched durable inserts per second into SQLite on the same disk.
     var sqliteLimit: Double?
     var depth: DepthResult?
@@ -94,9 +96,9 @@ struct Report {
                 + Self.left(Self.ms(h.valueAtPercentile(99.9)), 10) + Self.left(Self.mib(row.rss), 21) + Self.left(ratio, 23)
                 + Self.left(row.steal.map { String(format: "%.0f", $0) } ?? "-", 8))
         }
-        for (mode, perSecond) in delivered {
+        for (mode, perSecond, growth) in delivered {
             lines.append(Self.pad("  delivered", 22) + Self.left(String(format: "%.0f", perSecond), 10)
-                + "   \(mode): inquiries delivered to department workers per second, end to end")
+                + "   \(mode): inquiries delivered to department workers per second, end to end; backlog \(growth >= 0 ? "+" : "")\(growth)")
         }
         if let sqliteLimit {
             lines += ["", Self.pad("sqlite-limit", 22) + Self.left(String(format: "%.0f", sqliteLimit), 10)
@@ -147,6 +149,7 @@ struct Report {
             return entry
         }
         object["delivered_per_second"] = Dictionary(delivered.map { ($0.mode, $0.perSecond.rounded()) }, uniquingKeysWith: { $1 })
+        object["backlog_growth"] = Dictionary(delivered.map { ($0.mode, $0.backlogGrowth) }, uniquingKeysWith: { $1 })
         object["sqlite_limit_per_second"] = sqliteLimit?.rounded()
         if let stored {
             object["stored"] = [

@@ -34,7 +34,12 @@ import ZeroMQ
 
     static func replies(_ actions: [Action]) -> [[String: Any]] {
         actions.compactMap { action -> [String: Any]? in
-            guard case .send(_, let frames) = action, let body = frames.last,
+            let sent: [Frame]
+            switch action {
+            case .send(_, let frames), .answerIngest(_, let frames, _): sent = frames
+            default: return nil
+            }
+            guard let body = sent.last,
                   let object = try? JSONSerialization.jsonObject(with: Data(body.bytes)) as? [String: Any] else { return nil }
             return object
         }

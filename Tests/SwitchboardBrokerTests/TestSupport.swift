@@ -13,7 +13,7 @@ import ZeroMQ
 func startEngine(
     heartbeat: Duration = .milliseconds(100), liveness: Int = 3, logs: CapturedLogs = CapturedLogs(),
     dataDirectory: String = temporaryDirectory(), configuration: SwitchboardConfiguration = .demo(),
-    endpoint: String = "tcp://127.0.0.1:*", store: SQLiteInquiryStore? = nil
+    endpoint: String = "tcp://127.0.0.1:*", store: SQLiteInquiryStore? = nil, stats: StatsBoard? = nil
 ) throws -> BrokerEngine {
     var options = BrokerEngine.Options()
     options.endpoint = endpoint
@@ -22,6 +22,7 @@ func startEngine(
     options.configuration = configuration
     options.broker.heartbeatInterval = heartbeat
     options.broker.heartbeatLiveness = liveness
+    options.stats = stats
     let store = try store ?? SQLiteInquiryStore(directory: dataDirectory)
     let engine = try BrokerEngine(options: options, store: store, logger: logs.logger(label: "test.broker"))
     _ = try engine.start()
@@ -60,8 +61,13 @@ final class WorkerThread: Sendable {
         thread.start()
     }
 
-    func stop() {
+    /// Asks the worker to leave after the request it is handling, without waiting.
+    func requestStop() {
         stopRequested.withLock { $0 = true }
+    }
+
+    func stop() {
+        requestStop()
         done.wait()
     }
 }

@@ -354,6 +354,8 @@ struct EngineLoop {
     var engineTurns = BucketHistogram(bounds: BucketHistogram.latencies)
     /// When the engine stopped reading because the writer fell behind.
     var pausedSince: ContinuousClock.Instant?
+    /// Ingest answers held while a department's workers are behind.
+    lazy var flow = IngestFlowControl(maxReadyBacklog: options.configuration.maxReadyBacklog)
 
     /// Puts every inquiry that was waiting or being delivered back in its queue (those
     /// a worker held first: they are redelivered), warms the deduplication index and
@@ -449,6 +451,7 @@ struct EngineLoop {
                 retentionRunning = records.submit(.retention(now: clock.now()))
             }
             sealTurn()
+            if flow.heldCount > 0 { releaseHeldAnswers(now: now) }
             if readable.contains(true) {
                 let turn = ContinuousClock.now - turnStarted
                 engineTurns.observe(turn.seconds)
@@ -557,6 +560,8 @@ struct EngineLoop {
     /// department, every tick): readers never touch the engine.
     private mutating func publishStats() {
         guard let board = options.stats else { return }
+        var ingestCounts = inquiries.ingestCounts
+        ingestCounts.answersHeld = flow.heldTotal
         var store = storeStats
         store.pendingBatches = inquiries.pendingBatches
         let wall = Date()
@@ -569,7 +574,7 @@ struct EngineLoop {
             let target = sla.target(department: department.id, priority: .normal)
             return BrokerStats.Department(
                 id: department.id, name: department.name, frontOffice: department.id == options.configuration.frontOffice,
-                ready: mdp.readyInquiries(for: department.id),
+                ready: mdp.readyInquiries(for: department.id), answersHeld: flow.held(for: department.id),
                 inFlight: load.inFlight, workers: mdp.workerCount(for: department.id), credit: load.credit,
                 heldByAgents: counted.standing[.withAgent] ?? 0, accepted: counted.standing[.accepted] ?? 0,
                 awaitingCitizen: counted.standing[.awaitingCitizen] ?? 0, parked: counted.standing[.parked] ?? 0,
@@ -581,7 +586,7 @@ struct EngineLoop {
             )
         }
         board.publish(BrokerStats(
-            at: Date(), startedAt: startedAt, ready: true, engineTurnedAt: Date(), store: store, ingest: inquiries.ingestCounts,
+            at: Date(), startedAt: startedAt, ready: true, engineTurnedAt: Date(), store: store, ingest: ingestCounts,
             departments: departments,
             connections: BrokerStats.Connections(open: connections.count, cut: connections.cuts, denials: denials,
                                                  warningsHeldBack: warnings.totalHeldBack),
@@ -654,10 +659,23 @@ struct EngineLoop {
         }
     }
 
+    /// Sends the ingest answers their departments' workers have made room for, or all
+    /// of a department's once no worker serves it.
+    private mutating func releaseHeldAnswers(now: ContinuousClock.Instant) {
+        for department in flow.throttledDepartments {
+            for answer in flow.release(department, ready: mdp.readyInquiries(for: department), workers: mdp.workerCount(for: department)) {
+                perform(send(answer.client, answer.frames, now: now), now: now)
+            }
+        }
+    }
+
     /// Before the thread ends: what is sealed or open still goes to the writer, which
-    /// commits it before it stops. Replies are not sent: the sockets are closing.
+    /// commits it before it stops. Replies waiting for a commit are not sent: the
+    /// sockets are closing. Ingest answers held for flow control are: their inquiries
+    /// are on disk, and the gateways need not send them again.
     mutating func drain() {
         if let (sequence, batch) = inquiries.sealBatch() { writer.submit(sequence, batch) }
+        for answer in flow.releaseAll() { try? router.send([answer.client] + answer.frames, dontWait: true) }
     }
 
     // MARK: Reading the store for the machine
@@ -776,6 +794,12 @@ struct EngineLoop {
             switch action {
             case .send(let peer, let frames):
                 perform(send(peer, frames, now: now), now: now)
+            case .answerIngest(let client, let frames, let department):
+                let answer = IngestFlowControl.Answer(client: client, frames: frames)
+                for sendable in flow.answered(answer, department: department, ready: mdp.readyInquiries(for: department),
+                                              workers: mdp.workerCount(for: department)) {
+                    perform(send(sendable.client, sendable.frames, now: now), now: now)
+                }
             case .enqueue(let department, let entry):
                 perform(mdp.enqueueInquiry(entry, department: department, now: now), now: now)
             case .dequeue(let id, let department):

@@ -24,6 +24,9 @@ struct InquiryMachine {
     enum Action {
         /// Send now (a delivery to a worker, a refusal that changed nothing).
         case send(peer: Frame, frames: [Frame])
+        /// Answer an ingest that names `department` (accepted, duplicate or threaded),
+        /// unless that department's workers are behind (see ``IngestFlowControl``).
+        case answerIngest(client: Frame, frames: [Frame], department: String)
         /// Put an entry in a delivery queue (released after its commit).
         case enqueue(department: String, entry: QueueEntry)
         /// Take an entry out of a delivery queue now, wherever it stands.
@@ -252,7 +255,12 @@ struct InquiryMachine {
                 // earlier batch's commit may have found that one to repeat a stored inquiry.
                 if case .duplicate(_, let key) = reply, let known = keys[key] { answer = .duplicate(of: known, key: key) }
                 count(answer)
-                actions.append(.send(peer: client, frames: ClientMessage(service: service, body: [answer.frame]).frames))
+                let frames = ClientMessage(service: service, body: [answer.frame]).frames
+                if let department = answer.department {
+                    actions.append(.answerIngest(client: client, frames: frames, department: department))
+                } else {
+                    actions.append(.send(peer: client, frames: frames))
+                }
             case .enqueue(let department, let entry):
                 if result.duplicates[entry.id] == nil { actions.append(.enqueue(department: department, entry: entry)) }
             case .publish(let event, let inquiry):

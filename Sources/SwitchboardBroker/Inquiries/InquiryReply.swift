@@ -19,6 +19,15 @@ enum InquiryReply {
     /// The store could not be written: try again later.
     case unavailable
 
+    /// The department an ingest's answer names: where the inquiry waits.
+    var department: String? {
+        switch self {
+        case .accepted(_, _, let department, _): department
+        case .duplicate(let original, _), .threaded(let original, _): original.department
+        default: nil
+        }
+    }
+
     /// Hand-written on the hot path (ingest), Foundation for the rest.
     var frame: Frame {
         var writer = JSONWriter()

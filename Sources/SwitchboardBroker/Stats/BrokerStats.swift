@@ -66,6 +66,9 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         public var unofficialChannel: Int
         /// The same, by platform.
         public var unofficialByPlatform: [String: Int] = [:]
+        /// Answers held back because their department's workers were behind (flow
+        /// control), since the broker started.
+        public var answersHeld: Int = 0
     }
 
     public struct Department: Codable, Sendable, Equatable {
@@ -75,6 +78,9 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         public var frontOffice: Bool
         /// Inquiries waiting in the delivery queue.
         public var ready: Int
+        /// Ingest answers held back now because `ready` is over `limits.max_ready_backlog`
+        /// while workers serve the department: the gateways feeding it wait.
+        public var answersHeld: Int
         /// Inquiries held by this department's workers, not yet acknowledged.
         public var inFlight: Int
         public var workers: Int
