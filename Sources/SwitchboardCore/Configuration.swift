@@ -53,6 +53,9 @@ public struct SwitchboardConfiguration: Sendable {
     public func department(_ id: String) -> Department? { departments.first { $0.id == id } }
 
     /// The embedded demo city, used when no `--config` is given.
+    /// The demo city's YAML, as embedded and as in `deploy/switchboard.yaml`.
+    public static var demoYAML: String { demoCityYAML }
+
     public static func demo() -> SwitchboardConfiguration {
         // The embedded text is tested to load; a failure here is a build defect.
         do { return try parse(yaml: demoCityYAML) } catch { preconditionFailure("embedded demo configuration is invalid: \(error)") }

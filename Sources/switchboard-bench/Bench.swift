@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Histogram
 import Majordomo
+import SwitchboardCore
 import SwitchboardProtocol
 import Synchronization
 import ZeroMQ
@@ -28,6 +29,7 @@ struct SwitchboardBench: ParsableCommand {
     @Option(help: "Also measure on a database already holding this many closed inquiries (0 skips): its size, the restart, and durable ingest on it.") var stored = 0
     @Option(help: "With --stored: this many of them queued (waiting in roads, which then gets no worker) instead, to measure their restore.") var storedQueued = 0
     @Option(help: "With --stored: measure on this database directory, written by an earlier --stored run, instead of writing a new one.") var storedDirectory: String?
+    @Option(help: "The durable modes' limits.max_ready_backlog (flow control), instead of the demo city's 10,000 per department.") var maxReadyBacklog: Int?
     @Flag(help: "Print machine-readable JSON instead of a table.") var json = false
 
     func validate() throws {
@@ -103,7 +105,8 @@ struct SwitchboardBench: ParsableCommand {
             // Department workers with a credit (RabbitMQ's prefetch), then plain 7/MDP ones.
             for (name, workerCredit) in [("durable-credit-\(credit)", credit), ("durable-plain", 1)] {
                 progress("\(name): sb.ingest with commit-before-acknowledge, routing, delivery to \(departments.joined(separator: ", ")) workers")
-                let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory(), extra: ["--io-threads", "\(brokerIoThreads)"])
+                let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory(),
+                                               extra: ["--io-threads", "\(brokerIoThreads)"] + (try durableConfiguration()))
                 defer { broker.stop() }
                 let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted", credit: workerCredit))
                 defer { pool.stop() }
@@ -228,6 +231,19 @@ struct SwitchboardBench: ParsableCommand {
 
     /// A fresh directory for one mode's database, removed when the run ends (a full
     /// run writes hundreds of MiB; the directories once piled up in /tmp).
+    /// `--config` with the demo city and `--max-ready-backlog`, or nothing without it.
+    func durableConfiguration() throws -> [String] {
+        guard let maxReadyBacklog else { return [] }
+        let yaml = SwitchboardConfiguration.demoYAML.replacingOccurrences(
+            of: "max_ready_backlog: 10000", with: "max_ready_backlog: \(maxReadyBacklog)")
+        guard yaml != SwitchboardConfiguration.demoYAML || maxReadyBacklog == 10_000 else {
+            throw ValidationError("the demo city no longer sets max_ready_backlog: 10000; update the benchmark")
+        }
+        let path = Self.temporaryDirectory() + "/switchboard.yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return ["--config", path]
+    }
+
     static func temporaryDirectory(keep: Bool = false) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
