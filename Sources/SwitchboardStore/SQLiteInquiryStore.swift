@@ -67,6 +67,22 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     deinit { checkpointer?.stop() }
 
+    /// Closes the database once the broker has stopped using it. The last connection to
+    /// close copies the log into the database file and removes it, so a stopped broker
+    /// leaves one file to back up. Fails if a statement is still running: nothing is
+    /// lost then either, as the next start reads the log.
+    public func close() throws(StoreError) {
+        checkpointer?.stop()
+        do {
+            // GRDB closes a pool's writer before its readers, and a read-only connection
+            // closing last leaves the log behind (GRDB issue 739): close readers first.
+            (database as? DatabasePool)?.releaseMemory()
+            try database.close()
+        } catch {
+            throw StoreError(operation: "close \(path)", underlying: error)
+        }
+    }
+
     /// Migrations are append-only: a shipped migration is never edited.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

@@ -231,6 +231,15 @@ struct Switchboardd: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
+        // However the broker ended, its store is closed: a clean stop leaves no log file.
+        defer {
+            do {
+                try store.close()
+                logger.info("store closed", metadata: ["data": "\(data)"])
+            } catch {
+                logger.warning("the store did not close cleanly; the next start reads its log", metadata: ["error": "\(error)"])
+            }
+        }
         try await group.run()
     }
 }

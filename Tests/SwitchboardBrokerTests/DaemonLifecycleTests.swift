@@ -1,7 +1,11 @@
 import DaemonHarness
 import Foundation
+import Majordomo
+import SwitchboardCore
+import SwitchboardStore
 import Testing
 import TestSupport
+import ZeroMQ
 
 /// The daemon's lifecycle, with real processes: one broker per data directory, and the
 /// ready file that announces the bound endpoints.
@@ -54,5 +58,21 @@ import TestSupport
         let document = try #require(try JSONSerialization.jsonObject(with: contents) as? [String: Any])
         #expect(document["events_endpoint"] is NSNull)
         #expect(try daemon.terminate() == 0)
+    }
+
+    @Test func aCleanStopFoldsTheLogIntoTheDatabaseFile() throws {
+        let daemon = try SpawnedDaemon()
+        let client = try MajordomoClient(context: try Context(), endpoint: daemon.endpoint)
+        let answer = jsonObject(try client.request("sb.ingest", body: [envelope("kept-post")])?.body)
+        client.close()
+        let id = try #require(answer["id"] as? String)
+        let database = (daemon.dataDirectory as NSString).appendingPathComponent("inquiries.sqlite")
+        #expect(FileManager.default.fileExists(atPath: database + "-wal"))
+
+        #expect(try daemon.terminate() == 0)
+        // One file to back up: the log was copied in and removed on the way out.
+        #expect(!FileManager.default.fileExists(atPath: database + "-wal"))
+        let store = try SQLiteInquiryStore(path: database)
+        #expect(try store.record(try #require(InquiryID(id))) != nil)
     }
 }
