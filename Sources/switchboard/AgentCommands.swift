@@ -9,22 +9,27 @@ import ZeroMQ
 /// environment or the config file; it completes nothing when the broker does not answer.
 enum BrokerCompletion {
     static func ask(_ service: String, _ fields: [String: Any]) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: answer(service, fields))) as? [String: Any] ?? [:]
+    }
+
+    /// The broker's answer, or nothing when it does not answer.
+    static func answer(_ service: String, _ fields: [String: Any]) -> Data {
         let endpoint = CLIConfig.value(environment: "SWITCHBOARD_BROKER", file: "endpoint") ?? "tcp://127.0.0.1:5555"
         var fields = fields
         if fields["agent"] == nil, let agent = CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent") { fields["agent"] = agent }
         guard let context = try? Context(), let client = try? MajordomoClient(context: context, endpoint: endpoint),
-              let body = try? JSONSerialization.data(withJSONObject: fields) else { return [:] }
+              let body = try? JSONSerialization.data(withJSONObject: fields) else { return Data() }
         defer { client.close() }
-        guard let reply = try? client.request(service, body: [Frame(bytes: body)], timeout: .milliseconds(500), retries: 0) else { return [:] }
-        return (try? JSONSerialization.jsonObject(with: Data(reply.body.first?.bytes ?? []))) as? [String: Any] ?? [:]
+        guard let reply = try? client.request(service, body: [Frame(bytes: body)], timeout: .milliseconds(500), retries: 0) else { return Data() }
+        return Data(reply.body.first?.bytes ?? [])
     }
 
     /// Short ids of the inquiries in the user's department's queue.
     static let inquiries = CompletionKind.custom { _, _, prefix in
         var fields: [String: Any] = ["limit": 100]
         if let department = CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department") { fields["department"] = department }
-        let items = ask(AgentService.list.rawValue, fields)["inquiries"] as? [[String: Any]] ?? []
-        return items.compactMap { ($0["id"] as? String).map { String($0.prefix(13)) } }.filter { $0.hasPrefix(prefix) }
+        let items = (try? JSONDecoder().decode(InquiryList.self, from: answer(AgentService.list.rawValue, fields)))?.inquiries ?? []
+        return items.map { String($0.id.prefix(13)) }.filter { $0.hasPrefix(prefix) }
     }
 
     static let departments = CompletionKind.custom { _, _, prefix in
@@ -59,6 +64,23 @@ struct AgentOptions: ParsableArguments {
     /// and a message that says what to do next.
     /// - Parameter identity: add `agent` and `department` from the options (agent services).
     func ask(_ service: String, _ fields: [String: Any], identity: Bool = true) throws -> [String: Any] {
+        let data = try answer(service, fields, identity: identity)
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    }
+
+    /// The same, for an answer with a model in SwitchboardProtocol.
+    func ask<Answer: Decodable>(_ service: String, _ fields: [String: Any], as model: Answer.Type) throws -> Answer {
+        let data = try answer(service, fields, identity: true)
+        do {
+            return try JSONDecoder().decode(model, from: data)
+        } catch {
+            printError("the broker's answer to \(service) is not what this version reads (\(error)); is switchboard as new as switchboardd?")
+            throw Exit.refused
+        }
+    }
+
+    /// The bytes of a successful answer; a refusal is printed and exits.
+    private func answer(_ service: String, _ fields: [String: Any], identity: Bool) throws -> Data {
         var fields = fields
         if identity, fields["agent"] == nil, let agent { fields["agent"] = agent }
         if identity, fields["department"] == nil, let department { fields["department"] = department }
@@ -75,7 +97,7 @@ struct AgentOptions: ParsableArguments {
             throw Exit.refused
         }
         if json { print(String(decoding: data, as: UTF8.self)) }
-        guard answer["status"] as? String == "error" else { return answer }
+        guard answer["status"] as? String == "error" else { return data }
         // A refusal is decoded through the wire model: its code is one of the registry's.
         guard let refusal = try? JSONDecoder().decode(ErrorAnswer.self, from: data) else {
             printError("the broker refused \(service) with an answer this version cannot read; is switchboard as new as switchboardd?")
@@ -106,7 +128,7 @@ struct AgentOptions: ParsableArguments {
             throw Exit.usage
         }
         let quiet = AgentOptions.quiet(self)
-        let ids = try quiet.ask(AgentService.resolve.rawValue, ["prefix": typed.lowercased()])["ids"] as? [String] ?? []
+        let ids = try quiet.ask(AgentService.resolve.rawValue, ["prefix": typed.lowercased()], as: InquiryIDs.self).ids
         guard ids.count == 1, let id = ids.first else {
             printError("\(typed) is ambiguous; it starts:\n" + ids.map { "  \($0)" }.joined(separator: "\n") + "\ngive more characters")
             throw Exit.usage
@@ -225,22 +247,18 @@ extension Switchboard {
                 guard let agent = options.agent else { printError("--mine needs --agent NAME (or SWITCHBOARD_AGENT)"); throw Exit.usage }
                 fields["owner"] = agent
             }
-            let answer = try options.ask(AgentService.list.rawValue, fields)
+            let answer = try options.ask(AgentService.list.rawValue, fields, as: InquiryList.self)
             guard !options.json else { return }
-            let items = answer["inquiries"] as? [[String: Any]] ?? []
-            let shown = Table.shortIDs(items.map { $0["id"] as? String ?? "" })
+            let items = answer.inquiries
+            let shown = Table.shortIDs(items.map(\.id))
             let rows = zip(items, shown).map { item, id -> [String] in
-                let slaState = item["sla_state"] as? String
-                let sla = (item["sla_seconds_left"] as? Double).map(Table.duration) ?? "-"
-                return [id, Table.age(since: item["received_at"] as? String),
-                        Table.highlight(item["priority"] as? String ?? "", when: item["priority"] as? String == "urgent"),
-                        item["platform"] as? String ?? "", item["state"] as? String ?? "", item["owner"] as? String ?? "-",
-                        Table.highlight(sla, when: slaState == "warning" || slaState == "breached"),
-                        item["preview"] as? String ?? ""]
+                let sla = item.slaSecondsLeft.map(Table.duration) ?? "-"
+                return [id, Table.age(since: item.receivedAt), Table.highlight(item.priority, when: item.priority == "urgent"),
+                        item.platform, item.state, item.owner ?? "-",
+                        Table.highlight(sla, when: item.slaState == "warning" || item.slaState == "breached"), item.preview ?? ""]
             }
             print(Table.render(["ID", "AGE", "PRIORITY", "PLATFORM", "STATE", "OWNER", "SLA LEFT", "TEXT"], rows))
-            let total = answer["total"] as? Int ?? items.count
-            if total > items.count { print("(\(items.count) of \(total); --limit for more)") }
+            if answer.total > items.count { print("(\(items.count) of \(answer.total); --limit for more)") }
         }
     }
 
@@ -254,14 +272,14 @@ extension Switchboard {
             @OptionGroup var options: AgentOptions
 
             func run() throws {
-                let answer = try options.ask(AgentService.list.rawValue, ["state": "parked", "limit": 1_000])
+                let answer = try options.ask(AgentService.list.rawValue, ["state": "parked", "limit": 1_000], as: InquiryList.self)
                 guard !options.json else { return }
-                let items = answer["inquiries"] as? [[String: Any]] ?? []
+                let items = answer.inquiries
                 print(Table.render(["ID", "DEPARTMENT", "AGE", "PRIORITY", "PLATFORM"], items.map { item in
-                    [item["id"] as? String ?? "", item["department"] as? String ?? "", Table.age(since: item["received_at"] as? String),
-                     item["priority"] as? String ?? "", item["platform"] as? String ?? ""]
+                    [item.id, item.department, Table.age(since: item.receivedAt), item.priority, item.platform]
                 }))
                 if items.isEmpty { print("nothing is parked") }
+                if answer.total > items.count { print("(\(items.count) of \(answer.total) parked)") }
             }
         }
     }

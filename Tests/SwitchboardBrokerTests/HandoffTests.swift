@@ -2,6 +2,7 @@ import Foundation
 import Majordomo
 import Synchronization
 import SwitchboardCore
+import SwitchboardProtocol
 import Testing
 import TestSupport
 import ZeroMQ
@@ -45,6 +46,13 @@ final class EventCollector: Sendable {
 func agent(_ client: MajordomoClient, _ service: String, _ fields: [String: Any]) throws -> [String: Any] {
     let body = try JSONSerialization.data(withJSONObject: fields)
     return jsonObject(try client.request(service, body: [Frame(bytes: body)], timeout: .seconds(5))?.body)
+}
+
+/// An agent request whose answer has a model in SwitchboardProtocol, decoded through it.
+func agent<Answer: Decodable>(_ client: MajordomoClient, _ service: String, _ fields: [String: Any], as model: Answer.Type) throws -> Answer {
+    let body = try JSONSerialization.data(withJSONObject: fields)
+    let reply = try #require(try client.request(service, body: [Frame(bytes: body)], timeout: .seconds(5))?.body.first)
+    return try JSONDecoder().decode(model, from: Data(reply.bytes))
 }
 
 enum Cities {
@@ -279,6 +287,38 @@ enum Cities {
         let events = try connectedCollector(engine, client)
         defer { events.stop() }
         try waitUntil("breach after restart") { events.topics(for: id).contains("sla.breach") }
+    }
+
+    /// The agent reads decode through the wire model the CLI uses: pages, timelines,
+    /// short ids.
+    @Test func agentReadsDecodeThroughTheWireModel() throws {
+        let engine = try startEngine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        var ids: [String] = []
+        for n in 1...3 {
+            let accepted = try JSONDecoder().decode(IngestAnswer.self, from: Data(try #require(try client.request("sb.ingest", body: [envelope("model-\(n)")])?.body.first).bytes))
+            ids.append(try #require(accepted.id))
+        }
+        let page = try agent(client, "sb.agent.list", ["agent": "ana", "department": "front-office", "limit": 2], as: InquiryList.self)
+        #expect(page.total == 3)
+        #expect(page.inquiries.count == 2)
+        #expect(page.nextOffset == 2)
+        #expect(page.inquiries.allSatisfy { $0.state == "queued" && $0.department == "front-office" && $0.owner == nil })
+        #expect(page.inquiries.first?.preview == "My bin was not collected")
+        let last = try agent(client, "sb.agent.list", ["agent": "ana", "department": "front-office", "limit": 2, "offset": 2], as: InquiryList.self)
+        #expect(last.inquiries.count == 1)
+        #expect(last.nextOffset == nil)
+        #expect(Set(page.inquiries.map(\.id) + last.inquiries.map(\.id)) == Set(ids))
+
+        _ = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": ids[0]])
+        let timeline = try agent(client, "sb.agent.timeline", ["agent": "ana", "id": ids[0]], as: InquiryTimeline.self)
+        #expect(timeline.timeline.map(\.event) == ["inquiry.routed", "inquiry.claimed"])
+        #expect(timeline.timeline.last?.actor == "agent ana")
+        #expect(timeline.timeline.last?.from == "queued")
+        let resolved = try agent(client, "sb.agent.resolve", ["agent": "ana", "prefix": String(ids[0].prefix(13))], as: InquiryIDs.self)
+        #expect(resolved.ids == [ids[0]])
     }
 
     @Test func agentErrorsSayWhatToDo() throws {

@@ -17,10 +17,16 @@ struct AgentReads {
     func answer(_ service: AgentService, _ request: AgentRequest, role: Role? = nil) -> InquiryReply {
         do {
             switch service {
-            case .list: return .agent(try list(request, role: role))
-            case .timeline: return .agent(try permitted(try timeline(request), role: role, service: service))
-            case .show: return .agent(try permitted(try show(request), role: role, service: service))
-            case .resolve: return .agent(try resolve(request))
+            case .list: return .model(try list(request, role: role))
+            case .timeline:
+                let answer = try timeline(request)
+                try permitted(department: answer.department, role: role, service: service)
+                return .model(answer)
+            case .show:
+                let answer = try show(request)
+                try permitted(department: answer["department"] as? String, role: role, service: service)
+                return .agent(answer)
+            case .resolve: return .model(try resolve(request))
             default: return .agentError(.invalid(field: "service", "not a read"))
             }
         } catch let error as AgentError {
@@ -30,7 +36,7 @@ struct AgentReads {
         }
     }
 
-    private func list(_ request: AgentRequest, role: Role?) throws -> [String: Any] {
+    private func list(_ request: AgentRequest, role: Role?) throws -> InquiryList {
         var filter = InquiryFilter(department: request.department)
         // An agent's listing is its department's, whatever the request says.
         if let role, role != .ops, let own = role.department {
@@ -59,30 +65,22 @@ struct AgentReads {
         filter.limit = max(1, min(request.integer("limit") ?? 100, Self.maxPage))
         filter.offset = max(0, request.integer("offset") ?? 0)
         let page = try store.list(filter)
-        let items = page.items.map { summary -> [String: Any] in
-            var line: [String: Any] = [
-                "id": "\(summary.id)", "department": summary.department, "state": summary.state.rawValue,
-                "priority": summary.priority.rawValue, "received_at": summary.receivedAt, "platform": summary.platform.rawValue,
-            ]
-            line["owner"] = summary.owner.map { "\($0)" }
-            line["preview"] = summary.preview
-            line["sla_seconds_left"] = summary.slaSecondsLeft
-            line["sla_state"] = summary.slaState
-            return line
+        let items = page.items.map { summary in
+            InquiryListItem(id: "\(summary.id)", department: summary.department, state: summary.state.rawValue,
+                            priority: summary.priority.rawValue, receivedAt: summary.receivedAt, platform: summary.platform.rawValue,
+                            owner: summary.owner.map { "\($0)" }, preview: summary.preview, slaSecondsLeft: summary.slaSecondsLeft,
+                            slaState: summary.slaState)
         }
-        var answer: [String: Any] = ["status": "ok", "inquiries": items, "total": page.total, "offset": filter.offset]
-        if filter.offset + items.count < page.total { answer["next_offset"] = filter.offset + items.count }
-        return answer
+        return InquiryList(inquiries: items, total: page.total, offset: filter.offset)
     }
 
     /// The answer about one inquiry, if the role may read it: ops read everything, other
     /// roles their own department's.
-    private func permitted(_ answer: [String: Any], role: Role?, service: AgentService) throws -> [String: Any] {
-        guard let role, role != .ops, let department = answer["department"] as? String else { return answer }
+    private func permitted(department: String?, role: Role?, service: AgentService) throws {
+        guard let role, role != .ops, let department else { return }
         if let needed = AccessRules.check(role, .read(department: department)) {
             throw AgentError.forbidden(service: service.rawValue, needs: needed)
         }
-        return answer
     }
 
     /// Everything an agent needs to work on an inquiry, in one answer.
@@ -93,7 +91,7 @@ struct AgentReads {
         var answer: [String: Any] = [
             "status": "ok", "id": "\(id)", "state": record.lifecycle.state.rawValue, "department": record.lifecycle.department,
             "priority": record.priority.rawValue, "received_at": stored.receivedAt, "deliveries": Int(record.deliveries),
-            "timeline": try store.timeline(id).map(InquiryReply.json),
+            "timeline": InquiryReply.json(try store.timeline(id)),
         ]
         answer["owner"] = record.lifecycle.owner.map { "\($0)" }
         answer["lease_expires_at"] = record.leaseExpiresAt.map(Timestamp.format)
@@ -113,18 +111,18 @@ struct AgentReads {
     }
 
     /// Short ids, as in git: the ids a prefix matches (a few, to list when ambiguous).
-    private func resolve(_ request: AgentRequest) throws -> [String: Any] {
+    private func resolve(_ request: AgentRequest) throws -> InquiryIDs {
         let prefix = try request.string("prefix")
         guard prefix.count >= 4 else { throw AgentError.invalid(field: "prefix", "give at least 4 characters of the id") }
         let ids = try store.ids(withPrefix: prefix, limit: 10)
         guard !ids.isEmpty else { throw AgentError.noSuchPrefix(prefix) }
-        return ["status": "ok", "ids": ids.map(\.description)]
+        return InquiryIDs(ids: ids.map(\.description))
     }
 
-    private func timeline(_ request: AgentRequest) throws -> [String: Any] {
+    private func timeline(_ request: AgentRequest) throws -> InquiryTimeline {
         let id = try request.id()
         let entries = try store.timeline(id)
         guard !entries.isEmpty, let record = try store.record(id) else { throw AgentError.notFound(id) }
-        return ["status": "ok", "id": "\(id)", "department": record.lifecycle.department, "timeline": entries.map(InquiryReply.json)]
+        return InquiryTimeline(id: "\(id)", department: record.lifecycle.department, timeline: entries.map(InquiryReply.item))
     }
 }

@@ -14,6 +14,8 @@ enum InquiryReply {
     case requeued(id: InquiryID, department: String)
     /// An agent service's answer, as a JSON object.
     case agent([String: Any])
+    /// An answer with a model in SwitchboardProtocol, which clients decode.
+    case model(any Encodable)
     case agentError(AgentError)
     case lifecycleError(LifecycleError, allowed: [String]?)
     /// The store could not be written: try again later.
@@ -62,6 +64,8 @@ enum InquiryReply {
             return Self.json(["status": "error", "error": detail])
         case .agent(let object):
             return Self.json(object)
+        case .model(let answer):
+            return Frame(bytes: (try? Self.encoder.encode(answer)) ?? Data("{}".utf8))
         }
         return Frame(writer.bytes)
     }
@@ -88,6 +92,13 @@ enum InquiryReply {
         return Frame(writer.bytes)
     }
 
+    /// Sorted keys and plain slashes, as ``json(_:)`` writes.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
     private static func json(_ object: [String: Any]) -> Frame {
         // Keys sorted: agents' answers are not on the hot path, and stable output reads
         // and diffs better.
@@ -106,14 +117,16 @@ enum InquiryReply {
         return answer
     }
 
-    static func json(_ entry: TimelineEntry) -> [String: Any] {
-        var line: [String: Any] = [
-            "event": entry.event, "at": Timestamp.format(entry.at), "actor": "\(entry.actor)", "role": entry.role,
-            "to": entry.to.rawValue, "department": entry.department,
-        ]
-        line["from"] = entry.from?.rawValue
-        line["note"] = entry.note
-        return line
+    static func item(_ entry: TimelineEntry) -> TimelineItem {
+        TimelineItem(event: entry.event, at: Timestamp.format(entry.at), actor: "\(entry.actor)", role: entry.role,
+                     from: entry.from?.rawValue, to: entry.to.rawValue, department: entry.department, note: entry.note)
+    }
+
+    /// A timeline inside a `[String: Any]` answer (`sb.agent.show`), written through the
+    /// same model as `sb.agent.timeline`.
+    static func json(_ entries: [TimelineEntry]) -> Any {
+        let data = (try? encoder.encode(entries.map(item))) ?? Data("[]".utf8)
+        return (try? JSONSerialization.jsonObject(with: data)) ?? []
     }
 }
 

@@ -1,0 +1,116 @@
+/// The answers of the agent reads (`sb.agent.list`, `sb.agent.timeline`,
+/// `sb.agent.resolve`; see 3-handoffs-and-events.md): the broker encodes them through
+/// these models and the CLI decodes them through the same ones, so a renamed field
+/// fails a build or a test, not an agent at her desk.
+
+/// One page of `sb.agent.list`.
+public struct InquiryList: Codable, Equatable, Sendable {
+    public var status: String
+    public var inquiries: [InquiryListItem]
+    /// Inquiries matching the filter, on every page.
+    public var total: Int
+    public var offset: Int
+    /// Where the next page starts; absent on the last.
+    public var nextOffset: Int?
+
+    public init(inquiries: [InquiryListItem], total: Int, offset: Int) {
+        status = "ok"
+        self.inquiries = inquiries
+        self.total = total
+        self.offset = offset
+        nextOffset = offset + inquiries.count < total ? offset + inquiries.count : nil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, inquiries, total, offset
+        case nextOffset = "next_offset"
+    }
+}
+
+/// An inquiry as a queue shows it: no personal data but a short preview of the text.
+public struct InquiryListItem: Codable, Equatable, Sendable {
+    public var id: String
+    public var department: String
+    public var state: String
+    public var priority: String
+    public var receivedAt: String
+    public var platform: String
+    /// `agent NAME`, `worker NAME` or `department NAME`; absent while queued.
+    public var owner: String?
+    /// The start of the citizen's text, on one line; absent once retention removed it.
+    public var preview: String?
+    /// The tightest SLA clock: seconds left (negative when breached) and its state.
+    public var slaSecondsLeft: Double?
+    public var slaState: String?
+
+    public init(id: String, department: String, state: String, priority: String, receivedAt: String, platform: String,
+                owner: String? = nil, preview: String? = nil, slaSecondsLeft: Double? = nil, slaState: String? = nil) {
+        self.id = id
+        self.department = department
+        self.state = state
+        self.priority = priority
+        self.receivedAt = receivedAt
+        self.platform = platform
+        self.owner = owner
+        self.preview = preview
+        self.slaSecondsLeft = slaSecondsLeft
+        self.slaState = slaState
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, department, state, priority, platform, owner, preview
+        case receivedAt = "received_at"
+        case slaSecondsLeft = "sla_seconds_left"
+        case slaState = "sla_state"
+    }
+}
+
+/// `sb.agent.timeline`: every move of one inquiry, oldest first.
+public struct InquiryTimeline: Codable, Equatable, Sendable {
+    public var status: String
+    public var id: String
+    public var department: String
+    public var timeline: [TimelineItem]
+
+    public init(id: String, department: String, timeline: [TimelineItem]) {
+        status = "ok"
+        self.id = id
+        self.department = department
+        self.timeline = timeline
+    }
+}
+
+/// One move on an inquiry's timeline.
+public struct TimelineItem: Codable, Equatable, Sendable {
+    public var event: String
+    public var at: String
+    /// `agent NAME`, `worker NAME`, `department NAME` or `system`.
+    public var actor: String
+    public var role: String
+    public var from: String?
+    public var to: String
+    public var department: String
+    public var note: String?
+
+    public init(event: String, at: String, actor: String, role: String, from: String?, to: String, department: String, note: String?) {
+        self.event = event
+        self.at = at
+        self.actor = actor
+        self.role = role
+        self.from = from
+        self.to = to
+        self.department = department
+        self.note = note
+    }
+}
+
+/// `sb.agent.resolve`: the ids a short prefix matches (at most ten).
+public struct InquiryIDs: Codable, Equatable, Sendable {
+    public var status: String
+    public var ids: [String]
+
+    public init(ids: [String]) {
+        status = "ok"
+        self.ids = ids
+    }
+}
