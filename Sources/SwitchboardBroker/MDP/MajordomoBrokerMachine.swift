@@ -211,7 +211,9 @@ public struct MajordomoBrokerMachine {
             actions.append(.send(peer: id, frames: WorkerCommand.heartbeat.frames))
         }
         for name in Array(services.keys) {
-            guard var service = services[name] else { continue }
+            // Taken out, not copied: a copy would share its queues, and changing one
+            // would copy it whole.
+            guard var service = services.removeValue(forKey: name) else { continue }
             if service.workerCount == 0 {
                 while let first = service.requests.first,
                       now - first.enqueuedAt >= configuration.unservedRequestTimeout {
@@ -318,7 +320,7 @@ public struct MajordomoBrokerMachine {
             nextHeartbeatAt: now + configuration.heartbeatInterval,
             credit: credit
         )
-        var service = services[name, default: Service()]
+        var service = services.removeValue(forKey: name) ?? Service()
         service.workerCount += 1
         service.idle.append(peer)
         services[name] = service
@@ -334,7 +336,7 @@ public struct MajordomoBrokerMachine {
     private mutating func removeWorker(_ peer: Frame, reason: WorkerGoneReason, now: Instant) -> [Action] {
         guard let worker = workers.removeValue(forKey: peer) else { return [] }
         var actions: [Action] = [.report(.workerGone(worker: peer, service: worker.service, reason: reason))]
-        var service = services[worker.service, default: Service()]
+        var service = services.removeValue(forKey: worker.service) ?? Service()
         service.workerCount -= 1
         if let index = service.idle.firstIndex(of: peer) { service.idle.remove(at: index) }
         // Newest first, so that after prepending the oldest is at the front again.
