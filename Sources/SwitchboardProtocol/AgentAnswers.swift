@@ -114,3 +114,33 @@ public struct InquiryIDs: Codable, Equatable, Sendable {
         self.ids = ids
     }
 }
+
+/// What every agent move answers (`claim`, `renew`, `release`, `reply`, `ask`,
+/// `handoff`, `return`, `close`, `reopen`): the inquiry as the move left it, and the
+/// moves the requester may make next. The broker writes it from the lifecycle; its tests
+/// decode every move's answer through this model.
+public struct InquiryMove: Codable, Equatable, Sendable {
+    public var status: String
+    public var id: String
+    public var state: String
+    public var department: String
+    public var priority: String
+    /// The moves the requesting agent may make now, as the lifecycle names them.
+    public var allowed: [String]
+    public var owner: String?
+    /// With a claim or renew: when the claim ends unless renewed.
+    public var leaseExpiresAt: String?
+    /// With a claim: the envelope as stored (this model reads only its text).
+    public var inquiry: EnvelopeText?
+
+    /// The part of a stored envelope an agent's terminal shows after a claim.
+    public struct EnvelopeText: Codable, Equatable, Sendable {
+        /// Absent once retention removed the citizen's words.
+        public var text: String?
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, id, state, department, priority, allowed, owner, inquiry
+        case leaseExpiresAt = "lease_expires_at"
+    }
+}

@@ -144,13 +144,20 @@ struct AgentOptions: ParsableArguments {
     }
 
     /// Prints the answer to a move: the inquiry's new state, owner and what comes next.
-    func printMove(_ answer: [String: Any], _ verb: String) {
+    func printMove(_ answer: InquiryMove, _ verb: String) {
         guard !json else { return }
-        let id = answer["id"] as? String ?? "?"
-        var line = "\(verb) \(id): \(answer["state"] as? String ?? "?") at \(answer["department"] as? String ?? "?")"
-        if let owner = answer["owner"] as? String { line += ", owned by \(owner)" }
+        var line = "\(verb) \(answer.id): \(answer.state) at \(answer.department)"
+        if let owner = answer.owner { line += ", owned by \(owner)" }
         print(line)
-        if let allowed = answer["allowed"] as? [String], !allowed.isEmpty { print("  next: \(Self.commands(allowed).joined(separator: ", "))") }
+        if !answer.allowed.isEmpty { print("  next: \(Self.commands(answer.allowed).joined(separator: ", "))") }
+    }
+
+    /// Sends an agent move and prints what it left.
+    @discardableResult
+    func move(_ service: AgentService, _ fields: [String: Any], _ verb: String) throws -> InquiryMove {
+        let answer = try ask(service.rawValue, fields, as: InquiryMove.self)
+        printMove(answer, verb)
+        return answer
     }
 
     /// The broker names moves as the lifecycle does; the CLI's command for asking the
@@ -297,11 +304,10 @@ extension Switchboard {
         func run() throws {
             var fields: [String: Any] = [:]
             if let id { fields["id"] = try options.resolve(id) }
-            let answer = try options.ask(AgentService.claim.rawValue, fields)
-            options.printMove(answer, "claimed")
-            if !options.json, let inquiry = answer["inquiry"] as? [String: Any] {
-                print("  \((inquiry["text"] as? String ?? "").prefix(200))")
-                if let until = answer["lease_expires_at"] as? String { print("  yours until \(until); 'switchboard renew' keeps it longer") }
+            let answer = try options.move(.claim, fields, "claimed")
+            if !options.json, let inquiry = answer.inquiry {
+                print("  \((inquiry.text ?? "(text removed by retention)").prefix(200))")
+                if let until = answer.leaseExpiresAt { print("  yours until \(until); 'switchboard renew' keeps it longer") }
             }
         }
     }
@@ -351,7 +357,7 @@ extension Switchboard {
         func run() throws {
             var fields: [String: Any] = ["id": try options.resolve(id)]
             if let note { fields["note"] = note }
-            options.printMove(try options.ask(AgentService.release.rawValue, fields), "released")
+            try options.move(.release, fields, "released")
         }
     }
 
@@ -361,7 +367,7 @@ extension Switchboard {
         @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
-            options.printMove(try options.ask(AgentService.renew.rawValue, ["id": try options.resolve(id)]), "renewed")
+            try options.move(.renew, ["id": try options.resolve(id)], "renewed")
         }
     }
 
@@ -377,7 +383,7 @@ extension Switchboard {
         func run() throws {
             let body = try composedText(text, file: file)
             let fields: [String: Any] = ["id": try options.resolve(id), "account": via, "text": body, "reply_id": UUID().uuidString]
-            options.printMove(try options.ask(AgentService.reply.rawValue, fields), "answered")
+            try options.move(.reply, fields, "answered")
         }
     }
 
@@ -393,7 +399,7 @@ extension Switchboard {
         func run() throws {
             var fields: [String: Any] = ["id": try options.resolve(id), "account": via, "text": try composedText(text, file: file)]
             if let note { fields["note"] = note }
-            options.printMove(try options.ask(AgentService.requestInformation.rawValue, fields), "asked")
+            try options.move(.requestInformation, fields, "asked")
         }
     }
 
@@ -405,7 +411,7 @@ extension Switchboard {
         @Option(help: "What they need to know.") var note: String
 
         func run() throws {
-            options.printMove(try options.ask(AgentService.handoff.rawValue, ["id": try options.resolve(id), "to": to, "note": note]), "handed off")
+            try options.move(.handoff, ["id": try options.resolve(id), "to": to, "note": note], "handed off")
         }
     }
 
@@ -416,7 +422,7 @@ extension Switchboard {
         @Option(help: "Why.") var note: String
 
         func run() throws {
-            options.printMove(try options.ask(AgentService.returnToFrontOffice.rawValue, ["id": try options.resolve(id), "note": note]), "returned")
+            try options.move(.returnToFrontOffice, ["id": try options.resolve(id), "note": note], "returned")
         }
     }
 
@@ -436,7 +442,7 @@ extension Switchboard {
         func run() throws {
             var fields: [String: Any] = ["id": try options.resolve(id), "resolution": resolution]
             if let note { fields["note"] = note }
-            options.printMove(try options.ask(AgentService.close.rawValue, fields), "closed")
+            try options.move(.close, fields, "closed")
         }
     }
 
@@ -447,7 +453,7 @@ extension Switchboard {
         @Option(help: "Why.") var note: String
 
         func run() throws {
-            options.printMove(try options.ask(AgentService.reopen.rawValue, ["id": try options.resolve(id), "note": note]), "reopened")
+            try options.move(.reopen, ["id": try options.resolve(id), "note": note], "reopened")
         }
     }
 }

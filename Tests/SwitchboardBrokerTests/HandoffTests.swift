@@ -321,6 +321,39 @@ enum Cities {
         #expect(resolved.ids == [ids[0]])
     }
 
+    /// Every agent move's answer decodes through the model the CLI reads it with.
+    @Test func everyMoveAnswerDecodesThroughTheWireModel() throws {
+        let engine = try startEngine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        let accepted = try JSONDecoder().decode(IngestAnswer.self, from: Data(try #require(try client.request("sb.ingest", body: [envelope("moves-1")])?.body.first).bytes))
+        let id = try #require(accepted.id)
+        let ana: [String: Any] = ["agent": "ana", "department": "front-office", "id": id]
+        func move(_ service: AgentService, _ fields: [String: Any] = [:], as identity: [String: Any] = ana) throws -> InquiryMove {
+            try agent(client, service.rawValue, identity.merging(fields) { $1 }, as: InquiryMove.self)
+        }
+
+        let claimed = try move(.claim)
+        #expect(claimed.state == "in_progress" && claimed.owner == "agent ana" && claimed.leaseExpiresAt != nil)
+        #expect(claimed.inquiry?.text == "My bin was not collected")
+        #expect(claimed.allowed.contains("reply"))
+        #expect(try move(.renew).leaseExpiresAt != nil)
+        #expect(try move(.release, ["note": "lunch"]).state == "queued")
+        _ = try move(.claim)
+        let handed = try move(.handoff, ["to": "roads", "note": "a road"])
+        #expect(handed.department == "roads" && handed.state == "queued" && handed.owner == nil)
+        let rita: [String: Any] = ["agent": "rita", "department": "roads", "id": id]
+        _ = try move(.claim, as: rita)
+        #expect(try move(.returnToFrontOffice, ["note": "not ours"], as: rita).department == "front-office")
+        _ = try move(.claim)
+        let asked = try move(.requestInformation, ["text": "Which street?", "account": "@RivertonCity"])
+        #expect(asked.state == "awaiting_citizen")
+        let closed = try move(.close, ["resolution": "answered"])
+        #expect(closed.state == "closed")
+        #expect(try move(.reopen, ["note": "the citizen wrote again"]).state != "closed")
+    }
+
     @Test func agentErrorsSayWhatToDo() throws {
         let engine = try startEngine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
         defer { engine.stop() }
