@@ -143,20 +143,16 @@ struct AgentOptions: ParsableArguments {
         return copy
     }
 
-    /// Prints the answer to a move: the inquiry's new state, owner and what comes next.
-    func printMove(_ answer: InquiryMove, _ verb: String) {
-        guard !json else { return }
+    /// Sends an agent move and prints what it left: the inquiry's new state, owner and
+    /// what comes next.
+    @discardableResult
+    func move(_ service: AgentService, _ fields: [String: Any], _ verb: String) throws -> InquiryMove {
+        let answer = try ask(service.rawValue, fields, as: InquiryMove.self)
+        guard !json else { return answer }
         var line = "\(verb) \(answer.id): \(answer.state) at \(answer.department)"
         if let owner = answer.owner { line += ", owned by \(owner)" }
         print(line)
         if !answer.allowed.isEmpty { print("  next: \(Self.commands(answer.allowed).joined(separator: ", "))") }
-    }
-
-    /// Sends an agent move and prints what it left.
-    @discardableResult
-    func move(_ service: AgentService, _ fields: [String: Any], _ verb: String) throws -> InquiryMove {
-        let answer = try ask(service.rawValue, fields, as: InquiryMove.self)
-        printMove(answer, verb)
         return answer
     }
 

@@ -114,18 +114,26 @@ import ZeroMQ
         while let message = try client.receive(timeout: .milliseconds(10)) { seen.append(jsonObject(message.body)) }
     }
 
-    /// What holds a test worker's answer back until the test lets it go.
+    /// What holds a test worker's answer back until the test lets it go: once open, it
+    /// stays open for every later pass.
     final class Gate: Sendable {
-        private let isOpen = Mutex(false)
-        func open() { isOpen.withLock { $0 = true } }
-        var opened: Bool { isOpen.withLock { $0 } }
+        private let signal = DispatchSemaphore(value: 0)
+
+        func open() { signal.signal() }
+
+        /// Waits for ``open()``, at most 30 s, then passes the signal on to the next
+        /// waiter.
+        func pass() {
+            _ = signal.wait(timeout: .now() + 30)
+            signal.signal()
+        }
     }
 
     /// A plain 7/MDP worker for waste that holds the first inquiry it gets until `gate`
     /// opens.
     static func gatedWorker(_ endpoint: String, gate: Gate) -> WorkerThread {
         WorkerThread(endpoint: endpoint, service: "waste", heartbeat: .seconds(1)) { _ in
-            while !gate.opened { Thread.sleep(forTimeInterval: 0.005) }
+            gate.pass()
             return [Frame(#"{"outcome":"accepted"}"#)]
         }
     }

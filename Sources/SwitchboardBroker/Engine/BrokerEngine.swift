@@ -663,10 +663,12 @@ struct EngineLoop {
     /// of a department's once no worker serves it.
     private mutating func releaseHeldAnswers(now: ContinuousClock.Instant) {
         for department in flow.throttledDepartments {
-            for answer in flow.release(department, ready: mdp.readyInquiries(for: department), workers: mdp.workerCount(for: department)) {
-                perform(send(answer.client, answer.frames, now: now), now: now)
-            }
+            send(flow.release(department, ready: mdp.readyInquiries(for: department), workers: mdp.workerCount(for: department)), now: now)
         }
+    }
+
+    private mutating func send(_ answers: [IngestFlowControl.Answer], now: ContinuousClock.Instant) {
+        for answer in answers { perform(send(answer.client, answer.frames, now: now), now: now) }
     }
 
     /// Before the thread ends: what is sealed or open still goes to the writer, which
@@ -795,11 +797,8 @@ struct EngineLoop {
             case .send(let peer, let frames):
                 perform(send(peer, frames, now: now), now: now)
             case .answerIngest(let client, let frames, let department):
-                let answer = IngestFlowControl.Answer(client: client, frames: frames)
-                for sendable in flow.answered(answer, department: department, ready: mdp.readyInquiries(for: department),
-                                              workers: mdp.workerCount(for: department)) {
-                    perform(send(sendable.client, sendable.frames, now: now), now: now)
-                }
+                send(flow.answered(IngestFlowControl.Answer(client: client, frames: frames), department: department,
+                                   ready: mdp.readyInquiries(for: department), workers: mdp.workerCount(for: department)), now: now)
             case .enqueue(let department, let entry):
                 perform(mdp.enqueueInquiry(entry, department: department, now: now), now: now)
             case .dequeue(let id, let department):
