@@ -82,9 +82,16 @@ extension Socket {
         try setOption(czmq_shim_zap_enforce_domain(), "ZMQ_ZAP_ENFORCE_DOMAIN", int: enforce ? 1 : 0)
     }
 
+    /// libzmq counts timeouts in whole milliseconds. A part of one rounds up: a wait of
+    /// 0.4 ms truncated to 0 returns at once, and a caller that polls until a deadline
+    /// less than a millisecond away spins a core instead of sleeping (the benchmark's
+    /// open-loop generator did, beside the broker it measured).
     static func milliseconds(_ duration: Duration) -> Int32 {
+        // A deadline already passed waits for nothing (a negative count is "forever").
+        guard duration > .zero else { return 0 }
         let (seconds, attoseconds) = duration.components
-        let ms = seconds * 1_000 + attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: ms)
+        let whole = seconds * 1_000 + attoseconds / 1_000_000_000_000_000
+        let part = attoseconds % 1_000_000_000_000_000
+        return Int32(clamping: whole + (part > 0 ? 1 : 0))
     }
 }

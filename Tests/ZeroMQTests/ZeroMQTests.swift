@@ -82,6 +82,17 @@ import TestSupport
         #expect(try poller.poll(timeout: .seconds(5)) == [true, false])
     }
 
+    /// libzmq waits in whole milliseconds: a wait shorter than one must still sleep (or a
+    /// caller polling towards a near deadline spins), and a passed deadline must not
+    /// become libzmq's "forever".
+    @Test func timeoutsRoundUpToWholeMillisecondsAndNeverBecomeForever() {
+        #expect(Socket.milliseconds(.microseconds(400)) == 1)
+        #expect(Socket.milliseconds(.microseconds(1_001)) == 2)
+        #expect(Socket.milliseconds(.milliseconds(50)) == 50)
+        #expect(Socket.milliseconds(.zero) == 0)
+        #expect(Socket.milliseconds(.milliseconds(-3)) == 0)
+    }
+
     @Test func badEndpointsFailWithTheFunctionAndErrno() throws {
         let socket = try Socket(context, .router)
         #expect(throws: ZMQError.failed(function: "zmq_bind(nonsense)", errno: .invalidArgument)) {
