@@ -144,3 +144,79 @@ public struct InquiryMove: Codable, Equatable, Sendable {
         case leaseExpiresAt = "lease_expires_at"
     }
 }
+
+/// `sb.agent.show`: everything an agent needs to work on one inquiry. The envelope and
+/// the routing decision are the stored documents, as written at ingest; this model
+/// reads the parts a terminal shows, and ignores the rest.
+public struct InquiryDetail: Codable, Equatable, Sendable {
+    public var status: String
+    public var id: String
+    public var state: String
+    public var department: String
+    public var priority: String
+    public var receivedAt: String
+    /// Deliveries to department workers so far (five failed ones park it).
+    public var deliveries: Int
+    public var owner: String?
+    public var leaseExpiresAt: String?
+    public var inquiry: Envelope?
+    public var routing: Routing?
+    public var sla: [Clock]
+    public var timeline: [TimelineItem]
+
+    public struct Envelope: Codable, Equatable, Sendable {
+        public var source: Source?
+        /// Absent once retention removed the citizen's words.
+        public var text: String?
+
+        public struct Source: Codable, Equatable, Sendable {
+            public var platform: String?
+            public var account: String?
+        }
+    }
+
+    public struct Routing: Codable, Equatable, Sendable {
+        /// The rule that routed it; absent when it went to the front office by default.
+        public var rule: String?
+        /// Present when the post reached an account the registry does not list.
+        public var unofficialChannel: Flag?
+
+        public struct Flag: Codable, Equatable, Sendable {
+            public var reason: String
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case rule
+            case unofficialChannel = "unofficial_channel"
+        }
+    }
+
+    /// One SLA clock: the department's leg or the whole inquiry's, first response or
+    /// resolution.
+    public struct Clock: Codable, Equatable, Sendable {
+        public var clock: String
+        public var targetSeconds: Double
+        public var elapsedSeconds: Double
+        /// running, paused, warning, breached or met.
+        public var state: String
+
+        public init(clock: String, targetSeconds: Double, elapsedSeconds: Double, state: String) {
+            self.clock = clock
+            self.targetSeconds = targetSeconds
+            self.elapsedSeconds = elapsedSeconds
+            self.state = state
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case clock, state
+            case targetSeconds = "target_seconds"
+            case elapsedSeconds = "elapsed_seconds"
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, id, state, department, priority, deliveries, owner, inquiry, routing, sla, timeline
+        case receivedAt = "received_at"
+        case leaseExpiresAt = "lease_expires_at"
+    }
+}

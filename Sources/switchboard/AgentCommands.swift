@@ -314,31 +314,26 @@ extension Switchboard {
         @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
-            let answer = try options.ask(AgentService.show.rawValue, ["id": try options.resolve(id)])
+            let answer = try options.ask(AgentService.show.rawValue, ["id": try options.resolve(id)], as: InquiryDetail.self)
             guard !options.json else { return }
-            let inquiry = answer["inquiry"] as? [String: Any] ?? [:]
-            let source = inquiry["source"] as? [String: Any] ?? [:]
-            let routing = answer["routing"] as? [String: Any] ?? [:]
-            print("inquiry    \(answer["id"] as? String ?? "")")
-            print("state      \(answer["state"] as? String ?? "") at \(answer["department"] as? String ?? ""), \(answer["priority"] as? String ?? "") priority"
-                + ((answer["owner"] as? String).map { ", owned by \($0)" } ?? ""))
-            let official = routing["unofficial_channel"] == nil
-            print("channel    \(source["platform"] as? String ?? "") \(source["account"] as? String ?? "")"
-                + (official ? " (official)" : Table.highlight(" (NOT an official account: \((routing["unofficial_channel"] as? [String: Any])?["reason"] as? String ?? ""))", when: true)))
-            print("routed by  \(routing["rule"] as? String ?? "front office triage")")
-            print("text       \(inquiry["text"] as? String ?? "")")
+            let source = answer.inquiry?.source
+            print("inquiry    \(answer.id)")
+            print("state      \(answer.state) at \(answer.department), \(answer.priority) priority" + (answer.owner.map { ", owned by \($0)" } ?? ""))
+            let flag = answer.routing?.unofficialChannel
+            print("channel    \(source?.platform ?? "") \(source?.account ?? "")"
+                + (flag.map { Table.highlight(" (NOT an official account: \($0.reason))", when: true) } ?? " (official)"))
+            print("routed by  \(answer.routing?.rule ?? "front office triage")")
+            print("text       \(answer.inquiry?.text ?? "(removed under the retention policy)")")
             print("\nSLA")
-            for clock in answer["sla"] as? [[String: Any]] ?? [] {
-                let state = clock["state"] as? String ?? ""
-                let target = clock["target_seconds"] as? Double ?? 0, elapsed = clock["elapsed_seconds"] as? Double ?? 0
-                let left = max(0, target - elapsed)
-                print("  " + Table.highlight("\(clock["clock"] as? String ?? ""): \(state), \(Int(left / 60)) min left of \(Int(target / 60))",
-                                             when: state == "warning" || state == "breached"))
+            for clock in answer.sla {
+                let left = max(0, clock.targetSeconds - clock.elapsedSeconds)
+                print("  " + Table.highlight("\(clock.clock): \(clock.state), \(Int(left / 60)) min left of \(Int(clock.targetSeconds / 60))",
+                                             when: clock.state == "warning" || clock.state == "breached"))
             }
             print("\ntimeline")
-            for entry in answer["timeline"] as? [[String: Any]] ?? [] {
-                var line = "  \(entry["at"] as? String ?? "")  \(entry["event"] as? String ?? "")  \(entry["actor"] as? String ?? "")  → \(entry["to"] as? String ?? "") at \(entry["department"] as? String ?? "")"
-                if let note = entry["note"] as? String { line += "  \"\(note)\"" }
+            for entry in answer.timeline {
+                var line = "  \(entry.at)  \(entry.event)  \(entry.actor)  → \(entry.to) at \(entry.department)"
+                if let note = entry.note { line += "  \"\(note)\"" }
                 print(line)
             }
         }

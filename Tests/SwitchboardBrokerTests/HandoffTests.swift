@@ -319,6 +319,35 @@ enum Cities {
         #expect(timeline.timeline.last?.from == "queued")
         let resolved = try agent(client, "sb.agent.resolve", ["agent": "ana", "prefix": String(ids[0].prefix(13))], as: InquiryIDs.self)
         #expect(resolved.ids == [ids[0]])
+
+        let detail = try agent(client, "sb.agent.show", ["agent": "ana", "id": ids[0]], as: InquiryDetail.self)
+        #expect(detail.id == ids[0] && detail.state == "in_progress" && detail.owner == "agent ana" && detail.leaseExpiresAt != nil)
+        #expect(detail.inquiry?.text == "My bin was not collected")
+        #expect(detail.inquiry?.source?.platform == "x")
+        #expect(detail.routing?.unofficialChannel == nil)
+        #expect(detail.sla.map(\.clock) == ["department_first_response", "department_resolution", "first_response", "resolution"])
+        #expect(detail.sla.allSatisfy { $0.state == "running" && $0.targetSeconds > 0 })
+        #expect(detail.timeline == timeline.timeline)
+    }
+
+    /// A claim and `show` send the envelope as it was stored at ingest, byte for byte
+    /// (key order, escapes), inside a document that is itself valid JSON.
+    @Test func storedEnvelopesGoOutAsStored() throws {
+        let engine = try startEngine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        let text = #"{"text":"Bin at 5\/7 Elm St \u00e9t\u00e9","source":{"platform":"x","account":"@RivertonCity","external_id":"raw-1"},"author":{"handle":"@jo"},"captured_at":"2026-11-22T09:30:00Z"}"#
+        let accepted = try JSONDecoder().decode(IngestAnswer.self, from: Data(try #require(try client.request("sb.ingest", body: [Frame(text)])?.body.first).bytes))
+        let id = try #require(accepted.id)
+        let fields: [String: Any] = ["agent": "ana", "department": "front-office", "id": id]
+        for service in ["sb.agent.claim", "sb.agent.show"] {
+            let body = try #require(try client.request(service, body: [Frame(bytes: try JSONSerialization.data(withJSONObject: fields))])?.body.first)
+            let answer = String(decoding: body.bytes, as: UTF8.self)
+            #expect(answer.contains(#""text":"Bin at 5\/7 Elm St \u00e9t\u00e9","source":{"platform":"x""#), "\(service): \(answer)")
+            let parsed = try #require(try JSONSerialization.jsonObject(with: Data(body.bytes)) as? [String: Any])
+            #expect((parsed["inquiry"] as? [String: Any])?["text"] as? String == "Bin at 5/7 Elm St été")
+        }
     }
 
     /// Every agent move's answer decodes through the model the CLI reads it with.

@@ -24,8 +24,8 @@ struct AgentReads {
                 return .model(answer)
             case .show:
                 let answer = try show(request)
-                try permitted(department: answer["department"] as? String, role: role, service: service)
-                return .agent(answer)
+                try permitted(department: answer.department, role: role, service: service)
+                return .detail(answer)
             case .resolve: return .model(try resolve(request))
             default: return .agentError(.invalid(field: "service", "not a read"))
             }
@@ -84,30 +84,10 @@ struct AgentReads {
     }
 
     /// Everything an agent needs to work on an inquiry, in one answer.
-    private func show(_ request: AgentRequest) throws -> [String: Any] {
+    private func show(_ request: AgentRequest) throws -> InquiryReply.DetailAnswer {
         let id = try request.id()
         guard let stored = try store.inquiry(id) else { throw AgentError.notFound(id) }
-        let record = stored.record
-        var answer: [String: Any] = [
-            "status": "ok", "id": "\(id)", "state": record.lifecycle.state.rawValue, "department": record.lifecycle.department,
-            "priority": record.priority.rawValue, "received_at": stored.receivedAt, "deliveries": Int(record.deliveries),
-            "timeline": InquiryReply.json(try store.timeline(id)),
-        ]
-        answer["owner"] = record.lifecycle.owner.map { "\($0)" }
-        answer["lease_expires_at"] = record.leaseExpiresAt.map(Timestamp.format)
-        answer["inquiry"] = try? JSONSerialization.jsonObject(with: Data(stored.envelopeJSON.utf8))
-        answer["routing"] = try? JSONSerialization.jsonObject(with: Data(stored.routingJSON.utf8))
-        let now = Date()
-        let clocks: [(String, SLAClock)] = [
-            ("department_first_response", record.sla.legFirstResponse), ("department_resolution", record.sla.legResolution),
-            ("first_response", record.sla.wholeFirstResponse), ("resolution", record.sla.wholeResolution),
-        ]
-        answer["sla"] = clocks.map { name, clock -> [String: Any] in
-            let state = clock.met ? "met" : (clock.breached ? "breached" : (clock.warned ? "warning" : (clock.runningSince == nil ? "paused" : "running")))
-            return ["clock": name, "target_seconds": clock.target, "elapsed_seconds": (clock.elapsed(at: now) * 10).rounded() / 10,
-                    "state": state]
-        }
-        return answer
+        return InquiryReply.DetailAnswer(stored: stored, timeline: try store.timeline(id), now: Date())
     }
 
     /// Short ids, as in git: the ids a prefix matches (a few, to list when ambiguous).

@@ -632,10 +632,11 @@ struct InquiryMachine {
         do {
             guard let actor else { throw AgentError.missing("agent") }
             if let department = actingFor, !departments.contains(department) { throw AgentError.unknownDepartment(department) }
-            let (record, extra) = try perform(service, request, actor: actor, actingFor: actingFor, next: next, now: now)
-            var answer = InquiryReply.summary(record, for: actor, actingFor: actingFor)
-            answer.merge(extra) { $1 }
-            open.afterCommit.append(.reply(client: client, service: service.rawValue, .agent(answer), inquiry: record.id))
+            let record = try perform(service, request, actor: actor, actingFor: actingFor, next: next, now: now)
+            // A claim shows the agent the envelope and routing decision, when in memory.
+            let item = service == .claim ? tracked[record.id] : nil
+            let answer = InquiryReply.MoveAnswer(record, for: actor, actingFor: actingFor, envelope: item?.envelope, routing: item?.routing)
+            open.afterCommit.append(.reply(client: client, service: service.rawValue, .move(answer), inquiry: record.id))
             return []
         } catch let error as AgentError {
             return [refuse(client, service.rawValue, .agentError(error))]
@@ -648,7 +649,7 @@ struct InquiryMachine {
 
     private mutating func perform(
         _ service: AgentService, _ request: AgentRequest, actor: Actor, actingFor: String?, next: InquiryID?, now: Date
-    ) throws -> (LifecycleRecord, [String: Any]) {
+    ) throws -> LifecycleRecord {
         if service == .claim {
             guard let team = actingFor else { throw AgentError.missing("department") }
             guard let id = try request.optionalID() ?? next else { throw AgentError.emptyQueue(team) }
@@ -657,10 +658,10 @@ struct InquiryMachine {
             if record.lifecycle.state == .inProgress && record.lifecycle.owner == actor {
                 record.leaseExpiresAt = now.addingTimeInterval(configuration.claimLease)
                 save(record)
-                return (record, envelopeFields(id))
+                return record
             }
             try move(&record, .claim, by: actor, actingFor: team, at: now, lease: now.addingTimeInterval(configuration.claimLease))
-            return (record, envelopeFields(id))
+            return record
         }
         var record = try current(try request.id())
         // An agent acts for one department: moves that need no ownership (reopen) are
@@ -698,20 +699,12 @@ struct InquiryMachine {
         case .claim, .list, .timeline, .show, .resolve:
             break
         }
-        return (record, [:])
+        return record
     }
 
     private func current(_ id: InquiryID) throws(AgentError) -> LifecycleRecord {
         guard let record = tracked[id]?.record else { throw .notFound(id) }
         return record
-    }
-
-    /// What a claim shows the agent: the envelope and routing decision, when in memory.
-    private func envelopeFields(_ id: InquiryID) -> [String: Any] {
-        guard let item = tracked[id], let envelope = item.envelope, let routing = item.routing,
-              let inquiry = try? JSONSerialization.jsonObject(with: Data(envelope.utf8)),
-              let decision = try? JSONSerialization.jsonObject(with: Data(routing.utf8)) else { return [:] }
-        return ["inquiry": inquiry, "routing": decision]
     }
 
     /// Answers the citizen: only through a registered official account, once per

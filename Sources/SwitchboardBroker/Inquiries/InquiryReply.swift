@@ -12,6 +12,11 @@ enum InquiryReply {
     case threaded(into: DuplicateOf, key: DeduplicationKey)
     case rejected(IngestError)
     case requeued(id: InquiryID, department: String)
+    /// An agent's move (claim, renew, release, reply, ask, handoff, return, close,
+    /// reopen), answered as SwitchboardProtocol's `InquiryMove`.
+    case move(MoveAnswer)
+    /// `sb.agent.show`, answered as SwitchboardProtocol's `InquiryDetail`.
+    case detail(DetailAnswer)
     /// An agent service's answer, as a JSON object.
     case agent([String: Any])
     /// An answer with a model in SwitchboardProtocol, which clients decode.
@@ -56,12 +61,18 @@ enum InquiryReply {
         case .agentError(let error):
             return Self.error(code: error.code, message: error.description)
         case .lifecycleError(let error, let allowed):
-            var detail: [String: Any] = ["code": error.code.rawValue, "message": error.description]
-            if case .invalidTransition(let state, _, let moves) = error {
-                detail["state"] = state.rawValue
-                detail["allowed"] = allowed ?? moves
+            // Keys in sorted order, as every agent answer has them.
+            writer.object("error") { detail in
+                if case .invalidTransition(_, _, let moves) = error { detail.add("allowed", strings: allowed ?? moves) }
+                detail.add("code", error.code.rawValue)
+                detail.add("message", error.description)
+                if case .invalidTransition(let state, _, _) = error { detail.add("state", state.rawValue) }
             }
-            return Self.json(["status": "error", "error": detail])
+            writer.add("status", "error")
+        case .move(let answer):
+            answer.write(&writer)
+        case .detail(let answer):
+            answer.write(&writer)
         case .agent(let object):
             return Self.json(object)
         case .model(let answer):
@@ -105,28 +116,87 @@ enum InquiryReply {
         Frame(bytes: (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes, .sortedKeys])) ?? Data("{}".utf8))
     }
 
-    /// An agent answer describing an inquiry after a move.
-    static func summary(_ record: LifecycleRecord, for actor: Actor, actingFor: String?) -> [String: Any] {
-        var answer: [String: Any] = [
-            "status": "ok", "id": "\(record.id)", "state": record.lifecycle.state.rawValue,
-            "department": record.lifecycle.department, "priority": record.priority.rawValue,
-            "allowed": record.lifecycle.allowedCommands(for: actor, actingFor: actingFor),
-        ]
-        answer["owner"] = record.lifecycle.owner.map { "\($0)" }
-        answer["lease_expires_at"] = record.leaseExpiresAt.map(Timestamp.format)
-        return answer
+    /// An inquiry as a move left it, and what the requester may do next. With a claim,
+    /// the envelope and routing decision go out as the bytes stored, not parsed and
+    /// written again.
+    struct MoveAnswer {
+        var record: LifecycleRecord
+        var allowed: [String]
+        /// Stored JSON documents (a claim's answer only).
+        var envelope: String?
+        var routing: String?
+
+        init(_ record: LifecycleRecord, for actor: Actor, actingFor: String?, envelope: String? = nil, routing: String? = nil) {
+            self.record = record
+            allowed = record.lifecycle.allowedCommands(for: actor, actingFor: actingFor)
+            self.envelope = envelope
+            self.routing = routing
+        }
+
+        /// `InquiryMove`'s keys, in sorted order.
+        func write(_ writer: inout JSONWriter) {
+            writer.add("allowed", strings: allowed)
+            writer.add("department", record.lifecycle.department)
+            writer.add("id", record.id.description)
+            if let envelope { writer.add("inquiry", raw: envelope) }
+            writer.add("lease_expires_at", record.leaseExpiresAt.map(Timestamp.format))
+            writer.add("owner", record.lifecycle.owner.map { "\($0)" })
+            writer.add("priority", record.priority.rawValue)
+            if let routing { writer.add("routing", raw: routing) }
+            writer.add("state", record.lifecycle.state.rawValue)
+            writer.add("status", "ok")
+        }
+    }
+
+    /// One inquiry, its SLA clocks at `now` and its whole timeline. The stored envelope
+    /// and routing decision go out as stored; the clocks and the timeline through their
+    /// models.
+    struct DetailAnswer {
+        var stored: StoredInquiry
+        var timeline: [TimelineEntry]
+        var now: Date
+
+        var department: String { stored.record.lifecycle.department }
+
+        var clocks: [InquiryDetail.Clock] {
+            let sla = stored.record.sla
+            return [("department_first_response", sla.legFirstResponse), ("department_resolution", sla.legResolution),
+                    ("first_response", sla.wholeFirstResponse), ("resolution", sla.wholeResolution)].map { name, clock in
+                let state = clock.met ? "met" : (clock.breached ? "breached" : (clock.warned ? "warning" : (clock.runningSince == nil ? "paused" : "running")))
+                return InquiryDetail.Clock(clock: name, targetSeconds: clock.target,
+                                           elapsedSeconds: (clock.elapsed(at: now) * 10).rounded() / 10, state: state)
+            }
+        }
+
+        /// `InquiryDetail`'s keys, in sorted order.
+        func write(_ writer: inout JSONWriter) {
+            let record = stored.record
+            writer.add("deliveries", Int(record.deliveries))
+            writer.add("department", record.lifecycle.department)
+            writer.add("id", stored.id.description)
+            // Both columns are written by the broker, never empty; null rather than a
+            // broken document if one ever is.
+            writer.add("inquiry", raw: stored.envelopeJSON.isEmpty ? "null" : stored.envelopeJSON)
+            writer.add("lease_expires_at", record.leaseExpiresAt.map(Timestamp.format))
+            writer.add("owner", record.lifecycle.owner.map { "\($0)" })
+            writer.add("priority", record.priority.rawValue)
+            writer.add("received_at", stored.receivedAt)
+            writer.add("routing", raw: stored.routingJSON.isEmpty ? "null" : stored.routingJSON)
+            writer.add("sla", raw: InquiryReply.json(clocks))
+            writer.add("state", record.lifecycle.state.rawValue)
+            writer.add("status", "ok")
+            writer.add("timeline", raw: InquiryReply.json(timeline.map(InquiryReply.item)))
+        }
+    }
+
+    /// A model as JSON text, to go inside a document written by hand.
+    static func json(_ model: some Encodable) -> String {
+        String(decoding: (try? encoder.encode(model)) ?? Data("null".utf8), as: UTF8.self)
     }
 
     static func item(_ entry: TimelineEntry) -> TimelineItem {
         TimelineItem(event: entry.event, at: Timestamp.format(entry.at), actor: "\(entry.actor)", role: entry.role,
                      from: entry.from?.rawValue, to: entry.to.rawValue, department: entry.department, note: entry.note)
-    }
-
-    /// A timeline inside a `[String: Any]` answer (`sb.agent.show`), written through the
-    /// same model as `sb.agent.timeline`.
-    static func json(_ entries: [TimelineEntry]) -> Any {
-        let data = (try? encoder.encode(entries.map(item))) ?? Data("[]".utf8)
-        return (try? JSONSerialization.jsonObject(with: data)) ?? []
     }
 }
 
