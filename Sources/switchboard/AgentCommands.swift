@@ -69,8 +69,8 @@ struct AgentOptions: ParsableArguments {
     }
 
     /// The same, for an answer with a model in SwitchboardProtocol.
-    func ask<Answer: Decodable>(_ service: String, _ fields: [String: Any], as model: Answer.Type) throws -> Answer {
-        let data = try answer(service, fields, identity: true)
+    func ask<Answer: Decodable>(_ service: String, _ fields: [String: Any], identity: Bool = true, as model: Answer.Type) throws -> Answer {
+        let data = try answer(service, fields, identity: identity)
         do {
             return try JSONDecoder().decode(model, from: data)
         } catch {

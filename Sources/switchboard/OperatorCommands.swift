@@ -51,9 +51,9 @@ extension Switchboard {
             defaultSubcommand: List.self
         )
 
-        static func print(_ channel: [String: Any]) {
-            Swift.print("\(channel["id"] as? String ?? "")  \(channel["platform"] as? String ?? "")  \(channel["handle"] as? String ?? "")  "
-                + "\(channel["status"] as? String ?? "")  \(channel["department"] as? String ?? "shared by the front office")")
+        static func print(_ channel: ChannelItem?) {
+            guard let channel else { return }
+            Swift.print("\(channel.id)  \(channel.platform)  \(channel.handle)  \(channel.status)  \(channel.department ?? "shared by the front office")")
         }
 
         struct List: ParsableCommand {
@@ -66,12 +66,10 @@ extension Switchboard {
                 var fields: [String: Any] = [:]
                 if let platform { fields["platform"] = platform }
                 if let status { fields["status"] = status }
-                let answer = try options.ask(ChannelService.list.rawValue, fields, identity: false)
+                let answer = try options.ask(ChannelService.list.rawValue, fields, identity: false, as: ChannelList.self)
                 guard !options.json else { return }
-                let channels = answer["channels"] as? [[String: Any]] ?? []
-                Swift.print(Table.render(["ID", "PLATFORM", "HANDLE", "STATUS", "DEPARTMENT", "REVIEW DUE"], channels.map { channel in
-                    [String((channel["id"] as? String ?? "").prefix(8)), channel["platform"] as? String ?? "", channel["handle"] as? String ?? "",
-                     channel["status"] as? String ?? "", channel["department"] as? String ?? "(shared)", channel["review_due"] as? String ?? "-"]
+                Swift.print(Table.render(["ID", "PLATFORM", "HANDLE", "STATUS", "DEPARTMENT", "REVIEW DUE"], answer.channels.map { channel in
+                    [String(channel.id.prefix(8)), channel.platform, channel.handle, channel.status, channel.department ?? "(shared)", channel.reviewDue ?? "-"]
                 }))
             }
         }
@@ -82,10 +80,10 @@ extension Switchboard {
             @Argument(help: "The entry id.") var id: String
 
             func run() throws {
-                let answer = try options.ask(ChannelService.show.rawValue, ["id": id], identity: false)
+                let answer = try options.ask(ChannelService.show.rawValue, ["id": id], identity: false, as: ChannelAnswer.self)
                 guard !options.json else { return }
-                Channels.print(answer["channel"] as? [String: Any] ?? [:])
-                History.printHistory(answer["history"] as? [[String: Any]] ?? [])
+                Channels.print(answer.channel)
+                History.printHistory(answer.history ?? [])
             }
         }
 
@@ -108,8 +106,8 @@ extension Switchboard {
                 fields["override"] = override
                 fields["exception"] = exception
                 fields["actor"] = options.agent
-                let answer = try options.ask(ChannelService.register.rawValue, fields.compactMapValues { $0 }, identity: false)
-                if !options.json { Channels.print(answer["channel"] as? [String: Any] ?? [:]) }
+                let answer = try options.ask(ChannelService.register.rawValue, fields.compactMapValues { $0 }, identity: false, as: ChannelAnswer.self)
+                if !options.json { Channels.print(answer.channel) }
             }
         }
 
@@ -118,8 +116,8 @@ extension Switchboard {
             var fields: [String: Any] = ["id": id]
             fields["reason"] = reason
             fields["actor"] = options.agent
-            let answer = try options.ask(service, fields, identity: false)
-            if !options.json { Channels.print(answer["channel"] as? [String: Any] ?? [:]) }
+            let answer = try options.ask(service, fields, identity: false, as: ChannelAnswer.self)
+            if !options.json { Channels.print(answer.channel) }
         }
 
         struct Approve: ParsableCommand {
@@ -162,15 +160,14 @@ extension Switchboard {
             func run() throws {
                 var fields: [String: Any] = ["handle": handle]
                 fields["platform"] = platform
-                let answer = try options.ask(ChannelService.verify.rawValue, fields, identity: false)
+                let answer = try options.ask(ChannelService.verify.rawValue, fields, identity: false, as: ChannelVerification.self)
                 guard !options.json else { return }
-                let verdict = answer["verdict"] as? String ?? "?"
-                let entry = answer["channel"] as? [String: Any]
-                switch verdict {
-                case "official": Swift.print("official: \(entry?["handle"] as? String ?? "") (\(entry?["department"] as? String ?? "shared by the front office"))")
-                case "lookalike_of": Swift.print(Table.highlight("NOT official: it looks like \(entry?["handle"] as? String ?? ""): \(answer["why"] as? String ?? "")", when: true))
-                case "unknown": Swift.print("unknown: not in the registry")
-                default: Swift.print("registered but \(verdict): \(entry?["handle"] as? String ?? "")")
+                let handle = answer.channel?.handle ?? ""
+                switch answer.verdict {
+                case .official: Swift.print("official: \(handle) (\(answer.channel?.department ?? "shared by the front office"))")
+                case .lookalikeOf: Swift.print(Table.highlight("NOT official: it looks like \(handle): \(answer.why ?? "")", when: true))
+                case .unknown: Swift.print("unknown: not in the registry")
+                case .underReview, .suspended, .archived: Swift.print("registered but \(answer.verdict.rawValue): \(handle)")
                 }
             }
         }
@@ -181,14 +178,13 @@ extension Switchboard {
             @Argument(help: "The entry id.") var id: String
 
             func run() throws {
-                let answer = try options.ask(ChannelService.history.rawValue, ["id": id], identity: false)
-                if !options.json { History.printHistory(answer["history"] as? [[String: Any]] ?? []) }
+                let answer = try options.ask(ChannelService.history.rawValue, ["id": id], identity: false, as: ChannelAnswer.self)
+                if !options.json { History.printHistory(answer.history ?? []) }
             }
 
-            static func printHistory(_ history: [[String: Any]]) {
+            static func printHistory(_ history: [ChannelChangeItem]) {
                 for change in history {
-                    Swift.print("  \(change["at"] as? String ?? "")  \(change["action"] as? String ?? "")  by \(change["actor"] as? String ?? "")"
-                        + "  → \(change["status"] as? String ?? "")" + ((change["reason"] as? String).map { "  \"\($0)\"" } ?? ""))
+                    Swift.print("  \(change.at)  \(change.action)  by \(change.actor)  → \(change.status)" + (change.reason.map { "  \"\($0)\"" } ?? ""))
                 }
             }
         }

@@ -1,6 +1,7 @@
 import DaemonHarness
 import Foundation
 import Majordomo
+import SwitchboardProtocol
 import Testing
 import TestSupport
 import ZeroMQ
@@ -14,21 +15,37 @@ import ZeroMQ
         return jsonObject(try client.request(service, body: [body], timeout: .seconds(5))?.body)
     }
 
+    /// The answer decoded through the wire model the CLI reads it with.
+    func ask<Answer: Decodable>(_ client: MajordomoClient, _ service: String, _ fields: [String: Any], as model: Answer.Type) throws -> Answer {
+        let body = Frame(bytes: try JSONSerialization.data(withJSONObject: fields))
+        let reply = try #require(try client.request(service, body: [body], timeout: .seconds(5))?.body.first)
+        return try JSONDecoder().decode(model, from: Data(reply.bytes))
+    }
+
     @Test func verifyFlagAndRefuse() throws {
         let daemon = try SpawnedDaemon()
         let client = try MajordomoClient(context: try Context(), endpoint: daemon.endpoint)
         defer { client.close() }
 
         // verify answers all three ways, for URLs and handles.
-        #expect(try ask(client, "sb.channels.verify", ["handle": "https://x.com/RivertonCity"])["verdict"] as? String == "official")
-        #expect(try ask(client, "sb.channels.verify", ["handle": "https://riverton.social/@city"])["verdict"] as? String == "official")
-        let lookalike = try ask(client, "sb.channels.verify", ["handle": "@RіvertonCity", "platform": "x"])   // Cyrillic і
-        #expect(lookalike["verdict"] as? String == "lookalike_of")
-        #expect((lookalike["channel"] as? [String: Any])?["handle"] as? String == "@RivertonCity")
-        #expect(try ask(client, "sb.channels.verify", ["handle": "@NotOurs", "platform": "x"])["verdict"] as? String == "unknown")
+        func verify(_ fields: [String: Any]) throws -> ChannelVerification {
+            try ask(client, "sb.channels.verify", fields, as: ChannelVerification.self)
+        }
+        #expect(try verify(["handle": "https://x.com/RivertonCity"]).verdict == .official)
+        #expect(try verify(["handle": "https://riverton.social/@city"]).verdict == .official)
+        let lookalike = try verify(["handle": "@RіvertonCity", "platform": "x"])   // Cyrillic і
+        #expect(lookalike.verdict == .lookalikeOf)
+        #expect(lookalike.channel?.handle == "@RivertonCity")
+        #expect(lookalike.why?.isEmpty == false)
+        #expect(try verify(["handle": "@NotOurs", "platform": "x"]).verdict == .unknown)
         // Every platform the demo city takes inquiries from has an account.
-        let listed = try #require(try ask(client, "sb.channels.list", [:])["channels"] as? [[String: Any]])
-        #expect(Set(listed.compactMap { $0["platform"] as? String }).isSuperset(of: ["x", "facebook", "instagram", "mastodon", "youtube", "whatsapp"]))
+        let list = try ask(client, "sb.channels.list", [:], as: ChannelList.self)
+        let listed = list.channels
+        #expect(list.total == listed.count)
+        #expect(Set(listed.map(\.platform)).isSuperset(of: ["x", "facebook", "instagram", "mastodon", "youtube", "whatsapp"]))
+        // Registering a lookalike is refused, naming the entry it imitates.
+        let refusal = try ask(client, "sb.channels.register", ["platform": "x", "handle": "@RivertonCiity", "actor": "ada"], as: ChannelRefusal.self)
+        #expect(refusal.status == "error" && refusal.error.channel?.handle == "@RivertonCity")
 
         // An inquiry addressed to an impostor is accepted, flagged, and waits in front-office review.
         let impostor = Frame(#"{"source":{"platform":"x","account":"@RivertonCityOfficial","external_id":"imp-1"},"author":{"handle":"@resident"},"text":"Streetlights are out on Elm","captured_at":"2026-11-22T09:30:00Z"}"#)
@@ -44,16 +61,20 @@ import ZeroMQ
         #expect(flag?["imitates_handle"] as? String == "@RivertonCity")
 
         // The city's own account is suspended: no reply leaves through it.
-        let city = try #require(listed.first { $0["handle"] as? String == "@RivertonCity" }?["id"] as? String)
-        #expect(try ask(client, "sb.channels.suspend", ["id": city, "reason": "password leaked", "actor": "ada"])["status"] as? String == "ok")
+        let city = try #require(listed.first { $0.handle == "@RivertonCity" }?.id)
+        let suspended = try ask(client, "sb.channels.suspend", ["id": city, "reason": "password leaked", "actor": "ada"], as: ChannelAnswer.self)
+        #expect(suspended.status == "ok" && suspended.channel?.status == "suspended")
         let refused = try ask(client, "sb.agent.reply", ["agent": "ana", "department": "front-office", "id": id,
                                                          "text": "A crew is on its way", "account": "@RivertonCity"])
         let error = try #require(refused["error"] as? [String: Any])
         #expect(error["code"] as? String == "unofficial_account")
         #expect((error["message"] as? String)?.contains("register") == true, "it says what to do next")
-        let history = try #require(try ask(client, "sb.channels.history", ["id": city])["history"] as? [[String: Any]])
-        #expect(history.last?["action"] as? String == "suspend")
-        #expect(history.last?["reason"] as? String == "password leaked")
+        let history = try #require(try ask(client, "sb.channels.history", ["id": city], as: ChannelAnswer.self).history)
+        #expect(history.last?.action == "suspend")
+        #expect(history.last?.reason == "password leaked")
+        #expect(history.last?.actor == "ada" && history.last?.status == "suspended")
+        let shown = try ask(client, "sb.channels.show", ["id": city], as: ChannelAnswer.self)
+        #expect(shown.channel?.id == city && shown.history == history)
         #expect(try daemon.terminate() == 0)
     }
 }

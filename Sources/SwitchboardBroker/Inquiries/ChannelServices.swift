@@ -29,36 +29,24 @@ extension ChannelService {
 
 extension ChannelEntry {
     /// The entry as the services answer it.
-    var json: [String: Any] {
-        var object: [String: Any] = [
-            "id": id, "platform": platform.rawValue, "handle": handle, "normalized": normalized, "status": status.rawValue,
-            "contacts": contacts,
-        ]
-        object["display_name"] = displayName
-        object["url"] = url
-        object["department"] = department
-        object["verified_at"] = verifiedAt.map(Timestamp.format)
-        object["review_due"] = reviewDue.map(Timestamp.format)
-        return object
+    var item: ChannelItem {
+        ChannelItem(id: id, platform: platform.rawValue, handle: handle, normalized: normalized, status: status.rawValue, contacts: contacts,
+                    displayName: displayName, url: url, department: department, verifiedAt: verifiedAt.map(Timestamp.format),
+                    reviewDue: reviewDue.map(Timestamp.format))
     }
 
-    var historyJSON: [[String: Any]] {
-        history.map { change in
-            var line: [String: Any] = ["action": change.action, "actor": change.actor, "at": Timestamp.format(change.at), "status": change.status.rawValue]
-            line["reason"] = change.reason
-            return line
-        }
+    var changes: [ChannelChangeItem] {
+        history.map { ChannelChangeItem(action: $0.action, actor: $0.actor, at: Timestamp.format($0.at), status: $0.status.rawValue, reason: $0.reason) }
     }
 }
 
 extension ChannelError {
-    /// As an agent-style error answer, with the entry it names.
+    /// As an error answer, with the entry it names.
     var reply: InquiryReply {
-        var detail: [String: Any] = ["code": code.rawValue, "message": description]
-        switch self {
-        case .duplicate(let entry), .lookalike(let entry, _), .secondAccount(let entry): detail["channel"] = entry.json
-        default: break
+        let entry: ChannelEntry? = switch self {
+        case .duplicate(let entry), .lookalike(let entry, _), .secondAccount(let entry): entry
+        default: nil
         }
-        return .agent(["status": "error", "error": detail])
+        return .model(ChannelRefusal(code: code, message: description, channel: entry?.item))
     }
 }

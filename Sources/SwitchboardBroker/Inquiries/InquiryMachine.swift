@@ -794,14 +794,14 @@ struct InquiryMachine {
                     (platform == nil || entry.platform.rawValue == platform) && (department == nil || entry.department == department)
                         && (status == nil || entry.status.rawValue == status)
                 }
-                return [refuse(client, service.rawValue, .agent(["status": "ok", "channels": entries.map(\.json), "total": entries.count]))]
+                return [refuse(client, service.rawValue, .model(ChannelList(channels: entries.map(\.item))))]
             case .show, .history:
                 let id = try request.string("id")
                 guard let entry = registry.entry(id) else { throw ChannelError.notFound(id) }
-                let answer: [String: Any] = service == .show
-                    ? ["status": "ok", "channel": entry.json, "history": entry.historyJSON]
-                    : ["status": "ok", "id": id, "history": entry.historyJSON]
-                return [refuse(client, service.rawValue, .agent(answer))]
+                let answer = service == .show
+                    ? ChannelAnswer(channel: entry.item, history: entry.changes)
+                    : ChannelAnswer(id: id, history: entry.changes)
+                return [refuse(client, service.rawValue, .model(answer))]
             case .verify:
                 let text = try request.string("handle")
                 let platform = try request.optional("platform").map { name throws(AgentError) -> Platform in
@@ -811,14 +811,16 @@ struct InquiryMachine {
                 guard let handle = ChannelHandle.parse(text, platform: platform) else {
                     throw AgentError.invalid(field: "handle", "give a handle with platform, or a profile URL")
                 }
-                var answer: [String: Any] = ["status": "ok", "platform": handle.platform.rawValue]
-                switch registry.verify(handle) {
-                case .official(let entry): answer["verdict"] = "official"; answer["channel"] = entry.json
-                case .inactive(let entry): answer["verdict"] = entry.status.rawValue; answer["channel"] = entry.json
-                case .lookalike(let entry, let why): answer["verdict"] = "lookalike_of"; answer["channel"] = entry.json; answer["why"] = why
-                case .unknown: answer["verdict"] = "unknown"
+                let named = handle.platform.rawValue
+                let answer = switch registry.verify(handle) {
+                case .official(let entry): ChannelVerification(platform: named, verdict: .official, channel: entry.item)
+                case .inactive(let entry):
+                    // Never `active` (that is `.official`): under review, suspended or archived.
+                    ChannelVerification(platform: named, verdict: ChannelVerification.Verdict(rawValue: entry.status.rawValue) ?? .suspended, channel: entry.item)
+                case .lookalike(let entry, let why): ChannelVerification(platform: named, verdict: .lookalikeOf, channel: entry.item, why: why)
+                case .unknown: ChannelVerification(platform: named, verdict: .unknown)
                 }
-                return [refuse(client, service.rawValue, .agent(answer))]
+                return [refuse(client, service.rawValue, .model(answer))]
             case .register:
                 let platformName = try request.string("platform")
                 guard let platform = Platform(rawValue: platformName) else { throw AgentError.invalid(field: "platform", "not a known platform") }
@@ -847,7 +849,7 @@ struct InquiryMachine {
     private mutating func registryChanged(_ entry: ChannelEntry, client: Frame, service: ChannelService) -> [Action] {
         verdicts = [:]
         open.store.save(entry)
-        open.afterCommit.append(.reply(client: client, service: service.rawValue, .agent(["status": "ok", "channel": entry.json]), inquiry: nil))
+        open.afterCommit.append(.reply(client: client, service: service.rawValue, .model(ChannelAnswer(channel: entry.item)), inquiry: nil))
         return []
     }
 

@@ -1,0 +1,134 @@
+/// The channel registry's answers (6/SB-CHANNELS): the broker encodes them, the CLI and
+/// the tests decode them.
+
+/// One entry of the registry of official accounts.
+public struct ChannelItem: Codable, Equatable, Sendable {
+    public var id: String
+    public var platform: String
+    /// As registered, for display.
+    public var handle: String
+    /// The form lookalikes are compared in.
+    public var normalized: String
+    /// under_review, active, suspended or archived.
+    public var status: String
+    public var contacts: [String]
+    public var displayName: String?
+    public var url: String?
+    /// The owning department; absent when the front office shares the account.
+    public var department: String?
+    public var verifiedAt: String?
+    public var reviewDue: String?
+
+    public init(id: String, platform: String, handle: String, normalized: String, status: String, contacts: [String],
+                displayName: String?, url: String?, department: String?, verifiedAt: String?, reviewDue: String?) {
+        self.id = id
+        self.platform = platform
+        self.handle = handle
+        self.normalized = normalized
+        self.status = status
+        self.contacts = contacts
+        self.displayName = displayName
+        self.url = url
+        self.department = department
+        self.verifiedAt = verifiedAt
+        self.reviewDue = reviewDue
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, platform, handle, normalized, status, contacts, url, department
+        case displayName = "display_name"
+        case verifiedAt = "verified_at"
+        case reviewDue = "review_due"
+    }
+}
+
+/// One change to an entry: who, what, why, when.
+public struct ChannelChangeItem: Codable, Equatable, Sendable {
+    public var action: String
+    public var actor: String
+    public var at: String
+    /// The entry's status after the change.
+    public var status: String
+    public var reason: String?
+
+    public init(action: String, actor: String, at: String, status: String, reason: String?) {
+        self.action = action
+        self.actor = actor
+        self.at = at
+        self.status = status
+        self.reason = reason
+    }
+}
+
+/// `sb.channels.list`.
+public struct ChannelList: Codable, Equatable, Sendable {
+    public var status: String
+    public var channels: [ChannelItem]
+    public var total: Int
+
+    public init(channels: [ChannelItem]) {
+        status = "ok"
+        self.channels = channels
+        total = channels.count
+    }
+}
+
+/// `sb.channels.show` (the entry and its history), `sb.channels.history` (the history
+/// only, with the entry's `id`) and every change: register, approve, suspend,
+/// reactivate, archive (the entry as the change left it).
+public struct ChannelAnswer: Codable, Equatable, Sendable {
+    public var status: String
+    public var id: String?
+    public var channel: ChannelItem?
+    public var history: [ChannelChangeItem]?
+
+    public init(id: String? = nil, channel: ChannelItem? = nil, history: [ChannelChangeItem]? = nil) {
+        status = "ok"
+        self.id = id
+        self.channel = channel
+        self.history = history
+    }
+}
+
+/// `sb.channels.verify`: whether a handle or profile URL is an official account.
+public struct ChannelVerification: Codable, Equatable, Sendable {
+    public enum Verdict: String, Codable, Sendable {
+        case official, unknown
+        /// It resembles `channel` (`why` says how): treat it as an impostor.
+        case lookalikeOf = "lookalike_of"
+        /// Registered, but not active now.
+        case underReview = "under_review", suspended, archived
+    }
+
+    public var status: String
+    public var platform: String
+    public var verdict: Verdict
+    public var channel: ChannelItem?
+    public var why: String?
+
+    public init(platform: String, verdict: Verdict, channel: ChannelItem? = nil, why: String? = nil) {
+        status = "ok"
+        self.platform = platform
+        self.verdict = verdict
+        self.channel = channel
+        self.why = why
+    }
+}
+
+/// A refused registry change: the error, and the entry it collides with (a duplicate, a
+/// lookalike, a second account for the department).
+public struct ChannelRefusal: Codable, Equatable, Sendable {
+    public var status: String
+    public var error: Detail
+
+    public struct Detail: Codable, Equatable, Sendable {
+        public var code: ErrorCode
+        public var message: String
+        public var channel: ChannelItem?
+    }
+
+    public init(code: ErrorCode, message: String, channel: ChannelItem?) {
+        status = "error"
+        error = Detail(code: code, message: message, channel: channel)
+    }
+}
