@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardProtocol
 
 /// A geographic rectangle, inclusive on every side.
 public struct BoundingBox: Sendable, Equatable {
@@ -299,5 +300,14 @@ struct NormalizedText {
             if zip(words[start..<(start + target.count)], target).allSatisfy({ $0 == $1 }) { return true }
         }
         return false
+    }
+}
+
+extension RouteExplanation {
+    /// The answer to `sb.route.explain` for a decision made with `configuration`'s rules,
+    /// by the broker or offline by the CLI.
+    public init(decision: RoutingDecision, configuration: SwitchboardConfiguration) {
+        self.init(department: decision.department, departmentName: configuration.department(decision.department)?.name,
+                  priority: decision.priority.rawValue, tags: decision.tags, rule: decision.rule, explanation: decision.explanation)
     }
 }

@@ -33,7 +33,7 @@ enum BrokerCompletion {
     }
 
     static let departments = CompletionKind.custom { _, _, prefix in
-        (ask(ServiceName.departments, [:])["departments"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }.filter { $0.hasPrefix(prefix) }
+        ((try? JSONDecoder().decode(DepartmentList.self, from: answer(ServiceName.departments, [:])))?.departments ?? []).map(\.id).filter { $0.hasPrefix(prefix) }
     }
 }
 

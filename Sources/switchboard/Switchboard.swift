@@ -134,9 +134,9 @@ extension Switchboard {
                 let client = try broker.client()
                 defer { client.close() }
                 let known = try client.request(ServiceName.departments, body: [Frame("{}")], timeout: broker.timeoutDuration, retries: 0)
-                    .flatMap { (try? JSONSerialization.jsonObject(with: Data($0.body.first?.bytes ?? []))) as? [String: Any] }?["departments"] as? [[String: Any]]
-                if let known, !known.contains(where: { $0["id"] as? String == service }) {
-                    print("\(service): not a department of this broker (departments: \(known.compactMap { $0["id"] as? String }.joined(separator: ", ")))")
+                    .flatMap { try? JSONDecoder().decode(DepartmentList.self, from: Data($0.body.first?.bytes ?? [])) }?.departments
+                if let known, !known.contains(where: { $0.id == service }) {
+                    print("\(service): not a department of this broker (departments: \(known.map(\.id).joined(separator: ", ")))")
                 } else {
                     print("\(service): no worker (404)")
                 }
@@ -272,9 +272,9 @@ extension Switchboard {
 
         func run() throws {
             let body = try readInput(envelope)
-            let answer: [String: Any]
+            let data: Data
             if let config {
-                answer = try Self.offline(body, config: config)
+                data = try Self.offline(body, config: config)
             } else {
                 let client = try broker.client()
                 defer { client.close() }
@@ -282,29 +282,32 @@ extension Switchboard {
                     printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? (--config FILE explains offline)")
                     throw Exit.unreachable
                 }
-                answer = (try? JSONSerialization.jsonObject(with: Data(reply.body.first?.bytes ?? []))) as? [String: Any] ?? [:]
+                data = Data(reply.body.first?.bytes ?? [])
             }
-            if answer["status"] as? String != "ok" {
-                let error = answer["error"] as? [String: Any] ?? [:]
-                printError("the envelope would be rejected: \(error["code"] as? String ?? "error"): \(error["message"] as? String ?? "")")
+            guard let answer = try? JSONDecoder().decode(RouteExplanation.self, from: data) else {
+                if let refusal = try? JSONDecoder().decode(ErrorAnswer.self, from: data) {
+                    printError("the envelope would be rejected: \(refusal.error.code.rawValue): \(refusal.error.message)")
+                } else {
+                    printError("the broker's answer to \(ServiceName.routeExplain) is not what this version reads; is switchboard as new as switchboardd?")
+                }
                 throw Exit.refused
             }
-            let department = answer["department"] as? String ?? "?"
-            print("department: \(department)" + ((answer["department_name"] as? String).map { " (\($0))" } ?? ""))
-            print("priority:   \(answer["priority"] as? String ?? "?")")
-            if let tags = answer["tags"] as? [String], !tags.isEmpty { print("tags:       \(tags.joined(separator: ", "))") }
-            print("rule:       \(answer["rule"] as? String ?? "none (front office triage)")")
-            if let flag = answer["unofficial_channel"] as? [String: Any] {
-                print("channel:    NOT official (\(flag["reason"] as? String ?? ""))" + ((flag["imitates_handle"] as? String).map { ", imitates \($0)" } ?? "")
+            print("department: \(answer.department)" + (answer.departmentName.map { " (\($0))" } ?? ""))
+            print("priority:   \(answer.priority)")
+            if !answer.tags.isEmpty { print("tags:       \(answer.tags.joined(separator: ", "))") }
+            print("rule:       \(answer.rule ?? "none (front office triage)")")
+            if let flag = answer.unofficialChannel {
+                print("channel:    NOT official (\(flag.reason))" + (flag.imitatesHandle.map { ", imitates \($0)" } ?? "")
                     + ": goes to front-office channel review")
             }
             if explain {
                 print("why:")
-                for line in answer["explanation"] as? [String] ?? [] { print("  - \(line)") }
+                for line in answer.explanation { print("  - \(line)") }
             }
         }
 
-        static func offline(_ body: Data, config: String) throws -> [String: Any] {
+        /// The broker's answer, computed here from a configuration file.
+        static func offline(_ body: Data, config: String) throws -> Data {
             let configuration: SwitchboardConfiguration
             do {
                 configuration = try SwitchboardConfiguration.load(path: config)
@@ -314,13 +317,9 @@ extension Switchboard {
             }
             do {
                 let decision = configuration.router.explain(try configuration.envelopeDecoder.decode(Array(body)))
-                var answer: [String: Any] = ["status": "ok", "department": decision.department, "priority": decision.priority.rawValue,
-                                             "tags": decision.tags, "explanation": decision.explanation]
-                answer["rule"] = decision.rule
-                answer["department_name"] = configuration.department(decision.department)?.name
-                return answer
+                return try JSONEncoder().encode(RouteExplanation(decision: decision, configuration: configuration))
             } catch let error as IngestError {
-                return ["status": "rejected", "error": ["code": error.code.rawValue, "message": error.message]]
+                return try JSONEncoder().encode(ErrorAnswer(ErrorDetail(code: error.code, message: error.message, field: error.field)))
             }
         }
     }

@@ -24,11 +24,25 @@ import TestSupport
         #expect(lines.last?.contains("matched: the text matches") == true)
     }
 
-    @Test func routeRejectsABadEnvelopeWithTheField() throws {
-        let daemon = try SpawnedDaemon()
-        let result = try runTool("switchboard", ["route", "--endpoint", daemon.endpoint, "-"], input: #"{"text": 1}"#)
+    @Test(arguments: [true, false]) func routeRejectsABadEnvelopeWithTheField(askTheBroker: Bool) throws {
+        let daemon = askTheBroker ? try SpawnedDaemon() : nil
+        let deploy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/switchboard.yaml").standardized.path
+        let arguments = ["route", "-"] + (daemon.map { ["--endpoint", $0.endpoint] } ?? ["--config", deploy])
+        let result = try runTool("switchboard", arguments, input: #"{"text": 1}"#)
         #expect(result.status == 1)
-        #expect(result.error.contains("missing_field: source is required"))
+        #expect(result.error.contains("the envelope would be rejected: missing_field: source is required"), "\(result.error)")
+    }
+
+    /// An envelope to an impostor account goes to the front office's channel review, and
+    /// the explanation names the account it imitates.
+    @Test func routeFlagsAnImpostorAccount() throws {
+        let daemon = try SpawnedDaemon()
+        let impostor = #"{"source":{"platform":"x","account":"@RivertonCityOfficial","external_id":"imp-9"},"author":{"handle":"@resident"},"text":"Streetlights are out on Elm","captured_at":"2026-11-22T09:30:00Z"}"#
+        let result = try runTool("switchboard", ["route", "--endpoint", daemon.endpoint, "-"], input: impostor)
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("department: front-office (") == true, "\(result.output)")
+        #expect(lines.contains("channel:    NOT official (lookalike), imitates @RivertonCity: goes to front-office channel review"), "\(result.output)")
     }
 
     @Test func ingestAndRequeueThroughTheDaemon() throws {

@@ -853,8 +853,8 @@ struct EngineLoop {
             carryOut(inquiries.ingest(client: client, body: body, now: wall), now: now)
         case InquiryService.departments:
             guard permitted(.request, client: client, service: service, now: now) else { return }
-            let list = options.configuration.departments.map { ["id": $0.id, "name": $0.name] }
-            reply(client, service, .agent(["status": "ok", "departments": list, "front_office": options.configuration.frontOffice]), now: now)
+            let list = options.configuration.departments.map { DepartmentList.Department(id: $0.id, name: $0.name) }
+            reply(client, service, .model(DepartmentList(departments: list, frontOffice: options.configuration.frontOffice)), now: now)
         case InquiryService.explain:
             guard permitted(.request, client: client, service: service, now: now) else { return }
             carryOut(inquiries.explain(client: client, body: body), now: now)

@@ -765,20 +765,13 @@ struct InquiryMachine {
         } catch {
             return [refuse(client, service, .rejected(error))]
         }
-        let decision = router.explain(inquiry)
-        var answer: [String: Any] = [
-            "status": "ok", "department": decision.department, "priority": decision.priority.rawValue, "tags": decision.tags,
-            "explanation": decision.explanation,
-        ]
-        answer["rule"] = decision.rule
-        answer["department_name"] = configuration.department(decision.department)?.name
+        var answer = RouteExplanation(decision: router.explain(inquiry), configuration: configuration)
         if let unofficial = Self.unofficialReason(verdict(for: inquiry.source)) {
-            var flag: [String: Any] = ["reason": unofficial.reason]
-            flag["imitates_handle"] = unofficial.imitates?.handle
-            answer["unofficial_channel"] = flag
-            answer["department"] = configuration.frontOffice
+            answer.unofficialChannel = .init(reason: unofficial.reason, imitatesHandle: unofficial.imitates?.handle)
+            answer.department = configuration.frontOffice
+            answer.departmentName = configuration.department(configuration.frontOffice)?.name
         }
-        return [refuse(client, service, .agent(answer))]
+        return [refuse(client, service, .model(answer))]
     }
 
     // MARK: The channel registry
