@@ -45,22 +45,26 @@ struct Admin: ParsableCommand {
         func run() throws {
             var fields: [String: Any] = ["citizen": citizen, "dry_run": dryRun]
             if let agent = options.agent { fields["actor"] = agent }
-            let answer = try options.ask(AdminService.erase.rawValue, fields, identity: false)
+            let answer = try options.ask(AdminService.erase.rawValue, fields, identity: false, as: ErasureAnswer.self)
             guard !options.json else { return }
-            let inquiries = answer["inquiries"] as? Int ?? 0, messages = answer["messages"] as? Int ?? 0
-            let hash = answer["citizen"] as? String ?? ""
-            if let last = answer["last_erased_at"] as? String {
+            let inquiries = answer.inquiries, messages = answer.messages
+            let hash = answer.citizen
+            if let last = answer.lastErasedAt {
                 print("nothing left to erase: this citizen's data was already erased on \(last) (recognised by the audit's keyed hash)")
                 return
             }
             if dryRun {
                 print("dry run: would erase the personal data of \(Self.count(inquiries, "closed inquiry", "closed inquiries")) and \(Self.count(messages, "message", "messages"))")
-                if let already = answer["already_anonymised"] as? Int, already > 0 { print("  \(already) of them already anonymised") }
-                for id in answer["ids"] as? [String] ?? [] { print("  \(id)") }
+                if answer.alreadyAnonymised > 0 { print("  \(answer.alreadyAnonymised) of them already anonymised") }
+                for id in answer.ids { print("  \(id)") }
                 print("nothing was changed; run again without --dry-run to erase")
             } else {
                 print("erased the personal data of \(Self.count(inquiries, "inquiry", "inquiries")) and \(Self.count(messages, "message", "messages"))")
                 print("audit entry recorded for citizen \(hash.prefix(16))… (a keyed hash; the handle is not kept)")
+                if let reopened = answer.reopenedMeanwhile {
+                    print("left as they are, reopened while the request ran (erase again once they are closed):")
+                    for id in reopened { print("  \(id)") }
+                }
             }
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
 import ZeroMQ
 
@@ -158,20 +159,16 @@ final class RecordsLane: Sendable {
                 post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.noCitizenRecords(request.platform)).frame))
                 return
             }
-            let answer: [String: Any] = ["status": "ok", "dry_run": request.dryRun, "citizen": citizen, "platform": request.platform.rawValue,
-                                         "inquiries": 0, "messages": 0, "already_anonymised": 0, "ids": [String](),
-                                         "already_erased_at": earlier.map(Timestamp.format), "last_erased_at": Timestamp.format(last)]
-            post(.answer(client: request.client, service: service, frame: InquiryReply.agent(answer).frame))
+            let answer = ErasureAnswer(dryRun: request.dryRun, citizen: citizen, platform: request.platform.rawValue, inquiries: 0, messages: 0,
+                                       alreadyAnonymised: 0, ids: [], alreadyErasedAt: earlier.map(Timestamp.format), lastErasedAt: Timestamp.format(last))
+            post(.answer(client: request.client, service: service, frame: InquiryReply.model(answer).frame))
             return
         }
-        var answer: [String: Any] = [
-            "status": "ok", "dry_run": request.dryRun, "citizen": citizen, "platform": request.platform.rawValue,
-            "inquiries": records.closed.count, "messages": records.messages, "already_anonymised": records.alreadyAnonymised,
-            "ids": records.closed.map(\.id.description),
-        ]
+        var answer = ErasureAnswer(dryRun: request.dryRun, citizen: citizen, platform: request.platform.rawValue, inquiries: records.closed.count,
+                                   messages: records.messages, alreadyAnonymised: records.alreadyAnonymised, ids: records.closed.map(\.id.description))
         if request.dryRun {
             logger.info("erasure dry run", metadata: ["citizen": "\(citizen)", "inquiries": "\(records.closed.count)", "actor": "\(request.actor)"])
-            post(.answer(client: request.client, service: service, frame: InquiryReply.agent(answer).frame))
+            post(.answer(client: request.client, service: service, frame: InquiryReply.model(answer).frame))
             return
         }
         let audit = ErasureAudit(at: request.at, actor: request.actor, platform: request.platform, citizenHash: citizen,
@@ -193,12 +190,12 @@ final class RecordsLane: Sendable {
         logger.notice("citizen's personal data erased", metadata: [
             "citizen": "\(citizen)", "inquiries": "\(outcome.erased.count)", "messages": "\(records.messages)", "actor": "\(request.actor)",
         ])
-        answer["inquiries"] = outcome.erased.count
-        answer["ids"] = outcome.erased.map(\.description)
+        answer.inquiries = outcome.erased.count
+        answer.ids = outcome.erased.map(\.description)
         let reopened = records.closed.map(\.id).filter { !erased.contains($0) }
-        if !reopened.isEmpty { answer["reopened_meanwhile"] = reopened.map(\.description) }
-        answer["erased_at"] = Timestamp.format(request.at)
-        post(.answer(client: request.client, service: service, frame: InquiryReply.agent(answer).frame))
+        if !reopened.isEmpty { answer.reopenedMeanwhile = reopened.map(\.description) }
+        answer.erasedAt = Timestamp.format(request.at)
+        post(.answer(client: request.client, service: service, frame: InquiryReply.model(answer).frame))
     }
 
     // MARK: Export
