@@ -405,5 +405,17 @@ enum Cities {
         #expect((unofficial["error"] as? [String: Any])?["code"] as? String == "unofficial_account")
         let empty = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "parks"])
         #expect((empty["error"] as? [String: Any])?["code"] as? String == "queue_empty")
+
+        // Requests are read by the envelope's strict parser: what one broker accepts,
+        // any tool reading the spec accepts too.
+        let trailingComma = Frame(#"{"agent":"ana","department":"front-office","id":"\#(id)",}"#)
+        let utf16 = Frame(bytes: Data(#"{"agent":"ana","department":"front-office"}"#.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }))
+        let repeated = Frame(#"{"agent":"ana","agent":"bob","department":"front-office"}"#)
+        for body in [trailingComma, utf16, repeated] {
+            let refused = jsonObject(try client.request("sb.agent.list", body: [body])?.body)
+            #expect((refused["error"] as? [String: Any])?["code"] as? String == "invalid_json", "\(refused)")
+        }
+        let badLimit = try agent(client, "sb.agent.list", ["agent": "ana", "department": "front-office", "limit": "2"])
+        #expect(badLimit["status"] as? String == "ok", "a limit that is not a number is left at its default")
     }
 }

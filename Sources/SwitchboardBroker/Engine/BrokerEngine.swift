@@ -909,11 +909,7 @@ struct EngineLoop {
             }
             guard permitted(access, client: client, service: service, now: now) else { return }
             if agentService.isRead {
-                guard let frame = request.frame else {
-                    reply(client, service, .agentError(.invalid(field: "body", "the request could not be read back")), now: now)
-                    return
-                }
-                if !reads.submit(ReadLane.Job(client: client, service: agentService, body: [frame], role: sender?.role)) {
+                if !reads.submit(ReadLane.Job(client: client, service: agentService, request: request, role: sender?.role)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return

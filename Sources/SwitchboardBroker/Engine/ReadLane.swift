@@ -12,7 +12,8 @@ final class ReadLane: Sendable {
     struct Job: Sendable {
         var client: Frame
         var service: AgentService
-        var body: [Frame]
+        /// Decoded once by the engine (and, with CURVE, filled in from the key).
+        var request: AgentRequest
         /// The key's role with CURVE: reads of one inquiry are checked against it.
         var role: Role?
     }
@@ -37,12 +38,7 @@ final class ReadLane: Sendable {
 
     func start(context: Context) {
         lane.start(context: context) { [reads] job, post in
-            let answer: InquiryReply
-            do throws(AgentError) {
-                answer = reads.answer(job.service, try AgentRequest(job.body), role: job.role)
-            } catch {
-                answer = .agentError(error)
-            }
+            let answer = reads.answer(job.service, job.request, role: job.role)
             post(Answer(client: job.client, service: job.service.rawValue, frame: answer.frame))
             return true
         }

@@ -97,15 +97,14 @@ enum AgentError: Error, CustomStringConvertible {
     }
 }
 
-/// The fields of an agent request, decoded once.
-struct AgentRequest {
-    private(set) var fields: [String: Any]
+/// The fields of an agent request, decoded once, by the strict parser that reads
+/// envelopes: UTF-8 JSON only, no trailing commas, no repeated keys.
+struct AgentRequest: Sendable {
+    private var fields: [String: JSONValue]
 
     init(_ body: [Frame]) throws(AgentError) {
-        guard body.count == 1, let object = (try? JSONSerialization.jsonObject(with: Data(body[0].bytes))) as? [String: Any] else {
-            throw .invalidJSON
-        }
-        fields = object
+        guard body.count == 1, case .object(let members)? = try? JSONValue.parse(body[0].bytes) else { throw .invalidJSON }
+        fields = Dictionary(members, uniquingKeysWith: { first, _ in first })
     }
 
     func string(_ key: String) throws(AgentError) -> String {
@@ -114,11 +113,34 @@ struct AgentRequest {
     }
 
     func optional(_ key: String) -> String? {
-        guard let value = fields[key] as? String, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        guard case .string(let value)? = fields[key], !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
         return value
     }
 
-    func integer(_ key: String) -> Int? { fields[key] as? Int }
+    /// A whole number (`2`, not `2.5`, nor `"2"`).
+    func integer(_ key: String) -> Int? {
+        guard case .number(let value)? = fields[key], value == value.rounded(), abs(value) < 1e15 else { return nil }
+        return Int(value)
+    }
+
+    /// Whether the request has `key` at all (with any value, null included).
+    func has(_ key: String) -> Bool { fields[key] != nil }
+
+    func bool(_ key: String) -> Bool? {
+        guard case .bool(let value)? = fields[key] else { return nil }
+        return value
+    }
+
+    /// An array of strings; nil when absent or when any element is not a string.
+    func strings(_ key: String) -> [String]? {
+        guard case .array(let values)? = fields[key] else { return nil }
+        var strings: [String] = []
+        for value in values {
+            guard case .string(let text) = value else { return nil }
+            strings.append(text)
+        }
+        return strings
+    }
 
     /// The inquiry id, if the request names one.
     func optionalID() throws(AgentError) -> InquiryID? {
@@ -140,17 +162,11 @@ struct AgentRequest {
     mutating func actAs(_ holder: KeyHolder?) throws(AgentError) {
         guard let holder else { return }
         if let agent = optional("agent"), agent != holder.name { throw .notYours(field: "agent") }
-        fields["agent"] = holder.name
+        fields["agent"] = .string(holder.name)
         if let own = holder.role.department {
             if let department, department != own { throw .notYours(field: "department") }
-            fields["department"] = own
+            fields["department"] = .string(own)
         }
-    }
-
-    /// The request as one JSON frame again (for the read lane, after `actAs`); nil if
-    /// it cannot be written back (never an empty request in its place).
-    var frame: Frame? {
-        (try? JSONSerialization.data(withJSONObject: fields)).map { Frame(bytes: $0) }
     }
 }
 
@@ -167,23 +183,27 @@ enum WorkerOutcome {
     init?(_ bytes: [UInt8]) {
         // Plain acknowledgements ("ok", "scheduled a crew") are the common case: only a
         // body that looks like a JSON object is parsed.
-        guard bytes.first == UInt8(ascii: "{"),
-              let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
-              let outcome = object["outcome"] as? String else { return nil }
-        let note = object["note"] as? String
+        guard bytes.first == UInt8(ascii: "{"), case .object(let members)? = try? JSONValue.parse(bytes) else { return nil }
+        let object = Dictionary(members, uniquingKeysWith: { first, _ in first })
+        func text(_ key: String) -> String? {
+            guard case .string(let value)? = object[key] else { return nil }
+            return value
+        }
+        guard let outcome = text("outcome") else { return nil }
+        let note = text("note")
         switch outcome {
         case "answered":
-            guard let text = object["text"] as? String, let account = object["account"] as? String else { return nil }
-            self = .answered(text: text, account: account)
+            guard let answer = text("text"), let account = text("account") else { return nil }
+            self = .answered(text: answer, account: account)
         case "handoff":
-            guard let target = object["department"] as? String else { return nil }
+            guard let target = text("department") else { return nil }
             self = .handoff(to: target, note: note ?? "")
         case "return":
             self = .returned(note: note ?? "")
         case "awaiting_citizen":
-            self = .awaitingCitizen(note: note ?? "", question: object["text"] as? String, account: object["account"] as? String)
+            self = .awaitingCitizen(note: note ?? "", question: text("text"), account: text("account"))
         case "close":
-            guard let resolution = (object["resolution"] as? String).flatMap(Resolution.init(rawValue:)) else { return nil }
+            guard let resolution = text("resolution").flatMap(Resolution.init(rawValue:)) else { return nil }
             self = .close(resolution, note: note)
         default:
             return nil

@@ -819,10 +819,13 @@ struct InquiryMachine {
                 guard let platform = Platform(rawValue: platformName) else { throw AgentError.invalid(field: "platform", "not a known platform") }
                 let department = request.optional("department")
                 if let department, !departments.contains(department) { throw AgentError.unknownDepartment(department) }
+                if request.has("contacts"), request.strings("contacts") == nil {
+                    throw AgentError.invalid(field: "contacts", "must be an array of strings (names or addresses of the account's keepers)")
+                }
                 let entry = try registry.register(
                     platform: platform, handle: try request.string("handle"), displayName: request.optional("display_name"),
                     url: request.optional("url"), department: department == configuration.frontOffice ? nil : department,
-                    contacts: request.fields["contacts"] as? [String] ?? [], actor: actor, override: request.optional("override"),
+                    contacts: request.strings("contacts") ?? [], actor: actor, override: request.optional("override"),
                     exception: request.optional("exception"), now: now
                 )
                 return registryChanged(entry, client: client, service: service)

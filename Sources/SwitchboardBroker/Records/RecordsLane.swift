@@ -267,8 +267,8 @@ extension RecordsLane.Erasure {
         }
         let handle = String(citizen[citizen.index(after: colon)...])
         guard !CitizenHandle.normalized(handle).isEmpty else { throw .invalid(field: "citizen", "the handle is empty") }
-        if let flag = request.fields["dry_run"], !(flag is Bool) { throw .invalid(field: "dry_run", "must be true or false") }
-        self.init(client: client, platform: platform, handle: handle, dryRun: request.fields["dry_run"] as? Bool ?? false,
+        if request.has("dry_run"), request.bool("dry_run") == nil { throw .invalid(field: "dry_run", "must be true or false") }
+        self.init(client: client, platform: platform, handle: handle, dryRun: request.bool("dry_run") ?? false,
                   actor: actor ?? request.optional("actor") ?? "anonymous", at: at)
     }
 }
@@ -290,7 +290,7 @@ extension RecordsLane.Export {
         let limit = request.integer("limit") ?? RecordsLane.maxExportPage
         guard (1...RecordsLane.maxExportPage).contains(limit) else { throw .invalid(field: "limit", "must be 1 to \(RecordsLane.maxExportPage)") }
         self.init(client: client, closedBefore: before, department: department, after: after, limit: limit,
-                  count: request.fields["count"] as? Bool ?? false)
+                  count: request.bool("count") ?? false)
     }
 
 }
