@@ -17,8 +17,6 @@ enum InquiryReply {
     case move(MoveAnswer)
     /// `sb.agent.show`, answered as SwitchboardProtocol's `InquiryDetail`.
     case detail(DetailAnswer)
-    /// An agent service's answer, as a JSON object.
-    case agent([String: Any])
     /// An answer with a model in SwitchboardProtocol, which clients decode.
     case model(any Encodable)
     case agentError(AgentError)
@@ -35,7 +33,8 @@ enum InquiryReply {
         }
     }
 
-    /// Hand-written on the hot path (ingest), Foundation for the rest.
+    /// Hand-written on the hot path (ingest) and around stored documents (claims, show);
+    /// JSONEncoder for the models of the rest.
     var frame: Frame {
         var writer = JSONWriter()
         switch self {
@@ -73,8 +72,6 @@ enum InquiryReply {
             answer.write(&writer)
         case .detail(let answer):
             answer.write(&writer)
-        case .agent(let object):
-            return Self.json(object)
         case .model(let answer):
             return Frame(bytes: (try? Self.encoder.encode(answer)) ?? Data("{}".utf8))
         }
@@ -103,18 +100,12 @@ enum InquiryReply {
         return Frame(writer.bytes)
     }
 
-    /// Sorted keys and plain slashes, as ``json(_:)`` writes.
+    /// Sorted keys and plain slashes, as every agent answer is written.
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
-
-    private static func json(_ object: [String: Any]) -> Frame {
-        // Keys sorted: agents' answers are not on the hot path, and stable output reads
-        // and diffs better.
-        Frame(bytes: (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes, .sortedKeys])) ?? Data("{}".utf8))
-    }
 
     /// An inquiry as a move left it, and what the requester may do next. With a claim,
     /// the envelope and routing decision go out as the bytes stored, not parsed and
