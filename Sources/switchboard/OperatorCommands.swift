@@ -26,17 +26,21 @@ extension Switchboard {
             var seen = 0
             while count.map({ seen < $0 }) ?? true {
                 guard let frames = try socket.receive(.timeout(.seconds(1))), frames.count == 2 else { continue }
-                let body = (try? JSONSerialization.jsonObject(with: Data(frames[1].bytes))) as? [String: Any] ?? [:]
-                if let department, body["department"] as? String != department { continue }
+                guard let event = try? JSONDecoder().decode(StreamEvent.self, from: Data(frames[1].bytes)) else {
+                    printError("skipped an event this version cannot read (topic \(frames[0].string ?? "?")); is switchboard as new as switchboardd?")
+                    continue
+                }
+                if let department, event.department != department { continue }
                 seen += 1
                 if json { print(String(decoding: frames[1].bytes, as: UTF8.self)); continue }
-                var line = "\(body["at"] as? String ?? "")  \(frames[0].string ?? "")"
-                if let id = body["inquiry_id"] as? String { line += "  \(id)" }
-                if let department = body["department"] as? String { line += "  \(department)" }
-                if let actor = body["actor"] as? [String: Any] { line += "  \(actor["kind"] as? String ?? "") \(actor["id"] as? String ?? "")" }
-                if let from = body["from"] as? String, let to = body["to"] as? String { line += "  \(from) → \(to)" }
-                if let goal = body["goal"] as? String { line += "  \(goal) \(body["scope"] as? String ?? "")" }
-                if let reason = body["reason"] as? String { line += "  \(reason)" }
+                var line = "\(event.at)  \(frames[0].string ?? "")"
+                if let id = event.inquiryID ?? event.channelID { line += "  \(id)" }
+                if let department = event.department { line += "  \(department)" }
+                if let actor = event.actor { line += "  \(actor.kind) \(actor.id)" }
+                if let from = event.from, let to = event.to { line += "  \(from) → \(to)" }
+                if let goal = event.goal { line += "  \(goal) \(event.scope ?? "")" }
+                if let reason = event.reason { line += "  \(reason)" }
+                if let due = event.reviewDue { line += "  review due \(due)" }
                 print(line)
                 fflush(nil)   // all C streams: a pipe reader sees each line as it comes
             }
