@@ -166,9 +166,10 @@ import ZeroMQ
         let actions = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
         guard case .send(let worker, let frames)? = actions.first else { Issue.record("no delivery: \(actions)"); return }
         #expect(worker == "w1")
-        let body = try #require(try JSONSerialization.jsonObject(with: Data(frames.last!.bytes)) as? [String: Any])
-        #expect((body["inquiry"] as? [String: Any])?["text"] as? String == "My bin was not collected")
-        #expect((body["delivery"] as? [String: Any])?["count"] as? Int == 1)
+        let body = try JSONDecoder().decode(InquiryDelivery.self, from: Data(frames.last!.bytes))
+        #expect(body.inquiry.text == "My bin was not collected")
+        #expect(body.delivery.count == 1 && body.delivery.inquiryID == id.description && body.delivery.department == "front-office")
+        #expect(body.delivery.priority == "normal" && body.routing.unofficialChannel == nil)
         // Named by an opaque name for its connection, never by its routing id.
         let owner = try #require(machine.record(id)?.lifecycle.owner)
         #expect(owner == .worker(InquiryMachine.workerName("w1")))
@@ -350,10 +351,9 @@ import ZeroMQ
         }.first)
         let delivery = machine.deliverOutbound(queued, service: "outbound.x", to: "gateway-w")
         guard case .send(_, let frames)? = delivery.first else { Issue.record("nothing delivered"); return }
-        let body = try #require(try JSONSerialization.jsonObject(with: Data(frames.last!.bytes)) as? [String: Any])
-        #expect(body["kind"] as? String == "question")
-        #expect(body["text"] as? String == "Which street?")
-        #expect(body["in_reply_to"] as? String == "1")
+        let body = try JSONDecoder().decode(OutboundPost.self, from: Data(frames.last!.bytes))
+        #expect(body.kind == "question" && body.text == "Which street?" && body.inReplyTo == "1")
+        #expect(body.inquiryID == id.description && body.platform == "x" && body.account == "@RivertonCity")
         // The gateway posts it as "q-77"; the citizen answers that post.
         _ = machine.outboundSent(queued, worker: "gateway-w", reply: [Frame(#"{"external_id":"q-77"}"#)], now: now)
         _ = commit()

@@ -4,6 +4,7 @@ import Logging
 import Majordomo
 import Synchronization
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
 import TestSupport
 import ZeroMQ
@@ -95,13 +96,12 @@ struct Delivery: Sendable {
     let department: String
     let text: String
 
+    /// Decoded through the wire model, as a Swift worker would.
     init?(_ request: WorkerRequest) {
-        let body = jsonObject(request.body)
-        guard let delivery = body["delivery"] as? [String: Any], let inquiry = body["inquiry"] as? [String: Any],
-              let id = delivery["inquiry_id"] as? String, let count = delivery["count"] as? Int,
-              let department = delivery["department"] as? String, let text = inquiry["text"] as? String
-        else { return nil }
-        (inquiryID, self.count, self.department, self.text) = (id, count, department, text)
+        guard request.body.count == 1,
+              let model = try? JSONDecoder().decode(InquiryDelivery.self, from: Data(request.body[0].bytes)),
+              let text = model.inquiry.text else { return nil }
+        (inquiryID, count, department, self.text) = (model.delivery.inquiryID, model.delivery.count, model.delivery.department, text)
     }
 }
 
