@@ -129,11 +129,11 @@ enum InquiryReply {
             writer.add("allowed", strings: allowed)
             writer.add("department", record.lifecycle.department)
             writer.add("id", record.id.description)
-            if let envelope { writer.add("inquiry", raw: envelope) }
+            if let envelope { writer.add("inquiry", raw: InquiryReply.stored(envelope)) }
             writer.add("lease_expires_at", record.leaseExpiresAt.map(Timestamp.format))
             writer.add("owner", record.lifecycle.owner.map { "\($0)" })
             writer.add("priority", record.priority.rawValue)
-            if let routing { writer.add("routing", raw: routing) }
+            if let routing { writer.add("routing", raw: InquiryReply.stored(routing)) }
             writer.add("state", record.lifecycle.state.rawValue)
             writer.add("status", "ok")
         }
@@ -165,20 +165,23 @@ enum InquiryReply {
             writer.add("deliveries", Int(record.deliveries))
             writer.add("department", record.lifecycle.department)
             writer.add("id", stored.id.description)
-            // Both columns are written by the broker, never empty; null rather than a
-            // broken document if one ever is.
-            writer.add("inquiry", raw: stored.envelopeJSON.isEmpty ? "null" : stored.envelopeJSON)
+            writer.add("inquiry", raw: InquiryReply.stored(stored.envelopeJSON))
             writer.add("lease_expires_at", record.leaseExpiresAt.map(Timestamp.format))
             writer.add("owner", record.lifecycle.owner.map { "\($0)" })
             writer.add("priority", record.priority.rawValue)
             writer.add("received_at", stored.receivedAt)
-            writer.add("routing", raw: stored.routingJSON.isEmpty ? "null" : stored.routingJSON)
+            writer.add("routing", raw: InquiryReply.stored(stored.routingJSON))
             writer.add("sla", raw: InquiryReply.json(clocks))
             writer.add("state", record.lifecycle.state.rawValue)
             writer.add("status", "ok")
             writer.add("timeline", raw: InquiryReply.json(timeline.map(InquiryReply.item)))
         }
     }
+
+    /// A stored document (envelope, routing decision) to embed as it is. The broker
+    /// writes both columns and never leaves one empty; null rather than a broken answer
+    /// if one ever is.
+    static func stored(_ json: String) -> String { json.isEmpty ? "null" : json }
 
     /// A model as JSON text, to go inside a document written by hand.
     static func json(_ model: some Encodable) -> String {
