@@ -67,6 +67,12 @@ public struct SLAClock: Codable, Sendable, Equatable {
         accrued + (runningSince.map { max(0, now.timeIntervalSince($0)) } ?? 0)
     }
 
+    /// Where it stands, as agents' answers name it: met, breached, warning (past 80%),
+    /// paused (waiting for the citizen) or running.
+    public var state: String {
+        met ? "met" : breached ? "breached" : warned ? "warning" : runningSince == nil ? "paused" : "running"
+    }
+
     mutating func pause(at now: Date) {
         accrued = elapsed(at: now)
         runningSince = nil

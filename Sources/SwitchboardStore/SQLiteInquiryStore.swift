@@ -599,8 +599,7 @@ public final class SQLiteInquiryStore: InquiryStore {
     static func tightest(_ sla: InquirySLA, at now: Date) -> (Double?, String?) {
         let clocks = [sla.legFirstResponse, sla.legResolution, sla.wholeFirstResponse, sla.wholeResolution].filter { !$0.met }
         guard let clock = clocks.min(by: { $0.target - $0.elapsed(at: now) < $1.target - $1.elapsed(at: now) }) else { return (nil, nil) }
-        let state = clock.breached ? "breached" : (clock.warned ? "warning" : (clock.runningSince == nil ? "paused" : "running"))
-        return ((clock.target - clock.elapsed(at: now)).rounded(), state)
+        return ((clock.target - clock.elapsed(at: now)).rounded(), clock.state)
     }
 
     public func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID] {

@@ -8,12 +8,13 @@ import ZeroMQ
 /// Shell completion that asks the broker, with the identity and broker from the
 /// environment or the config file; it completes nothing when the broker does not answer.
 enum BrokerCompletion {
-    static func ask(_ service: String, _ fields: [String: Any]) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: answer(service, fields))) as? [String: Any] ?? [:]
+    /// The broker's answer through its model; nil when it does not answer, or refuses.
+    static func ask<Answer: Decodable>(_ service: String, _ fields: [String: Any], as model: Answer.Type) -> Answer? {
+        try? JSONDecoder().decode(model, from: answer(service, fields))
     }
 
     /// The broker's answer, or nothing when it does not answer.
-    static func answer(_ service: String, _ fields: [String: Any]) -> Data {
+    private static func answer(_ service: String, _ fields: [String: Any]) -> Data {
         let endpoint = CLIConfig.value(environment: "SWITCHBOARD_BROKER", file: "endpoint") ?? "tcp://127.0.0.1:5555"
         var fields = fields
         if fields["agent"] == nil, let agent = CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent") { fields["agent"] = agent }
@@ -28,12 +29,12 @@ enum BrokerCompletion {
     static let inquiries = CompletionKind.custom { _, _, prefix in
         var fields: [String: Any] = ["limit": 100]
         if let department = CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department") { fields["department"] = department }
-        let items = (try? JSONDecoder().decode(InquiryList.self, from: answer(AgentService.list.rawValue, fields)))?.inquiries ?? []
+        let items = ask(AgentService.list.rawValue, fields, as: InquiryList.self)?.inquiries ?? []
         return items.map { String($0.id.prefix(13)) }.filter { $0.hasPrefix(prefix) }
     }
 
     static let departments = CompletionKind.custom { _, _, prefix in
-        ((try? JSONDecoder().decode(DepartmentList.self, from: answer(ServiceName.departments, [:])))?.departments ?? []).map(\.id).filter { $0.hasPrefix(prefix) }
+        (ask(ServiceName.departments, [:], as: DepartmentList.self)?.departments ?? []).map(\.id).filter { $0.hasPrefix(prefix) }
     }
 }
 

@@ -103,8 +103,9 @@ struct AgentRequest: Sendable {
     private var fields: [String: JSONValue]
 
     init(_ body: [Frame]) throws(AgentError) {
-        guard body.count == 1, case .object(let members)? = try? JSONValue.parse(body[0].bytes) else { throw .invalidJSON }
-        fields = Dictionary(members, uniquingKeysWith: { first, _ in first })
+        guard body.count == 1, let members = (try? JSONValue.parse(body[0].bytes))?.objectValue else { throw .invalidJSON }
+        // The parser refuses repeated keys.
+        fields = Dictionary(uniqueKeysWithValues: members)
     }
 
     func string(_ key: String) throws(AgentError) -> String {
@@ -113,33 +114,26 @@ struct AgentRequest: Sendable {
     }
 
     func optional(_ key: String) -> String? {
-        guard case .string(let value)? = fields[key], !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+        guard let value = fields[key]?.stringValue, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
         return value
     }
 
     /// A whole number (`2`, not `2.5`, nor `"2"`).
     func integer(_ key: String) -> Int? {
-        guard case .number(let value)? = fields[key], value == value.rounded(), abs(value) < 1e15 else { return nil }
+        guard let value = fields[key]?.doubleValue, value == value.rounded(), abs(value) < 1e15 else { return nil }
         return Int(value)
     }
 
     /// Whether the request has `key` at all (with any value, null included).
     func has(_ key: String) -> Bool { fields[key] != nil }
 
-    func bool(_ key: String) -> Bool? {
-        guard case .bool(let value)? = fields[key] else { return nil }
-        return value
-    }
+    func bool(_ key: String) -> Bool? { fields[key]?.boolValue }
 
     /// An array of strings; nil when absent or when any element is not a string.
     func strings(_ key: String) -> [String]? {
-        guard case .array(let values)? = fields[key] else { return nil }
-        var strings: [String] = []
-        for value in values {
-            guard case .string(let text) = value else { return nil }
-            strings.append(text)
-        }
-        return strings
+        guard let values = fields[key]?.arrayValue else { return nil }
+        let strings = values.compactMap(\.stringValue)
+        return strings.count == values.count ? strings : nil
     }
 
     /// The inquiry id, if the request names one.
@@ -183,12 +177,8 @@ enum WorkerOutcome {
     init?(_ bytes: [UInt8]) {
         // Plain acknowledgements ("ok", "scheduled a crew") are the common case: only a
         // body that looks like a JSON object is parsed.
-        guard bytes.first == UInt8(ascii: "{"), case .object(let members)? = try? JSONValue.parse(bytes) else { return nil }
-        let object = Dictionary(members, uniquingKeysWith: { first, _ in first })
-        func text(_ key: String) -> String? {
-            guard case .string(let value)? = object[key] else { return nil }
-            return value
-        }
+        guard bytes.first == UInt8(ascii: "{"), let document = try? JSONValue.parse(bytes) else { return nil }
+        func text(_ key: String) -> String? { document[key]?.stringValue }
         guard let outcome = text("outcome") else { return nil }
         let note = text("note")
         switch outcome {

@@ -73,7 +73,7 @@ enum InquiryReply {
         case .detail(let answer):
             answer.write(&writer)
         case .model(let answer):
-            return Frame(bytes: (try? Self.encoder.encode(answer)) ?? Data("{}".utf8))
+            return Frame(Self.json(answer))
         }
         return Frame(writer.bytes)
     }
@@ -153,9 +153,8 @@ enum InquiryReply {
             let sla = stored.record.sla
             return [("department_first_response", sla.legFirstResponse), ("department_resolution", sla.legResolution),
                     ("first_response", sla.wholeFirstResponse), ("resolution", sla.wholeResolution)].map { name, clock in
-                let state = clock.met ? "met" : (clock.breached ? "breached" : (clock.warned ? "warning" : (clock.runningSince == nil ? "paused" : "running")))
-                return InquiryDetail.Clock(clock: name, targetSeconds: clock.target,
-                                           elapsedSeconds: (clock.elapsed(at: now) * 10).rounded() / 10, state: state)
+                InquiryDetail.Clock(clock: name, targetSeconds: clock.target,
+                                    elapsedSeconds: (clock.elapsed(at: now) * 10).rounded() / 10, state: clock.state)
             }
         }
 
@@ -183,7 +182,7 @@ enum InquiryReply {
     /// if one ever is.
     static func stored(_ json: String) -> String { json.isEmpty ? "null" : json }
 
-    /// A model as JSON text, to go inside a document written by hand.
+    /// A model as JSON text: a whole answer, or a part of one written by hand.
     static func json(_ model: some Encodable) -> String {
         String(decoding: (try? encoder.encode(model)) ?? Data("null".utf8), as: UTF8.self)
     }
