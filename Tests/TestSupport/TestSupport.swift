@@ -70,9 +70,25 @@ public final class CapturedLogs: Sendable {
     }
 }
 
-/// A fresh, empty directory under the system's temporary folder.
+/// A fresh, empty directory under the system's temporary folder, removed when the test
+/// process exits.
 public func temporaryDirectory() -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-test-\(UUID().uuidString)").path
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    removedAtExit.withLock { $0.append(path) }
+    _ = removalRegistered
     return path
 }
+
+/// The directories ``temporaryDirectory()`` made. A run makes a few hundred (databases,
+/// configurations, spawned daemons' data); left behind, they piled up by the thousand
+/// in the temporary folder of every machine the suite ran on.
+private let removedAtExit = Mutex<[String]>([])
+
+/// Registered once: removal waits for the end of the process, when no test and no
+/// daemon a test spawned (each is stopped by its test) still uses a directory.
+private let removalRegistered: Void = {
+    atexit {
+        for path in removedAtExit.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+    }
+}()
