@@ -729,7 +729,6 @@ struct EngineLoop {
     mutating func perform(_ actions: [MajordomoBrokerMachine.Action], now: ContinuousClock.Instant) {
         var pending = actions[...]
         while let action = pending.popFirst() {
-            let wall = clock.now()
             switch action {
             case .send(let peer, let frames):
                 pending.append(contentsOf: send(peer, frames, now: now))
@@ -741,7 +740,7 @@ struct EngineLoop {
                 if InquiryService.isOutbound(department) {
                     carryOut(inquiries.deliverOutbound(entry, service: department, to: worker), now: now)
                 } else if ensureLoaded(entry.id, body: true) {
-                    carryOut(inquiries.deliver(entry, department: department, to: worker, now: wall), now: now)
+                    carryOut(inquiries.deliver(entry, department: department, to: worker, now: clock.now()), now: now)
                 } else {
                     // The store cannot be read: treating the worker as gone puts what it
                     // holds back at the front of the queue, with no tight retry loop (it
@@ -751,15 +750,15 @@ struct EngineLoop {
             case .inquiryAcknowledged(let worker, let department, let entry, let reply):
                 if InquiryService.isOutbound(department) {
                     if let inquiry = inquiries.inquiry(ofMessage: entry.id) { ensureLoaded(inquiry) }
-                    carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: wall), now: now)
+                    carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: clock.now()), now: now)
                 } else {
                     ensureLoaded(entry.id)
-                    carryOut(inquiries.workerReplied(entry, department: department, worker: worker, reply: reply, now: wall), now: now)
+                    carryOut(inquiries.workerReplied(entry, department: department, worker: worker, reply: reply, now: clock.now()), now: now)
                 }
             case .inquiryReleased(let department, let entry):
                 guard !InquiryService.isOutbound(department) else { continue }
                 ensureLoaded(entry.id)
-                carryOut(inquiries.workerLeft(holding: entry, department: department, now: wall), now: now)
+                carryOut(inquiries.workerLeft(holding: entry, department: department, now: clock.now()), now: now)
             case .parkInquiry(let department, let entry, let reason):
                 guard !InquiryService.isOutbound(department) else {
                     // A message to a citizen is never dropped: it waits for a gateway
@@ -771,7 +770,7 @@ struct EngineLoop {
                     continue
                 }
                 ensureLoaded(entry.id)
-                carryOut(inquiries.park(entry, department: department, reason: reason, now: wall), now: now)
+                carryOut(inquiries.park(entry, department: department, reason: reason, now: clock.now()), now: now)
             }
         }
     }

@@ -65,6 +65,28 @@ public struct MajordomoBrokerMachine {
         var holding: [Held] = []
 
         var hasCredit: Bool { holding.count < credit }
+
+        /// Takes what answers `client` (a request's token or an inquiry's delivery
+        /// address) out of what it holds, oldest first, with whether it had been full.
+        /// A mutating method, so the broker changes the worker where it is stored: reading
+        /// it out of the dictionary copied it (with its array) on every message.
+        mutating func takeAnswered(by client: Frame) -> (held: Held, wasFull: Bool)? {
+            guard let index = holding.firstIndex(where: { held in
+                switch held {
+                case .request(let request): request.token == client
+                case .inquiry(let entry): MajordomoBrokerMachine.deliveryAddress(entry.id) == client
+                }
+            }) else { return nil }
+            let wasFull = !hasCredit
+            return (holding.remove(at: index), wasFull)
+        }
+
+        /// Hands it `held`; whether it still has credit afterwards.
+        mutating func hold(_ held: Held, nextHeartbeatAt: Instant) -> Bool {
+            holding.append(held)
+            self.nextHeartbeatAt = nextHeartbeatAt
+            return hasCredit
+        }
     }
 
     struct Service {
@@ -283,24 +305,19 @@ public struct MajordomoBrokerMachine {
         case .reply(let client, let body):
             // The oldest held request from this client (or the inquiry with this
             // delivery address) is the one answered.
-            guard let index = workers[peer]!.holding.firstIndex(where: { held in
-                switch held {
-                case .request(let request): request.token == client
-                case .inquiry(let entry): Self.deliveryAddress(entry.id) == client
-                }
-            }) else {
+            guard let (held, wasFull) = workers[peer]!.takeAnswered(by: client) else {
                 return [.report(.unexpectedCommand(peer: peer, command: command.name))]
                     + disconnect(peer, reason: .protocolViolation, now: now)
             }
-            let wasFull = !workers[peer]!.hasCredit
-            let held = workers[peer]!.holding.remove(at: index)
             let service = workers[peer]!.service
             let answered: Action = switch held {
             case .request(let request): .send(peer: request.client, frames: ClientMessage(service: service, body: body).frames)
             case .inquiry(let entry): .inquiryAcknowledged(worker: peer, department: service, entry: entry, reply: body)
             }
             if wasFull { services[service]?.idle.append(peer) }
-            return [answered] + dispatch(service, now: now)
+            var actions = dispatch(service, now: now)
+            actions.insert(answered, at: 0)
+            return actions
         case .ready, .request:
             return [.report(.unexpectedCommand(peer: peer, command: command.name))]
                 + disconnect(peer, reason: .protocolViolation, now: now)
@@ -364,20 +381,21 @@ public struct MajordomoBrokerMachine {
         guard services[name] != nil else { return [] }
         var actions: [Action] = []
         // The service is mutated in place (see workerCommand) rather than copied out.
+        let heartbeat = now + configuration.heartbeatInterval
         while let id = services[name]!.idle.first {
+            let stillHasCredit: Bool
             if let request = services[name]!.requests.popFirst() {
-                workers[id]!.holding.append(.request(request))
+                stillHasCredit = workers[id]!.hold(.request(request), nextHeartbeatAt: heartbeat)
                 actions.append(.send(peer: id, frames: WorkerCommand.request(client: request.token, body: request.body).frames))
             } else if var entry = inquiries.next(department: name) {
                 entry.deliveries &+= 1
-                workers[id]!.holding.append(.inquiry(entry))
+                stillHasCredit = workers[id]!.hold(.inquiry(entry), nextHeartbeatAt: heartbeat)
                 actions.append(.deliverInquiry(worker: id, department: name, entry: entry))
             } else {
                 break
             }
             services[name]!.idle.removeFirst()
-            if workers[id]!.hasCredit { services[name]!.idle.append(id) }
-            workers[id]!.nextHeartbeatAt = now + configuration.heartbeatInterval
+            if stillHasCredit { services[name]!.idle.append(id) }
         }
         return actions
     }
