@@ -58,10 +58,12 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        /// Persistence behind the InquiryStore protocol; SQLite through GRDB.
+        /// Persistence behind the InquiryStore protocol; SQLite through GRDB (and, for
+        /// the writer's hot statements only, SQLite's own binding calls: BoundStatement).
         .target(name: "SwitchboardStore", dependencies: [
             "SwitchboardProtocol", "SwitchboardCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         .target(name: "SwitchboardBroker", dependencies: [
             "ZeroMQ", "Majordomo", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardStore",

@@ -323,22 +323,32 @@ public final class SQLiteInquiryStore: InquiryStore {
     private static func apply(_ batch: StoreBatch, _ db: Database) throws -> CommitResult {
         var result = CommitResult()
         if !batch.inserts.isEmpty {
-            let insert = try db.cachedStatement(sql: """
+            var insert = try BoundStatement(db.cachedStatement(sql: """
                 INSERT INTO inquiry (id, platform, external_id, department, priority, state, owner_kind, owner_id, deliveries,
                                      envelope, routing, received_at, lifecycle, lease_expires_at, sla_next_at, author)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (platform, external_id) DO NOTHING
-                """)
+                """))
             for inquiry in batch.inserts {
                 let record = inquiry.record
-                try insert.execute(arguments: [
-                    record.id.description, inquiry.key.platform.rawValue, inquiry.key.externalID, record.lifecycle.department,
-                    record.priority.rank, record.lifecycle.state.rawValue, record.lifecycle.owner?.kind.rawValue, record.lifecycle.owner?.id,
-                    Int(record.deliveries), inquiry.envelopeJSON, inquiry.routingJSON, inquiry.receivedAt,
-                    LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json,
-                    record.leaseExpiresAt?.timeIntervalSince1970, record.sla.nextAlert?.timeIntervalSince1970,
-                    inquiry.author.map(CitizenHandle.normalized),
-                ])
+                try insert.run { row in
+                    row.text(record.id.description)
+                    row.text(inquiry.key.platform.rawValue)
+                    row.text(inquiry.key.externalID)
+                    row.text(record.lifecycle.department)
+                    row.integer(record.priority.rank)
+                    row.text(record.lifecycle.state.rawValue)
+                    row.text(record.lifecycle.owner?.kind.rawValue)
+                    row.text(record.lifecycle.owner?.id)
+                    row.integer(Int(record.deliveries))
+                    row.text(inquiry.envelopeJSON)
+                    row.text(inquiry.routingJSON)
+                    row.text(inquiry.receivedAt)
+                    row.text(LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json)
+                    row.real(record.leaseExpiresAt?.timeIntervalSince1970)
+                    row.real(record.sla.nextAlert?.timeIntervalSince1970)
+                    row.text(inquiry.author.map(CitizenHandle.normalized))
+                }
                 if db.changesCount == 0, let original = try duplicate(of: inquiry.key, db) {
                     result.duplicates[record.id] = original
                 }
@@ -346,24 +356,33 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
         let skipped = result.duplicates
         if !batch.records.isEmpty {
-            let update = try db.cachedStatement(sql: """
+            var update = try BoundStatement(db.cachedStatement(sql: """
                 UPDATE inquiry SET state = ?, owner_kind = ?, owner_id = ?, department = ?, priority = ?, deliveries = ?,
                                    lifecycle = ?, lease_expires_at = ?, sla_next_at = ?
                 WHERE id = ?
-                """)
+                """))
             for (id, record) in batch.records where skipped[id] == nil {
-                try update.execute(arguments: [
-                    record.lifecycle.state.rawValue, record.lifecycle.owner?.kind.rawValue, record.lifecycle.owner?.id,
-                    record.lifecycle.department, record.priority.rank, Int(record.deliveries),
-                    LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json,
-                    record.leaseExpiresAt?.timeIntervalSince1970, record.sla.nextAlert?.timeIntervalSince1970, id.description,
-                ])
+                try update.run { row in
+                    row.text(record.lifecycle.state.rawValue)
+                    row.text(record.lifecycle.owner?.kind.rawValue)
+                    row.text(record.lifecycle.owner?.id)
+                    row.text(record.lifecycle.department)
+                    row.integer(record.priority.rank)
+                    row.integer(Int(record.deliveries))
+                    row.text(LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json)
+                    row.real(record.leaseExpiresAt?.timeIntervalSince1970)
+                    row.real(record.sla.nextAlert?.timeIntervalSince1970)
+                    row.text(id.description)
+                }
             }
         }
         if !batch.timeline.isEmpty {
-            let append = try db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)")
+            var append = try BoundStatement(db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)"))
             for entry in batch.timeline where skipped[entry.inquiry] == nil {
-                try append.execute(arguments: [entry.inquiry.description, TimelineColumn.json(entry)])
+                try append.run { row in
+                    row.text(entry.inquiry.description)
+                    row.text(TimelineColumn.json(entry))
+                }
                 // Retention counts from the close; a reopen stops the count.
                 if entry.to == .closed, entry.from != .closed {
                     try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = ? WHERE id = ?")

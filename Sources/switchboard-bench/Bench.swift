@@ -188,7 +188,7 @@ struct SwitchboardBench: ParsableCommand {
         if let storedDirectory {
             data = storedDirectory
             let size = (try? FileManager.default.attributesOfItem(atPath: data + "/inquiries.sqlite")[.size] as? Int) ?? 0
-            filled = StoredHistory.Filled(seconds: 0, bytes: size ?? 0)
+            filled = StoredHistory.Filled(seconds: 0, bytes: size)
             progress("stored: reusing \(data)")
         } else {
             // Kept: writing a city's history takes long, and --stored-directory reuses it.

@@ -58,6 +58,6 @@ enum StoredHistory {
         }
         if !batch.isEmpty { _ = try store.commit(batch) }
         let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/inquiries.sqlite")[.size] as? Int) ?? 0
-        return Filled(seconds: (ContinuousClock.now - started).seconds, bytes: size ?? 0)
+        return Filled(seconds: (ContinuousClock.now - started).seconds, bytes: size)
     }
 }

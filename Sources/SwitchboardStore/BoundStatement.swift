@@ -1,0 +1,83 @@
+import GRDB
+import GRDBSQLite
+
+/// Runs one of the store writer's hot statements (the inquiry insert and update, the
+/// timeline row) by binding its values straight to SQLite, then stepping it once.
+///
+/// GRDB's `execute(arguments:)` boxes every value into a `DatabaseValue` array, checks
+/// the count against the statement, and nests one closure per argument to bind strings
+/// without copying them. Under durable load that bookkeeping took about a seventh of
+/// the writer thread, which is the broker's bottleneck, for work SQLite then does in
+/// less. The statements still come from GRDB's cache, run inside GRDB's transaction,
+/// and fail with GRDB's `DatabaseError`; this file is the only place the store calls
+/// SQLite's C API itself.
+///
+/// Only for statements that return no rows, in a database with no transaction
+/// observers (GRDB is not told a statement ran; the store registers none).
+struct BoundStatement {
+    private let statement: Statement
+    private var next: CInt = 1
+    /// The first bind that failed (a value too large for SQLite), reported by ``run(_:)``.
+    private var failure = SQLITE_OK
+
+    init(_ statement: Statement) {
+        self.statement = statement
+    }
+
+    /// Binds `bind`'s values in order, steps the statement to its end and resets it.
+    mutating func run(_ bind: (inout BoundStatement) -> Void) throws {
+        let handle = statement.sqliteStatement
+        // A reset statement keeps its last bindings; every parameter is bound again.
+        sqlite3_reset(handle)
+        next = 1
+        failure = SQLITE_OK
+        bind(&self)
+        precondition(next - 1 == sqlite3_bind_parameter_count(handle), "every parameter of \(statement.sql) is bound")
+        let code = failure == SQLITE_OK ? sqlite3_step(handle) : failure
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))), sql: statement.sql)
+        }
+    }
+
+    mutating func text(_ value: String?) {
+        guard var value else { return null() }
+        value.withUTF8 { bytes in
+            check(sqlite3_bind_text(statement.sqliteStatement, next, bytes.baseAddress, CInt(bytes.count), Self.transient))
+        }
+        next += 1
+    }
+
+    /// UTF-8 bytes bound as text, such as a document a ``JSONWriter`` just wrote.
+    mutating func text(utf8 bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { bytes in
+            check(sqlite3_bind_text(statement.sqliteStatement, next, bytes.baseAddress, CInt(bytes.count), Self.transient))
+        }
+        next += 1
+    }
+
+    mutating func integer(_ value: Int?) {
+        guard let value else { return null() }
+        sqlite3_bind_int64(statement.sqliteStatement, next, Int64(value))
+        next += 1
+    }
+
+    mutating func real(_ value: Double?) {
+        guard let value else { return null() }
+        sqlite3_bind_double(statement.sqliteStatement, next, value)
+        next += 1
+    }
+
+    private mutating func check(_ code: CInt) {
+        if code != SQLITE_OK, failure == SQLITE_OK { failure = code }
+    }
+
+    mutating func null() {
+        sqlite3_bind_null(statement.sqliteStatement, next)
+        next += 1
+    }
+
+    /// SQLite copies the bytes before the bind returns: Swift's buffers live only as long
+    /// as the closure that lends them.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}
