@@ -43,9 +43,8 @@ struct Admin: ParsableCommand {
         static func count(_ n: Int, _ one: String, _ many: String) -> String { "\(n) \(n == 1 ? one : many)" }
 
         func run() throws {
-            var fields: [String: Any] = ["citizen": citizen, "dry_run": dryRun]
-            if let agent = options.agent { fields["actor"] = agent }
-            let answer = try options.ask(AdminService.erase.rawValue, fields, identity: false, as: ErasureAnswer.self)
+            let request = ErasureRequest(citizen: citizen, dryRun: dryRun, actor: options.agent)
+            let answer = try options.ask(AdminService.erase.rawValue, body: request, as: ErasureAnswer.self)
             guard !options.json else { return }
             let inquiries = answer.inquiries, messages = answer.messages
             let hash = answer.citizen
@@ -104,12 +103,10 @@ struct Admin: ParsableCommand {
             var progress: Progress?
             defer { progress?.finish() }
             while true {
-                var fields: [String: Any] = ["closed_before": closedBefore, "count": total == nil]
-                if let department { fields["department"] = department }
-                if let cursor { fields["after"] = cursor }
+                let request = ExportRequest(closedBefore: closedBefore, department: department, after: cursor, count: total == nil)
                 let answer: [String: Any]
                 do {
-                    answer = try asker.ask(AdminService.export.rawValue, fields, identity: false)
+                    answer = try asker.ask(AdminService.export.rawValue, body: request)
                 } catch {
                     if let cursor { printError("export interrupted after \(written) records; go on with --after \(cursor) (append: >>)") }
                     throw error

@@ -9,17 +9,17 @@ import ZeroMQ
 /// environment or the config file; it completes nothing when the broker does not answer.
 enum BrokerCompletion {
     /// The broker's answer through its model; nil when it does not answer, or refuses.
-    static func ask<Answer: Decodable>(_ service: String, _ fields: [String: Any], as model: Answer.Type) -> Answer? {
-        try? JSONDecoder().decode(model, from: answer(service, fields))
+    static func ask<Answer: Decodable>(_ service: String, _ request: InquiryRequest, as model: Answer.Type) -> Answer? {
+        try? JSONDecoder().decode(model, from: answer(service, request))
     }
 
     /// The broker's answer, or nothing when it does not answer.
-    private static func answer(_ service: String, _ fields: [String: Any]) -> Data {
+    private static func answer(_ service: String, _ request: InquiryRequest) -> Data {
         let endpoint = CLIConfig.value(environment: "SWITCHBOARD_BROKER", file: "endpoint") ?? "tcp://127.0.0.1:5555"
-        var fields = fields
-        if fields["agent"] == nil, let agent = CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent") { fields["agent"] = agent }
+        var request = request
+        if request.agent == nil { request.agent = CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent") }
         guard let context = try? Context(), let client = try? MajordomoClient(context: context, endpoint: endpoint),
-              let body = try? JSONSerialization.data(withJSONObject: fields) else { return Data() }
+              let body = try? JSONEncoder().encode(request) else { return Data() }
         defer { client.close() }
         guard let reply = try? client.request(service, body: [Frame(bytes: body)], timeout: .milliseconds(500), retries: 0) else { return Data() }
         return Data(reply.body.first?.bytes ?? [])
@@ -27,14 +27,13 @@ enum BrokerCompletion {
 
     /// Short ids of the inquiries in the user's department's queue.
     static let inquiries = CompletionKind.custom { _, _, prefix in
-        var fields: [String: Any] = ["limit": 100]
-        if let department = CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department") { fields["department"] = department }
-        let items = ask(AgentService.list.rawValue, fields, as: InquiryList.self)?.inquiries ?? []
+        let request = InquiryRequest(department: CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department"), limit: 100)
+        let items = ask(AgentService.list.rawValue, request, as: InquiryList.self)?.inquiries ?? []
         return items.map { String($0.id.prefix(13)) }.filter { $0.hasPrefix(prefix) }
     }
 
     static let departments = CompletionKind.custom { _, _, prefix in
-        (ask(ServiceName.departments, [:], as: DepartmentList.self)?.departments ?? []).map(\.id).filter { $0.hasPrefix(prefix) }
+        (ask(ServiceName.departments, InquiryRequest(), as: DepartmentList.self)?.departments ?? []).map(\.id).filter { $0.hasPrefix(prefix) }
     }
 }
 
@@ -61,17 +60,19 @@ struct AgentOptions: ParsableArguments {
     @Flag(help: "Print the broker's JSON answer as it is (stable field names, as on the wire).")
     var json = false
 
-    /// Sends one agent request and returns the answer, or exits with the documented code
+    /// Sends one agent request, as this agent for this department unless it names its
+    /// own, and returns the answer through its model, or exits with the documented code
     /// and a message that says what to do next.
-    /// - Parameter identity: add `agent` and `department` from the options (agent services).
-    func ask(_ service: String, _ fields: [String: Any], identity: Bool = true) throws -> [String: Any] {
-        let data = try answer(service, fields, identity: identity)
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    func ask<Answer: Decodable>(_ service: AgentService, _ request: InquiryRequest, as model: Answer.Type) throws -> Answer {
+        var request = request
+        if request.agent == nil { request.agent = agent }
+        if request.department == nil { request.department = department }
+        return try ask(service.rawValue, body: request, as: model)
     }
 
-    /// The same, for an answer with a model in SwitchboardProtocol.
-    func ask<Answer: Decodable>(_ service: String, _ fields: [String: Any], identity: Bool = true, as model: Answer.Type) throws -> Answer {
-        let data = try answer(service, fields, identity: identity)
+    /// The same for any other service (the registry, data protection), sent as it is.
+    func ask<Answer: Decodable>(_ service: String, body request: some Encodable, as model: Answer.Type) throws -> Answer {
+        let data = try answer(service, request)
         do {
             return try JSONDecoder().decode(model, from: data)
         } catch {
@@ -80,14 +81,18 @@ struct AgentOptions: ParsableArguments {
         }
     }
 
+    /// The answer as a JSON object, for an answer without a model (an export page, whose
+    /// records are written out as the broker sent them).
+    func ask(_ service: String, body request: some Encodable) throws -> [String: Any] {
+        let data = try answer(service, request)
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    }
+
     /// The bytes of a successful answer; a refusal is printed and exits.
-    private func answer(_ service: String, _ fields: [String: Any], identity: Bool) throws -> Data {
-        var fields = fields
-        if identity, fields["agent"] == nil, let agent { fields["agent"] = agent }
-        if identity, fields["department"] == nil, let department { fields["department"] = department }
+    private func answer(_ service: String, _ request: some Encodable) throws -> Data {
         let client = try broker.client()
         defer { client.close() }
-        let body = Frame(bytes: try JSONSerialization.data(withJSONObject: fields))
+        let body = Frame(bytes: try JSONEncoder().encode(request))
         guard let reply = try client.request(service, body: [body], timeout: broker.timeoutDuration, retries: 0) else {
             printError("no answer from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
             throw Exit.unreachable
@@ -129,7 +134,7 @@ struct AgentOptions: ParsableArguments {
             throw Exit.usage
         }
         let quiet = AgentOptions.quiet(self)
-        let ids = try quiet.ask(AgentService.resolve.rawValue, ["prefix": typed.lowercased()], as: InquiryIDs.self).ids
+        let ids = try quiet.ask(.resolve, InquiryRequest(prefix: typed.lowercased()), as: InquiryIDs.self).ids
         guard ids.count == 1, let id = ids.first else {
             printError("\(typed) is ambiguous; it starts:\n" + ids.map { "  \($0)" }.joined(separator: "\n") + "\ngive more characters")
             throw Exit.usage
@@ -147,8 +152,8 @@ struct AgentOptions: ParsableArguments {
     /// Sends an agent move and prints what it left: the inquiry's new state, owner and
     /// what comes next.
     @discardableResult
-    func move(_ service: AgentService, _ fields: [String: Any], _ verb: String) throws -> InquiryMove {
-        let answer = try ask(service.rawValue, fields, as: InquiryMove.self)
+    func move(_ service: AgentService, _ request: InquiryRequest, _ verb: String) throws -> InquiryMove {
+        let answer = try ask(service, request, as: InquiryMove.self)
         guard !json else { return answer }
         var line = "\(verb) \(answer.id): \(answer.state) at \(answer.department)"
         if let owner = answer.owner { line += ", owned by \(owner)" }
@@ -244,14 +249,12 @@ extension Switchboard {
         @Option(help: "How many to show (1 to 1000).") var limit = 50
 
         func run() throws {
-            var fields: [String: Any] = ["limit": limit]
-            if let state { fields["state"] = state }
-            if let priority { fields["priority"] = priority }
+            var request = InquiryRequest(state: state, priority: priority, limit: limit)
             if mine {
                 guard let agent = options.agent else { printError("--mine needs --agent NAME (or SWITCHBOARD_AGENT)"); throw Exit.usage }
-                fields["owner"] = agent
+                request.owner = agent
             }
-            let answer = try options.ask(AgentService.list.rawValue, fields, as: InquiryList.self)
+            let answer = try options.ask(.list, request, as: InquiryList.self)
             guard !options.json else { return }
             let items = answer.inquiries
             let shown = Table.shortIDs(items.map(\.id))
@@ -276,7 +279,7 @@ extension Switchboard {
             @OptionGroup var options: AgentOptions
 
             func run() throws {
-                let answer = try options.ask(AgentService.list.rawValue, ["state": "parked", "limit": 1_000], as: InquiryList.self)
+                let answer = try options.ask(.list, InquiryRequest(state: "parked", limit: 1_000), as: InquiryList.self)
                 guard !options.json else { return }
                 let items = answer.inquiries
                 print(Table.render(["ID", "DEPARTMENT", "AGE", "PRIORITY", "PLATFORM"], items.map { item in
@@ -299,9 +302,7 @@ extension Switchboard {
         }
 
         func run() throws {
-            var fields: [String: Any] = [:]
-            if let id { fields["id"] = try options.resolve(id) }
-            let answer = try options.move(.claim, fields, "claimed")
+            let answer = try options.move(.claim, InquiryRequest(id: try id.map(options.resolve)), "claimed")
             if !options.json, let inquiry = answer.inquiry {
                 print("  \((inquiry.text ?? "(text removed by retention)").prefix(200))")
                 if let until = answer.leaseExpiresAt { print("  yours until \(until); 'switchboard renew' keeps it longer") }
@@ -315,7 +316,7 @@ extension Switchboard {
         @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
-            let answer = try options.ask(AgentService.show.rawValue, ["id": try options.resolve(id)], as: InquiryDetail.self)
+            let answer = try options.ask(.show, InquiryRequest(id: try options.resolve(id)), as: InquiryDetail.self)
             guard !options.json else { return }
             let source = answer.inquiry?.source
             print("inquiry    \(answer.id)")
@@ -347,9 +348,7 @@ extension Switchboard {
         @Option(help: "Why, for the timeline.") var note: String?
 
         func run() throws {
-            var fields: [String: Any] = ["id": try options.resolve(id)]
-            if let note { fields["note"] = note }
-            try options.move(.release, fields, "released")
+            try options.move(.release, InquiryRequest(id: try options.resolve(id), note: note), "released")
         }
     }
 
@@ -359,7 +358,7 @@ extension Switchboard {
         @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
-            try options.move(.renew, ["id": try options.resolve(id)], "renewed")
+            try options.move(.renew, InquiryRequest(id: try options.resolve(id)), "renewed")
         }
     }
 
@@ -374,8 +373,8 @@ extension Switchboard {
 
         func run() throws {
             let body = try composedText(text, file: file)
-            let fields: [String: Any] = ["id": try options.resolve(id), "account": via, "text": body, "reply_id": UUID().uuidString]
-            try options.move(.reply, fields, "answered")
+            let request = InquiryRequest(id: try options.resolve(id), text: body, account: via, replyID: UUID().uuidString)
+            try options.move(.reply, request, "answered")
         }
     }
 
@@ -389,9 +388,8 @@ extension Switchboard {
         @Argument(help: "The question.") var text: String?
 
         func run() throws {
-            var fields: [String: Any] = ["id": try options.resolve(id), "account": via, "text": try composedText(text, file: file)]
-            if let note { fields["note"] = note }
-            try options.move(.requestInformation, fields, "asked")
+            let request = InquiryRequest(id: try options.resolve(id), note: note, text: try composedText(text, file: file), account: via)
+            try options.move(.requestInformation, request, "asked")
         }
     }
 
@@ -403,7 +401,7 @@ extension Switchboard {
         @Option(help: "What they need to know.") var note: String
 
         func run() throws {
-            try options.move(.handoff, ["id": try options.resolve(id), "to": to, "note": note], "handed off")
+            try options.move(.handoff, InquiryRequest(id: try options.resolve(id), note: note, to: to), "handed off")
         }
     }
 
@@ -414,7 +412,7 @@ extension Switchboard {
         @Option(help: "Why.") var note: String
 
         func run() throws {
-            try options.move(.returnToFrontOffice, ["id": try options.resolve(id), "note": note], "returned")
+            try options.move(.returnToFrontOffice, InquiryRequest(id: try options.resolve(id), note: note), "returned")
         }
     }
 
@@ -432,9 +430,7 @@ extension Switchboard {
         }
 
         func run() throws {
-            var fields: [String: Any] = ["id": try options.resolve(id), "resolution": resolution]
-            if let note { fields["note"] = note }
-            try options.move(.close, fields, "closed")
+            try options.move(.close, InquiryRequest(id: try options.resolve(id), note: note, resolution: resolution), "closed")
         }
     }
 
@@ -445,7 +441,7 @@ extension Switchboard {
         @Option(help: "Why.") var note: String
 
         func run() throws {
-            try options.move(.reopen, ["id": try options.resolve(id), "note": note], "reopened")
+            try options.move(.reopen, InquiryRequest(id: try options.resolve(id), note: note), "reopened")
         }
     }
 }

@@ -67,10 +67,7 @@ extension Switchboard {
             @Option(help: "Only this status: under_review, active, suspended or archived.") var status: String?
 
             func run() throws {
-                var fields: [String: Any] = [:]
-                if let platform { fields["platform"] = platform }
-                if let status { fields["status"] = status }
-                let answer = try options.ask(ChannelService.list.rawValue, fields, identity: false, as: ChannelList.self)
+                let answer = try options.ask(ChannelService.list.rawValue, body: ChannelRequest(platform: platform, status: status), as: ChannelList.self)
                 guard !options.json else { return }
                 Swift.print(Table.render(["ID", "PLATFORM", "HANDLE", "STATUS", "DEPARTMENT", "REVIEW DUE"], answer.channels.map { channel in
                     [String(channel.id.prefix(8)), channel.platform, channel.handle, channel.status, channel.department ?? "(shared)", channel.reviewDue ?? "-"]
@@ -84,7 +81,7 @@ extension Switchboard {
             @Argument(help: "The entry id.") var id: String
 
             func run() throws {
-                let answer = try options.ask(ChannelService.show.rawValue, ["id": id], identity: false, as: ChannelAnswer.self)
+                let answer = try options.ask(ChannelService.show.rawValue, body: ChannelRequest(id: id), as: ChannelAnswer.self)
                 guard !options.json else { return }
                 Channels.print(answer.channel)
                 History.printHistory(answer.history ?? [])
@@ -103,24 +100,16 @@ extension Switchboard {
             @Option(help: "A second active account for the department and platform: the reason.") var exception: String?
 
             func run() throws {
-                var fields: [String: Any] = ["platform": platform, "handle": handle]
-                fields["department"] = owner
-                fields["display_name"] = displayName
-                fields["url"] = url
-                fields["override"] = override
-                fields["exception"] = exception
-                fields["actor"] = options.agent
-                let answer = try options.ask(ChannelService.register.rawValue, fields.compactMapValues { $0 }, identity: false, as: ChannelAnswer.self)
+                let request = ChannelRequest(actor: options.agent, platform: platform, handle: handle, department: owner, displayName: displayName,
+                                             url: url, override: override, exception: exception)
+                let answer = try options.ask(ChannelService.register.rawValue, body: request, as: ChannelAnswer.self)
                 if !options.json { Channels.print(answer.channel) }
             }
         }
 
         /// The workflow moves share one shape.
         static func move(_ service: String, _ options: AgentOptions, id: String, reason: String?) throws {
-            var fields: [String: Any] = ["id": id]
-            fields["reason"] = reason
-            fields["actor"] = options.agent
-            let answer = try options.ask(service, fields, identity: false, as: ChannelAnswer.self)
+            let answer = try options.ask(service, body: ChannelRequest(actor: options.agent, id: id, reason: reason), as: ChannelAnswer.self)
             if !options.json { Channels.print(answer.channel) }
         }
 
@@ -162,9 +151,7 @@ extension Switchboard {
             @Option(help: "The platform, for a bare handle.") var platform: String?
 
             func run() throws {
-                var fields: [String: Any] = ["handle": handle]
-                fields["platform"] = platform
-                let answer = try options.ask(ChannelService.verify.rawValue, fields, identity: false, as: ChannelVerification.self)
+                let answer = try options.ask(ChannelService.verify.rawValue, body: ChannelRequest(platform: platform, handle: handle), as: ChannelVerification.self)
                 guard !options.json else { return }
                 let handle = answer.channel?.handle ?? ""
                 switch answer.verdict {
@@ -182,7 +169,7 @@ extension Switchboard {
             @Argument(help: "The entry id.") var id: String
 
             func run() throws {
-                let answer = try options.ask(ChannelService.history.rawValue, ["id": id], identity: false, as: ChannelAnswer.self)
+                let answer = try options.ask(ChannelService.history.rawValue, body: ChannelRequest(id: id), as: ChannelAnswer.self)
                 if !options.json { History.printHistory(answer.history ?? []) }
             }
 

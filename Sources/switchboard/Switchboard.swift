@@ -338,7 +338,7 @@ extension Switchboard {
         func run() throws {
             let client = try broker.client()
             defer { client.close() }
-            guard let reply = try client.request(AdminService.requeue.rawValue, body: [Frame(#"{"id":"\#(id)"}"#)], timeout: broker.timeoutDuration, retries: 0) else {
+            guard let reply = try client.request(AdminService.requeue.rawValue, body: [Frame(bytes: try JSONEncoder().encode(RequeueRequest(id: id)))], timeout: broker.timeoutDuration, retries: 0) else {
                 printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
                 throw Exit.unreachable
             }
