@@ -32,11 +32,7 @@ public struct OpsEndpoint: Sendable {
         }
         router.get("stats") { _, _ -> Response in
             guard let stats = board.current else { return Self.text(.serviceUnavailable, "not ready\n") }
-            let encoder = JSONEncoder()
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            encoder.dateEncodingStrategy = .iso8601
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            let data = (try? encoder.encode(stats)) ?? Data("{}".utf8)
+            let data = (try? BrokerStats.encoder.encode(stats)) ?? Data("{}".utf8)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         router.get("healthz") { _, _ -> Response in

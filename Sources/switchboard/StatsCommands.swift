@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwitchboardCore
+import SwitchboardProtocol
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -15,53 +16,50 @@ extension Switchboard {
         @Flag(help: "Print the /stats document as it is.") var json = false
 
         func run() throws {
-            let (data, document) = try Self.fetch(stats)
+            let (data, figures) = try Self.fetch(stats)
             if json {
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
-            print(Self.render(document))
+            print(Self.render(figures))
         }
 
-        /// GET /stats, or the documented exit code and a hint.
-        static func fetch(_ base: String) throws -> (Data, [String: Any]) {
+        /// GET /stats, read through its model, or the documented exit code and a hint.
+        static func fetch(_ base: String) throws -> (Data, BrokerStats) {
             guard let url = URL(string: base.hasSuffix("/") ? base + "stats" : base + "/stats"), url.scheme?.hasPrefix("http") == true else {
                 printError("--stats must be an http:// address, such as http://127.0.0.1:8222")
                 throw Exit.usage
             }
-            guard let data = try? Data(contentsOf: url),
-                  let document = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            guard let data = try? Data(contentsOf: url) else {
                 printError("no figures from \(base)/stats; is switchboardd running with --stats (it is on 127.0.0.1:8222 unless told otherwise)?")
                 throw Exit.unreachable
             }
-            return (data, document)
+            guard let stats = try? BrokerStats.decoder.decode(BrokerStats.self, from: data) else {
+                printError("\(base)/stats is not the figures this version reads; is switchboard as new as switchboardd?")
+                throw Exit.refused
+            }
+            return (data, stats)
         }
 
-        static func render(_ document: [String: Any]) -> String {
-            let store = document["store"] as? [String: Any] ?? [:]
-            let ingest = document["ingest"] as? [String: Any] ?? [:]
-            let rejected = (ingest["rejected"] as? [String: Int] ?? [:]).values.reduce(0, +)
-            let commits = store["commits"] as? Int ?? 0
-            let seconds = store["commit_seconds"] as? Double ?? 0
+        static func render(_ stats: BrokerStats) -> String {
+            let store = stats.store, ingest = stats.ingest
+            let rejected = ingest.rejected.values.reduce(0, +)
             var lines = [
-                "store      " + ((store["writable"] as? Bool ?? false) ? "writable" : Table.highlight("NOT writable: \(store["last_error"] as? String ?? "")", when: true))
-                    + ", \(commits) commits" + (commits > 0 ? String(format: ", %.1f ms on average", 1_000 * seconds / Double(commits)) : ""),
-                "ingested   \(ingest["accepted"] as? Int ?? 0) accepted, \(ingest["duplicate"] as? Int ?? 0) duplicate, \(rejected) rejected, "
-                    + "\(ingest["unofficial_channel"] as? Int ?? 0) through unofficial channels",
+                "store      " + (store.writable ? "writable" : Table.highlight("NOT writable: \(store.lastError ?? "")", when: true))
+                    + ", \(store.commits) commits"
+                    + (store.commits > 0 ? String(format: ", %.1f ms on average", 1_000 * store.commitSeconds / Double(store.commits)) : ""),
+                "ingested   \(ingest.accepted) accepted, \(ingest.duplicate) duplicate, \(rejected) rejected, "
+                    + "\(ingest.unofficialChannel) through unofficial channels",
                 "",
             ]
-            let departments = document["departments"] as? [[String: Any]] ?? []
             let header = ["DEPARTMENT", "WAITING", "OLDEST", "WITH WORKERS", "WITH AGENTS", "PARKED", "WORKERS", "CREDIT", "BREACHES TODAY"]
-            lines.append(Table.render(header, departments.map { department in
-                let number = { (key: String) in department[key] as? Int ?? 0 }
-                let waiting = number("ready"), workers = number("workers")
-                let oldest = department["oldest_ready_age_seconds"] as? Double ?? 0
-                let target = department["first_response_target_seconds"] as? Double ?? .infinity
-                return [department["id"] as? String ?? "", Table.highlight("\(waiting)", when: waiting > 0 && workers == 0 && department["front_office"] as? Bool != true),
-                        Table.highlight(waiting > 0 ? DurationText.age(oldest) : "-", when: waiting > 0 && oldest > target),
-                        "\(number("in_flight"))", "\(number("held_by_agents"))", Table.highlight("\(number("parked"))", when: number("parked") > 0),
-                        "\(workers)", "\(number("credit"))",
-                        Table.highlight("\(number("sla_breaches_today"))", when: number("sla_breaches_today") > 0)]
+            lines.append(Table.render(header, stats.departments.map { department in
+                let waiting = department.ready, oldest = department.oldestReadyAgeSeconds
+                return [department.id, Table.highlight("\(waiting)", when: waiting > 0 && department.workers == 0 && !department.frontOffice),
+                        Table.highlight(waiting > 0 ? DurationText.age(oldest) : "-", when: waiting > 0 && oldest > department.firstResponseTargetSeconds),
+                        "\(department.inFlight)", "\(department.heldByAgents)", Table.highlight("\(department.parked)", when: department.parked > 0),
+                        "\(department.workers)", "\(department.credit)",
+                        Table.highlight("\(department.slaBreachesToday)", when: department.slaBreachesToday > 0)]
             }))
             return lines.joined(separator: "\n")
         }
@@ -78,10 +76,10 @@ extension Switchboard {
         func run() throws {
             var shown = 0
             while count.map({ shown < $0 }) ?? true {
-                let (_, document) = try Stats.fetch(stats)
+                let (_, figures) = try Stats.fetch(stats)
                 if Table.colour { print("\u{1B}[H\u{1B}[2J", terminator: "") }
-                print("switchboard top: \(document["at"] as? String ?? "")  (Ctrl-C to stop)\n")
-                print(Stats.render(document))
+                print("switchboard top: \(figures.at.formatted(.iso8601))  (Ctrl-C to stop)\n")
+                print(Stats.render(figures))
                 fflush(nil)
                 shown += 1
                 if count.map({ shown < $0 }) ?? true { Thread.sleep(forTimeInterval: 1) }

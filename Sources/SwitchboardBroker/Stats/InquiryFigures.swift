@@ -1,42 +1,7 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardProtocol
 import SwitchboardStore
-
-/// A histogram with fixed upper bounds, as Prometheus keeps one: a count per bucket,
-/// the sum and the count of observations. A pure value, copied into each snapshot.
-public struct BucketHistogram: Codable, Sendable, Equatable {
-    /// Upper bounds, ascending; the `+Inf` bucket is implied by `count`.
-    public var bounds: [Double]
-    /// Observations at or below each bound (not cumulative: `cumulative` adds them up).
-    public var counts: [Int]
-    public var sum: Double = 0
-    public var count: Int = 0
-
-    public init(bounds: [Double]) {
-        self.bounds = bounds
-        counts = Array(repeating: 0, count: bounds.count)
-    }
-
-    public mutating func observe(_ value: Double) {
-        let value = max(0, value)
-        if let index = bounds.firstIndex(where: { value <= $0 }) { counts[index] += 1 }
-        sum += value
-        count += 1
-    }
-
-    /// Observations at or below each bound, as Prometheus's `le` buckets count them.
-    public var cumulative: [Int] {
-        var total = 0
-        return counts.map { total += $0; return total }
-    }
-
-    /// Response and resolution times: a minute to ten days.
-    public static let responseTimes: [Double] = [60, 300, 900, 1_800, 3_600, 7_200, 14_400, 28_800, 86_400, 172_800, 432_000, 864_000]
-    /// Store commits and engine turns: a tenth of a millisecond to five seconds.
-    public static let latencies: [Double] = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
-    /// Rows in one group commit.
-    public static let batchRows: [Double] = [1, 4, 16, 64, 256, 1_024, 4_096, 16_384]
-}
 
 /// What happened to inquiries, per department, for operations: counts by where they
 /// stand, moves, SLA alerts and response times. Pure: the inquiry machine feeds it each
