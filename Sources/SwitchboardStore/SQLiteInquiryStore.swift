@@ -772,7 +772,7 @@ public final class SQLiteInquiryStore: InquiryStore {
         var attempts = 0
         while true {
             do {
-                try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                _ = try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
                 return
             } catch {
                 attempts += 1
