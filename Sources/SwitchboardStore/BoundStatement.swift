@@ -48,14 +48,6 @@ struct BoundStatement {
         next += 1
     }
 
-    /// UTF-8 bytes bound as text, such as a document a ``JSONWriter`` just wrote.
-    mutating func text(utf8 bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { bytes in
-            check(sqlite3_bind_text(statement.sqliteStatement, next, bytes.baseAddress, CInt(bytes.count), Self.transient))
-        }
-        next += 1
-    }
-
     mutating func integer(_ value: Int?) {
         guard let value else { return null() }
         sqlite3_bind_int64(statement.sqliteStatement, next, Int64(value))
@@ -68,13 +60,13 @@ struct BoundStatement {
         next += 1
     }
 
-    private mutating func check(_ code: CInt) {
-        if code != SQLITE_OK, failure == SQLITE_OK { failure = code }
-    }
-
     mutating func null() {
         sqlite3_bind_null(statement.sqliteStatement, next)
         next += 1
+    }
+
+    private mutating func check(_ code: CInt) {
+        if code != SQLITE_OK, failure == SQLITE_OK { failure = code }
     }
 
     /// SQLite copies the bytes before the bind returns: Swift's buffers live only as long

@@ -24,7 +24,7 @@ import Testing
                 row.text(nil)
             }
             try insert.run { row in
-                row.text(utf8: Array("second".utf8))
+                row.text("second")
                 row.integer(nil)
                 row.real(nil)
                 row.text("a note")
