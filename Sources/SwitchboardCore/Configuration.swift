@@ -9,11 +9,15 @@ public struct Department: Sendable, Equatable {
     /// The accounts this department answers through, as configured: they seed the channel
     /// registry on the broker's first start, after which the registry is the source of truth.
     public var accounts: [OfficialAccount]
+    /// Whether department worker processes are expected to serve its queue. A desk of
+    /// agents (the front office, by default) has none, and no alert pages for it.
+    public var expectsWorkers: Bool
 
-    public init(id: String, name: String, accounts: [OfficialAccount] = []) {
+    public init(id: String, name: String, accounts: [OfficialAccount] = [], expectsWorkers: Bool = true) {
         self.id = id
         self.name = name
         self.accounts = accounts
+        self.expectsWorkers = expectsWorkers
     }
 }
 
@@ -45,6 +49,8 @@ public struct SwitchboardConfiguration: Sendable {
     public var claimLease: Double = 15 * 60
     /// How long closed inquiries keep their personal data.
     public var retention = RetentionPolicy()
+    /// How case numbers are shown (`case_prefix`).
+    public var caseNumbering = CaseNumbering()
 
     public var router: Router { Router(rules: rules, frontOffice: frontOffice) }
     public var departmentIDs: Set<String> { Set(departments.map(\.id)) }
@@ -108,12 +114,14 @@ private final class ConfigurationReader {
     var departmentSLANodes: [(String, (node: Node, path: String))] = []
     /// Per-department `retention` mappings.
     var departmentRetentionNodes: [(String, (node: Node, path: String))] = []
+    /// Departments whose `workers:` was given.
+    var explicitWorkers: Set<String> = []
 
     init(root: Node) { self.root = root }
 
     func read() throws(ConfigurationError) -> SwitchboardConfiguration {
         var top = try YAMLFields(root, path: "")
-        let departments = try top.list("departments", required: true) { node, path throws(ConfigurationError) in try department(node, path) }
+        var departments = try top.list("departments", required: true) { node, path throws(ConfigurationError) in try department(node, path) }
         var seen = Set<String>()
         for (index, department) in departments.enumerated() where !seen.insert(department.id).inserted {
             throw top.error("departments[\(index)].id", "department \"\(department.id)\" is defined twice")
@@ -172,12 +180,24 @@ private final class ConfigurationReader {
             retention.perDepartment[department] = try periods(&fields)
             try fields.rejectUnknown()
         }
+        var numbering = CaseNumbering()
+        if let prefix = try top.string("case_prefix") {
+            guard prefix.count <= 8, !prefix.contains(where: { $0.isNumber || $0.isWhitespace }) else {
+                throw top.error("case_prefix", "a case prefix is at most 8 characters, with no digits or spaces (such as R- or CASE-)")
+            }
+            numbering.prefix = prefix
+        }
+        // Desks of agents: the front office unless it says it has workers.
+        for index in departments.indices where departments[index].id == frontOffice && !explicitWorkers.contains(frontOffice) {
+            departments[index].expectsWorkers = false
+        }
         try top.rejectUnknown()
         var configuration = SwitchboardConfiguration(frontOffice: frontOffice, departments: departments, rules: rules, maxTextLength: maxText, maxDeliveries: maxDeliveries)
         configuration.maxReadyBacklog = maxReadyBacklog
         configuration.sla = policy
         configuration.claimLease = lease
         configuration.retention = retention
+        configuration.caseNumbering = numbering
         return configuration
     }
 
@@ -227,8 +247,10 @@ private final class ConfigurationReader {
             try account.rejectUnknown()
             return OfficialAccount(platform: platform, handle: handle)
         }
+        let workers = try fields.bool("workers")
+        if workers != nil { explicitWorkers.insert(id) }
         try fields.rejectUnknown()
-        return Department(id: id, name: name, accounts: accounts)
+        return Department(id: id, name: name, accounts: accounts, expectsWorkers: workers ?? true)
     }
 
     func rule(_ node: Node, _ path: String, departments: Set<String>) throws(ConfigurationError) -> RoutingRule {
@@ -316,6 +338,14 @@ private struct YAMLFields {
             throw ConfigurationError(line: node.mark?.line, field: name(key), message: "\(name(key)) must be a non-empty string")
         }
         return text
+    }
+
+    mutating func bool(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let node = value(key) else { return nil }
+        guard let flag = node.bool else {
+            throw ConfigurationError(line: node.mark?.line, field: name(key), message: "\(name(key)) must be true or false")
+        }
+        return flag
     }
 
     mutating func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {

@@ -11,6 +11,10 @@ let demoCityYAML = """
 # MDP service of the same name.
 front_office: front-office
 
+# Every inquiry gets a short case number people can quote (R-1, R-2, ...), given in
+# order and never twice; commands take it wherever they take an id.
+case_prefix: R-
+
 limits:
   # Longest inquiry text accepted by sb.ingest, in characters.
   max_text_length: 5000
@@ -57,6 +61,10 @@ retention:
 departments:
   - id: front-office
     name: Contact centre
+    # Served by agents claiming from its queue, not by worker processes: no alert pages
+    # for its missing workers. (The front office's default; other departments expect
+    # workers unless they say workers: false.)
+    workers: false
     accounts:
       - { platform: x, handle: "@RivertonCity" }
       - { platform: facebook, handle: "RivertonCityHall" }

@@ -70,6 +70,11 @@ public struct DepartmentQueues: Sendable {
         queues[department]?.compactMap(\.first).min { $0.id < $1.id }
     }
 
+    /// The head of each priority's line: the longest-waiting inquiry of each priority.
+    public func heads(department: String) -> [QueueEntry] {
+        queues[department]?.compactMap(\.first) ?? []
+    }
+
     public func count(department: String) -> Int {
         queues[department]?.reduce(0) { $0 + $1.count } ?? 0
     }

@@ -106,6 +106,11 @@ final class MetricsMirror: Sendable {
                   Double(department.answersHeld))
             gauge("switchboard_department_in_flight", "Inquiries held by the department's workers.", labels, Double(department.inFlight))
             gauge("switchboard_department_workers", "Workers connected for the department.", labels, Double(department.workers))
+            gauge("switchboard_department_expects_workers", "1 when worker processes are expected to serve the queue (workers: in the configuration).",
+                  labels, department.expectsWorkers ? 1 : 0)
+            gauge("switchboard_department_ready_overdue_seconds",
+                  "Seconds the most overdue ready inquiry is past its own priority's first-response target; 0 when none is.", labels,
+                  department.readyOverdueSeconds)
             gauge("switchboard_department_worker_credit", "Requests the department's workers may hold at once.", labels, Double(department.credit))
             gauge("switchboard_department_held", "Inquiries claimed by contact-centre agents.", labels, Double(department.heldByAgents))
             gauge("switchboard_department_accepted", "Inquiries the department accepted and owns.", labels, Double(department.accepted))
@@ -135,6 +140,13 @@ final class MetricsMirror: Sendable {
                     counter("switchboard_sla_breaches_total", "SLA breaches, by clock and scope.", series, Double(department.slaBreaches[key] ?? 0))
                 }
             }
+        }
+        for outbound in stats.outbound {
+            let labels = [("platform", outbound.platform)]
+            gauge("switchboard_outbound_unsent", "Messages to citizens waiting for the platform's publishing gateway.", labels, Double(outbound.unsent))
+            gauge("switchboard_outbound_oldest_unsent_seconds", "Seconds the oldest unsent message to a citizen has waited; 0 with none.",
+                  labels, outbound.oldestUnsentSeconds)
+            gauge("switchboard_outbound_gateways", "Publishing gateways connected for the platform.", labels, Double(outbound.gateways))
         }
         gauge("switchboard_connections", "Connections open.", [], Double(stats.connections.open))
         counter("switchboard_connections_cut_total", "Connections closed for a limit or for silence.", [], Double(stats.connections.cut))

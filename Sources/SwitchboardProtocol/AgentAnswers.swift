@@ -42,9 +42,19 @@ public struct InquiryListItem: Codable, Equatable, Sendable {
     /// The tightest SLA clock: seconds left (negative when breached) and its state.
     public var slaSecondsLeft: Double?
     public var slaState: String?
+    /// The case number people quote (`R-4821`).
+    public var caseNumber: String?
+    /// Messages to the citizen not yet posted: they wait for their platform's gateway.
+    public var unsent: Int?
+    /// Why the account it came through is not official (`unregistered`, `lookalike`, …).
+    public var unofficialChannel: String?
 
     public init(id: String, department: String, state: String, priority: String, receivedAt: String, platform: String,
-                owner: String? = nil, preview: String? = nil, slaSecondsLeft: Double? = nil, slaState: String? = nil) {
+                owner: String? = nil, preview: String? = nil, slaSecondsLeft: Double? = nil, slaState: String? = nil,
+                caseNumber: String? = nil, unsent: Int? = nil, unofficialChannel: String? = nil) {
+        self.caseNumber = caseNumber
+        self.unsent = unsent
+        self.unofficialChannel = unofficialChannel
         self.id = id
         self.department = department
         self.state = state
@@ -58,10 +68,12 @@ public struct InquiryListItem: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, department, state, priority, platform, owner, preview
+        case id, department, state, priority, platform, owner, preview, unsent
         case receivedAt = "received_at"
         case slaSecondsLeft = "sla_seconds_left"
         case slaState = "sla_state"
+        case caseNumber = "case"
+        case unofficialChannel = "unofficial_channel"
     }
 }
 
@@ -132,6 +144,28 @@ public struct InquiryMove: Codable, Equatable, Sendable {
     public var leaseExpiresAt: String?
     /// With a claim: the envelope as stored (this model reads only its text).
     public var inquiry: EnvelopeText?
+    /// The case number people quote (`R-4821`).
+    public var caseNumber: String?
+    /// With a reply or a question: the message it queued for the citizen, and whether a
+    /// gateway is there to post it.
+    public var message: QueuedMessage?
+
+    /// A message a move queued for the platform's publishing gateway.
+    public struct QueuedMessage: Codable, Equatable, Sendable {
+        public var id: String
+        public var platform: String
+        /// `queued` (a gateway serves the platform) or `held` (none is connected: it waits).
+        public var status: String
+        /// For a held message, what the agent should know, in a sentence.
+        public var note: String?
+
+        public init(id: String, platform: String, status: String, note: String?) {
+            self.id = id
+            self.platform = platform
+            self.status = status
+            self.note = note
+        }
+    }
 
     /// The part of a stored envelope an agent's terminal shows after a claim.
     public struct EnvelopeText: Codable, Equatable, Sendable {
@@ -140,8 +174,9 @@ public struct InquiryMove: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, id, state, department, priority, allowed, owner, inquiry
+        case status, id, state, department, priority, allowed, owner, inquiry, message
         case leaseExpiresAt = "lease_expires_at"
+        case caseNumber = "case"
     }
 }
 
@@ -163,6 +198,11 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
     public var routing: Routing?
     public var sla: [Clock]
     public var timeline: [TimelineItem]
+    /// The case number people quote (`R-4821`).
+    public var caseNumber: String?
+    /// The whole conversation, oldest first: the citizen's post, each answer and question
+    /// from the city with who sent it and whether it was posted, each follow-up.
+    public var conversation: [ConversationItem]?
 
     public struct Envelope: Codable, Equatable, Sendable {
         public var source: Source?
@@ -215,8 +255,60 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, id, state, department, priority, deliveries, owner, inquiry, routing, sla, timeline
+        case status, id, state, department, priority, deliveries, owner, inquiry, routing, sla, timeline, conversation
         case receivedAt = "received_at"
         case leaseExpiresAt = "lease_expires_at"
+        case caseNumber = "case"
+    }
+}
+
+/// One message of an inquiry's conversation (`sb.agent.show`).
+public struct ConversationItem: Codable, Equatable, Sendable {
+    /// `in` (from the citizen) or `out` (from the city).
+    public var direction: String
+    /// `post` (the citizen's first), `follow_up`, `answer` or `question`.
+    public var kind: String
+    /// When it was written: received from the citizen, or queued by the city.
+    public var at: String
+    /// Absent once retention or an erasure removed it.
+    public var text: String?
+    /// The citizen's handle, or who in the city wrote it (`agent ana`, `worker w-…`).
+    public var by: String?
+    public var platform: String
+    /// The official account it went out through.
+    public var account: String?
+    /// `received` (the citizen's), `waiting` (for the platform's gateway), `posted`,
+    /// `failed` or `cancelled`.
+    public var messageStatus: String
+    /// When it was posted, failed or was cancelled.
+    public var statusAt: String?
+    /// Why it failed or was cancelled, in words for the agent.
+    public var reason: String?
+    /// The failure's code, from the platform or the error registry.
+    public var code: String?
+    /// The platform's id of the post.
+    public var externalID: String?
+
+    public init(direction: String, kind: String, at: String, text: String?, by: String?, platform: String, account: String?,
+                messageStatus: String, statusAt: String? = nil, reason: String? = nil, code: String? = nil, externalID: String? = nil) {
+        self.direction = direction
+        self.kind = kind
+        self.at = at
+        self.text = text
+        self.by = by
+        self.platform = platform
+        self.account = account
+        self.messageStatus = messageStatus
+        self.statusAt = statusAt
+        self.reason = reason
+        self.code = code
+        self.externalID = externalID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case direction, kind, at, text, by, platform, account, reason, code
+        case messageStatus = "message_status"
+        case statusAt = "status_at"
+        case externalID = "external_id"
     }
 }

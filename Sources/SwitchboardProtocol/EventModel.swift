@@ -12,6 +12,8 @@ public struct StreamEvent: Codable, Equatable, Sendable {
     public var event: String
     public var at: String
     public var inquiryID: String?
+    /// The inquiry's case number (`R-4821`), with timeline moves.
+    public var caseNumber: String?
     public var channelID: String?
     public var department: String?
     public var from: String?
@@ -44,6 +46,7 @@ public struct StreamEvent: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case event, at, department, from, to, role, actor, priority, level, scope, goal, platform, reason, imitates
         case inquiryID = "inquiry_id"
+        case caseNumber = "case"
         case channelID = "channel_id"
         case targetSeconds = "target_seconds"
         case elapsedSeconds = "elapsed_seconds"

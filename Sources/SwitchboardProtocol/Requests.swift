@@ -160,9 +160,26 @@ public struct ExportRequest: Codable, Equatable, Sendable {
 
 /// `sb.admin.requeue`: put a parked inquiry back in its department's queue.
 public struct RequeueRequest: Codable, Equatable, Sendable {
+    /// The inquiry's id or case number.
     public var id: String
+    /// Who asks, for the timeline, in plain mode (with CURVE the key's name is used).
+    public var actor: String?
 
-    public init(id: String) {
+    public init(id: String, actor: String? = nil) {
         self.id = id
+        self.actor = actor
+    }
+}
+
+/// What `sb.admin.requeue` answers: the inquiry is back in its department's queue.
+public struct RequeueAnswer: Codable, Equatable, Sendable {
+    public var status: String
+    public var id: String
+    public var department: String
+
+    public init(id: String, department: String) {
+        status = "requeued"
+        self.id = id
+        self.department = department
     }
 }

@@ -22,6 +22,28 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     public var engineTurnSeconds: BucketHistogram
     public var build: Build
     public var dataProtection: DataProtection
+    /// Messages to citizens waiting for their platform's gateway, per platform.
+    public var outbound: [Outbound] = []
+
+    public struct Outbound: Codable, Sendable, Equatable {
+        public var platform: String
+        public var unsent: Int
+        public var oldestUnsentSeconds: Double
+        /// Publishing gateways connected for the platform.
+        public var gateways: Int
+
+        public init(platform: String, unsent: Int, oldestUnsentSeconds: Double, gateways: Int) {
+            self.platform = platform
+            self.unsent = unsent
+            self.oldestUnsentSeconds = oldestUnsentSeconds
+            self.gateways = gateways
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case platform, unsent, gateways
+            case oldestUnsentSeconds = "oldest_unsent_seconds"
+        }
+    }
 
     public struct DataProtection: Codable, Sendable, Equatable {
         /// Closed inquiries whose personal data retention removed, by department.
@@ -160,8 +182,15 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         /// `department` (this leg's clock) or `inquiry` (the whole inquiry's).
         public var slaWarnings: [String: Int]
         public var slaBreaches: [String: Int]
-        /// Breaches since midnight UTC.
+        /// Breaches since midnight UTC, one per clock.
         public var slaBreachesToday: Int
+        /// Inquiries that breached any target since midnight UTC, each once.
+        public var slaBreachedInquiriesToday = 0
+        /// Whether worker processes are expected to serve the queue (`workers:`).
+        public var expectsWorkers = true
+        /// How far the most overdue ready inquiry is past its own priority's
+        /// first-response target; 0 when none is.
+        public var readyOverdueSeconds: Double = 0
         /// Seconds from arrival to the first response, to closing, and spent per leg
         /// (time with this department before a handoff or the close). Clock time that
         /// counts against the SLA: waiting for the citizen does not.
@@ -220,6 +249,9 @@ public struct BrokerStats: Codable, Sendable, Equatable {
             case slaWarnings = "sla_warnings"
             case slaBreaches = "sla_breaches"
             case slaBreachesToday = "sla_breaches_today"
+            case slaBreachedInquiriesToday = "sla_breached_inquiries_today"
+            case expectsWorkers = "expects_workers"
+            case readyOverdueSeconds = "ready_overdue_seconds"
             case firstResponse = "first_response"
         }
     }
@@ -264,7 +296,7 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case at, ready, store, ingest, departments, connections, build
+        case at, ready, store, ingest, departments, connections, build, outbound
         case startedAt = "started_at"
         case engineTurnedAt = "engine_turned_at"
         case eventsDropped = "events_dropped"

@@ -42,6 +42,12 @@ public protocol InquiryStore: Sendable {
     func pendingOutbound() throws(StoreError) -> [OutboundMessage]
     /// One message by its id.
     func outbound(_ id: InquiryID) throws(StoreError) -> OutboundMessage?
+    /// Every message of an inquiry's conversation after the citizen's first post, oldest first.
+    func conversation(_ id: InquiryID) throws(StoreError) -> [ConversationMessage]
+    /// The inquiry a case number names, if any.
+    func inquiry(case number: Int) throws(StoreError) -> InquiryID?
+    /// The highest case number ever given, removed rows included: numbering resumes after it.
+    func lastCaseNumber() throws(StoreError) -> Int
     /// Inquiries waiting for the citizen, and the posts that continue each: its own, and
     /// those the gateway posted for it.
     func awaitingCitizen() throws(StoreError) -> (inquiries: [StoredInquiry], threads: [ThreadKey])
@@ -228,13 +234,18 @@ public struct LifecycleRecord: Sendable, Equatable {
     public var leaseExpiresAt: Date?
     /// How many times it has been handed to a department worker since it was last queued.
     public var deliveries: UInt16
+    /// The short sequential number people quote (`R-4821`): assigned once at ingest, the
+    /// row's own sequence, never reused (see ``CaseNumber``).
+    public var caseNumber: Int
 
-    public init(lifecycle: InquiryLifecycle, priority: Priority, sla: InquirySLA, leaseExpiresAt: Date? = nil, deliveries: UInt16 = 0) {
+    public init(lifecycle: InquiryLifecycle, priority: Priority, sla: InquirySLA, leaseExpiresAt: Date? = nil, deliveries: UInt16 = 0,
+                caseNumber: Int = 0) {
         self.lifecycle = lifecycle
         self.priority = priority
         self.sla = sla
         self.leaseExpiresAt = leaseExpiresAt
         self.deliveries = deliveries
+        self.caseNumber = caseNumber
     }
 
     public var id: InquiryID { lifecycle.id }
@@ -286,6 +297,12 @@ public struct InquirySummary: Sendable, Equatable {
     /// The tightest SLA clock: seconds left (negative when breached) and its state.
     public var slaSecondsLeft: Double?
     public var slaState: String?
+    /// The case number people quote.
+    public var caseNumber: Int = 0
+    /// Messages to the citizen not yet posted (waiting for their gateway).
+    public var unsent: Int = 0
+    /// The routing decision flagged the account it came through as not official.
+    public var unofficialChannel: String?
 }
 
 /// A message to a citizen (an answer or a question), queued for the platform's
@@ -305,8 +322,11 @@ public struct OutboundMessage: Sendable, Equatable {
     public var inReplyTo: String
     public var text: String
     public var sent: Bool
+    /// Who wrote it (`agent ana`, `worker w-…`), for the conversation an agent reads.
+    public var author: String?
 
-    public init(id: InquiryID, inquiry: InquiryID, kind: Kind, platform: Platform, account: String, inReplyTo: String, text: String, sent: Bool = false) {
+    public init(id: InquiryID, inquiry: InquiryID, kind: Kind, platform: Platform, account: String, inReplyTo: String, text: String,
+                sent: Bool = false, author: String? = nil) {
         self.id = id
         self.inquiry = inquiry
         self.kind = kind
@@ -315,10 +335,60 @@ public struct OutboundMessage: Sendable, Equatable {
         self.inReplyTo = inReplyTo
         self.text = text
         self.sent = sent
+        self.author = author
     }
+
+    /// When it was queued: its id is a UUIDv7 made at that moment.
+    public var queuedAt: Date { id.createdAt }
 
     /// The MDP service of the platform's publishing gateway.
     public var service: String { ServiceName.outbound(platform.rawValue) }
+}
+
+/// Where an outgoing message stands. Waiting until its publishing gateway answers;
+/// then posted, or failed with the platform's reason; a question the conversation
+/// overtook (the inquiry closed, or the citizen wrote first) is cancelled, never posted.
+public enum MessageStatus: String, Sendable, Equatable {
+    case waiting, posted, failed, cancelled
+}
+
+/// One message of an inquiry's conversation as stored: a citizen's follow-up, or the
+/// city's answer or question with its state.
+public struct ConversationMessage: Sendable, Equatable {
+    public var id: InquiryID
+    /// `in` (the citizen's) or `out` (the city's).
+    public var direction: String
+    /// `citizen`, `answer` or `question`.
+    public var kind: String
+    public var platform: Platform
+    public var account: String?
+    public var author: String?
+    public var text: String
+    public var status: MessageStatus
+    /// When it was posted, failed or was cancelled.
+    public var statusAt: String?
+    /// Why it failed or was cancelled.
+    public var reason: String?
+    /// The platform's code for a failure.
+    public var failureCode: String?
+    /// The platform's id of the post.
+    public var externalID: String?
+
+    public init(id: InquiryID, direction: String, kind: String, platform: Platform, account: String?, author: String?, text: String,
+                status: MessageStatus, statusAt: String?, reason: String?, failureCode: String?, externalID: String?) {
+        self.id = id
+        self.direction = direction
+        self.kind = kind
+        self.platform = platform
+        self.account = account
+        self.author = author
+        self.text = text
+        self.status = status
+        self.statusAt = statusAt
+        self.reason = reason
+        self.failureCode = failureCode
+        self.externalID = externalID
+    }
 }
 
 /// A citizen's follow-up post, threaded into the inquiry it answers.
@@ -377,6 +447,8 @@ public struct StoreBatch: Sendable {
     public private(set) var timeline: [TimelineEntry] = []
     public private(set) var outbound: [OutboundMessage] = []
     public private(set) var outboundSent: [(id: InquiryID, at: String, postedAs: String?)] = []
+    /// Messages that ended without being posted: failed (with a code) or cancelled.
+    public private(set) var outboundEnded: [(id: InquiryID, status: MessageStatus, at: String, code: String?, reason: String)] = []
     public private(set) var inbound: [InboundMessage] = []
     /// Registry entries to write whole (new or changed).
     public private(set) var channels: [ChannelEntry] = []
@@ -386,11 +458,14 @@ public struct StoreBatch: Sendable {
     public init() {}
 
     public var isEmpty: Bool {
-        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty && inbound.isEmpty && channels.isEmpty
+        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty && outboundEnded.isEmpty
+            && inbound.isEmpty && channels.isEmpty
     }
 
     /// Rows the batch writes.
-    public var count: Int { inserts.count + records.count + timeline.count + outbound.count + outboundSent.count + inbound.count + channels.count }
+    public var count: Int {
+        inserts.count + records.count + timeline.count + outbound.count + outboundSent.count + outboundEnded.count + inbound.count + channels.count
+    }
 
     public mutating func insert(_ inquiry: AcceptedInquiry) {
         inserts.append(inquiry)
@@ -415,6 +490,13 @@ public struct StoreBatch: Sendable {
     public mutating func markSent(_ id: InquiryID, at: String, postedAs: String? = nil) {
         outboundSent.append((id, at, postedAs))
         bytes += 64
+    }
+
+    /// The gateway could not post message `id` (`code` and `reason` as the platform gave
+    /// them), or the broker cancelled it before it was posted.
+    public mutating func markEnded(_ id: InquiryID, _ status: MessageStatus, at: String, code: String? = nil, reason: String) {
+        outboundEnded.append((id, status, at, code, reason))
+        bytes += 64 + reason.utf8.count
     }
 
     public mutating func save(_ channel: ChannelEntry) {

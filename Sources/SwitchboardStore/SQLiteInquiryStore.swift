@@ -248,6 +248,19 @@ public final class SQLiteInquiryStore: InquiryStore {
                 DROP INDEX inquiry_open_counts;
                 """)
         }
+        migrator.registerMigration("v10-message-state") { db in
+            // An outgoing message was either sent or not: a failure the gateway reported, a
+            // question the broker cancelled, and who wrote each had nowhere to go.
+            try db.execute(sql: """
+                ALTER TABLE message ADD COLUMN author TEXT;
+                ALTER TABLE message ADD COLUMN status TEXT;
+                ALTER TABLE message ADD COLUMN ended_at TEXT;
+                ALTER TABLE message ADD COLUMN failure_code TEXT;
+                ALTER TABLE message ADD COLUMN reason TEXT;
+                DROP INDEX message_unsent;
+                CREATE INDEX message_unsent ON message (seq) WHERE direction = 'out' AND sent_at IS NULL AND status IS NULL;
+                """)
+        }
         return migrator
     }
 
@@ -325,8 +338,8 @@ public final class SQLiteInquiryStore: InquiryStore {
         if !batch.inserts.isEmpty {
             var insert = try BoundStatement(db.cachedStatement(sql: """
                 INSERT INTO inquiry (id, platform, external_id, department, priority, state, owner_kind, owner_id, deliveries,
-                                     envelope, routing, received_at, lifecycle, lease_expires_at, sla_next_at, author)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     envelope, routing, received_at, lifecycle, lease_expires_at, sla_next_at, author, seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (platform, external_id) DO NOTHING
                 """))
             for inquiry in batch.inserts {
@@ -348,6 +361,8 @@ public final class SQLiteInquiryStore: InquiryStore {
                     row.real(record.leaseExpiresAt?.timeIntervalSince1970)
                     row.real(record.sla.nextAlert?.timeIntervalSince1970)
                     row.text(inquiry.author.map(CitizenHandle.normalized))
+                    // The machine numbers cases; a store that is handed none numbers them itself.
+                    if record.caseNumber > 0 { row.integer(record.caseNumber) } else { row.text(nil) }
                 }
                 if db.changesCount == 0, let original = try duplicate(of: inquiry.key, db) {
                     result.duplicates[record.id] = original
@@ -396,10 +411,10 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
         for message in batch.outbound where skipped[message.inquiry] == nil {
             try db.cachedStatement(sql: """
-                INSERT INTO message (id, inquiry_id, direction, kind, platform, account, in_reply_to, text)
-                VALUES (?, ?, 'out', ?, ?, ?, ?, ?)
+                INSERT INTO message (id, inquiry_id, direction, kind, platform, account, in_reply_to, text, author)
+                VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [message.id.description, message.inquiry.description, message.kind.rawValue,
-                                         message.platform.rawValue, message.account, message.inReplyTo, message.text])
+                                         message.platform.rawValue, message.account, message.inReplyTo, message.text, message.author])
         }
         for message in batch.inbound {
             // A follow-up seen before (past the broker's memory of keys) is not stored twice.
@@ -422,6 +437,10 @@ public final class SQLiteInquiryStore: InquiryStore {
                 try db.cachedStatement(sql: "UPDATE OR IGNORE message SET external_id = ? WHERE id = ?").execute(arguments: [postedAs, id.description])
             }
         }
+        for ended in batch.outboundEnded {
+            try db.cachedStatement(sql: "UPDATE message SET status = ?, ended_at = ?, failure_code = ?, reason = ? WHERE id = ? AND sent_at IS NULL")
+                .execute(arguments: [ended.status.rawValue, ended.at, ended.code, ended.reason, ended.id.description])
+        }
         return result
     }
 
@@ -437,11 +456,12 @@ public final class SQLiteInquiryStore: InquiryStore {
     public func inquiry(_ id: InquiryID) throws(StoreError) -> StoredInquiry? {
         try read("load inquiry") { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT platform, external_id, envelope, routing, received_at, lifecycle, priority, lease_expires_at, deliveries, department
+                SELECT platform, external_id, envelope, routing, received_at, lifecycle, priority, lease_expires_at, deliveries, department, seq
                 FROM inquiry WHERE id = ?
                 """), arguments: [id.description]),
                 let platform = Platform(rawValue: row[0]) else { return nil }
-            let record = try Self.record(id: id, lifecycle: row[5], priority: row[6], lease: row[7], deliveries: row[8], department: row[9])
+            var record = try Self.record(id: id, lifecycle: row[5], priority: row[6], lease: row[7], deliveries: row[8], department: row[9])
+            record.caseNumber = row[10]
             return StoredInquiry(id: id, key: DeduplicationKey(platform: platform, externalID: row[1]), envelopeJSON: row[2],
                                  routingJSON: row[3], receivedAt: row[4], record: record)
         }
@@ -588,7 +608,11 @@ public final class SQLiteInquiryStore: InquiryStore {
             _ = page.append(contentsOf: [filter.limit, filter.offset])
             let now = Date()
             let items = try Row.fetchAll(db, sql: with + """
-                SELECT id, department, state, priority, owner_kind, owner_id, received_at, platform, envelope, lifecycle FROM inquiry\(clause)
+                SELECT id, department, state, priority, owner_kind, owner_id, received_at, platform, envelope, lifecycle, seq,
+                       (SELECT COUNT(*) FROM message m WHERE m.inquiry_id = inquiry.id AND m.direction = 'out'
+                            AND m.sent_at IS NULL AND m.status IS NULL) AS unsent,
+                       json_extract(routing, '$.unofficial_channel.reason') AS unofficial
+                FROM inquiry\(clause)
                 ORDER BY priority, seq LIMIT ? OFFSET ?
                 """, arguments: page).compactMap { row -> InquirySummary? in
                 guard let id = InquiryID(row[0] as String), let state = LifecycleState(rawValue: row[2]),
@@ -597,6 +621,9 @@ public final class SQLiteInquiryStore: InquiryStore {
                 var summary = InquirySummary(id: id, department: row[1], state: state, priority: Priority(rank: row[3]) ?? .normal,
                                              owner: owner, receivedAt: row[6], platform: platform)
                 summary.preview = Self.preview(row[8])
+                summary.caseNumber = row[10]
+                summary.unsent = row[11]
+                summary.unofficialChannel = row[12]
                 if let text = row[9] as String?, let column = try? Self.decoder.decode(LifecycleColumn.self, from: Data(text.utf8)) {
                     (summary.slaSecondsLeft, summary.slaState) = Self.tightest(column.sla, at: now)
                 }
@@ -639,7 +666,37 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     public func pendingOutbound() throws(StoreError) -> [OutboundMessage] {
         try read("restore outbound messages") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE direction = 'out' AND sent_at IS NULL ORDER BY seq").compactMap(Self.outbound)
+            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE direction = 'out' AND sent_at IS NULL AND status IS NULL ORDER BY seq")
+                .compactMap(Self.outbound)
+        }
+    }
+
+    public func conversation(_ id: InquiryID) throws(StoreError) -> [ConversationMessage] {
+        try read("read conversation") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description]).compactMap { row in
+                guard let messageID = InquiryID(row["id"] as String), let platform = Platform(rawValue: row["platform"]) else { return nil }
+                let sentAt: String? = row["sent_at"]
+                let ended = (row["status"] as String?).flatMap(MessageStatus.init(rawValue:))
+                let direction: String = row["direction"]
+                let status: MessageStatus = direction == "in" || sentAt != nil ? .posted : ended ?? .waiting
+                return ConversationMessage(id: messageID, direction: direction, kind: row["kind"], platform: platform, account: row["account"],
+                                           author: row["author"], text: row["text"], status: status, statusAt: sentAt ?? row["ended_at"],
+                                           reason: row["reason"], failureCode: row["failure_code"], externalID: row["external_id"])
+            }
+        }
+    }
+
+    public func inquiry(case number: Int) throws(StoreError) -> InquiryID? {
+        try read("find a case number") { db in
+            try String.fetchOne(db, sql: "SELECT id FROM inquiry WHERE seq = ?", arguments: [number]).flatMap { InquiryID($0) }
+        }
+    }
+
+    public func lastCaseNumber() throws(StoreError) -> Int {
+        try read("read the last case number") { db in
+            // AUTOINCREMENT's own record: the highest sequence ever used, deleted rows too.
+            let used = try Int.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'inquiry'") ?? 0
+            return max(used, try Int.fetchOne(db, sql: "SELECT MAX(seq) FROM inquiry") ?? 0)
         }
     }
 
@@ -882,7 +939,8 @@ public final class SQLiteInquiryStore: InquiryStore {
         guard let id = InquiryID(row["id"] as String), let inquiry = InquiryID(row["inquiry_id"] as String),
               let platform = Platform(rawValue: row["platform"]), let kind = OutboundMessage.Kind(rawValue: row["kind"]) else { return nil }
         return OutboundMessage(id: id, inquiry: inquiry, kind: kind, platform: platform, account: row["account"] ?? "",
-                               inReplyTo: row["in_reply_to"] ?? "", text: row["text"], sent: (row["sent_at"] as String?) != nil)
+                               inReplyTo: row["in_reply_to"] ?? "", text: row["text"], sent: (row["sent_at"] as String?) != nil,
+                               author: row["author"])
     }
 
     /// The value of a PRAGMA on the writer connection, for checks and diagnostics.

@@ -25,11 +25,12 @@ enum BrokerCompletion {
         return Data(reply.body.first?.bytes ?? [])
     }
 
-    /// Short ids of the inquiries in the user's department's queue.
+    /// Case numbers of the inquiries in the user's department's queue: unique, short, and
+    /// taken back by every command (a short id prefix may be shared broker-wide).
     static let inquiries = CompletionKind.custom { _, _, prefix in
         let request = InquiryRequest(department: CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department"), limit: 100)
         let items = ask(AgentService.list.rawValue, request, as: InquiryList.self)?.inquiries ?? []
-        return items.map { String($0.id.prefix(13)) }.filter { $0.hasPrefix(prefix) }
+        return items.compactMap(\.caseNumber).filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
     }
 
     static let departments = CompletionKind.custom { _, _, prefix in
@@ -126,11 +127,19 @@ struct AgentOptions: ParsableArguments {
         throw error.code == .notFound ? Exit.notFound : Exit.refused
     }
 
-    /// The full id for what the user typed: a whole id, or a unique prefix of one.
+    /// The full id for what the user typed: a whole id, a case number (`R-4821`), or a
+    /// unique prefix of an id. The broker reads case numbers (their prefix is its
+    /// configuration's) and prefixes, across everything it holds.
     func resolve(_ typed: String) throws -> String {
         if InquiryID(typed) != nil { return typed.lowercased() }
-        guard typed.count >= 4, typed.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
-            printError("\(typed) is not an inquiry id: give the id, or its first 4 or more characters as shown by 'switchboard queue'")
+        // An id prefix (hex, 4 characters or more) or a case number (digits after a short
+        // prefix such as R- or #); anything else is a typing mistake, caught here.
+        let digits = typed.reversed().prefix { $0.isASCII && $0.isNumber }.count
+        let caseLike = digits > 0 && typed.count - digits <= 8 && !typed.contains(" ")
+        let prefixLike = typed.count >= 4 && typed.allSatisfy { $0.isHexDigit || $0 == "-" }
+        guard caseLike || prefixLike else {
+            printError("\(typed) is not an inquiry id: give its case number (R-4821), the id, or the id's first 4 or more characters, "
+                       + "as shown by 'switchboard queue'")
             throw Exit.usage
         }
         let quiet = AgentOptions.quiet(self)
@@ -155,9 +164,14 @@ struct AgentOptions: ParsableArguments {
     func move(_ service: AgentService, _ request: InquiryRequest, _ verb: String) throws -> InquiryMove {
         let answer = try ask(service, request, as: InquiryMove.self)
         guard !json else { return answer }
-        var line = "\(verb) \(answer.id): \(answer.state) at \(answer.department)"
+        var line = "\(verb) \(answer.caseNumber.map { "\($0) (\(answer.id))" } ?? answer.id): \(answer.state) at \(answer.department)"
         if let owner = answer.owner { line += ", owned by \(owner)" }
         print(line)
+        if let message = answer.message {
+            // Said at once: a message no gateway can post must not look sent.
+            print(message.status == "held" ? Table.highlight("  \(message.note ?? "held")", when: true)
+                                           : "  queued for the \(message.platform) gateway")
+        }
         if !answer.allowed.isEmpty { print("  next: \(Self.commands(answer.allowed).joined(separator: ", "))") }
         return answer
     }
@@ -257,15 +271,25 @@ extension Switchboard {
             let answer = try options.ask(.list, request, as: InquiryList.self)
             guard !options.json else { return }
             let items = answer.inquiries
-            let shown = Table.shortIDs(items.map(\.id))
-            let rows = zip(items, shown).map { item, id -> [String] in
+            // Without a department, the listing spans every one: say which each is at.
+            let everyDepartment = options.department == nil
+            let rows = items.map { item -> [String] in
                 let sla = item.slaSecondsLeft.map(Table.duration) ?? "-"
-                return [id, Table.age(since: item.receivedAt), Table.highlight(item.priority, when: item.priority == "urgent"),
+                var marks: [String] = []
+                if let unsent = item.unsent { marks.append(Table.highlight("\(unsent) unsent", when: true)) }
+                if let flag = item.unofficialChannel { marks.append(Table.highlight("NOT official: \(flag)", when: true)) }
+                var row = [item.caseNumber ?? item.id]
+                if everyDepartment { row.append(item.department) }
+                row += [Table.age(since: item.receivedAt), Table.highlight(item.priority, when: item.priority == "urgent"),
                         item.platform, item.state, item.owner ?? "-",
-                        Table.highlight(sla, when: item.slaState == "warning" || item.slaState == "breached"), item.preview ?? ""]
+                        Table.highlight(sla, when: item.slaState == "warning" || item.slaState == "breached"),
+                        (marks.isEmpty ? "" : "[\(marks.joined(separator: ", "))] ") + (item.preview ?? "")]
+                return row
             }
-            print(Table.render(["ID", "AGE", "PRIORITY", "PLATFORM", "STATE", "OWNER", "SLA LEFT", "TEXT"], rows))
+            let header = ["CASE"] + (everyDepartment ? ["DEPARTMENT"] : []) + ["AGE", "PRIORITY", "PLATFORM", "STATE", "OWNER", "SLA LEFT", "TEXT"]
+            print(Table.render(header, rows))
             if answer.total > items.count { print("(\(items.count) of \(answer.total); --limit for more)") }
+            if !items.isEmpty { print("(a case number or the full id works in every command: switchboard show \(items[0].caseNumber ?? items[0].id))") }
         }
     }
 
@@ -282,8 +306,8 @@ extension Switchboard {
                 let answer = try options.ask(.list, InquiryRequest(state: "parked", limit: 1_000), as: InquiryList.self)
                 guard !options.json else { return }
                 let items = answer.inquiries
-                print(Table.render(["ID", "DEPARTMENT", "AGE", "PRIORITY", "PLATFORM"], items.map { item in
-                    [item.id, item.department, Table.age(since: item.receivedAt), item.priority, item.platform]
+                print(Table.render(["CASE", "ID", "DEPARTMENT", "AGE", "PRIORITY", "PLATFORM"], items.map { item in
+                    [item.caseNumber ?? "-", item.id, item.department, Table.age(since: item.receivedAt), item.priority, item.platform]
                 }))
                 if items.isEmpty { print("nothing is parked") }
                 if answer.total > items.count { print("(\(items.count) of \(answer.total) parked)") }
@@ -319,17 +343,20 @@ extension Switchboard {
             let answer = try options.ask(.show, InquiryRequest(id: try options.resolve(id)), as: InquiryDetail.self)
             guard !options.json else { return }
             let source = answer.inquiry?.source
-            print("inquiry    \(answer.id)")
+            print("case       \(answer.caseNumber ?? "-")  (inquiry \(answer.id))")
             print("state      \(answer.state) at \(answer.department), \(answer.priority) priority" + (answer.owner.map { ", owned by \($0)" } ?? ""))
             let flag = answer.routing?.unofficialChannel
             print("channel    \(source?.platform ?? "") \(source?.account ?? "")"
                 + (flag.map { Table.highlight(" (NOT an official account: \($0.reason))", when: true) } ?? " (official)"))
             print("routed by  \(answer.routing?.rule ?? "front office triage")")
-            print("text       \(answer.inquiry?.text ?? "(removed under the retention policy)")")
+            print("\nconversation")
+            for message in answer.conversation ?? [] { print(Self.line(message)) }
             print("\nSLA")
             for clock in answer.sla {
-                let left = max(0, clock.targetSeconds - clock.elapsedSeconds)
-                print("  " + Table.highlight("\(clock.clock): \(clock.state), \(Int(left / 60)) min left of \(Int(clock.targetSeconds / 60))",
+                let left = clock.targetSeconds - clock.elapsedSeconds
+                let time = left >= 0 ? "\(Table.duration(left)) left of \(Table.duration(clock.targetSeconds))"
+                                     : "\(Table.duration(-left)) over \(Table.duration(clock.targetSeconds))"
+                print("  " + Table.highlight("\(clock.clock): \(clock.state), \(time)",
                                              when: clock.state == "warning" || clock.state == "breached"))
             }
             print("\ntimeline")
@@ -338,6 +365,33 @@ extension Switchboard {
                 if let note = entry.note { line += "  \"\(note)\"" }
                 print(line)
             }
+        }
+
+        /// One message of the conversation: when, who, through which account, and where
+        /// it stands; then its text, indented.
+        static func line(_ message: ConversationItem) -> String {
+            let what = switch message.kind {
+            case "post": "citizen wrote"
+            case "follow_up": "citizen replied"
+            case "question": "asked"
+            default: "answered"
+            }
+            var head = "  \(message.at)  \(what)"
+            if let by = message.by { head += message.direction == "in" ? " (\(by))" : " by \(by)" }
+            if message.direction == "out" {
+                if let account = message.account { head += " via \(account)" }
+                let since = message.statusAt.map { " \($0)" } ?? ""
+                let state = switch message.messageStatus {
+                case "waiting": "WAITING for the \(message.platform) gateway since \(message.at)"
+                case "posted": "posted\(since)"
+                case "failed": "FAILED\(since): \(message.reason ?? "no reason given")" + (message.code.map { " (\($0))" } ?? "")
+                case "cancelled": "cancelled\(since): \(message.reason ?? "")"
+                default: message.messageStatus
+                }
+                head += "  [" + Table.highlight(state, when: message.messageStatus == "waiting" || message.messageStatus == "failed") + "]"
+            }
+            let text = (message.text ?? "(removed under the retention policy)").split(separator: "\n", omittingEmptySubsequences: false)
+            return ([head] + text.map { "      \($0)" }).joined(separator: "\n")
         }
     }
 

@@ -328,24 +328,15 @@ extension Switchboard {
     struct Requeue: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Requeue a parked inquiry (sb.admin.requeue).")
 
-        @OptionGroup var broker: BrokerOptions
-        @Argument(help: "The inquiry id.") var id: String
-
-        func validate() throws {
-            guard InquiryID(id) != nil else { throw ValidationError("\(id) is not an inquiry id (a UUID such as 0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f)") }
-        }
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The case number (R-4821), the id or a unique prefix, as 'switchboard parked' shows.",
+                  completion: BrokerCompletion.inquiries) var id: String
 
         func run() throws {
-            let client = try broker.client()
-            defer { client.close() }
-            guard let reply = try client.request(AdminService.requeue.rawValue, body: [Frame(bytes: try JSONEncoder().encode(RequeueRequest(id: id)))], timeout: broker.timeoutDuration, retries: 0) else {
-                printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
-                throw Exit.unreachable
-            }
-            let text = reply.body.first?.string ?? ""
-            print(text)
-            if text.contains(#""code":"not_found""#) { throw Exit.notFound }
-            if !text.contains(#""status":"requeued""#) { throw Exit.refused }
+            let request = RequeueRequest(id: try options.resolve(id), actor: options.agent)
+            let answer = try options.ask(AdminService.requeue.rawValue, body: request, as: RequeueAnswer.self)
+            guard !options.json else { return }
+            print("requeued \(answer.id): queued at \(answer.department) with a fresh delivery count")
         }
     }
 }

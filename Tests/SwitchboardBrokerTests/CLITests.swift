@@ -57,15 +57,23 @@ import TestSupport
 
         let unknown = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f"])
         #expect(unknown.status == 4)
-        #expect(unknown.output.contains(#""code":"not_found""#))
+        #expect(unknown.error.contains("not_found: there is no inquiry 0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f"), "\(unknown.error)")
 
         let id = try #require(ingested.output.split(separator: "\"").dropFirst(7).first.map(String.init))
         let notParked = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, id])
         #expect(notParked.status == 1)
-        #expect(notParked.output.contains(#""code":"not_parked""#))
+        #expect(notParked.error.contains("not_parked"), "\(notParked.error)")
+        // The prefix and the case number the README and the queue show work here too.
+        let byPrefix = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, String(id.prefix(23))])
+        #expect(byPrefix.error.contains("not_parked"), "\(byPrefix.error)")
+        let byCase = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "R-1"])
+        #expect(byCase.error.contains("not_parked: inquiry \(id) is queued"), "\(byCase.error)")
+        let noCase = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "R-99"])
+        #expect(noCase.status == 4)
+        #expect(noCase.error.contains("there is no case R-99"), "\(noCase.error)")
 
         let badID = try runTool("switchboard", ["requeue", "--endpoint", daemon.endpoint, "nope"])
-        #expect(badID.status != 0)
+        #expect(badID.status == 2)
         #expect(badID.error.contains("is not an inquiry id"))
         #expect(try daemon.terminate() == 0)
     }

@@ -117,6 +117,10 @@ enum Cities {
         _ = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id])
         let answered = try agent(client, "sb.agent.reply", ["agent": "ana", "department": "front-office", "id": id, "text": "Cleared this morning, thank you!", "account": "@RivertonCity"])
         #expect(answered["state"] as? String == "answered")
+        // No gateway serves x yet: the agent is told at once that the reply is held.
+        let held = answered["message"] as? [String: Any]
+        #expect(held?["status"] as? String == "held")
+        #expect(held?["note"] as? String == "held: no gateway serves x; it will be posted when one connects")
         let twice = try agent(client, "sb.agent.reply", ["agent": "ana", "department": "front-office", "id": id, "text": "Again", "account": "@RivertonCity"])
         #expect((twice["error"] as? [String: Any])?["code"] as? String == "already_answered")
 
@@ -136,12 +140,13 @@ enum Cities {
 
         let expected = [
             "inquiry.routed", "inquiry.claimed", "inquiry.handoff", "inquiry.delivered", "inquiry.handoff",
-            "inquiry.delivered", "inquiry.returned", "inquiry.claimed", "inquiry.answered", "reply.sent", "inquiry.closed",
+            "inquiry.delivered", "inquiry.returned", "inquiry.claimed", "inquiry.answered", "reply.held", "reply.sent", "inquiry.closed",
         ]
         let timeline = try agent(client, "sb.agent.timeline", ["agent": "ana", "id": id])["timeline"] as? [[String: Any]] ?? []
         #expect(timeline.compactMap { $0["event"] as? String } == expected)
         #expect(timeline.compactMap { $0["department"] as? String } == [
-            "front-office", "front-office", "roads", "roads", "parks", "parks", "front-office", "front-office", "front-office", "front-office", "front-office",
+            "front-office", "front-office", "roads", "roads", "parks", "parks", "front-office", "front-office", "front-office", "front-office",
+            "front-office", "front-office",
         ])
         #expect(timeline[2]["note"] as? String == "tree on the road")
         #expect(timeline[2]["role"] as? String == "front_office")

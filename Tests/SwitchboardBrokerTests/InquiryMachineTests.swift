@@ -186,8 +186,9 @@ import ZeroMQ
     /// department, into another, and the leg it ended), SLA breaches; and the counts of
     /// where inquiries stand agree with what a restart reads back from the store.
     @Test mutating func theFiguresFollowEachMoveAndAgreeWithTheStore() throws {
-        let first = try #require(ingest("1"))
-        let second = try #require(ingest("2"))
+        let firstIngested = ingest("1"), secondIngested = ingest("2")
+        let first = try #require(firstIngested)
+        let second = try #require(secondIngested)
         #expect(machine.figures.departments["front-office"]?.standing[.queued] == 2)
         _ = machine.deliver(QueueEntry(id: first, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
         _ = machine.workerReplied(QueueEntry(id: first, priority: .normal, deliveries: 1), department: "front-office", worker: "w1",
@@ -260,7 +261,7 @@ import ZeroMQ
         #expect(batch.records[id]?.lifecycle.owner == nil)
         #expect(batch.timeline.last?.event == "inquiry.parked")
 
-        _ = machine.requeue(client: "ops", body: [Frame(#"{"id":"\#(id)"}"#)], now: now)
+        _ = machine.requeue(client: "ops", request: try AgentRequest([Frame(#"{"id":"\#(id)"}"#)]), by: .agent("olga"), now: now)
         let released = commit()
         #expect(Self.replies(released).last?["status"] as? String == "requeued")
         #expect(Self.enqueued(released).map(\.0) == ["front-office"])
@@ -270,9 +271,9 @@ import ZeroMQ
     @Test mutating func requeueNamesTheRightProblem() throws {
         let ingested = ingest("1")
         let id = try #require(ingested)
-        let notParked = Self.replies(machine.requeue(client: "ops", body: [Frame(#"{"id":"\#(id)"}"#)], now: now))
+        let notParked = Self.replies(machine.requeue(client: "ops", request: try AgentRequest([Frame(#"{"id":"\#(id)"}"#)]), by: .agent("olga"), now: now))
         #expect((notParked.first?["error"] as? [String: Any])?["code"] as? String == "not_parked")
-        let unknown = Self.replies(machine.requeue(client: "ops", body: [Frame(#"{"id":"\#(InquiryID(high: 7, low: 7))"}"#)], now: now))
+        let unknown = Self.replies(machine.requeue(client: "ops", request: try AgentRequest([Frame(#"{"id":"\#(InquiryID(high: 7, low: 7))"}"#)]), by: .agent("olga"), now: now))
         #expect((unknown.first?["error"] as? [String: Any])?["code"] as? String == "not_found")
     }
 
@@ -370,6 +371,94 @@ import ZeroMQ
         // The owner may answer the new message.
         let answer = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "Crew sent", "account": "@RivertonCity"])
         #expect(answer.answer["state"] as? String == "answered")
+    }
+
+    static func outboundEntries(_ actions: [Action]) -> [QueueEntry] {
+        actions.compactMap { if case .enqueue(let service, let entry) = $0, service.hasPrefix("outbound.") { entry } else { nil } }
+    }
+
+    /// Defect: with no publishing gateway, a reply answered `answered` and nothing said
+    /// it waited. The move's answer says so at once, and the timeline records it; with a
+    /// gateway connected it is just queued.
+    @Test mutating func aReplyWithNoGatewayIsHeldAndSaysSo() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let (answer, _) = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "On it", "account": "@RivertonCity"])
+        let move = try JSONDecoder().decode(InquiryMove.self, from: try JSONSerialization.data(withJSONObject: answer))
+        #expect(move.message?.status == "held")
+        #expect(move.message?.note == "held: no gateway serves x; it will be posted when one connects")
+        #expect(move.caseNumber == "R-1")
+        #expect(try store.timeline(id).map(\.event).suffix(2) == ["inquiry.answered", "reply.held"])
+        #expect(machine.unsentMessages()[.x]?.count == 1)
+
+        let secondIngested = ingest("2")
+        let second = try #require(secondIngested)
+        machine.gatewaysOnline = [.x]
+        _ = agent(.claim, ["id": "\(second)", "agent": "ana", "department": "front-office"])
+        let (queued, _) = agent(.reply, ["id": "\(second)", "agent": "ana", "department": "front-office", "text": "On it", "account": "@RivertonCity"])
+        #expect((queued["message"] as? [String: Any])?["status"] as? String == "queued")
+        #expect((queued["case"] as? String) == "R-2")
+        #expect(!(try store.timeline(second).map(\.event).contains("reply.held")))
+    }
+
+    /// A gateway's failure document is recorded on the message, shown in the timeline with
+    /// its reason, and the message is not handed out again.
+    @Test mutating func aFailedPostIsRecordedWithItsReason() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let (_, actions) = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "On it", "account": "@RivertonCity"])
+        let entry = try #require(Self.outboundEntries(actions).first)
+        let failure = #"{"status":"failed","code":"messaging_window_closed","reason":"the 24-hour window closed"}"#
+        load(id)  // as the engine does before a gateway's answer
+        _ = machine.outboundSent(entry, worker: "gateway-w", reply: [Frame(failure)], now: now)
+        _ = commit()
+        let message = try #require(try store.conversation(id).first)
+        #expect(message.status == .failed && message.failureCode == "messaging_window_closed" && message.reason == "the 24-hour window closed")
+        let last = try #require(try store.timeline(id).last)
+        #expect(last.event == "reply.failed")
+        #expect(last.note == "not delivered (messaging_window_closed): the 24-hour window closed")
+        #expect(machine.unsentMessages().isEmpty)
+        #expect(machine.deliverOutbound(entry, service: "outbound.x", to: "gateway-w").allSatisfy {
+            if case .forgetHeld = $0 { true } else { false }
+        }, "a failed message is never handed out again")
+    }
+
+    /// Defect: a gateway that connected late posted a question for an inquiry closed (and
+    /// answered by the citizen) meanwhile. An unsent question is cancelled when the
+    /// conversation moves on.
+    @Test mutating func anUnsentQuestionIsCancelledWhenTheInquiryCloses() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let (_, asked) = agent(.requestInformation, ["id": "\(id)", "agent": "ana", "department": "front-office",
+                                                     "text": "Which street?", "account": "@RivertonCity"])
+        let entry = try #require(Self.outboundEntries(asked).first)
+        let (closed, actions) = agent(.close, ["id": "\(id)", "agent": "ana", "department": "front-office", "resolution": "answered"])
+        #expect(closed["state"] as? String == "closed")
+        #expect(Self.dequeued(actions).contains { $0 == (entry.id, "outbound.x") }, "taken out of the gateway's queue")
+        let timeline = try store.timeline(id)
+        #expect(timeline.map(\.event).contains("question.cancelled"))
+        #expect(timeline.last { $0.event == "question.cancelled" }?.note == "not posted: the inquiry was closed first")
+        #expect(try store.conversation(id).first?.status == .cancelled)
+        #expect(try store.pendingOutbound().isEmpty, "a restart does not bring it back")
+    }
+
+    /// Case numbers follow one another and resume after a restart at the highest ever given.
+    @Test mutating func caseNumbersFollowOnAndResume() throws {
+        let firstIngested = ingest("1"), secondIngested = ingest("2")
+        let first = try #require(firstIngested)
+        let second = try #require(secondIngested)
+        #expect(try store.record(first)?.caseNumber == 1)
+        #expect(try store.record(second)?.caseNumber == 2)
+        var restarted = InquiryMachine(configuration: machine.configuration)
+        restarted.restoreCaseNumbers(last: try store.lastCaseNumber())
+        let body = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"3"},"author":{"handle":"@r"},"text":"t","captured_at":"2026-11-22T09:30:00Z"}"#)
+        _ = restarted.ingest(client: gateway, body: [body], now: now)
+        let sealed = restarted.sealBatch()
+        let (_, batch) = try #require(sealed)
+        #expect(batch.inserts.first?.record.caseNumber == 3)
     }
 
     // MARK: The channel registry

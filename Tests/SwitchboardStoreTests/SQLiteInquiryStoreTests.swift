@@ -42,8 +42,70 @@ import SwitchboardCore
         #expect(try reopened.inquiry(for: DeduplicationKey(platform: .facebook, externalID: "post-1")) == nil)
         let stored = try #require(try reopened.inquiry(inquiries[2].id))
         #expect(stored.envelopeJSON == #"{"text":"inquiry 2"}"#)
-        #expect(stored.record == inquiries[2].record)
+        // Handed no case number, the store numbers inquiries in the order it stores them.
+        var numbered = inquiries[2].record
+        numbered.caseNumber = 3
+        #expect(stored.record == numbered)
         #expect(try reopened.recentKeys(limit: 2).map(\.original.id) == [inquiries[2].id, inquiries[1].id])
+    }
+
+    /// Case numbers are the machine's when it gives them, found back by number, and never
+    /// given twice: a reopened store resumes after the highest ever used.
+    @Test func caseNumbersAreKeptFoundAndNeverReused() throws {
+        var first = accepted(1), second = accepted(2)
+        first.record.caseNumber = 41
+        second.record.caseNumber = 42
+        do {
+            let store = try SQLiteInquiryStore(directory: directory)
+            var batch = StoreBatch()
+            batch.insert(first)
+            batch.insert(second)
+            _ = try store.commit(batch)
+            #expect(try store.inquiry(case: 42) == second.id)
+            #expect(try store.inquiry(case: 43) == nil)
+            #expect(try store.inquiry(first.id)?.record.caseNumber == 41)
+            #expect(try store.list(InquiryFilter(department: "waste")).items.map(\.caseNumber) == [41, 42])
+        }
+        let reopened = try SQLiteInquiryStore(directory: directory)
+        #expect(try reopened.lastCaseNumber() == 42)
+        // The highest number stays used even when its row is gone.
+        try reopened.database.write { db in try db.execute(sql: "DELETE FROM inquiry WHERE seq = 42") }
+        #expect(try reopened.lastCaseNumber() == 42)
+    }
+
+    /// Every message of a conversation comes back in order, with who wrote it and where it
+    /// stands: waiting, posted (with the post's id), failed (code and reason), cancelled.
+    @Test func theConversationKeepsEachMessagesState() throws {
+        let store = try SQLiteInquiryStore(directory: directory)
+        let inquiry = accepted(1)
+        func message(_ n: UInt64, _ kind: OutboundMessage.Kind) -> OutboundMessage {
+            OutboundMessage(id: InquiryID(high: n << 16, low: n), inquiry: inquiry.id, kind: kind, platform: .x, account: "@RivertonCity",
+                            inReplyTo: "post-1", text: "message \(n)", author: "agent ana")
+        }
+        var batch = StoreBatch()
+        batch.insert(inquiry)
+        for (n, kind) in [(1, OutboundMessage.Kind.question), (2, .answer), (3, .answer), (4, .question)] { batch.queue(message(UInt64(n), kind)) }
+        batch.receive(InboundMessage(id: InquiryID(high: 5 << 16, low: 5), inquiry: inquiry.id,
+                                     key: DeduplicationKey(platform: .x, externalID: "post-9"), inReplyTo: "post-1", text: "It is by the school"))
+        _ = try store.commit(batch)
+        var later = StoreBatch()
+        later.markSent(message(1, .question).id, at: "2026-11-22T09:31:00.000Z", postedAs: "post-7")
+        later.markEnded(message(2, .answer).id, .failed, at: "2026-11-22T09:32:00.000Z", code: "window_closed", reason: "the 24-hour window closed")
+        later.markEnded(message(4, .question).id, .cancelled, at: "2026-11-22T09:33:00.000Z", reason: "the inquiry was closed first")
+        _ = try store.commit(later)
+
+        let conversation = try store.conversation(inquiry.id)
+        #expect(conversation.map(\.text) == ["message 1", "message 2", "message 3", "message 4", "It is by the school"])
+        #expect(conversation.map(\.status) == [.posted, .failed, .waiting, .cancelled, .posted])
+        #expect(conversation[0].externalID == "post-7")
+        #expect(conversation[0].author == "agent ana")
+        #expect(conversation[1].failureCode == "window_closed")
+        #expect(conversation[1].reason == "the 24-hour window closed")
+        #expect(conversation[3].statusAt == "2026-11-22T09:33:00.000Z")
+        #expect(conversation[4].direction == "in")
+        // Only the waiting message goes back to a gateway after a restart.
+        #expect(try store.pendingOutbound().map(\.text) == ["message 3"])
+        #expect(try store.list(InquiryFilter(department: "waste")).items.first?.unsent == 1)
     }
 
     @Test func usesWALAndFullSynchronous() throws {
@@ -151,7 +213,9 @@ import SwitchboardCore
         batch.queue(message)
         _ = try store.commit(batch)
 
-        #expect(try store.record(inquiry.id) == record)
+        var numbered = record
+        numbered.caseNumber = 1
+        #expect(try store.record(inquiry.id) == numbered)
         #expect(try store.timeline(inquiry.id) == [claimed])
         #expect(try store.expiredLeases(before: start.addingTimeInterval(959), limit: 10).isEmpty)
         #expect(try store.expiredLeases(before: start.addingTimeInterval(961), limit: 10) == [inquiry.id])

@@ -378,6 +378,7 @@ struct EngineLoop {
         carryOut(inquiries.restoreRegistry(try store.channels(), now: clock.now()), now: start)
         inquiries.restoreFigures(try store.stateCounts())
         inquiries.rememberKeys(try store.recentKeys(limit: inquiries.keyCapacity))
+        inquiries.restoreCaseNumbers(last: try store.lastCaseNumber())
         let awaiting = try store.awaitingCitizen()
         inquiries.restoreAwaiting(awaiting.inquiries, threads: awaiting.threads)
         for case .enqueue(let service, let entry) in inquiries.restoreOutbound(try store.pendingOutbound()) {
@@ -572,7 +573,12 @@ struct EngineLoop {
             let counted = figures.departments[department.id] ?? InquiryFigures.Department()
             let oldest = mdp.longestWaiting(department: department.id).map { max(0, wall.timeIntervalSince($0.id.createdAt)) } ?? 0
             let target = sla.target(department: department.id, priority: .normal)
-            return BrokerStats.Department(
+            // Each ready inquiry against its own priority's target: the head of each
+            // priority's line has waited longest among its peers.
+            let overdue = mdp.oldestPerPriority(department: department.id).map { entry in
+                wall.timeIntervalSince(entry.id.createdAt) - sla.target(department: department.id, priority: entry.priority).firstResponse
+            }.max() ?? 0
+            var figure = BrokerStats.Department(
                 id: department.id, name: department.name, frontOffice: department.id == options.configuration.frontOffice,
                 ready: mdp.readyInquiries(for: department.id), answersHeld: flow.held(for: department.id),
                 inFlight: load.inFlight, workers: mdp.workerCount(for: department.id), credit: load.credit,
@@ -584,15 +590,28 @@ struct EngineLoop {
                 slaWarnings: counted.warnings, slaBreaches: counted.breaches, slaBreachesToday: figures.breachesToday(department.id, at: wall),
                 firstResponse: counted.firstResponse, resolution: counted.resolution, leg: counted.leg
             )
+            figure.expectsWorkers = department.expectsWorkers
+            figure.readyOverdueSeconds = max(0, overdue)
+            figure.slaBreachedInquiriesToday = figures.inquiriesBreachedToday(department.id, at: wall)
+            return figure
         }
-        board.publish(BrokerStats(
+        let unsent = inquiries.unsentMessages()
+        let outbound = Platform.allCases.map { platform in
+            let waiting = unsent[platform]
+            return BrokerStats.Outbound(platform: platform.rawValue, unsent: waiting?.count ?? 0,
+                                        oldestUnsentSeconds: waiting.map { max(0, wall.timeIntervalSince($0.oldest)) } ?? 0,
+                                        gateways: mdp.workerCount(for: ServiceName.outbound(platform.rawValue)))
+        }
+        var snapshot = BrokerStats(
             at: Date(), startedAt: startedAt, ready: true, engineTurnedAt: Date(), store: store, ingest: ingestCounts,
             departments: departments,
             connections: BrokerStats.Connections(open: connections.count, cut: connections.cuts, denials: denials,
                                                  warningsHeldBack: warnings.totalHeldBack),
             eventsDropped: eventsDropped, engineTurnSeconds: engineTurns, build: BrokerStats.Build(version: SwitchboardVersion.current),
             dataProtection: dataProtection
-        ))
+        )
+        snapshot.outbound = outbound
+        board.publish(snapshot)
     }
 
     /// Applies the connection limits as libzmq accepts and closes connections.
@@ -753,6 +772,7 @@ struct EngineLoop {
                     carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: clock.now()), now: now)
                 } else {
                     ensureLoaded(entry.id)
+                    inquiries.gatewaysOnline = gatewaysOnline
                     carryOut(inquiries.workerReplied(entry, department: department, worker: worker, reply: reply, now: clock.now()), now: now)
                 }
             case .inquiryReleased(let department, let entry):
@@ -871,11 +891,22 @@ struct EngineLoop {
             }
             if !records.submit(job) { reply(client, service, .unavailable, now: now) }
         case InquiryService.requeue:
-            let id = try? AgentRequest(body).id()
+            var request: AgentRequest
+            do {
+                request = try AgentRequest(body)
+                try resolveCaseNumber(&request)
+            } catch {
+                guard permitted(.requeue(department: ""), client: client, service: service, now: now) else { return }
+                reply(client, service, .agentError(error), now: now)
+                return
+            }
+            let id = try? request.id()
             if let id { ensureLoaded(id) }
             let department = id.flatMap { inquiries.record($0)?.lifecycle.department } ?? ""
             guard permitted(.requeue(department: department), client: client, service: service, now: now) else { return }
-            carryOut(inquiries.requeue(client: client, body: body, now: wall), now: now)
+            // The operator who asked, by key name with CURVE, else as the request names them.
+            let actor = sender.map { Actor.agent($0.name) } ?? request.optional("actor").map(Actor.agent) ?? .system
+            carryOut(inquiries.requeue(client: client, request: request, by: actor, now: wall), now: now)
         default:
             if let channelService = ChannelService(rawValue: service) {
                 guard permitted(channelService.isWrite ? .registryWrite : .request, client: client, service: service, now: now) else { return }
@@ -895,6 +926,7 @@ struct EngineLoop {
             do {
                 request = try AgentRequest(body)
                 if options.security != nil { try request.actAs(sender) }
+                try resolveCaseNumber(&request)
             } catch {
                 reply(client, service, .agentError(error), now: now)
                 return
@@ -919,8 +951,19 @@ struct EngineLoop {
             } else if agentService == .claim, let department = request.department {
                 next = nextClaimable(department)
             }
+            inquiries.gatewaysOnline = gatewaysOnline
             carryOut(inquiries.agent(client: client, service: agentService, request: request, next: next, now: wall), now: now)
         }
+    }
+
+    /// A case number where an id goes is read as the id it names (one primary-key read).
+    private func resolveCaseNumber(_ request: inout AgentRequest) throws(AgentError) {
+        try request.resolveCaseNumber(options.configuration.caseNumbering) { number in try store.inquiry(case: number) }
+    }
+
+    /// The platforms whose publishing gateway has a worker connected now.
+    private var gatewaysOnline: Set<Platform> {
+        Set(Platform.allCases.filter { mdp.workerCount(for: ServiceName.outbound($0.rawValue)) > 0 })
     }
 
     /// The head of a department's queue, skipping entries that went stale.

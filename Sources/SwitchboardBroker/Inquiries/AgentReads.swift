@@ -69,7 +69,8 @@ struct AgentReads {
             InquiryListItem(id: "\(summary.id)", department: summary.department, state: summary.state.rawValue,
                             priority: summary.priority.rawValue, receivedAt: summary.receivedAt, platform: summary.platform.rawValue,
                             owner: summary.owner.map { "\($0)" }, preview: summary.preview, slaSecondsLeft: summary.slaSecondsLeft,
-                            slaState: summary.slaState)
+                            slaState: summary.slaState, caseNumber: configuration.caseNumbering.format(summary.caseNumber),
+                            unsent: summary.unsent > 0 ? summary.unsent : nil, unofficialChannel: summary.unofficialChannel)
         }
         return InquiryList(inquiries: items, total: page.total, offset: filter.offset)
     }
@@ -87,12 +88,19 @@ struct AgentReads {
     private func show(_ request: AgentRequest) throws -> InquiryReply.DetailAnswer {
         let id = try request.id()
         guard let stored = try store.inquiry(id) else { throw AgentError.notFound(id) }
-        return InquiryReply.DetailAnswer(stored: stored, timeline: try store.timeline(id), now: Date())
+        return InquiryReply.DetailAnswer(stored: stored, timeline: try store.timeline(id), messages: try store.conversation(id),
+                                         numbering: configuration.caseNumbering, now: Date())
     }
 
-    /// Short ids, as in git: the ids a prefix matches (a few, to list when ambiguous).
+    /// Short ids, as in git: the ids a prefix matches (a few, to list when ambiguous); or
+    /// the one inquiry a case number names.
     private func resolve(_ request: AgentRequest) throws -> InquiryIDs {
         let prefix = try request.string("prefix")
+        // A case number (`R-4821`, `#4821`, `4821`) names one inquiry.
+        if let number = configuration.caseNumbering.parse(prefix) {
+            guard let id = try store.inquiry(case: number) else { throw AgentError.noSuchCase(configuration.caseNumbering.format(number)) }
+            return InquiryIDs(ids: [id.description])
+        }
         guard prefix.count >= 4 else { throw AgentError.invalid(field: "prefix", "give at least 4 characters of the id") }
         let ids = try store.ids(withPrefix: prefix, limit: 10)
         guard !ids.isEmpty else { throw AgentError.noSuchPrefix(prefix) }

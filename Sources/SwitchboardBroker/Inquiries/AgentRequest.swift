@@ -50,6 +50,8 @@ enum AgentError: Error, CustomStringConvertible {
     case noCitizenRecords(Platform)
     /// No inquiry id starts with what the agent typed.
     case noSuchPrefix(String)
+    /// No inquiry has that case number.
+    case noSuchCase(String)
 
     var code: ErrorCode {
         switch self {
@@ -64,7 +66,7 @@ enum AgentError: Error, CustomStringConvertible {
         case .unavailable: .storeUnavailable
         case .forbidden, .notYours: .forbidden
         case .openInquiries: .openInquiries
-        case .noCitizenRecords, .noSuchPrefix: .notFound
+        case .noCitizenRecords, .noSuchPrefix, .noSuchCase: .notFound
         }
     }
 
@@ -90,6 +92,7 @@ enum AgentError: Error, CustomStringConvertible {
                 + "have each closed first (an agent claims it, 'switchboard claim ID', then closes it, "
                 + "'switchboard close ID --resolution answered'), then ask again"
         case .noSuchPrefix(let prefix): "no inquiry id starts with \(prefix); check it against 'switchboard queue'"
+        case .noSuchCase(let number): "there is no case \(number); check it against 'switchboard queue --state all'"
         case .noCitizenRecords(let platform):
             "no inquiry on \(platform.rawValue) was written by that handle; nothing was erased. Check the platform and the "
                 + "handle as the platform shows it (any case, with or without @; a profile URL is not a handle)"
@@ -146,6 +149,16 @@ struct AgentRequest: Sendable {
     func id() throws(AgentError) -> InquiryID {
         guard let id = try optionalID() else { throw .missing("id") }
         return id
+    }
+
+    /// Lets `id` name a case (`R-4821`, `#4821`, `4821`) wherever an inquiry id is taken:
+    /// a case number is replaced by the id it names, read with `lookup`.
+    mutating func resolveCaseNumber(_ numbering: CaseNumbering, lookup: (Int) throws -> InquiryID?) throws(AgentError) {
+        guard let text = optional("id"), InquiryID(text) == nil, let number = numbering.parse(text) else { return }
+        let found: InquiryID?
+        do { found = try lookup(number) } catch { throw .unavailable }
+        guard let found else { throw .noSuchCase(numbering.format(number)) }
+        fields["id"] = .string(found.description)
     }
 
     var agent: Actor? { optional("agent").map(Actor.agent) }

@@ -9,10 +9,11 @@ struct BrokerStreamEvent {
     let topic: String
     let body: String
 
-    static func timeline(_ entry: TimelineEntry, priority: Priority) -> BrokerStreamEvent {
+    static func timeline(_ entry: TimelineEntry, priority: Priority, caseNumber: String? = nil) -> BrokerStreamEvent {
         var body = JSONWriter(capacity: 320)
         body.add("event", entry.event)
         body.add("inquiry_id", entry.inquiry.description)
+        body.add("case", caseNumber)
         body.add("at", timestamp(entry.at))
         body.add("department", entry.department)
         body.add("from", entry.from?.rawValue)

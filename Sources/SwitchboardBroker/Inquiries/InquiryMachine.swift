@@ -84,6 +84,14 @@ struct InquiryMachine {
     let keyCapacity: Int
     /// Messages waiting for their publishing gateway.
     private var outbound: [InquiryID: OutboundMessage] = [:]
+    /// The platforms whose publishing gateway (`outbound.<platform>`) has a worker
+    /// connected, as the engine last saw: a message for another waits, and the agent is
+    /// told so at once.
+    var gatewaysOnline: Set<Platform> = []
+    /// The message the current agent move queued, for its answer.
+    private var queuedByMove: InquiryMove.QueuedMessage?
+    /// The highest case number given so far (see ``CaseNumbering``).
+    private var lastCaseNumber = 0
     /// Posts that continue a conversation waiting for the citizen: a follow-up that
     /// answers one of them is threaded into that inquiry instead of becoming a new one.
     private var threads: [DeduplicationKey: InquiryID] = [:]
@@ -172,6 +180,26 @@ struct InquiryMachine {
             tracked[id] = item
         }
         return actions
+    }
+
+    /// Case numbers resume after the highest one the store ever gave.
+    mutating func restoreCaseNumbers(last: Int) {
+        lastCaseNumber = max(lastCaseNumber, last)
+    }
+
+    /// Messages waiting for their gateway, per platform: how many, and since when the
+    /// oldest waits (for `/metrics`, `/stats` and the status page).
+    func unsentMessages() -> [Platform: (count: Int, oldest: Date)] {
+        var result: [Platform: (count: Int, oldest: Date)] = [:]
+        for message in outbound.values {
+            let queued = message.queuedAt
+            if let known = result[message.platform] {
+                result[message.platform] = (known.count + 1, min(known.oldest, queued))
+            } else {
+                result[message.platform] = (1, queued)
+            }
+        }
+        return result
     }
 
     /// Warms the deduplication index at start-up (newest first).
@@ -361,9 +389,11 @@ struct InquiryMachine {
         let id = InquiryID.generate(at: now)
         let receivedAt = Timestamp.format(now)
         inquiry.id = id
+        lastCaseNumber += 1
         let record = LifecycleRecord(
             lifecycle: InquiryLifecycle(id: id, department: decision.department), priority: decision.priority,
-            sla: InquirySLA(department: decision.department, priority: decision.priority, policy: configuration.sla, at: now)
+            sla: InquirySLA(department: decision.department, priority: decision.priority, policy: configuration.sla, at: now),
+            caseNumber: lastCaseNumber
         )
         let envelope = Self.splice(body[0].bytes, id: id, receivedAt: receivedAt)
         var routing = decision.json
@@ -580,11 +610,21 @@ struct InquiryMachine {
     /// The inquiry an outbound message belongs to, if the message is pending.
     func inquiry(ofMessage id: InquiryID) -> InquiryID? { outbound[id]?.inquiry }
 
-    /// The publishing gateway confirmed it posted the message. If its REPLY names the
-    /// post (`{"external_id": …}`), a citizen's answer to that post threads back.
+    /// The publishing gateway answered for the message: it posted it, or it could not
+    /// (`{"status": "failed", "code": …, "reason": …}`), and the agent must see why. If a
+    /// posted message's REPLY names the post (`{"external_id": …}`), a citizen's answer to
+    /// that post threads back.
     mutating func outboundSent(_ entry: QueueEntry, worker: Frame, reply: [Frame], now: Date) -> [Action] {
         guard let message = outbound.removeValue(forKey: entry.id) else { return [] }
-        let posted = reply.count == 1 ? Self.postedID(reply[0].bytes) : nil
+        let answer = reply.count == 1 ? GatewayAnswer(reply[0].bytes) : .posted(externalID: nil)
+        guard case .posted(let posted) = answer else {
+            if case .failed(let code, let reason) = answer {
+                open.store.markEnded(message.id, .failed, at: Timestamp.format(now), code: code, reason: reason)
+                note(message.inquiry, event: message.kind == .answer ? "reply.failed" : "question.failed",
+                     actor: .worker(Self.workerName(worker)), note: "not delivered (\(code)): \(reason)", at: now)
+            }
+            return []
+        }
         open.store.markSent(message.id, at: Timestamp.format(now), postedAs: posted)
         if let posted, tracked[message.inquiry]?.record.lifecycle.state == .awaitingCitizen {
             threads[DeduplicationKey(platform: message.platform, externalID: posted)] = message.inquiry
@@ -593,25 +633,39 @@ struct InquiryMachine {
         return []
     }
 
-    /// The `external_id` of a gateway's confirmation, if it gives one.
-    static func postedID(_ bytes: [UInt8]) -> String? {
-        guard bytes.first == UInt8(ascii: "{"), case .object(let fields)? = try? JSONValue.parse(bytes) else { return nil }
-        return fields.first { $0.key == "external_id" }?.value.stringValue
+    /// What a publishing gateway's REPLY says (see 3/SB-CASE, "Outbound messages").
+    enum GatewayAnswer: Equatable {
+        case posted(externalID: String?)
+        case failed(code: String, reason: String)
+
+        /// Anything but a failure document is a confirmation, as before failures had one.
+        init(_ bytes: [UInt8]) {
+            guard bytes.first == UInt8(ascii: "{"), let document = try? JSONValue.parse(bytes) else {
+                self = .posted(externalID: nil)
+                return
+            }
+            if document["status"]?.stringValue == "failed" {
+                self = .failed(code: document["code"]?.stringValue ?? "gateway_failed",
+                               reason: document["reason"]?.stringValue ?? "the gateway gave no reason")
+            } else {
+                self = .posted(externalID: document["external_id"]?.stringValue)
+            }
+        }
     }
 
     // MARK: Operators
 
     /// `sb.admin.requeue`: a parked inquiry goes back to its queue with a fresh count.
-    mutating func requeue(client: Frame, body: [Frame], now: Date) -> [Action] {
+    mutating func requeue(client: Frame, request: AgentRequest, by actor: Actor, now: Date) -> [Action] {
         let service = InquiryService.requeue
         guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
         do {
-            let id = try AgentRequest(body).id()
+            let id = try request.id()
             guard var record = tracked[id]?.record else { throw AgentError.notFound(id) }
             guard record.lifecycle.state == .parked else { throw AgentError.notParked(id, record.lifecycle.state) }
             record.deliveries = 0
-            try move(&record, .requeue, by: .system, at: now)
-            open.afterCommit.append(.reply(client: client, service: service, .requeued(id: id, department: record.lifecycle.department), inquiry: id))
+            try move(&record, .requeue, by: actor, at: now)
+            open.afterCommit.append(.reply(client: client, service: service, .model(RequeueAnswer(id: id.description, department: record.lifecycle.department)), inquiry: id))
             return []
         } catch let error as AgentError {
             return [refuse(client, service, .agentError(error))]
@@ -632,10 +686,13 @@ struct InquiryMachine {
         do {
             guard let actor else { throw AgentError.missing("agent") }
             if let department = actingFor, !departments.contains(department) { throw AgentError.unknownDepartment(department) }
+            queuedByMove = nil
             let record = try perform(service, request, actor: actor, actingFor: actingFor, next: next, now: now)
             // A claim shows the agent the envelope and routing decision, when in memory.
             let item = service == .claim ? tracked[record.id] : nil
-            let answer = InquiryReply.MoveAnswer(record, for: actor, actingFor: actingFor, envelope: item?.envelope, routing: item?.routing)
+            var answer = InquiryReply.MoveAnswer(record, for: actor, actingFor: actingFor, envelope: item?.envelope, routing: item?.routing)
+            answer.caseNumber = configuration.caseNumbering.format(record.caseNumber)
+            answer.message = queuedByMove
             open.afterCommit.append(.reply(client: client, service: service.rawValue, .move(answer), inquiry: record.id))
             return []
         } catch let error as AgentError {
@@ -717,7 +774,7 @@ struct InquiryMachine {
         try checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department)
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw AgentError.missing("text") }
         try move(&record, .reply(account: account, replyID: replyID), by: actor, actingFor: actingFor, at: now)
-        send(.answer, text: text, account: account, for: record, key: key, at: now)
+        send(.answer, text: text, account: account, for: record, key: key, by: actor, at: now)
     }
 
     /// Asks the citizen for more: the question goes out like an answer, through an
@@ -729,7 +786,7 @@ struct InquiryMachine {
         if let account { try checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department) }
         try move(&record, .requestInformation(note: note), by: actor, actingFor: actingFor, at: now)
         threads[key] = record.id
-        if let question, let account { send(.question, text: question, account: account, for: record, key: key, at: now) }
+        if let question, let account { send(.question, text: question, account: account, for: record, key: key, by: actor, at: now) }
     }
 
     /// A message leaves only through an active account owned by the department or shared
@@ -742,12 +799,36 @@ struct InquiryMachine {
         }
     }
 
-    private mutating func send(_ kind: OutboundMessage.Kind, text: String, account: String, for record: LifecycleRecord, key: DeduplicationKey, at now: Date) {
+    /// Queues a message for the platform's publishing gateway. With no gateway connected it
+    /// is held, and says so at once: in the move's answer, the timeline and the stream.
+    private mutating func send(_ kind: OutboundMessage.Kind, text: String, account: String, for record: LifecycleRecord, key: DeduplicationKey,
+                               by actor: Actor, at now: Date) {
         let message = OutboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, kind: kind, platform: key.platform,
-                                      account: account, inReplyTo: key.externalID, text: text)
+                                      account: account, inReplyTo: key.externalID, text: text, author: "\(actor)")
         open.store.queue(message)
         outbound[message.id] = message
         open.afterCommit.append(.enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: record.priority)))
+        let platform = key.platform.rawValue
+        if gatewaysOnline.contains(key.platform) {
+            queuedByMove = .init(id: message.id.description, platform: platform, status: "queued", note: nil)
+        } else {
+            let held = "held: no gateway serves \(platform); it will be posted when one connects"
+            queuedByMove = .init(id: message.id.description, platform: platform, status: "held", note: held)
+            note(record.id, event: kind == .answer ? "reply.held" : "question.held", actor: .system, note: held, at: now)
+        }
+    }
+
+    /// Questions not yet posted when the conversation moved on (the citizen wrote, or the
+    /// inquiry was closed) are cancelled: a gateway that connects later must not ask a
+    /// question nobody waits for.
+    private mutating func cancelUnsentQuestions(of id: InquiryID, because reason: String, at now: Date) {
+        let stale = outbound.values.filter { $0.inquiry == id && $0.kind == .question }
+        for message in stale {
+            outbound.removeValue(forKey: message.id)
+            pendingDequeues.append((message.id, message.service))
+            open.store.markEnded(message.id, .cancelled, at: Timestamp.format(now), reason: reason)
+            note(id, event: "question.cancelled", actor: .system, note: "not posted: \(reason)", at: now)
+        }
     }
 
     // MARK: Explaining routes
@@ -789,7 +870,7 @@ struct InquiryMachine {
                 }
                 return [refuse(client, service.rawValue, .model(ChannelList(channels: entries.map(\.item))))]
             case .show, .history:
-                let id = try request.string("id")
+                let id = try registry.resolve(try request.string("id"))
                 guard let entry = registry.entry(id) else { throw ChannelError.notFound(id) }
                 let answer = service == .show
                     ? ChannelAnswer(channel: entry.item, history: entry.changes)
@@ -869,7 +950,7 @@ struct InquiryMachine {
             let alerts = record.sla.check(at: now)
             save(record)
             for alert in alerts {
-                figures.alerted(alert, at: now)
+                figures.alerted(alert, inquiry: id, at: now)
                 open.afterCommit.append(.publish(.sla(alert, inquiry: id, at: now), inquiry: id))
                 actions.append(.log(.sla(id, alert)))
                 if alert.level == .breach && alert.scope == .department {
@@ -927,6 +1008,8 @@ struct InquiryMachine {
         if wasAwaiting && record.lifecycle.state != .awaitingCitizen {
             let id = record.id
             threads = threads.filter { $0.value != id }
+            cancelUnsentQuestions(of: id, because: record.lifecycle.state == .closed ? "the inquiry was closed first"
+                                      : "the conversation moved on (\(entry.event)) before a gateway posted it", at: now)
         }
         if record.lifecycle.state == .queued, wasQueuedAt != record.lifecycle.department, !keepQueued {
             open.afterCommit.append(.enqueue(department: record.lifecycle.department,
@@ -955,7 +1038,9 @@ struct InquiryMachine {
 
     private mutating func appendTimeline(_ entry: TimelineEntry, priority: Priority) {
         open.store.append(entry)
-        open.afterCommit.append(.publish(.timeline(entry, priority: priority), inquiry: entry.inquiry))
+        let number = tracked[entry.inquiry]?.record.caseNumber ?? 0
+        let reference = number > 0 ? configuration.caseNumbering.format(number) : nil
+        open.afterCommit.append(.publish(.timeline(entry, priority: priority, caseNumber: reference), inquiry: entry.inquiry))
     }
 
     /// A timeline line that is not a transition (a refused outcome, a sent reply).

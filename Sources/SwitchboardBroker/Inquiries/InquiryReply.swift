@@ -11,7 +11,6 @@ enum InquiryReply {
     /// A citizen's follow-up joined the conversation of the inquiry it answers.
     case threaded(into: DuplicateOf, key: DeduplicationKey)
     case rejected(IngestError)
-    case requeued(id: InquiryID, department: String)
     /// An agent's move (claim, renew, release, reply, ask, handoff, return, close,
     /// reopen), answered as SwitchboardProtocol's `InquiryMove`.
     case move(MoveAnswer)
@@ -51,10 +50,6 @@ enum InquiryReply {
                 detail.add("message", error.message)
                 detail.add("field", error.field)
             }
-        case .requeued(let id, let department):
-            writer.add("status", "requeued")
-            writer.add("id", id.description)
-            writer.add("department", department)
         case .unavailable:
             return Self.error(code: AgentError.unavailable.code, message: AgentError.unavailable.description)
         case .agentError(let error):
@@ -116,6 +111,9 @@ enum InquiryReply {
         /// Stored JSON documents (a claim's answer only).
         var envelope: String?
         var routing: String?
+        var caseNumber: String?
+        /// A reply or question this move queued.
+        var message: InquiryMove.QueuedMessage?
 
         init(_ record: LifecycleRecord, for actor: Actor, actingFor: String?, envelope: String? = nil, routing: String? = nil) {
             self.record = record
@@ -127,10 +125,12 @@ enum InquiryReply {
         /// `InquiryMove`'s keys, in sorted order.
         func write(_ writer: inout JSONWriter) {
             writer.add("allowed", strings: allowed)
+            writer.add("case", caseNumber)
             writer.add("department", record.lifecycle.department)
             writer.add("id", record.id.description)
             if let envelope { writer.add("inquiry", raw: InquiryReply.stored(envelope)) }
             writer.add("lease_expires_at", record.leaseExpiresAt.map(Timestamp.format))
+            if let message { writer.add("message", raw: InquiryReply.json(message)) }
             writer.add("owner", record.lifecycle.owner.map { "\($0)" })
             writer.add("priority", record.priority.rawValue)
             if let routing { writer.add("routing", raw: InquiryReply.stored(routing)) }
@@ -146,6 +146,39 @@ enum InquiryReply {
         var stored: StoredInquiry
         var timeline: [TimelineEntry]
         var now: Date
+        var caseNumber: String
+        var conversation: [ConversationItem]
+
+        init(stored: StoredInquiry, timeline: [TimelineEntry], messages: [ConversationMessage], numbering: CaseNumbering, now: Date) {
+            self.stored = stored
+            self.timeline = timeline
+            self.now = now
+            caseNumber = numbering.format(stored.record.caseNumber)
+            conversation = Self.conversation(stored, messages)
+        }
+
+        /// The citizen's first post (from the stored envelope), then every message in the
+        /// order it was written.
+        static func conversation(_ stored: StoredInquiry, _ messages: [ConversationMessage]) -> [ConversationItem] {
+            let envelope = (try? JSONValue.parse(Array(stored.envelopeJSON.utf8))) ?? .null
+            let platform = stored.key.platform.rawValue
+            let first = ConversationItem(
+                direction: "in", kind: "post", at: envelope["captured_at"]?.stringValue ?? stored.receivedAt,
+                text: envelope["text"]?.stringValue, by: envelope["author"]?["handle"]?.stringValue, platform: platform,
+                account: envelope["source"]?["account"]?.stringValue, messageStatus: "received",
+                externalID: stored.key.externalID)
+            return [first] + messages.map { message in
+                let incoming = message.direction == "in"
+                return ConversationItem(
+                    direction: message.direction, kind: incoming ? "follow_up" : message.kind, at: Timestamp.format(message.id.createdAt),
+                    // Retention and erasure leave the row with empty text.
+                    text: message.text.isEmpty ? nil : message.text,
+                    by: incoming ? envelope["author"]?["handle"]?.stringValue : message.author, platform: message.platform.rawValue,
+                    account: message.account, messageStatus: incoming ? "received" : message.status.rawValue,
+                    statusAt: incoming ? nil : message.statusAt, reason: message.reason, code: message.failureCode,
+                    externalID: message.externalID)
+            }
+        }
 
         var department: String { stored.record.lifecycle.department }
 
@@ -161,6 +194,8 @@ enum InquiryReply {
         /// `InquiryDetail`'s keys, in sorted order.
         func write(_ writer: inout JSONWriter) {
             let record = stored.record
+            writer.add("case", caseNumber)
+            writer.add("conversation", raw: InquiryReply.json(conversation))
             writer.add("deliveries", Int(record.deliveries))
             writer.add("department", record.lifecycle.department)
             writer.add("id", stored.id.description)

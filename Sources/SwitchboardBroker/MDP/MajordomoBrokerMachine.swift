@@ -157,6 +157,9 @@ public struct MajordomoBrokerMachine {
     }
 
     /// The ready inquiry of `department` that has waited longest, for its age.
+    /// The longest-waiting ready inquiry of each priority.
+    public func oldestPerPriority(department: String) -> [QueueEntry] { inquiries.heads(department: department) }
+
     public func longestWaiting(department: String) -> QueueEntry? {
         inquiries.longestWaiting(department: department)
     }

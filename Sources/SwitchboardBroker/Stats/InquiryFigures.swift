@@ -25,6 +25,8 @@ struct InquiryFigures: Sendable, Equatable {
         /// Breaches since midnight UTC of `breachDay`.
         var breachesToday = 0
         var breachDay = 0
+        /// The inquiries behind today's breaches, each counted once.
+        var breachedToday: Set<InquiryID> = []
         var firstResponse = BucketHistogram(bounds: BucketHistogram.responseTimes)
         var resolution = BucketHistogram(bounds: BucketHistogram.responseTimes)
         var leg = BucketHistogram(bounds: BucketHistogram.responseTimes)
@@ -117,7 +119,7 @@ struct InquiryFigures: Sendable, Equatable {
     }
 
     /// An SLA alert was raised for an inquiry of `alert.department`.
-    mutating func alerted(_ alert: SLAAlert, at now: Date) {
+    mutating func alerted(_ alert: SLAAlert, inquiry: InquiryID, at now: Date) {
         let key = "\(alert.goal.rawValue)/\(alert.scope.rawValue)"
         update(alert.department) { figures in
             switch alert.level {
@@ -129,8 +131,10 @@ struct InquiryFigures: Sendable, Equatable {
                 if figures.breachDay != day {
                     figures.breachDay = day
                     figures.breachesToday = 0
+                    figures.breachedToday = []
                 }
                 figures.breachesToday += 1
+                figures.breachedToday.insert(inquiry)
             }
         }
     }
@@ -139,6 +143,12 @@ struct InquiryFigures: Sendable, Equatable {
     func breachesToday(_ department: String, at now: Date) -> Int {
         guard let figures = departments[department], figures.breachDay == Self.day(now) else { return 0 }
         return figures.breachesToday
+    }
+
+    /// Inquiries that breached a target since midnight UTC, each once.
+    func inquiriesBreachedToday(_ department: String, at now: Date) -> Int {
+        guard let figures = departments[department], figures.breachDay == Self.day(now) else { return 0 }
+        return figures.breachedToday.count
     }
 
     static func day(_ date: Date) -> Int { Int((date.timeIntervalSince1970 / 86_400).rounded(.down)) }

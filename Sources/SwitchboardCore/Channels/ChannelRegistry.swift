@@ -62,6 +62,8 @@ public enum ChannelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidTransition(ChannelStatus, action: String)
     case notFound(String)
     case reasonRequired(String)
+    /// A short id that starts more than one entry's id.
+    case ambiguous(String, matches: [String])
 
     public var code: ErrorCode {
         switch self {
@@ -71,6 +73,7 @@ public enum ChannelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidTransition: .invalidTransition
         case .notFound: .notFound
         case .reasonRequired: .missingField
+        case .ambiguous: .invalidValue
         }
     }
 
@@ -84,6 +87,8 @@ public enum ChannelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidTransition(let status, let action): "cannot \(action) an entry that is \(status.rawValue)"
         case .notFound(let id): "there is no registry entry \(id)"
         case .reasonRequired(let what): "\(what) needs a reason"
+        case .ambiguous(let prefix, let matches):
+            "\(prefix) starts more than one registry entry (\(matches.joined(separator: ", "))); give more characters"
         }
     }
 }
@@ -109,6 +114,17 @@ public struct ChannelRegistry: Sendable, Equatable {
     }
 
     public func entry(_ id: String) -> ChannelEntry? { entries.first { $0.id == id } }
+
+    /// The entry's full id for an id or a unique prefix of one (as `channels list` shows
+    /// ids, cut to 8 characters).
+    public func resolve(_ typed: String) throws(ChannelError) -> String {
+        let wanted = typed.lowercased()
+        if entries.contains(where: { $0.id == wanted }) { return wanted }
+        let matches = wanted.count >= 4 ? entries.filter { $0.id.hasPrefix(wanted) }.map(\.id) : []
+        guard let only = matches.first else { throw .notFound(typed) }
+        guard matches.count == 1 else { throw .ambiguous(typed, matches: matches) }
+        return only
+    }
 
     /// Registers an account, under review. Refused if it repeats or resembles a live
     /// entry on the platform (unless `override` gives a reason), or if the department
@@ -147,7 +163,8 @@ public struct ChannelRegistry: Sendable, Equatable {
 
     /// Moves an entry through the workflow. Approving verifies it and sets the next
     /// review; suspending and archiving need a reason.
-    public mutating func apply(_ action: Action, to id: String, actor: String, reason: String?, now: Date) throws(ChannelError) -> ChannelEntry {
+    public mutating func apply(_ action: Action, to typed: String, actor: String, reason: String?, now: Date) throws(ChannelError) -> ChannelEntry {
+        let id = try resolve(typed)
         guard let index = entries.firstIndex(where: { $0.id == id }) else { throw .notFound(id) }
         var entry = entries[index]
         let allowed: [ChannelStatus]
