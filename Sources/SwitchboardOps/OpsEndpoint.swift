@@ -148,6 +148,12 @@ final class MetricsMirror: Sendable {
                   labels, outbound.oldestUnsentSeconds)
             gauge("switchboard_outbound_gateways", "Publishing gateways connected for the platform.", labels, Double(outbound.gateways))
         }
+        counter("switchboard_config_reloads_total", "Configuration reloads (SIGHUP), by result: applied, or refused (the running one stayed).",
+                [("result", "applied")], Double(stats.reloads.applied))
+        counter("switchboard_config_reloads_total", "Configuration reloads (SIGHUP), by result: applied, or refused (the running one stayed).",
+                [("result", "refused")], Double(stats.reloads.refused))
+        gauge("switchboard_config_last_reload_timestamp_seconds", "When a reloaded configuration was last applied (Unix time; 0 before the first).",
+              [], stats.reloads.lastAppliedAt?.timeIntervalSince1970 ?? 0)
         gauge("switchboard_connections", "Connections open.", [], Double(stats.connections.open))
         counter("switchboard_connections_cut_total", "Connections closed for a limit or for silence.", [], Double(stats.connections.cut))
         for role in Set(Role.names).union(stats.connections.denials.keys).sorted() {

@@ -65,11 +65,42 @@ public struct ChannelList: Codable, Equatable, Sendable {
     public var status: String
     public var channels: [ChannelItem]
     public var total: Int
+    /// Accounts the configuration names that the registry does not hold as active: after
+    /// the first start the registry is the source of truth, so an account added to the
+    /// YAML later is not official until registered. Absent when there are none.
+    public var notRegistered: [ConfiguredAccount]?
 
-    public init(channels: [ChannelItem]) {
+    public init(channels: [ChannelItem], notRegistered: [ConfiguredAccount] = []) {
         status = "ok"
         self.channels = channels
         total = channels.count
+        self.notRegistered = notRegistered.isEmpty ? nil : notRegistered
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, channels, total
+        case notRegistered = "not_registered"
+    }
+}
+
+/// An account in the configuration that is not an active registry entry.
+public struct ConfiguredAccount: Codable, Equatable, Sendable {
+    public var platform: String
+    public var handle: String
+    /// The department it is configured under; absent for the front office (shared).
+    public var department: String?
+    /// `not_registered`, or the registry's status for it (`under_review`, `suspended`,
+    /// `archived`).
+    public var registry: String
+    /// The command that makes it official.
+    public var fix: String
+
+    public init(platform: String, handle: String, department: String?, registry: String, fix: String) {
+        self.platform = platform
+        self.handle = handle
+        self.department = department
+        self.registry = registry
+        self.fix = fix
     }
 }
 

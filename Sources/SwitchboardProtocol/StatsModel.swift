@@ -24,6 +24,24 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     public var dataProtection: DataProtection
     /// Messages to citizens waiting for their platform's gateway, per platform.
     public var outbound: [Outbound] = []
+    /// Configuration reloads (SIGHUP) since the broker started.
+    public var reloads = Reloads()
+
+    public struct Reloads: Codable, Sendable, Equatable {
+        /// Reloads applied.
+        public var applied = 0
+        /// Reloads refused (the running configuration stayed).
+        public var refused = 0
+        /// When the last one was applied; absent before the first.
+        public var lastAppliedAt: Date?
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case applied, refused
+            case lastAppliedAt = "last_applied_at"
+        }
+    }
 
     public struct Outbound: Codable, Sendable, Equatable {
         public var platform: String
@@ -296,7 +314,7 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case at, ready, store, ingest, departments, connections, build, outbound
+        case at, ready, store, ingest, departments, connections, build, outbound, reloads
         case startedAt = "started_at"
         case engineTurnedAt = "engine_turned_at"
         case eventsDropped = "events_dropped"

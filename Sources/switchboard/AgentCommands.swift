@@ -46,6 +46,8 @@ enum Exit {
     /// No answer from the broker within the timeout.
     static let unreachable = ExitCode(3)
     static let notFound = ExitCode(4)
+    /// `channels verify`: the handle is not an active official account.
+    static let notOfficial = ExitCode(1)
 }
 
 /// Who acts, where, and how to print: shared by every agent command.

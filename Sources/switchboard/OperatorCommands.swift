@@ -72,6 +72,16 @@ extension Switchboard {
                 Swift.print(Table.render(["ID", "PLATFORM", "HANDLE", "STATUS", "DEPARTMENT", "REVIEW DUE"], answer.channels.map { channel in
                     [String(channel.id.prefix(8)), channel.platform, channel.handle, channel.status, channel.department ?? "(shared)", channel.reviewDue ?? "-"]
                 }))
+                // Accounts added to the YAML after the first start are not official until
+                // registered: said here, not left to be found out by a refused reply.
+                if let missing = answer.notRegistered, !missing.isEmpty {
+                    Swift.print("\nin the configuration but not active in the registry (not official):")
+                    for account in missing {
+                        Swift.print(Table.highlight("  \(account.platform) \(account.handle) (\(account.department ?? "shared")): "
+                                                    + account.registry.replacingOccurrences(of: "_", with: " "), when: true))
+                        Swift.print("    \(account.fix)")
+                    }
+                }
             }
         }
 
@@ -160,6 +170,8 @@ extension Switchboard {
                 case .unknown: Swift.print("unknown: not in the registry")
                 case .underReview, .suspended, .archived: Swift.print("registered but \(answer.verdict.rawValue): \(handle)")
                 }
+                // As grep: a script may ask "is this official?" by the exit code alone.
+                if answer.verdict != .official { throw Exit.notOfficial }
             }
         }
 

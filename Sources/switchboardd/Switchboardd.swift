@@ -147,6 +147,9 @@ struct Switchboardd: AsyncParsableCommand {
         // The database, its journal and the lock hold citizens' words: no other user
         // may read them, whoever started the broker (systemd's unit sets the same).
         umask(0o077)
+        // SIGHUP reloads (see Hangup below) and never stops the broker: its default
+        // action would, and systemd's `reload` sends it.
+        signal(SIGHUP, SIG_IGN)
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -175,7 +178,6 @@ struct Switchboardd: AsyncParsableCommand {
             let keys = KeyRing(try Self.loadKeys(authorizedKeys))
             options.security = BrokerEngine.Security(serverSecretKey: secret, keys: keys)
             logger.info("CURVE on; authorised keys loaded", metadata: ["keys": "\(keys.current.count)", "server.public_key": "\(certificate.publicKey)"])
-            Self.reloadOnHangup(authorizedKeys, into: keys, logger: logger)
         } else if endpoint.hasPrefix("tcp://"), !Self.isLocal(endpoint) {
             logger.warning("plain mode on a non-local endpoint (--insecure): any peer that reaches it may act as any worker, gateway or agent", metadata: ["mdp.endpoint": "\(endpoint)"])
         }
@@ -226,6 +228,8 @@ struct Switchboardd: AsyncParsableCommand {
             })
         }
         let engine = try BrokerEngine(options: options, store: store, logger: logger)
+        Hangup.install(keys: authorizedKeys.flatMap { path in options.security.map { (path, $0.keys) } }, config: config,
+                       engine: engine, logger: logger)
         let group = ServiceGroup(
             services: [BrokerService(engine: engine, logger: logger, readyFile: ready)] + services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -255,29 +259,43 @@ extension Switchboardd {
             throw ValidationError("invalid --authorized-keys \(path): \(error)")
         }
     }
+}
 
-    /// SIGHUP reloads the authorised keys. Connected peers whose keys are still there
-    /// keep going; a removed key's rights end with its next message. A file with an
-    /// error is refused whole, and the keys in force stay.
-    static func reloadOnHangup(_ path: String, into keys: KeyRing, logger: Logger) {
-        signal(SIGHUP, SIG_IGN)
+/// SIGHUP, as `nats-server --signal reload` and `systemctl reload` expect: reload what an
+/// operator edits while the broker runs, each file checked whole first. The authorised
+/// keys (with CURVE): connected peers whose keys stay go on, a removed key's rights end
+/// with its next message. The configuration (`--config`): departments, rules, SLA
+/// targets, retention, limits; the engine applies it between two turns, and inquiries
+/// already routed keep their department. A file with a mistake changes nothing: the
+/// running keys or configuration stay, and the log names the line and field.
+enum Hangup {
+    static func install(keys: (path: String, ring: KeyRing)?, config: String?, engine: BrokerEngine, logger: Logger) {
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
+            logger.notice("SIGHUP: reloading", metadata: ["keys": "\(keys?.path ?? "none (plain mode)")", "config": "\(config ?? "none (embedded demo city)")"])
+            if let keys {
+                do {
+                    let fresh = try Switchboardd.loadKeys(keys.path)
+                    keys.ring.replace(with: fresh)
+                    logger.notice("authorised keys reloaded", metadata: ["keys": "\(fresh.count)"])
+                } catch {
+                    logger.error("authorised keys not reloaded; the previous ones stay in force", metadata: ["error": "\(error)"])
+                }
+            }
+            guard let config else { return }
             do {
-                let fresh = try loadKeys(path)
-                keys.replace(with: fresh)
-                logger.notice("authorised keys reloaded", metadata: ["keys": "\(fresh.count)"])
+                engine.reload(try SwitchboardConfiguration.load(path: config))
             } catch {
-                logger.error("authorised keys not reloaded; the previous ones stay in force", metadata: ["error": "\(error)"])
+                engine.reloadRefused("\(config): \(error)")
             }
         }
         source.resume()
-        hangupSource = source
+        Self.source = source
     }
 
     /// Keeps the signal source alive for the life of the process; set once, at start-up,
     /// before any other thread could read it.
-    nonisolated(unsafe) private static var hangupSource: (any DispatchSourceSignal)?
+    nonisolated(unsafe) private static var source: (any DispatchSourceSignal)?
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

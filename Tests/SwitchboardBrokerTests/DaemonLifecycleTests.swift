@@ -26,6 +26,62 @@ import ZeroMQ
         #expect(try next.terminate() == 0)
     }
 
+    /// Defect: SIGHUP killed a plain-mode broker (exit 129), and the shipped unit's
+    /// ExecReload sends exactly that. SIGHUP now reloads the configuration, checked whole
+    /// first: a good file changes routing for what comes next, a bad one or one that drops
+    /// a department still holding inquiries changes nothing, and each is logged and counted.
+    @Test func sighupReloadsTheConfigurationAndNeverStopsTheBroker() throws {
+        let plain = try SpawnedDaemon()
+        kill(plain.pid, SIGHUP)
+        try waitUntil("the reload is logged") { plain.log.contains("SIGHUP: reloading") }
+        #expect(plain.isRunning, "SIGHUP must never stop the broker")
+        #expect(try plain.terminate() == 0)
+
+        let config = temporaryDirectory() + "/city.yaml"
+        let original = SwitchboardConfiguration.demoYAML
+        try original.write(toFile: config, atomically: true, encoding: .utf8)
+        let port = try OpsEndpointTests.freePort()
+        let daemon = try SpawnedDaemon(arguments: ["--config", config, "--stats", "127.0.0.1:\(port)"])
+        let client = try MajordomoClient(context: try Context(), endpoint: daemon.endpoint)
+        defer { client.close() }
+        func route(_ id: String, _ text: String) throws -> String? {
+            let body = #"{"source":{"platform":"x","account":"@RivertonCity","external_id":"\#(id)"},"author":{"handle":"@r"},"text":"\#(text)","captured_at":"2026-11-22T09:30:00Z"}"#
+            let answer = try client.request("sb.ingest", body: [Frame(body)])
+            return (try? JSONSerialization.jsonObject(with: Data(answer?.body.first?.bytes ?? [])) as? [String: Any])?["department"] as? String
+        }
+        #expect(try route("hup-1", "The skate ramp is broken") == "front-office")
+
+        // A new rule sends skate ramps to parks.
+        let rule = "rules:\n  - name: skate-ramps\n    department: parks\n    match: { keywords: [skate] }\n"
+        try original.replacingOccurrences(of: "rules:\n", with: rule).write(toFile: config, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        try waitUntil("the reload is applied") { daemon.log.contains("configuration reloaded") }
+        #expect(daemon.log.contains("rules added: skate-ramps"), "\(daemon.log)")
+        #expect(try route("hup-2", "The skate ramp is broken again") == "parks")
+
+        // A mistake changes nothing, and says where it is.
+        try "departments: [".write(toFile: config, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        try waitUntil("the refusal is logged") { daemon.log.contains("configuration not reloaded; the running one stays") }
+        #expect(daemon.log.contains("YAML syntax"))
+        #expect(try route("hup-3", "skate park lights") == "parks")
+
+        // Removing the front office, which holds an inquiry, is refused too.
+        try original.replacingOccurrences(of: "front_office: front-office", with: "front_office: roads")
+            .replacingOccurrences(of: "  - id: front-office\n", with: "  - id: contact-desk\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        kill(daemon.pid, SIGHUP)
+        try waitUntil("the second refusal is logged") { daemon.log.contains("departments removed while they hold open inquiries: front-office") }
+        var metrics = ""
+        try waitUntil("both refusals are counted") {
+            metrics = OpsEndpointTests.get(port, "/metrics")?.body ?? ""
+            return metrics.contains(#"switchboard_config_reloads_total{result="refused"} 2"#)
+        }
+        #expect(metrics.contains(#"switchboard_config_reloads_total{result="applied"} 1"#))
+        #expect(daemon.isRunning)
+        #expect(try daemon.terminate() == 0)
+    }
+
     @Test func theReadyFileNamesTheBoundEndpointsAndGoesAwayOnSIGTERM() throws {
         let daemon = try SpawnedDaemon()
         let contents = try #require(FileManager.default.contents(atPath: daemon.readyFile))

@@ -109,6 +109,11 @@ public final class BrokerEngine: Sendable {
     private let control = Mutex<Socket?>(nil)
     private let started = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
+    /// A configuration waiting to be applied by the engine thread (see ``reload(_:)``).
+    private let pendingReload = PendingReload()
+
+    /// What the control pipe carries to make the engine apply ``pendingReload``.
+    static let reloadCommand = "RELOAD"
 
     /// - Parameter store: where inquiries are persisted; every accepted inquiry is
     ///   committed there before the gateway hears "accepted".
@@ -159,6 +164,31 @@ public final class BrokerEngine: Sendable {
             // Every socket is closed: ending the context now frees the ports at once,
             // so a broker started right after can bind them.
             context.terminate()
+        }
+    }
+
+    /// Hands a reloaded configuration (already parsed and checked) to the engine thread,
+    /// which checks it against what it holds (a department with open inquiries cannot go)
+    /// and applies it between two turns, or keeps the running one; either is logged and
+    /// counted. False when the engine is not running.
+    @discardableResult
+    public func reload(_ configuration: SwitchboardConfiguration) -> Bool {
+        hand(.apply(configuration))
+    }
+
+    /// A reload whose file could not be read or had a mistake (`reason` names the line and
+    /// field): the engine keeps the running configuration, and logs and counts the refusal
+    /// beside the others.
+    @discardableResult
+    public func reloadRefused(_ reason: String) -> Bool {
+        hand(.refused(reason))
+    }
+
+    private func hand(_ reload: PendingReload.Reload) -> Bool {
+        control.withLock { pipe -> Bool in
+            guard let socket = pipe else { return false }
+            pendingReload.put(reload)
+            return (try? socket.send(Frame(Self.reloadCommand))) != nil
         }
     }
 
@@ -259,11 +289,11 @@ public final class BrokerEngine: Sendable {
             writer = StoreWriter(store: store, logger: logger, notifyEndpoint: notify)
             writer.start(context: context)
             let (readsPipe, readsNotify) = try notifyPipe("reads")
-            let readLane = ReadLane(reads: AgentReads(store: store, configuration: options.configuration), logger: logger, notifyEndpoint: readsNotify)
+            let readLane = ReadLane(store: store, logger: logger, notifyEndpoint: readsNotify)
             readLane.start(context: context)
             reads = readLane
             let (recordsPipe, recordsNotify) = try notifyPipe("records")
-            let recordsLane = RecordsLane(store: store, policy: options.configuration.retention, hash: CitizenHash(key: options.citizenHashKey),
+            let recordsLane = RecordsLane(store: store, hash: CitizenHash(key: options.citizenHashKey),
                                           logger: logger, notifyEndpoint: recordsNotify)
             recordsLane.start(context: context)
             records = recordsLane
@@ -273,7 +303,7 @@ public final class BrokerEngine: Sendable {
             var engineLoop = EngineLoop(
                 router: router, zap: zap, monitor: monitor, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe,
                 recordsPipe: recordsPipe, records: recordsLane, reads: readLane,
-                store: store, options: options,
+                store: store, options: options, pendingReload: pendingReload,
                 mdp: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryService.all),
                 inquiries: InquiryMachine(configuration: options.configuration),
                 logger: logger
@@ -339,7 +369,11 @@ struct EngineLoop {
     var retentionRunning = false
     let reads: ReadLane
     let store: any InquiryStore
-    let options: BrokerEngine.Options
+    /// The configuration changes on a reload (SIGHUP); the rest never does.
+    var options: BrokerEngine.Options
+    let pendingReload: PendingReload
+    /// Configuration reloads so far, for statistics.
+    var reloads = BrokerStats.Reloads()
     var mdp: MajordomoBrokerMachine
     var inquiries: InquiryMachine
     let logger: Logger
@@ -379,6 +413,9 @@ struct EngineLoop {
         inquiries.restoreFigures(try store.stateCounts())
         inquiries.rememberKeys(try store.recentKeys(limit: inquiries.keyCapacity))
         inquiries.restoreCaseNumbers(last: try store.lastCaseNumber())
+        // After the first start the registry is the source of truth: accounts added to
+        // the configuration since are named, with the command that registers them.
+        for line in inquiries.unregisteredAccounts() { logger.warning("\(line)") }
         let awaiting = try store.awaitingCitizen()
         inquiries.restoreAwaiting(awaiting.inquiries, threads: awaiting.threads)
         for case .enqueue(let service, let entry) in inquiries.restoreOutbound(try store.pendingOutbound()) {
@@ -419,8 +456,9 @@ struct EngineLoop {
             }
             let readable = reading ? try all.poll(timeout: wait) : [false] + (try paused.poll(timeout: wait))
             if readable[1] {
-                _ = try pipe.receive(.nonBlocking)
-                return
+                let command = try pipe.receive(.nonBlocking)
+                guard command?.first?.string == BrokerEngine.reloadCommand else { return }
+                reconfigure()
             }
             let turnStarted = ContinuousClock.now
             if readable[2] {
@@ -449,7 +487,7 @@ struct EngineLoop {
             }
             if now >= nextRetention, !retentionRunning {
                 nextRetention = now + .seconds(options.configuration.retention.runEvery)
-                retentionRunning = records.submit(.retention(now: clock.now()))
+                retentionRunning = records.submit(.retention(now: clock.now(), policy: options.configuration.retention))
             }
             sealTurn()
             if flow.heldCount > 0 { releaseHeldAnswers(now: now) }
@@ -611,6 +649,7 @@ struct EngineLoop {
             dataProtection: dataProtection
         )
         snapshot.outbound = outbound
+        snapshot.reloads = reloads
         board.publish(snapshot)
     }
 
@@ -940,7 +979,8 @@ struct EngineLoop {
             }
             guard permitted(access, client: client, service: service, now: now) else { return }
             if agentService.isRead {
-                if !reads.submit(ReadLane.Job(client: client, service: agentService, request: request, role: sender?.role)) {
+                if !reads.submit(ReadLane.Job(client: client, service: agentService, request: request, role: sender?.role,
+                                              configuration: options.configuration)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return
@@ -959,6 +999,46 @@ struct EngineLoop {
     /// A case number where an id goes is read as the id it names (one primary-key read).
     private func resolveCaseNumber(_ request: inout AgentRequest) throws(AgentError) {
         try request.resolveCaseNumber(options.configuration.caseNumbering) { number in try store.inquiry(case: number) }
+    }
+
+    /// Applies a reloaded configuration, unless it removes a department that still holds
+    /// open inquiries (they would have nowhere to go): then the running one stays. Either
+    /// way the log says what happened and what to do.
+    mutating func reconfigure() {
+        guard let reload = pendingReload.take() else { return }
+        let fresh: SwitchboardConfiguration
+        switch reload {
+        case .apply(let configuration):
+            fresh = configuration
+        case .refused(let reason):
+            reloads.refused += 1
+            logger.error("configuration not reloaded; the running one stays", metadata: [
+                "reason": "\(reason)", "fix": "correct the file and reload again (systemctl reload switchboardd, or kill -HUP)",
+            ])
+            return
+        }
+        let running = options.configuration
+        let busy = running.departmentIDs.subtracting(fresh.departmentIDs).sorted().compactMap { id -> String? in
+            let open = (inquiries.figures.departments[id]?.standing.values.reduce(0, +) ?? 0) + mdp.readyInquiries(for: id)
+            return open > 0 ? "\(id) (\(open) open)" : nil
+        }
+        guard busy.isEmpty else {
+            reloads.refused += 1
+            logger.error("configuration not reloaded; the running one stays", metadata: [
+                "reason": "departments removed while they hold open inquiries: \(busy.joined(separator: ", "))",
+                "fix": "hand those inquiries off or close them first, or keep the departments in the file, then reload again",
+            ])
+            return
+        }
+        let changes = ConfigurationChanges(from: running, to: fresh)
+        options.configuration = fresh
+        inquiries.reconfigure(fresh)
+        flow.maxReadyBacklog = fresh.maxReadyBacklog
+        mdp.setMaxDeliveries(fresh.maxDeliveries)
+        reloads.applied += 1
+        reloads.lastAppliedAt = Date()
+        logger.notice("configuration reloaded", metadata: ["changes": "\(changes.summary)"])
+        for line in inquiries.unregisteredAccounts() { logger.warning("\(line)") }
     }
 
     /// The platforms whose publishing gateway has a worker connected now.
@@ -1015,4 +1095,18 @@ extension InquiryLogEvent {
             logger.critical("commit failed; its requests were answered unavailable", metadata: ["batch": "\(batch)", "rows": "\(rows)"])
         }
     }
+}
+
+/// A configuration handed from the thread that read it (on SIGHUP) to the engine thread.
+final class PendingReload: Sendable {
+    enum Reload: Sendable {
+        case apply(SwitchboardConfiguration)
+        /// The file could not be read or parsed; the reason names the line and field.
+        case refused(String)
+    }
+
+    private let slot = Mutex<Reload?>(nil)
+
+    func put(_ reload: Reload) { slot.withLock { $0 = reload } }
+    func take() -> Reload? { slot.withLock { value in defer { value = nil }; return value } }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SwitchboardCore
 import SwitchboardProtocol
+import SwitchboardStore
 import ZeroMQ
 
 /// A thread that answers agents' reads (`sb.agent.list`, `sb.agent.timeline`) from the
@@ -16,6 +17,8 @@ final class ReadLane: Sendable {
         var request: AgentRequest
         /// The key's role with CURVE: reads of one inquiry are checked against it.
         var role: Role?
+        /// The configuration in force when the read was asked (a reload may change it).
+        var configuration: SwitchboardConfiguration
     }
 
     struct Answer: Sendable {
@@ -28,17 +31,17 @@ final class ReadLane: Sendable {
     /// the broker's memory.
     static let maxWaiting = 1_024
 
-    private let reads: AgentReads
+    private let store: any InquiryStore
     private let lane: Lane<Job, Answer>
 
-    init(reads: AgentReads, logger: Logger, notifyEndpoint: String) {
-        self.reads = reads
+    init(store: any InquiryStore, logger: Logger, notifyEndpoint: String) {
+        self.store = store
         lane = Lane(name: "switchboard-reads", notifyEndpoint: notifyEndpoint, maxWaiting: Self.maxWaiting, logger: logger)
     }
 
     func start(context: Context) {
-        lane.start(context: context) { [reads] job, post in
-            let answer = reads.answer(job.service, job.request, role: job.role)
+        lane.start(context: context) { [store] job, post in
+            let answer = AgentReads(store: store, configuration: job.configuration).answer(job.service, job.request, role: job.role)
             post(Answer(client: job.client, service: job.service.rawValue, frame: answer.frame))
             return true
         }

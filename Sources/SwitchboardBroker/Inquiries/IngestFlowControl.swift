@@ -29,7 +29,7 @@ struct IngestFlowControl {
 
     /// A department's ready (undelivered) inquiries above which answers wait; 0 never
     /// holds one.
-    let maxReadyBacklog: Int
+    var maxReadyBacklog: Int
     /// Most answers held in all. Past it the oldest of the department is sent, so that a
     /// gateway that does not wait for its answers cannot grow the broker's memory.
     let maxHeld: Int

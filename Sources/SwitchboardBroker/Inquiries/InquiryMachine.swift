@@ -69,10 +69,10 @@ struct InquiryMachine {
         var writtenIn: UInt64
     }
 
-    let configuration: SwitchboardConfiguration
-    private let decoder: EnvelopeDecoder
-    private let router: Router
-    private let departments: Set<String>
+    private(set) var configuration: SwitchboardConfiguration
+    private var decoder: EnvelopeDecoder
+    private var router: Router
+    private var departments: Set<String>
 
     private var tracked: [InquiryID: Tracked] = [:]
     private var bodyBytes = 0
@@ -120,6 +120,17 @@ struct InquiryMachine {
         departments = configuration.departmentIDs
         self.bodyBudget = bodyBudget
         self.keyCapacity = keyCapacity
+    }
+
+    /// A reloaded configuration: new routing, limits and targets for what comes next.
+    /// Inquiries already routed keep their department; SLA clocks already running keep
+    /// their targets.
+    mutating func reconfigure(_ fresh: SwitchboardConfiguration) {
+        configuration = fresh
+        decoder = fresh.envelopeDecoder
+        router = fresh.router
+        departments = fresh.departmentIDs
+        verdicts = [:]
     }
 
     // MARK: Queries
@@ -868,7 +879,10 @@ struct InquiryMachine {
                     (platform == nil || entry.platform.rawValue == platform) && (department == nil || entry.department == department)
                         && (status == nil || entry.status.rawValue == status)
                 }
-                return [refuse(client, service.rawValue, .model(ChannelList(channels: entries.map(\.item))))]
+                let missing = configuredAccountsNotActive().filter { account in
+                    (platform == nil || account.platform == platform) && (department == nil || account.department == department)
+                }
+                return [refuse(client, service.rawValue, .model(ChannelList(channels: entries.map(\.item), notRegistered: missing)))]
             case .show, .history:
                 let id = try registry.resolve(try request.string("id"))
                 guard let entry = registry.entry(id) else { throw ChannelError.notFound(id) }
@@ -920,6 +934,38 @@ struct InquiryMachine {
             return [refuse(client, service.rawValue, .agentError(error))]
         } catch {
             return [refuse(client, service.rawValue, .unavailable)]
+        }
+    }
+
+    /// Accounts the configuration names that the registry does not hold as active, each
+    /// with the command that registers it (or the one that reactivates it).
+    func configuredAccountsNotActive() -> [ConfiguredAccount] {
+        configuration.departments.flatMap { department in
+            department.accounts.compactMap { account -> ConfiguredAccount? in
+                let owner = department.id == configuration.frontOffice ? nil : department.id
+                let under = owner.map { " --for \($0)" } ?? ""
+                switch registry.verify(ChannelHandle(platform: account.platform, account.handle)) {
+                case .official:
+                    return nil
+                case .inactive(let entry):
+                    let fix = entry.status == .suspended ? "switchboard channels reactivate \(entry.id.prefix(8)) --reason ..."
+                        : entry.status == .underReview ? "switchboard channels approve \(entry.id.prefix(8))"
+                        : "switchboard channels register --platform \(account.platform.rawValue) --handle '\(account.handle)'\(under)"
+                    return ConfiguredAccount(platform: account.platform.rawValue, handle: account.handle, department: owner,
+                                             registry: entry.status.rawValue, fix: fix)
+                case .lookalike, .unknown:
+                    return ConfiguredAccount(platform: account.platform.rawValue, handle: account.handle, department: owner, registry: "not_registered",
+                                             fix: "switchboard channels register --platform \(account.platform.rawValue) --handle '\(account.handle)'\(under), then approve it")
+                }
+            }
+        }
+    }
+
+    /// The same, as log lines for start-up and reloads.
+    func unregisteredAccounts() -> [String] {
+        configuredAccountsNotActive().map { account in
+            "configured account \(account.platform) \(account.handle) (\(account.department ?? "front office")) is \(account.registry.replacingOccurrences(of: "_", with: " ")) in the channel registry, "
+                + "so it is not official: replies through it are refused and inquiries to it are flagged. To make it official: \(account.fix)"
         }
     }
 

@@ -96,7 +96,7 @@ public struct MajordomoBrokerMachine {
         var workerCount = 0
     }
 
-    public let configuration: BrokerConfiguration
+    public private(set) var configuration: BrokerConfiguration
     /// Services answered through ``Action/internalRequest(client:service:body:)``.
     public let internalServices: Set<String>
     private var workers: [Frame: Worker] = [:]
@@ -129,6 +129,9 @@ public struct MajordomoBrokerMachine {
     // MARK: Queries, for tests and statistics
 
     public var workerCount: Int { workers.count }
+    /// A reloaded configuration's limit of deliveries before an inquiry is parked.
+    public mutating func setMaxDeliveries(_ count: Int) { configuration.maxDeliveries = count }
+
     public func workerCount(for service: String) -> Int { services[service]?.workerCount ?? 0 }
     public func queuedRequests(for service: String) -> Int { services[service]?.requests.count ?? 0 }
     public var serviceNames: [String] { services.keys.sorted() }

@@ -35,7 +35,8 @@ final class RecordsLane: Sendable {
     }
 
     enum Job: Sendable {
-        case retention(now: Date)
+        /// With the retention policy in force when it was queued (a reload may change it).
+        case retention(now: Date, policy: RetentionPolicy)
         case erase(Erasure)
         case export(Export)
     }
@@ -54,16 +55,14 @@ final class RecordsLane: Sendable {
     static let maxExportPage = 500
 
     private let store: any InquiryStore
-    private let policy: RetentionPolicy
     private let hash: CitizenHash
     private let logger: Logger
     private let lane: Lane<Job, Result>
     /// Data was removed but the WAL still holds old frames of it.
     private let logTruncationPending = Mutex(false)
 
-    init(store: any InquiryStore, policy: RetentionPolicy, hash: CitizenHash, logger: Logger, notifyEndpoint: String) {
+    init(store: any InquiryStore, hash: CitizenHash, logger: Logger, notifyEndpoint: String) {
         self.store = store
-        self.policy = policy
         self.hash = hash
         self.logger = logger
         lane = Lane(name: "switchboard-records", notifyEndpoint: notifyEndpoint, maxWaiting: 64, logger: logger)
@@ -72,7 +71,7 @@ final class RecordsLane: Sendable {
     func start(context: Context) {
         lane.start(context: context) { [self] job, post in
             switch job {
-            case .retention(let now): return runRetention(now: now, post: post)
+            case .retention(let now, let policy): return runRetention(now: now, policy: policy, post: post)
             case .erase(let request): erase(request, post: post)
             case .export(let request): export(request, post: post)
             }
@@ -91,7 +90,7 @@ final class RecordsLane: Sendable {
 
     /// Anonymises expired inquiries batch by batch until none is left; between batches
     /// the store writer gets its turn. Returns false when told to stop.
-    private func runRetention(now: Date, post: (Result) -> Void) -> Bool {
+    private func runRetention(now: Date, policy: RetentionPolicy, post: (Result) -> Void) -> Bool {
         let started = ContinuousClock.now
         var total: [String: Int] = [:]
         var cursor: RetentionCursor?
