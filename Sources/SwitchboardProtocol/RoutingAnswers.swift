@@ -53,6 +53,9 @@ public struct DepartmentList: Codable, Equatable, Sendable {
     public var status: String
     public var departments: [Department]
     public var frontOffice: String
+    /// This installation's id, made when its store was created: tools tell one broker's
+    /// data from another's by it (a batch import's resume point belongs to one).
+    public var installation: String?
 
     public struct Department: Codable, Equatable, Sendable {
         public var id: String
@@ -64,14 +67,15 @@ public struct DepartmentList: Codable, Equatable, Sendable {
         }
     }
 
-    public init(departments: [Department], frontOffice: String) {
+    public init(departments: [Department], frontOffice: String, installation: String? = nil) {
         status = "ok"
         self.departments = departments
         self.frontOffice = frontOffice
+        self.installation = installation
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, departments
+        case status, departments, installation
         case frontOffice = "front_office"
     }
 }

@@ -48,6 +48,8 @@ public protocol InquiryStore: Sendable {
     func inquiry(case number: Int) throws(StoreError) -> InquiryID?
     /// The highest case number ever given, removed rows included: numbering resumes after it.
     func lastCaseNumber() throws(StoreError) -> Int
+    /// The installation's id, made once when the store was created.
+    func installationID() throws(StoreError) -> String
     /// Inquiries waiting for the citizen, and the posts that continue each: its own, and
     /// those the gateway posted for it.
     func awaitingCitizen() throws(StoreError) -> (inquiries: [StoredInquiry], threads: [ThreadKey])

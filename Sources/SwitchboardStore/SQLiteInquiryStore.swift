@@ -261,6 +261,13 @@ public final class SQLiteInquiryStore: InquiryStore {
                 CREATE INDEX message_unsent ON message (seq) WHERE direction = 'out' AND sent_at IS NULL AND status IS NULL;
                 """)
         }
+        migrator.registerMigration("v11-installation") { db in
+            // Which broker's data this is: a batch import resumes per file and broker.
+            try db.execute(sql: """
+                CREATE TABLE installation (id TEXT NOT NULL);
+                INSERT INTO installation (id) VALUES (lower(hex(randomblob(16))));
+                """)
+        }
         return migrator
     }
 
@@ -690,6 +697,10 @@ public final class SQLiteInquiryStore: InquiryStore {
         try read("find a case number") { db in
             try String.fetchOne(db, sql: "SELECT id FROM inquiry WHERE seq = ?", arguments: [number]).flatMap { InquiryID($0) }
         }
+    }
+
+    public func installationID() throws(StoreError) -> String {
+        try read("read the installation id") { db in try String.fetchOne(db, sql: "SELECT id FROM installation") ?? "" }
     }
 
     public func lastCaseNumber() throws(StoreError) -> Int {

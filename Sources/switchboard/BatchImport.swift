@@ -6,7 +6,9 @@ import ZeroMQ
 
 /// Imports a `.jsonl` file of envelopes: validated line by line (bad lines reported, the
 /// rest still sent), a window of requests in flight, progress on a terminal, and a
-/// checkpoint of the acknowledged lines so a re-run resumes.
+/// checkpoint of the acknowledged lines so a re-run resumes. The checkpoint belongs to
+/// the file and the broker it was sent to (by the broker's installation id): the same
+/// file sent to another broker starts from its first line.
 struct BatchImport {
     let path: String
     let broker: BrokerOptions
@@ -25,8 +27,16 @@ struct BatchImport {
         // The newline that ends the last line does not start another one: counting that
         // empty "line" as done would skip the first line appended to the file later.
         if lines.last?.isEmpty == true { lines.removeLast() }
-        let resumeAfter = restart ? 0 : (try? String(contentsOfFile: progressPath, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-        if resumeAfter > 0 { FileHandle.standardError.write(Data("resuming after line \(resumeAfter) (from \(progressPath); --restart to start over)\n".utf8)) }
+        let client = try broker.client()
+        defer { client.close() }
+        let installation = try Self.installation(of: client, broker: broker)
+        var checkpoints = ImportProgress.read(progressPath)
+        let resumeAfter = restart ? 0 : checkpoints.lines[installation] ?? 0
+        if resumeAfter > 0 {
+            note("resuming after line \(resumeAfter): this broker acknowledged the lines before it earlier (from \(progressPath); --restart sends them again)")
+        } else if !restart, !checkpoints.lines.isEmpty {
+            note("starting from line 1: \(progressPath) records progress with another broker, not this one")
+        }
 
         var bad: [(line: Int, reason: String)] = []
         /// Lines the broker acknowledged (accepted or duplicate). A rejected line is not
@@ -45,8 +55,6 @@ struct BatchImport {
             }
         }
 
-        let client = try broker.client()
-        defer { client.close() }
         var counts: [String: Int] = [:]
         var pending: [String: Int] = [:]          // key → line
         var next = 0
@@ -60,7 +68,7 @@ struct BatchImport {
                 next += 1
             }
             guard let reply = try client.receive(timeout: broker.timeoutDuration) else {
-                saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines)
+                saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines, into: &checkpoints, for: installation)
                 printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? "
                            + "Lines acknowledged so far are recorded in \(progressPath); run the same command again to resume.")
                 throw Exit.unreachable
@@ -80,25 +88,68 @@ struct BatchImport {
             }
             counts[stored ? answer.status.rawValue : "rejected", default: 0] += 1
             progress.show(done: counts.values.reduce(0, +), since: start)
-            if processed.count % 500 == 0 { saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines) }
+            if processed.count % 500 == 0 { saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines, into: &checkpoints, for: installation) }
         }
         progress.finish()
-        saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines)
+        saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines, into: &checkpoints, for: installation)
         for (line, reason) in bad.sorted(by: { $0.line < $1.line }) {
             FileHandle.standardError.write(Data("line \(line): \(reason)\n".utf8))
         }
         print("accepted \(counts["accepted", default: 0]), duplicate \(counts["duplicate", default: 0]), rejected \(bad.count)")
+        if work.isEmpty, bad.isEmpty, resumeAfter > 0 {
+            note("nothing was sent: every line up to \(resumeAfter) was acknowledged by this broker before; --restart sends the file again "
+                 + "(the broker answers what it has as duplicates)")
+        }
         if !bad.isEmpty {
             FileHandle.standardError.write(Data("fix the lines above and run the same command again: it goes on from line \(bad.map(\.line).min() ?? 1)\n".utf8))
             throw Exit.refused
         }
     }
 
-    /// Records the last line up to which every line is done with (blank lines count).
-    private func saveCheckpoint(_ processed: Set<Int>, resumeAfter: Int, lines: [[UInt8]]) {
+    /// Records, for this broker, the last line up to which every line is done with
+    /// (blank lines count).
+    private func saveCheckpoint(_ processed: Set<Int>, resumeAfter: Int, lines: [[UInt8]], into progress: inout ImportProgress, for installation: String) {
         var line = resumeAfter
         while line < lines.count, processed.contains(line + 1) || Self.isBlank(lines[line]) { line += 1 }
-        try? "\(line)\n".write(toFile: progressPath, atomically: true, encoding: .utf8)
+        progress.lines[installation] = line
+        progress.write(progressPath)
+    }
+
+    private func note(_ text: String) {
+        FileHandle.standardError.write(Data("\(text)\n".utf8))
+    }
+
+    /// The broker's installation id (`sb.departments`), which a checkpoint is kept under.
+    static func installation(of client: MajordomoClient, broker: BrokerOptions) throws -> String {
+        guard let reply = try client.request(ServiceName.departments, body: [Frame("{}")], timeout: broker.timeoutDuration, retries: 0) else {
+            printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)?")
+            throw Exit.unreachable
+        }
+        guard let list = try? JSONDecoder().decode(DepartmentList.self, from: Data(reply.body.first?.bytes ?? [])), let id = list.installation else {
+            printError("the broker did not say which installation it is; is switchboard as new as switchboardd?")
+            throw Exit.refused
+        }
+        return id
+    }
+}
+
+/// `FILE.progress`: per broker (installation id), the line up to which the broker
+/// acknowledged every line of the file.
+struct ImportProgress: Codable {
+    var lines: [String: Int] = [:]
+
+    /// The file as written, or nothing (a missing file, or the bare line number earlier
+    /// versions wrote without naming the broker: then no line counts as done).
+    static func read(_ path: String) -> ImportProgress {
+        guard let data = FileManager.default.contents(atPath: path) else { return ImportProgress() }
+        return (try? JSONDecoder().decode(ImportProgress.self, from: data)) ?? ImportProgress()
+    }
+
+    func write(_ path: String) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(self) else { return }
+        try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 

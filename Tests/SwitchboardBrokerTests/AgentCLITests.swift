@@ -167,7 +167,12 @@ import TestSupport
         #expect(first.output.contains("accepted 28, duplicate 0, rejected 2"), "\(first.output)")
         #expect(first.error.contains("line 5: invalid_json"))
         #expect(first.error.contains("line 10: unknown_platform"))
-        func checkpoint() throws -> String { try String(contentsOfFile: file + ".progress", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+        /// The line this broker acknowledged everything up to, as the progress file records it.
+        func checkpoint() throws -> String {
+            let data = try #require(FileManager.default.contents(atPath: file + ".progress"))
+            let lines = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])["lines"] as? [String: Int]
+            return lines?.values.first.map(String.init) ?? "-"
+        }
         #expect(try checkpoint() == "4", "a rejected line is not done: the checkpoint stops before it")
         #expect(first.error.contains("run the same command again: it goes on from line 5"))
 
@@ -190,6 +195,21 @@ import TestSupport
         #expect(resumed.error.contains("resuming after line 30"))
         #expect(resumed.output.contains("accepted 1, duplicate 0, rejected 0"), "\(resumed.output)")
         #expect(try checkpoint() == "31")
+
+        // Nothing left: the run says so, and how to start over.
+        let nothing = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, file])
+        #expect(nothing.error.contains("nothing was sent: every line up to 31 was acknowledged by this broker before; --restart"), "\(nothing.error)")
+
+        // Defect: the same file sent to a new broker resumed after the old broker's line
+        // and imported nothing. The checkpoint is the file's with one broker.
+        let other = try SpawnedDaemon()
+        let fresh = try runTool("switchboard", ["ingest", "--endpoint", other.endpoint, file])
+        #expect(fresh.error.contains("starting from line 1: \(file).progress records progress with another broker"), "\(fresh.error)")
+        #expect(fresh.output.contains("accepted 31, duplicate 0, rejected 0"), "\(fresh.output)")
+        #expect(try other.terminate() == 0)
+        // And the first broker's point is kept beside the second's.
+        let back = try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, file])
+        #expect(back.error.contains("resuming after line 31"), "\(back.error)")
     }
 
     @Test func theRegistryFromTheCommandLine() throws {

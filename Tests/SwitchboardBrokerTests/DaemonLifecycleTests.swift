@@ -82,6 +82,33 @@ import ZeroMQ
         #expect(try daemon.terminate() == 0)
     }
 
+    /// Defect: an account added to the YAML after the first start was ignored in silence
+    /// (the registry is the source of truth by then). The broker names it at start-up with
+    /// the command that registers it, and `channels list` shows it as not registered.
+    @Test func anAccountAddedToTheConfigurationLaterIsNamedUntilRegistered() throws {
+        let config = temporaryDirectory() + "/city.yaml"
+        try SwitchboardConfiguration.demoYAML.write(toFile: config, atomically: true, encoding: .utf8)
+        let first = try SpawnedDaemon(arguments: ["--config", config])
+        #expect(!first.log.contains("configured account"))
+        #expect(try first.terminate() == 0)
+        try SwitchboardConfiguration.demoYAML.replacingOccurrences(of: "  - id: parks\n    name: Parks and green spaces\n", with: """
+              - id: parks
+                name: Parks and green spaces
+                accounts:
+                  - { platform: x, handle: "@RivertonParks" }
+
+            """).write(toFile: config, atomically: true, encoding: .utf8)
+        let again = try SpawnedDaemon(dataDirectory: first.dataDirectory, arguments: ["--config", config])
+        try waitUntil("the account is named") { again.log.contains("configured account x @RivertonParks (parks) is not registered in the channel registry") }
+        #expect(again.log.contains("switchboard channels register --platform x --handle '@RivertonParks' --for parks"))
+        let list = try runTool("switchboard", ["channels", "list", "--endpoint", again.endpoint])
+        #expect(list.output.contains("in the configuration but not active in the registry (not official):"), "\(list.output)")
+        #expect(list.output.contains("x @RivertonParks (parks): not registered"))
+        let verify = try runTool("switchboard", ["channels", "verify", "@RivertonParks", "--platform", "x", "--endpoint", again.endpoint])
+        #expect(verify.status == 1, "not official: a non-zero exit, as grep")
+        #expect(try again.terminate() == 0)
+    }
+
     @Test func theReadyFileNamesTheBoundEndpointsAndGoesAwayOnSIGTERM() throws {
         let daemon = try SpawnedDaemon()
         let contents = try #require(FileManager.default.contents(atPath: daemon.readyFile))

@@ -372,6 +372,8 @@ struct EngineLoop {
     /// The configuration changes on a reload (SIGHUP); the rest never does.
     var options: BrokerEngine.Options
     let pendingReload: PendingReload
+    /// This installation's id (``InquiryStore/installationID()``).
+    var installation = ""
     /// Configuration reloads so far, for statistics.
     var reloads = BrokerStats.Reloads()
     var mdp: MajordomoBrokerMachine
@@ -413,6 +415,7 @@ struct EngineLoop {
         inquiries.restoreFigures(try store.stateCounts())
         inquiries.rememberKeys(try store.recentKeys(limit: inquiries.keyCapacity))
         inquiries.restoreCaseNumbers(last: try store.lastCaseNumber())
+        installation = try store.installationID()
         // After the first start the registry is the source of truth: accounts added to
         // the configuration since are named, with the command that registers them.
         for line in inquiries.unregisteredAccounts() { logger.warning("\(line)") }
@@ -912,7 +915,8 @@ struct EngineLoop {
         case InquiryService.departments:
             guard permitted(.request, client: client, service: service, now: now) else { return }
             let list = options.configuration.departments.map { DepartmentList.Department(id: $0.id, name: $0.name) }
-            reply(client, service, .model(DepartmentList(departments: list, frontOffice: options.configuration.frontOffice)), now: now)
+            reply(client, service, .model(DepartmentList(departments: list, frontOffice: options.configuration.frontOffice,
+                                                         installation: installation)), now: now)
         case InquiryService.explain:
             guard permitted(.request, client: client, service: service, now: now) else { return }
             carryOut(inquiries.explain(client: client, body: body), now: now)
