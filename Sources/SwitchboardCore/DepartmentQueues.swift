@@ -1,3 +1,4 @@
+import Foundation
 import DequeModule
 
 /// One queued inquiry as the broker keeps it in memory: only what ordering and
@@ -73,6 +74,24 @@ public struct DepartmentQueues: Sendable {
     /// The head of each priority's line: the longest-waiting inquiry of each priority.
     public func heads(department: String) -> [QueueEntry] {
         queues[department]?.compactMap(\.first) ?? []
+    }
+
+    /// Ready inquiries past their own priority's target at `now`, per priority, each count
+    /// at most `cap`: a line is in arrival order, so the count stops at the first entry
+    /// still within its target (or at the cap), however long the line.
+    public func overdue(department: String, at now: Date, target: (Priority) -> Double, cap: Int = 10_000) -> [Priority: Int] {
+        guard let lines = queues[department] else { return [:] }
+        var result: [Priority: Int] = [:]
+        for priority in Priority.allCases {
+            let limit = target(priority)
+            var count = 0
+            for entry in lines[priority.rank] {
+                guard count < cap, now.timeIntervalSince(entry.id.createdAt) > limit else { break }
+                count += 1
+            }
+            if count > 0 { result[priority] = count }
+        }
+        return result
     }
 
     public func count(department: String) -> Int {

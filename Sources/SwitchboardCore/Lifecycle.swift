@@ -100,6 +100,8 @@ public enum LifecycleCommand: Sendable, Equatable {
 public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidTransition(state: LifecycleState, command: String, allowed: [String])
     case notOwner(actor: Actor, owner: Actor?)
+    /// A claim of an inquiry someone else holds: who, and until when (their lease).
+    case heldBy(Actor, until: String?)
     case alreadyAnswered
     case unknownDepartment(String)
     case sameDepartment(String)
@@ -109,7 +111,7 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
     public var code: ErrorCode {
         switch self {
         case .invalidTransition: .invalidTransition
-        case .notOwner: .notOwner
+        case .notOwner, .heldBy: .notOwner
         case .alreadyAnswered: .alreadyAnswered
         case .unknownDepartment: .unknownDepartment
         case .sameDepartment: .sameDepartment
@@ -124,6 +126,9 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
             "cannot \(command) an inquiry that is \(state.rawValue); allowed now: \(allowed.isEmpty ? "nothing" : allowed.joined(separator: ", "))"
         case .notOwner(let actor, let owner):
             "\(actor) does not own this inquiry; \(owner.map { "\($0) does" } ?? "nobody does")"
+        case .heldBy(let owner, let until):
+            "\(owner) holds this inquiry" + (until.map { " until \($0) (their claim's lease)" } ?? "")
+                + "; ask them to release it" + (until == nil ? "" : ", or claim it once the lease has run out")
         case .alreadyAnswered:
             "the citizen has already been answered; a second reply is refused to prevent duplicate answers"
         case .unknownDepartment(let id):

@@ -44,7 +44,7 @@ public struct OpsEndpoint: Sendable {
         }
         router.get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(board.current, now: Date()))))
+                     body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(board.current, history: board.history, now: Date()))))
         }
         return Application(
             router: router,
@@ -228,68 +228,5 @@ struct HistogramExposition {
 
     static func escape(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
-    }
-}
-
-/// The status page: server-rendered, no script, refreshes itself, readable on a phone;
-/// departments in trouble first.
-enum StatusPage {
-    /// What is wrong with a department, worst first; empty when it is fine.
-    static func troubles(_ department: BrokerStats.Department) -> [(weight: Int, text: String)] {
-        var found: [(Int, String)] = []
-        // The front office is served by agents claiming from its queue: it needs no worker.
-        if department.workers == 0 && department.ready > 0 && !department.frontOffice { found.append((8, "no worker")) }
-        if department.ready > 0 && department.oldestReadyAgeSeconds > department.firstResponseTargetSeconds {
-            found.append((4, "oldest over target"))
-        }
-        if department.answersHeld > 0 { found.append((3, "workers behind: gateways slowed")) }
-        if department.slaBreachesToday > 0 { found.append((2, "\(department.slaBreachesToday) SLA breaches today")) }
-        if department.parked > 0 { found.append((1, "\(department.parked) parked")) }
-        return found
-    }
-
-    static func html(_ stats: BrokerStats?, now: Date) -> String {
-        guard let stats else {
-            return page("<p class=bad>The broker has not published statistics yet.</p>")
-        }
-        let weight: (BrokerStats.Department) -> Int = { troubles($0).reduce(0) { $0 + $1.weight } }
-        let departments = stats.departments.sorted { (weight($0), $0.oldestReadyAgeSeconds, $0.ready) > (weight($1), $1.oldestReadyAgeSeconds, $1.ready) }
-        var rows = ""
-        for department in departments {
-            let found = troubles(department)
-            let state = found.isEmpty
-                ? "<td class=ok>ok</td>"
-                : "<td class=\(found.contains { $0.weight >= 4 } ? "bad" : "warn")>\(found.map { escape($0.text) }.joined(separator: ", "))</td>"
-            rows += "<tr data-department=\"\(escape(department.id))\"><td>\(escape(department.name)) <small>\(escape(department.id))</small></td>"
-                + "<td>\(department.ready)</td><td>\(department.ready > 0 ? DurationText.age(department.oldestReadyAgeSeconds) : "-")</td>"
-                + "<td>\(department.inFlight + department.heldByAgents)</td><td>\(department.workers)</td>"
-                + "<td>\(department.slaBreachesToday)</td>\(state)</tr>"
-        }
-        let health = stats.store.writable ? "<span class=ok>store writable</span>" : "<span class=bad>store NOT writable</span>"
-        let body = """
-            <p>\(health) · up \(DurationText.age(stats.at.timeIntervalSince(stats.startedAt))) · ingested \(stats.ingest.accepted) accepted, \
-            \(stats.ingest.duplicate) duplicate, \(stats.ingest.rejected.values.reduce(0, +)) rejected · \
-            \(stats.ingest.unofficialChannel) through unofficial channels</p>
-            <table><thead><tr><th>Department</th><th>Waiting</th><th>Oldest</th><th>Being handled</th><th>Workers</th>\
-            <th>Breaches today</th><th>State</th></tr></thead>
-            <tbody>\(rows)</tbody></table>
-            <p><small>Refreshes every 5 s · figures as of \(ISO8601DateFormatter().string(from: stats.at)) · <a href=/metrics>metrics</a> · <a href=/stats>stats</a></small></p>
-            """
-        return page(body)
-    }
-
-    static func page(_ body: String) -> String {
-        """
-        <!doctype html><html lang=en><head><meta charset=utf-8>
-        <meta name=viewport content="width=device-width, initial-scale=1"><meta http-equiv=refresh content=5>
-        <title>Switchboard status</title>
-        <style>body{font:16px system-ui,sans-serif;margin:1em}table{border-collapse:collapse;width:100%}
-        td,th{padding:.4em;border-bottom:1px solid #ccc;text-align:left}.ok{color:#060}.warn{color:#a60}.bad{color:#b00;font-weight:bold}
-        small{color:#666}</style></head><body><h1>Switchboard</h1>\(body)</body></html>
-        """
-    }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
     }
 }

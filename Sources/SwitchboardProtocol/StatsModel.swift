@@ -209,6 +209,9 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         /// How far the most overdue ready inquiry is past its own priority's
         /// first-response target; 0 when none is.
         public var readyOverdueSeconds: Double = 0
+        /// Ready inquiries past their own priority's first-response target, by priority
+        /// (each count at most 10,000); priorities with none are left out.
+        public var overdueByPriority: [String: Int] = [:]
         /// Seconds from arrival to the first response, to closing, and spent per leg
         /// (time with this department before a handoff or the close). Clock time that
         /// counts against the SLA: waiting for the citizen does not.
@@ -270,6 +273,7 @@ public struct BrokerStats: Codable, Sendable, Equatable {
             case slaBreachedInquiriesToday = "sla_breached_inquiries_today"
             case expectsWorkers = "expects_workers"
             case readyOverdueSeconds = "ready_overdue_seconds"
+            case overdueByPriority = "overdue_by_priority"
             case firstResponse = "first_response"
         }
     }

@@ -216,13 +216,29 @@ enum Table {
 
     static func render(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
-        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], visibleWidth(cell)) } }
+        // Padded by what shows: a highlighted cell's colour codes take no columns.
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
-                index == cells.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == cells.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[index] - visibleWidth(cell)))
             }.joined(separator: "  ")
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// Characters a terminal shows: ANSI colour sequences (ESC [ … m) take no columns.
+    static func visibleWidth(_ text: String) -> Int {
+        var width = 0, escaped = false
+        for character in text {
+            if escaped {
+                if character == "m" { escaped = false }
+            } else if character == "\u{1B}" {
+                escaped = true
+            } else {
+                width += 1
+            }
+        }
+        return width
     }
 
     static func age(since timestamp: String?, now: Date = Date()) -> String {

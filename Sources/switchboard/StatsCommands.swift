@@ -25,9 +25,11 @@ extension Switchboard {
         }
 
         /// GET /stats, read through its model, or the documented exit code and a hint.
-        static func fetch(_ base: String) throws -> (Data, BrokerStats) {
+        static func fetch(_ given: String) throws -> (Data, BrokerStats) {
+            // HOST:PORT, as switchboardd's own --stats takes it, or an http:// address.
+            let base = given.contains("://") ? given : "http://" + given
             guard let url = URL(string: base.hasSuffix("/") ? base + "stats" : base + "/stats"), url.scheme?.hasPrefix("http") == true else {
-                printError("--stats must be an http:// address, such as http://127.0.0.1:8222")
+                printError("--stats must be HOST:PORT or an http:// address, such as 127.0.0.1:8222")
                 throw Exit.usage
             }
             guard let data = try? Data(contentsOf: url) else {
@@ -52,15 +54,26 @@ extension Switchboard {
                     + "\(ingest.unofficialChannel) through unofficial channels",
                 "",
             ]
-            let header = ["DEPARTMENT", "WAITING", "OLDEST", "WITH WORKERS", "WITH AGENTS", "PARKED", "WORKERS", "CREDIT", "BREACHES TODAY"]
+            // Breaches are counted per inquiry (one that breached two clocks is one).
+            let header = ["DEPARTMENT", "WAITING", "OLDEST", "WITH WORKERS", "WITH AGENTS", "PARKED", "WORKERS", "CREDIT", "INQUIRIES BREACHED TODAY"]
             lines.append(Table.render(header, stats.departments.map { department in
                 let waiting = department.ready, oldest = department.oldestReadyAgeSeconds
-                return [department.id, Table.highlight("\(waiting)", when: waiting > 0 && department.workers == 0 && !department.frontOffice),
-                        Table.highlight(waiting > 0 ? DurationText.age(oldest) : "-", when: waiting > 0 && oldest > department.firstResponseTargetSeconds),
+                let breached = department.slaBreachedInquiriesToday
+                return [department.id, Table.highlight("\(waiting)", when: waiting > 0 && department.workers == 0 && department.expectsWorkers),
+                        Table.highlight(waiting > 0 ? DurationText.age(oldest) : "-", when: department.readyOverdueSeconds > 0),
                         "\(department.inFlight)", "\(department.heldByAgents)", Table.highlight("\(department.parked)", when: department.parked > 0),
-                        "\(department.workers)", "\(department.credit)",
-                        Table.highlight("\(department.slaBreachesToday)", when: department.slaBreachesToday > 0)]
+                        "\(department.workers)", "\(department.credit)", Table.highlight("\(breached)", when: breached > 0)]
             }))
+            // Messages to citizens that no gateway has posted yet: said, not left to be found.
+            let unsent = stats.outbound.filter { $0.unsent > 0 }
+            if !unsent.isEmpty {
+                lines.append("")
+                for platform in unsent {
+                    let gateway = platform.gateways == 0 ? "no gateway connected" : "\(platform.gateways) gateway(s) connected"
+                    lines.append(Table.highlight("unsent     \(platform.unsent) to citizens on \(platform.platform), the oldest waiting "
+                                                 + "\(DurationText.age(platform.oldestUnsentSeconds)); \(gateway)", when: true))
+                }
+            }
             return lines.joined(separator: "\n")
         }
     }

@@ -106,7 +106,11 @@ struct Switchboardd: AsyncParsableCommand {
     }
 
     /// `HOST:PORT` of --stats.
-    static func hostAndPort(_ address: String) throws -> (String, Int) {
+    static func hostAndPort(_ given: String) throws -> (String, Int) {
+        // http://HOST:PORT, as `switchboard stats --stats` takes it, is the same address.
+        var address = Substring(given)
+        if address.hasPrefix("http://") { address = address.dropFirst("http://".count) }
+        if address.hasSuffix("/") { address = address.dropLast() }
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65_535).contains(port) else {
             throw ValidationError("--stats \(address) must be HOST:PORT, such as 127.0.0.1:8222, or off")
         }

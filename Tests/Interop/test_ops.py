@@ -93,25 +93,54 @@ def test_stats_follows_its_documented_schema(broker):
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (make test installs it)")
-def test_status_page_renders_in_chromium(broker):
-    rendered = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=" + tempfile.mkdtemp(),
-         "--virtual-time-budget=2000", "--dump-dom", broker.stats + "/"],
-        capture_output=True, text=True, timeout=120,
-    )
+def test_status_page_renders_in_chromium(broker, ctx):
+    # An agent answers one inquiry while no x gateway is connected: the reply waits.
+    client = Client(ctx, broker.endpoint)
+    _, listed = client.request("sb.agent.list", json.dumps({"agent": "ana", "department": "waste"}).encode())
+    first = json.loads(listed[0])["inquiries"][0]["id"]
+    moves = [("sb.agent.claim", {}), ("sb.agent.reply", {"text": "A crew comes tomorrow", "account": "@RivertonCity"})]
+    for service, fields in moves:
+        _, answer = client.request(service, json.dumps({"agent": "ana", "department": "waste", "id": first, **fields}).encode())
+        assert json.loads(answer[0])["status"] == "ok", answer
+    wait_for("the snapshot counts the unsent reply",
+             lambda: any(p["platform"] == "x" and p["unsent"] == 1 for p in json.loads(get(broker.stats + "/stats")[1])["outbound"]))
+
+    work = tempfile.mkdtemp(prefix="switchboard-chromium-")
+    screenshot = os.path.join(work, "status.png")
+    chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=" + work,
+                "--enable-logging=stderr", "--v=0", "--virtual-time-budget=2000"]
+    rendered = subprocess.run(chromium + ["--dump-dom", broker.stats + "/"], capture_output=True, text=True, timeout=120)
     assert rendered.returncode == 0, rendered.stderr[-2000:]
+    # Nothing the page runs or loads fails: no console message at all (it has no script).
+    assert "CONSOLE" not in rendered.stderr, rendered.stderr[-2000:]
+    shot = subprocess.run(chromium + ["--window-size=1000,1400", "--screenshot=" + screenshot, broker.stats + "/"],
+                          capture_output=True, text=True, timeout=120)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    with open(screenshot, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", "a PNG screenshot"
+    assert os.path.getsize(screenshot) > 10_000
     dom = rendered.stdout
-    # The department in trouble (three waiting, no worker) is listed first, with its figures.
+    # What needs a person comes first: the queue with no worker, the reply nobody posts.
+    attention = dom.split('id="attention"')[1].split("</ul>")[0]
+    assert "Waste and recycling: 2 waiting and no worker connected" in attention, attention
+    assert "1 reply to citizens on x unsent" in attention and "no x gateway is connected" in attention, attention
+    # The department in trouble (waiting, no worker) is listed first, with its figures.
     rows = [row for row in dom.split("<tr")[1:] if "data-department" in row]
     assert rows, dom[:2000]
     assert 'data-department="waste"' in rows[0]
     cells = [cell.split("</td>")[0] for cell in rows[0].split("<td")[1:]]
     assert "Waste and recycling" in cells[0]
-    assert cells[1].endswith(">3")
+    assert cells[1].endswith(">2")
     assert "no worker" in cells[-1]
+    front = next(row for row in rows if 'data-department="front-office"' in row)
+    assert "no worker" not in front, "agents serve the front office"
+    assert 'data-platform="x"' in dom
+    # An hour of each department, drawn by the page itself.
+    assert dom.count("<figure") == len(rows) and "<svg" in dom and "<polyline" in dom
     assert "Contact centre" in dom
     assert 'http-equiv="refresh"' in dom
-    assert "canary_citizen" not in dom
+    assert "canary_citizen" not in dom and "A crew comes tomorrow" not in dom
+    shutil.copy(screenshot, os.environ.get("SWITCHBOARD_SCREENSHOT", os.path.join(work, "kept.png")))
 
 
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed (make test installs it)")

@@ -118,7 +118,8 @@ import TestSupport
         let all = results.withLock { $0 }
         #expect(all.map(\.0).sorted() == [0, 1])
         let loser = try #require(all.first { $0.0 == 1 })
-        #expect(loser.1.contains("invalid_transition"))
+        #expect(loser.1.contains("not_owner: agent "), "\(loser.1)")
+        #expect(loser.1.contains("holds this inquiry until "), "the holder and the end of the lease are named: \(loser.1)")
     }
 
     @Test func errorsGiveTheDocumentedExitCodeAndSayWhatToDo() throws {

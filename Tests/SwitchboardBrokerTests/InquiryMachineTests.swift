@@ -304,7 +304,12 @@ import ZeroMQ
         let (again, _) = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
         #expect(again["status"] as? String == "ok")
         let (other, _) = agent(.claim, ["id": "\(id)", "agent": "ben", "department": "front-office"])
-        #expect((other["error"] as? [String: Any])?["code"] as? String == "invalid_transition")
+        // Defect: a second agent heard "invalid_transition ... allowed now: nothing";
+        // the refusal names who holds it and until when.
+        let refusal = try #require(other["error"] as? [String: Any])
+        #expect(refusal["code"] as? String == "not_owner")
+        let lease = try #require(first["lease_expires_at"] as? String)
+        #expect(refusal["message"] as? String == "agent ana holds this inquiry until \(lease) (their claim's lease); ask them to release it, or claim it once the lease has run out")
     }
 
     /// Defect: after a reopen every further reply was refused.

@@ -175,7 +175,7 @@ import ZeroMQ
         #expect(Set(exported) == Set(listed), "exported but not listed: \(Set(exported).subtracting(listed)); listed but not exported: \(Set(listed).subtracting(exported))")
 
         let page = try #require(Self.get(port, "/"))
-        #expect(page.body.contains("SLA breaches today"))
+        #expect(page.body.contains("Inquiries breached today"))
         #expect(try daemon.terminate() == 0)
     }
 

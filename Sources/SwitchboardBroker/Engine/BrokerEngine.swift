@@ -633,6 +633,10 @@ struct EngineLoop {
             )
             figure.expectsWorkers = department.expectsWorkers
             figure.readyOverdueSeconds = max(0, overdue)
+            if overdue > 0 {
+                let counts = mdp.overdueInquiries(department: department.id, at: wall) { sla.target(department: department.id, priority: $0).firstResponse }
+                figure.overdueByPriority = Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })
+            }
             figure.slaBreachedInquiriesToday = figures.inquiriesBreachedToday(department.id, at: wall)
             return figure
         }

@@ -728,6 +728,10 @@ struct InquiryMachine {
                 save(record)
                 return record
             }
+            // Someone else holds it: say who, and until when.
+            if record.lifecycle.state == .inProgress, let owner = record.lifecycle.owner, owner.kind == .agent || owner.kind == .worker {
+                throw LifecycleError.heldBy(owner, until: record.leaseExpiresAt.map(Timestamp.format))
+            }
             try move(&record, .claim, by: actor, actingFor: team, at: now, lease: now.addingTimeInterval(configuration.claimLease))
             return record
         }

@@ -1,3 +1,4 @@
+import Foundation
 import DequeModule
 import Majordomo
 import SwitchboardProtocol
@@ -160,6 +161,11 @@ public struct MajordomoBrokerMachine {
     }
 
     /// The ready inquiry of `department` that has waited longest, for its age.
+    /// Ready inquiries past their own priority's target, per priority (see DepartmentQueues).
+    public func overdueInquiries(department: String, at now: Date, target: (Priority) -> Double) -> [Priority: Int] {
+        inquiries.overdue(department: department, at: now, target: target)
+    }
+
     /// The longest-waiting ready inquiry of each priority.
     public func oldestPerPriority(department: String) -> [QueueEntry] { inquiries.heads(department: department) }
 
