@@ -187,7 +187,7 @@ final class MetricsMirror: Sendable {
 
 
     private func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ value: Double) {
-        registry.makeGauge(name: name, labels: labels, help: help).set(to: value)
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(to: value)
     }
 
     private func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ total: Double) {
@@ -197,7 +197,7 @@ final class MetricsMirror: Sendable {
             seen[key] = max(previous, total)
             return max(0, total - previous)
         }
-        let counter = registry.makeCounter(name: name, labels: labels, help: help)
+        let counter = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
         if increase > 0 { counter.increment(by: increase) }
     }
 }

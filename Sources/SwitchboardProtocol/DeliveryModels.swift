@@ -17,10 +17,18 @@ public struct InquiryDelivery: Codable, Equatable, Sendable {
         public var department: String
         public var inquiryID: String
         public var priority: String
+        /// The case number people quote (`R-4821`).
+        public var caseNumber: String?
+        /// The official accounts the department may answer through on the inquiry's
+        /// platform (its own and those the front office shares): a worker's `answered`
+        /// or `awaiting_citizen` outcome names one of them.
+        public var replyAccounts: [String]?
 
         enum CodingKeys: String, CodingKey {
             case count, department, priority
             case inquiryID = "inquiry_id"
+            case caseNumber = "case"
+            case replyAccounts = "reply_accounts"
         }
     }
 }

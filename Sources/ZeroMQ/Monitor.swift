@@ -67,7 +67,8 @@ public enum AcceptedConnection {
         default:
             return nil
         }
-        return String(cString: text)
+        // inet_ntop wrote a NUL-terminated address into the buffer.
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Ends the connection: both directions shut, so libzmq reads end-of-stream.

@@ -95,7 +95,7 @@ struct Admin: ParsableCommand {
             // The agent options' own --department would clash with the filter's.
             var asker = try AgentOptions.parse([])
             asker.broker = broker
-            asker.department = nil
+            asker.departmentOption = ""
             var cursor = after
             var written = 0
             var total: Int?

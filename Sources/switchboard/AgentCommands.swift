@@ -54,11 +54,19 @@ enum Exit {
 struct AgentOptions: ParsableArguments {
     @OptionGroup var broker: BrokerOptions
 
-    @Option(help: "Your agent name, in plain mode (with CURVE it comes from your key). Default: $SWITCHBOARD_AGENT.")
-    var agent: String? = CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent")
+    @Option(name: .customLong("agent"), help: "Your agent name, in plain mode (with CURVE it comes from your key). Default: $SWITCHBOARD_AGENT.")
+    var agentOption: String?
 
-    @Option(help: "The department you act for. Default: $SWITCHBOARD_DEPARTMENT.")
-    var department: String? = CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department")
+    @Option(name: .customLong("department"), help: "The department you act for. Default: $SWITCHBOARD_DEPARTMENT.")
+    var departmentOption: String?
+
+    /// The option, else the environment or the config file.
+    var agent: String? { agentOption ?? CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent") }
+    /// An empty `--department` means none, whatever the environment says.
+    var department: String? {
+        guard let given = departmentOption else { return CLIConfig.value(environment: "SWITCHBOARD_DEPARTMENT", file: "department") }
+        return given.isEmpty ? nil : given
+    }
 
     @Flag(help: "Print the broker's JSON answer as it is (stable field names, as on the wire).")
     var json = false
@@ -530,7 +538,10 @@ func composedText(_ text: String?, file: String?) throws -> String {
             throw Exit.usage
         }
         let path = NSTemporaryDirectory() + "switchboard-\(UUID().uuidString).txt"
-        FileManager.default.createFile(atPath: path, contents: Data())
+        guard FileManager.default.createFile(atPath: path, contents: Data()) else {
+            printError("cannot create a file for the editor in \(NSTemporaryDirectory()); give the text as an argument or with --file")
+            throw Exit.usage
+        }
         defer { try? FileManager.default.removeItem(atPath: path) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -34,6 +34,8 @@ extension Switchboard {
                 seen += 1
                 if json { print(String(decoding: frames[1].bytes, as: UTF8.self)); continue }
                 var line = "\(event.at)  \(frames[0].string ?? "")"
+                // The case number first: what agents and citizens quote.
+                if let number = event.caseNumber { line += "  \(number)" }
                 if let id = event.inquiryID ?? event.channelID { line += "  \(id)" }
                 if let department = event.department { line += "  \(department)" }
                 if let actor = event.actor { line += "  \(actor.kind) \(actor.id)" }

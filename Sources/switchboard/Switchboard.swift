@@ -52,11 +52,15 @@ struct BrokerOptions: ParsableArguments {
     @Option(help: "Seconds to wait for a reply before giving up.")
     var timeout: Double = 5
 
-    @Option(help: "Your key's secret file (from 'switchboard keys generate'), for a broker that requires CURVE. Default: $SWITCHBOARD_KEY.")
-    var key: String? = CLIConfig.value(environment: "SWITCHBOARD_KEY", file: "key")
+    @Option(name: .customLong("key"), help: "Your key's secret file (from 'switchboard keys generate'), for a broker that requires CURVE. Default: $SWITCHBOARD_KEY.")
+    var keyOption: String?
 
-    @Option(help: "The broker's public key file. Default: $SWITCHBOARD_SERVER_KEY.")
-    var serverKey: String? = CLIConfig.value(environment: "SWITCHBOARD_SERVER_KEY", file: "server_key")
+    @Option(name: .customLong("server-key"), help: "The broker's public key file. Default: $SWITCHBOARD_SERVER_KEY.")
+    var serverKeyOption: String?
+
+    /// The option, else the environment or the config file.
+    var key: String? { keyOption ?? CLIConfig.value(environment: "SWITCHBOARD_KEY", file: "key") }
+    var serverKey: String? { serverKeyOption ?? CLIConfig.value(environment: "SWITCHBOARD_SERVER_KEY", file: "server_key") }
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -150,13 +154,25 @@ extension Switchboard {
 extension Switchboard {
     /// Key management for CURVE.
     struct Keys: ParsableCommand {
+        /// An authorised-keys file as it stands (empty when it does not exist yet), parsed.
+        static func keysFile(_ path: String) throws -> (text: String, keys: AuthorizedKeys) {
+            guard FileManager.default.fileExists(atPath: path) else { return ("", AuthorizedKeys()) }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
+            do {
+                return (text, try AuthorizedKeys.parse(yaml: text))
+            } catch {
+                throw CLIError("\(path) is not a valid authorised-keys file (\(error)); fix it first, nothing was written")
+            }
+        }
+
         static let configuration = CommandConfiguration(abstract: "Create CURVE keys for the broker and its peers.",
                                                         subcommands: [Generate.self])
 
         struct Generate: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Write a key pair as NAME.key (public) and NAME.key_secret (mode 0600), in ZeroMQ's certificate format.",
-                discussion: "Add the printed entry to the broker's authorised-keys file. --server makes the broker's own key pair (no role)."
+                discussion: "Add the printed entry to the broker's authorised-keys file, or let --authorized-keys FILE append it (the file is "
+                    + "created with its keys: header if missing), then reload the broker. --server makes the broker's own key pair (no role)."
             )
 
             @Option(help: "Who holds the key: a person or a process.") var name: String
@@ -164,6 +180,8 @@ extension Switchboard {
             @Option(help: "The department, for worker, agent and supervisor.") var department: String?
             @Flag(help: "The broker's own key pair.") var server = false
             @Option(help: "Where to write the files.") var out = "."
+            @Option(name: .customLong("authorized-keys"), help: "Append the entry to this authorised-keys file (created if missing).")
+            var authorizedKeys: String?
 
             func validate() throws {
                 if server {
@@ -178,6 +196,12 @@ extension Switchboard {
             }
 
             func run() throws {
+                // The file is checked before any key is made: a name it holds already, or a
+                // file it cannot read, leaves nothing behind.
+                let existing = try authorizedKeys.map(Keys.keysFile)
+                if let existing, existing.keys.byName[name] != nil {
+                    throw CLIError("\(authorizedKeys ?? "") already has a key named \(name); remove that entry first, or choose another --name")
+                }
                 let pair = try CurveKeyPair.generate()
                 var metadata: [(key: String, value: String)] = [("name", name)]
                 if let role { metadata.append(("role", role)) }
@@ -186,11 +210,22 @@ extension Switchboard {
                 let files = try certificate.save(directory: out, name: name)
                 print("wrote \(files.publicFile) and \(files.secretFile) (keep the secret file private)")
                 if let role {
-                    print("add to the broker's authorised-keys file:")
-                    print("  - name: \(name)")
-                    print("    role: \(role)")
-                    if let department { print("    department: \(department)") }
-                    print("    public_key: \"\(pair.publicKey)\"")
+                    var entry = "  - name: \(name)\n    role: \(role)\n"
+                    if let department { entry += "    department: \(department)\n" }
+                    entry += "    public_key: \"\(pair.publicKey)\"\n"
+                    if let authorizedKeys, let existing {
+                        let text = existing.text.isEmpty ? "keys:\n" + entry : existing.text + (existing.text.hasSuffix("\n") ? "" : "\n") + entry
+                        do {
+                            _ = try AuthorizedKeys.parse(yaml: text)
+                        } catch {
+                            throw CLIError("the entry would not fit \(authorizedKeys) (\(error)); add it by hand:\n\(entry)")
+                        }
+                        try text.write(toFile: authorizedKeys, atomically: true, encoding: .utf8)
+                        print("added \(name) (\(role)) to \(authorizedKeys); reload the broker to let it in: systemctl reload switchboardd (or kill -HUP)")
+                    } else {
+                        print("add to the broker's authorised-keys file (or give --authorized-keys FILE to append it):")
+                        print(entry, terminator: "")
+                    }
                 } else {
                     print("start the broker with --server-key \(files.secretFile); give peers \(files.publicFile)")
                 }

@@ -26,19 +26,20 @@ def generate(directory, *args):
 @pytest.fixture
 def secure():
     keys = tempfile.mkdtemp(prefix="switchboard-keys-")
-    generate(keys, "--server", "--name", "broker")
-    generate(keys, "--name", "ana", "--role", "agent", "--department", "front-office")
-    generate(keys, "--name", "gw", "--role", "gateway")
-    entries = []
-    for name, role, department in [("ana", "agent", "front-office"), ("gw", "gateway", None)]:
-        public, _ = zmq.auth.load_certificate(os.path.join(keys, name + ".key"))
-        entry = f"  - name: {name}\n    role: {role}\n    public_key: \"{public.decode()}\"\n"
-        if department:
-            entry += f"    department: {department}\n"
-        entries.append(entry)
     authorized = os.path.join(keys, "authorized-keys.yaml")
-    with open(authorized, "w") as f:
-        f.write("keys:\n" + "".join(entries))
+    generate(keys, "--server", "--name", "broker")
+    # keys generate appends each entry to the authorised-keys file, creating it first.
+    generate(keys, "--name", "ana", "--role", "agent", "--department", "front-office", "--authorized-keys", authorized)
+    generate(keys, "--name", "gw", "--role", "gateway", "--authorized-keys", authorized)
+    with open(authorized) as f:
+        text = f.read()
+    assert text.startswith("keys:\n")
+    for name in ("ana", "gw"):
+        public, _ = zmq.auth.load_certificate(os.path.join(keys, name + ".key"))
+        assert f'public_key: "{public.decode()}"' in text, "the appended entry holds the key pyzmq loads"
+    again = subprocess.run([cli(), "keys", "generate", "--out", keys, "--name", "gw", "--role", "gateway", "--authorized-keys", authorized],
+                           capture_output=True, text=True)
+    assert again.returncode != 0 and "already has a key named gw" in again.stderr, again.stderr
     d = Daemon("--server-key", os.path.join(keys, "broker.key_secret"), "--authorized-keys", authorized)
     yield d, keys
     if d.process.poll() is None:

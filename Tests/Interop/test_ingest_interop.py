@@ -69,7 +69,8 @@ def test_valid_envelope_matches_schema_and_is_accepted_then_delivered(daemon, ct
     address, body = request
     delivery = json.loads(body[0])
     assert address == b"sb.delivery:" + reply["id"].encode()
-    assert delivery["delivery"] == {"inquiry_id": reply["id"], "count": 1, "department": "parks", "priority": "normal"}
+    assert delivery["delivery"] == {"inquiry_id": reply["id"], "count": 1, "department": "parks", "priority": "normal",
+                                    "case": "R-1", "reply_accounts": ["RivertonCityHall"]}
     assert delivery["inquiry"]["id"] == reply["id"]
     assert delivery["inquiry"]["text"] == VALID["text"]
     assert delivery["routing"]["rule"] == "parks"

@@ -249,6 +249,7 @@ import TestSupport
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("inquiry.routed"))
         #expect(text.contains("front-office") || text.contains("→ queued"))
+        #expect(text.range(of: #"inquiry\.routed  R-\d+  "#, options: .regularExpression) != nil, "the case number comes first: \(text)")
     }
 
     /// The queue shows the SLA time left and a line of text; identity and broker may come

@@ -72,12 +72,13 @@ import ZeroMQ
             defer { worker.stop() }
             try waitUntil("worker ready logged") { daemon.log.contains("worker ready") }
             let line = try #require(daemon.log.split(separator: "\n").first { $0.contains("worker ready") })
-            let id = try #require(line.split(separator: " ").first { $0.hasPrefix("mdp.worker=") })
+            #expect(line.contains("mdp.worker=w-"), "named as timelines name it: \(line)")
+            let id = try #require(line.split(separator: " ").first { $0.hasPrefix("mdp.peer=") })
             _ = try daemon.terminate()
             return String(id)
         }
         let first = try firstWorkerID(), second = try firstWorkerID()
-        #expect(first.hasPrefix("mdp.worker=0x00"), "an anonymous id: \(first)")
+        #expect(first.hasPrefix("mdp.peer=0x00"), "an anonymous id: \(first)")
         #expect(first != second)
     }
 

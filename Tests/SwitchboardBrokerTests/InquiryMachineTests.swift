@@ -170,6 +170,9 @@ import ZeroMQ
         #expect(body.inquiry.text == "My bin was not collected")
         #expect(body.delivery.count == 1 && body.delivery.inquiryID == id.description && body.delivery.department == "front-office")
         #expect(body.delivery.priority == "normal" && body.routing.unofficialChannel == nil)
+        // The case number, and the accounts the worker may answer through: no hard-coding.
+        #expect(body.delivery.caseNumber == "R-1")
+        #expect(body.delivery.replyAccounts == ["@RivertonCity"])
         // Named by an opaque name for its connection, never by its routing id.
         let owner = try #require(machine.record(id)?.lifecycle.owner)
         #expect(owner == .worker(InquiryMachine.workerName("w1")))

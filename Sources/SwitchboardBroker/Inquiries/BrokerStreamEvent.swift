@@ -27,10 +27,11 @@ struct BrokerStreamEvent {
         return BrokerStreamEvent(topic: entry.event, body: body.result)
     }
 
-    static func sla(_ alert: SLAAlert, inquiry: InquiryID, at: Date) -> BrokerStreamEvent {
+    static func sla(_ alert: SLAAlert, inquiry: InquiryID, caseNumber: String? = nil, at: Date) -> BrokerStreamEvent {
         var body = JSONWriter()
         body.add("event", alert.event)
         body.add("inquiry_id", inquiry.description)
+        body.add("case", caseNumber)
         body.add("at", timestamp(at))
         body.add("level", alert.level.rawValue)
         body.add("scope", alert.scope.rawValue)

@@ -100,6 +100,8 @@ struct InquiryMachine {
     /// What the registry says of each account inquiries arrive through (few distinct
     /// accounts, many inquiries); cleared when the registry changes.
     private var verdicts: [String: ChannelVerdict] = [:]
+    /// ``replyAccountsJSON(platform:department:)``'s answers; cleared with `verdicts`.
+    private var replyAccountsCache: [String: String] = [:]
     /// Review alerts already raised, so each is raised once per broker run.
     private var announcedReviews: Set<String> = []
 
@@ -131,6 +133,7 @@ struct InquiryMachine {
         router = fresh.router
         departments = fresh.departmentIDs
         verdicts = [:]
+        replyAccountsCache = [:]
     }
 
     // MARK: Queries
@@ -231,6 +234,7 @@ struct InquiryMachine {
     mutating func restoreRegistry(_ entries: [ChannelEntry], now: Date) -> [Action] {
         registry = ChannelRegistry(entries: entries)
         verdicts = [:]
+        replyAccountsCache = [:]
         guard entries.isEmpty else { return [] }
         var actions: [Action] = []
         for department in configuration.departments {
@@ -530,7 +534,9 @@ struct InquiryMachine {
         // buffer, no String in between. Department ids and priorities need no escaping.
         var body = [UInt8]()
         body.reserveCapacity(envelope.utf8.count + routing.utf8.count + 160)
-        body.append(contentsOf: #"{"delivery":{"count":"#.utf8)
+        body.append(contentsOf: #"{"delivery":{"case":""#.utf8)
+        body.append(contentsOf: configuration.caseNumbering.format(record.caseNumber).utf8)
+        body.append(contentsOf: #"","count":"#.utf8)
         body.append(contentsOf: String(entry.deliveries).utf8)
         body.append(contentsOf: #","department":""#.utf8)
         body.append(contentsOf: department.utf8)
@@ -538,13 +544,29 @@ struct InquiryMachine {
         body.append(contentsOf: entry.id.description.utf8)
         body.append(contentsOf: #"","priority":""#.utf8)
         body.append(contentsOf: record.priority.rawValue.utf8)
-        body.append(contentsOf: #""},"inquiry":"#.utf8)
+        body.append(contentsOf: #"","reply_accounts":"#.utf8)
+        body.append(contentsOf: replyAccountsJSON(platform: item.key.platform, department: department).utf8)
+        body.append(contentsOf: #"},"inquiry":"#.utf8)
         body.append(contentsOf: envelope.utf8)
         body.append(contentsOf: #","routing":"#.utf8)
         body.append(contentsOf: routing.utf8)
         body.append(UInt8(ascii: "}"))
         let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body)])
         return [.send(peer: worker, frames: command.frames)]
+    }
+
+    /// The accounts a department may answer through on a platform, as a JSON array
+    /// (cached: few departments and platforms, many deliveries; cleared when the registry
+    /// changes).
+    private mutating func replyAccountsJSON(platform: Platform, department: String) -> String {
+        let key = "\(platform.rawValue)\u{1F}\(department)"
+        if let known = replyAccountsCache[key] { return known }
+        var writer = JSONWriter()
+        writer.add("a", strings: registry.replyAccounts(platform: platform, department: department).map(\.handle))
+        // {"a":[...]} → [...]
+        let json = String(writer.result.dropFirst(5).dropLast())
+        replyAccountsCache[key] = json
+        return json
     }
 
     /// A department worker replied to a delivered inquiry. An outcome document moves it
@@ -975,6 +997,7 @@ struct InquiryMachine {
 
     private mutating func registryChanged(_ entry: ChannelEntry, client: Frame, service: ChannelService) -> [Action] {
         verdicts = [:]
+        replyAccountsCache = [:]
         open.store.save(entry)
         open.afterCommit.append(.reply(client: client, service: service.rawValue, .model(ChannelAnswer(channel: entry.item)), inquiry: nil))
         return []
@@ -1001,7 +1024,8 @@ struct InquiryMachine {
             save(record)
             for alert in alerts {
                 figures.alerted(alert, inquiry: id, at: now)
-                open.afterCommit.append(.publish(.sla(alert, inquiry: id, at: now), inquiry: id))
+                let number = configuration.caseNumbering.format(record.caseNumber)
+                open.afterCommit.append(.publish(.sla(alert, inquiry: id, caseNumber: number, at: now), inquiry: id))
                 actions.append(.log(.sla(id, alert)))
                 if alert.level == .breach && alert.scope == .department {
                     actions += escalate(id, at: now)

@@ -7,10 +7,13 @@ extension BrokerEvent {
     func log(to logger: Logger) {
         switch self {
         case .workerReady(let worker, let service):
-            logger.info("worker ready", metadata: ["mdp.worker": "\(MDP.loggable(peer: worker))", "mdp.service": "\(MDP.loggable(service))"])
+            // Named as timelines and answers name it; its connection's routing id beside.
+            logger.info("worker ready", metadata: [
+                "mdp.worker": "\(InquiryMachine.workerName(worker))", "mdp.peer": "\(MDP.loggable(peer: worker))", "mdp.service": "\(MDP.loggable(service))",
+            ])
         case .workerGone(let worker, let service, let reason):
             logger.info("worker gone", metadata: [
-                "mdp.worker": "\(MDP.loggable(peer: worker))", "mdp.service": "\(MDP.loggable(service))", "reason": "\(reason.rawValue)",
+                "mdp.worker": "\(InquiryMachine.workerName(worker))", "mdp.service": "\(MDP.loggable(service))", "reason": "\(reason.rawValue)",
             ])
         case .requestRequeued(let service, let client):
             logger.notice("request requeued", metadata: ["mdp.service": "\(MDP.loggable(service))", "mdp.client": "\(MDP.loggable(peer: client))"])
@@ -32,7 +35,7 @@ extension BrokerEvent {
             ])
         case .reservedServiceRefused(let worker, let service):
             logger.warning("worker refused: service name is reserved", metadata: [
-                "mdp.worker": "\(MDP.loggable(peer: worker))", "mdp.service": "\(MDP.loggable(service))",
+                "mdp.worker": "\(InquiryMachine.workerName(worker))", "mdp.service": "\(MDP.loggable(service))",
             ])
         case .unknownReservedService(let client, let service):
             logger.info("request for an unknown reserved service", metadata: [
