@@ -247,6 +247,13 @@ import ZeroMQ
         _ = machine.workerReplied(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", worker: "w1", reply: ["ok"], now: now)
         #expect(machine.record(id)?.lifecycle.state == .queued)
         #expect(machine.record(id)?.lifecycle.department == "parks")
+        // The worker can learn why its reply changed nothing: the event says.
+        let refused = commit().compactMap { action -> StreamEvent? in
+            guard case .publish(let event) = action, event.topic == "inquiry.outcome_refused" else { return nil }
+            return try? JSONDecoder().decode(StreamEvent.self, from: Data(event.body.utf8))
+        }
+        #expect(refused.first?.reason == "the worker no longer owns this inquiry")
+        #expect(refused.first?.caseNumber == "R-1")
         // Its death after that does not put it back in the old queue either.
         let left = machine.workerLeft(holding: QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", now: now)
         #expect(Self.dequeued(left).map(\.1) == ["front-office"])

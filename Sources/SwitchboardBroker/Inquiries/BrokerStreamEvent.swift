@@ -24,8 +24,16 @@ struct BrokerStreamEvent {
             actor.add("id", entry.actor.id)
         }
         body.add("priority", priority.rawValue)
+        // What the broker itself says of a message or an outcome it could not take (a
+        // code, a platform's reason): never a staff note, which events do not carry.
+        if Self.reasonEvents.contains(entry.event) { body.add("reason", entry.note) }
         return BrokerStreamEvent(topic: entry.event, body: body.result)
     }
+
+    /// Timeline events whose note is the broker's own words, published as `reason`.
+    static let reasonEvents: Set<String> = [
+        "inquiry.outcome_refused", "reply.held", "question.held", "reply.failed", "question.failed", "question.cancelled",
+    ]
 
     static func sla(_ alert: SLAAlert, inquiry: InquiryID, caseNumber: String? = nil, at: Date) -> BrokerStreamEvent {
         var body = JSONWriter()
