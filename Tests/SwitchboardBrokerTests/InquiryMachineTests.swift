@@ -411,7 +411,9 @@ import ZeroMQ
         let second = try #require(secondIngested)
         machine.gatewaysOnline = [.x]
         _ = agent(.claim, ["id": "\(second)", "agent": "ana", "department": "front-office"])
-        let (queued, _) = agent(.reply, ["id": "\(second)", "agent": "ana", "department": "front-office", "text": "On it", "account": "@RivertonCity"])
+        let (queued, _) = agent(.reply, ["id": "\(second)", "agent": "ana", "department": "front-office", "text": "On it (case {case})",
+                                          "account": "@RivertonCity"])
+        #expect(try store.conversation(second).first?.text == "On it (case R-2)", "{case} is the case number")
         #expect((queued["message"] as? [String: Any])?["status"] as? String == "queued")
         #expect((queued["case"] as? String) == "R-2")
         #expect(!(try store.timeline(second).map(\.event).contains("reply.held")))

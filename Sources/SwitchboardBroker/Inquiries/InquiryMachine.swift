@@ -840,6 +840,8 @@ struct InquiryMachine {
     /// is held, and says so at once: in the move's answer, the timeline and the stream.
     private mutating func send(_ kind: OutboundMessage.Kind, text: String, account: String, for record: LifecycleRecord, key: DeduplicationKey,
                                by actor: Actor, at now: Date) {
+        // `{case}` in a reply or question is the case number, for the citizen to quote.
+        let text = text.replacingOccurrences(of: "{case}", with: configuration.caseNumbering.format(record.caseNumber))
         let message = OutboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, kind: kind, platform: key.platform,
                                       account: account, inReplyTo: key.externalID, text: text, author: "\(actor)")
         open.store.queue(message)
