@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "switchboardd", targets: ["switchboardd"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "switchboard-bench", targets: ["switchboard-bench"]),
+        .executable(name: "switchboard-gateway", targets: ["switchboard-gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -87,6 +89,21 @@ let package = Package(
             "Majordomo", "ZeroMQ", "SwitchboardProtocol", "SwitchboardCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        /// The gateways' pure parts: each platform's payload into 2/SB-INGEST envelopes,
+        /// webhook signatures, the gateway's configuration. No sockets, no HTTP.
+        .target(name: "SwitchboardGateway", dependencies: [
+            "SwitchboardProtocol", "SwitchboardCore",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        /// The gateway process: webhooks in (Hummingbird), sb.ingest out (7/MDP).
+        .executableTarget(name: "switchboard-gateway", dependencies: [
+            "SwitchboardGateway", "SwitchboardProtocol", "SwitchboardCore", "Majordomo", "ZeroMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         /// Spawns `switchboardd` as a process and reads its ready file: shared by the tests and the benchmark.
         .target(name: "DaemonHarness", dependencies: ["SwitchboardCore"], path: "Sources/DaemonHarness"),
         /// Helpers every test target shares: deadline polling and a seeded generator.
@@ -101,6 +118,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ", "TestSupport"]),
         .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "SwitchboardProtocolTests", dependencies: ["SwitchboardProtocol"]),
+        .testTarget(name: "SwitchboardGatewayTests", dependencies: ["SwitchboardGateway", "SwitchboardCore", "SwitchboardProtocol", "TestSupport"]),
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardProtocol", "TestSupport"]),
         .testTarget(name: "SwitchboardStoreTests", dependencies: [
             "SwitchboardStore", "SwitchboardCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),

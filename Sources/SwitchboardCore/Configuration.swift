@@ -101,6 +101,12 @@ public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
     public let field: String?
     public let message: String
 
+    public init(line: Int?, field: String?, message: String) {
+        self.line = line
+        self.field = field
+        self.message = message
+    }
+
     public var description: String {
         let place = [line.map { "line \($0)" }, field].compactMap { $0 }.joined(separator: ", ")
         return place.isEmpty ? message : "\(place): \(message)"

@@ -1,0 +1,217 @@
+import Foundation
+import SwitchboardCore
+import SwitchboardProtocol
+import Yams
+
+/// `switchboard-gateway`'s configuration: one YAML file. Secrets are never in it: each is
+/// named by a file (readable by its owner only) or an environment variable, and never
+/// appears in a log line, an error or `/metrics`. A mistake stops the gateway at start-up
+/// naming the line and field.
+///
+/// ```yaml
+/// broker:
+///   endpoint: tcp://127.0.0.1:5555
+///   key: /etc/switchboard/keys/gateway.key_secret   # with CURVE, both keys
+///   server_key: /etc/switchboard/keys/broker.key
+/// listen: 127.0.0.1:8443
+/// meta:
+///   app_secret_file: /etc/switchboard/secrets/meta-app-secret   # or app_secret_env
+///   verify_token_file: /etc/switchboard/secrets/meta-verify-token
+///   accounts:
+///     - { platform: facebook, id: "104839201", handle: RivertonCityHall }
+///     - { platform: whatsapp, id: "1098234", handle: "+1 555 0100" }
+/// generic:
+///   secret_env: SWITCHBOARD_WEBHOOK_SECRET
+/// ```
+public struct GatewayConfiguration: Sendable {
+    public var brokerEndpoint = "tcp://127.0.0.1:5555"
+    /// With CURVE: the gateway's secret key file and the broker's public key file.
+    public var brokerKey: String?
+    public var brokerServerKey: String?
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 8443
+    public var meta: Meta?
+    public var generic: Generic?
+    /// How long a webhook waits for the broker before answering 503 (Meta allows 5 s).
+    public var ingestTimeout: TimeInterval = 4
+
+    public struct Meta: Sendable {
+        public var appSecret: Secret
+        public var verifyToken: Secret
+        public var accounts: [MetaAccount]
+    }
+
+    public struct Generic: Sendable {
+        public var secret: Secret
+    }
+
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> GatewayConfiguration {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError(line: nil, field: nil, message: "cannot read \(path)")
+        }
+        return try parse(yaml: text, environment: environment)
+    }
+
+    public static func parse(yaml text: String, environment: [String: String]) throws(ConfigurationError) -> GatewayConfiguration {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text), node.mapping != nil else {
+                throw ConfigurationError(line: nil, field: nil, message: "the configuration must be a YAML mapping")
+            }
+            root = node
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(line: nil, field: nil, message: "YAML syntax: \(error)")
+        }
+        var configuration = GatewayConfiguration()
+        var top = Fields(root, path: "")
+        if var broker = try top.mapping("broker") {
+            configuration.brokerEndpoint = try broker.string("endpoint") ?? configuration.brokerEndpoint
+            configuration.brokerKey = try broker.string("key")
+            configuration.brokerServerKey = try broker.string("server_key")
+            guard (configuration.brokerKey == nil) == (configuration.brokerServerKey == nil) else {
+                throw broker.error("key", "broker.key and broker.server_key go together (the gateway's secret key and the broker's public key)")
+            }
+            try broker.rejectUnknown()
+        }
+        if let listen = try top.string("listen") {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65_535).contains(port) else {
+                throw top.error("listen", "listen must be HOST:PORT, such as 127.0.0.1:8443")
+            }
+            configuration.listenHost = String(listen[..<colon])
+            configuration.listenPort = port
+        }
+        if let seconds = try top.number("ingest_timeout") {
+            guard seconds > 0, seconds < 30 else { throw top.error("ingest_timeout", "ingest_timeout must be between 0 and 30 seconds (Meta allows 5)") }
+            configuration.ingestTimeout = seconds
+        }
+        if var meta = try top.mapping("meta") {
+            let appSecret = try meta.secret("app_secret", environment: environment)
+            let verifyToken = try meta.secret("verify_token", environment: environment)
+            var accounts: [MetaAccount] = []
+            for (index, node) in (try meta.list("accounts")).enumerated() {
+                var fields = Fields(node, path: "meta.accounts[\(index)]")
+                guard let name = try fields.string("platform"), let platform = Platform(rawValue: name), [.facebook, .instagram, .whatsapp].contains(platform) else {
+                    throw fields.error("platform", "platform must be facebook (pages and Messenger), instagram or whatsapp")
+                }
+                guard let id = try fields.string("id") else { throw fields.error("id", "the page, Instagram account or WhatsApp phone number id is required") }
+                guard let handle = try fields.string("handle") else { throw fields.error("handle", "the handle the broker's registry knows the account by is required") }
+                try fields.rejectUnknown()
+                if accounts.contains(where: { $0.id == id }) { throw fields.error("id", "account id \(id) is configured twice") }
+                accounts.append(MetaAccount(platform: platform, id: id, handle: handle))
+            }
+            try meta.rejectUnknown()
+            configuration.meta = Meta(appSecret: appSecret, verifyToken: verifyToken, accounts: accounts)
+        }
+        if var generic = try top.mapping("generic") {
+            configuration.generic = Generic(secret: try generic.secret("secret", environment: environment))
+            try generic.rejectUnknown()
+        }
+        try top.rejectUnknown()
+        guard configuration.meta != nil || configuration.generic != nil else {
+            throw ConfigurationError(line: nil, field: nil, message: "nothing to serve: configure meta, generic, or both")
+        }
+        return configuration
+    }
+}
+
+/// A secret's bytes. Its description never shows them.
+public struct Secret: Sendable, CustomStringConvertible {
+    public let bytes: [UInt8]
+    /// Where it came from, for messages: a file's path or an environment variable's name.
+    public let origin: String
+
+    public init(bytes: [UInt8], origin: String) {
+        self.bytes = bytes
+        self.origin = origin
+    }
+
+    public var description: String { "secret from \(origin)" }
+}
+
+/// A YAML mapping read field by field, naming the line and field of every mistake.
+struct Fields {
+    let node: Node
+    let path: String
+    private var seen: Set<String> = []
+
+    init(_ node: Node, path: String) {
+        self.node = node
+        self.path = path
+    }
+
+    func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func error(_ key: String, _ message: String) -> ConfigurationError {
+        let line = node.mapping?.first { $0.key.string == key }?.key.mark?.line ?? node.mark?.line
+        return ConfigurationError(line: line, field: name(key), message: message)
+    }
+
+    mutating func value(_ key: String) -> Node? {
+        seen.insert(key)
+        guard let value = node.mapping?[key], value.null == nil else { return nil }
+        return value
+    }
+
+    mutating func string(_ key: String) throws(ConfigurationError) -> String? {
+        guard let value = value(key) else { return nil }
+        guard let text = value.scalar?.string, !text.isEmpty else { throw error(key, "\(name(key)) must be a non-empty string") }
+        return text
+    }
+
+    mutating func number(_ key: String) throws(ConfigurationError) -> Double? {
+        guard let value = value(key) else { return nil }
+        guard let number = value.float else { throw error(key, "\(name(key)) must be a number") }
+        return number
+    }
+
+    mutating func mapping(_ key: String) throws(ConfigurationError) -> Fields? {
+        guard let value = value(key) else { return nil }
+        guard value.mapping != nil else { throw error(key, "\(name(key)) must be a mapping") }
+        return Fields(value, path: name(key))
+    }
+
+    mutating func list(_ key: String) throws(ConfigurationError) -> [Node] {
+        guard let value = value(key) else { throw error(key, "\(name(key)) is required") }
+        guard let items = value.sequence else { throw error(key, "\(name(key)) must be a list") }
+        return Array(items)
+    }
+
+    /// `NAME_file` (a file readable by its owner only) or `NAME_env` (an environment
+    /// variable), exactly one; never the secret itself in the YAML.
+    mutating func secret(_ key: String, environment: [String: String]) throws(ConfigurationError) -> Secret {
+        if value(key) != nil {
+            throw error(key, "\(name(key)) must not be written in the configuration: give \(key)_file (a file of mode 0600) or \(key)_env")
+        }
+        let file = try string("\(key)_file"), variable = try string("\(key)_env")
+        switch (file, variable) {
+        case (let file?, nil):
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
+                  let data = FileManager.default.contents(atPath: file) else {
+                throw error("\(key)_file", "cannot read \(file)")
+            }
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
+            guard mode & 0o077 == 0 else {
+                throw error("\(key)_file", "\(file) may be read by others (mode \(String(mode, radix: 8))); chmod 600 \(file)")
+            }
+            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else { throw error("\(key)_file", "\(file) is empty") }
+            return Secret(bytes: Array(text.utf8), origin: file)
+        case (nil, let variable?):
+            guard let text = environment[variable], !text.isEmpty else { throw error("\(key)_env", "the environment variable \(variable) is not set") }
+            return Secret(bytes: Array(text.utf8), origin: "$\(variable)")
+        case (nil, nil):
+            throw error(key, "\(name(key)) is required: give \(key)_file or \(key)_env")
+        case (_?, _?):
+            throw error(key, "give \(key)_file or \(key)_env, not both")
+        }
+    }
+
+    func rejectUnknown() throws(ConfigurationError) {
+        for pair in node.mapping ?? [:] {
+            guard let key = pair.key.string, !seen.contains(key) else { continue }
+            throw ConfigurationError(line: pair.key.mark?.line, field: name(key), message: "\(name(key)) is not a setting the gateway knows")
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Synchronization
+
+/// The gateway's counters, served at `/metrics` in Prometheus's text format. Labels carry
+/// sources, platforms, outcomes and codes, never an id, a handle or a secret.
+final class GatewayMetrics: Sendable {
+    private struct Series: Hashable {
+        var name: String
+        var labels: [String]
+    }
+
+    private static let help: [String: (type: String, text: String)] = [
+        "switchboard_gateway_webhooks_total": ("counter", "Webhook deliveries, by source and how they were answered (ok, retry, refused)."),
+        "switchboard_gateway_items_total": ("counter", "Items of deliveries, by platform and outcome (accepted, duplicate, threaded, rejected, unanswered, own_message, unknown_account, ignored)."),
+        "switchboard_gateway_bad_signatures_total": ("counter", "Deliveries refused for a missing or wrong signature, by source."),
+    ]
+
+    private let counts = Mutex<[Series: Int]>([:])
+
+    func add(_ name: String, _ labels: [(String, String)], _ amount: Int = 1) {
+        guard amount > 0 else { return }
+        let series = Series(name: name, labels: labels.map { "\($0.0)=\"\($0.1)\"" })
+        counts.withLock { $0[series, default: 0] += amount }
+    }
+
+    func render() -> String {
+        let snapshot = counts.withLock { $0 }
+        var text = ""
+        for name in Self.help.keys.sorted() {
+            let (type, help) = Self.help[name]!
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (series, count) in snapshot.filter({ $0.key.name == name }).sorted(by: { $0.key.labels.joined() < $1.key.labels.joined() }) {
+                text += "\(name){\(series.labels.joined(separator: ","))} \(count)\n"
+            }
+        }
+        return text
+    }
+}

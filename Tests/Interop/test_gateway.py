@@ -1,0 +1,195 @@
+"""switchboard-gateway as a city runs it: the real gateway process between HTTP webhooks
+signed as Meta and the generic webhook sign them, and a real switchboardd. What counts is
+what reaches the broker: every item once, nothing from a forged or replayed request, and
+a delivery the broker could not take answered 5xx so that the platform sends it again."""
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import daemon_binary
+from mdp import Client
+
+APP_SECRET = b"meta-app-secret-for-tests"
+VERIFY_TOKEN = "verify-me"
+GENERIC_SECRET = b"generic-shared-secret"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, condition, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.05)  # polling interval of a deadline-bound wait
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+class Broker:
+    """switchboardd on a fixed port and data directory, so that it can be stopped and started again."""
+
+    def __init__(self, port, data):
+        self.endpoint = f"tcp://127.0.0.1:{port}"
+        self.data = data
+        self.process = None
+
+    def start(self):
+        ready = os.path.join(self.data, "ready.json")
+        if os.path.exists(ready):
+            os.remove(ready)
+        self.process = subprocess.Popen([daemon_binary(), "--endpoint", self.endpoint, "--events", "off", "--stats", "off",
+                                         "--data", self.data, "--ready-file", ready], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("switchboardd ready", lambda: os.path.exists(ready))
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=15)
+
+
+def write_secret(directory, name, value):
+    path = os.path.join(directory, name)
+    with open(path, "wb") as f:
+        f.write(value)
+    os.chmod(path, 0o600)
+    return path
+
+
+@pytest.fixture
+def city(ctx):
+    work = tempfile.mkdtemp(prefix="switchboard-gateway-")
+    broker = Broker(free_port(), os.path.join(work, "data"))
+    os.makedirs(broker.data)
+    broker.start()
+    http = free_port()
+    config = os.path.join(work, "gateway.yaml")
+    with open(config, "w") as f:
+        f.write(f"""broker:
+  endpoint: {broker.endpoint}
+listen: 127.0.0.1:{http}
+ingest_timeout: 2
+meta:
+  app_secret_file: {write_secret(work, "app-secret", APP_SECRET)}
+  verify_token_file: {write_secret(work, "verify-token", VERIFY_TOKEN.encode())}
+  accounts:
+    - {{ platform: facebook, id: "1001", handle: RivertonCityHall }}
+    - {{ platform: whatsapp, id: "3003", handle: "+1 555 0100" }}
+generic:
+  secret_file: {write_secret(work, "generic-secret", GENERIC_SECRET)}
+""")
+    gateway = subprocess.Popen([os.path.join(os.path.dirname(daemon_binary()), "switchboard-gateway"), "--config", config],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{http}"
+    wait_for("the gateway listens", lambda: request(base + "/healthz")[0] == 200)
+    yield base, broker, Client(ctx, broker.endpoint)
+    gateway.kill()
+    gateway.wait()
+    if broker.process.poll() is None:
+        broker.stop()
+
+
+def request(url, body=None, headers=None):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers or {}), timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def meta_post(base, body, secret=APP_SECRET, signature=None):
+    header = signature if signature is not None else "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return request(base + "/webhooks/meta", body, {"Content-Type": "application/json", "X-Hub-Signature-256": header})
+
+
+def inquiries(client):
+    _, body = client.request("sb.agent.list", json.dumps({"agent": "ops", "state": "all", "limit": 1000}).encode())
+    return json.loads(body[0])["inquiries"]
+
+
+def messenger(*mids, page="1001"):
+    return json.dumps({"object": "page", "entry": [{"id": page, "time": 1764750000, "messaging": [
+        {"sender": {"id": "psid-7"}, "recipient": {"id": page}, "timestamp": 1764750000000 + n,
+         "message": {"mid": mid, "text": f"question {mid}"}} for n, mid in enumerate(mids)]}]}).encode()
+
+
+def test_the_verification_handshake(city):
+    base, _, _ = city
+    assert request(base + f"/webhooks/meta?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444") == (200, "1158201444")
+    assert request(base + "/webhooks/meta?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1")[0] == 403
+
+
+def test_forged_or_unsigned_deliveries_put_nothing_in(city):
+    base, _, client = city
+    body = messenger("m-forged")
+    assert meta_post(base, body, secret=b"not-the-app-secret")[0] == 403
+    assert meta_post(base, body, signature="")[0] == 403
+    assert inquiries(client) == []
+    _, metrics = request(base + "/metrics")
+    assert 'switchboard_gateway_bad_signatures_total{source="meta"} 2' in metrics
+
+
+def test_every_item_goes_in_once_and_the_citys_own_do_not(city):
+    base, _, client = city
+    # Escaped Unicode is verified over the raw bytes as sent.
+    body = ("""{"object":"page","entry":[{"id":"1001","time":1764750000,"changes":[{"field":"feed","value":{"item":"comment","verb":"add",
+        "comment_id":"c-1","post_id":"p-1","parent_id":"p-1","from":{"id":"77","name":"Ana"},"message":"Stra\\u00dfe dunkel","created_time":1764750000}}],
+        "messaging":[{"sender":{"id":"psid-7"},"recipient":{"id":"1001"},"timestamp":1764750001000,"message":{"mid":"m-1","text":"Pool hours?"}},
+        {"sender":{"id":"1001"},"recipient":{"id":"psid-7"},"timestamp":1764750002000,"message":{"mid":"m-echo","text":"9 to 6","is_echo":true}}]}]}"""
+            ).encode()
+    assert meta_post(base, body) == (200, "ok\n")
+    taken = inquiries(client)
+    assert sorted(item["preview"] for item in taken) == ["Pool hours?", "Straße dunkel"]
+    # Meta delivers again: nothing more goes in.
+    assert meta_post(base, body) == (200, "ok\n")
+    assert len(inquiries(client)) == 2
+    _, metrics = request(base + "/metrics")
+    assert 'switchboard_gateway_items_total{platform="facebook",outcome="duplicate"} 2' in metrics
+    assert 'switchboard_gateway_items_total{platform="facebook",outcome="own_message"} 2' in metrics
+
+
+def test_a_delivery_while_the_broker_is_down_is_answered_5xx_and_goes_in_once_later(city):
+    base, broker, client = city
+    broker.stop()
+    body = messenger("m-down-1", "m-down-2")
+    status, _ = meta_post(base, body)
+    assert status == 503, "the platform must deliver it again"
+    broker.start()
+    wait_for("the delivery goes in once the broker is back", lambda: meta_post(base, body)[0] == 200)
+    assert meta_post(base, body)[0] == 200
+    assert sorted(item["preview"] for item in inquiries(client)) == ["question m-down-1", "question m-down-2"]
+
+
+def test_the_generic_webhook_takes_signed_envelopes_and_refuses_replays(city):
+    base, _, client = city
+    envelopes = json.dumps([{"source": {"platform": "web", "account": "riverton.gov/contact", "external_id": f"form-{n}"},
+                             "author": {"handle": "resident@example.org"}, "text": f"form {n}", "captured_at": "2026-12-03T09:30:00Z"}
+                            for n in (1, 2)]).encode()
+
+    def post(body, timestamp, secret=GENERIC_SECRET):
+        signature = "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        return request(base + "/webhooks/generic", body, {"X-Switchboard-Timestamp": timestamp, "X-Switchboard-Signature": signature})
+
+    now = str(int(time.time()))
+    assert post(envelopes, now) == (200, "ok\n")
+    assert sorted(item["preview"] for item in inquiries(client)) == ["form 1", "form 2"]
+    status, answer = post(envelopes, str(int(time.time()) - 600))
+    assert status == 401 and "replay" in answer
+    assert request(base + "/webhooks/generic", envelopes)[0] == 401
+    assert post(envelopes, now, secret=b"guess")[0] == 401
+    assert len(inquiries(client)) == 2
