@@ -32,6 +32,9 @@ public struct GatewayConfiguration: Sendable {
     public var listenPort = 8443
     public var meta: Meta?
     public var generic: Generic?
+    /// Where the gateway keeps what it posted (`posted.journal`), so that nothing is
+    /// posted twice across a crash.
+    public var stateDirectory = "gateway-state"
     /// How long a webhook waits for the broker before answering 503 (Meta allows 5 s).
     public var ingestTimeout: TimeInterval = 4
 
@@ -39,6 +42,11 @@ public struct GatewayConfiguration: Sendable {
         public var appSecret: Secret
         public var verifyToken: Secret
         public var accounts: [MetaAccount]
+        /// The Graph API's base URL (a test or staging server may stand in for it).
+        public var apiBase = "https://graph.facebook.com/v21.0"
+        /// Each account's access token, by account id: accounts with one are published
+        /// through (the gateway serves `outbound.<platform>` for them).
+        public var tokens: [String: Secret] = [:]
     }
 
     public struct Generic: Sendable {
@@ -82,6 +90,7 @@ public struct GatewayConfiguration: Sendable {
             configuration.listenHost = String(listen[..<colon])
             configuration.listenPort = port
         }
+        configuration.stateDirectory = try top.string("state") ?? configuration.stateDirectory
         if let seconds = try top.number("ingest_timeout") {
             guard seconds > 0, seconds < 30 else { throw top.error("ingest_timeout", "ingest_timeout must be between 0 and 30 seconds (Meta allows 5)") }
             configuration.ingestTimeout = seconds
@@ -90,6 +99,7 @@ public struct GatewayConfiguration: Sendable {
             let appSecret = try meta.secret("app_secret", environment: environment)
             let verifyToken = try meta.secret("verify_token", environment: environment)
             var accounts: [MetaAccount] = []
+            var tokens: [String: Secret] = [:]
             for (index, node) in (try meta.list("accounts")).enumerated() {
                 var fields = Fields(node, path: "meta.accounts[\(index)]")
                 guard let name = try fields.string("platform"), let platform = Platform(rawValue: name), [.facebook, .instagram, .whatsapp].contains(platform) else {
@@ -97,12 +107,22 @@ public struct GatewayConfiguration: Sendable {
                 }
                 guard let id = try fields.string("id") else { throw fields.error("id", "the page, Instagram account or WhatsApp phone number id is required") }
                 guard let handle = try fields.string("handle") else { throw fields.error("handle", "the handle the broker's registry knows the account by is required") }
+                // Optional: without a token the account's messages come in, but replies wait.
+                if fields.has("token_file") || fields.has("token_env") { tokens[id] = try fields.secret("token", environment: environment) }
                 try fields.rejectUnknown()
                 if accounts.contains(where: { $0.id == id }) { throw fields.error("id", "account id \(id) is configured twice") }
                 accounts.append(MetaAccount(platform: platform, id: id, handle: handle))
             }
+            let apiBase = try meta.string("api_base")
             try meta.rejectUnknown()
             configuration.meta = Meta(appSecret: appSecret, verifyToken: verifyToken, accounts: accounts)
+            configuration.meta?.tokens = tokens
+            if let apiBase {
+                guard apiBase.hasPrefix("https://") || apiBase.hasPrefix("http://127.") || apiBase.hasPrefix("http://localhost") else {
+                    throw meta.error("api_base", "api_base must be an https:// URL (plain http only on loopback, for a test server)")
+                }
+                configuration.meta?.apiBase = apiBase.hasSuffix("/") ? String(apiBase.dropLast()) : apiBase
+            }
         }
         if var generic = try top.mapping("generic") {
             configuration.generic = Generic(secret: try generic.secret("secret", environment: environment))
@@ -153,6 +173,8 @@ struct Fields {
         guard let value = node.mapping?[key], value.null == nil else { return nil }
         return value
     }
+
+    func has(_ key: String) -> Bool { node.mapping?[key] != nil }
 
     mutating func string(_ key: String) throws(ConfigurationError) -> String? {
         guard let value = value(key) else { return nil }

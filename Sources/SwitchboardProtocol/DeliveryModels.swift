@@ -44,10 +44,15 @@ public struct OutboundPost: Codable, Equatable, Sendable {
     public var account: String
     /// The citizen's post this one answers, when known.
     public var inReplyTo: String?
+    /// The citizen it goes to (their handle or platform id), for a direct message.
+    public var recipient: String?
+    /// The platform's conversation id when the inquiry came as a direct message
+    /// (Messenger, Instagram direct, WhatsApp); absent for a post or comment.
+    public var thread: String?
     public var text: String
 
     enum CodingKeys: String, CodingKey {
-        case kind, platform, account, text
+        case kind, platform, account, text, recipient, thread
         case messageID = "message_id"
         case inquiryID = "inquiry_id"
         case inReplyTo = "in_reply_to"

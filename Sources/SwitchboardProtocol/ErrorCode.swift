@@ -29,6 +29,12 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     case duplicateChannel = "duplicate_channel"
     case lookalikeOf = "lookalike_of"
     case departmentHasAccount = "department_has_account"
+    // A publishing gateway's failure document (see 8-gateways.md): why a message to a
+    // citizen was not posted.
+    case messagingWindowClosed = "messaging_window_closed"
+    case postUnavailable = "post_unavailable"
+    case rejectedByPlatform = "rejected_by_platform"
+    case deliveryUncertain = "delivery_uncertain"
     // Any service.
     case storeUnavailable = "store_unavailable"
 
@@ -36,4 +42,7 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     public static let ingest: [ErrorCode] = [
         .invalidJSON, .missingField, .invalidType, .unknownField, .invalidValue, .unknownPlatform, .textTooLong, .fieldSetByBroker, .tooLarge,
     ]
+
+    /// The codes a publishing gateway's failure document may carry.
+    public static let publishing: [ErrorCode] = [.messagingWindowClosed, .postUnavailable, .rejectedByPlatform, .deliveryUncertain, .textTooLong]
 }

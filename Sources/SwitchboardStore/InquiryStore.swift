@@ -326,9 +326,13 @@ public struct OutboundMessage: Sendable, Equatable {
     public var sent: Bool
     /// Who wrote it (`agent ana`, `worker w-…`), for the conversation an agent reads.
     public var author: String?
+    /// The citizen a direct message goes to (their handle or platform id), and the
+    /// platform's conversation id when the inquiry came as a direct message.
+    public var recipient: String?
+    public var thread: String?
 
     public init(id: InquiryID, inquiry: InquiryID, kind: Kind, platform: Platform, account: String, inReplyTo: String, text: String,
-                sent: Bool = false, author: String? = nil) {
+                sent: Bool = false, author: String? = nil, recipient: String? = nil, thread: String? = nil) {
         self.id = id
         self.inquiry = inquiry
         self.kind = kind
@@ -338,6 +342,8 @@ public struct OutboundMessage: Sendable, Equatable {
         self.text = text
         self.sent = sent
         self.author = author
+        self.recipient = recipient
+        self.thread = thread
     }
 
     /// When it was queued: its id is a UUIDv7 made at that moment.

@@ -268,6 +268,14 @@ public final class SQLiteInquiryStore: InquiryStore {
                 INSERT INTO installation (id) VALUES (lower(hex(randomblob(16))));
                 """)
         }
+        migrator.registerMigration("v12-message-recipient") { db in
+            // A direct message (Messenger, WhatsApp) goes to a person in a conversation,
+            // not under a post: the gateway needs both.
+            try db.execute(sql: """
+                ALTER TABLE message ADD COLUMN recipient TEXT;
+                ALTER TABLE message ADD COLUMN thread TEXT;
+                """)
+        }
         return migrator
     }
 
@@ -418,10 +426,11 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
         for message in batch.outbound where skipped[message.inquiry] == nil {
             try db.cachedStatement(sql: """
-                INSERT INTO message (id, inquiry_id, direction, kind, platform, account, in_reply_to, text, author)
-                VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?)
+                INSERT INTO message (id, inquiry_id, direction, kind, platform, account, in_reply_to, text, author, recipient, thread)
+                VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [message.id.description, message.inquiry.description, message.kind.rawValue,
-                                         message.platform.rawValue, message.account, message.inReplyTo, message.text, message.author])
+                                         message.platform.rawValue, message.account, message.inReplyTo, message.text, message.author,
+                                         message.recipient, message.thread])
         }
         for message in batch.inbound {
             // A follow-up seen before (past the broker's memory of keys) is not stored twice.
@@ -951,7 +960,7 @@ public final class SQLiteInquiryStore: InquiryStore {
               let platform = Platform(rawValue: row["platform"]), let kind = OutboundMessage.Kind(rawValue: row["kind"]) else { return nil }
         return OutboundMessage(id: id, inquiry: inquiry, kind: kind, platform: platform, account: row["account"] ?? "",
                                inReplyTo: row["in_reply_to"] ?? "", text: row["text"], sent: (row["sent_at"] as String?) != nil,
-                               author: row["author"])
+                               author: row["author"], recipient: row["recipient"], thread: row["thread"])
     }
 
     /// The value of a PRAGMA on the writer connection, for checks and diagnostics.

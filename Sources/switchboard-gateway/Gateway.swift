@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import Hummingbird
 import Logging
@@ -39,7 +40,19 @@ struct GatewayCommand: AsyncParsableCommand {
         let lane = IngestLane(logger: logger, connect: connect)
         lane.start()
         let metrics = GatewayMetrics()
-        let routes = WebhookRoutes(settings: settings, lane: lane, metrics: metrics, logger: logger)
+        let credentials = Credentials(settings.meta?.tokens ?? [:])
+        if let meta = settings.meta, !meta.tokens.isEmpty {
+            let journal = try PostedJournal(directory: settings.stateDirectory)
+            let connectWorker = try Self.workerConnector(settings)
+            // One publishing worker per platform with an account that has a token.
+            for platform in Set(meta.accounts.filter { meta.tokens[$0.id] != nil }.map(\.platform)).sorted(by: { $0.rawValue < $1.rawValue }) {
+                OutboundWorker(platform: platform, accounts: meta.accounts.filter { $0.platform == platform && meta.tokens[$0.id] != nil },
+                               apiBase: meta.apiBase, credentials: credentials, journal: journal, metrics: metrics, logger: logger,
+                               connect: connectWorker).start()
+            }
+        }
+        Self.reloadOnHangup(config: config, credentials: credentials, logger: logger)
+        let routes = WebhookRoutes(settings: settings, lane: lane, metrics: metrics, credentials: credentials, logger: logger)
         let app = Application(
             router: routes.router(),
             configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "switchboard-gateway"),
@@ -55,20 +68,57 @@ struct GatewayCommand: AsyncParsableCommand {
         try await app.runService()
     }
 
+    /// SIGHUP reads the configuration again for new credentials (the account tokens): an
+    /// account whose token a platform refused posts again once its token changed. The
+    /// rest of the file takes effect at the next start. A file with a mistake changes
+    /// nothing, and the log says where.
+    static func reloadOnHangup(config: String, credentials: Credentials, logger: Logger) {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            do {
+                let fresh = try GatewayConfiguration.load(path: config)
+                credentials.replace(with: fresh.meta?.tokens ?? [:])
+                logger.notice("credentials reloaded", metadata: ["accounts": "\(fresh.meta?.tokens.count ?? 0)"])
+            } catch {
+                logger.error("credentials not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
+            }
+        }
+        source.resume()
+        hangup = source
+    }
+
+    /// Keeps the signal source alive; set once at start-up.
+    nonisolated(unsafe) private static var hangup: (any DispatchSourceSignal)?
+
+    /// How a publishing worker opens its connection to the broker.
+    static func workerConnector(_ settings: GatewayConfiguration) throws -> @Sendable (String) throws -> MajordomoWorker {
+        let context = try Context()
+        let endpoint = settings.brokerEndpoint
+        let curve = try curveKeys(settings)
+        return { service in
+            try MajordomoWorker(context: context, endpoint: endpoint, service: service) { socket throws(ZMQError) in
+                if let curve { try socket.setCurveClient(serverKey: curve.server, keyPair: curve.pair) }
+            }
+        }
+    }
+
+    /// The gateway's key pair and the broker's public key, with CURVE.
+    static func curveKeys(_ settings: GatewayConfiguration) throws -> (server: String, pair: CurveKeyPair)? {
+        guard let keyFile = settings.brokerKey, let serverFile = settings.brokerServerKey else { return nil }
+        let mine = try Certificate.load(path: keyFile)
+        guard let secret = mine.secretKey else { throw ValidationError("\(keyFile) holds no secret key; give the gateway's NAME.key_secret file") }
+        return (try Certificate.load(path: serverFile).publicKey, CurveKeyPair(publicKey: mine.publicKey, secretKey: secret))
+    }
+
     /// How the lane opens its connection to the broker (with CURVE when configured).
     static func connector(_ settings: GatewayConfiguration) throws -> @Sendable () throws -> MajordomoClient {
         let context = try Context()
         let endpoint = settings.brokerEndpoint
-        guard let keyFile = settings.brokerKey, let serverFile = settings.brokerServerKey else {
-            return { try MajordomoClient(context: context, endpoint: endpoint) }
-        }
-        let mine = try Certificate.load(path: keyFile)
-        guard let secret = mine.secretKey else { throw ValidationError("\(keyFile) holds no secret key; give the gateway's NAME.key_secret file") }
-        let server = try Certificate.load(path: serverFile).publicKey
-        let pair = CurveKeyPair(publicKey: mine.publicKey, secretKey: secret)
+        let curve = try curveKeys(settings)
         return {
             try MajordomoClient(context: context, endpoint: endpoint) { socket throws(ZMQError) in
-                try socket.setCurveClient(serverKey: server, keyPair: pair)
+                if let curve { try socket.setCurveClient(serverKey: curve.server, keyPair: curve.pair) }
             }
         }
     }

@@ -13,6 +13,8 @@ final class GatewayMetrics: Sendable {
         "switchboard_gateway_webhooks_total": ("counter", "Webhook deliveries, by source and how they were answered (ok, retry, refused)."),
         "switchboard_gateway_items_total": ("counter", "Items of deliveries, by platform and outcome (accepted, duplicate, threaded, rejected, unanswered, own_message, unknown_account, ignored)."),
         "switchboard_gateway_bad_signatures_total": ("counter", "Deliveries refused for a missing or wrong signature, by source."),
+        "switchboard_gateway_posts_total": ("counter", "Messages to citizens, by platform and result (posted, or failed with its code)."),
+        "switchboard_gateway_rate_limit_waits_total": ("counter", "Times posting waited for a platform's rate limit or a passing fault, by platform."),
     ]
 
     private let counts = Mutex<[Series: Int]>([:])
@@ -23,9 +25,13 @@ final class GatewayMetrics: Sendable {
         counts.withLock { $0[series, default: 0] += amount }
     }
 
-    func render() -> String {
+    /// - Parameter reauthorization: the accounts whose token a platform refused, as
+    ///   `(platform, account)`.
+    func render(reauthorization: [(String, String)] = []) -> String {
         let snapshot = counts.withLock { $0 }
-        var text = ""
+        var text = "# HELP switchboard_gateway_accounts_needing_reauthorization Accounts whose token a platform refused; their messages wait.\n"
+            + "# TYPE switchboard_gateway_accounts_needing_reauthorization gauge\n"
+            + "switchboard_gateway_accounts_needing_reauthorization \(reauthorization.count)\n"
         for name in Self.help.keys.sorted() {
             let (type, help) = Self.help[name]!
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"

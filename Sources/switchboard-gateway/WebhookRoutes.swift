@@ -12,6 +12,7 @@ struct WebhookRoutes: Sendable {
     let settings: GatewayConfiguration
     let lane: IngestLane
     let metrics: GatewayMetrics
+    let credentials: Credentials
     let logger: Logger
 
     /// Meta batches up to 1,000 items; a body past this is not a webhook.
@@ -19,10 +20,21 @@ struct WebhookRoutes: Sendable {
 
     func router() -> Hummingbird.Router<BasicRequestContext> {
         let router = Hummingbird.Router()
-        router.get("healthz") { _, _ in Self.text(.ok, "ok\n") }
+        // An account whose token a platform refused needs a person: said here, not only logged.
+        router.get("healthz") { _, _ in
+            let refused = credentials.needingReauthorization
+            guard !refused.isEmpty else { return Self.text(.ok, "ok\n") }
+            let names = settings.meta?.accounts ?? []
+            let lines = refused.keys.sorted().map { id -> String in
+                let account = names.first { $0.id == id }
+                return "\(account?.platform.rawValue ?? "meta") \(account?.handle ?? id) needs re-authorisation (\(refused[id] ?? "")); "
+                    + "its replies wait: put a new token in its token file and reload the gateway (kill -HUP)"
+            }
+            return Self.text(.serviceUnavailable, lines.joined(separator: "\n") + "\n")
+        }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.render(reauthorization: credentials.needingReauthorization.map { ("meta", $0.key) }))))
         }
         if let meta = settings.meta {
             let webhook = MetaWebhook(accounts: meta.accounts)

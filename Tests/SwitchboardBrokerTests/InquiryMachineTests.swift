@@ -653,7 +653,8 @@ import ZeroMQ
         let lifecycle: [LifecycleError] = [.invalidTransition(state: .queued, command: "x", allowed: []), .notOwner(actor: .system, owner: nil),
                                            .alreadyAnswered, .unknownDepartment("x"), .sameDepartment("x"),
                                            .wrongDepartment(actingFor: nil, department: "x"), .unknownInquiry(id)]
-        var codes: [ErrorCode] = ingest
+        // The publishing gateways send theirs (SwitchboardGateway's tests check each is sent).
+        var codes: [ErrorCode] = ingest + ErrorCode.publishing
         codes += agent.map(\.code)
         codes += lifecycle.map(\.code)
         codes += channel.map(\.code)

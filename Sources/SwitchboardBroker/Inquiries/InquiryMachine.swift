@@ -63,8 +63,11 @@ struct InquiryMachine {
         /// inquiry waits in a queue (dropped past ``bodyBudget``).
         var envelope: String?
         var routing: String?
-        /// The citizen's handle, to thread only their own follow-ups.
+        /// The citizen's handle, to thread only their own follow-ups, and to name the
+        /// recipient of a direct message.
         var author: String?
+        /// The platform's conversation id (`source.thread`): a direct message, not a post.
+        var thread: String?
         /// The batch that last wrote it: it may be forgotten once that one is durable.
         var writtenIn: UInt64
     }
@@ -161,8 +164,9 @@ struct InquiryMachine {
             }
             return
         }
+        let party = Self.party(of: stored.envelopeJSON)
         tracked[stored.id] = Tracked(record: stored.record, key: stored.key, envelope: stored.envelopeJSON,
-                                     routing: stored.routingJSON, author: Self.author(of: stored.envelopeJSON), writtenIn: 0)
+                                     routing: stored.routingJSON, author: party.author, thread: party.thread, writtenIn: 0)
         bodyBytes += stored.envelopeJSON.utf8.count
     }
 
@@ -191,6 +195,7 @@ struct InquiryMachine {
             item.envelope = nil
             item.routing = nil
             item.author = nil
+            item.thread = nil
             tracked[id] = item
         }
         return actions
@@ -423,7 +428,7 @@ struct InquiryMachine {
         }
         open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record,
                                               author: inquiry.author.handle))
-        track(record, key: key, envelope: envelope, routing: routing, author: inquiry.author.handle)
+        track(record, key: key, envelope: envelope, routing: routing, author: inquiry.author.handle, thread: inquiry.source.thread)
         figures.accepted(department: decision.department)
         open.touched.insert(id)
         appendTimeline(InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now), priority: decision.priority)
@@ -454,11 +459,10 @@ struct InquiryMachine {
         return []
     }
 
-    /// The author's handle in a stored envelope.
-    static func author(of envelope: String) -> String? {
-        guard case .object(let fields)? = try? JSONValue.parse(Array(envelope.utf8)),
-              case .object(let author)? = fields.first(where: { $0.key == "author" })?.value else { return nil }
-        return author.first { $0.key == "handle" }?.value.stringValue
+    /// The author's handle and the conversation id in a stored envelope.
+    static func party(of envelope: String) -> (author: String?, thread: String?) {
+        guard let document = try? JSONValue.parse(Array(envelope.utf8)) else { return (nil, nil) }
+        return (document["author"]?["handle"]?.stringValue, document["source"]?["thread"]?.stringValue)
     }
 
     /// What the registry says of the account an inquiry came through (cached).
@@ -501,10 +505,10 @@ struct InquiryMachine {
         }
     }
 
-    private mutating func track(_ record: LifecycleRecord, key: DeduplicationKey, envelope: String, routing: String, author: String) {
+    private mutating func track(_ record: LifecycleRecord, key: DeduplicationKey, envelope: String, routing: String, author: String, thread: String?) {
         let keep = bodyBytes < bodyBudget
         tracked[record.id] = Tracked(record: record, key: key, envelope: keep ? envelope : nil, routing: keep ? routing : nil,
-                                     author: author, writtenIn: nextSequence)
+                                     author: author, thread: thread, writtenIn: nextSequence)
         if keep { bodyBytes += envelope.utf8.count }
     }
 
@@ -635,6 +639,8 @@ struct InquiryMachine {
         body.add("platform", message.platform.rawValue)
         body.add("account", message.account)
         body.add("in_reply_to", message.inReplyTo)
+        body.add("recipient", message.recipient)
+        body.add("thread", message.thread)
         body.add("text", message.text)
         let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body.bytes)])
         return [.send(peer: worker, frames: command.frames)]
@@ -842,8 +848,11 @@ struct InquiryMachine {
                                by actor: Actor, at now: Date) {
         // `{case}` in a reply or question is the case number, for the citizen to quote.
         let text = text.replacingOccurrences(of: "{case}", with: configuration.caseNumbering.format(record.caseNumber))
-        let message = OutboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, kind: kind, platform: key.platform,
+        var message = OutboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, kind: kind, platform: key.platform,
                                       account: account, inReplyTo: key.externalID, text: text, author: "\(actor)")
+        // Whom a direct message goes to, and in which conversation.
+        message.recipient = tracked[record.id]?.author
+        message.thread = tracked[record.id]?.thread
         open.store.queue(message)
         outbound[message.id] = message
         open.afterCommit.append(.enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: record.priority)))

@@ -1,0 +1,157 @@
+"""switchboard-gateway posting agents' replies through a local server that speaks the
+Graph API: the right call in the right shape, exactly once (through a rate limit, and
+across a crash between the platform's answer and the broker's acknowledgement), a
+closed 24-hour window shown to the agent as a failure with its reason, and a refused
+token that holds the account's replies until new credentials come."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import daemon_binary
+from graph_api import GraphAPI
+from mdp import Client
+from test_gateway import APP_SECRET, Broker, free_port, meta_post, request, wait_for, write_secret
+
+
+class City:
+    def __init__(self, ctx):
+        self.work = tempfile.mkdtemp(prefix="switchboard-publishing-")
+        self.graph = GraphAPI()
+        self.broker = Broker(free_port(), os.path.join(self.work, "data"))
+        os.makedirs(self.broker.data)
+        self.broker.start()
+        self.client = Client(ctx, self.broker.endpoint)
+        self.token = write_secret(self.work, "page-token", b"token-1")
+        self.http = free_port()
+        self.base = f"http://127.0.0.1:{self.http}"
+        self.config = os.path.join(self.work, "gateway.yaml")
+        with open(self.config, "w") as f:
+            f.write(f"""broker:
+  endpoint: {self.broker.endpoint}
+listen: 127.0.0.1:{self.http}
+state: {os.path.join(self.work, "state")}
+meta:
+  api_base: {self.graph.base}
+  app_secret_file: {write_secret(self.work, "app-secret", APP_SECRET)}
+  verify_token_file: {write_secret(self.work, "verify-token", b"v")}
+  accounts:
+    - {{ platform: facebook, id: "1001", handle: RivertonCityHall, token_file: {self.token} }}
+""")
+        self.gateway = None
+
+    def start_gateway(self, **env):
+        self.gateway = subprocess.Popen([os.path.join(os.path.dirname(daemon_binary()), "switchboard-gateway"), "--config", self.config],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env})
+        wait_for("the gateway listens", lambda: request(self.base + "/healthz")[0] in (200, 503))
+
+    def stop(self):
+        if self.gateway and self.gateway.poll() is None:
+            self.gateway.kill()
+            self.gateway.wait()
+        if self.broker.process.poll() is None:
+            self.broker.stop()
+        self.graph.stop()
+
+    def cli(self, *args):
+        return subprocess.run([os.path.join(os.path.dirname(daemon_binary()), "switchboard"), *args, "--endpoint", self.broker.endpoint,
+                               "--agent", "ana", "--department", "front-office"], capture_output=True, text=True, timeout=30)
+
+    def message_from_citizen(self, mid, text):
+        body = json.dumps({"object": "page", "entry": [{"id": "1001", "time": 1764750000, "messaging": [
+            {"sender": {"id": "psid-42"}, "recipient": {"id": "1001"}, "timestamp": 1764750000000, "message": {"mid": mid, "text": text}}]}]}).encode()
+        assert meta_post(self.base, body)[0] == 200
+
+    def case(self, text):
+        _, body = self.client.request("sb.agent.list", json.dumps({"agent": "ana", "state": "all", "limit": 1000}).encode())
+        return next(item["case"] for item in json.loads(body[0])["inquiries"] if item["preview"] == text)
+
+    def answer(self, text, reply):
+        self.message_from_citizen("m-" + str(abs(hash(text))), text)
+        case = self.case(text)
+        assert self.cli("claim", case).returncode == 0
+        replied = self.cli("reply", case, "--via", "RivertonCityHall", reply)
+        assert replied.returncode == 0, replied.stderr
+        return case
+
+    def conversation(self, case):
+        shown = self.cli("show", case, "--json")
+        return json.loads(shown.stdout)["conversation"]
+
+
+@pytest.fixture
+def city(ctx):
+    c = City(ctx)
+    c.start_gateway()
+    yield c
+    c.stop()
+
+
+def test_a_reply_reaches_messenger_in_the_documented_shape_once(city):
+    case = city.answer("Hello, a question please", "Hello! Case {case}: we open at 9.")
+    wait_for("the reply is posted", lambda: city.conversation(case)[-1]["message_status"] == "posted")
+    posts = city.graph.posts("we open at 9")
+    assert len(posts) == 1
+    call = posts[0]
+    assert call["path"] == "/v21.0/1001/messages"
+    assert call["token"] == "Bearer token-1"
+    assert call["body"] == {"recipient": {"id": "psid-42"}, "messaging_type": "RESPONSE", "message": {"text": f"Hello! Case {case}: we open at 9."}}
+    assert city.conversation(case)[-1]["external_id"] == "m_out_1"
+
+
+def test_a_rate_limit_is_waited_out_and_the_reply_posted_once(city):
+    city.graph.script.append((429, {"error": {"message": "(#4) Application request limit reached", "code": 4}}, {"Retry-After": "1"}))
+    case = city.answer("Another question", "Throttled answer")
+    wait_for("the reply is posted", lambda: city.conversation(case)[-1]["message_status"] == "posted")
+    calls = city.graph.posts("Throttled answer")
+    assert len(calls) == 2, "refused once, posted once"
+    _, metrics = request(city.base + "/metrics")
+    assert 'switchboard_gateway_rate_limit_waits_total{platform="facebook"} 1' in metrics
+
+
+def test_a_closed_window_is_shown_to_the_agent_with_its_reason(city):
+    city.graph.script.append((400, {"error": {"message": "(#10) This message is sent outside of allowed window.", "code": 10,
+                                              "error_subcode": 2018278}}, {}))
+    case = city.answer("A late question", "Too late answer")
+    wait_for("the failure is recorded", lambda: city.conversation(case)[-1]["message_status"] == "failed")
+    message = city.conversation(case)[-1]
+    assert message["code"] == "messaging_window_closed"
+    assert "the 24-hour window closed" in message["reason"]
+    shown = city.cli("show", case).stdout
+    assert "FAILED" in shown and "messaging_window_closed" in shown and "reply.failed" in shown
+    assert len(city.graph.posts("Too late answer")) == 1, "a permanent failure is not retried"
+
+
+def test_a_refused_token_holds_replies_until_new_credentials_then_posts_once(city):
+    city.graph.script.append((401, {"error": {"message": "Error validating access token: Session has expired", "code": 190}}, {}))
+    case = city.answer("Token question", "Answer after new token")
+    wait_for("the account needs re-authorisation", lambda: request(city.base + "/healthz")[0] == 503)
+    status, health = request(city.base + "/healthz")
+    assert "RivertonCityHall needs re-authorisation" in health
+    assert city.conversation(case)[-1]["message_status"] == "waiting", "neither lost nor failed"
+    with open(city.token, "w") as f:
+        f.write("token-2")
+    city.gateway.send_signal(signal.SIGHUP)
+    wait_for("the reply is posted with the new token", lambda: city.conversation(case)[-1]["message_status"] == "posted")
+    calls = city.graph.posts("Answer after new token")
+    assert [call["token"] for call in calls] == ["Bearer token-1", "Bearer token-2"]
+    assert request(city.base + "/healthz")[0] == 200
+
+
+def test_a_gateway_killed_after_posting_does_not_post_twice(ctx):
+    city = City(ctx)
+    try:
+        city.start_gateway(SWITCHBOARD_GATEWAY_TEST_EXIT_AFTER_POST="1")
+        case = city.answer("Crash question", "Posted before the crash")
+        city.gateway.wait(timeout=30)
+        assert city.gateway.returncode == 70, "the gateway stopped between the platform's answer and the broker's"
+        assert len(city.graph.posts("Posted before the crash")) == 1
+        city.start_gateway()
+        wait_for("the broker hears it was posted", lambda: city.conversation(case)[-1]["message_status"] == "posted", seconds=60)
+        assert len(city.graph.posts("Posted before the crash")) == 1, "never posted twice"
+        assert city.conversation(case)[-1]["external_id"] == "m_out_1"
+    finally:
+        city.stop()
