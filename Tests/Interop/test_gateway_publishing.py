@@ -123,6 +123,9 @@ def test_a_closed_window_is_shown_to_the_agent_with_its_reason(city):
     shown = city.cli("show", case).stdout
     assert "FAILED" in shown and "messaging_window_closed" in shown and "reply.failed" in shown
     assert len(city.graph.posts("Too late answer")) == 1, "a permanent failure is not retried"
+    # Not answered after all: back in the queue for a person.
+    _, listed = city.client.request("sb.agent.list", json.dumps({"agent": "ana", "department": "front-office"}).encode())
+    assert any(item["case"] == case and item["state"] == "queued" for item in json.loads(listed[0])["inquiries"])
 
 
 def test_a_refused_token_holds_replies_until_new_credentials_then_posts_once(city):

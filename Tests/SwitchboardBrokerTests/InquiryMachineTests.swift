@@ -433,10 +433,13 @@ import ZeroMQ
         _ = commit()
         let message = try #require(try store.conversation(id).first)
         #expect(message.status == .failed && message.failureCode == "messaging_window_closed" && message.reason == "the 24-hour window closed")
-        let last = try #require(try store.timeline(id).last)
-        #expect(last.event == "reply.failed")
+        let last = try #require(try store.timeline(id).last { $0.event == "reply.failed" })
         #expect(last.note == "not delivered (messaging_window_closed): the 24-hour window closed")
         #expect(machine.unsentMessages().isEmpty)
+        // Not answered after all: back in its queue for a person, saying why.
+        #expect(try store.record(id)?.lifecycle.state == .queued)
+        #expect(try store.record(id)?.lifecycle.answered == false)
+        #expect(try store.timeline(id).map(\.event).suffix(2) == ["reply.failed", "inquiry.reopened"])
         #expect(machine.deliverOutbound(entry, service: "outbound.x", to: "gateway-w").allSatisfy {
             if case .forgetHeld = $0 { true } else { false }
         }, "a failed message is never handed out again")

@@ -661,6 +661,13 @@ struct InquiryMachine {
                 open.store.markEnded(message.id, .failed, at: Timestamp.format(now), code: code, reason: reason)
                 note(message.inquiry, event: message.kind == .answer ? "reply.failed" : "question.failed",
                      actor: .worker(Self.workerName(worker)), note: "not delivered (\(code)): \(reason)", at: now)
+                // The citizen was not answered: the inquiry does not count as answered (nor
+                // as waiting for the citizen), and goes back to its queue for a person.
+                if var record = tracked[message.inquiry]?.record,
+                   [.answered, .closed, .awaitingCitizen].contains(record.lifecycle.state) {
+                    _ = try? move(&record, .reopen(note: "the \(message.kind == .answer ? "reply" : "question") was not delivered (\(code))"),
+                                  by: .system, at: now)
+                }
             }
             return []
         }
