@@ -193,3 +193,22 @@ def test_the_generic_webhook_takes_signed_envelopes_and_refuses_replays(city):
     assert request(base + "/webhooks/generic", envelopes)[0] == 401
     assert post(envelopes, now, secret=b"guess")[0] == 401
     assert len(inquiries(client)) == 2
+
+
+def test_the_shipped_gateway_alerts_pass_their_tests_and_name_only_exported_metrics(city):
+    import re
+    import shutil
+    if shutil.which("promtool") is None:
+        pytest.skip("promtool is not installed (make test installs it)")
+    base, _, _ = city
+    prometheus = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "deploy", "prometheus")
+    tested = subprocess.run(["promtool", "test", "rules", "gateway-alerts.test.yml"], cwd=prometheus, capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert meta_post(base, b"{}", signature="sha256=00")[0] == 403
+    _, scrape = request(base + "/metrics")
+    checked = subprocess.run(["promtool", "check", "metrics"], input=scrape, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    exported = set(re.findall(r"^# TYPE (\S+)", scrape, re.M))
+    with open(os.path.join(prometheus, "gateway-alerts.yml")) as f:
+        named = set(re.findall(r"\bswitchboard_gateway_[a-z_]+", f.read()))
+    assert named and named <= exported, f"named in the rules but not exported: {named - exported}"
