@@ -72,8 +72,19 @@ public struct EnvelopeDecoder: Sendable {
         guard Self.timestamp(capturedAt) != nil else {
             throw IngestError(.invalidValue, field: "captured_at", "captured_at must be an ISO 8601 time such as 2026-11-22T09:30:00Z")
         }
+        let change = try root.optionalObject("change").map { fields throws(IngestError) -> Inquiry.Change in
+            var fields = fields
+            let kindName = try fields.string("kind")
+            guard let kind = Inquiry.Change.Kind(rawValue: kindName) else {
+                throw IngestError(.invalidValue, field: "change.kind", "change.kind must be edited or deleted")
+            }
+            let change = Inquiry.Change(kind: kind, revision: try fields.string("revision"))
+            try fields.rejectUnknown()
+            return change
+        }
         try root.rejectUnknown()
-        return Inquiry(source: source, author: author, text: text, language: language, geo: geo, media: media, capturedAt: capturedAt)
+        return Inquiry(source: source, author: author, text: text, language: language, geo: geo, media: media, capturedAt: capturedAt,
+                       change: change)
     }
 
     /// The members of the envelope's top-level object. The size is checked before

@@ -85,8 +85,28 @@ public struct Inquiry: Codable, Sendable, Equatable {
         }
     }
 
+    /// A citizen who edits or deletes a post: the envelope names the post
+    /// (`source.external_id`) and changes the inquiry it became; it is never a new one.
+    public struct Change: Codable, Sendable, Equatable {
+        public enum Kind: String, Codable, Sendable {
+            case edited, deleted
+        }
+
+        public var kind: Kind
+        /// Which edit this is (the platform's edit count or time): the same edit sent
+        /// twice is recorded once.
+        public var revision: String
+
+        public init(kind: Kind, revision: String) {
+            self.kind = kind
+            self.revision = revision
+        }
+    }
+
     public var id: InquiryID?
     public var source: Source
+    /// Present when the envelope edits or deletes a post already sent.
+    public var change: Change?
     public var author: Author
     public var text: String
     public var language: String?
@@ -98,15 +118,16 @@ public struct Inquiry: Codable, Sendable, Equatable {
     public var receivedAt: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, source, author, text, language, geo, media
+        case id, source, author, text, language, geo, media, change
         case capturedAt = "captured_at"
         case receivedAt = "received_at"
     }
 
     public init(
         id: InquiryID? = nil, source: Source, author: Author, text: String, language: String? = nil,
-        geo: Geo? = nil, media: [String]? = nil, capturedAt: String, receivedAt: String? = nil
+        geo: Geo? = nil, media: [String]? = nil, capturedAt: String, receivedAt: String? = nil, change: Change? = nil
     ) {
+        self.change = change
         self.id = id
         self.source = source
         self.author = author

@@ -75,17 +75,26 @@ public struct MetaWebhook: Sendable {
         guard value["item"]?.stringValue == "comment" || value["item"]?.stringValue == "post" else {
             return .ignored("feed.\(value["item"]?.stringValue ?? "?")")
         }
-        guard value["verb"]?.stringValue == "add" else { return .ignored("feed.\(value["verb"]?.stringValue ?? "?")") }
+        let verb = value["verb"]?.stringValue ?? "?"
         let id = value["comment_id"]?.stringValue ?? value["post_id"]?.stringValue ?? ""
         let from = value["from"]
         // The page's own comments are the city's replies.
         if from?["id"]?.stringValue == pageID { return .ownMessage(platform: account.platform, externalID: id) }
+        // A citizen's edit or deletion changes the inquiry the comment became.
+        let change: Inquiry.Change? = switch verb {
+        case "add": nil
+        case "edited": Inquiry.Change(kind: .edited, revision: "\(Int(value["created_time"]?.doubleValue ?? 0))")
+        case "remove": Inquiry.Change(kind: .deleted, revision: "removed")
+        default: Inquiry.Change(kind: .deleted, revision: "")
+        }
+        if verb != "add" && change?.revision.isEmpty != false { return .ignored("feed.\(verb)") }
         let parent = value["parent_id"]?.stringValue ?? value["post_id"]?.stringValue
         return .inquiry(Inquiry(
             source: .init(platform: account.platform, account: account.handle, externalID: id, inReplyTo: parent == id ? nil : parent),
             author: .init(handle: from?["id"]?.stringValue ?? "unknown", displayName: from?["name"]?.stringValue),
-            text: value["message"]?.stringValue ?? "", media: [value["photo"]?.stringValue, value["video"]?.stringValue].compactMap { $0 }.nonEmpty,
-            capturedAt: Self.time(seconds: value["created_time"]?.doubleValue)))
+            text: value["message"]?.stringValue ?? (change?.kind == .deleted ? "(deleted)" : ""),
+            media: [value["photo"]?.stringValue, value["video"]?.stringValue].compactMap { $0 }.nonEmpty,
+            capturedAt: Self.time(seconds: value["created_time"]?.doubleValue), change: change))
     }
 
     private func instagramComment(_ value: JSONValue, accountID: String) -> Item {
@@ -143,8 +152,16 @@ public struct MetaWebhook: Sendable {
 
     private func messaging(_ event: JSONValue, entryID: String, object: String) -> Item {
         guard let account = accounts[entryID] else { return .unknownAccount(id: entryID) }
+        if let edit = event["message_edit"], let mid = edit["mid"]?.stringValue {
+            // The citizen edited a message they sent: a new version, never a new inquiry.
+            return .inquiry(Inquiry(
+                source: .init(platform: account.platform, account: account.handle, externalID: mid, thread: event["sender"]?["id"]?.stringValue),
+                author: .init(handle: event["sender"]?["id"]?.stringValue ?? "unknown", displayName: nil),
+                text: edit["text"]?.stringValue ?? "", capturedAt: Self.time(seconds: event["timestamp"]?.doubleValue.map { $0 / 1_000 }),
+                change: Inquiry.Change(kind: .edited, revision: "\(Int(edit["num_edit"]?.doubleValue ?? 1))")))
+        }
         guard let message = event["message"] else {
-            for kind in ["delivery", "read", "message_edit", "reaction", "postback"] where event[kind] != nil {
+            for kind in ["delivery", "read", "reaction", "postback"] where event[kind] != nil {
                 return .ignored("\(object).\(kind)")
             }
             return .ignored("\(object).messaging")

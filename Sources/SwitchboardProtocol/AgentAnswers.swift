@@ -266,7 +266,8 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
 public struct ConversationItem: Codable, Equatable, Sendable {
     /// `in` (from the citizen) or `out` (from the city).
     public var direction: String
-    /// `post` (the citizen's first), `follow_up`, `answer` or `question`.
+    /// `post` (the citizen's first), `follow_up`, `edit` (a new version of the post),
+    /// `deleted` (the citizen withdrew it), `answer` or `question`.
     public var kind: String
     /// When it was written: received from the citizen, or queued by the city.
     public var at: String

@@ -20,6 +20,8 @@ public struct IngestAnswer: Codable, Equatable, Sendable {
     public var id: String?
     public var duplicateOf: String?
     public var threadOf: String?
+    /// With an edit or deletion (`change` in the envelope): the inquiry it changed.
+    public var changeOf: String?
     public var department: String?
     public var priority: String?
     public var platform: String?
@@ -43,6 +45,7 @@ public struct IngestAnswer: Codable, Equatable, Sendable {
         case status, id, department, priority, platform, error
         case duplicateOf = "duplicate_of"
         case threadOf = "thread_of"
+        case changeOf = "change_of"
         case externalID = "external_id"
     }
 }

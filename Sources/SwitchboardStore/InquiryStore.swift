@@ -406,13 +406,17 @@ public struct InboundMessage: Sendable, Equatable {
     public var key: DeduplicationKey
     public var inReplyTo: String
     public var text: String
+    /// `citizen` (a follow-up), `edit` (a new version of the post `inReplyTo` names) or
+    /// `deleted` (the citizen deleted it).
+    public var kind: String
 
-    public init(id: InquiryID, inquiry: InquiryID, key: DeduplicationKey, inReplyTo: String, text: String) {
+    public init(id: InquiryID, inquiry: InquiryID, key: DeduplicationKey, inReplyTo: String, text: String, kind: String = "citizen") {
         self.id = id
         self.inquiry = inquiry
         self.key = key
         self.inReplyTo = inReplyTo
         self.text = text
+        self.kind = kind
     }
 }
 

@@ -436,8 +436,8 @@ public final class SQLiteInquiryStore: InquiryStore {
             // A follow-up seen before (past the broker's memory of keys) is not stored twice.
             try db.cachedStatement(sql: """
                 INSERT INTO message (id, inquiry_id, direction, kind, platform, external_id, in_reply_to, text)
-                VALUES (?, ?, 'in', 'citizen', ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                """).execute(arguments: [message.id.description, message.inquiry.description, message.key.platform.rawValue,
+                VALUES (?, ?, 'in', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """).execute(arguments: [message.id.description, message.inquiry.description, message.kind, message.key.platform.rawValue,
                                          message.key.externalID, message.inReplyTo, message.text])
         }
         for channel in batch.channels {

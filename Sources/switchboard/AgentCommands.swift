@@ -399,6 +399,8 @@ extension Switchboard {
             let what = switch message.kind {
             case "post": "citizen wrote"
             case "follow_up": "citizen replied"
+            case "edit": "citizen edited the post; now"
+            case "deleted": "citizen DELETED the post"
             case "question": "asked"
             default: "answered"
             }
@@ -416,7 +418,8 @@ extension Switchboard {
                 }
                 head += "  [" + Table.highlight(state, when: message.messageStatus == "waiting" || message.messageStatus == "failed") + "]"
             }
-            let text = (message.text ?? "(removed under the retention policy)").split(separator: "\n", omittingEmptySubsequences: false)
+            let text = (message.kind == "deleted" ? "(withdrawn by the citizen)" : message.text ?? "(removed under the retention policy)")
+                .split(separator: "\n", omittingEmptySubsequences: false)
             return ([head] + text.map { "      \($0)" }).joined(separator: "\n")
         }
     }

@@ -212,3 +212,27 @@ def test_the_shipped_gateway_alerts_pass_their_tests_and_name_only_exported_metr
     with open(os.path.join(prometheus, "gateway-alerts.yml")) as f:
         named = set(re.findall(r"\bswitchboard_gateway_[a-z_]+", f.read()))
     assert named and named <= exported, f"named in the rules but not exported: {named - exported}"
+
+
+def test_a_citizens_edit_and_deletion_change_the_inquiry_not_make_new_ones(city):
+    base, _, client = city
+
+    def feed(verb, message=None, time_=1764750000):
+        value = {"item": "comment", "verb": verb, "comment_id": "c-edit", "post_id": "p-1", "parent_id": "p-1",
+                 "from": {"id": "77", "name": "Ana"}, "created_time": time_}
+        if message is not None:
+            value["message"] = message
+        return json.dumps({"object": "page", "entry": [{"id": "1001", "time": time_, "changes": [{"field": "feed", "value": value}]}]}).encode()
+
+    assert meta_post(base, feed("add", "Streetlight out on Elm")) == (200, "ok\n")
+    assert meta_post(base, feed("edited", "Streetlight out on Elm and Oak", 1764750100)) == (200, "ok\n")
+    assert meta_post(base, feed("edited", "Streetlight out on Elm and Oak", 1764750100)) == (200, "ok\n"), "Meta delivers again"
+    assert meta_post(base, feed("remove", None, 1764750200)) == (200, "ok\n")
+    taken = inquiries(client)
+    assert len(taken) == 1, "an edit or a deletion is never a new inquiry"
+    _, shown = client.request("sb.agent.show", json.dumps({"agent": "ops", "id": taken[0]["id"]}).encode())
+    detail = json.loads(shown[0])
+    assert [(m["kind"], m.get("text")) for m in detail["conversation"]] == [
+        ("post", "Streetlight out on Elm"), ("edit", "Streetlight out on Elm and Oak"), ("deleted", None)]
+    events = [entry["event"] for entry in detail["timeline"]]
+    assert events.count("inquiry.edited") == 1 and events.count("inquiry.withdrawn") == 1

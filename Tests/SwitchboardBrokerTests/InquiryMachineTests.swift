@@ -465,6 +465,36 @@ import ZeroMQ
         #expect(try store.pendingOutbound().isEmpty, "a restart does not bring it back")
     }
 
+    /// A citizen who edits or deletes a post changes the inquiry it became: never a new one,
+    /// recorded once per revision, and only by the post's author.
+    @Test mutating func anEditAndADeletionChangeTheInquiryNotMakeANewOne() throws {
+        let ingested = ingest("post-1", text: "The bin on Elm St was not collected")
+        let id = try #require(ingested)
+        func change(_ kind: String, revision: String, author: String = "@resident", text: String = "The bins on Elm and Oak were not collected") throws -> [[String: Any]] {
+            let body = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"post-1"},"author":{"handle":"\#(author)"},"text":"\#(text)","captured_at":"2026-11-22T09:40:00Z","change":{"kind":"\#(kind)","revision":"\#(revision)"}}"#)
+            var actions = machine.ingest(client: gateway, body: [body], now: now)
+            // What the engine does when the inquiry is at rest: find it, load it, ingest again.
+            if case .findOriginal(let key, _, let client, let frames)? = actions.first {
+                if let original = try store.inquiry(for: key) { machine.rememberOriginal(key, original) }
+                if let found = try store.inquiry(for: key) { load(found.id) }
+                actions = machine.ingest(client: client, body: frames, now: now, lookedUp: true)
+            }
+            return Self.replies(actions) + Self.replies(commit())
+        }
+        let edited = try #require(try change("edited", revision: "1").first)
+        #expect(edited["status"] as? String == "accepted" && edited["change_of"] as? String == id.description)
+        #expect(edited["external_id"] as? String == "post-1", "the answer names the post, as the gateway sent it")
+        #expect(try change("edited", revision: "1").first?["status"] as? String == "duplicate", "the same revision once")
+        let stranger = try change("edited", revision: "2", author: "@someone_else").first
+        #expect((stranger?["error"] as? [String: Any])?["field"] as? String == "author.handle")
+        #expect(try change("deleted", revision: "removed", text: "(deleted)").first?["change_of"] as? String == id.description)
+        let conversation = try store.conversation(id)
+        #expect(conversation.map(\.kind) == ["edit", "deleted"])
+        #expect(conversation.first?.text == "The bins on Elm and Oak were not collected")
+        #expect(try store.timeline(id).map(\.event).filter { $0.hasPrefix("inquiry.e") || $0.hasPrefix("inquiry.w") } == ["inquiry.edited", "inquiry.withdrawn"])
+        #expect(try store.list(InquiryFilter()).total == 1, "no new inquiry")
+    }
+
     /// Case numbers follow one another and resume after a restart at the highest ever given.
     @Test mutating func caseNumbersFollowOnAndResume() throws {
         let firstIngested = ingest("1"), secondIngested = ingest("2")

@@ -874,6 +874,13 @@ struct EngineLoop {
                 publish(event)
             case .log(let event):
                 event.log(to: logger)
+            case .findOriginal(let key, let known, let client, let body):
+                // A read on the engine thread, as ensureLoaded: edits are rare.
+                if let id = known ?? (try? store.inquiry(for: key))?.id {
+                    if known == nil, let original = try? store.inquiry(for: key) { inquiries.rememberOriginal(key, original) }
+                    ensureLoaded(id)
+                }
+                carryOut(inquiries.ingest(client: client, body: body, now: clock.now(), lookedUp: true), now: now)
             }
         }
     }

@@ -37,6 +37,10 @@ struct InquiryMachine {
         case publish(BrokerStreamEvent)
         /// Something for the log: ids, departments and codes only.
         case log(InquiryLogEvent)
+        /// An edit or deletion names a post whose inquiry is not in memory: the engine
+        /// finds it in the store (by its key, or `known` id), loads it, and ingests the
+        /// envelope again with `lookedUp`.
+        case findOriginal(key: DeduplicationKey, known: InquiryID?, client: Frame, body: [Frame])
     }
 
     /// What waits for a batch to be durable.
@@ -323,7 +327,7 @@ struct InquiryMachine {
         switch reply {
         case .accepted: ingestCounts.accepted += 1
         case .duplicate: ingestCounts.duplicate += 1
-        case .threaded: ingestCounts.threaded += 1
+        case .threaded, .changed: ingestCounts.threaded += 1
         default: break
         }
     }
@@ -368,7 +372,7 @@ struct InquiryMachine {
 
     // MARK: Ingest
 
-    mutating func ingest(client: Frame, body: [Frame], now: Date) -> [Action] {
+    mutating func ingest(client: Frame, body: [Frame], now: Date, lookedUp: Bool = false) -> [Action] {
         let service = InquiryService.ingest
         guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
         guard body.count == 1 else {
@@ -381,6 +385,9 @@ struct InquiryMachine {
         } catch {
             ingestCounts.rejected[error.code.rawValue, default: 0] += 1
             return [refuse(client, service, .rejected(error)), .log(.rejected(code: error.code.rawValue))]
+        }
+        if let change = inquiry.change {
+            return self.change(inquiry, change, client: client, body: body, now: now, lookedUp: lookedUp)
         }
         let key = inquiry.deduplicationKey
         if let original = keys[key] {
@@ -457,6 +464,41 @@ struct InquiryMachine {
         remember(key, original)
         open.afterCommit.append(.reply(client: client, service: InquiryService.ingest, .threaded(into: original, key: key), inquiry: nil))
         return []
+    }
+
+    /// A citizen edited or deleted a post: the inquiry it became records the new version
+    /// (or that it was withdrawn) in its conversation and timeline; never a new inquiry.
+    /// Only the post's author changes it, and the same revision is recorded once.
+    private mutating func change(_ inquiry: Inquiry, _ change: Inquiry.Change, client: Frame, body: [Frame], now: Date, lookedUp: Bool) -> [Action] {
+        let service = InquiryService.ingest
+        let key = inquiry.deduplicationKey
+        let revision = DeduplicationKey(platform: key.platform, externalID: "\(key.externalID)#\(change.kind.rawValue):\(change.revision)")
+        if let seen = keys[revision] {
+            open.afterCommit.append(.reply(client: client, service: service, .duplicate(of: seen, key: key), inquiry: nil))
+            return []
+        }
+        guard let original = keys[key], tracked[original.id] != nil else {
+            guard lookedUp else { return [.findOriginal(key: key, known: keys[key]?.id, client: client, body: body)] }
+            return [refuse(client, service, .rejected(IngestError(.invalidValue, field: "source.external_id",
+                "source.external_id names no post taken in as an inquiry: an edit or deletion changes the inquiry its post became")))]
+        }
+        guard tracked[original.id]?.author?.lowercased() == inquiry.author.handle.lowercased() else {
+            return [refuse(client, service, .rejected(IngestError(.invalidValue, field: "author.handle",
+                "only the post's author edits or deletes it: author.handle is not the author of that post")))]
+        }
+        let edited = change.kind == .edited
+        open.store.receive(InboundMessage(id: InquiryID.generate(at: now), inquiry: original.id, key: revision, inReplyTo: key.externalID,
+                                          text: edited ? inquiry.text : "", kind: edited ? "edit" : "deleted"))
+        note(original.id, event: edited ? "inquiry.edited" : "inquiry.withdrawn", actor: .system,
+             note: edited ? "the citizen edited the post" : "the citizen deleted the post", at: now)
+        remember(revision, original)
+        open.afterCommit.append(.reply(client: client, service: service, .changed(of: original, key: key), inquiry: nil))
+        return []
+    }
+
+    /// An original found in the store for an edit or deletion.
+    mutating func rememberOriginal(_ key: DeduplicationKey, _ original: DuplicateOf) {
+        remember(key, original)
     }
 
     /// The author's handle and the conversation id in a stored envelope.

@@ -10,6 +10,8 @@ enum InquiryReply {
     case duplicate(of: DuplicateOf, key: DeduplicationKey)
     /// A citizen's follow-up joined the conversation of the inquiry it answers.
     case threaded(into: DuplicateOf, key: DeduplicationKey)
+    /// An edit or deletion recorded on the inquiry the post became.
+    case changed(of: DuplicateOf, key: DeduplicationKey)
     case rejected(IngestError)
     /// An agent's move (claim, renew, release, reply, ask, handoff, return, close,
     /// reopen), answered as SwitchboardProtocol's `InquiryMove`.
@@ -27,7 +29,7 @@ enum InquiryReply {
     var department: String? {
         switch self {
         case .accepted(_, _, let department, _): department
-        case .duplicate(let original, _), .threaded(let original, _): original.department
+        case .duplicate(let original, _), .threaded(let original, _), .changed(let original, _): original.department
         default: nil
         }
     }
@@ -43,6 +45,8 @@ enum InquiryReply {
             Self.write(&writer, status: "duplicate", link: "duplicate_of", original, key)
         case .threaded(let inquiry, let key):
             Self.write(&writer, status: "accepted", link: "thread_of", inquiry, key)
+        case .changed(let inquiry, let key):
+            Self.write(&writer, status: "accepted", link: "change_of", inquiry, key)
         case .rejected(let error):
             writer.add("status", "rejected")
             writer.object("error") { detail in
@@ -169,8 +173,10 @@ enum InquiryReply {
                 externalID: stored.key.externalID)
             return [first] + messages.map { message in
                 let incoming = message.direction == "in"
+                // A citizen's follow-up, a new version of their post (`edit`), or its withdrawal (`deleted`).
+                let kind = incoming ? (message.kind == "citizen" ? "follow_up" : message.kind) : message.kind
                 return ConversationItem(
-                    direction: message.direction, kind: incoming ? "follow_up" : message.kind, at: Timestamp.format(message.id.createdAt),
+                    direction: message.direction, kind: kind, at: Timestamp.format(message.id.createdAt),
                     // Retention and erasure leave the row with empty text.
                     text: message.text.isEmpty ? nil : message.text,
                     by: incoming ? envelope["author"]?["handle"]?.stringValue : message.author, platform: message.platform.rawValue,
