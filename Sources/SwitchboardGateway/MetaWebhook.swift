@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import SwitchboardProtocol
 
 /// One delivery of Meta's webhooks (Facebook Page feed, Messenger, Instagram comments and
 /// direct messages, WhatsApp Cloud API), read into what the gateway does with each item.
@@ -15,7 +16,9 @@ public struct MetaWebhook: Sendable {
         case ownMessage(platform: Platform, externalID: String)
         /// Addressed to an id no account is configured for: refused, not guessed.
         case unknownAccount(id: String)
-        /// Something this gateway does not take yet (a status, an edit, a reaction), named
+        /// What became of a message the city posted: for `sb.outbound.status`.
+        case status(OutboundStatusRequest)
+        /// Something this gateway does not take yet (a read watermark, a reaction), named
         /// for the log and the counters.
         case ignored(String)
     }
@@ -51,7 +54,7 @@ public struct MetaWebhook: Sendable {
                 items += self.change(change, entryID: entryID, object: object)
             }
             for event in entry["messaging"]?.arrayValue ?? [] {
-                items.append(messaging(event, entryID: entryID, object: object))
+                items += messaging(event, entryID: entryID, object: object)
             }
         }
         return items
@@ -118,7 +121,21 @@ public struct MetaWebhook: Sendable {
         for contact in value["contacts"]?.arrayValue ?? [] {
             if let id = contact["wa_id"]?.stringValue, let name = contact["profile"]?["name"]?.stringValue { names[id] = name }
         }
-        var items: [Item] = (value["statuses"]?.arrayValue ?? []).map { _ in .ignored("whatsapp.status") }
+        var items: [Item] = (value["statuses"]?.arrayValue ?? []).map { status in
+            guard let id = status["id"]?.stringValue, let name = status["status"]?.stringValue else { return .ignored("whatsapp.status") }
+            switch name {
+            case "delivered", "read":
+                return .status(OutboundStatusRequest(platform: account.platform.rawValue, externalID: id, status: name == "read" ? .read : .delivered))
+            case "failed":
+                let error = status["errors"]?[0]
+                let code = error?["code"]?.doubleValue.map { Int($0) }
+                let reason = "not delivered: \(error?["title"]?.stringValue ?? error?["message"]?.stringValue ?? "WhatsApp gave no reason") (code \(code.map(String.init) ?? "-"))"
+                return .status(OutboundStatusRequest(platform: account.platform.rawValue, externalID: id, status: .failed,
+                                                     code: (code == 131047 ? ErrorCode.messagingWindowClosed : .rejectedByPlatform).rawValue, reason: reason))
+            default:
+                return .ignored("whatsapp.status.\(name)")
+            }
+        }
         for message in value["messages"]?.arrayValue ?? [] {
             let type = message["type"]?.stringValue ?? "text"
             let from = message["from"]?.stringValue ?? "unknown"
@@ -150,37 +167,43 @@ public struct MetaWebhook: Sendable {
 
     // MARK: messaging[]: Messenger and Instagram direct messages
 
-    private func messaging(_ event: JSONValue, entryID: String, object: String) -> Item {
-        guard let account = accounts[entryID] else { return .unknownAccount(id: entryID) }
+    private func messaging(_ event: JSONValue, entryID: String, object: String) -> [Item] {
+        guard let account = accounts[entryID] else { return [.unknownAccount(id: entryID)] }
         if let edit = event["message_edit"], let mid = edit["mid"]?.stringValue {
             // The citizen edited a message they sent: a new version, never a new inquiry.
-            return .inquiry(Inquiry(
+            return [.inquiry(Inquiry(
                 source: .init(platform: account.platform, account: account.handle, externalID: mid, thread: event["sender"]?["id"]?.stringValue),
                 author: .init(handle: event["sender"]?["id"]?.stringValue ?? "unknown", displayName: nil),
                 text: edit["text"]?.stringValue ?? "", capturedAt: Self.time(seconds: event["timestamp"]?.doubleValue.map { $0 / 1_000 }),
-                change: Inquiry.Change(kind: .edited, revision: "\(Int(edit["num_edit"]?.doubleValue ?? 1))")))
+                change: Inquiry.Change(kind: .edited, revision: "\(Int(edit["num_edit"]?.doubleValue ?? 1))")))]
+        }
+        if let mids = event["delivery"]?["mids"]?.arrayValue, !mids.isEmpty {
+            // Messenger says which of the page's messages reached the citizen.
+            return mids.compactMap(\.stringValue).map {
+                .status(OutboundStatusRequest(platform: account.platform.rawValue, externalID: $0, status: .delivered))
+            }
         }
         guard let message = event["message"] else {
             for kind in ["delivery", "read", "reaction", "postback"] where event[kind] != nil {
-                return .ignored("\(object).\(kind)")
+                return [.ignored("\(object).\(kind)")]
             }
-            return .ignored("\(object).messaging")
+            return [.ignored("\(object).messaging")]
         }
         let id = message["mid"]?.stringValue ?? ""
         // An echo of what the page sent (it may arrive before the send call returns).
         if message["is_echo"]?.boolValue == true || event["sender"]?["id"]?.stringValue == entryID {
-            return .ownMessage(platform: account.platform, externalID: id)
+            return [.ownMessage(platform: account.platform, externalID: id)]
         }
         let media = (message["attachments"]?.arrayValue ?? []).compactMap { $0["payload"]?["url"]?.stringValue }
         let text = message["text"]?.stringValue ?? (media.isEmpty ? "" : "(attachment)")
-        return .inquiry(Inquiry(
+        return [.inquiry(Inquiry(
             source: .init(platform: account.platform, account: account.handle, externalID: id,
                           inReplyTo: message["reply_to"]?["mid"]?.stringValue,
                           thread: event["sender"]?["id"]?.stringValue),
             author: .init(handle: event["sender"]?["id"]?.stringValue ?? "unknown", displayName: nil),
             text: text, media: media.nonEmpty,
             // Messenger counts milliseconds.
-            capturedAt: Self.time(seconds: event["timestamp"]?.doubleValue.map { $0 / 1_000 })))
+            capturedAt: Self.time(seconds: event["timestamp"]?.doubleValue.map { $0 / 1_000 })))]
     }
 
     /// The platform's time, or now when it gave none.

@@ -279,7 +279,7 @@ public struct ConversationItem: Codable, Equatable, Sendable {
     /// The official account it went out through.
     public var account: String?
     /// `received` (the citizen's), `waiting` (for the platform's gateway), `posted`,
-    /// `failed` or `cancelled`.
+    /// `delivered` or `read` (as the platform said later), `failed` or `cancelled`.
     public var messageStatus: String
     /// When it was posted, failed or was cancelled.
     public var statusAt: String?

@@ -171,6 +171,51 @@ public struct RequeueRequest: Codable, Equatable, Sendable {
     }
 }
 
+/// `sb.outbound.status`: a platform's later word on a message a gateway posted, named by
+/// the post's id on the platform.
+public struct OutboundStatusRequest: Codable, Equatable, Sendable {
+    public enum Status: String, Codable, Sendable {
+        case delivered, read, failed
+    }
+
+    public var platform: String
+    public var externalID: String
+    public var status: Status
+    /// For `failed`: a code from the error registry, and the platform's reason.
+    public var code: String?
+    public var reason: String?
+
+    public init(platform: String, externalID: String, status: Status, code: String? = nil, reason: String? = nil) {
+        self.platform = platform
+        self.externalID = externalID
+        self.status = status
+        self.code = code
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case platform, status, code, reason
+        case externalID = "external_id"
+    }
+}
+
+/// What `sb.outbound.status` answers: the message the post was, when it is one of the
+/// broker's (`message_id` absent otherwise: the city posted it some other way).
+public struct OutboundStatusAnswer: Codable, Equatable, Sendable {
+    public var status: String
+    public var messageID: String?
+
+    public init(messageID: String?) {
+        status = "ok"
+        self.messageID = messageID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status
+        case messageID = "message_id"
+    }
+}
+
 /// What `sb.admin.requeue` answers: the inquiry is back in its department's queue.
 public struct RequeueAnswer: Codable, Equatable, Sendable {
     public var status: String

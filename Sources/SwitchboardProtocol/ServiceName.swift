@@ -11,6 +11,9 @@ public enum ServiceName {
 
     /// A gateway hands over one captured post (see 2-inquiry-envelope.md).
     public static let ingest = "sb.ingest"
+    /// A gateway reports what became of a posted message (delivered, read, or failed
+    /// after all), as the platform tells it later (see 8-gateways.md).
+    public static let outboundStatus = "sb.outbound.status"
     /// The broker's departments, ids and names (for tools: completion, checks).
     public static let departments = "sb.departments"
     /// Applies the broker's routing rules to an envelope and says why; stores nothing.

@@ -42,6 +42,8 @@ public protocol InquiryStore: Sendable {
     func pendingOutbound() throws(StoreError) -> [OutboundMessage]
     /// One message by its id.
     func outbound(_ id: InquiryID) throws(StoreError) -> OutboundMessage?
+    /// A posted message by the id the platform gave its post.
+    func outbound(platform: Platform, postedAs externalID: String) throws(StoreError) -> OutboundMessage?
     /// Every message of an inquiry's conversation after the citizen's first post, oldest first.
     func conversation(_ id: InquiryID) throws(StoreError) -> [ConversationMessage]
     /// The inquiry a case number names, if any.
@@ -373,6 +375,8 @@ public struct ConversationMessage: Sendable, Equatable {
     public var author: String?
     public var text: String
     public var status: MessageStatus
+    /// What the platform said since it was posted: `delivered` or `read`.
+    public var delivery: String?
     /// When it was posted, failed or was cancelled.
     public var statusAt: String?
     /// Why it failed or was cancelled.
@@ -459,6 +463,8 @@ public struct StoreBatch: Sendable {
     public private(set) var timeline: [TimelineEntry] = []
     public private(set) var outbound: [OutboundMessage] = []
     public private(set) var outboundSent: [(id: InquiryID, at: String, postedAs: String?)] = []
+    /// What the platform said later of posted messages: delivered, read, or failed.
+    public private(set) var outboundStatuses: [(id: InquiryID, status: String, at: String, code: String?, reason: String?)] = []
     /// Messages that ended without being posted: failed (with a code) or cancelled.
     public private(set) var outboundEnded: [(id: InquiryID, status: MessageStatus, at: String, code: String?, reason: String)] = []
     public private(set) var inbound: [InboundMessage] = []
@@ -470,13 +476,14 @@ public struct StoreBatch: Sendable {
     public init() {}
 
     public var isEmpty: Bool {
-        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty && outboundEnded.isEmpty
+        inserts.isEmpty && records.isEmpty && timeline.isEmpty && outbound.isEmpty && outboundSent.isEmpty && outboundEnded.isEmpty && outboundStatuses.isEmpty
             && inbound.isEmpty && channels.isEmpty
     }
 
     /// Rows the batch writes.
     public var count: Int {
-        inserts.count + records.count + timeline.count + outbound.count + outboundSent.count + outboundEnded.count + inbound.count + channels.count
+        inserts.count + records.count + timeline.count + outbound.count + outboundSent.count + outboundEnded.count + outboundStatuses.count
+            + inbound.count + channels.count
     }
 
     public mutating func insert(_ inquiry: AcceptedInquiry) {
@@ -509,6 +516,12 @@ public struct StoreBatch: Sendable {
     public mutating func markEnded(_ id: InquiryID, _ status: MessageStatus, at: String, code: String? = nil, reason: String) {
         outboundEnded.append((id, status, at, code, reason))
         bytes += 64 + reason.utf8.count
+    }
+
+    /// The platform's later word on a posted message.
+    public mutating func markStatus(_ id: InquiryID, _ status: String, at: String, code: String? = nil, reason: String? = nil) {
+        outboundStatuses.append((id, status, at, code, reason))
+        bytes += 64 + (reason?.utf8.count ?? 0)
     }
 
     public mutating func save(_ channel: ChannelEntry) {

@@ -276,6 +276,10 @@ public final class SQLiteInquiryStore: InquiryStore {
                 ALTER TABLE message ADD COLUMN thread TEXT;
                 """)
         }
+        migrator.registerMigration("v13-message-delivery") { db in
+            // What the platform said after the post: delivered, read.
+            try db.execute(sql: "ALTER TABLE message ADD COLUMN delivery TEXT")
+        }
         return migrator
     }
 
@@ -451,6 +455,16 @@ public final class SQLiteInquiryStore: InquiryStore {
             // fail the whole batch (and with it every batch after it).
             if let postedAs {
                 try db.cachedStatement(sql: "UPDATE OR IGNORE message SET external_id = ? WHERE id = ?").execute(arguments: [postedAs, id.description])
+            }
+        }
+        for update in batch.outboundStatuses {
+            if update.status == "failed" {
+                try db.cachedStatement(sql: "UPDATE message SET status = 'failed', ended_at = ?, failure_code = ?, reason = ? WHERE id = ?")
+                    .execute(arguments: [update.at, update.code, update.reason, update.id.description])
+            } else {
+                // Read implies delivered; a late "delivered" does not undo "read".
+                try db.cachedStatement(sql: "UPDATE message SET delivery = ? WHERE id = ? AND (delivery IS NULL OR ? = 'read')")
+                    .execute(arguments: [update.status, update.id.description, update.status])
             }
         }
         for ended in batch.outboundEnded {
@@ -694,11 +708,21 @@ public final class SQLiteInquiryStore: InquiryStore {
                 let sentAt: String? = row["sent_at"]
                 let ended = (row["status"] as String?).flatMap(MessageStatus.init(rawValue:))
                 let direction: String = row["direction"]
-                let status: MessageStatus = direction == "in" || sentAt != nil ? .posted : ended ?? .waiting
-                return ConversationMessage(id: messageID, direction: direction, kind: row["kind"], platform: platform, account: row["account"],
-                                           author: row["author"], text: row["text"], status: status, statusAt: sentAt ?? row["ended_at"],
-                                           reason: row["reason"], failureCode: row["failure_code"], externalID: row["external_id"])
+                let status: MessageStatus = ended == .failed ? .failed : direction == "in" || sentAt != nil ? .posted : ended ?? .waiting
+                var message = ConversationMessage(id: messageID, direction: direction, kind: row["kind"], platform: platform, account: row["account"],
+                                                  author: row["author"], text: row["text"], status: status,
+                                                  statusAt: status == .failed ? row["ended_at"] : sentAt ?? row["ended_at"],
+                                                  reason: row["reason"], failureCode: row["failure_code"], externalID: row["external_id"])
+                message.delivery = row["delivery"]
+                return message
             }
+        }
+    }
+
+    public func outbound(platform: Platform, postedAs externalID: String) throws(StoreError) -> OutboundMessage? {
+        try read("find a posted message") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM message WHERE platform = ? AND external_id = ? AND direction = 'out'",
+                             arguments: [platform.rawValue, externalID]).flatMap(Self.outbound)
         }
     }
 

@@ -28,6 +28,9 @@ final class IngestLane: Sendable {
     }
 
     private struct Job: Sendable {
+        /// `sb.ingest` (answers matched by deduplication key) or another broker service
+        /// (answers counted).
+        var service = ServiceName.ingest
         var envelopes: [[UInt8]]
         var deadline: ContinuousClock.Instant
         var done: CheckedContinuation<Outcome, Never>
@@ -51,9 +54,21 @@ final class IngestLane: Sendable {
 
     /// Sends the envelopes and waits for the broker's answers, until `timeout`.
     func ingest(_ envelopes: [[UInt8]], timeout: TimeInterval) async -> Outcome {
-        guard !envelopes.isEmpty else { return Outcome() }
+        await submit(ServiceName.ingest, envelopes, timeout: timeout)
+    }
+
+    /// Sends requests to another broker service (`sb.outbound.status`) and waits until
+    /// each is answered; `unanswered` counts those that were not.
+    func request(_ service: String, _ bodies: [[UInt8]], timeout: TimeInterval) async -> Outcome {
+        await submit(service, bodies, timeout: timeout)
+    }
+
+    private func submit(_ service: String, _ bodies: [[UInt8]], timeout: TimeInterval) async -> Outcome {
+        guard !bodies.isEmpty else { return Outcome() }
         return await withCheckedContinuation { continuation in
-            jobs.withLock { $0.append(Job(envelopes: envelopes, deadline: .now + .milliseconds(Int64(timeout * 1_000)), done: continuation)) }
+            jobs.withLock {
+                $0.append(Job(service: service, envelopes: bodies, deadline: .now + .milliseconds(Int64(timeout * 1_000)), done: continuation))
+            }
             wake.signal()
         }
     }
@@ -85,6 +100,7 @@ final class IngestLane: Sendable {
     private func send(_ job: Job, through client: MajordomoClient) throws -> (Outcome, Bool) {
         var pending: [String: Int] = [:]          // deduplication key → envelopes waiting on it
         var order: [String] = []
+        if job.service != ServiceName.ingest { return try count(job, through: client) }
         for envelope in job.envelopes {
             try client.send(ServiceName.ingest, body: [Frame(envelope)])
             let key = Self.key(of: envelope)
@@ -113,6 +129,22 @@ final class IngestLane: Sendable {
             }
         }
         outcome.unanswered += waiting
+        return (outcome, waiting == 0)
+    }
+
+    /// Sends a job's requests and counts the answers that say `ok`.
+    private func count(_ job: Job, through client: MajordomoClient) throws -> (Outcome, Bool) {
+        for body in job.envelopes { try client.send(job.service, body: [Frame(body)]) }
+        var outcome = Outcome(), waiting = job.envelopes.count
+        while waiting > 0 {
+            let left = job.deadline - .now
+            guard left > .zero, let reply = try client.receive(timeout: left) else { break }
+            guard reply.service == job.service else { continue }
+            waiting -= 1
+            let ok = (try? JSONValue.parse(reply.body.first?.bytes ?? []))?["status"]?.stringValue == "ok"
+            if ok { outcome.accepted += 1 } else { outcome.rejected["refused", default: 0] += 1 }
+        }
+        outcome.unanswered = waiting
         return (outcome, waiting == 0)
     }
 

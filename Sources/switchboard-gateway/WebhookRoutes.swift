@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import SwitchboardCore
 import SwitchboardGateway
+import SwitchboardProtocol
 
 /// The gateway's HTTP side: Meta's webhook (the verification handshake and signed
 /// deliveries), the signed generic webhook, and `/healthz` and `/metrics`. A delivery is
@@ -83,14 +84,26 @@ struct WebhookRoutes: Sendable {
             return Self.text(.badRequest, "\(error)\n")
         }
         var envelopes: [Inquiry] = []
+        var statuses: [OutboundStatusRequest] = []
         for item in items {
             switch item {
             case .inquiry(let envelope): envelopes.append(envelope)
+            case .status(let status): statuses.append(status)
             case .ownMessage(let platform, _): metrics.add("switchboard_gateway_items_total", [("platform", platform.rawValue), ("outcome", "own_message")])
             case .unknownAccount(let id):
                 metrics.add("switchboard_gateway_items_total", [("platform", "meta"), ("outcome", "unknown_account")])
                 logger.warning("webhook item for an account this gateway does not serve; add it under meta.accounts", metadata: ["meta.id": "\(id)"])
             case .ignored(let what): metrics.add("switchboard_gateway_items_total", [("platform", "meta"), ("outcome", "ignored"), ("kind", what)])
+            }
+        }
+        if !statuses.isEmpty {
+            let encoder = JSONEncoder()
+            let reported = await lane.request(ServiceName.outboundStatus, statuses.compactMap { try? Array(encoder.encode($0)) },
+                                              timeout: settings.ingestTimeout)
+            metrics.add("switchboard_gateway_items_total", [("platform", statuses[0].platform), ("outcome", "status")], reported.accepted)
+            guard reported.stored else {
+                metrics.add("switchboard_gateway_webhooks_total", [("source", "meta"), ("result", "retry")])
+                return Self.text(.serviceUnavailable, "not recorded yet; deliver again\n")
             }
         }
         return await ingest(envelopes.map(\.json), platforms: envelopes.map(\.source.platform.rawValue), source: "meta")

@@ -412,6 +412,7 @@ extension Switchboard {
                 let state = switch message.messageStatus {
                 case "waiting": "WAITING for the \(message.platform) gateway since \(message.at)"
                 case "posted": "posted\(since)"
+                case "delivered", "read": "posted\(since), \(message.messageStatus)"
                 case "failed": "FAILED\(since): \(message.reason ?? "no reason given")" + (message.code.map { " (\($0))" } ?? "")
                 case "cancelled": "cancelled\(since): \(message.reason ?? "")"
                 default: message.messageStatus

@@ -158,3 +158,17 @@ def test_a_gateway_killed_after_posting_does_not_post_twice(ctx):
         assert city.conversation(case)[-1]["external_id"] == "m_out_1"
     finally:
         city.stop()
+
+
+def test_the_platforms_later_word_reaches_the_message(city):
+    case = city.answer("Status question", "Answer with a later status")
+    wait_for("the reply is posted", lambda: city.conversation(case)[-1]["message_status"] == "posted")
+    posted_as = city.conversation(case)[-1]["external_id"]
+    delivery = json.dumps({"object": "page", "entry": [{"id": "1001", "time": 1764750000, "messaging": [
+        {"sender": {"id": "psid-42"}, "recipient": {"id": "1001"}, "timestamp": 1764750009000,
+         "delivery": {"mids": [posted_as], "watermark": 1764750009000}}]}]}).encode()
+    assert meta_post(city.base, delivery) == (200, "ok\n")
+    assert meta_post(city.base, delivery) == (200, "ok\n"), "Meta delivers again"
+    assert city.conversation(case)[-1]["message_status"] == "delivered"
+    shown = city.cli("show", case).stdout
+    assert shown.count("reply.delivered") == 1, shown

@@ -58,6 +58,14 @@ import TestSupport
              "messages":[{"from":"4915112345","id":"wamid.A1","timestamp":"1764750000","type":"text","text":{"body":"Stra\\u00dfenlaterne kaputt"},"context":{"id":"wamid.Q0"}}],
              "statuses":[{"id":"wamid.Q0","status":"read","timestamp":"1764750001","recipient_id":"4915112345"}]}}]}]}
             """)
+        let statuses = try webhook.items(Array("""
+            {"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{"messaging_product":"whatsapp",
+             "metadata":{"phone_number_id":"3003"},"statuses":[{"id":"wamid.Q0","status":"read"},
+             {"id":"wamid.Q1","status":"failed","errors":[{"code":131047,"title":"Re-engagement message"}]}]}}]}]}
+            """.utf8))
+        #expect(statuses.first == .status(OutboundStatusRequest(platform: "whatsapp", externalID: "wamid.Q0", status: .read)))
+        guard case .status(let failed)? = statuses.last else { Issue.record("a failed status is not reported"); return }
+        #expect(failed.status == .failed && failed.code == "messaging_window_closed" && failed.reason?.contains("Re-engagement") == true)
         let message = try #require(whatsapp.first)
         #expect(message.text == "Straßenlaterne kaputt")
         #expect(message.source.inReplyTo == "wamid.Q0" && message.author.displayName == "Ana")

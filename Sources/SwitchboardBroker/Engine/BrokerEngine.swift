@@ -923,6 +923,24 @@ struct EngineLoop {
         case InquiryService.ingest:
             guard permitted(.ingest, client: client, service: service, now: now) else { return }
             carryOut(inquiries.ingest(client: client, body: body, now: wall), now: now)
+        case InquiryService.outboundStatus:
+            guard permitted(.ingest, client: client, service: service, now: now) else { return }
+            do {
+                let request = try AgentRequest(body)
+                let platformName = try request.string("platform"), externalID = try request.string("external_id")
+                guard let platform = Platform(rawValue: platformName) else { throw AgentError.invalid(field: "platform", "not a known platform") }
+                guard let status = OutboundStatusRequest.Status(rawValue: try request.string("status")) else {
+                    throw AgentError.invalid(field: "status", "must be delivered, read or failed")
+                }
+                let message = try? store.outbound(platform: platform, postedAs: externalID)
+                if let message { ensureLoaded(message.inquiry) }
+                carryOut(inquiries.outboundStatus(client: client, status: status, code: request.optional("code"), reason: request.optional("reason"),
+                                                  message: message, by: sender?.name ?? "gateway", now: wall), now: now)
+            } catch let error as AgentError {
+                reply(client, service, .agentError(error), now: now)
+            } catch {
+                reply(client, service, .unavailable, now: now)
+            }
         case InquiryService.departments:
             guard permitted(.request, client: client, service: service, now: now) else { return }
             let list = options.configuration.departments.map { DepartmentList.Department(id: $0.id, name: $0.name) }

@@ -13,9 +13,10 @@ enum InquiryService {
     static let export = AdminService.export.rawValue
     static let explain = ServiceName.routeExplain
     static let departments = ServiceName.departments
+    static let outboundStatus = ServiceName.outboundStatus
 
     static var all: Set<String> {
-        Set([ingest, explain, departments] + AdminService.allCases.map(\.rawValue) + AgentService.allCases.map(\.rawValue)
+        Set([ingest, explain, departments, outboundStatus] + AdminService.allCases.map(\.rawValue) + AgentService.allCases.map(\.rawValue)
             + ChannelService.allCases.map(\.rawValue))
     }
 

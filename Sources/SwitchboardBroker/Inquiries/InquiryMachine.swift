@@ -107,6 +107,8 @@ struct InquiryMachine {
     /// What the registry says of each account inquiries arrive through (few distinct
     /// accounts, many inquiries); cleared when the registry changes.
     private var verdicts: [String: ChannelVerdict] = [:]
+    /// Statuses already recorded (`message/status`), so that each shows once.
+    private var statusesSeen: Set<String> = []
     /// ``replyAccountsJSON(platform:department:)``'s answers; cleared with `verdicts`.
     private var replyAccountsCache: [String: String] = [:]
     /// Review alerts already raised, so each is raised once per broker run.
@@ -701,15 +703,7 @@ struct InquiryMachine {
         guard case .posted(let posted) = answer else {
             if case .failed(let code, let reason) = answer {
                 open.store.markEnded(message.id, .failed, at: Timestamp.format(now), code: code, reason: reason)
-                note(message.inquiry, event: message.kind == .answer ? "reply.failed" : "question.failed",
-                     actor: .worker(Self.workerName(worker)), note: "not delivered (\(code)): \(reason)", at: now)
-                // The citizen was not answered: the inquiry does not count as answered (nor
-                // as waiting for the citizen), and goes back to its queue for a person.
-                if var record = tracked[message.inquiry]?.record,
-                   [.answered, .closed, .awaitingCitizen].contains(record.lifecycle.state) {
-                    _ = try? move(&record, .reopen(note: "the \(message.kind == .answer ? "reply" : "question") was not delivered (\(code))"),
-                                  by: .system, at: now)
-                }
+                notDelivered(message, code: code, reason: reason, by: .worker(Self.workerName(worker)), at: now)
             }
             return []
         }
@@ -718,6 +712,43 @@ struct InquiryMachine {
             threads[DeduplicationKey(platform: message.platform, externalID: posted)] = message.inquiry
         }
         note(message.inquiry, event: message.kind == .answer ? "reply.sent" : "question.sent", actor: .worker(Self.workerName(worker)), note: nil, at: now)
+        return []
+    }
+
+    /// The citizen was not answered: the timeline says why, and the inquiry does not count
+    /// as answered (nor as waiting for the citizen): it goes back to its queue for a person.
+    private mutating func notDelivered(_ message: OutboundMessage, code: String, reason: String, by actor: Actor, at now: Date) {
+        note(message.inquiry, event: message.kind == .answer ? "reply.failed" : "question.failed",
+             actor: actor, note: "not delivered (\(code)): \(reason)", at: now)
+        if var record = tracked[message.inquiry]?.record, [.answered, .closed, .awaitingCitizen].contains(record.lifecycle.state) {
+            _ = try? move(&record, .reopen(note: "the \(message.kind == .answer ? "reply" : "question") was not delivered (\(code))"),
+                          by: .system, at: now)
+        }
+    }
+
+    /// `sb.outbound.status`: a platform's later word on a posted message (the engine found
+    /// it by the post's id, and loaded its inquiry). Delivered and read show in the
+    /// timeline once each; a failure after all is handled as a failure document is.
+    mutating func outboundStatus(client: Frame, status: OutboundStatusRequest.Status, code: String?, reason: String?,
+                                 message: OutboundMessage?, by gateway: String, now: Date) -> [Action] {
+        let service = InquiryService.outboundStatus
+        guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
+        guard let message else { return [refuse(client, service, .model(OutboundStatusAnswer(messageID: nil)))] }
+        if statusesSeen.insert("\(message.id)/\(status.rawValue)").inserted {
+            if statusesSeen.count > 100_000 { statusesSeen = [] }
+            let at = Timestamp.format(now)
+            switch status {
+            case .delivered, .read:
+                open.store.markStatus(message.id, status.rawValue, at: at)
+                note(message.inquiry, event: "\(message.kind == .answer ? "reply" : "question").\(status.rawValue)", actor: .system, note: nil, at: now)
+            case .failed:
+                let code = code ?? ErrorCode.rejectedByPlatform.rawValue, reason = reason ?? "the platform did not say why"
+                open.store.markStatus(message.id, "failed", at: at, code: code, reason: reason)
+                notDelivered(message, code: code, reason: reason, by: .worker(gateway), at: now)
+            }
+        }
+        open.afterCommit.append(.reply(client: client, service: service, .model(OutboundStatusAnswer(messageID: message.id.description)),
+                                       inquiry: nil))
         return []
     }
 

@@ -180,7 +180,9 @@ enum InquiryReply {
                     // Retention and erasure leave the row with empty text.
                     text: message.text.isEmpty ? nil : message.text,
                     by: incoming ? envelope["author"]?["handle"]?.stringValue : message.author, platform: message.platform.rawValue,
-                    account: message.account, messageStatus: incoming ? "received" : message.status.rawValue,
+                    account: message.account,
+                    // A posted message shows what the platform said since: delivered, read.
+                    messageStatus: incoming ? "received" : message.status == .posted ? message.delivery ?? "posted" : message.status.rawValue,
                     statusAt: incoming ? nil : message.statusAt, reason: message.reason, code: message.failureCode,
                     externalID: message.externalID)
             }
