@@ -23,11 +23,12 @@ if [ "${1:-}" = "test" ]; then
   fi
   # The operations tests run the real things: Prometheus and promtool on the shipped
   # rules and a live scrape, headless Chromium on the status page, sqlite3 on the files.
+  # nginx and openssl: the gateway's webhook over TLS, through the shipped nginx block.
   if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v chromium >/dev/null \
-     || ! command -v sqlite3 >/dev/null; then
-    echo "bootstrap: installing prometheus, chromium and sqlite3 through apt (for the operations tests)"
+     || ! command -v sqlite3 >/dev/null || ! command -v nginx >/dev/null || ! command -v openssl >/dev/null; then
+    echo "bootstrap: installing prometheus, chromium, sqlite3, nginx and openssl through apt (for the operations and gateway tests)"
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium sqlite3 >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium sqlite3 nginx openssl >/dev/null
   fi
 fi
 

@@ -236,3 +236,63 @@ def test_a_citizens_edit_and_deletion_change_the_inquiry_not_make_new_ones(city)
         ("post", "Streetlight out on Elm"), ("edit", "Streetlight out on Elm and Oak"), ("deleted", None)]
     events = [entry["event"] for entry in detail["timeline"]]
     assert events.count("inquiry.edited") == 1 and events.count("inquiry.withdrawn") == 1
+
+
+def test_the_webhook_over_tls_through_the_shipped_nginx_block(city, tmp_path):
+    import shutil
+    import ssl
+    if shutil.which("nginx") is None or shutil.which("openssl") is None:
+        pytest.skip("nginx or openssl is not installed (make test installs them)")
+    base, _, client = city
+    cert, key = str(tmp_path / "gateway.pem"), str(tmp_path / "gateway.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    port = free_port()
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "deploy", "nginx-switchboard-gateway.conf")) as f:
+        block = f.read()
+    block = (block.replace("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;")
+             .replace("/etc/ssl/certs/switchboard-gateway.pem", cert).replace("/etc/ssl/private/switchboard-gateway.key", key)
+             .replace("http://127.0.0.1:8443", base))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""daemon off;
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{}}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+{block}
+}}
+""")
+    server = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        context = ssl.create_default_context(cafile=cert)
+        secure = f"https://127.0.0.1:{port}"
+
+        def post(body, signature):
+            req = urllib.request.Request(secure + "/webhooks/meta", data=body,
+                                         headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature})
+            try:
+                with urllib.request.urlopen(req, timeout=10, context=context) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        body = messenger("m-tls")
+        signature = "sha256=" + hmac.new(APP_SECRET, body, hashlib.sha256).hexdigest()
+        wait_for("nginx serves TLS", lambda: post(body, signature) == 200)
+        assert [item["preview"] for item in inquiries(client)] == ["question m-tls"]
+        assert post(body, "sha256=" + "0" * 64) == 403, "the signature still holds through the proxy"
+        try:
+            urllib.request.urlopen(secure + "/metrics", timeout=10, context=context)
+            raise AssertionError("/metrics must not be public")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
