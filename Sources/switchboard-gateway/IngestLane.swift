@@ -23,6 +23,8 @@ final class IngestLane: Sendable {
         var rejected: [String: Int] = [:]
         /// Not answered in time, or answered `store_unavailable`: the delivery must come again.
         var unanswered = 0
+        /// The requests went out (the lane's own bookkeeping).
+        var sent = false
 
         var stored: Bool { unanswered == 0 }
     }
@@ -73,79 +75,94 @@ final class IngestLane: Sendable {
         }
     }
 
+    /// A delivery (or a batch of status reports) whose requests are out, waiting for
+    /// their answers.
+    private struct Active {
+        var job: Job
+        var waiting: Int
+        var outcome = Outcome()
+    }
+
+    /// Deliveries are pipelined: each one's envelopes go out as it comes, whatever is
+    /// still waiting, and answers are matched to deliveries by deduplication key (the
+    /// broker's answer names it); status reports (which name none) to the oldest batch
+    /// waiting. A late answer for a delivery already answered 503 may be taken for the
+    /// platform's second try of the same post: it says the truth about that post either way.
     private func run() {
         var client: MajordomoClient?
+        var active: [Int: Active] = [:]
+        var pending: [String: [Int]] = [:]     // deduplication key → deliveries waiting on it, oldest first
+        var nextID = 0
         while true {
-            wake.wait()
-            guard let job = jobs.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { continue }
+            if active.isEmpty { wake.wait() }
+            for job in jobs.withLock({ queued -> [Job] in defer { queued.removeAll() }; return queued }) {
+                active[nextID] = Active(job: job, waiting: job.envelopes.count)
+                nextID += 1
+            }
             do {
                 if client == nil { client = try connect() }
-                let (outcome, clean) = try send(job, through: client!)
-                if !clean {
-                    // Answers still on their way would be taken for the next delivery's.
-                    client?.close()
-                    client = nil
+                guard let client else { continue }
+                for (id, delivery) in active where delivery.outcome.sent == false {
+                    for envelope in delivery.job.envelopes {
+                        try client.send(delivery.job.service, body: [Frame(envelope)])
+                        if delivery.job.service == ServiceName.ingest { pending[Self.key(of: envelope), default: []].append(id) }
+                    }
+                    active[id]?.outcome.sent = true
                 }
-                job.done.resume(returning: outcome)
+                // Answers for a millisecond, then a look at new deliveries and deadlines.
+                while let reply = try client.receive(timeout: .milliseconds(1)) {
+                    if reply.service == ServiceName.ingest {
+                        take(reply, active: &active, pending: &pending)
+                    } else if let oldest = active.filter({ $0.value.job.service == reply.service && $0.value.waiting > 0 }).keys.min() {
+                        let ok = (try? JSONValue.parse(reply.body.first?.bytes ?? []))?["status"]?.stringValue == "ok"
+                        active[oldest]?.waiting -= 1
+                        if ok { active[oldest]?.outcome.accepted += 1 } else { active[oldest]?.outcome.rejected["refused", default: 0] += 1 }
+                    }
+                }
+                let now = ContinuousClock.now
+                for (id, delivery) in active where delivery.waiting == 0 || delivery.job.deadline <= now {
+                    var outcome = delivery.outcome
+                    outcome.unanswered += delivery.waiting
+                    active[id] = nil
+                    for (key, owners) in pending where owners.contains(id) {
+                        let left = owners.filter { $0 != id }
+                        pending[key] = left.isEmpty ? nil : left
+                    }
+                    delivery.job.done.resume(returning: outcome)
+                }
             } catch {
                 logger.error("cannot reach the broker", metadata: ["error": "\(error)"])
                 client?.close()
                 client = nil
-                job.done.resume(returning: Outcome(unanswered: job.envelopes.count))
+                for delivery in active.values { delivery.job.done.resume(returning: Outcome(unanswered: delivery.job.envelopes.count)) }
+                active = [:]
+                pending = [:]
             }
         }
     }
 
-    /// - Returns: the outcome, and whether every answer came (the socket holds no late one).
-    private func send(_ job: Job, through client: MajordomoClient) throws -> (Outcome, Bool) {
-        var pending: [String: Int] = [:]          // deduplication key → envelopes waiting on it
-        var order: [String] = []
-        if job.service != ServiceName.ingest { return try count(job, through: client) }
-        for envelope in job.envelopes {
-            try client.send(ServiceName.ingest, body: [Frame(envelope)])
-            let key = Self.key(of: envelope)
-            pending[key, default: 0] += 1
-            order.append(key)
+    /// One answer of `sb.ingest`, to the delivery waiting on its key.
+    private func take(_ reply: ClientMessage, active: inout [Int: Active], pending: inout [String: [Int]]) {
+        let answer = (try? JSONDecoder().decode(IngestAnswer.self, from: Data(reply.body.first?.bytes ?? [])))
+            ?? IngestAnswer(status: .error, error: ErrorDetail(code: .invalidJSON, message: "not an ingest answer"))
+        var key = "\(answer.platform ?? "")\u{1F}\(answer.externalID ?? "")"
+        // A rejection may name no key: it is charged to the oldest delivery waiting.
+        if pending[key] == nil, let oldest = pending.values.compactMap(\.first).min() {
+            key = pending.first { $0.value.first == oldest }?.key ?? key
         }
-        var outcome = Outcome()
-        var waiting = job.envelopes.count
-        while waiting > 0 {
-            let left = job.deadline - .now
-            guard left > .zero, let reply = try client.receive(timeout: left) else { break }
-            let answer = (try? JSONDecoder().decode(IngestAnswer.self, from: Data(reply.body.first?.bytes ?? [])))
-                ?? IngestAnswer(status: .error, error: ErrorDetail(code: .invalidJSON, message: "not an ingest answer"))
-            var key = "\(answer.platform ?? "")\u{1F}\(answer.externalID ?? "")"
-            // A rejection may name no key: it is charged to the oldest envelope waiting.
-            if pending[key] == nil, let oldest = order.first(where: { pending[$0] != nil }) { key = oldest }
-            guard let count = pending[key] else { continue }
-            pending[key] = count > 1 ? count - 1 : nil
-            waiting -= 1
-            switch answer.status {
-            case .accepted where answer.threadOf != nil: outcome.threaded += 1
-            case .accepted: outcome.accepted += 1
-            case .duplicate: outcome.duplicate += 1
-            case .rejected: outcome.rejected[answer.error?.code.rawValue ?? "rejected", default: 0] += 1
-            case .error: outcome.unanswered += 1
-            }
+        guard var owners = pending[key], let owner = owners.first else { return }
+        owners.removeFirst()
+        pending[key] = owners.isEmpty ? nil : owners
+        guard var delivery = active[owner] else { return }
+        delivery.waiting -= 1
+        switch answer.status {
+        case .accepted where answer.threadOf != nil || answer.changeOf != nil: delivery.outcome.threaded += 1
+        case .accepted: delivery.outcome.accepted += 1
+        case .duplicate: delivery.outcome.duplicate += 1
+        case .rejected: delivery.outcome.rejected[answer.error?.code.rawValue ?? "rejected", default: 0] += 1
+        case .error: delivery.outcome.unanswered += 1
         }
-        outcome.unanswered += waiting
-        return (outcome, waiting == 0)
-    }
-
-    /// Sends a job's requests and counts the answers that say `ok`.
-    private func count(_ job: Job, through client: MajordomoClient) throws -> (Outcome, Bool) {
-        for body in job.envelopes { try client.send(job.service, body: [Frame(body)]) }
-        var outcome = Outcome(), waiting = job.envelopes.count
-        while waiting > 0 {
-            let left = job.deadline - .now
-            guard left > .zero, let reply = try client.receive(timeout: left) else { break }
-            guard reply.service == job.service else { continue }
-            waiting -= 1
-            let ok = (try? JSONValue.parse(reply.body.first?.bytes ?? []))?["status"]?.stringValue == "ok"
-            if ok { outcome.accepted += 1 } else { outcome.rejected["refused", default: 0] += 1 }
-        }
-        outcome.unanswered = waiting
-        return (outcome, waiting == 0)
+        active[owner] = delivery
     }
 
     /// The envelope's deduplication key as the broker's answer names it.
