@@ -81,7 +81,9 @@ public enum MetaPublishing {
         let said = "\(message) (code \(code.map(String.init) ?? "-")\(subcode.map { ", subcode \($0)" } ?? ""))"
         let wait = retryAfter.flatMap(TimeInterval.init)
         switch (code, subcode) {
-        case (190?, _), (nil, _) where status == 401:
+        case (190?, _):
+            return .reauthorize(reason: "the account's access token was refused: \(said)")
+        case (nil, _) where status == 401:
             return .reauthorize(reason: "the account's access token was refused: \(said)")
         case (4?, _), (17?, _), (32?, _), (613?, _), (130429?, _), (131056?, _):
             return .retry(after: wait, reason: "throttled: \(said)")

@@ -147,6 +147,9 @@ final class MetricsMirror: Sendable {
             gauge("switchboard_outbound_oldest_unsent_seconds", "Seconds the oldest unsent message to a citizen has waited; 0 with none.",
                   labels, outbound.oldestUnsentSeconds)
             gauge("switchboard_outbound_gateways", "Publishing gateways connected for the platform.", labels, Double(outbound.gateways))
+            gauge("switchboard_outbound_accounts_needing_reauthorization",
+                  "Official accounts whose token the platform refused, as the gateways report them; their replies wait.",
+                  labels, Double(outbound.needingReauthorization.count))
         }
         counter("switchboard_config_reloads_total", "Configuration reloads (SIGHUP), by result: applied, or refused (the running one stayed).",
                 [("result", "applied")], Double(stats.reloads.applied))

@@ -34,6 +34,13 @@ enum StatusPage {
             items.append(("bad", "\(department.name): \(counts.joined(separator: ", ")) past their first-response target "
                           + "(the worst by \(DurationText.age(department.readyOverdueSeconds))). switchboard queue --department \(department.id)"))
         }
+        for platform in stats.outbound {
+            for account in platform.needingReauthorization {
+                items.append(("bad", "\(platform.platform) account \(account.account) needs re-authorisation "
+                              + "(for \(DurationText.age(stats.at.timeIntervalSince(account.since)))): its replies wait. \(account.reason). "
+                              + "Put a new token in its token file and reload the gateway (systemctl reload switchboard-gateway)."))
+            }
+        }
         for platform in stats.outbound where platform.unsent > 0 {
             let gateway = platform.gateways == 0 ? "no \(platform.platform) gateway is connected" : "the gateway has not posted them yet"
             let replies = platform.unsent == 1 ? "1 reply" : "\(platform.unsent) replies"
@@ -69,14 +76,17 @@ enum StatusPage {
                 + "<td>\(department.slaBreachedInquiriesToday)</td>\(state)</tr>"
         }
         var gateways = ""
-        for platform in stats.outbound where platform.gateways > 0 || platform.unsent > 0 {
+        for platform in stats.outbound where platform.gateways > 0 || platform.unsent > 0 || !platform.needingReauthorization.isEmpty {
+            let refused = platform.needingReauthorization.map(\.account)
             gateways += "<tr data-platform=\"\(escape(platform.platform))\"><td>\(escape(platform.platform))</td>"
                 + "<td class=\(platform.gateways == 0 ? "bad" : "ok")>\(platform.gateways)</td><td>\(platform.unsent)</td>"
-                + "<td>\(platform.unsent > 0 ? DurationText.age(platform.oldestUnsentSeconds) : "-")</td></tr>"
+                + "<td>\(platform.unsent > 0 ? DurationText.age(platform.oldestUnsentSeconds) : "-")</td>"
+                + (refused.isEmpty ? "<td class=ok>none</td>" : "<td class=bad>\(escape(refused.joined(separator: ", ")))</td>") + "</tr>"
         }
         let gatewayTable = gateways.isEmpty
             ? "<p><small>No publishing gateway is connected and no reply waits for one.</small></p>"
-            : "<table><thead><tr><th>Platform</th><th>Gateways</th><th>Unsent replies</th><th>Oldest</th></tr></thead><tbody>\(gateways)</tbody></table>"
+            : "<table><thead><tr><th>Platform</th><th>Gateways</th><th>Unsent replies</th><th>Oldest</th><th>Accounts needing a new token</th></tr></thead>"
+            + "<tbody>\(gateways)</tbody></table>"
         let charts = stats.departments.map { department -> String in
             let waiting = StatsHistory.waiting(history, department: department.id) + [Double(department.ready)]
             let response = StatsHistory.firstResponse(history, department: department.id)

@@ -31,6 +31,10 @@ public struct StreamEvent: Codable, Equatable, Sendable {
     /// The registry entry an unofficial account imitates.
     public var imitates: String?
     public var reviewDue: String?
+    /// The city's own account, with `account.*` events.
+    public var account: String?
+    /// Since when an account needs re-authorisation.
+    public var since: String?
 
     public struct Actor: Codable, Equatable, Sendable {
         /// agent, worker, department or system.
@@ -44,7 +48,7 @@ public struct StreamEvent: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case event, at, department, from, to, role, actor, priority, level, scope, goal, platform, reason, imitates
+        case event, at, department, from, to, role, actor, priority, level, scope, goal, platform, reason, imitates, account, since
         case inquiryID = "inquiry_id"
         case caseNumber = "case"
         case channelID = "channel_id"

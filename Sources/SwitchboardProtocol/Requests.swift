@@ -1,3 +1,5 @@
+import Foundation
+
 /// What clients send to the broker's own services: one JSON object, UTF-8, in one frame
 /// (3/SB-CASE, 6/SB-REGISTRY, 7/SB-PRIVACY).
 ///
@@ -227,4 +229,52 @@ public struct RequeueAnswer: Codable, Equatable, Sendable {
         self.id = id
         self.department = department
     }
+}
+
+/// `sb.gateway.accounts`: a gateway's whole list of the accounts whose token a platform
+/// refused (their messages wait in the gateway for new credentials), sent when it changes
+/// and again every 30 seconds; an empty list says every account posts.
+public struct GatewayAccountsReport: Codable, Equatable, Sendable {
+    public struct Account: Codable, Equatable, Sendable {
+        public var platform: String
+        public var account: String
+        public var reason: String
+        public var since: Date
+
+        public init(platform: String, account: String, reason: String, since: Date) {
+            self.platform = platform
+            self.account = account
+            self.reason = reason
+            self.since = since
+        }
+    }
+
+    public var needingReauthorization: [Account]
+
+    public init(needingReauthorization: [Account]) { self.needingReauthorization = needingReauthorization }
+
+    enum CodingKeys: String, CodingKey {
+        case needingReauthorization = "needing_reauthorization"
+    }
+
+    /// Dates in ISO 8601, as every Switchboard document.
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+/// What `sb.gateway.accounts` answers: the report was taken.
+public struct GatewayAccountsAnswer: Codable, Equatable, Sendable {
+    public var status = "ok"
+
+    public init() {}
 }

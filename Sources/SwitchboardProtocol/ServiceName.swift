@@ -14,6 +14,8 @@ public enum ServiceName {
     /// A gateway reports what became of a posted message (delivered, read, or failed
     /// after all), as the platform tells it later (see 8-gateways.md).
     public static let outboundStatus = "sb.outbound.status"
+    /// A gateway reports the accounts whose token a platform refused (see 8-gateways.md).
+    public static let gatewayAccounts = "sb.gateway.accounts"
     /// The broker's departments, ids and names (for tools: completion, checks).
     public static let departments = "sb.departments"
     /// Applies the broker's routing rules to an envelope and says why; stores nothing.

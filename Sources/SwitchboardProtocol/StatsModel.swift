@@ -49,6 +49,9 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         public var oldestUnsentSeconds: Double
         /// Publishing gateways connected for the platform.
         public var gateways: Int
+        /// The platform's official accounts whose token it refused: their replies wait in
+        /// the gateway until a person gives new credentials.
+        public var needingReauthorization: [Reauthorization] = []
 
         public init(platform: String, unsent: Int, oldestUnsentSeconds: Double, gateways: Int) {
             self.platform = platform
@@ -60,6 +63,20 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case platform, unsent, gateways
             case oldestUnsentSeconds = "oldest_unsent_seconds"
+            case needingReauthorization = "needing_reauthorization"
+        }
+    }
+
+    /// An account a gateway cannot post through until it has new credentials.
+    public struct Reauthorization: Codable, Sendable, Equatable {
+        public var account: String
+        public var reason: String
+        public var since: Date
+
+        public init(account: String, reason: String, since: Date) {
+            self.account = account
+            self.reason = reason
+            self.since = since
         }
     }
 

@@ -52,6 +52,8 @@ struct GatewayCommand: AsyncParsableCommand {
             }
         }
         Self.reloadOnHangup(config: config, credentials: credentials, logger: logger)
+        let reporter = AccountReporter(credentials: credentials, lane: lane, logger: logger)
+        Task { await reporter.run() }
         let routes = WebhookRoutes(settings: settings, lane: lane, metrics: metrics, credentials: credentials, logger: logger)
         let app = Application(
             router: routes.router(),
@@ -92,12 +94,12 @@ struct GatewayCommand: AsyncParsableCommand {
     nonisolated(unsafe) private static var hangup: (any DispatchSourceSignal)?
 
     /// How a publishing worker opens its connection to the broker.
-    static func workerConnector(_ settings: GatewayConfiguration) throws -> @Sendable (String) throws -> MajordomoWorker {
+    static func workerConnector(_ settings: GatewayConfiguration) throws -> @Sendable (String, Int) throws -> MajordomoWorker {
         let context = try Context()
         let endpoint = settings.brokerEndpoint
         let curve = try curveKeys(settings)
-        return { service in
-            try MajordomoWorker(context: context, endpoint: endpoint, service: service) { socket throws(ZMQError) in
+        return { service, credit in
+            try MajordomoWorker(context: context, endpoint: endpoint, service: service, credit: credit) { socket throws(ZMQError) in
                 if let curve { try socket.setCurveClient(serverKey: curve.server, keyPair: curve.pair) }
             }
         }

@@ -15,28 +15,31 @@ final class GatewayMetrics: Sendable {
         "switchboard_gateway_bad_signatures_total": ("counter", "Deliveries refused for a missing or wrong signature, by source."),
         "switchboard_gateway_posts_total": ("counter", "Messages to citizens, by platform and result (posted, or failed with its code)."),
         "switchboard_gateway_rate_limit_waits_total": ("counter", "Times posting waited for a platform's rate limit or a passing fault, by platform."),
+        "switchboard_gateway_rate_limit_wait_seconds_total": ("counter", "Seconds accounts waited for a platform's rate limit or a passing fault, by platform."),
     ]
 
-    private let counts = Mutex<[Series: Int]>([:])
+    private let counts = Mutex<[Series: Double]>([:])
 
-    func add(_ name: String, _ labels: [(String, String)], _ amount: Int = 1) {
+    func add(_ name: String, _ labels: [(String, String)], _ amount: Int) { add(name, labels, Double(amount)) }
+
+    func add(_ name: String, _ labels: [(String, String)], _ amount: Double = 1) {
         guard amount > 0 else { return }
         let series = Series(name: name, labels: labels.map { "\($0.0)=\"\($0.1)\"" })
         counts.withLock { $0[series, default: 0] += amount }
     }
 
-    /// - Parameter reauthorization: the accounts whose token a platform refused, as
-    ///   `(platform, account)`.
-    func render(reauthorization: [(String, String)] = []) -> String {
+    /// - Parameter reauthorization: how many accounts' tokens a platform refused.
+    func render(reauthorization: Int = 0) -> String {
         let snapshot = counts.withLock { $0 }
         var text = "# HELP switchboard_gateway_accounts_needing_reauthorization Accounts whose token a platform refused; their messages wait.\n"
             + "# TYPE switchboard_gateway_accounts_needing_reauthorization gauge\n"
-            + "switchboard_gateway_accounts_needing_reauthorization \(reauthorization.count)\n"
+            + "switchboard_gateway_accounts_needing_reauthorization \(reauthorization)\n"
         for name in Self.help.keys.sorted() {
             let (type, help) = Self.help[name]!
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for (series, count) in snapshot.filter({ $0.key.name == name }).sorted(by: { $0.key.labels.joined() < $1.key.labels.joined() }) {
-                text += "\(name){\(series.labels.joined(separator: ","))} \(count)\n"
+                let value = count == count.rounded() ? String(Int(count)) : String(format: "%.3f", count)
+                text += "\(name){\(series.labels.joined(separator: ","))} \(value)\n"
             }
         }
         return text

@@ -15,8 +15,16 @@ import FoundationNetworking
 /// platform refused: their messages wait (neither lost nor failed) until new credentials
 /// come.
 final class Credentials: Sendable {
+    /// Why and since when a platform refuses an account's token.
+    struct Refusal: Equatable, Sendable {
+        var platform: Platform
+        var handle: String
+        var reason: String
+        var since: Date
+    }
+
     private let tokens: Mutex<[String: [UInt8]]>
-    private let refused = Mutex<[String: String]>([:])
+    private let refused = Mutex<[String: Refusal]>([:])
 
     init(_ tokens: [String: Secret]) { self.tokens = Mutex(tokens.mapValues(\.bytes)) }
 
@@ -32,18 +40,28 @@ final class Credentials: Sendable {
         refused.withLock { for id in changed { $0.removeValue(forKey: id) } }
     }
 
-    func markRefused(_ account: String, reason: String) { refused.withLock { $0[account] = reason } }
+    func markRefused(_ account: MetaAccount, reason: String) {
+        refused.withLock { $0[account.id] = $0[account.id] ?? Refusal(platform: account.platform, handle: account.handle, reason: reason, since: Date()) }
+    }
+
     func isRefused(_ account: String) -> Bool { refused.withLock { $0[account] != nil } }
-    /// Accounts needing re-authorisation, with why.
-    var needingReauthorization: [String: String] { refused.withLock { $0 } }
+    /// Accounts needing re-authorisation, by account id.
+    var needingReauthorization: [String: Refusal] { refused.withLock { $0 } }
 }
 
 /// The worker of `outbound.<platform>`: takes each message the broker hands it, posts it
 /// through the Graph API from the account it names, and answers the broker with the
-/// post's id or a failure document. One thread per platform (a ZeroMQ socket belongs to
-/// one thread); a message waiting for a rate limit or new credentials holds that
-/// platform's thread, heartbeating the broker meanwhile.
+/// post's id or a failure document.
+///
+/// One thread owns the platform's socket (a ZeroMQ socket belongs to one thread) and
+/// announces a credit, so the broker hands it several messages at once; each account
+/// posts on a lane of its own, in order. A message waiting for a rate limit or new
+/// credentials holds its own account's lane only: the platform's other accounts go on.
 final class OutboundWorker: Sendable {
+    /// Messages the broker may hand one platform's worker before it answers: enough for
+    /// every account's lane to have work while one account waits.
+    static let credit = 100
+
     let platform: Platform
     private let accounts: [MetaAccount]
     private let apiBase: String
@@ -51,10 +69,18 @@ final class OutboundWorker: Sendable {
     private let journal: PostedJournal
     private let metrics: GatewayMetrics
     private let logger: Logger
-    private let connect: @Sendable (String) throws -> MajordomoWorker
+    private let connect: @Sendable (String, Int) throws -> MajordomoWorker
+    /// Each account's lane, by account id: a serial queue, so one account posts in order.
+    private let lanes: [String: DispatchQueue]
+    /// Messages being posted, with every request of the broker's that waits on each (a
+    /// message handed out again while its lane posts it waits for that answer rather
+    /// than being taken for a crash).
+    private let posting = Mutex<[String: [WorkerRequest]]>([:])
+    /// Answers the lanes finished, for the socket's thread to send.
+    private let finished = Mutex<[(message: String, answer: [UInt8])]>([])
 
     init(platform: Platform, accounts: [MetaAccount], apiBase: String, credentials: Credentials, journal: PostedJournal,
-         metrics: GatewayMetrics, logger: Logger, connect: @escaping @Sendable (String) throws -> MajordomoWorker) {
+         metrics: GatewayMetrics, logger: Logger, connect: @escaping @Sendable (String, Int) throws -> MajordomoWorker) {
         self.platform = platform
         self.accounts = accounts
         self.apiBase = apiBase
@@ -63,6 +89,8 @@ final class OutboundWorker: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.connect = connect
+        lanes = Dictionary(accounts.map { ($0.id, DispatchQueue(label: "switchboard-gateway-\(platform.rawValue)-\($0.id)")) },
+                           uniquingKeysWith: { first, _ in first })
     }
 
     func start() {
@@ -81,22 +109,53 @@ final class OutboundWorker: Sendable {
     }
 
     private func run() throws {
-        let worker = try connect(ServiceName.outbound(platform.rawValue))
+        let worker = try connect(ServiceName.outbound(platform.rawValue), Self.credit)
         defer { worker.disconnect() }
         logger.info("publishing for the broker", metadata: ["mdp.service": "\(ServiceName.outbound(platform.rawValue))"])
         while true {
-            guard let request = try worker.receive(timeout: .seconds(1)) else { continue }
-            let answer = publish(request.body.first?.bytes ?? [], worker: worker)
-            try worker.reply(to: request, body: [Frame(answer)])
+            // A short wait: the lanes' answers are sent between two looks at the socket.
+            if let request = try worker.receive(timeout: .milliseconds(10)) { take(request, worker: worker) }
+            for done in finished.withLock({ list -> [(message: String, answer: [UInt8])] in defer { list.removeAll() }; return list }) {
+                for request in posting.withLock({ $0.removeValue(forKey: done.message) }) ?? [] {
+                    try worker.reply(to: request, body: [Frame(done.answer)])
+                }
+            }
         }
     }
 
-    /// Posts one message, waiting out rate limits and refused tokens; returns what the
-    /// broker is told.
-    private func publish(_ body: [UInt8], worker: MajordomoWorker) -> [UInt8] {
+    /// Puts one message on its account's lane, or answers at once what needs no post.
+    private func take(_ request: WorkerRequest, worker: MajordomoWorker) {
+        let body = request.body.first?.bytes ?? []
         guard let post = try? JSONDecoder().decode(OutboundPost.self, from: Data(body)) else {
-            return PublishRefusal(code: .rejectedByPlatform, reason: "the gateway could not read the message the broker sent").document
+            try? worker.reply(to: request, body: [Frame(PublishRefusal(code: .rejectedByPlatform,
+                                                                        reason: "the gateway could not read the message the broker sent").document)])
+            return
         }
+        let already = posting.withLock { waiting -> Bool in
+            if waiting[post.messageID] != nil {
+                waiting[post.messageID]?.append(request)
+                return true
+            }
+            waiting[post.messageID] = [request]
+            return false
+        }
+        guard !already else { return }
+        let account = self.account(named: post.account)
+        let lane = account.flatMap { lanes[$0.id] } ?? DispatchQueue.global()
+        lane.async { [self] in
+            let answer = publish(post, from: account)
+            finished.withLock { $0.append((post.messageID, answer)) }
+        }
+    }
+
+    private func account(named handle: String) -> MetaAccount? {
+        let wanted = handle.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "@ "))
+        return accounts.first { $0.handle.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "@ ")) == wanted }
+    }
+
+    /// Posts one message, waiting out rate limits and refused tokens on this account's
+    /// lane; returns what the broker is told.
+    private func publish(_ post: OutboundPost, from account: MetaAccount?) -> [UInt8] {
         switch journal.state(of: post.messageID) {
         case .posted(let id)?:
             // Posted before a crash: the broker hears it now, and nothing is posted again.
@@ -107,8 +166,7 @@ final class OutboundWorker: Sendable {
         case .refused?, nil:
             break
         }
-        let wanted = post.account.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "@ "))
-        guard let account = accounts.first(where: { $0.handle.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "@ ")) == wanted }) else {
+        guard let account else {
             return refuse(post, PublishRefusal(code: .rejectedByPlatform, reason: "this gateway has no credentials for \(post.account) on "
                 + "\(platform.rawValue); add it with a token under meta.accounts and reload the gateway"))
         }
@@ -120,14 +178,14 @@ final class OutboundWorker: Sendable {
         var backoff: TimeInterval = 1
         while true {
             guard !credentials.isRefused(account.id), let token = credentials.token(for: account.id) else {
-                wait(1, worker: worker)   // until SIGHUP brings new credentials
+                Thread.sleep(forTimeInterval: 0.5)   // until SIGHUP brings new credentials
                 continue
             }
             do {
                 try journal.attempt(post.messageID)
             } catch {
                 logger.critical("\(error)")
-                wait(1, worker: worker)
+                Thread.sleep(forTimeInterval: 1)
                 continue
             }
             let (status, answer, retryAfter) = send(call, token: token)
@@ -147,11 +205,13 @@ final class OutboundWorker: Sendable {
                 let seconds = after ?? backoff * Double.random(in: 0.8...1.2)
                 backoff = min(backoff * 2, 60)
                 metrics.add("switchboard_gateway_rate_limit_waits_total", [("platform", platform.rawValue)])
-                logger.warning("posting waits", metadata: ["platform": "\(platform.rawValue)", "seconds": "\(Int(seconds.rounded(.up)))", "reason": "\(reason)"])
-                wait(seconds, worker: worker)
+                metrics.add("switchboard_gateway_rate_limit_wait_seconds_total", [("platform", platform.rawValue)], seconds)
+                logger.warning("posting waits", metadata: ["platform": "\(platform.rawValue)", "account": "\(account.handle)",
+                                                           "seconds": "\(Int(seconds.rounded(.up)))", "reason": "\(reason)"])
+                Thread.sleep(forTimeInterval: seconds)
             case .reauthorize(let reason):
                 try? journal.refused(post.messageID)
-                credentials.markRefused(account.id, reason: reason)
+                credentials.markRefused(account, reason: reason)
                 logger.error("an account needs re-authorisation; its messages wait until new credentials are given (SIGHUP reloads them)",
                              metadata: ["platform": "\(platform.rawValue)", "account": "\(account.handle)", "reason": "\(reason)"])
             case .failed(let code, let reason):
@@ -173,16 +233,6 @@ final class OutboundWorker: Sendable {
         var answer = ["status": "posted"]
         if let id, !id.isEmpty { answer["external_id"] = id }
         return Array((try? encoder.encode(answer)) ?? Data())
-    }
-
-    /// Waits, keeping the broker's heartbeat going (it would give the message to
-    /// another worker otherwise).
-    private func wait(_ seconds: TimeInterval, worker: MajordomoWorker) {
-        let until = Date().addingTimeInterval(seconds)
-        while Date() < until {
-            try? worker.heartbeat()
-            Thread.sleep(forTimeInterval: min(0.2, max(0, until.timeIntervalSinceNow)))
-        }
     }
 
     /// One HTTPS call; status 0 when the platform did not answer.

@@ -25,17 +25,15 @@ struct WebhookRoutes: Sendable {
         router.get("healthz") { _, _ in
             let refused = credentials.needingReauthorization
             guard !refused.isEmpty else { return Self.text(.ok, "ok\n") }
-            let names = settings.meta?.accounts ?? []
-            let lines = refused.keys.sorted().map { id -> String in
-                let account = names.first { $0.id == id }
-                return "\(account?.platform.rawValue ?? "meta") \(account?.handle ?? id) needs re-authorisation (\(refused[id] ?? "")); "
+            let lines = refused.values.sorted { ($0.platform.rawValue, $0.handle) < ($1.platform.rawValue, $1.handle) }.map { account in
+                "\(account.platform.rawValue) \(account.handle) needs re-authorisation (\(account.reason)); "
                     + "its replies wait: put a new token in its token file and reload the gateway (kill -HUP)"
             }
             return Self.text(.serviceUnavailable, lines.joined(separator: "\n") + "\n")
         }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: metrics.render(reauthorization: credentials.needingReauthorization.map { ("meta", $0.key) }))))
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.render(reauthorization: credentials.needingReauthorization.count))))
         }
         if let meta = settings.meta {
             let webhook = MetaWebhook(accounts: meta.accounts)

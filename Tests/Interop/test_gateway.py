@@ -47,6 +47,8 @@ class Broker:
 
     def __init__(self, port, data):
         self.endpoint = f"tcp://127.0.0.1:{port}"
+        self.events = f"tcp://127.0.0.1:{free_port()}"
+        self.ops = f"http://127.0.0.1:{free_port()}"
         self.data = data
         self.process = None
 
@@ -54,7 +56,8 @@ class Broker:
         ready = os.path.join(self.data, "ready.json")
         if os.path.exists(ready):
             os.remove(ready)
-        self.process = subprocess.Popen([daemon_binary(), "--endpoint", self.endpoint, "--events", "off", "--stats", "off",
+        self.process = subprocess.Popen([daemon_binary(), "--endpoint", self.endpoint, "--events", self.events,
+                                         "--stats", self.ops.removeprefix("http://"),
                                          "--data", self.data, "--ready-file", ready], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for("switchboardd ready", lambda: os.path.exists(ready))
 

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 
 import pytest
+import zmq
 
 from conftest import daemon_binary
 from graph_api import GraphAPI
@@ -40,6 +41,7 @@ meta:
   verify_token_file: {write_secret(self.work, "verify-token", b"v")}
   accounts:
     - {{ platform: facebook, id: "1001", handle: RivertonCityHall, token_file: {self.token} }}
+    - {{ platform: facebook, id: "1002", handle: RivertonParks, token_file: {write_secret(self.work, "parks-token", b"parks-1")} }}
 """)
         self.gateway = None
 
@@ -60,20 +62,20 @@ meta:
         return subprocess.run([os.path.join(os.path.dirname(daemon_binary()), "switchboard"), *args, "--endpoint", self.broker.endpoint,
                                "--agent", "ana", "--department", "front-office"], capture_output=True, text=True, timeout=30)
 
-    def message_from_citizen(self, mid, text):
-        body = json.dumps({"object": "page", "entry": [{"id": "1001", "time": 1764750000, "messaging": [
-            {"sender": {"id": "psid-42"}, "recipient": {"id": "1001"}, "timestamp": 1764750000000, "message": {"mid": mid, "text": text}}]}]}).encode()
+    def message_from_citizen(self, mid, text, page="1001"):
+        body = json.dumps({"object": "page", "entry": [{"id": page, "time": 1764750000, "messaging": [
+            {"sender": {"id": "psid-42"}, "recipient": {"id": page}, "timestamp": 1764750000000, "message": {"mid": mid, "text": text}}]}]}).encode()
         assert meta_post(self.base, body)[0] == 200
 
     def case(self, text):
         _, body = self.client.request("sb.agent.list", json.dumps({"agent": "ana", "state": "all", "limit": 1000}).encode())
         return next(item["case"] for item in json.loads(body[0])["inquiries"] if item["preview"] == text)
 
-    def answer(self, text, reply):
-        self.message_from_citizen("m-" + str(abs(hash(text))), text)
+    def answer(self, text, reply, page="1001", via="RivertonCityHall"):
+        self.message_from_citizen("m-" + str(abs(hash(text))), text, page)
         case = self.case(text)
         assert self.cli("claim", case).returncode == 0
-        replied = self.cli("reply", case, "--via", "RivertonCityHall", reply)
+        replied = self.cli("reply", case, "--via", via, reply)
         assert replied.returncode == 0, replied.stderr
         return case
 
@@ -128,13 +130,31 @@ def test_a_closed_window_is_shown_to_the_agent_with_its_reason(city):
     assert any(item["case"] == case and item["state"] == "queued" for item in json.loads(listed[0])["inquiries"])
 
 
-def test_a_refused_token_holds_replies_until_new_credentials_then_posts_once(city):
+def broker_stats(city):
+    return {o["platform"]: o for o in json.loads(request(city.broker.ops + "/stats")[1])["outbound"]}
+
+
+def test_a_refused_token_holds_replies_until_new_credentials_then_posts_once(city, ctx):
+    events = ctx.socket(zmq.SUB)
+    events.setsockopt(zmq.SUBSCRIBE, b"account.")
+    events.connect(city.broker.events)
     city.graph.script.append((401, {"error": {"message": "Error validating access token: Session has expired", "code": 190}}, {}))
     case = city.answer("Token question", "Answer after new token")
     wait_for("the account needs re-authorisation", lambda: request(city.base + "/healthz")[0] == 503)
     status, health = request(city.base + "/healthz")
     assert "RivertonCityHall needs re-authorisation" in health
     assert city.conversation(case)[-1]["message_status"] == "waiting", "neither lost nor failed"
+    # The operator sees it where they look: the broker's /stats, /metrics, status page, events.
+    wait_for("the broker knows", lambda: broker_stats(city)["facebook"]["needing_reauthorization"])
+    refused = broker_stats(city)["facebook"]["needing_reauthorization"]
+    assert [entry["account"] for entry in refused] == ["RivertonCityHall"] and "Session has expired" in refused[0]["reason"]
+    assert 'switchboard_outbound_accounts_needing_reauthorization{platform="facebook"} 1' in request(city.broker.ops + "/metrics")[1]
+    page = request(city.broker.ops + "/")[1]
+    assert "facebook account RivertonCityHall needs re-authorisation" in page and "reload the gateway" in page
+    assert events.poll(10_000), "an event says the account needs re-authorisation"
+    topic, body = events.recv_multipart()
+    assert topic == b"account.reauthorization_needed"
+    assert json.loads(body)["account"] == "RivertonCityHall" and json.loads(body)["platform"] == "facebook"
     with open(city.token, "w") as f:
         f.write("token-2")
     city.gateway.send_signal(signal.SIGHUP)
@@ -142,6 +162,25 @@ def test_a_refused_token_holds_replies_until_new_credentials_then_posts_once(cit
     calls = city.graph.posts("Answer after new token")
     assert [call["token"] for call in calls] == ["Bearer token-1", "Bearer token-2"]
     assert request(city.base + "/healthz")[0] == 200
+    wait_for("the broker hears the account posts again", lambda: not broker_stats(city)["facebook"]["needing_reauthorization"])
+    assert events.poll(10_000)
+    assert events.recv_multipart()[0] == b"account.reauthorized"
+    events.close()
+
+
+def test_one_account_waiting_does_not_hold_the_others(city):
+    registered = city.cli("channels", "register", "--platform", "facebook", "--handle", "RivertonParks", "--exception", "the parks page answers its own visitors", "--json")
+    assert registered.returncode == 0, registered.stderr
+    assert city.cli("channels", "approve", json.loads(registered.stdout)["channel"]["id"]).returncode == 0
+    # The city hall's token is refused: its reply waits, and the parks page's goes out.
+    city.graph.script.append((401, {"error": {"message": "Error validating access token: Session has expired", "code": 190}}, {}))
+    held = city.answer("City hall question", "City hall answer")
+    wait_for("the city hall account waits", lambda: request(city.base + "/healthz")[0] == 503)
+    parks = city.answer("Parks question", "Parks answer", page="1002", via="RivertonParks")
+    wait_for("the parks reply is posted", lambda: city.conversation(parks)[-1]["message_status"] == "posted")
+    assert [call["path"] for call in city.graph.posts("Parks answer")] == ["/v21.0/1002/messages"]
+    assert city.conversation(held)[-1]["message_status"] == "waiting"
+    assert len(city.graph.posts("City hall answer")) == 1, "tried once, then waits for new credentials"
 
 
 def test_a_gateway_killed_after_posting_does_not_post_twice(ctx):

@@ -74,7 +74,7 @@ import Testing
         #expect(throws: LifecycleError.invalidTransition(state: .queued, command: "reply", allowed: ["deliver", "claim", "handoff", "park"])) {
             try apply(&inquiry, .reply(account: "@x"), by: .system)
         }
-        try? apply(&inquiry, .park(reason: "x"), by: .system)
+        _ = try? apply(&inquiry, .park(reason: "x"), by: .system)
         #expect(throws: LifecycleError.invalidTransition(state: .parked, command: "claim", allowed: [])) {
             try apply(&inquiry, .claim, by: ana, for: "front-office")
         }

@@ -376,6 +376,8 @@ struct EngineLoop {
     var installation = ""
     /// Configuration reloads so far, for statistics.
     var reloads = BrokerStats.Reloads()
+    /// Accounts whose token a platform refused, as the gateways report them.
+    var authorizations = AccountAuthorizations()
     var mdp: MajordomoBrokerMachine
     var inquiries: InquiryMachine
     let logger: Logger
@@ -482,6 +484,8 @@ struct EngineLoop {
                     AcceptedConnection.cut(descriptor)
                 }
                 perform(mdp.tick(now: now), now: now)
+                let wall = clock.now()
+                announce(authorizations.expire(at: wall), at: wall)
                 nextTick = now + tickPeriod
             }
             if now >= nextTimers {
@@ -641,11 +645,15 @@ struct EngineLoop {
             return figure
         }
         let unsent = inquiries.unsentMessages()
+        let refused = authorizations.accounts
         let outbound = Platform.allCases.map { platform in
             let waiting = unsent[platform]
-            return BrokerStats.Outbound(platform: platform.rawValue, unsent: waiting?.count ?? 0,
-                                        oldestUnsentSeconds: waiting.map { max(0, wall.timeIntervalSince($0.oldest)) } ?? 0,
-                                        gateways: mdp.workerCount(for: ServiceName.outbound(platform.rawValue)))
+            var figure = BrokerStats.Outbound(platform: platform.rawValue, unsent: waiting?.count ?? 0,
+                                              oldestUnsentSeconds: waiting.map { max(0, wall.timeIntervalSince($0.oldest)) } ?? 0,
+                                              gateways: mdp.workerCount(for: ServiceName.outbound(platform.rawValue)))
+            figure.needingReauthorization = refused.filter { $0.platform == platform }
+                .map { BrokerStats.Reauthorization(account: $0.handle, reason: $0.reason, since: $0.since) }
+            return figure
         }
         var snapshot = BrokerStats(
             at: Date(), startedAt: startedAt, ready: true, engineTurnedAt: Date(), store: store, ingest: ingestCounts,
@@ -895,6 +903,35 @@ struct EngineLoop {
         }
     }
 
+    /// Logs and publishes what changed in the accounts needing re-authorisation.
+    private mutating func announce(_ changes: [AccountAuthorizations.Change], at wall: Date) {
+        for change in changes {
+            let event = BrokerStreamEvent.authorization(change, channel: channelID(of: change), at: wall)
+            switch change {
+            case .needed(let account):
+                logger.error("an official account needs re-authorisation; its replies wait in the gateway", metadata: [
+                    "platform": "\(account.platform.rawValue)", "account": "\(account.handle)", "reason": "\(account.reason)"])
+            case .restored(let account):
+                logger.notice("an official account posts again", metadata: ["platform": "\(account.platform.rawValue)", "account": "\(account.handle)"])
+            case .unknown(let account):
+                logger.warning("the gateway that reported an account needing re-authorisation stopped reporting",
+                               metadata: ["platform": "\(account.platform.rawValue)", "account": "\(account.handle)"])
+            }
+            publish(event)
+        }
+    }
+
+    private func channelID(of change: AccountAuthorizations.Change) -> String? {
+        let account: AccountAuthorizations.Account
+        switch change {
+        case .needed(let a), .restored(let a), .unknown(let a): account = a
+        }
+        switch inquiries.registry.verify(ChannelHandle(platform: account.platform, account.handle)) {
+        case .official(let entry), .inactive(let entry): return entry.id
+        case .lookalike, .unknown: return nil
+        }
+    }
+
     private mutating func publish(_ event: BrokerStreamEvent) {
         guard let publisher else { return }
         do {
@@ -941,6 +978,24 @@ struct EngineLoop {
             } catch {
                 reply(client, service, .unavailable, now: now)
             }
+        case InquiryService.gatewayAccounts:
+            guard permitted(.ingest, client: client, service: service, now: now) else { return }
+            guard let report = body.first.flatMap({ try? GatewayAccountsReport.decoder.decode(GatewayAccountsReport.self, from: Data($0.bytes)) }) else {
+                reply(client, service, .agentError(.invalid(field: "needing_reauthorization", "must be a list of {platform, account, reason, since}")), now: now)
+                return
+            }
+            var accounts: [AccountAuthorizations.Account] = []
+            for entry in report.needingReauthorization {
+                guard let platform = Platform(rawValue: entry.platform) else {
+                    reply(client, service, .agentError(.invalid(field: "platform", "\(entry.platform) is not a known platform")), now: now)
+                    return
+                }
+                accounts.append(.init(platform: platform, handle: entry.account, reason: entry.reason, since: entry.since))
+            }
+            // A gateway is known by its key's name under CURVE, else by its connection.
+            let gateway = sender?.name ?? client.description
+            announce(authorizations.report(gateway: gateway, accounts: accounts, at: wall), at: wall)
+            reply(client, service, .model(GatewayAccountsAnswer()), now: now)
         case InquiryService.departments:
             guard permitted(.request, client: client, service: service, now: now) else { return }
             let list = options.configuration.departments.map { DepartmentList.Department(id: $0.id, name: $0.name) }

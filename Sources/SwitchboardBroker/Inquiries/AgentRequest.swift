@@ -14,9 +14,10 @@ enum InquiryService {
     static let explain = ServiceName.routeExplain
     static let departments = ServiceName.departments
     static let outboundStatus = ServiceName.outboundStatus
+    static let gatewayAccounts = ServiceName.gatewayAccounts
 
     static var all: Set<String> {
-        Set([ingest, explain, departments, outboundStatus] + AdminService.allCases.map(\.rawValue) + AgentService.allCases.map(\.rawValue)
+        Set([ingest, explain, departments, outboundStatus, gatewayAccounts] + AdminService.allCases.map(\.rawValue) + AgentService.allCases.map(\.rawValue)
             + ChannelService.allCases.map(\.rawValue))
     }
 

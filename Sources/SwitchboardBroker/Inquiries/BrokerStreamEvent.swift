@@ -75,6 +75,30 @@ struct BrokerStreamEvent {
         return BrokerStreamEvent(topic: topic, body: body.result)
     }
 
+    /// An official account needs re-authorisation, posts again, or is no longer reported
+    /// on (`account.reauthorization_needed`, `account.reauthorized`,
+    /// `account.reauthorization_unknown`). The handle is the city's own account, not a
+    /// citizen's.
+    static func authorization(_ change: AccountAuthorizations.Change, channel: String?, at: Date) -> BrokerStreamEvent {
+        let topic: String, account: AccountAuthorizations.Account
+        switch change {
+        case .needed(let a): (topic, account) = ("account.reauthorization_needed", a)
+        case .restored(let a): (topic, account) = ("account.reauthorized", a)
+        case .unknown(let a): (topic, account) = ("account.reauthorization_unknown", a)
+        }
+        var body = JSONWriter()
+        body.add("event", topic)
+        body.add("at", timestamp(at))
+        body.add("platform", account.platform.rawValue)
+        body.add("account", account.handle)
+        body.add("channel_id", channel)
+        if case .needed = change {
+            body.add("reason", account.reason)
+            body.add("since", timestamp(account.since))
+        }
+        return BrokerStreamEvent(topic: topic, body: body.result)
+    }
+
     var frames: [Frame] { [Frame(topic), Frame(body)] }
 
     static func timestamp(_ date: Date) -> String { Timestamp.format(date) }

@@ -58,7 +58,7 @@ public enum Role: Sendable, Hashable, CustomStringConvertible {
 
 /// Something a peer asks to do, as the access rules see it.
 public enum AccessRequest: Sendable, Equatable {
-    /// `sb.ingest`.
+    /// `sb.ingest`, and the gateways' reports (`sb.outbound.status`, `sb.gateway.accounts`).
     case ingest
     /// READY for a service.
     case serve(service: String)
