@@ -110,7 +110,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         /// The benchmark: build with -c release and run; it prints figures, it asserts nothing.
         .executableTarget(name: "switchboard-bench", dependencies: [
-            "Majordomo", "ZeroMQ", "DaemonHarness", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardStore",
+            "Majordomo", "ZeroMQ", "DaemonHarness", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardStore", "SwitchboardGateway",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "GRDB", package: "GRDB.swift"),

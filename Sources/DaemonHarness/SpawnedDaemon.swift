@@ -143,15 +143,7 @@ public final class SpawnedDaemon {
     }
 
     /// Peak and current resident set size, in bytes (VmHWM and VmRSS in /proc/PID/status).
-    public func memory() -> (peak: Int, current: Int) {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return (0, 0) }
-        func field(_ name: String) -> Int {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }) else { return 0 }
-            // "VmRSS:	   34816 kB"
-            return (Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "0") ?? 0) * 1_024
-        }
-        return (field("VmHWM:"), field("VmRSS:"))
-    }
+    public func memory() -> (peak: Int, current: Int) { Loopback.memory(pid: pid) }
 
     /// The daemon's executable.
     public static var binary: URL { executable("switchboardd") }

@@ -22,7 +22,8 @@ struct SwitchboardBench: ParsableCommand {
     @Option(name: .customShort("s"), help: "Departments (services) the load is spread over, 1 to 4.") var services = 4
     @Option(help: "Request body size in bytes.") var size = 512
     @Option(help: "Seconds each mode is measured, after one second of warm-up.") var seconds = 5
-    @Option(help: "Modes to run, comma-separated: zmq, sqlite, mdp, credit, latency, durable.") var modes = "zmq,sqlite,mdp,credit,latency,durable"
+    @Option(help: "Modes to run, comma-separated: zmq, sqlite, mdp, credit, latency, durable, gateway.") var modes = "zmq,sqlite,mdp,credit,latency,durable,gateway"
+    @Option(help: "HTTP connections posting webhooks to switchboard-gateway in the gateway mode's closed loops.") var gatewayConnections = 32
     @Option(help: "The credit credited workers announce in READY (the credit mode).") var credit = 16
     @Option(help: "Also fill one department with this many queued inquiries and measure memory and restart (0 skips).") var depth = 0
     @Option(help: "libzmq I/O threads of the spawned broker.") var brokerIoThreads = 1
@@ -133,6 +134,10 @@ struct SwitchboardBench: ParsableCommand {
             }
         }
 
+        if wanted.contains("gateway") {
+            try measureGateway(departments: departments, report: &report)
+        }
+
         if depth > 0 {
             report.depth = try measureDepth(depth)
         }
@@ -145,6 +150,46 @@ struct SwitchboardBench: ParsableCommand {
         } else {
             print(report.table())
         }
+    }
+
+    /// `switchboard-gateway` in front of a broker: the broker's own durable ingest first
+    /// (the reference, in this run), then signed Meta webhooks of 1 and of 50 entries
+    /// through the gateway, counting entries acknowledged (a 200 means the broker stored
+    /// every one), and 1-entry webhooks at half the gateway's rate for the answer's p99.
+    func measureGateway(departments: [String], report: inout Report) throws {
+        let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory(), extra: ["--io-threads", "\(brokerIoThreads)"])
+        defer { broker.stop() }
+        let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted", credit: credit))
+        defer { pool.stop() }
+        try waitForServices(departments, at: broker.endpoint)
+        progress("gateway: the broker's own durable ingest (sb.ingest from \(clients) clients), the reference")
+        report.startMode()
+        let reference = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding, duration: .seconds(seconds),
+                                                     warmup: .seconds(1), protocol: IngestProtocol(departments: departments.count, prefix: "g"))
+        report.add(Row(mode: "gateway-reference", result: reference, rss: broker.memory().peak, durable: true))
+        let gateway = try GatewayProcess(brokerEndpoint: broker.endpoint, directory: Self.temporaryDirectory())
+        defer { gateway.stop() }
+        var figures = Report.GatewayFigures(reference: reference.throughput)
+        for entries in [1, 50] {
+            let deliveries = WebhookDeliveries(entries: entries, secret: gateway.secret, texts: Array(IngestProtocol.texts.prefix(departments.count)))
+            progress("gateway-\(entries): signed Meta webhooks of \(entries) \(entries == 1 ? "entry" : "entries") from \(gatewayConnections) connections")
+            report.startMode()
+            let result = try GatewayLoad.closedLoop(port: gateway.port, connections: gatewayConnections, deliveries: deliveries,
+                                                    duration: .seconds(seconds), warmup: .seconds(1))
+            report.add(Row(mode: "gateway-\(entries)x\(gatewayConnections)", result: result, rss: broker.memory().peak))
+            figures.rates.append((entries, result.throughput))
+            if entries == 1 {
+                let rate = max(10, result.throughput / 2)
+                progress("gateway-open-loop: 1-entry webhooks at \(Int(rate))/s (half the gateway's rate)")
+                report.startMode()
+                let open = try GatewayLoad.openLoop(port: gateway.port, connections: max(32, gatewayConnections), rate: rate,
+                                                    deliveries: deliveries, duration: .seconds(seconds))
+                report.add(Row(mode: "gateway-open@\(Int(rate))", result: open, rss: broker.memory().peak))
+                figures.halfLoadP99 = Double(open.histogram.valueAtPercentile(99)) / 1e6
+            }
+        }
+        figures.gatewayPeakRSS = gateway.peakMemory
+        report.gateway = figures
     }
 
     /// Fills one department that has no worker, then measures memory per queued

@@ -53,6 +53,33 @@ struct Report {
     var sqliteLimit: Double?
     var depth: DepthResult?
     var stored: StoredResult?
+    var gateway: GatewayFigures?
+
+    /// The gateway mode's figures against the goals: at least a fifth of the
+    /// broker's own durable ingest, and a webhook answer p99 under 100 ms at half load.
+    struct GatewayFigures {
+        /// The broker's own durable ingest in the same run, per second.
+        var reference: Double
+        /// Entries acknowledged per second, by entries per delivery.
+        var rates: [(entries: Int, perSecond: Double)] = []
+        var halfLoadP99: Double?
+        var gatewayPeakRSS = 0
+
+        var lines: [String] {
+            var lines = ["", String(format: "gateway: the broker's own durable ingest in this run %.0f/s; goal: the gateway at least 0.20 of it", reference)]
+            for (entries, perSecond) in rates {
+                let ratio = perSecond / reference
+                lines.append(String(format: "  %d-entry webhooks: %.0f entries/s, %.2f of the broker's durable ingest (%@)", entries, perSecond, ratio,
+                                    ratio >= 0.2 ? "meets the goal" : "BELOW the goal"))
+            }
+            if let halfLoadP99 {
+                lines.append(String(format: "  webhook answer p99 at half the 1-entry rate: %.1f ms (goal under 100 ms: %@)", halfLoadP99,
+                                    halfLoadP99 < 100 ? "met" : "NOT met"))
+            }
+            lines.append(String(format: "  gateway peak RSS %.1f MiB", Double(gatewayPeakRSS) / 1_048_576))
+            return lines
+        }
+    }
 
     /// Ticks at the start of the mode being measured.
     var ticksAtStart = cpuTicks()
@@ -117,6 +144,7 @@ struct Report {
                        Double(stored.ingest.histogram.valueAtPercentile(99)) / 1e6),
             ]
         }
+        if let gateway { lines += gateway.lines }
         if let depth {
             lines += [
                 "",
@@ -157,6 +185,14 @@ struct Report {
                 "restart_seconds": stored.restartSeconds, "restored_rss_bytes": stored.restoredRSS,
                 "durable_ingest_per_second": stored.ingest.throughput.rounded(),
                 "durable_ingest_p99_ms": Double(stored.ingest.histogram.valueAtPercentile(99)) / 1e6,
+            ]
+        }
+        if let gateway {
+            object["gateway"] = [
+                "broker_durable_ingest_per_second": gateway.reference.rounded(),
+                "entries_per_second": Dictionary(gateway.rates.map { ("\($0.entries)", $0.perSecond.rounded()) }, uniquingKeysWith: { $1 }),
+                "ratio_to_broker_durable_ingest": Dictionary(gateway.rates.map { ("\($0.entries)", $0.perSecond / gateway.reference) }, uniquingKeysWith: { $1 }),
+                "half_load_p99_ms": gateway.halfLoadP99 as Any, "peak_rss_bytes": gateway.gatewayPeakRSS,
             ]
         }
         if let depth {

@@ -15,17 +15,7 @@ import ZeroMQ
 /// HTTP, read with plain blocking sockets (no shared thread pool to wait on).
 @Suite(.serialized) struct OpsEndpointTests {
     /// A port the kernel says is free now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    static func freePort() throws -> Int { Int(Loopback.freePort()) }
 
     /// GET over a TCP socket: (status, body), or nil when nothing listens yet.
     static func get(_ port: Int, _ path: String) -> (status: Int, body: String)? {
