@@ -21,5 +21,6 @@ test: build
 bench:
 	@scripts/bootstrap.sh
 	swift build -c release --product switchboardd
+	swift build -c release --product switchboard-gateway
 	swift build -c release --product switchboard-bench
 	.build/release/switchboard-bench $(ARGS)

@@ -299,3 +299,75 @@ http {{
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def self_signed(directory, name, common_name):
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", f"/CN={common_name}", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def test_the_gateway_serves_tls_itself_and_takes_a_new_certificate_on_sighup(ctx, tmp_path):
+    import shutil
+    import ssl
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (make test installs it)")
+    work = str(tmp_path)
+    broker = Broker(free_port(), os.path.join(work, "data"))
+    os.makedirs(broker.data)
+    broker.start()
+    cert, key = self_signed(work, "first", "first-certificate")
+    port = free_port()
+    config = os.path.join(work, "gateway.yaml")
+    with open(config, "w") as f:
+        f.write(f"""broker:
+  endpoint: {broker.endpoint}
+listen: 127.0.0.1:{port}
+tls:
+  certificate: {cert}
+  key_file: {key}
+meta:
+  app_secret_file: {write_secret(work, "app-secret", APP_SECRET)}
+  verify_token_file: {write_secret(work, "verify-token", VERIFY_TOKEN.encode())}
+  accounts:
+    - {{ platform: facebook, id: "1001", handle: RivertonCityHall }}
+""")
+    gateway = subprocess.Popen([os.path.join(os.path.dirname(daemon_binary()), "switchboard-gateway"), "--config", config],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        secure = f"https://127.0.0.1:{port}"
+
+        def served_by():
+            der = ssl.get_server_certificate(("127.0.0.1", port))
+            with open(os.path.join(work, "served.pem"), "w") as f:
+                f.write(der)
+            out = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", os.path.join(work, "served.pem")],
+                                 capture_output=True, text=True).stdout
+            return out.strip()
+
+        def post(body, cafile):
+            req = urllib.request.Request(secure + "/webhooks/meta", data=body, headers={
+                "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + hmac.new(APP_SECRET, body, hashlib.sha256).hexdigest()})
+            with urllib.request.urlopen(req, timeout=10, context=ssl.create_default_context(cafile=cafile)) as response:
+                return response.status
+
+        wait_for("the gateway serves TLS", lambda: "first-certificate" in served_by())
+        assert post(messenger("m-tls-1"), cert) == 200
+        client = Client(ctx, broker.endpoint)
+        assert [item["preview"] for item in inquiries(client)] == ["question m-tls-1"]
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)   # plain HTTP is not served
+        # A renewed certificate (as certbot writes it) is taken on SIGHUP, without a restart.
+        second_cert, second_key = self_signed(work, "second", "second-certificate")
+        shutil.copyfile(second_cert, cert)
+        shutil.copyfile(second_key, key)
+        gateway.send_signal(signal.SIGHUP)
+        wait_for("new connections get the new certificate", lambda: "second-certificate" in served_by())
+        assert post(messenger("m-tls-2"), second_cert) == 200
+        assert gateway.poll() is None
+    finally:
+        gateway.kill()
+        gateway.wait()
+        broker.stop()
