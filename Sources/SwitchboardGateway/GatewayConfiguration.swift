@@ -14,6 +14,9 @@ import Yams
 ///   key: /etc/switchboard/keys/gateway.key_secret   # with CURVE, both keys
 ///   server_key: /etc/switchboard/keys/broker.key
 /// listen: 127.0.0.1:8443
+/// tls:                          # only when the gateway serves TLS itself
+///   certificate: /etc/letsencrypt/live/gateway.riverton.gov/fullchain.pem
+///   key_file: /etc/letsencrypt/live/gateway.riverton.gov/privkey.pem
 /// meta:
 ///   app_secret_file: /etc/switchboard/secrets/meta-app-secret   # or app_secret_env
 ///   verify_token_file: /etc/switchboard/secrets/meta-verify-token
@@ -37,6 +40,16 @@ public struct GatewayConfiguration: Sendable {
     public var stateDirectory = "gateway-state"
     /// How long a webhook waits for the broker before answering 503 (Meta allows 5 s).
     public var ingestTimeout: TimeInterval = 4
+    /// With TLS served by the gateway itself; nil behind a reverse proxy.
+    public var tls: TLS?
+
+    /// The certificate chain and its key, read at start and again on SIGHUP.
+    public struct TLS: Sendable {
+        /// The chain, PEM, as read from `certificatePath`.
+        public var certificateChain: [UInt8]
+        public var certificatePath: String
+        public var key: Secret
+    }
 
     public struct Meta: Sendable {
         public var appSecret: Secret
@@ -94,6 +107,15 @@ public struct GatewayConfiguration: Sendable {
         if let seconds = try top.number("ingest_timeout") {
             guard seconds > 0, seconds < 30 else { throw top.error("ingest_timeout", "ingest_timeout must be between 0 and 30 seconds (Meta allows 5)") }
             configuration.ingestTimeout = seconds
+        }
+        if var tls = try top.mapping("tls") {
+            guard let path = try tls.string("certificate") else {
+                throw tls.error("certificate", "tls.certificate is required: the certificate chain file (PEM), as certbot's fullchain.pem")
+            }
+            guard let chain = FileManager.default.contents(atPath: path), !chain.isEmpty else { throw tls.error("certificate", "cannot read \(path)") }
+            let key = try tls.secret("key", environment: environment)
+            try tls.rejectUnknown()
+            configuration.tls = TLS(certificateChain: Array(chain), certificatePath: path, key: key)
         }
         if var meta = try top.mapping("meta") {
             let appSecret = try meta.secret("app_secret", environment: environment)

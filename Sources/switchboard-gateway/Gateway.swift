@@ -2,6 +2,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import Majordomo
 import SwitchboardCore
@@ -51,16 +53,19 @@ struct GatewayCommand: AsyncParsableCommand {
                                connect: connectWorker).start()
             }
         }
-        Self.reloadOnHangup(config: config, credentials: credentials, logger: logger)
+        let tls = try settings.tls.map(TLSCredentials.init)
+        Self.reloadOnHangup(config: config, credentials: credentials, tls: tls, logger: logger)
         let reporter = AccountReporter(credentials: credentials, lane: lane, logger: logger)
         Task { await reporter.run() }
         let routes = WebhookRoutes(settings: settings, lane: lane, metrics: metrics, credentials: credentials, logger: logger)
+        let server: HTTPServerBuilder = try tls.map { try .tls(.http1(), tlsConfiguration: $0.configuration) } ?? .http1()
         let app = Application(
             router: routes.router(),
+            server: server,
             configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "switchboard-gateway"),
             onServerRunning: { channel in
                 logger.notice("switchboard-gateway listening", metadata: [
-                    "http.address": "\(settings.listenHost):\(channel.localAddress?.port ?? settings.listenPort)",
+                    "http.address": "\(tls == nil ? "http" : "https")://\(settings.listenHost):\(channel.localAddress?.port ?? settings.listenPort)",
                     "mdp.endpoint": "\(settings.brokerEndpoint)",
                     "meta.accounts": "\(settings.meta?.accounts.count ?? 0)", "generic": "\(settings.generic != nil)",
                 ])
@@ -70,18 +75,25 @@ struct GatewayCommand: AsyncParsableCommand {
         try await app.runService()
     }
 
-    /// SIGHUP reads the configuration again for new credentials (the account tokens): an
-    /// account whose token a platform refused posts again once its token changed. The
-    /// rest of the file takes effect at the next start. A file with a mistake changes
-    /// nothing, and the log says where.
-    static func reloadOnHangup(config: String, credentials: Credentials, logger: Logger) {
+    /// SIGHUP reads the configuration again for new credentials (the account tokens, and
+    /// the TLS certificate and key): an account whose token a platform refused posts again
+    /// once its token changed, and new connections get the renewed certificate. The rest
+    /// of the file takes effect at the next start. A file with a mistake changes nothing,
+    /// and the log says where.
+    static func reloadOnHangup(config: String, credentials: Credentials, tls: TLSCredentials?, logger: Logger) {
         signal(SIGHUP, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
             do {
                 let fresh = try GatewayConfiguration.load(path: config)
+                if let tls {
+                    guard let renewed = fresh.tls else {
+                        throw ValidationError("tls was removed from the configuration; the gateway serves TLS until it restarts")
+                    }
+                    try tls.replace(with: renewed)
+                }
                 credentials.replace(with: fresh.meta?.tokens ?? [:])
-                logger.notice("credentials reloaded", metadata: ["accounts": "\(fresh.meta?.tokens.count ?? 0)"])
+                logger.notice("credentials reloaded", metadata: ["accounts": "\(fresh.meta?.tokens.count ?? 0)", "tls": "\(tls != nil)"])
             } catch {
                 logger.error("credentials not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
             }

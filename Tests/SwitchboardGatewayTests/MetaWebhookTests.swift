@@ -129,4 +129,32 @@ import TestSupport
         }
         #expect(!"\(try parse(open).generic!.secret)".contains("s3cret"), "a secret never prints")
     }
+
+    @Test func tlsNeedsACertificateAndAPrivateKeyFile() throws {
+        let directory = temporaryDirectory()
+        let certificate = directory + "/fullchain.pem", key = directory + "/privkey.pem"
+        try "-----BEGIN CERTIFICATE-----\n".write(toFile: certificate, atomically: true, encoding: .utf8)
+        try "-----BEGIN PRIVATE KEY-----\n".write(toFile: key, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
+        func parse(_ tls: String) throws(ConfigurationError) -> GatewayConfiguration {
+            try GatewayConfiguration.parse(yaml: "generic:\n  secret_env: HOOK\ntls:\n" + tls, environment: ["HOOK": "h"])
+        }
+        let parsed = try parse("  certificate: \(certificate)\n  key_file: \(key)\n").tls
+        #expect(parsed?.certificatePath == certificate && parsed?.key.origin == key)
+        #expect(try parse("  certificate: \(certificate)\n  key_file: \(key)\n").tls?.certificateChain == Array("-----BEGIN CERTIFICATE-----\n".utf8))
+        do {
+            _ = try parse("  key_file: \(key)\n")
+            Issue.record("tls without a certificate was accepted")
+        } catch {
+            #expect(error.description.contains("tls.certificate is required"))
+        }
+        do {
+            _ = try parse("  certificate: \(certificate)\n  key: inline\n")
+            Issue.record("a private key written in the configuration was accepted")
+        } catch {
+            #expect(error.description.contains("tls.key must not be written in the configuration"))
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
+        #expect(throws: ConfigurationError.self) { try parse("  certificate: \(certificate)\n  key_file: \(key)\n") }
+    }
 }
