@@ -183,6 +183,17 @@ public struct MetaWebhook: Sendable {
                 .status(OutboundStatusRequest(platform: account.platform.rawValue, externalID: $0, status: .delivered))
             }
         }
+        // Or a watermark: every message the page sent this citizen before it was delivered
+        // (without mids) or read.
+        for (kind, status) in [("delivery", OutboundStatusRequest.Status.delivered), ("read", .read)] {
+            if let watermark = event[kind]?["watermark"]?.doubleValue, let citizen = event["sender"]?["id"]?.stringValue {
+                // Milliseconds, kept exact (a Double's fraction would lose the last one).
+                let milliseconds = Int64(watermark)
+                let seconds = Date(timeIntervalSince1970: Double(milliseconds / 1_000)).formatted(.iso8601).dropLast()
+                let text = seconds + "." + String(format: "%03dZ", Int(milliseconds % 1_000))
+                return [.status(OutboundStatusRequest(platform: account.platform.rawValue, recipient: citizen, watermark: text, status: status))]
+            }
+        }
         guard let message = event["message"] else {
             for kind in ["delivery", "read", "reaction", "postback"] where event[kind] != nil {
                 return [.ignored("\(object).\(kind)")]

@@ -174,18 +174,23 @@ public struct RequeueRequest: Codable, Equatable, Sendable {
 }
 
 /// `sb.outbound.status`: a platform's later word on a message a gateway posted, named by
-/// the post's id on the platform.
+/// the post's id on the platform, or (`delivered` and `read` only) on every message to one
+/// citizen posted up to a time: Messenger's watermark.
 public struct OutboundStatusRequest: Codable, Equatable, Sendable {
     public enum Status: String, Codable, Sendable {
         case delivered, read, failed
     }
 
     public var platform: String
-    public var externalID: String
+    public var externalID: String?
     public var status: Status
     /// For `failed`: a code from the error registry, and the platform's reason.
     public var code: String?
     public var reason: String?
+    /// Instead of `externalID`: the citizen (the message's recipient on the platform) and
+    /// the time up to which every message posted to them was delivered or read.
+    public var recipient: String?
+    public var watermark: String?
 
     public init(platform: String, externalID: String, status: Status, code: String? = nil, reason: String? = nil) {
         self.platform = platform
@@ -195,8 +200,16 @@ public struct OutboundStatusRequest: Codable, Equatable, Sendable {
         self.reason = reason
     }
 
+    /// Every message to `recipient` posted up to `watermark` (ISO 8601) was delivered or read.
+    public init(platform: String, recipient: String, watermark: String, status: Status) {
+        self.platform = platform
+        self.recipient = recipient
+        self.watermark = watermark
+        self.status = status
+    }
+
     enum CodingKeys: String, CodingKey {
-        case platform, status, code, reason
+        case platform, status, code, reason, recipient, watermark
         case externalID = "external_id"
     }
 }

@@ -44,6 +44,9 @@ public protocol InquiryStore: Sendable {
     func outbound(_ id: InquiryID) throws(StoreError) -> OutboundMessage?
     /// A posted message by the id the platform gave its post.
     func outbound(platform: Platform, postedAs externalID: String) throws(StoreError) -> OutboundMessage?
+    /// The posted messages to `recipient` on `platform` sent up to `sentBy` (a timestamp
+    /// as the store writes them) that are not yet known to be `status` (delivered, read).
+    func outbound(platform: Platform, recipient: String, sentBy: String, notYet status: String) throws(StoreError) -> [OutboundMessage]
     /// Every message of an inquiry's conversation after the citizen's first post, oldest first.
     func conversation(_ id: InquiryID) throws(StoreError) -> [ConversationMessage]
     /// The inquiry a case number names, if any.

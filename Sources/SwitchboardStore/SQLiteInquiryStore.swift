@@ -280,6 +280,10 @@ public final class SQLiteInquiryStore: InquiryStore {
             // What the platform said after the post: delivered, read.
             try db.execute(sql: "ALTER TABLE message ADD COLUMN delivery TEXT")
         }
+        migrator.registerMigration("v14-message-recipient") { db in
+            // Messenger's watermarks name the citizen, not the message.
+            try db.execute(sql: "CREATE INDEX message_recipient ON message (platform, recipient, seq) WHERE direction = 'out' AND recipient IS NOT NULL")
+        }
         return migrator
     }
 
@@ -723,6 +727,16 @@ public final class SQLiteInquiryStore: InquiryStore {
         try read("find a posted message") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM message WHERE platform = ? AND external_id = ? AND direction = 'out'",
                              arguments: [platform.rawValue, externalID]).flatMap(Self.outbound)
+        }
+    }
+
+    public func outbound(platform: Platform, recipient: String, sentBy: String, notYet status: String) throws(StoreError) -> [OutboundMessage] {
+        try read("find messages to a citizen") { db in
+            // Read implies delivered: a message already read is not "delivered" again.
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM message WHERE platform = ? AND recipient = ? AND direction = 'out' AND sent_at IS NOT NULL
+                AND sent_at <= ? AND (delivery IS NULL OR (delivery = 'delivered' AND ? = 'read')) ORDER BY seq
+                """, arguments: [platform.rawValue, recipient, sentBy, status]).compactMap(Self.outbound)
         }
     }
 

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import time
 
 import pytest
 import zmq
@@ -211,3 +212,15 @@ def test_the_platforms_later_word_reaches_the_message(city):
     assert city.conversation(case)[-1]["message_status"] == "delivered"
     shown = city.cli("show", case).stdout
     assert shown.count("reply.delivered") == 1, shown
+
+    def read(watermark):
+        return json.dumps({"object": "page", "entry": [{"id": "1001", "time": watermark // 1000, "messaging": [
+            {"sender": {"id": "psid-42"}, "recipient": {"id": "1001"}, "timestamp": watermark, "read": {"watermark": watermark}}]}]}).encode()
+    # Messenger's read receipt names no message: a watermark on the citizen's conversation.
+    assert meta_post(city.base, read(1764750000000)) == (200, "ok\n"), "a watermark from before the reply"
+    assert city.conversation(case)[-1]["message_status"] == "delivered", "covers nothing posted after it"
+    now = int(time.time() * 1000)
+    assert meta_post(city.base, read(now)) == (200, "ok\n")
+    assert meta_post(city.base, read(now)) == (200, "ok\n"), "Meta delivers again"
+    assert city.conversation(case)[-1]["message_status"] == "read"
+    assert city.cli("show", case).stdout.count("reply.read") == 1

@@ -64,6 +64,12 @@ import TestSupport
              {"id":"wamid.Q1","status":"failed","errors":[{"code":131047,"title":"Re-engagement message"}]}]}}]}]}
             """.utf8))
         #expect(statuses.first == .status(OutboundStatusRequest(platform: "whatsapp", externalID: "wamid.Q0", status: .read)))
+        // Messenger's read receipt is a watermark on the citizen's conversation.
+        let read = try webhook.items(Array("""
+            {"object":"page","entry":[{"id":"1001","time":1764750010,"messaging":[{"sender":{"id":"psid-42"},"recipient":{"id":"1001"},
+             "timestamp":1764750010000,"read":{"watermark":1764750009123}}]}]}
+            """.utf8))
+        #expect(read == [.status(OutboundStatusRequest(platform: "facebook", recipient: "psid-42", watermark: "2025-12-03T08:20:09.123Z", status: .read))])
         guard case .status(let failed)? = statuses.last else { Issue.record("a failed status is not reported"); return }
         #expect(failed.status == .failed && failed.code == "messaging_window_closed" && failed.reason?.contains("Re-engagement") == true)
         let message = try #require(whatsapp.first)

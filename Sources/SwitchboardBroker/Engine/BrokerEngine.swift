@@ -903,6 +903,10 @@ struct EngineLoop {
         }
     }
 
+    /// How much later than the platform's time a message may be recorded as sent and
+    /// still be covered by a watermark: the gateway's answer after the platform's.
+    static let watermarkGrace: TimeInterval = 5
+
     /// Logs and publishes what changed in the accounts needing re-authorisation.
     private mutating func announce(_ changes: [AccountAuthorizations.Change], at wall: Date) {
         for change in changes {
@@ -964,15 +968,29 @@ struct EngineLoop {
             guard permitted(.ingest, client: client, service: service, now: now) else { return }
             do {
                 let request = try AgentRequest(body)
-                let platformName = try request.string("platform"), externalID = try request.string("external_id")
+                let platformName = try request.string("platform")
                 guard let platform = Platform(rawValue: platformName) else { throw AgentError.invalid(field: "platform", "not a known platform") }
                 guard let status = OutboundStatusRequest.Status(rawValue: try request.string("status")) else {
                     throw AgentError.invalid(field: "status", "must be delivered, read or failed")
                 }
-                let message = try? store.outbound(platform: platform, postedAs: externalID)
-                if let message { ensureLoaded(message.inquiry) }
+                let messages: [OutboundMessage]
+                if let recipient = request.optional("recipient") {
+                    // A watermark: every message to this citizen posted up to then.
+                    guard status != .failed else { throw AgentError.invalid(field: "status", "a watermark says delivered or read, never failed") }
+                    guard let text = request.optional("watermark"), let watermark = CalendarDate.parse(text), text.contains("T") else {
+                        throw AgentError.invalid(field: "watermark", "must be an ISO 8601 time, such as 2026-12-03T09:30:00.250Z")
+                    }
+                    // The platform stamps a message when it accepts it; the broker records it
+                    // as sent when the gateway says so, a little later.
+                    let recorded = watermark.addingTimeInterval(Self.watermarkGrace)
+                    messages = (try? store.outbound(platform: platform, recipient: recipient, sentBy: Timestamp.format(recorded),
+                                                    notYet: status.rawValue)) ?? []
+                } else {
+                    messages = [try? store.outbound(platform: platform, postedAs: try request.string("external_id"))].compactMap { $0 }
+                }
+                for message in messages { ensureLoaded(message.inquiry) }
                 carryOut(inquiries.outboundStatus(client: client, status: status, code: request.optional("code"), reason: request.optional("reason"),
-                                                  message: message, by: sender?.name ?? "gateway", now: wall), now: now)
+                                                  messages: messages, by: sender?.name ?? "gateway", now: wall), now: now)
             } catch let error as AgentError {
                 reply(client, service, .agentError(error), now: now)
             } catch {

@@ -730,10 +730,19 @@ struct InquiryMachine {
     /// it by the post's id, and loaded its inquiry). Delivered and read show in the
     /// timeline once each; a failure after all is handled as a failure document is.
     mutating func outboundStatus(client: Frame, status: OutboundStatusRequest.Status, code: String?, reason: String?,
-                                 message: OutboundMessage?, by gateway: String, now: Date) -> [Action] {
+                                 messages: [OutboundMessage], by gateway: String, now: Date) -> [Action] {
         let service = InquiryService.outboundStatus
         guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
-        guard let message else { return [refuse(client, service, .model(OutboundStatusAnswer(messageID: nil)))] }
+        guard let first = messages.first else { return [refuse(client, service, .model(OutboundStatusAnswer(messageID: nil)))] }
+        for message in messages { mark(message, status, code: code, reason: reason, by: gateway, now: now) }
+        open.afterCommit.append(.reply(client: client, service: service, .model(OutboundStatusAnswer(messageID: first.id.description)),
+                                       inquiry: nil))
+        return []
+    }
+
+    /// One message's later status, once.
+    private mutating func mark(_ message: OutboundMessage, _ status: OutboundStatusRequest.Status, code: String?, reason: String?,
+                               by gateway: String, now: Date) {
         if statusesSeen.insert("\(message.id)/\(status.rawValue)").inserted {
             if statusesSeen.count > 100_000 { statusesSeen = [] }
             let at = Timestamp.format(now)
@@ -747,9 +756,6 @@ struct InquiryMachine {
                 notDelivered(message, code: code, reason: reason, by: .worker(gateway), at: now)
             }
         }
-        open.afterCommit.append(.reply(client: client, service: service, .model(OutboundStatusAnswer(messageID: message.id.description)),
-                                       inquiry: nil))
-        return []
     }
 
     /// What a publishing gateway's REPLY says (see 3/SB-CASE, "Outbound messages").
