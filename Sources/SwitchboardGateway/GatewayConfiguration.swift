@@ -34,6 +34,7 @@ public struct GatewayConfiguration: Sendable {
     public var listenHost = "127.0.0.1"
     public var listenPort = 8443
     public var meta: Meta?
+    public var mastodon: Mastodon?
     public var generic: Generic?
     /// Where the gateway keeps what it posted (`posted.journal`), so that nothing is
     /// posted twice across a crash.
@@ -60,6 +61,18 @@ public struct GatewayConfiguration: Sendable {
         /// Each account's access token, by account id: accounts with one are published
         /// through (the gateway serves `outbound.<platform>` for them).
         public var tokens: [String: Secret] = [:]
+    }
+
+    public struct Mastodon: Sendable {
+        public var accounts: [MastodonAccount]
+        /// Each account's access token, by account id (``MastodonAccount/id``).
+        public var tokens: [String: Secret]
+    }
+
+    /// Every publishing token, by account id: Meta's by page, Instagram or phone number
+    /// id, Mastodon's by handle.
+    public var tokens: [String: Secret] {
+        (meta?.tokens ?? [:]).merging(mastodon?.tokens ?? [:]) { first, _ in first }
     }
 
     public struct Generic: Sendable {
@@ -146,13 +159,41 @@ public struct GatewayConfiguration: Sendable {
                 configuration.meta?.apiBase = apiBase.hasSuffix("/") ? String(apiBase.dropLast()) : apiBase
             }
         }
+        if var mastodon = try top.mapping("mastodon") {
+            var accounts: [MastodonAccount] = []
+            var tokens: [String: Secret] = [:]
+            for (index, node) in (try mastodon.list("accounts")).enumerated() {
+                var fields = Fields(node, path: "mastodon.accounts[\(index)]")
+                guard let instance = try fields.string("instance"), let url = URL(string: instance), url.host != nil else {
+                    throw fields.error("instance", "the instance's base URL is required, such as https://riverton.social")
+                }
+                guard instance.hasPrefix("https://") || instance.hasPrefix("http://127.") || instance.hasPrefix("http://localhost") else {
+                    throw fields.error("instance", "instance must be an https:// URL (plain http only on loopback, for a test server)")
+                }
+                guard let handle = try fields.string("handle") else {
+                    throw fields.error("handle", "the handle the broker's registry knows the account by is required, such as @city@riverton.social")
+                }
+                var account = MastodonAccount(instance: instance.hasSuffix("/") ? String(instance.dropLast()) : instance, handle: handle)
+                if let seconds = try fields.number("poll_every") {
+                    guard seconds >= 1, seconds <= 3_600 else { throw fields.error("poll_every", "poll_every must be 1 to 3600 seconds") }
+                    account.pollEvery = seconds
+                }
+                // The token reads the notifications and posts the replies: required.
+                tokens[account.id] = try fields.secret("token", environment: environment)
+                try fields.rejectUnknown()
+                if accounts.contains(where: { $0.id == account.id }) { throw fields.error("handle", "\(handle) is configured twice") }
+                accounts.append(account)
+            }
+            try mastodon.rejectUnknown()
+            configuration.mastodon = Mastodon(accounts: accounts, tokens: tokens)
+        }
         if var generic = try top.mapping("generic") {
             configuration.generic = Generic(secret: try generic.secret("secret", environment: environment))
             try generic.rejectUnknown()
         }
         try top.rejectUnknown()
-        guard configuration.meta != nil || configuration.generic != nil else {
-            throw ConfigurationError(line: nil, field: nil, message: "nothing to serve: configure meta, generic, or both")
+        guard configuration.meta != nil || configuration.mastodon != nil || configuration.generic != nil else {
+            throw ConfigurationError(line: nil, field: nil, message: "nothing to serve: configure meta, mastodon, generic, or several")
         }
         return configuration
     }

@@ -42,14 +42,29 @@ struct GatewayCommand: AsyncParsableCommand {
         let lane = IngestLane(logger: logger, connect: connect)
         lane.start()
         let metrics = GatewayMetrics()
-        let credentials = Credentials(settings.meta?.tokens ?? [:])
-        if let meta = settings.meta, !meta.tokens.isEmpty {
+        let credentials = Credentials(settings.tokens)
+        var posters: [any PlatformPoster] = []
+        if let meta = settings.meta {
+            // One publishing worker per platform with an account that has a token.
+            let publishing = meta.accounts.filter { meta.tokens[$0.id] != nil }
+            for platform in Set(publishing.map(\.platform)).sorted(by: { $0.rawValue < $1.rawValue }) {
+                posters.append(MetaPoster(platform: platform, metaAccounts: publishing.filter { $0.platform == platform }, apiBase: meta.apiBase))
+            }
+        }
+        if let mastodon = settings.mastodon, !mastodon.accounts.isEmpty {
+            posters.append(MastodonPoster(mastodonAccounts: mastodon.accounts))
+            for account in mastodon.accounts {
+                let poller = MastodonPoller(account: account, credentials: credentials, lane: lane,
+                                            cursor: try CursorFile(directory: settings.stateDirectory, name: "mastodon-\(account.id)"),
+                                            metrics: metrics, logger: logger, ingestTimeout: settings.ingestTimeout)
+                Task { await poller.run() }
+            }
+        }
+        if !posters.isEmpty {
             let journal = try PostedJournal(directory: settings.stateDirectory)
             let connectWorker = try Self.workerConnector(settings)
-            // One publishing worker per platform with an account that has a token.
-            for platform in Set(meta.accounts.filter { meta.tokens[$0.id] != nil }.map(\.platform)).sorted(by: { $0.rawValue < $1.rawValue }) {
-                OutboundWorker(platform: platform, accounts: meta.accounts.filter { $0.platform == platform && meta.tokens[$0.id] != nil },
-                               apiBase: meta.apiBase, credentials: credentials, journal: journal, metrics: metrics, logger: logger,
+            for poster in posters {
+                OutboundWorker(poster: poster, credentials: credentials, journal: journal, metrics: metrics, logger: logger,
                                connect: connectWorker).start()
             }
         }
@@ -67,7 +82,8 @@ struct GatewayCommand: AsyncParsableCommand {
                 logger.notice("switchboard-gateway listening", metadata: [
                     "http.address": "\(tls == nil ? "http" : "https")://\(settings.listenHost):\(channel.localAddress?.port ?? settings.listenPort)",
                     "mdp.endpoint": "\(settings.brokerEndpoint)",
-                    "meta.accounts": "\(settings.meta?.accounts.count ?? 0)", "generic": "\(settings.generic != nil)",
+                    "meta.accounts": "\(settings.meta?.accounts.count ?? 0)", "mastodon.accounts": "\(settings.mastodon?.accounts.count ?? 0)",
+                    "generic": "\(settings.generic != nil)",
                 ])
             },
             logger: logger
@@ -92,8 +108,8 @@ struct GatewayCommand: AsyncParsableCommand {
                     }
                     try tls.replace(with: renewed)
                 }
-                credentials.replace(with: fresh.meta?.tokens ?? [:])
-                logger.notice("credentials reloaded", metadata: ["accounts": "\(fresh.meta?.tokens.count ?? 0)", "tls": "\(tls != nil)"])
+                credentials.replace(with: fresh.tokens)
+                logger.notice("credentials reloaded", metadata: ["accounts": "\(fresh.tokens.count)", "tls": "\(tls != nil)"])
             } catch {
                 logger.error("credentials not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
             }

@@ -14,6 +14,7 @@ final class GatewayMetrics: Sendable {
         "switchboard_gateway_items_total": ("counter", "Items of deliveries, by platform and outcome (accepted, duplicate, threaded, rejected, unanswered, own_message, unknown_account, ignored)."),
         "switchboard_gateway_bad_signatures_total": ("counter", "Deliveries refused for a missing or wrong signature, by source."),
         "switchboard_gateway_posts_total": ("counter", "Messages to citizens, by platform and result (posted, or failed with its code)."),
+        "switchboard_gateway_polls_total": ("counter", "Polls of a platform that is read by asking (Mastodon), by platform and official account."),
         "switchboard_gateway_rate_limit_waits_total": ("counter", "Times posting waited for a platform's rate limit or a passing fault, by platform."),
         "switchboard_gateway_rate_limit_wait_seconds_total": ("counter", "Seconds accounts waited for a platform's rate limit or a passing fault, by platform."),
     ]

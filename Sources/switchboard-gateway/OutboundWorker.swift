@@ -40,7 +40,7 @@ final class Credentials: Sendable {
         refused.withLock { for id in changed { $0.removeValue(forKey: id) } }
     }
 
-    func markRefused(_ account: MetaAccount, reason: String) {
+    func markRefused(_ account: PostingAccount, reason: String) {
         refused.withLock { $0[account.id] = $0[account.id] ?? Refusal(platform: account.platform, handle: account.handle, reason: reason, since: Date()) }
     }
 
@@ -63,8 +63,7 @@ final class OutboundWorker: Sendable {
     static let credit = 100
 
     let platform: Platform
-    private let accounts: [MetaAccount]
-    private let apiBase: String
+    private let poster: any PlatformPoster
     private let credentials: Credentials
     private let journal: PostedJournal
     private let metrics: GatewayMetrics
@@ -79,17 +78,17 @@ final class OutboundWorker: Sendable {
     /// Answers the lanes finished, for the socket's thread to send.
     private let finished = Mutex<[(message: String, answer: [UInt8])]>([])
 
-    init(platform: Platform, accounts: [MetaAccount], apiBase: String, credentials: Credentials, journal: PostedJournal,
+    init(poster: any PlatformPoster, credentials: Credentials, journal: PostedJournal,
          metrics: GatewayMetrics, logger: Logger, connect: @escaping @Sendable (String, Int) throws -> MajordomoWorker) {
-        self.platform = platform
-        self.accounts = accounts
-        self.apiBase = apiBase
+        platform = poster.platform
+        self.poster = poster
         self.credentials = credentials
         self.journal = journal
         self.metrics = metrics
         self.logger = logger
         self.connect = connect
-        lanes = Dictionary(accounts.map { ($0.id, DispatchQueue(label: "switchboard-gateway-\(platform.rawValue)-\($0.id)")) },
+        let platform = poster.platform
+        lanes = Dictionary(poster.accounts.map { ($0.id, DispatchQueue(label: "switchboard-gateway-\(platform.rawValue)-\($0.id)")) },
                            uniquingKeysWith: { first, _ in first })
     }
 
@@ -148,14 +147,14 @@ final class OutboundWorker: Sendable {
         }
     }
 
-    private func account(named handle: String) -> MetaAccount? {
+    private func account(named handle: String) -> PostingAccount? {
         let wanted = handle.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "@ "))
-        return accounts.first { $0.handle.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "@ ")) == wanted }
+        return poster.accounts.first { $0.handle.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "@ ")) == wanted }
     }
 
     /// Posts one message, waiting out rate limits and refused tokens on this account's
     /// lane; returns what the broker is told.
-    private func publish(_ post: OutboundPost, from account: MetaAccount?) -> [UInt8] {
+    private func publish(_ post: OutboundPost, from account: PostingAccount?) -> [UInt8] {
         switch journal.state(of: post.messageID) {
         case .posted(let id)?:
             // Posted before a crash: the broker hears it now, and nothing is posted again.
@@ -168,13 +167,9 @@ final class OutboundWorker: Sendable {
         }
         guard let account else {
             return refuse(post, PublishRefusal(code: .rejectedByPlatform, reason: "this gateway has no credentials for \(post.account) on "
-                + "\(platform.rawValue); add it with a token under meta.accounts and reload the gateway"))
+                + "\(platform.rawValue); add it with a token to the gateway's configuration and reload the gateway"))
         }
-        let call: MetaPublishing.Call
-        switch MetaPublishing.call(for: post, account: account) {
-        case .success(let planned): call = planned
-        case .failure(let refusal): return refuse(post, refusal)
-        }
+        if let refusal = poster.check(post, from: account) { return refuse(post, refusal) }
         var backoff: TimeInterval = 1
         while true {
             guard !credentials.isRefused(account.id), let token = credentials.token(for: account.id) else {
@@ -188,9 +183,7 @@ final class OutboundWorker: Sendable {
                 Thread.sleep(forTimeInterval: 1)
                 continue
             }
-            let (status, answer, retryAfter) = send(call, token: token)
-            let result = status == 0 ? .retry(after: nil, reason: "the platform did not answer") : MetaPublishing.result(status: status, body: answer, retryAfter: retryAfter)
-            switch result {
+            switch poster.post(post, from: account, token: token) {
             case .posted(let id):
                 do { try journal.posted(post.messageID, as: id) } catch { logger.critical("\(error)") }
                 metrics.add("switchboard_gateway_posts_total", [("platform", platform.rawValue), ("result", "posted")])
@@ -233,24 +226,5 @@ final class OutboundWorker: Sendable {
         var answer = ["status": "posted"]
         if let id, !id.isEmpty { answer["external_id"] = id }
         return Array((try? encoder.encode(answer)) ?? Data())
-    }
-
-    /// One HTTPS call; status 0 when the platform did not answer.
-    private func send(_ call: MetaPublishing.Call, token: [UInt8]) -> (Int, [UInt8], String?) {
-        guard let url = URL(string: "\(apiBase)/\(call.path)") else { return (0, [], nil) }
-        var request = URLRequest(url: url, timeoutInterval: 15)
-        request.httpMethod = "POST"
-        request.httpBody = Data(call.body)
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("Bearer " + String(decoding: token, as: UTF8.self), forHTTPHeaderField: "Authorization")
-        let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<(Int, [UInt8], String?)>((0, [], nil))
-        URLSession.shared.dataTask(with: request) { data, response, _ in
-            let http = response as? HTTPURLResponse
-            outcome.withLock { $0 = (http?.statusCode ?? 0, Array(data ?? Data()), http?.value(forHTTPHeaderField: "Retry-After")) }
-            done.signal()
-        }.resume()
-        done.wait()
-        return outcome.withLock { $0 }
     }
 }

@@ -14,18 +14,7 @@ public enum MetaPublishing {
     }
 
     /// What the platform's answer means.
-    public enum Result: Equatable, Sendable {
-        /// Posted, as this id on the platform.
-        case posted(externalID: String?)
-        /// Throttled or a passing fault: wait (as the platform says, when it does) and
-        /// post again; nothing was posted.
-        case retry(after: TimeInterval?, reason: String)
-        /// The account's token was refused (expired, revoked): the account waits for new
-        /// credentials; the message is neither lost nor failed.
-        case reauthorize(reason: String)
-        /// Refused for good: the agent sees the code and the reason.
-        case failed(ErrorCode, reason: String)
-    }
+    public typealias Result = PublishOutcome
 
     /// The longest text each kind of message takes.
     static func limit(_ platform: Platform, direct: Bool) -> Int {

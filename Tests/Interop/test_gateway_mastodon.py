@@ -1,0 +1,140 @@
+"""switchboard-gateway reading a Mastodon account by asking, against a local server that
+speaks the Mastodon API: every mention once, across a stop and a crash (no gap, no
+duplicate), HTML as plain text, and replies posted as the citizen wrote (a direct
+mention answered direct), once, through a rate limit."""
+import datetime
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import daemon_binary
+from mastodon_api import MastodonAPI
+from mdp import Client
+from test_gateway import Broker, free_port, request, wait_for, write_secret
+
+HANDLE = "@city@riverton.social"
+
+
+class City:
+    def __init__(self, ctx):
+        self.work = tempfile.mkdtemp(prefix="switchboard-mastodon-")
+        self.api = MastodonAPI()
+        self.broker = Broker(free_port(), os.path.join(self.work, "data"))
+        os.makedirs(self.broker.data)
+        self.broker.start()
+        self.client = Client(ctx, self.broker.endpoint)
+        self.http = free_port()
+        self.base = f"http://127.0.0.1:{self.http}"
+        self.config = os.path.join(self.work, "gateway.yaml")
+        with open(self.config, "w") as f:
+            f.write(f"""broker:
+  endpoint: {self.broker.endpoint}
+listen: 127.0.0.1:{self.http}
+state: {os.path.join(self.work, "state")}
+mastodon:
+  accounts:
+    - {{ instance: {self.api.base}, handle: "{HANDLE}", token_file: {write_secret(self.work, "mastodon-token", b"m-token")}, poll_every: 1 }}
+""")
+        self.gateway = None
+
+    def start_gateway(self, wait=True, **env):
+        self.gateway = subprocess.Popen([os.path.join(os.path.dirname(daemon_binary()), "switchboard-gateway"), "--config", self.config],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env})
+        if wait:
+                wait_for("the gateway listens", lambda: request(self.base + "/healthz")[0] in (200, 503))
+
+    def stop_gateway(self):
+        self.gateway.terminate()
+        self.gateway.wait(timeout=15)
+
+    def stop(self):
+        if self.gateway and self.gateway.poll() is None:
+            self.gateway.kill()
+            self.gateway.wait()
+        self.broker.stop()
+        self.api.stop()
+
+    def inquiries(self):
+        _, body = self.client.request("sb.agent.list", json.dumps({"agent": "ops", "state": "all", "limit": 1000}).encode())
+        return json.loads(body[0])["inquiries"]
+
+    def cli(self, *args):
+        return subprocess.run([os.path.join(os.path.dirname(daemon_binary()), "switchboard"), *args, "--endpoint", self.broker.endpoint,
+                               "--agent", "ana", "--department", "front-office"], capture_output=True, text=True, timeout=30)
+
+    def cursor_set(self):
+        return os.path.exists(os.path.join(self.work, "state", "cursors", "mastodon-city_riverton.social"))
+
+
+@pytest.fixture
+def city(ctx):
+    c = City(ctx)
+    yield c
+    c.stop()
+
+
+def test_mentions_made_while_the_gateway_was_stopped_arrive_once_each(city):
+    city.start_gateway()
+    wait_for("the gateway has its cursor", city.cursor_set)
+    city.stop_gateway()
+    first = city.api.mention('<p>Hello <span class="h-card"><a href="https://riverton.social/@city" class="u-url mention">@<span>city</span></a>'
+                             '</span> the lamp &amp; the bench</p><p>on Elm St<br>since Monday <a href="https://riverton.gov/lights">'
+                             '<span class="invisible">https://</span><span class="">riverton.gov/lights</span></a></p>')
+    for n in range(129):
+        city.api.mention(f"<p>mention {n}</p>")
+    city.start_gateway()
+    wait_for("130 mentions are inquiries", lambda: len(city.inquiries()) >= 130, seconds=90)
+    items = city.inquiries()
+    assert len(items) == 130, "no gap and no duplicate across three pages"
+    shown = json.loads(city.cli("show", next(i["case"] for i in items if i["preview"].startswith("Hello")), "--json").stdout)
+    assert shown["inquiry"]["text"] == "Hello @city the lamp & the bench\n\non Elm St\nsince Monday https://riverton.gov/lights"
+    assert shown["inquiry"]["author"]["handle"] == "@ana@elsewhere.social"
+    assert shown["inquiry"]["source"]["external_id"] == first
+    _, metrics = request(city.base + "/metrics")
+    assert 'switchboard_gateway_polls_total{platform="mastodon",account="@city@riverton.social"}' in metrics
+
+
+def test_a_gateway_killed_before_its_cursor_moved_reads_the_page_again_and_nothing_twice(city):
+    city.start_gateway()
+    wait_for("the gateway has its cursor", city.cursor_set)
+    city.stop_gateway()
+    for n in range(5):
+        city.api.mention(f"<p>crash {n}</p>")
+    city.start_gateway(wait=False, SWITCHBOARD_GATEWAY_TEST_EXIT_BEFORE_CURSOR="1")
+    city.gateway.wait(timeout=30)
+    assert city.gateway.returncode == 71, "stopped after the broker's acknowledgement, before the cursor moved"
+    assert len(city.inquiries()) == 5
+    city.start_gateway()
+    wait_for("the page is read again", lambda: request(city.base + "/metrics")[1].count('outcome="duplicate"} 5') == 1)
+    assert len(city.inquiries()) == 5, "the broker's deduplication keeps one inquiry each"
+
+
+def test_a_direct_mention_is_answered_direct_once_through_a_rate_limit(city):
+    city.start_gateway()
+    wait_for("the gateway has its cursor", city.cursor_set)
+    status = city.api.mention("<p>@city my tax number, privately please</p>", visibility="direct")
+    wait_for("the mention is an inquiry", lambda: len(city.inquiries()) == 1)
+    case = city.inquiries()[0]["case"]
+    reset = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    city.api.script.append((429, {"error": "Too many requests"}, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}))
+    assert city.cli("claim", case).returncode == 0
+    replied = city.cli("reply", case, "--via", HANDLE, "We have sent it to you. Case {case}.")
+    assert replied.returncode == 0, replied.stderr
+
+    def conversation():
+        return json.loads(city.cli("show", case, "--json").stdout)["conversation"]
+    wait_for("the reply is posted", lambda: conversation()[-1]["message_status"] == "posted", seconds=60)
+    posts = city.api.posts
+    assert len(posts) == 2, "refused once by the rate limit, then posted once"
+    post = posts[-1]
+    assert post["path"] == "/api/v1/statuses" and post["token"] == "Bearer m-token"
+    assert post["body"] == {"status": f"@ana@elsewhere.social We have sent it to you. Case {case}.", "in_reply_to_id": status,
+                            "visibility": "direct"}
+    key = post["idempotency_key"]
+    assert key and posts[0]["idempotency_key"] == key, "the same key on every try, so a second try is not a second post"
+    with open(os.path.join(city.work, "state", "posted.journal")) as f:
+        assert f"posted {key} " in f.read(), "the key is the message's id, as the gateway's journal records it"
+    assert conversation()[-1]["external_id"] in city.api.statuses
