@@ -35,6 +35,7 @@ public struct GatewayConfiguration: Sendable {
     public var listenPort = 8443
     public var meta: Meta?
     public var mastodon: Mastodon?
+    public var x: X?
     public var generic: Generic?
     /// Where the gateway keeps what it posted (`posted.journal`), so that nothing is
     /// posted twice across a crash.
@@ -69,10 +70,20 @@ public struct GatewayConfiguration: Sendable {
         public var tokens: [String: Secret]
     }
 
+    public struct X: Sendable {
+        public var accounts: [XAccount]
+        /// Each account's OAuth 2.0 user access token, by account id (``XAccount/id``).
+        public var tokens: [String: Secret]
+        /// The API's base URL (a test or staging server may stand in for it).
+        public var apiBase = "https://api.x.com"
+        /// The app's consumer secret, for the Account Activity webhook (absent: polling only).
+        public var consumerSecret: Secret?
+    }
+
     /// Every publishing token, by account id: Meta's by page, Instagram or phone number
-    /// id, Mastodon's by handle.
+    /// id, Mastodon's by handle, X's by user id.
     public var tokens: [String: Secret] {
-        (meta?.tokens ?? [:]).merging(mastodon?.tokens ?? [:]) { first, _ in first }
+        (meta?.tokens ?? [:]).merging(mastodon?.tokens ?? [:]) { first, _ in first }.merging(x?.tokens ?? [:]) { first, _ in first }
     }
 
     public struct Generic: Sendable {
@@ -187,13 +198,47 @@ public struct GatewayConfiguration: Sendable {
             try mastodon.rejectUnknown()
             configuration.mastodon = Mastodon(accounts: accounts, tokens: tokens)
         }
+        if var x = try top.mapping("x") {
+            var accounts: [XAccount] = []
+            var tokens: [String: Secret] = [:]
+            for (index, node) in (try x.list("accounts")).enumerated() {
+                var fields = Fields(node, path: "x.accounts[\(index)]")
+                guard let userID = try fields.string("user_id"), !userID.isEmpty, userID.allSatisfy(\.isNumber) else {
+                    throw fields.error("user_id", "the account's numeric user id is required (GET /2/users/me shows it)")
+                }
+                guard let handle = try fields.string("handle") else {
+                    throw fields.error("handle", "the handle the broker's registry knows the account by is required, such as @RivertonCity")
+                }
+                var account = XAccount(userID: userID, handle: handle)
+                if let seconds = try fields.number("poll_every") {
+                    guard seconds >= 1, seconds <= 3_600 else { throw fields.error("poll_every", "poll_every must be 1 to 3600 seconds") }
+                    account.pollEvery = seconds
+                }
+                tokens[account.id] = try fields.secret("token", environment: environment)
+                try fields.rejectUnknown()
+                if accounts.contains(where: { $0.userID == userID }) { throw fields.error("user_id", "user id \(userID) is configured twice") }
+                accounts.append(account)
+            }
+            var settings = X(accounts: accounts, tokens: tokens)
+            if let apiBase = try x.string("api_base") {
+                guard apiBase.hasPrefix("https://") || apiBase.hasPrefix("http://127.") || apiBase.hasPrefix("http://localhost") else {
+                    throw x.error("api_base", "api_base must be an https:// URL (plain http only on loopback, for a test server)")
+                }
+                settings.apiBase = apiBase.hasSuffix("/") ? String(apiBase.dropLast()) : apiBase
+            }
+            if x.has("consumer_secret") || x.has("consumer_secret_file") || x.has("consumer_secret_env") {
+                settings.consumerSecret = try x.secret("consumer_secret", environment: environment)
+            }
+            try x.rejectUnknown()
+            configuration.x = settings
+        }
         if var generic = try top.mapping("generic") {
             configuration.generic = Generic(secret: try generic.secret("secret", environment: environment))
             try generic.rejectUnknown()
         }
         try top.rejectUnknown()
-        guard configuration.meta != nil || configuration.mastodon != nil || configuration.generic != nil else {
-            throw ConfigurationError(line: nil, field: nil, message: "nothing to serve: configure meta, mastodon, generic, or several")
+        guard configuration.meta != nil || configuration.mastodon != nil || configuration.x != nil || configuration.generic != nil else {
+            throw ConfigurationError(line: nil, field: nil, message: "nothing to serve: configure meta, mastodon, x, generic, or several")
         }
         return configuration
     }

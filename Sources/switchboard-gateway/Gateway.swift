@@ -60,6 +60,15 @@ struct GatewayCommand: AsyncParsableCommand {
                 Task { await poller.run() }
             }
         }
+        if let x = settings.x, !x.accounts.isEmpty {
+            posters.append(XPoster(xAccounts: x.accounts, apiBase: x.apiBase))
+            for account in x.accounts {
+                let poller = XPoller(account: account, apiBase: x.apiBase, credentials: credentials, lane: lane,
+                                     cursor: try CursorFile(directory: settings.stateDirectory, name: account.id),
+                                     metrics: metrics, logger: logger, ingestTimeout: settings.ingestTimeout)
+                Task { await poller.run() }
+            }
+        }
         if !posters.isEmpty {
             let journal = try PostedJournal(directory: settings.stateDirectory)
             let connectWorker = try Self.workerConnector(settings)

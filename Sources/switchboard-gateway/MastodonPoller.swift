@@ -21,25 +21,10 @@ struct MastodonPoller: Sendable {
 
     func run() async {
         var own: String?
-        while !Task.isCancelled {
-            let wait: TimeInterval
-            do {
-                if own == nil { own = try ownAccountID() }
-                try await pollOnce(ownAccountID: own)
-                wait = account.pollEvery
-            } catch let pause as Pause {
-                wait = pause.seconds
-            } catch {
-                logger.warning("polling mastodon failed; trying again", metadata: ["account": "\(account.handle)", "error": "\(error)"])
-                wait = min(account.pollEvery, 10)
-            }
-            try? await Task.sleep(for: .milliseconds(Int64(wait * 1_000)))
+        await Polling.loop(every: account.pollEvery, platform: "mastodon", account: account.handle, logger: logger) {
+            if own == nil { own = try ownAccountID() }
+            try await pollOnce(ownAccountID: own)
         }
-    }
-
-    /// Why polling stops for a while: a rate limit or a refused token.
-    struct Pause: Error {
-        var seconds: TimeInterval
     }
 
     /// Reads every page newer than the cursor, in order.
@@ -69,7 +54,7 @@ struct MastodonPoller: Sendable {
                 // of a page but before the cursor moves past it.
                 exit(71)
             }
-            position = MastodonID.newest(items.map(\.notificationID), after: position)
+            position = SnowflakeID.newest(items.map(\.notificationID), after: position)
             try cursor.save(position)
             // Newer pages: the Link header's prev, else on from the new cursor.
             next = LinkHeader.url(answer.headers["link"], rel: "prev")
@@ -93,32 +78,76 @@ struct MastodonPoller: Sendable {
         return (try? JSONValue.parse(answer.body))?["id"]?.stringValue
     }
 
-    /// A GET with the account's token: a refused token marks the account, a rate limit
-    /// pauses until its reset.
     private func get(_ address: String) throws -> PlatformHTTP.Answer {
+        try PollingGet(account: PostingAccount(platform: .mastodon, id: account.id, handle: account.handle), credentials: credentials,
+                       metrics: metrics, logger: logger).get(address) { headers in
+            // Mastodon sends no Retry-After: the window ends at X-RateLimit-Reset (ISO 8601).
+            headers["x-ratelimit-reset"].flatMap(CalendarDate.parse).map { $0.timeIntervalSinceNow }
+        }
+    }
+}
+
+/// Why polling stops for a while: a rate limit or a refused token.
+struct Pause: Error {
+    var seconds: TimeInterval
+}
+
+/// The loop every polled account runs: a poll, then a wait (the account's period, a
+/// pause a rate limit or a refused token asked for, or a short one after a failure).
+enum Polling {
+    static func loop(every period: TimeInterval, platform: String, account: String, logger: Logger,
+                     _ poll: () async throws -> Void) async {
+        while !Task.isCancelled {
+            let wait: TimeInterval
+            do {
+                try await poll()
+                wait = period
+            } catch let pause as Pause {
+                wait = pause.seconds
+            } catch {
+                logger.warning("polling failed; trying again", metadata: ["platform": "\(platform)", "account": "\(account)", "error": "\(error)"])
+                wait = min(period, 10)
+            }
+            try? await Task.sleep(for: .milliseconds(Int64(wait * 1_000)))
+        }
+    }
+}
+
+/// A polled platform's GET with the account's token: a refused token marks the account
+/// (its polling and its replies wait for new credentials), a rate limit pauses the
+/// account until the platform's reset.
+struct PollingGet {
+    let account: PostingAccount
+    let credentials: Credentials
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    func get(_ address: String, resetIn: (_ headers: [String: String]) -> TimeInterval?) throws -> PlatformHTTP.Answer {
         guard !credentials.isRefused(account.id), let token = credentials.token(for: account.id) else { throw Pause(seconds: 1) }
         let answer = PlatformHTTP.call("GET", address, token: token)
         switch answer.status {
         case 200..<300:
             return answer
         case 401:
-            let said = (try? JSONValue.parse(answer.body))?["error"]?.stringValue ?? "HTTP 401"
-            credentials.markRefused(PostingAccount(platform: .mastodon, id: account.id, handle: account.handle),
-                                    reason: "the account's access token was refused: \(said)")
-            logger.error("a mastodon account needs re-authorisation; its mentions and replies wait until new credentials are given (SIGHUP reloads them)",
-                         metadata: ["account": "\(account.handle)"])
+            let document = try? JSONValue.parse(answer.body)
+            let said = document?["error"]?.stringValue ?? document?["detail"]?.stringValue ?? "HTTP 401"
+            credentials.markRefused(account, reason: "the account's access token was refused: \(said)")
+            logger.error("an account needs re-authorisation; its mentions and replies wait until new credentials are given (SIGHUP reloads them)",
+                         metadata: ["platform": "\(account.platform.rawValue)", "account": "\(account.handle)"])
             throw Pause(seconds: 1)
         case 429:
-            let reset = answer.headers["x-ratelimit-reset"].flatMap(CalendarDate.parse).map { max(1, $0.timeIntervalSinceNow) } ?? 60
-            metrics.add("switchboard_gateway_rate_limit_waits_total", [("platform", "mastodon")])
-            logger.warning("mastodon rate limit: polling waits", metadata: ["account": "\(account.handle)", "seconds": "\(Int(reset.rounded(.up)))"])
-            throw Pause(seconds: reset)
+            let seconds = max(1, resetIn(answer.headers) ?? 60)
+            metrics.add("switchboard_gateway_rate_limit_waits_total", [("platform", account.platform.rawValue)])
+            metrics.add("switchboard_gateway_rate_limit_wait_seconds_total", [("platform", account.platform.rawValue)], seconds)
+            logger.warning("rate limit: polling waits", metadata: ["platform": "\(account.platform.rawValue)", "account": "\(account.handle)",
+                                                                  "seconds": "\(Int(seconds.rounded(.up)))"])
+            throw Pause(seconds: seconds)
         default:
             throw PollError(description: "\(address.components(separatedBy: "?").first ?? address) answered HTTP \(answer.status)")
         }
     }
+}
 
-    struct PollError: Error, CustomStringConvertible {
-        let description: String
-    }
+struct PollError: Error, CustomStringConvertible {
+    let description: String
 }

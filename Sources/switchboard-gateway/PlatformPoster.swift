@@ -92,6 +92,26 @@ struct MastodonPoster: PlatformPoster {
     }
 }
 
+/// X: a reply under the citizen's post.
+struct XPoster: PlatformPoster {
+    let platform = Platform.x
+    let xAccounts: [XAccount]
+    let apiBase: String
+
+    var accounts: [PostingAccount] { xAccounts.map { PostingAccount(platform: .x, id: $0.id, handle: $0.handle) } }
+
+    func check(_ post: OutboundPost, from account: PostingAccount) -> PublishRefusal? {
+        if case .failure(let refusal) = XPublishing.reply(to: post) { return refusal }
+        return nil
+    }
+
+    func post(_ post: OutboundPost, from account: PostingAccount, token: [UInt8]) -> PublishOutcome {
+        guard case .success(let body) = XPublishing.reply(to: post) else { return .failed(.rejectedByPlatform, reason: "the gateway could not plan this post") }
+        let answer = PlatformHTTP.call("POST", "\(apiBase)/2/tweets", body: body, token: token)
+        return XPublishing.result(status: answer.status, body: answer.body, rateLimitReset: answer.headers["x-rate-limit-reset"], now: Date())
+    }
+}
+
 /// One blocking HTTPS call with a bearer token; status 0 when the platform did not answer.
 /// Header names come back lower-cased.
 enum PlatformHTTP {

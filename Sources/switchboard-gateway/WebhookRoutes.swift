@@ -44,6 +44,19 @@ struct WebhookRoutes: Sendable {
                 return await receiveMeta(body, signature: request.headers[HTTPField.Name("X-Hub-Signature-256")!], secret: meta.appSecret, webhook: webhook)
             }
         }
+        if let x = settings.x, let secret = x.consumerSecret {
+            // X's challenge-response check, at registration and hourly: answered at once.
+            router.get("webhooks/x") { request, _ in
+                guard let token = request.uri.queryParameters["crc_token"] else { return Self.text(.badRequest, "crc_token is missing\n") }
+                return Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(string: XActivity.crcResponse(token: String(token), consumerSecret: secret.bytes))))
+            }
+            router.post("webhooks/x") { request, _ in
+                var request = request
+                let body = Array(buffer: try await request.collectBody(upTo: Self.maxBody))
+                return await receiveX(body, signature: request.headers[HTTPField.Name("x-twitter-webhooks-signature")!], secret: secret, accounts: x.accounts)
+            }
+        }
         if let generic = settings.generic {
             router.post("webhooks/generic") { request, _ in
                 var request = request
@@ -105,6 +118,27 @@ struct WebhookRoutes: Sendable {
             }
         }
         return await ingest(envelopes.map(\.json), platforms: envelopes.map(\.source.platform.rawValue), source: "meta")
+    }
+
+    private func receiveX(_ body: [UInt8], signature: String?, secret: Secret, accounts: [XAccount]) async -> Response {
+        guard XActivity.isSigned(signature, body: body, consumerSecret: secret.bytes) else {
+            metrics.add("switchboard_gateway_bad_signatures_total", [("source", "x")])
+            metrics.add("switchboard_gateway_webhooks_total", [("source", "x"), ("result", "refused")])
+            logger.warning("webhook refused: missing or wrong x-twitter-webhooks-signature", metadata: ["source": "x", "bytes": "\(body.count)"])
+            return Self.text(.forbidden, "the signature does not match\n")
+        }
+        var envelopes: [Inquiry] = []
+        for item in XActivity.items(body, accounts: accounts) {
+            switch item {
+            case .inquiry(let envelope): envelopes.append(envelope)
+            case .ownPost: metrics.add("switchboard_gateway_items_total", [("platform", "x"), ("outcome", "own_message")])
+            case .unknownAccount(let id):
+                metrics.add("switchboard_gateway_items_total", [("platform", "x"), ("outcome", "unknown_account")])
+                logger.warning("webhook for an x account this gateway does not serve; add it under x.accounts", metadata: ["x.user_id": "\(id)"])
+            case .ignored(let what): metrics.add("switchboard_gateway_items_total", [("platform", "x"), ("outcome", "ignored"), ("kind", what)])
+            }
+        }
+        return await ingest(envelopes.map(\.json), platforms: envelopes.map(\.source.platform.rawValue), source: "x")
     }
 
     private func receiveGeneric(_ body: [UInt8], timestamp: String?, signature: String?, secret: Secret) async -> Response {

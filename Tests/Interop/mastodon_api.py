@@ -5,7 +5,9 @@ headers), and scripted answers such as a 429 with X-RateLimit-Reset."""
 import json
 import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from gateway_city import JSONHandler
 
 
 class MastodonAPI:
@@ -20,16 +22,7 @@ class MastodonAPI:
         self.next_id = 100000
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self, status, body, headers=None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in (headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JSONHandler):
 
             def do_GET(self):
                 url = urllib.parse.urlparse(self.path)
@@ -71,9 +64,6 @@ class MastodonAPI:
                               "in_reply_to_id": body.get("in_reply_to_id"), "account": api.own}
                     api.statuses[status["id"]] = status
                 self.answer(200, status)
-
-            def log_message(self, *args):
-                pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -5,68 +5,28 @@ mention answered direct), once, through a rate limit."""
 import datetime
 import json
 import os
-import subprocess
-import tempfile
 
 import pytest
 
-from conftest import daemon_binary
+from gateway_city import GatewayCity
 from mastodon_api import MastodonAPI
-from mdp import Client
-from test_gateway import Broker, free_port, request, wait_for, write_secret
+from test_gateway import request, wait_for, write_secret
 
 HANDLE = "@city@riverton.social"
 
 
-class City:
+class City(GatewayCity):
     def __init__(self, ctx):
-        self.work = tempfile.mkdtemp(prefix="switchboard-mastodon-")
+        super().__init__(ctx, "switchboard-mastodon-")
         self.api = MastodonAPI()
-        self.broker = Broker(free_port(), os.path.join(self.work, "data"))
-        os.makedirs(self.broker.data)
-        self.broker.start()
-        self.client = Client(ctx, self.broker.endpoint)
-        self.http = free_port()
-        self.base = f"http://127.0.0.1:{self.http}"
-        self.config = os.path.join(self.work, "gateway.yaml")
-        with open(self.config, "w") as f:
-            f.write(f"""broker:
-  endpoint: {self.broker.endpoint}
-listen: 127.0.0.1:{self.http}
-state: {os.path.join(self.work, "state")}
-mastodon:
+        self.servers.append(self.api)
+        self.configure(f"""mastodon:
   accounts:
     - {{ instance: {self.api.base}, handle: "{HANDLE}", token_file: {write_secret(self.work, "mastodon-token", b"m-token")}, poll_every: 1 }}
 """)
-        self.gateway = None
-
-    def start_gateway(self, wait=True, **env):
-        self.gateway = subprocess.Popen([os.path.join(os.path.dirname(daemon_binary()), "switchboard-gateway"), "--config", self.config],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env})
-        if wait:
-                wait_for("the gateway listens", lambda: request(self.base + "/healthz")[0] in (200, 503))
-
-    def stop_gateway(self):
-        self.gateway.terminate()
-        self.gateway.wait(timeout=15)
-
-    def stop(self):
-        if self.gateway and self.gateway.poll() is None:
-            self.gateway.kill()
-            self.gateway.wait()
-        self.broker.stop()
-        self.api.stop()
-
-    def inquiries(self):
-        _, body = self.client.request("sb.agent.list", json.dumps({"agent": "ops", "state": "all", "limit": 1000}).encode())
-        return json.loads(body[0])["inquiries"]
-
-    def cli(self, *args):
-        return subprocess.run([os.path.join(os.path.dirname(daemon_binary()), "switchboard"), *args, "--endpoint", self.broker.endpoint,
-                               "--agent", "ana", "--department", "front-office"], capture_output=True, text=True, timeout=30)
 
     def cursor_set(self):
-        return os.path.exists(os.path.join(self.work, "state", "cursors", "mastodon-city_riverton.social"))
+        return self.cursor("mastodon-city_riverton.social") is not None
 
 
 @pytest.fixture

@@ -4,39 +4,24 @@ across a crash between the platform's answer and the broker's acknowledgement), 
 closed 24-hour window shown to the agent as a failure with its reason, and a refused
 token that holds the account's replies until new credentials come."""
 import json
-import os
 import signal
-import subprocess
-import tempfile
 import time
 
 import pytest
 import zmq
 
-from conftest import daemon_binary
 from graph_api import GraphAPI
-from mdp import Client
-from test_gateway import APP_SECRET, Broker, free_port, meta_post, request, wait_for, write_secret
+from gateway_city import GatewayCity
+from test_gateway import APP_SECRET, meta_post, request, wait_for, write_secret
 
 
-class City:
+class City(GatewayCity):
     def __init__(self, ctx):
-        self.work = tempfile.mkdtemp(prefix="switchboard-publishing-")
+        super().__init__(ctx, "switchboard-publishing-")
         self.graph = GraphAPI()
-        self.broker = Broker(free_port(), os.path.join(self.work, "data"))
-        os.makedirs(self.broker.data)
-        self.broker.start()
-        self.client = Client(ctx, self.broker.endpoint)
+        self.servers.append(self.graph)
         self.token = write_secret(self.work, "page-token", b"token-1")
-        self.http = free_port()
-        self.base = f"http://127.0.0.1:{self.http}"
-        self.config = os.path.join(self.work, "gateway.yaml")
-        with open(self.config, "w") as f:
-            f.write(f"""broker:
-  endpoint: {self.broker.endpoint}
-listen: 127.0.0.1:{self.http}
-state: {os.path.join(self.work, "state")}
-meta:
+        self.configure(f"""meta:
   api_base: {self.graph.base}
   app_secret_file: {write_secret(self.work, "app-secret", APP_SECRET)}
   verify_token_file: {write_secret(self.work, "verify-token", b"v")}
@@ -44,24 +29,6 @@ meta:
     - {{ platform: facebook, id: "1001", handle: RivertonCityHall, token_file: {self.token} }}
     - {{ platform: facebook, id: "1002", handle: RivertonParks, token_file: {write_secret(self.work, "parks-token", b"parks-1")} }}
 """)
-        self.gateway = None
-
-    def start_gateway(self, **env):
-        self.gateway = subprocess.Popen([os.path.join(os.path.dirname(daemon_binary()), "switchboard-gateway"), "--config", self.config],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **env})
-        wait_for("the gateway listens", lambda: request(self.base + "/healthz")[0] in (200, 503))
-
-    def stop(self):
-        if self.gateway and self.gateway.poll() is None:
-            self.gateway.kill()
-            self.gateway.wait()
-        if self.broker.process.poll() is None:
-            self.broker.stop()
-        self.graph.stop()
-
-    def cli(self, *args):
-        return subprocess.run([os.path.join(os.path.dirname(daemon_binary()), "switchboard"), *args, "--endpoint", self.broker.endpoint,
-                               "--agent", "ana", "--department", "front-office"], capture_output=True, text=True, timeout=30)
 
     def message_from_citizen(self, mid, text, page="1001"):
         body = json.dumps({"object": "page", "entry": [{"id": page, "time": 1764750000, "messaging": [

@@ -40,8 +40,8 @@ import Testing
     }
 
     @Test func idsCompareAsNumbersAndTheLinkHeaderIsRead() {
-        #expect(MastodonID.isOlder("99", than: "100") && !MastodonID.isOlder("100", than: "99"))
-        #expect(MastodonID.newest(["7", "120", "35"], after: "100") == "120")
+        #expect(SnowflakeID.isOlder("99", than: "100") && !SnowflakeID.isOlder("100", than: "99"))
+        #expect(SnowflakeID.newest(["7", "120", "35"], after: "100") == "120")
         let link = #"<https://r.social/api/v1/notifications?max_id=10>; rel="next", <https://r.social/api/v1/notifications?min_id=50>; rel="prev""#
         #expect(LinkHeader.url(link, rel: "prev") == "https://r.social/api/v1/notifications?min_id=50")
         #expect(LinkHeader.url(nil, rel: "prev") == nil)

@@ -79,12 +79,13 @@ public enum MastodonMentions {
             )
             return .inquiry(notificationID: id, inquiry)
         }
-        return items.sorted { MastodonID.isOlder($0.notificationID, than: $1.notificationID) }
+        return items.sorted { SnowflakeID.isOlder($0.notificationID, than: $1.notificationID) }
     }
 }
 
-/// Mastodon's ids are decimal strings that grow with time (snowflakes): compared as numbers.
-public enum MastodonID {
+/// Mastodon's and X's ids are decimal strings that grow with time (snowflakes): compared
+/// as numbers.
+public enum SnowflakeID {
     public static func isOlder(_ a: String, than b: String) -> Bool {
         a.count != b.count ? a.count < b.count : a < b
     }
