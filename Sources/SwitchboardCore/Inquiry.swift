@@ -2,7 +2,7 @@ import Foundation
 
 /// The social platforms an inquiry can come from.
 public enum Platform: String, CaseIterable, Codable, Sendable {
-    case facebook, x, instagram, mastodon, youtube, linkedin, whatsapp, web, email
+    case facebook, x, instagram, mastodon, youtube, linkedin, whatsapp, web, email, bluesky
 }
 
 /// How urgent an inquiry is; the department queue serves higher priorities first.

@@ -36,6 +36,7 @@ public struct GatewayConfiguration: Sendable {
     public var meta: Meta?
     public var mastodon: Mastodon?
     public var x: X?
+    public var bluesky: Bluesky?
     public var generic: Generic?
     /// Where the gateway keeps what it posted (`posted.journal`), so that nothing is
     /// posted twice across a crash.
@@ -80,10 +81,18 @@ public struct GatewayConfiguration: Sendable {
         public var consumerSecret: Secret?
     }
 
-    /// Every publishing token, by account id: Meta's by page, Instagram or phone number
-    /// id, Mastodon's by handle, X's by user id.
+    public struct Bluesky: Sendable {
+        public var accounts: [BlueskyAccount]
+        /// Each account's app password, by account id (``BlueskyAccount/id``).
+        public var passwords: [String: Secret]
+    }
+
+    /// Every credential, by account id: Meta's tokens by page, Instagram or phone number
+    /// id, Mastodon's by handle, X's by user id, Bluesky's app passwords by handle.
     public var tokens: [String: Secret] {
-        (meta?.tokens ?? [:]).merging(mastodon?.tokens ?? [:]) { first, _ in first }.merging(x?.tokens ?? [:]) { first, _ in first }
+        [meta?.tokens, mastodon?.tokens, x?.tokens, bluesky?.passwords].compactMap { $0 }.reduce(into: [:]) { all, more in
+            all.merge(more) { first, _ in first }
+        }
     }
 
     public struct Generic: Sendable {
@@ -232,13 +241,40 @@ public struct GatewayConfiguration: Sendable {
             try x.rejectUnknown()
             configuration.x = settings
         }
+        if var bluesky = try top.mapping("bluesky") {
+            var accounts: [BlueskyAccount] = []
+            var passwords: [String: Secret] = [:]
+            for (index, node) in (try bluesky.list("accounts")).enumerated() {
+                var fields = Fields(node, path: "bluesky.accounts[\(index)]")
+                let service = try fields.string("service") ?? "https://bsky.social"
+                guard service.hasPrefix("https://") || service.hasPrefix("http://127.") || service.hasPrefix("http://localhost") else {
+                    throw fields.error("service", "service must be an https:// URL (plain http only on loopback, for a test server)")
+                }
+                guard let handle = try fields.string("handle") else {
+                    throw fields.error("handle", "the handle the broker's registry knows the account by is required, such as @riverton.bsky.social")
+                }
+                var account = BlueskyAccount(service: service.hasSuffix("/") ? String(service.dropLast()) : service, handle: handle)
+                if let seconds = try fields.number("poll_every") {
+                    guard seconds >= 1, seconds <= 3_600 else { throw fields.error("poll_every", "poll_every must be 1 to 3600 seconds") }
+                    account.pollEvery = seconds
+                }
+                // An app password (Settings, Privacy and security, App passwords), never the account's own.
+                passwords[account.id] = try fields.secret("app_password", environment: environment)
+                try fields.rejectUnknown()
+                if accounts.contains(where: { $0.id == account.id }) { throw fields.error("handle", "\(handle) is configured twice") }
+                accounts.append(account)
+            }
+            try bluesky.rejectUnknown()
+            configuration.bluesky = Bluesky(accounts: accounts, passwords: passwords)
+        }
         if var generic = try top.mapping("generic") {
             configuration.generic = Generic(secret: try generic.secret("secret", environment: environment))
             try generic.rejectUnknown()
         }
         try top.rejectUnknown()
-        guard configuration.meta != nil || configuration.mastodon != nil || configuration.x != nil || configuration.generic != nil else {
-            throw ConfigurationError(line: nil, field: nil, message: "nothing to serve: configure meta, mastodon, x, generic, or several")
+        guard configuration.meta != nil || configuration.mastodon != nil || configuration.x != nil || configuration.bluesky != nil
+            || configuration.generic != nil else {
+            throw ConfigurationError(line: nil, field: nil, message: "nothing to serve: configure meta, mastodon, x, bluesky, generic, or several")
         }
         return configuration
     }

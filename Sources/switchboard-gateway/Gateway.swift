@@ -69,6 +69,15 @@ struct GatewayCommand: AsyncParsableCommand {
                 Task { await poller.run() }
             }
         }
+        if let bluesky = settings.bluesky, !bluesky.accounts.isEmpty {
+            let sessions = bluesky.accounts.map { BlueskySession(account: $0, credentials: credentials, logger: logger) }
+            posters.append(BlueskyPoster(sessions: sessions))
+            for session in sessions {
+                let poller = BlueskyPoller(session: session, lane: lane, cursor: try CursorFile(directory: settings.stateDirectory, name: session.account.id),
+                                           metrics: metrics, logger: logger, ingestTimeout: settings.ingestTimeout)
+                Task { await poller.run() }
+            }
+        }
         if !posters.isEmpty {
             let journal = try PostedJournal(directory: settings.stateDirectory)
             let connectWorker = try Self.workerConnector(settings)

@@ -40,20 +40,8 @@ struct MastodonPoller: Sendable {
                 if case .inquiry(_, let inquiry) = item { return inquiry.json }
                 return nil
             }
-            let outcome = await lane.ingest(envelopes, timeout: ingestTimeout)
-            guard outcome.stored else {
-                // Not all stored: the cursor stays, and this page is read again next time.
-                logger.warning("the broker did not acknowledge a page of mentions; it is read again at the next poll",
-                               metadata: ["account": "\(account.handle)", "unanswered": "\(outcome.unanswered)"])
-                throw Pause(seconds: min(account.pollEvery, 5))
-            }
-            metrics.add("switchboard_gateway_items_total", [("platform", "mastodon"), ("outcome", "accepted")], outcome.accepted + outcome.threaded)
-            metrics.add("switchboard_gateway_items_total", [("platform", "mastodon"), ("outcome", "duplicate")], outcome.duplicate)
-            if ProcessInfo.processInfo.environment["SWITCHBOARD_GATEWAY_TEST_EXIT_BEFORE_CURSOR"] == "1" {
-                // Fault injection for the crash test: stop after the broker's acknowledgement
-                // of a page but before the cursor moves past it.
-                exit(71)
-            }
+            try await Polling.store(envelopes, platform: "mastodon", account: account.handle, lane: lane, timeout: ingestTimeout,
+                                    retryIn: account.pollEvery, metrics: metrics, logger: logger)
             position = SnowflakeID.newest(items.map(\.notificationID), after: position)
             try cursor.save(position)
             // Newer pages: the Link header's prev, else on from the new cursor.
@@ -90,6 +78,29 @@ struct MastodonPoller: Sendable {
 /// Why polling stops for a while: a rate limit or a refused token.
 struct Pause: Error {
     var seconds: TimeInterval
+}
+
+extension Polling {
+    /// Hands envelopes to the broker, 100 at a time, oldest first; throws a short pause
+    /// unless the broker stored every one (the cursor then stays, and they are read again).
+    static func store(_ envelopes: [[UInt8]], platform: String, account: String, lane: IngestLane, timeout: TimeInterval,
+                      retryIn period: TimeInterval, metrics: GatewayMetrics, logger: Logger) async throws {
+        for start in stride(from: 0, to: envelopes.count, by: 100) {
+            let outcome = await lane.ingest(Array(envelopes[start..<min(start + 100, envelopes.count)]), timeout: timeout)
+            guard outcome.stored else {
+                logger.warning("the broker did not acknowledge what was read; it is read again at the next poll",
+                               metadata: ["platform": "\(platform)", "account": "\(account)", "unanswered": "\(outcome.unanswered)"])
+                throw Pause(seconds: min(period, 5))
+            }
+            metrics.add("switchboard_gateway_items_total", [("platform", platform), ("outcome", "accepted")], outcome.accepted + outcome.threaded)
+            metrics.add("switchboard_gateway_items_total", [("platform", platform), ("outcome", "duplicate")], outcome.duplicate)
+        }
+        if ProcessInfo.processInfo.environment["SWITCHBOARD_GATEWAY_TEST_EXIT_BEFORE_CURSOR"] == "1" {
+            // Fault injection for the crash tests: stop after the broker's acknowledgement,
+            // before the cursor moves past what it acknowledged.
+            exit(71)
+        }
+    }
 }
 
 /// The loop every polled account runs: a poll, then a wait (the account's period, a

@@ -112,6 +112,51 @@ struct XPoster: PlatformPoster {
     }
 }
 
+/// Bluesky: a reply in the citizen's thread, the citizen's post read first for its `cid`
+/// and its thread's root.
+struct BlueskyPoster: PlatformPoster {
+    let platform = Platform.bluesky
+    let sessions: [BlueskySession]
+
+    var accounts: [PostingAccount] { sessions.map(\.posting) }
+
+    func check(_ post: OutboundPost, from account: PostingAccount) -> PublishRefusal? {
+        guard let target = post.inReplyTo, !target.isEmpty else {
+            return PublishRefusal(code: .rejectedByPlatform, reason: "the message names no post to answer")
+        }
+        return BlueskyPublishing.checkLength(post.text)
+    }
+
+    func post(_ post: OutboundPost, from account: PostingAccount, token: [UInt8]) -> PublishOutcome {
+        guard let session = sessions.first(where: { $0.account.id == account.id }), let target = post.inReplyTo else {
+            return .failed(.rejectedByPlatform, reason: "the gateway could not plan this post")
+        }
+        do {
+            let uris = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? target
+            let read = try session.call("GET", "app.bsky.feed.getPosts?uris=\(uris)")
+            guard (200..<300).contains(read.status) else {
+                return BlueskyPublishing.result(status: read.status, body: read.body, rateLimitReset: read.headers["ratelimit-reset"], now: Date())
+            }
+            guard let parent = (try? JSONValue.parse(read.body))?["posts"]?[0], let repo = session.did else {
+                return .failed(.postUnavailable, reason: "not delivered: the citizen's post is gone (deleted, or blocked)")
+            }
+            let body: [UInt8]
+            switch BlueskyPublishing.record(post, repo: repo, parent: parent, now: Date()) {
+            case .success(let record): body = record
+            case .failure(let refusal): return .failed(refusal.code, reason: refusal.reason)
+            }
+            let answer = try session.call("POST", "com.atproto.repo.createRecord", body: body)
+            return BlueskyPublishing.result(status: answer.status, body: answer.body, rateLimitReset: answer.headers["ratelimit-reset"], now: Date())
+        } catch {
+            switch error {
+            case .refused(let reason): return .reauthorize(reason: reason)
+            case .throttled(let seconds): return .retry(after: max(1, seconds), reason: "throttled by Bluesky")
+            case .failed(let description): return .retry(after: nil, reason: description)
+            }
+        }
+    }
+}
+
 /// One blocking HTTPS call with a bearer token; status 0 when the platform did not answer.
 /// Header names come back lower-cased.
 enum PlatformHTTP {
@@ -121,7 +166,7 @@ enum PlatformHTTP {
         var headers: [String: String]
     }
 
-    static func call(_ method: String, _ address: String, body: [UInt8]? = nil, token: [UInt8], headers: [String: String] = [:],
+    static func call(_ method: String, _ address: String, body: [UInt8]? = nil, token: [UInt8]?, headers: [String: String] = [:],
                      timeout: TimeInterval = 15) -> Answer {
         guard let url = URL(string: address) else { return Answer(status: 0, body: [], headers: [:]) }
         var request = URLRequest(url: url, timeoutInterval: timeout)
@@ -130,7 +175,7 @@ enum PlatformHTTP {
             request.httpBody = Data(body)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
-        request.setValue("Bearer " + String(decoding: token, as: UTF8.self), forHTTPHeaderField: "Authorization")
+        if let token { request.setValue("Bearer " + String(decoding: token, as: UTF8.self), forHTTPHeaderField: "Authorization") }
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex(Answer(status: 0, body: [], headers: [:]))

@@ -56,17 +56,8 @@ struct XPoller: Sendable {
             return
         }
         let ordered = inquiries.sorted { SnowflakeID.isOlder($0.change?.revision ?? $0.source.externalID, than: $1.change?.revision ?? $1.source.externalID) }
-        for start in stride(from: 0, to: ordered.count, by: 100) {
-            let outcome = await lane.ingest(ordered[start..<min(start + 100, ordered.count)].map(\.json), timeout: ingestTimeout)
-            guard outcome.stored else {
-                logger.warning("the broker did not acknowledge x mentions; they are read again at the next poll",
-                               metadata: ["account": "\(account.handle)", "unanswered": "\(outcome.unanswered)"])
-                throw Pause(seconds: min(account.pollEvery, 5))
-            }
-            metrics.add("switchboard_gateway_items_total", [("platform", "x"), ("outcome", "accepted")], outcome.accepted + outcome.threaded)
-            metrics.add("switchboard_gateway_items_total", [("platform", "x"), ("outcome", "duplicate")], outcome.duplicate)
-        }
-        if ProcessInfo.processInfo.environment["SWITCHBOARD_GATEWAY_TEST_EXIT_BEFORE_CURSOR"] == "1" { exit(71) }
+        try await Polling.store(ordered.map(\.json), platform: "x", account: account.handle, lane: lane, timeout: ingestTimeout,
+                                retryIn: account.pollEvery, metrics: metrics, logger: logger)
         try cursor.save(newest)
     }
 

@@ -103,7 +103,7 @@ extension Switchboard {
         struct Register: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Register an account (under review until approved).")
             @OptionGroup var options: AgentOptions
-            @Option(help: "x, facebook, instagram, mastodon, youtube, linkedin, whatsapp, web or email.") var platform: String
+            @Option(help: "x, facebook, instagram, mastodon, bluesky, youtube, linkedin, whatsapp, web or email.") var platform: String
             @Option(help: "The account's handle, e.g. @RivertonRoads.") var handle: String
             @Option(name: .customLong("for"), help: "The owning department; leave out for an account the front office shares.") var owner: String?
             @Option(help: "The account's display name.") var displayName: String?

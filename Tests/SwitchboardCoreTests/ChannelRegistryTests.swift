@@ -168,6 +168,17 @@ import Testing
         guard case .official = registry.verify(ChannelHandle(platform: .x, "@rivertoncity")) else { Issue.record("case matters not"); return }
     }
 
+    @Test func blueskyHandlesAreDomainsAndTheirProfileURLsAreRead() throws {
+        var registry = try riverton()
+        _ = try registry.register(platform: .bluesky, handle: "@riverton.bsky.social", department: nil, actor: "ops", now: Date())
+        let url = try #require(ChannelHandle.parse("https://bsky.app/profile/riverton.bsky.social", platform: nil))
+        #expect(url.platform == .bluesky && url.canonical == "riverton.bsky.social")
+        // Another domain is another account, however alike the first label; a lookalike of
+        // the name on the same domain is flagged.
+        #expect(ChannelHandle(platform: .bluesky, "riverton.gov").normalized != ChannelHandle(platform: .bluesky, "riverton.bsky.social").normalized)
+        guard case .lookalike = registry.verify(ChannelHandle(platform: .bluesky, "rivert0n.bsky.social")) else { Issue.record("lookalike missed"); return }
+    }
+
     @Test func repliesGoOnlyThroughTheDepartmentsOrTheSharedActiveAccounts() throws {
         let registry = try riverton()
         #expect(Set(registry.replyAccounts(platform: .x, department: "roads").map(\.handle)) == ["@RivertonCity", "@RivertonRoads"])

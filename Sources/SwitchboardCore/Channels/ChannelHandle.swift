@@ -46,8 +46,15 @@ public struct ChannelHandle: Sendable, Hashable {
             instance = String(text[text.index(after: at)...])
             text = String(text[..<at])
         }
+        if platform == .bluesky {
+            // A Bluesky handle is a domain name: its dots separate labels that matter
+            // (riverton.gov is not rivertong.ov); the first label is the name.
+            let labels = text.split(separator: ".", maxSplits: 1).map(String.init)
+            instance = labels.count == 2 ? labels[1] : nil
+            text = labels.first ?? text
+        }
         text.removeAll { $0 == "_" || $0 == "." || $0 == "-" }
-        return instance.map { "\(text)@\($0)" } ?? text
+        return instance.map { "\(text)\(platform == .bluesky ? "." : "@")\($0)" } ?? text
     }
 
     static func skeletonOf(_ normalized: String) -> String {
@@ -60,7 +67,7 @@ public struct ChannelHandle: Sendable, Hashable {
     static func stemOf(_ normalized: String) -> String {
         var user = normalized
         var instance = ""
-        if let at = normalized.firstIndex(of: "@") {
+        if let at = normalized.firstIndex(where: { $0 == "@" || $0 == "." }) {   // a Mastodon instance, a Bluesky domain
             user = String(normalized[..<at])
             instance = String(normalized[at...])
         }
@@ -96,6 +103,10 @@ public struct ChannelHandle: Sendable, Hashable {
         case "facebook.com", "m.facebook.com": return ChannelHandle(platform: .facebook, path)
         case "instagram.com": return ChannelHandle(platform: .instagram, path)
         case "youtube.com": return ChannelHandle(platform: .youtube, path)
+        case "bsky.app":
+            // https://bsky.app/profile/riverton.bsky.social
+            guard path == "profile", let handle = url.path.split(separator: "/").dropFirst().first else { return nil }
+            return ChannelHandle(platform: .bluesky, String(handle))
         case "linkedin.com": return ChannelHandle(platform: .linkedin, String(url.path.split(separator: "/").dropFirst().first ?? ""))
         default:
             // Mastodon and other fediverse servers: https://instance/@user
