@@ -44,12 +44,17 @@ struct BlueskyPoller: Sendable {
             logger.notice("bluesky account connected; mentions from now on are taken", metadata: ["account": "\(account.handle)"])
             return
         }
-        guard let newest, newest != since else { return }
+        guard let newest, newest != since else {
+            metrics.stamp("switchboard_gateway_poll_age_seconds", [("platform", "bluesky"), ("account", account.handle)], at: Date())
+            return
+        }
         // Oldest first across pages (each page is oldest first; the pages come newest first).
         let sorted = inquiries.sorted { BlueskyNotifications.isNewer($1.capturedAt, than: $0.capturedAt) }
         try await Polling.store(sorted.map(\.json), platform: "bluesky", account: account.handle, lane: lane, timeout: ingestTimeout,
                                 retryIn: account.pollEvery, metrics: metrics, logger: logger)
+        Polling.stampNewest(sorted, platform: "bluesky", account: account.handle, metrics: metrics)
         try cursor.save(newest)
+        metrics.stamp("switchboard_gateway_poll_age_seconds", [("platform", "bluesky"), ("account", account.handle)], at: Date())
     }
 
     private func get(_ path: String) throws -> PlatformHTTP.Answer {

@@ -35,13 +35,18 @@ struct MastodonPoller: Sendable {
             let answer = try get(address)
             metrics.add("switchboard_gateway_polls_total", [("platform", "mastodon"), ("account", account.handle)])
             let items = try MastodonMentions.items(page: answer.body, account: account, ownAccountID: ownAccountID)
-            guard !items.isEmpty else { return }
+            guard !items.isEmpty else {
+                metrics.stamp("switchboard_gateway_poll_age_seconds", [("platform", "mastodon"), ("account", account.handle)], at: Date())
+                return
+            }
             let envelopes = items.compactMap { item -> [UInt8]? in
                 if case .inquiry(_, let inquiry) = item { return inquiry.json }
                 return nil
             }
             try await Polling.store(envelopes, platform: "mastodon", account: account.handle, lane: lane, timeout: ingestTimeout,
                                     retryIn: account.pollEvery, metrics: metrics, logger: logger)
+            Polling.stampNewest(items.compactMap { if case .inquiry(_, let inquiry) = $0 { inquiry } else { nil } }, platform: "mastodon",
+                                account: account.handle, metrics: metrics)
             position = SnowflakeID.newest(items.map(\.notificationID), after: position)
             try cursor.save(position)
             // Newer pages: the Link header's prev, else on from the new cursor.
@@ -81,6 +86,12 @@ struct Pause: Error {
 }
 
 extension Polling {
+    /// The newest mention's age, from the platform's own time.
+    static func stampNewest(_ stored: [Inquiry], platform: String, account: String, metrics: GatewayMetrics) {
+        guard let newest = stored.compactMap({ CalendarDate.parse($0.capturedAt) }).max() else { return }
+        metrics.stamp("switchboard_gateway_newest_mention_age_seconds", [("platform", platform), ("account", account)], at: newest)
+    }
+
     /// Hands envelopes to the broker, 100 at a time, oldest first; throws a short pause
     /// unless the broker stored every one (the cursor then stays, and they are read again).
     static func store(_ envelopes: [[UInt8]], platform: String, account: String, lane: IngestLane, timeout: TimeInterval,

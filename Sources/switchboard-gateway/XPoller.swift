@@ -48,7 +48,10 @@ struct XPoller: Sendable {
             inquiries += page.inquiries
             token = page.nextToken
         } while token != nil
-        guard let newest else { return }   // nothing new
+        guard let newest else {   // nothing new
+            metrics.stamp("switchboard_gateway_poll_age_seconds", [("platform", "x"), ("account", account.handle)], at: Date())
+            return
+        }
         if since == nil {
             // The first start: mentions from before the city connected the gateway are not taken.
             try cursor.save(newest)
@@ -58,7 +61,9 @@ struct XPoller: Sendable {
         let ordered = inquiries.sorted { SnowflakeID.isOlder($0.change?.revision ?? $0.source.externalID, than: $1.change?.revision ?? $1.source.externalID) }
         try await Polling.store(ordered.map(\.json), platform: "x", account: account.handle, lane: lane, timeout: ingestTimeout,
                                 retryIn: account.pollEvery, metrics: metrics, logger: logger)
+        Polling.stampNewest(ordered, platform: "x", account: account.handle, metrics: metrics)
         try cursor.save(newest)
+        metrics.stamp("switchboard_gateway_poll_age_seconds", [("platform", "x"), ("account", account.handle)], at: Date())
     }
 
     /// On an account with no mention yet, the first poll finds nothing: the cursor starts

@@ -5,6 +5,7 @@ mention answered direct), once, through a rate limit."""
 import datetime
 import json
 import os
+import re
 
 import pytest
 
@@ -55,6 +56,10 @@ def test_mentions_made_while_the_gateway_was_stopped_arrive_once_each(city):
     assert shown["inquiry"]["source"]["external_id"] == first
     _, metrics = request(city.base + "/metrics")
     assert 'switchboard_gateway_polls_total{platform="mastodon",account="@city@riverton.social"}' in metrics
+    ages = dict(re.findall(r'^(switchboard_gateway_(?:poll|newest_mention)_age_seconds)\{platform="mastodon",account="@city@riverton.social"\} (\S+)$',
+                           metrics, re.M))
+    assert float(ages["switchboard_gateway_poll_age_seconds"]) < 60, "read up to now"
+    assert float(ages["switchboard_gateway_newest_mention_age_seconds"]) > 0, "the mentions' own time (2026-12-03T09:30Z)"
 
 
 def test_a_gateway_killed_before_its_cursor_moved_reads_the_page_again_and_nothing_twice(city):
