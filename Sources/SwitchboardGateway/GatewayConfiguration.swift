@@ -198,6 +198,7 @@ public struct GatewayConfiguration: Sendable {
                     guard seconds >= 1, seconds <= 3_600 else { throw fields.error("poll_every", "poll_every must be 1 to 3600 seconds") }
                     account.pollEvery = seconds
                 }
+                if let stream = try fields.bool("stream") { account.stream = stream }
                 // The token reads the notifications and posts the replies: required.
                 tokens[account.id] = try fields.secret("token", environment: environment)
                 try fields.rejectUnknown()
@@ -330,6 +331,12 @@ struct Fields {
         guard let value = value(key) else { return nil }
         guard let number = value.float else { throw error(key, "\(name(key)) must be a number") }
         return number
+    }
+
+    mutating func bool(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard let flag = value.bool else { throw error(key, "\(name(key)) must be true or false") }
+        return flag
     }
 
     mutating func mapping(_ key: String) throws(ConfigurationError) -> Fields? {

@@ -58,6 +58,10 @@ struct GatewayCommand: AsyncParsableCommand {
                                             cursor: try CursorFile(directory: settings.stateDirectory, name: "mastodon-\(account.id)"),
                                             metrics: metrics, logger: logger, ingestTimeout: settings.ingestTimeout)
                 Task { await poller.run() }
+                if account.stream {
+                    let streamer = MastodonStreamer(poller: poller, credentials: credentials, lane: lane, metrics: metrics, logger: logger)
+                    Task { await streamer.run() }
+                }
             }
         }
         if let x = settings.x, !x.accounts.isEmpty {

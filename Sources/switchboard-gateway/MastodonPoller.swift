@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import SwitchboardCore
 import SwitchboardGateway
 
@@ -17,11 +18,16 @@ struct MastodonPoller: Sendable {
     let metrics: GatewayMetrics
     let logger: Logger
     let ingestTimeout: TimeInterval
+    /// Polls the account's stream asks for.
+    let requests = PollRequests()
+    /// Who wrote the statuses taken in, for deletions (Mastodon's `delete` names only the
+    /// status, and the broker lets only a post's author withdraw it).
+    let authors = StatusAuthors()
     static let pageSize = 40
 
     func run() async {
         var own: String?
-        await Polling.loop(every: account.pollEvery, platform: "mastodon", account: account.handle, logger: logger) {
+        await Polling.loop(every: account.pollEvery, platform: "mastodon", account: account.handle, logger: logger, requests: requests) {
             if own == nil { own = try ownAccountID() }
             try await pollOnce(ownAccountID: own)
         }
@@ -45,6 +51,7 @@ struct MastodonPoller: Sendable {
             }
             try await Polling.store(envelopes, platform: "mastodon", account: account.handle, lane: lane, timeout: ingestTimeout,
                                     retryIn: account.pollEvery, metrics: metrics, logger: logger)
+            for case .inquiry(_, let inquiry) in items { authors.remember(inquiry.source.externalID, inquiry.author.handle) }
             Polling.stampNewest(items.compactMap { if case .inquiry(_, let inquiry) = $0 { inquiry } else { nil } }, platform: "mastodon",
                                 account: account.handle, metrics: metrics)
             position = SnowflakeID.newest(items.map(\.notificationID), after: position)
@@ -66,7 +73,7 @@ struct MastodonPoller: Sendable {
     }
 
     /// The city's own account id, whose posts are never inquiries.
-    private func ownAccountID() throws -> String? {
+    func ownAccountID() throws -> String? {
         let answer = try get("\(account.instance)/api/v1/accounts/verify_credentials")
         return (try? JSONValue.parse(answer.body))?["id"]?.stringValue
     }
@@ -114,10 +121,42 @@ extension Polling {
     }
 }
 
+/// The authors of the statuses an account took in lately, by status id (the newest
+/// 10,000; kept in memory, so a deletion of an older status, or one from before a
+/// restart, is not matched).
+final class StatusAuthors: Sendable {
+    private let known = Mutex<(authors: [String: String], order: [String])>(([:], []))
+    static let capacity = 10_000
+
+    func remember(_ status: String, _ author: String) {
+        known.withLock { table in
+            if table.authors.updateValue(author, forKey: status) == nil { table.order.append(status) }
+            if table.order.count > Self.capacity {
+                table.authors.removeValue(forKey: table.order.removeFirst())
+            }
+        }
+    }
+
+    func author(of status: String) -> String? { known.withLock { $0.authors[status] } }
+}
+
+/// Asks an account's polling loop to poll now (a stream said something happened, or it
+/// was reopened), rather than at its next period. Polls of one account never overlap:
+/// they all run in its one loop.
+final class PollRequests: Sendable {
+    private let pending = Mutex(false)
+
+    func request() { pending.withLock { $0 = true } }
+
+    /// Whether a poll was asked for since the last call.
+    func take() -> Bool { pending.withLock { asked in defer { asked = false }; return asked } }
+}
+
 /// The loop every polled account runs: a poll, then a wait (the account's period, a
-/// pause a rate limit or a refused token asked for, or a short one after a failure).
+/// pause a rate limit or a refused token asked for, or a short one after a failure),
+/// cut short when a poll is requested.
 enum Polling {
-    static func loop(every period: TimeInterval, platform: String, account: String, logger: Logger,
+    static func loop(every period: TimeInterval, platform: String, account: String, logger: Logger, requests: PollRequests? = nil,
                      _ poll: () async throws -> Void) async {
         while !Task.isCancelled {
             let wait: TimeInterval
@@ -130,7 +169,11 @@ enum Polling {
                 logger.warning("polling failed; trying again", metadata: ["platform": "\(platform)", "account": "\(account)", "error": "\(error)"])
                 wait = min(period, 10)
             }
-            try? await Task.sleep(for: .milliseconds(Int64(wait * 1_000)))
+            let until = Date().addingTimeInterval(wait)
+            while Date() < until, !Task.isCancelled {
+                if let requests, requests.take() { break }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
     }
 }

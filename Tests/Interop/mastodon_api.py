@@ -1,9 +1,12 @@
 """A local server speaking the Mastodon REST API's documented shapes, for the gateway's
 Mastodon tests: notifications paged by min_id with a Link header (newest first within a
 page, as Mastodon answers), statuses to read, statuses to post (recorded with their
-headers), and scripted answers such as a 429 with X-RateLimit-Reset."""
+headers), scripted answers such as a 429 with X-RateLimit-Reset, and the user stream
+(server-sent events with :thump heartbeats) that a test can push events into or drop."""
 import json
+import queue
 import threading
+import time
 import urllib.parse
 from http.server import ThreadingHTTPServer
 
@@ -20,6 +23,8 @@ class MastodonAPI:
         self.gets = 0
         self.lock = threading.Lock()
         self.next_id = 100000
+        self.streams = []         # one queue per open stream connection
+        self.stream_opens = 0
         api = self
 
         class Handler(JSONHandler):
@@ -27,10 +32,15 @@ class MastodonAPI:
             def do_GET(self):
                 url = urllib.parse.urlparse(self.path)
                 query = urllib.parse.parse_qs(url.query)
+                if url.path == "/api/v1/streaming/user":
+                    return self.stream()
                 with api.lock:
                     api.gets += 1
                     if url.path == "/api/v1/accounts/verify_credentials":
                         return self.answer(200, api.own)
+                    if url.path == "/api/v1/instance":
+                        return self.answer(200, {"uri": "riverton.social",
+                                                 "urls": {"streaming_api": f"ws://127.0.0.1:{api.server.server_address[1]}"}})
                     if url.path.startswith("/api/v1/statuses/"):
                         status = api.statuses.get(url.path.rsplit("/", 1)[1])
                         return self.answer(200, status) if status else self.answer(404, {"error": "Record not found"})
@@ -49,6 +59,31 @@ class MastodonAPI:
                             headers["Link"] = f'<{base}&max_id={page[-1]["id"]}>; rel="next", <{base}&min_id={page[0]["id"]}>; rel="prev"'
                         return self.answer(200, page, headers)
                 self.answer(404, {"error": "Not found"})
+
+            def stream(self):
+                events = queue.Queue()
+                with api.lock:
+                    api.streams.append(events)
+                    api.stream_opens += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                try:
+                    while True:
+                        try:
+                            item = events.get(timeout=0.5)
+                        except queue.Empty:
+                            item = ":thump\n"
+                        if item is None:
+                            return   # dropped by the test
+                        self.wfile.write(item.encode())
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                finally:
+                    with api.lock:
+                        if events in api.streams:
+                            api.streams.remove(events)
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -83,5 +118,26 @@ class MastodonAPI:
                                        "account": status["account"], "status": status})
             return status["id"]
 
+    def push(self, event, data):
+        """An event on every open stream, as Mastodon writes it."""
+        with self.lock:
+            for events in self.streams:
+                events.put(f"event: {event}\ndata: {data}\n\n")
+
+    def drop_streams(self):
+        with self.lock:
+            for events in self.streams:
+                events.put(None)
+
+    def wait_for_stream(self, opens, seconds=30):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.stream_opens >= opens and self.streams:
+                    return
+            time.sleep(0.05)  # polling interval of a deadline-bound wait
+        raise AssertionError(f"no stream opened {opens} time(s)")
+
     def stop(self):
+        self.drop_streams()
         self.server.shutdown()

@@ -17,13 +17,13 @@ HANDLE = "@city@riverton.social"
 
 
 class City(GatewayCity):
-    def __init__(self, ctx):
+    def __init__(self, ctx, poll_every=1):
         super().__init__(ctx, "switchboard-mastodon-")
         self.api = MastodonAPI()
         self.servers.append(self.api)
         self.configure(f"""mastodon:
   accounts:
-    - {{ instance: {self.api.base}, handle: "{HANDLE}", token_file: {write_secret(self.work, "mastodon-token", b"m-token")}, poll_every: 1 }}
+    - {{ instance: {self.api.base}, handle: "{HANDLE}", token_file: {write_secret(self.work, "mastodon-token", b"m-token")}, poll_every: {poll_every} }}
 """)
 
     def cursor_set(self):
@@ -103,3 +103,31 @@ def test_a_direct_mention_is_answered_direct_once_through_a_rate_limit(city):
     with open(os.path.join(city.work, "state", "posted.journal")) as f:
         assert f"posted {key} " in f.read(), "the key is the message's id, as the gateway's journal records it"
     assert conversation()[-1]["external_id"] in city.api.statuses
+
+
+def test_the_stream_brings_mentions_edits_and_deletions_and_a_dropped_stream_is_backfilled(ctx):
+    city = City(ctx, poll_every=3600)   # no polling to speak of: what arrives, the stream brought
+    try:
+        city.start_gateway()
+        wait_for("the gateway has its cursor", city.cursor_set)
+        city.api.wait_for_stream(1)
+        status = city.api.mention("<p>@city the fountain is dry</p>")
+        city.api.push("notification", json.dumps(city.api.notifications[-1]))
+        wait_for("the streamed notification has the mention read", lambda: len(city.inquiries()) == 1)
+        case = city.inquiries()[0]["case"]
+        edited = dict(city.api.statuses[status], content="<p>@city the fountain is dry and leaking</p>", edited_at="2026-12-03T10:00:00.000Z")
+        city.api.push("status.update", json.dumps(edited))
+        wait_for("the edit reaches the inquiry", lambda: "inquiry.edited" in city.cli("show", case).stdout)
+        assert "and leaking" in city.cli("show", case).stdout
+        city.api.push("delete", status)
+        wait_for("the deletion reaches the inquiry", lambda: "inquiry.withdrawn" in city.cli("show", case).stdout)
+        assert len(city.inquiries()) == 1, "an edit and a deletion are not new inquiries"
+        # The stream drops; a mention made meanwhile is read when it is back.
+        city.api.drop_streams()
+        city.api.mention("<p>@city said while the stream was down</p>")
+        city.api.wait_for_stream(2)
+        wait_for("the backfill reads it", lambda: len(city.inquiries()) == 2)
+        _, metrics = request(city.base + "/metrics")
+        assert 'switchboard_gateway_stream_reconnects_total{platform="mastodon",account="@city@riverton.social"}' in metrics
+    finally:
+        city.stop()

@@ -72,4 +72,28 @@ import Testing
         #expect(MastodonPublishing.result(status: 422, body: Array(#"{"error":"Validation failed: Text can't be blank"}"#.utf8), rateLimitReset: nil, now: now)
             == .failed(.rejectedByPlatform, reason: "not delivered: the instance refused it: Validation failed: Text can't be blank"))
     }
+
+    @Test func serverSentEventsAreReadAsTheyCome() {
+        var parser = EventStreamParser()
+        #expect(parser.take(Array(":thump\nevent: notif".utf8)).isEmpty, "a heartbeat, then half a line")
+        let events = parser.take(Array("ication\ndata: {\"id\":\"1\"}\n\nevent: delete\r\ndata: 99\r\n\n".utf8))
+        #expect(events.map(\.event) == ["notification", "delete"] && events.map(\.data) == [#"{"id":"1"}"#, "99"])
+    }
+
+    @Test func streamEventsBecomeEditsAndDeletions() throws {
+        let update = #"{"id":"9120","edited_at":"2026-12-03T10:00:00.000Z","content":"<p>now leaking</p>","account":{"id":"77","acct":"ana@elsewhere.social"}}"#
+        guard case .edited(let edit) = MastodonStreamEvent.read(event: "status.update", data: update, account: account, ownAccountID: "1") else {
+            Issue.record("an edit is not read")
+            return
+        }
+        #expect(edit.source.externalID == "9120" && edit.text == "now leaking" && edit.change == Inquiry.Change(kind: .edited, revision: "2026-12-03T10:00:00.000Z"))
+        guard case .deleted(let deletion) = MastodonStreamEvent.read(event: "delete", data: "9120", account: account, ownAccountID: "1") else {
+            Issue.record("a deletion is not read")
+            return
+        }
+        #expect(deletion.source.externalID == "9120" && deletion.change?.kind == .deleted)
+        #expect(MastodonStreamEvent.read(event: "notification", data: "{}", account: account, ownAccountID: nil) == .notification)
+        let own = #"{"id":"5","content":"x","account":{"id":"1","acct":"city"}}"#
+        #expect(MastodonStreamEvent.read(event: "status.update", data: own, account: account, ownAccountID: "1") == .ignored("own status"))
+    }
 }
