@@ -16,6 +16,7 @@ final class GatewayMetrics: Sendable {
         "switchboard_gateway_bad_signatures_total": ("counter", "Deliveries refused for a missing or wrong signature, by source."),
         "switchboard_gateway_posts_total": ("counter", "Messages to citizens, by platform and result (posted, or failed with its code)."),
         "switchboard_gateway_polls_total": ("counter", "Polls of a platform that is read by asking (Mastodon, X, Bluesky), by platform and official account."),
+        "switchboard_gateway_mentions_total": ("counter", "Mentions and replies of a polled account the broker took in as new (not duplicates), by platform and official account."),
         "switchboard_gateway_stream_reconnects_total": ("counter", "Times a platform's stream (Mastodon's user stream) ended or fell silent and was opened again, by platform and official account."),
         "switchboard_gateway_poll_age_seconds": ("gauge", "Seconds since an account's last poll that read everything up to now, by platform and official account: the cursor's lag."),
         "switchboard_gateway_newest_mention_age_seconds": ("gauge", "Seconds since the newest mention an account's polls stored was posted, by platform and official account."),

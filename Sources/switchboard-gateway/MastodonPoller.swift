@@ -111,6 +111,7 @@ extension Polling {
                 throw Pause(seconds: min(period, 5))
             }
             metrics.add("switchboard_gateway_items_total", [("platform", platform), ("outcome", "accepted")], outcome.accepted + outcome.threaded)
+            metrics.add("switchboard_gateway_mentions_total", [("platform", platform), ("account", account)], outcome.accepted + outcome.threaded)
             metrics.add("switchboard_gateway_items_total", [("platform", platform), ("outcome", "duplicate")], outcome.duplicate)
         }
         if ProcessInfo.processInfo.environment["SWITCHBOARD_GATEWAY_TEST_EXIT_BEFORE_CURSOR"] == "1" {

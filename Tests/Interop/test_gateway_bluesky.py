@@ -8,7 +8,7 @@ import pytest
 
 from bluesky_api import BlueskyAPI
 from gateway_city import GatewayCity
-from test_gateway import wait_for, write_secret
+from test_gateway import request, wait_for, write_secret
 
 HANDLE = "@riverton.bsky.social"
 
@@ -85,3 +85,19 @@ def test_an_answer_over_300_graphemes_is_refused_before_posting(city):
     wait_for("the failure is recorded", lambda: last()["message_status"] == "failed")
     assert last()["code"] == "text_too_long" and "at most 300" in last()["reason"]
     assert city.api.records == [], "nothing was posted"
+
+
+def test_a_gateway_killed_before_its_cursor_moved_repeats_and_nothing_twice(city):
+    city.stop_gateway()
+    cursor = city.cursor()
+    for n in range(3):
+        city.api.mention(f"@riverton.bsky.social crash {n}")
+    city.start_gateway(wait=False, SWITCHBOARD_GATEWAY_TEST_EXIT_BEFORE_CURSOR="1")
+    city.gateway.wait(timeout=30)
+    assert city.gateway.returncode == 71, "stopped after the broker's acknowledgement, before the cursor moved"
+    assert len(city.inquiries()) == 3 and city.cursor() == cursor
+    city.start_gateway()
+    wait_for("the cursor moves after the repeat", lambda: city.cursor() != cursor)
+    assert len(city.inquiries()) == 3, "the broker's deduplication keeps one inquiry each"
+    _, metrics = request(city.base + "/metrics")
+    assert 'switchboard_gateway_items_total{platform="bluesky",outcome="duplicate"} 3' in metrics

@@ -56,6 +56,7 @@ def test_mentions_made_while_the_gateway_was_stopped_arrive_once_each(city):
     assert shown["inquiry"]["source"]["external_id"] == first
     _, metrics = request(city.base + "/metrics")
     assert 'switchboard_gateway_polls_total{platform="mastodon",account="@city@riverton.social"}' in metrics
+    assert 'switchboard_gateway_mentions_total{platform="mastodon",account="@city@riverton.social"} 130' in metrics
     ages = dict(re.findall(r'^(switchboard_gateway_(?:poll|newest_mention)_age_seconds)\{platform="mastodon",account="@city@riverton.social"\} (\S+)$',
                            metrics, re.M))
     assert float(ages["switchboard_gateway_poll_age_seconds"]) < 60, "read up to now"
