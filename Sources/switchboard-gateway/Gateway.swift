@@ -64,12 +64,13 @@ struct GatewayCommand: AsyncParsableCommand {
                 }
             }
         }
+        let xMemory = XMemory()
         if let x = settings.x, !x.accounts.isEmpty {
             posters.append(XPoster(xAccounts: x.accounts, apiBase: x.apiBase))
             for account in x.accounts {
                 let poller = XPoller(account: account, apiBase: x.apiBase, credentials: credentials, lane: lane,
                                      cursor: try CursorFile(directory: settings.stateDirectory, name: account.id),
-                                     metrics: metrics, logger: logger, ingestTimeout: settings.ingestTimeout)
+                                     metrics: metrics, logger: logger, ingestTimeout: settings.ingestTimeout, memory: xMemory)
                 Task { await poller.run() }
             }
         }
@@ -94,7 +95,7 @@ struct GatewayCommand: AsyncParsableCommand {
         Self.reloadOnHangup(config: config, credentials: credentials, tls: tls, logger: logger)
         let reporter = AccountReporter(credentials: credentials, lane: lane, logger: logger)
         Task { await reporter.run() }
-        let routes = WebhookRoutes(settings: settings, lane: lane, metrics: metrics, credentials: credentials, logger: logger)
+        let routes = WebhookRoutes(settings: settings, lane: lane, metrics: metrics, credentials: credentials, logger: logger, xMemory: xMemory)
         let server: HTTPServerBuilder = try tls.map { try .tls(.http1(), tlsConfiguration: $0.configuration) } ?? .http1()
         let app = Application(
             router: routes.router(),

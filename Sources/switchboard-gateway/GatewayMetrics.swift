@@ -14,7 +14,7 @@ final class GatewayMetrics: Sendable {
         "switchboard_gateway_webhooks_total": ("counter", "Webhook deliveries, by source and how they were answered (ok, retry, refused)."),
         "switchboard_gateway_items_total": ("counter", "Items of deliveries, by platform and outcome (accepted, duplicate, threaded, rejected, unanswered, own_message, unknown_account, ignored)."),
         "switchboard_gateway_bad_signatures_total": ("counter", "Deliveries refused for a missing or wrong signature, by source."),
-        "switchboard_gateway_posts_total": ("counter", "Messages to citizens, by platform and result (posted, or failed with its code)."),
+        "switchboard_gateway_posts_total": ("counter", "Messages to citizens, by platform, official account and result (posted, or failed with its code)."),
         "switchboard_gateway_polls_total": ("counter", "Polls of a platform that is read by asking (Mastodon, X, Bluesky), by platform and official account."),
         "switchboard_gateway_mentions_total": ("counter", "Mentions and replies of a polled account the broker took in as new (not duplicates), by platform and official account."),
         "switchboard_gateway_stream_reconnects_total": ("counter", "Times a platform's stream (Mastodon's user stream) ended or fell silent and was opened again, by platform and official account."),

@@ -186,7 +186,7 @@ final class OutboundWorker: Sendable {
             switch poster.post(post, from: account, token: token) {
             case .posted(let id):
                 do { try journal.posted(post.messageID, as: id) } catch { logger.critical("\(error)") }
-                metrics.add("switchboard_gateway_posts_total", [("platform", platform.rawValue), ("result", "posted")])
+                metrics.add("switchboard_gateway_posts_total", [("platform", platform.rawValue), ("account", account.handle), ("result", "posted")])
                 if ProcessInfo.processInfo.environment["SWITCHBOARD_GATEWAY_TEST_EXIT_AFTER_POST"] == "1" {
                     // Fault injection for the crash test: stop between the platform's
                     // answer and the broker's acknowledgement.
@@ -215,7 +215,8 @@ final class OutboundWorker: Sendable {
 
     private func refuse(_ post: OutboundPost, _ refusal: PublishRefusal) -> [UInt8] {
         try? journal.refused(post.messageID)
-        metrics.add("switchboard_gateway_posts_total", [("platform", platform.rawValue), ("result", "failed"), ("code", refusal.code.rawValue)])
+        metrics.add("switchboard_gateway_posts_total", [("platform", platform.rawValue), ("account", post.account), ("result", "failed"),
+                                                        ("code", refusal.code.rawValue)])
         logger.warning("message not posted", metadata: ["platform": "\(platform.rawValue)", "message.id": "\(post.messageID)", "code": "\(refusal.code.rawValue)"])
         return refusal.document
     }

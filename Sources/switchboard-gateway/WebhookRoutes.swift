@@ -15,6 +15,8 @@ struct WebhookRoutes: Sendable {
     let metrics: GatewayMetrics
     let credentials: Credentials
     let logger: Logger
+    /// X's posts taken in, for matching deletions.
+    let xMemory: XMemory
 
     /// Meta batches up to 1,000 items; a body past this is not a webhook.
     static let maxBody = 4 << 20
@@ -130,7 +132,16 @@ struct WebhookRoutes: Sendable {
         var envelopes: [Inquiry] = []
         for item in XActivity.items(body, accounts: accounts) {
             switch item {
-            case .inquiry(let envelope): envelopes.append(envelope)
+            case .inquiry(let envelope, let authorID):
+                xMemory.remember(envelope, authorID: authorID)
+                envelopes.append(envelope)
+            case .deletion(let id, let authorID):
+                guard let account = accounts.first(where: { $0.userID == XActivity.forUser(body) }),
+                      let withdrawal = xMemory.deletion(of: id, authorID: authorID, account: account) else {
+                    metrics.add("switchboard_gateway_items_total", [("platform", "x"), ("outcome", "ignored"), ("kind", "unknown_deletion")])
+                    continue
+                }
+                envelopes.append(withdrawal)
             case .ownPost: metrics.add("switchboard_gateway_items_total", [("platform", "x"), ("outcome", "own_message")])
             case .unknownAccount(let id):
                 metrics.add("switchboard_gateway_items_total", [("platform", "x"), ("outcome", "unknown_account")])

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import SwitchboardCore
 import SwitchboardGateway
 
@@ -17,6 +18,7 @@ struct XPoller: Sendable {
     let metrics: GatewayMetrics
     let logger: Logger
     let ingestTimeout: TimeInterval
+    let memory: XMemory
     static let fields = "max_results=100&expansions=author_id"
         + "&tweet.fields=created_at,conversation_id,in_reply_to_user_id,referenced_tweets,edit_history_tweet_ids,lang"
         + "&user.fields=username,name"
@@ -46,6 +48,7 @@ struct XPoller: Sendable {
             let page = try XMentions.page(answer.body, account: account)
             newest = newest ?? page.newestID
             inquiries += page.inquiries
+            memory.remember(authors: page.authors)
             token = page.nextToken
         } while token != nil
         guard let newest else {   // nothing new
@@ -61,6 +64,7 @@ struct XPoller: Sendable {
         let ordered = inquiries.sorted { SnowflakeID.isOlder($0.change?.revision ?? $0.source.externalID, than: $1.change?.revision ?? $1.source.externalID) }
         try await Polling.store(ordered.map(\.json), platform: "x", account: account.handle, lane: lane, timeout: ingestTimeout,
                                 retryIn: account.pollEvery, metrics: metrics, logger: logger)
+        for inquiry in ordered { memory.remember(inquiry, authorID: nil) }
         Polling.stampNewest(ordered, platform: "x", account: account.handle, metrics: metrics)
         try cursor.save(newest)
         metrics.stamp("switchboard_gateway_poll_age_seconds", [("platform", "x"), ("account", account.handle)], at: Date())
@@ -80,5 +84,41 @@ struct XPoller: Sendable {
                        metrics: metrics, logger: logger).get(address) { headers in
             headers["x-rate-limit-reset"].flatMap(Double.init).map { $0 - Date().timeIntervalSince1970 }
         }
+    }
+}
+
+/// What the gateway remembers of the X posts it took in, for deletions: X names a deleted
+/// post by its id and its author's user id, while the broker knows the post by its first
+/// version's id and lets only its author (by handle) withdraw it. The newest 10,000
+/// versions, in memory: a deletion of an older post, or one from before a restart, is not
+/// matched.
+final class XMemory: Sendable {
+    private struct Table {
+        var originals: [String: String] = [:]   // version id → first version's id
+        var handles: [String: String] = [:]     // user id → @username
+        var order: [String] = []
+    }
+    private let table = Mutex(Table())
+    static let capacity = 10_000
+
+    func remember(_ inquiry: Inquiry, authorID: String?) {
+        table.withLock { table in
+            if table.originals.updateValue(inquiry.source.externalID, forKey: inquiry.sortKey) == nil { table.order.append(inquiry.sortKey) }
+            if let authorID, !authorID.isEmpty { table.handles[authorID] = inquiry.author.handle }
+            if table.order.count > Self.capacity { table.originals.removeValue(forKey: table.order.removeFirst()) }
+        }
+    }
+
+    func remember(authors: [String: String]) {
+        table.withLock { $0.handles.merge(authors) { _, new in new } }
+    }
+
+    /// The envelope that withdraws the inquiry a deleted post (any version of it) became,
+    /// when the post is known.
+    func deletion(of id: String, authorID: String, account: XAccount) -> Inquiry? {
+        let (original, handle) = table.withLock { ($0.originals[id], $0.handles[authorID]) }
+        guard let original, let handle else { return nil }
+        return Inquiry(source: .init(platform: .x, account: account.handle, externalID: original), author: .init(handle: handle),
+                       text: "(deleted)", capturedAt: Inquiry.timestamp(Date()), change: .init(kind: .deleted, revision: "deleted"))
     }
 }

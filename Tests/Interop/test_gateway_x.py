@@ -97,6 +97,13 @@ def test_the_account_activity_webhook_checks_crc_and_signatures(city):
     assert city.inquiries() == []
     assert post(sign(delivery)) == 200
     assert [i["preview"] for i in city.inquiries()] == ["@RivertonCity potholes on 5th"], "the city's own post is not an inquiry"
+    # The citizen deletes the post: the inquiry is withdrawn, not left as if it stood.
+    deletion = json.dumps({"for_user_id": "9000", "tweet_delete_events": [
+        {"status": {"id": "1900000000000000001", "user_id": "500"}, "timestamp_ms": "1764754300000"}]}).encode()
+    assert request(city.base + "/webhooks/x", deletion, {"Content-Type": "application/json", "x-twitter-webhooks-signature": sign(deletion)})[0] == 200
+    case = city.inquiries()[0]["case"]
+    assert "inquiry.withdrawn" in city.cli("show", case).stdout
+    assert len(city.inquiries()) == 1
 
 
 def test_a_duplicate_text_refusal_shows_to_the_agent(city):

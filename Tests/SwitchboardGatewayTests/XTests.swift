@@ -56,5 +56,8 @@ import Testing
         #expect(!XActivity.isSigned(signature, body: body + [32], consumerSecret: secret) && !XActivity.isSigned(nil, body: body, consumerSecret: secret))
         #expect(XActivity.items(body, accounts: [account]).count == 1)
         #expect(XActivity.items(body, accounts: []) == [.unknownAccount("9000")])
+        let deletions = Array(#"{"for_user_id":"9000","tweet_delete_events":[{"status":{"id":"7","user_id":"500"}},{"status":{"id":"8","user_id":"9000"}}]}"#.utf8)
+        #expect(XActivity.items(deletions, accounts: [account]) == [.deletion(id: "7", authorID: "500"), .ownPost])
+        #expect(XActivity.forUser(deletions) == "9000")
     }
 }

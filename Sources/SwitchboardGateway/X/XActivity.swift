@@ -22,10 +22,19 @@ public enum XActivity {
     }
 
     public enum Item: Equatable, Sendable {
-        case inquiry(Inquiry)
+        /// A post, with its author's user id.
+        case inquiry(Inquiry, authorID: String)
+        /// A post was deleted, named by its id and its author's user id: the envelope needs
+        /// the author's handle and the first version's id, which the gateway remembers.
+        case deletion(id: String, authorID: String)
         case ownPost
         case unknownAccount(String)
         case ignored(String)
+    }
+
+    /// The account a delivery is for (`for_user_id`).
+    public static func forUser(_ body: [UInt8]) -> String? {
+        (try? JSONValue.parse(body))?["for_user_id"]?.stringValue
     }
 
     /// The deliveries' posts (API v1.1 shapes) as envelopes.
@@ -33,6 +42,15 @@ public enum XActivity {
         guard let document = try? JSONValue.parse(body) else { return [.ignored("not JSON")] }
         let forUser = document["for_user_id"]?.stringValue ?? ""
         guard let account = accounts.first(where: { $0.userID == forUser }) else { return [.unknownAccount(forUser)] }
+        if let deletions = document["tweet_delete_events"]?.arrayValue {
+            // A deleted post withdraws the inquiry it became; X names the post and its author.
+            return deletions.map { event in
+                guard let id = event["status"]?["id"]?.stringValue, let user = event["status"]?["user_id"]?.stringValue else {
+                    return .ignored("tweet_delete_events without a status")
+                }
+                return user == account.userID ? .ownPost : .deletion(id: id, authorID: user)
+            }
+        }
         guard let events = document["tweet_create_events"]?.arrayValue else { return [.ignored("no tweet_create_events")] }
         return events.map { event in
             guard let id = event["id_str"]?.stringValue, let user = event["user"] else { return .ignored("tweet without id") }
@@ -46,7 +64,7 @@ public enum XActivity {
                 text: text,
                 capturedAt: event["timestamp_ms"]?.stringValue.flatMap(Double.init).map { Inquiry.timestamp(Date(timeIntervalSince1970: $0 / 1_000)) }
                     ?? Inquiry.timestamp(Date())
-            ))
+            ), authorID: user["id_str"]?.stringValue ?? "")
         }
     }
 }

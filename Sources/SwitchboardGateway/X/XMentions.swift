@@ -33,6 +33,8 @@ public enum XMentions {
         public var newestID: String?
         /// `meta.next_token`: older posts still to read.
         public var nextToken: String?
+        /// The authors of the page's posts, user id to `@username`.
+        public var authors: [String: String] = [:]
     }
 
     public struct PageError: Error, CustomStringConvertible {
@@ -49,8 +51,12 @@ public enum XMentions {
             guard let id = post["id"]?.stringValue, let authorID = post["author_id"]?.stringValue, authorID != account.userID else { return nil }
             return envelope(post, id: id, author: authors[authorID], authorID: authorID, account: account)
         }
-        return Page(inquiries: inquiries.sorted { SnowflakeID.isOlder($0.sortKey, than: $1.sortKey) },
-                    newestID: document["meta"]?["newest_id"]?.stringValue, nextToken: document["meta"]?["next_token"]?.stringValue)
+        var page = Page(inquiries: inquiries.sorted { SnowflakeID.isOlder($0.sortKey, than: $1.sortKey) },
+                        newestID: document["meta"]?["newest_id"]?.stringValue, nextToken: document["meta"]?["next_token"]?.stringValue)
+        for (id, user) in authors {
+            if let username = user["username"]?.stringValue { page.authors[id] = "@" + username }
+        }
+        return page
     }
 
     static func envelope(_ post: JSONValue, id: String, author: JSONValue?, authorID: String, account: XAccount) -> Inquiry {
@@ -72,6 +78,7 @@ public enum XMentions {
 }
 
 extension Inquiry {
-    /// The id of the version an envelope carries, for ordering a page.
-    var sortKey: String { change?.revision ?? source.externalID }
+    /// The id of the version an envelope carries (an edit's own id), for ordering a page
+    /// and for matching a later deletion of that version.
+    public var sortKey: String { change?.revision ?? source.externalID }
 }
