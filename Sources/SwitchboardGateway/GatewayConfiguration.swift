@@ -168,36 +168,25 @@ public struct GatewayConfiguration: Sendable {
                 if accounts.contains(where: { $0.id == id }) { throw fields.error("id", "account id \(id) is configured twice") }
                 accounts.append(MetaAccount(platform: platform, id: id, handle: handle))
             }
-            let apiBase = try meta.string("api_base")
+            let apiBase = try meta.baseURL("api_base")
             try meta.rejectUnknown()
             configuration.meta = Meta(appSecret: appSecret, verifyToken: verifyToken, accounts: accounts)
             configuration.meta?.tokens = tokens
-            if let apiBase {
-                guard apiBase.hasPrefix("https://") || apiBase.hasPrefix("http://127.") || apiBase.hasPrefix("http://localhost") else {
-                    throw meta.error("api_base", "api_base must be an https:// URL (plain http only on loopback, for a test server)")
-                }
-                configuration.meta?.apiBase = apiBase.hasSuffix("/") ? String(apiBase.dropLast()) : apiBase
-            }
+            if let apiBase { configuration.meta?.apiBase = apiBase }
         }
         if var mastodon = try top.mapping("mastodon") {
             var accounts: [MastodonAccount] = []
             var tokens: [String: Secret] = [:]
             for (index, node) in (try mastodon.list("accounts")).enumerated() {
                 var fields = Fields(node, path: "mastodon.accounts[\(index)]")
-                guard let instance = try fields.string("instance"), let url = URL(string: instance), url.host != nil else {
+                guard let instance = try fields.baseURL("instance") else {
                     throw fields.error("instance", "the instance's base URL is required, such as https://riverton.social")
-                }
-                guard instance.hasPrefix("https://") || instance.hasPrefix("http://127.") || instance.hasPrefix("http://localhost") else {
-                    throw fields.error("instance", "instance must be an https:// URL (plain http only on loopback, for a test server)")
                 }
                 guard let handle = try fields.string("handle") else {
                     throw fields.error("handle", "the handle the broker's registry knows the account by is required, such as @city@riverton.social")
                 }
-                var account = MastodonAccount(instance: instance.hasSuffix("/") ? String(instance.dropLast()) : instance, handle: handle)
-                if let seconds = try fields.number("poll_every") {
-                    guard seconds >= 1, seconds <= 3_600 else { throw fields.error("poll_every", "poll_every must be 1 to 3600 seconds") }
-                    account.pollEvery = seconds
-                }
+                var account = MastodonAccount(instance: instance, handle: handle)
+                if let seconds = try fields.pollEvery() { account.pollEvery = seconds }
                 if let stream = try fields.bool("stream") { account.stream = stream }
                 // The token reads the notifications and posts the replies: required.
                 tokens[account.id] = try fields.secret("token", environment: environment)
@@ -220,22 +209,14 @@ public struct GatewayConfiguration: Sendable {
                     throw fields.error("handle", "the handle the broker's registry knows the account by is required, such as @RivertonCity")
                 }
                 var account = XAccount(userID: userID, handle: handle)
-                if let seconds = try fields.number("poll_every") {
-                    guard seconds >= 1, seconds <= 3_600 else { throw fields.error("poll_every", "poll_every must be 1 to 3600 seconds") }
-                    account.pollEvery = seconds
-                }
+                if let seconds = try fields.pollEvery() { account.pollEvery = seconds }
                 tokens[account.id] = try fields.secret("token", environment: environment)
                 try fields.rejectUnknown()
                 if accounts.contains(where: { $0.userID == userID }) { throw fields.error("user_id", "user id \(userID) is configured twice") }
                 accounts.append(account)
             }
             var settings = X(accounts: accounts, tokens: tokens)
-            if let apiBase = try x.string("api_base") {
-                guard apiBase.hasPrefix("https://") || apiBase.hasPrefix("http://127.") || apiBase.hasPrefix("http://localhost") else {
-                    throw x.error("api_base", "api_base must be an https:// URL (plain http only on loopback, for a test server)")
-                }
-                settings.apiBase = apiBase.hasSuffix("/") ? String(apiBase.dropLast()) : apiBase
-            }
+            if let apiBase = try x.baseURL("api_base") { settings.apiBase = apiBase }
             if x.has("consumer_secret") || x.has("consumer_secret_file") || x.has("consumer_secret_env") {
                 settings.consumerSecret = try x.secret("consumer_secret", environment: environment)
             }
@@ -247,18 +228,12 @@ public struct GatewayConfiguration: Sendable {
             var passwords: [String: Secret] = [:]
             for (index, node) in (try bluesky.list("accounts")).enumerated() {
                 var fields = Fields(node, path: "bluesky.accounts[\(index)]")
-                let service = try fields.string("service") ?? "https://bsky.social"
-                guard service.hasPrefix("https://") || service.hasPrefix("http://127.") || service.hasPrefix("http://localhost") else {
-                    throw fields.error("service", "service must be an https:// URL (plain http only on loopback, for a test server)")
-                }
+                let service = try fields.baseURL("service") ?? "https://bsky.social"
                 guard let handle = try fields.string("handle") else {
                     throw fields.error("handle", "the handle the broker's registry knows the account by is required, such as @riverton.bsky.social")
                 }
-                var account = BlueskyAccount(service: service.hasSuffix("/") ? String(service.dropLast()) : service, handle: handle)
-                if let seconds = try fields.number("poll_every") {
-                    guard seconds >= 1, seconds <= 3_600 else { throw fields.error("poll_every", "poll_every must be 1 to 3600 seconds") }
-                    account.pollEvery = seconds
-                }
+                var account = BlueskyAccount(service: service, handle: handle)
+                if let seconds = try fields.pollEvery() { account.pollEvery = seconds }
                 // An app password (Settings, Privacy and security, App passwords), never the account's own.
                 passwords[account.id] = try fields.secret("app_password", environment: environment)
                 try fields.rejectUnknown()
@@ -331,6 +306,24 @@ struct Fields {
         guard let value = value(key) else { return nil }
         guard let number = value.float else { throw error(key, "\(name(key)) must be a number") }
         return number
+    }
+
+    /// A platform's base URL, without a trailing `/`: https, or plain http on loopback
+    /// only (a test or staging server standing in for the platform).
+    mutating func baseURL(_ key: String) throws(ConfigurationError) -> String? {
+        guard let text = try string(key) else { return nil }
+        guard URL(string: text)?.host != nil,
+              text.hasPrefix("https://") || text.hasPrefix("http://127.") || text.hasPrefix("http://localhost") else {
+            throw error(key, "\(name(key)) must be an https:// URL (plain http only on loopback, for a test server)")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// Seconds between two polls of an account, 1 to 3600.
+    mutating func pollEvery() throws(ConfigurationError) -> TimeInterval? {
+        guard let seconds = try number("poll_every") else { return nil }
+        guard seconds >= 1, seconds <= 3_600 else { throw error("poll_every", "\(name("poll_every")) must be 1 to 3600 seconds") }
+        return seconds
     }
 
     mutating func bool(_ key: String) throws(ConfigurationError) -> Bool? {

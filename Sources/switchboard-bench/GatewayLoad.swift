@@ -166,7 +166,7 @@ enum GatewayLoad {
     static func closedLoop(port: UInt16, connections: Int, deliveries: WebhookDeliveries, duration: Duration, warmup: Duration) throws -> LoadResult {
         let start = ContinuousClock.now
         let measureFrom = start + warmup, until = measureFrom + duration
-        let results = Mutex<(completed: Int, failed: Int, histogram: Histogram<UInt64>)>((0, 0, Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)))
+        let results = Mutex(Tally())
         let threads = try (0..<connections).map { index -> @Sendable () -> Void in
             let connection = try HTTPConnection(port: port)
             return {
@@ -199,7 +199,7 @@ enum GatewayLoad {
         let start = ContinuousClock.now + .milliseconds(100)
         let total = Int(rate * duration.seconds)
         let next = Atomic<Int>(0)
-        let results = Mutex<(completed: Int, failed: Int, histogram: Histogram<UInt64>)>((0, 0, Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)))
+        let results = Mutex(Tally())
         let threads = try (0..<connections).map { index -> @Sendable () -> Void in
             let connection = try HTTPConnection(port: port)
             return {
@@ -240,9 +240,19 @@ enum GatewayLoad {
         done.wait()
     }
 
-    private static func result(_ r: (completed: Int, failed: Int, histogram: Histogram<UInt64>), seconds: Double) throws -> LoadResult {
+    /// Entries acknowledged, deliveries not answered 200, and the answers' times.
+    struct Tally {
+        var completed = 0
+        var failed = 0
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    private static func result(_ r: Tally, seconds: Double) throws -> LoadResult {
         if r.failed > 0 { progress("  \(r.failed) deliveries were not answered 200 (the platform would send them again)") }
-        guard r.completed > 0 else { throw BenchError("the gateway acknowledged no delivery") }
+        guard r.completed > 0 else {
+            throw BenchError(r.failed > 0 ? "the gateway answered no delivery 200 (is the broker storing?)"
+                : "no delivery was both sent and answered within the \(Int(seconds)) s measured; measure longer (--seconds)")
+        }
         return LoadResult(completed: r.completed, seconds: seconds, histogram: r.histogram)
     }
 }

@@ -35,7 +35,7 @@ struct BlueskyPoller: Sendable {
             metrics.add("switchboard_gateway_polls_total", [("platform", "bluesky"), ("account", account.handle)])
             let page = try BlueskyNotifications.page(answer.body, account: account, after: since == "0" ? nil : since, ownDID: session.did)
             if newest == nil { newest = page.newest }
-            inquiries += page.inquiries.map(\.inquiry)
+            inquiries += page.inquiries
             // The first start reads one page only: it just learns where "now" is.
             next = since == nil ? nil : page.nextCursor
         } while next != nil

@@ -49,7 +49,7 @@ final class BlueskySession: Sendable {
             answer = PlatformHTTP.call(method, "\(account.service)/xrpc/\(path)", body: body, token: Array(session.access.utf8))
         }
         if answer.status == 429 {
-            throw .throttled(answer.headers["ratelimit-reset"].flatMap(Double.init).map { $0 - Date().timeIntervalSince1970 } ?? 60)
+            throw .throttled(RateLimitReset.wait(answer.headers["ratelimit-reset"], .epochSeconds, now: Date()) ?? 60)
         }
         return answer
     }
@@ -89,7 +89,7 @@ final class BlueskySession: Sendable {
                          metadata: ["account": "\(account.handle)"])
             throw .refused(reason)
         case 429:
-            throw .throttled(answer.headers["ratelimit-reset"].flatMap(Double.init).map { $0 - Date().timeIntervalSince1970 } ?? 60)
+            throw .throttled(RateLimitReset.wait(answer.headers["ratelimit-reset"], .epochSeconds, now: Date()) ?? 60)
         default:
             throw .failed("createSession answered HTTP \(answer.status)")
         }

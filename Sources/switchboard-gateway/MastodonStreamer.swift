@@ -101,7 +101,7 @@ final class MastodonStreamer: NSObject, URLSessionDataDelegate, @unchecked Senda
             poller.requests.request()
         case .deleted(var inquiry):
             // Only the post's author withdraws it: the stream names the status alone.
-            guard let author = poller.authors.author(of: inquiry.source.externalID) else { return }
+            guard let author = poller.authors.value(for: inquiry.source.externalID) else { return }
             inquiry.author.handle = author
             await take(inquiry)
         case .edited(let inquiry):

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import SwitchboardCore
 import SwitchboardGateway
 
@@ -24,24 +23,19 @@ struct XPoller: Sendable {
         + "&user.fields=username,name"
 
     func run() async {
-        var prepared = false
         await Polling.loop(every: account.pollEvery, platform: "x", account: account.handle, logger: logger) {
-            if !prepared {
-                try prepare()
-                prepared = true
-            }
             try await pollOnce()
         }
     }
 
     func pollOnce() async throws {
-        let since = cursor.load()
+        guard let since = cursor.load() else { return try start() }
         var inquiries: [Inquiry] = []
         var newest: String?
         var token: String?
         repeat {
             var address = "\(apiBase)/2/users/\(account.userID)/mentions?\(Self.fields)"
-            if let since, since != "0" { address += "&since_id=\(since)" }
+            if since != "0" { address += "&since_id=\(since)" }
             if let token { address += "&pagination_token=\(token)" }
             let answer = try get(address)
             metrics.add("switchboard_gateway_polls_total", [("platform", "x"), ("account", account.handle)])
@@ -55,13 +49,7 @@ struct XPoller: Sendable {
             metrics.stamp("switchboard_gateway_poll_age_seconds", [("platform", "x"), ("account", account.handle)], at: Date())
             return
         }
-        if since == nil {
-            // The first start: mentions from before the city connected the gateway are not taken.
-            try cursor.save(newest)
-            logger.notice("x account connected; mentions from now on are taken", metadata: ["account": "\(account.handle)", "cursor": "\(newest)"])
-            return
-        }
-        let ordered = inquiries.sorted { SnowflakeID.isOlder($0.change?.revision ?? $0.source.externalID, than: $1.change?.revision ?? $1.source.externalID) }
+        let ordered = inquiries.sorted { SnowflakeID.isOlder($0.sortKey, than: $1.sortKey) }
         try await Polling.store(ordered.map(\.json), platform: "x", account: account.handle, lane: lane, timeout: ingestTimeout,
                                 retryIn: account.pollEvery, metrics: metrics, logger: logger)
         for inquiry in ordered { memory.remember(inquiry, authorID: nil) }
@@ -70,54 +58,43 @@ struct XPoller: Sendable {
         metrics.stamp("switchboard_gateway_poll_age_seconds", [("platform", "x"), ("account", account.handle)], at: Date())
     }
 
-    /// On an account with no mention yet, the first poll finds nothing: the cursor starts
-    /// at "0" (everything is new).
-    func prepare() throws {
-        if cursor.load() == nil {
-            let answer = try get("\(apiBase)/2/users/\(account.userID)/mentions?max_results=5")
-            if (try? XMentions.page(answer.body, account: account))?.newestID == nil { try cursor.save("0") }
-        }
+    /// The first start: the cursor begins at the newest mention (those before the city
+    /// connected the gateway are not taken), or at "0" on an account with none (all new).
+    private func start() throws {
+        let answer = try get("\(apiBase)/2/users/\(account.userID)/mentions?max_results=5")
+        let newest = (try? XMentions.page(answer.body, account: account))?.newestID ?? "0"
+        try cursor.save(newest)
+        logger.notice("x account connected; mentions from now on are taken", metadata: ["account": "\(account.handle)", "cursor": "\(newest)"])
     }
 
     private func get(_ address: String) throws -> PlatformHTTP.Answer {
         try PollingGet(account: PostingAccount(platform: .x, id: account.id, handle: account.handle), credentials: credentials,
-                       metrics: metrics, logger: logger).get(address) { headers in
-            headers["x-rate-limit-reset"].flatMap(Double.init).map { $0 - Date().timeIntervalSince1970 }
-        }
+                       metrics: metrics, logger: logger).get(address, reset: ("x-rate-limit-reset", .epochSeconds))
     }
 }
 
 /// What the gateway remembers of the X posts it took in, for deletions: X names a deleted
-/// post by its id and its author's user id, while the broker knows the post by its first
-/// version's id and lets only its author (by handle) withdraw it. The newest 10,000
-/// versions, in memory: a deletion of an older post, or one from before a restart, is not
-/// matched.
+/// post by its id (any version's) and its author's user id, while the broker knows the
+/// post by its first version's id and lets only its author (by handle) withdraw it.
 final class XMemory: Sendable {
-    private struct Table {
-        var originals: [String: String] = [:]   // version id → first version's id
-        var handles: [String: String] = [:]     // user id → @username
-        var order: [String] = []
-    }
-    private let table = Mutex(Table())
-    static let capacity = 10_000
+    /// Version id → the first version's id.
+    private let originals = RecentMemory()
+    /// User id → `@username`.
+    private let handles = RecentMemory()
 
     func remember(_ inquiry: Inquiry, authorID: String?) {
-        table.withLock { table in
-            if table.originals.updateValue(inquiry.source.externalID, forKey: inquiry.sortKey) == nil { table.order.append(inquiry.sortKey) }
-            if let authorID, !authorID.isEmpty { table.handles[authorID] = inquiry.author.handle }
-            if table.order.count > Self.capacity { table.originals.removeValue(forKey: table.order.removeFirst()) }
-        }
+        originals.remember(inquiry.sortKey, inquiry.source.externalID)
+        if let authorID, !authorID.isEmpty { handles.remember(authorID, inquiry.author.handle) }
     }
 
     func remember(authors: [String: String]) {
-        table.withLock { $0.handles.merge(authors) { _, new in new } }
+        for (id, handle) in authors { handles.remember(id, handle) }
     }
 
     /// The envelope that withdraws the inquiry a deleted post (any version of it) became,
     /// when the post is known.
     func deletion(of id: String, authorID: String, account: XAccount) -> Inquiry? {
-        let (original, handle) = table.withLock { ($0.originals[id], $0.handles[authorID]) }
-        guard let original, let handle else { return nil }
+        guard let original = originals.value(for: id), let handle = handles.value(for: authorID) else { return nil }
         return Inquiry(source: .init(platform: .x, account: account.handle, externalID: original), author: .init(handle: handle),
                        text: "(deleted)", capturedAt: Inquiry.timestamp(Date()), change: .init(kind: .deleted, revision: "deleted"))
     }

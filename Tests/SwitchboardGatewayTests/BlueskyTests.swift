@@ -19,15 +19,15 @@ import Testing
               "author":{"did":"did:plc:ana","handle":"ana.bsky.social"},"record":{"text":"sign fell","createdAt":"2026-12-03T09:01:00.000Z"}}]}
             """.utf8)
         let all = try BlueskyNotifications.page(body, account: account, after: nil, ownDID: "did:plc:city")
-        #expect(all.inquiries.map(\.inquiry.text) == ["sign fell", "still down"], "oldest first; likes and the city's own left out")
+        #expect(all.inquiries.map(\.text) == ["sign fell", "still down"], "oldest first; likes and the city's own left out")
         #expect(all.newest == "2026-12-03T09:03:00.000Z" && all.nextCursor == "next" && !all.reachedCursor)
-        let reply = all.inquiries[1].inquiry
+        let reply = all.inquiries[1]
         #expect(reply.source.externalID == "at://ana/app.bsky.feed.post/3" && reply.source.inReplyTo == "at://ana/app.bsky.feed.post/1")
         #expect(reply.author == Inquiry.Author(handle: "@ana.bsky.social", displayName: "Ana") && reply.language == "en")
-        for envelope in all.inquiries { _ = try EnvelopeDecoder().decode(envelope.inquiry.json) }
+        for envelope in all.inquiries { _ = try EnvelopeDecoder().decode(envelope.json) }
         // Read back to the cursor: what it covers is not taken again, and no older page is asked for.
         let newer = try BlueskyNotifications.page(body, account: account, after: "2026-12-03T09:01:00.000Z", ownDID: "did:plc:city")
-        #expect(newer.inquiries.map(\.inquiry.text) == ["still down"] && newer.reachedCursor && newer.nextCursor == nil)
+        #expect(newer.inquiries.map(\.text) == ["still down"] && newer.reachedCursor && newer.nextCursor == nil)
     }
 
     @Test func aReplyNamesTheThreadsRootAndCountsGraphemes() throws {

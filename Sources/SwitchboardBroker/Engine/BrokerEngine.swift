@@ -926,11 +926,7 @@ struct EngineLoop {
     }
 
     private func channelID(of change: AccountAuthorizations.Change) -> String? {
-        let account: AccountAuthorizations.Account
-        switch change {
-        case .needed(let a), .restored(let a), .unknown(let a): account = a
-        }
-        switch inquiries.registry.verify(ChannelHandle(platform: account.platform, account.handle)) {
+        switch inquiries.registry.verify(ChannelHandle(platform: change.account.platform, change.account.handle)) {
         case .official(let entry), .inactive(let entry): return entry.id
         case .lookalike, .unknown: return nil
         }

@@ -80,11 +80,11 @@ struct BrokerStreamEvent {
     /// `account.reauthorization_unknown`). The handle is the city's own account, not a
     /// citizen's.
     static func authorization(_ change: AccountAuthorizations.Change, channel: String?, at: Date) -> BrokerStreamEvent {
-        let topic: String, account: AccountAuthorizations.Account
-        switch change {
-        case .needed(let a): (topic, account) = ("account.reauthorization_needed", a)
-        case .restored(let a): (topic, account) = ("account.reauthorized", a)
-        case .unknown(let a): (topic, account) = ("account.reauthorization_unknown", a)
+        let account = change.account
+        let topic = switch change {
+        case .needed: "account.reauthorization_needed"
+        case .restored: "account.reauthorized"
+        case .unknown: "account.reauthorization_unknown"
         }
         var body = JSONWriter()
         body.add("event", topic)

@@ -41,6 +41,13 @@ public struct AccountAuthorizations: Sendable {
         /// Its gateway stopped reporting: whether the account still needs a token is not
         /// known any more.
         case unknown(Account)
+
+        /// The account the change is about.
+        public var account: Account {
+            switch self {
+            case .needed(let account), .restored(let account), .unknown(let account): account
+            }
+        }
     }
 
     private struct Report {

@@ -28,20 +28,14 @@ public struct BlueskyAccount: Sendable, Equatable {
 /// newer, oldest first.
 public enum BlueskyNotifications {
     public struct Page: Equatable, Sendable {
-        /// Mentions and replies newer than the cursor, oldest first, as envelopes, each
-        /// with its `indexedAt`.
-        public var inquiries: [(indexedAt: String, inquiry: Inquiry)]
+        /// Mentions and replies newer than the cursor, oldest first, as envelopes.
+        public var inquiries: [Inquiry]
         /// Older notifications remain past the cursor: read the next page with `cursor`.
         public var nextCursor: String?
         /// The page reached notifications the cursor already covers.
         public var reachedCursor: Bool
         /// The newest `indexedAt` on the page, of any reason: the cursor once all is stored.
         public var newest: String?
-
-        public static func == (a: Page, b: Page) -> Bool {
-            a.inquiries.map(\.indexedAt) == b.inquiries.map(\.indexedAt) && a.inquiries.map(\.inquiry) == b.inquiries.map(\.inquiry)
-                && a.nextCursor == b.nextCursor && a.reachedCursor == b.reachedCursor && a.newest == b.newest
-        }
     }
 
     public struct PageError: Error, CustomStringConvertible {
@@ -82,7 +76,7 @@ public enum BlueskyNotifications {
                 capturedAt: record?["createdAt"]?.stringValue ?? indexedAt
             )))
         }
-        return Page(inquiries: taken.sorted { isNewer($1.0, than: $0.0) }.map { (indexedAt: $0.0, inquiry: $0.1) },
+        return Page(inquiries: taken.sorted { isNewer($1.0, than: $0.0) }.map(\.1),
                     nextCursor: reached ? nil : document["cursor"]?.stringValue, reachedCursor: reached, newest: newest)
     }
 
@@ -139,8 +133,7 @@ public enum BlueskyPublishing {
         case 400 where error == "ExpiredToken" || error == "InvalidToken":
             return .retry(after: 0, reason: "the session expired: \(said)")
         case 429:
-            let reset = rateLimitReset.flatMap(Double.init).map { max(1, $0 - now.timeIntervalSince1970) }
-            return .retry(after: reset, reason: "throttled: \(said.isEmpty ? "HTTP 429" : said)")
+            return .retry(after: RateLimitReset.wait(rateLimitReset, .epochSeconds, now: now), reason: "throttled: \(said.isEmpty ? "HTTP 429" : said)")
         case 500..<600, 0:
             return .retry(after: nil, reason: "the server failed: \(said.isEmpty ? "HTTP \(status)" : said)")
         default:

@@ -40,9 +40,7 @@ public enum MastodonPublishing {
         case 404, 410:
             return .failed(.postUnavailable, reason: "not delivered: the citizen's status is gone (deleted, or no longer visible): \(said)")
         case 429:
-            // Mastodon sends no Retry-After: the limit's window ends at X-RateLimit-Reset.
-            let reset = rateLimitReset.flatMap(CalendarDate.parse).map { max(1, $0.timeIntervalSince(now)) }
-            return .retry(after: reset, reason: "throttled: \(said)")
+            return .retry(after: RateLimitReset.wait(rateLimitReset, .isoTime, now: now), reason: "throttled: \(said)")
         case 500..<600, 0:
             return .retry(after: nil, reason: "the instance failed: \(said)")
         default:

@@ -35,8 +35,7 @@ public enum XPublishing {
             return .failed(.rejectedByPlatform, reason: "not delivered: X refuses a post with the same text as an earlier one; "
                 + "change the wording and reply again (\(said))")
         case 429:
-            let reset = rateLimitReset.flatMap(Double.init).map { max(1, $0 - now.timeIntervalSince1970) }
-            return .retry(after: reset, reason: "throttled: \(said)")
+            return .retry(after: RateLimitReset.wait(rateLimitReset, .epochSeconds, now: now), reason: "throttled: \(said)")
         case 500..<600, 0:
             return .retry(after: nil, reason: "X failed: \(said)")
         default:
