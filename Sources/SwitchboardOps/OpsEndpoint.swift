@@ -61,6 +61,10 @@ public struct OpsEndpoint: Sendable {
         let age = now.timeIntervalSince(stats.engineTurnedAt)
         if age > staleAfter { problems.append("the engine loop has not turned for \(Int(age)) s") }
         if !stats.store.writable { problems.append("the store is not writable: \(stats.store.lastError ?? "commit failed")") }
+        if let error = stats.projection.lastError {
+            problems.append("the projection is not writable, so listings fall \(stats.projection.lag) batches behind (nothing is lost; "
+                            + "acknowledgements go on): \(error)")
+        }
         return problems
     }
 
@@ -84,6 +88,11 @@ final class MetricsMirror: Sendable {
         gauge("switchboard_store_pending_batches", "Sealed batches waiting for the store writer.", [], Double(stats.store.pendingBatches))
         counter("switchboard_store_commits_total", "Batches committed.", [], Double(stats.store.commits))
         counter("switchboard_store_committed_rows_total", "Rows committed.", [], Double(stats.store.committedRows))
+        gauge("switchboard_projection_lag_batches", "Journal entries not yet in the tables that reads use.", [], Double(stats.projection.lag))
+        gauge("switchboard_projection_writable", "1 while projection transactions succeed.", [], stats.projection.lastError == nil ? 1 : 0)
+        counter("switchboard_projection_transactions_total", "Projection transactions.", [], Double(stats.projection.transactions))
+        counter("switchboard_projection_entries_total", "Journal entries applied to the tables.", [], Double(stats.projection.entries))
+        counter("switchboard_projection_seconds_total", "Seconds spent in projection transactions.", [], stats.projection.seconds)
         counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "accepted")], Double(stats.ingest.accepted))
         counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "duplicate")], Double(stats.ingest.duplicate))
         counter("switchboard_ingested_total", "Envelopes ingested, by outcome.", [("outcome", "threaded")], Double(stats.ingest.threaded))

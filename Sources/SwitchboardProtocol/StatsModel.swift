@@ -26,6 +26,8 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     public var outbound: [Outbound] = []
     /// Configuration reloads (SIGHUP) since the broker started.
     public var reloads = Reloads()
+    /// The projection's progress behind the journal.
+    public var projection = Projection()
 
     public struct Reloads: Codable, Sendable, Equatable {
         /// Reloads applied.
@@ -104,6 +106,34 @@ public struct BrokerStats: Codable, Sendable, Equatable {
         /// Switchboard's version.
         public var version: String
         public init(version: String) { self.version = version }
+    }
+
+    /// The projection of the journal: how far behind the journal it is, and what its
+    /// transactions cost. Acknowledgements never wait for it; reads see it.
+    public struct Projection: Codable, Sendable, Equatable {
+        /// The last journal position the tables hold.
+        public var position: UInt64 = 0
+        /// The last journal position appended (durable).
+        public var journalPosition: UInt64 = 0
+        public var transactions = 0
+        /// Journal entries applied, and the rows they held.
+        public var entries = 0
+        public var rows = 0
+        /// Total seconds spent in projection transactions.
+        public var seconds = 0.0
+        /// Set while a projection transaction fails (reads fall behind; nothing is lost).
+        public var lastError: String?
+
+        public init() {}
+
+        /// Journal entries not yet in the tables.
+        public var lag: UInt64 { journalPosition > position ? journalPosition - position : 0 }
+
+        enum CodingKeys: String, CodingKey {
+            case position, transactions, entries, rows, seconds
+            case journalPosition = "journal_position"
+            case lastError = "last_error"
+        }
     }
 
     public struct Store: Codable, Sendable, Equatable {
@@ -335,7 +365,7 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case at, ready, store, ingest, departments, connections, build, outbound, reloads
+        case at, ready, store, ingest, departments, connections, build, outbound, reloads, projection
         case startedAt = "started_at"
         case engineTurnedAt = "engine_turned_at"
         case eventsDropped = "events_dropped"

@@ -2,17 +2,34 @@ import Foundation
 import SwitchboardCore
 import SwitchboardProtocol
 
-/// Where inquiries live. The broker writes through this protocol only, so a PostgreSQL
-/// store can replace SQLite without touching the engine.
+/// The projection: the tables listings, `show`, timelines, exports, erasure, retention
+/// and the figures read, brought up to date from the ``InquiryJournal`` off the hot path.
+/// The broker writes through this protocol only, so a PostgreSQL store can replace
+/// SQLite without touching the engine.
 ///
-/// Contract: ``commit(_:)`` applies a whole batch in one transaction and returns only
-/// once it is durable; the broker acknowledges nothing before that. One thread writes
-/// (the broker's store writer); any thread may read.
+/// Contract: ``project(_:through:)`` applies consecutive journal entries in one
+/// transaction together with the position they reach, so a projector killed mid-way
+/// leaves none of them half applied. One thread projects (the broker's projector); any
+/// thread may read.
 public protocol InquiryStore: Sendable {
-    /// Applies `batch` atomically. An accepted inquiry whose deduplication key is
-    /// already stored is not written, and neither is anything else the batch says about
-    /// it: the result names the inquiry it duplicates.
+    /// Applies consecutive journal entries atomically, with the last one's position;
+    /// entries at or before the position already held are skipped.
+    /// Each inquiry row is written once, in its latest state. An accepted inquiry whose
+    /// deduplication key is already stored is not written, and neither is anything else
+    /// about it: the result names the inquiry it duplicates (the journal writer checks
+    /// keys before appending, so this only happens to a store written behind its back).
+    func project(_ entries: [(position: UInt64, batch: StoreBatch)]) throws(StoreError) -> CommitResult
+    /// Applies the journal's entries after ``projectedPosition()``: after a crash, before
+    /// the broker reads anything. Returns how many it applied.
+    @discardableResult
+    func catchUp(from journal: any InquiryJournal, perTransaction: Int) throws(StoreError) -> Int
+    /// The last journal position the projection holds (0 before the first).
+    func projectedPosition() throws(StoreError) -> UInt64
+    /// Applies one batch outside the journal (tests, imports of a store's own rows).
     func commit(_ batch: StoreBatch) throws(StoreError) -> CommitResult
+    /// The stored inquiries under these deduplication keys: the journal writer's check
+    /// for keys older than the engine's memory.
+    func stored(_ keys: [DeduplicationKey]) throws(StoreError) -> [DeduplicationKey: DuplicateOf]
 
     /// Everything the broker needs to deliver or decide about one inquiry, or nil.
     func inquiry(_ id: InquiryID) throws(StoreError) -> StoredInquiry?
@@ -535,6 +552,17 @@ public struct StoreBatch: Sendable {
     public mutating func receive(_ message: InboundMessage) {
         inbound.append(message)
         bytes += message.text.utf8.count + 128
+    }
+
+    /// The batch without anything about `ids` (accepted inquiries that turned out to repeat
+    /// stored ones): their rows, records, timeline entries and messages.
+    public func leavingOut(_ ids: Set<InquiryID>) -> StoreBatch {
+        var copy = self
+        copy.inserts.removeAll { ids.contains($0.id) }
+        for id in ids { copy.records[id] = nil }
+        copy.timeline.removeAll { ids.contains($0.inquiry) }
+        copy.outbound.removeAll { ids.contains($0.inquiry) }
+        return copy
     }
 }
 

@@ -21,12 +21,21 @@ public final class SQLiteInquiryStore: InquiryStore {
             throw StoreError(operation: "create data directory \(directory)", underlying: error)
         }
         try self.init(path: (directory as NSString).appendingPathComponent("inquiries.sqlite"))
+        // What a broker appended to its journal and had not yet projected when it
+        // stopped (killed, or the machine lost) is brought in before anything reads.
+        let journalPath = (directory as NSString).appendingPathComponent("journal.sqlite")
+        if FileManager.default.fileExists(atPath: journalPath) {
+            try catchUp(from: try SQLiteInquiryJournal(path: journalPath))
+        }
     }
 
     /// Opens the database file at `path` as a pool: one writer, concurrent readers.
     public convenience init(path: String) throws(StoreError) {
         var configuration = Configuration()
         configuration.label = "switchboard.inquiries"
+        // Another connection may hold the file a moment (a store closing as another
+        // opens, a tool reading beside the broker): wait for it rather than fail.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // Removed personal data is overwritten, not left in free pages.
@@ -284,6 +293,14 @@ public final class SQLiteInquiryStore: InquiryStore {
             // Messenger's watermarks name the citizen, not the message.
             try db.execute(sql: "CREATE INDEX message_recipient ON message (platform, recipient, seq) WHERE direction = 'out' AND recipient IS NOT NULL")
         }
+        migrator.registerMigration("v15-projection-position") { db in
+            // The last journal entry the tables hold, written in the same transaction as
+            // the rows it brought: a restart replays the journal after it.
+            try db.execute(sql: """
+                CREATE TABLE projection (position INTEGER NOT NULL);
+                INSERT INTO projection (position) VALUES (0);
+                """)
+        }
         return migrator
     }
 
@@ -347,25 +364,101 @@ public final class SQLiteInquiryStore: InquiryStore {
     public func commit(_ batch: StoreBatch) throws(StoreError) -> CommitResult {
         guard !batch.isEmpty else { return CommitResult() }
         do {
-            return try database.write { db in try Self.apply(batch, db) }
+            return try database.write { db in try Self.apply([batch], db) }
         } catch {
             throw StoreError(operation: "commit", underlying: error)
         }
     }
 
-    /// One transaction: inserts first (a repeated key is skipped and reported), then
-    /// every changed record as one UPDATE, then the timeline and outbound rows, each
-    /// through a cached prepared statement.
-    private static func apply(_ batch: StoreBatch, _ db: Database) throws -> CommitResult {
+    public func project(_ entries: [(position: UInt64, batch: StoreBatch)]) throws(StoreError) -> CommitResult {
+        guard let last = entries.last?.position else { return CommitResult() }
+        do {
+            return try database.write { db in
+                // Entries the projection already holds (another process caught up first) are skipped.
+                let held = UInt64(try Int64.fetchOne(db.cachedStatement(sql: "SELECT position FROM projection")) ?? 0)
+                let fresh = entries.filter { $0.position > held }
+                guard !fresh.isEmpty else { return CommitResult() }
+                let result = try Self.apply(fresh.map(\.batch), db)
+                try db.cachedStatement(sql: "UPDATE projection SET position = ?").execute(arguments: [Int64(last)])
+                return result
+            }
+        } catch {
+            throw StoreError(operation: "project the journal through \(last)", underlying: error)
+        }
+    }
+
+    /// Applies the journal's entries after the projection's position, in transactions of
+    /// up to `perTransaction` entries: after a crash, before the broker reads anything.
+    /// Returns how many entries it applied.
+    @discardableResult
+    public func catchUp(from journal: any InquiryJournal, perTransaction: Int = 256) throws(StoreError) -> Int {
+        let entries = try journal.entries(after: try projectedPosition())
+        var applied = 0
+        while applied < entries.count {
+            let slice = entries[applied..<min(entries.count, applied + perTransaction)]
+            var decoded: [(position: UInt64, batch: StoreBatch)] = []
+            for entry in slice {
+                do {
+                    decoded.append((entry.position, try JournalEntry.decode(entry.entry)))
+                } catch {
+                    throw StoreError(operation: "replay journal entry \(entry.position)", underlying: error)
+                }
+            }
+            _ = try project(decoded)
+            applied += slice.count
+        }
+        return applied
+    }
+
+    public func projectedPosition() throws(StoreError) -> UInt64 {
+        try read("read the projection's position") { db in UInt64(try Int64.fetchOne(db, sql: "SELECT position FROM projection") ?? 0) }
+    }
+
+    public func stored(_ keys: [DeduplicationKey]) throws(StoreError) -> [DeduplicationKey: DuplicateOf] {
+        guard !keys.isEmpty else { return [:] }
+        return try read("find duplicates") { db in
+            var found: [DeduplicationKey: DuplicateOf] = [:]
+            for key in keys { if let original = try Self.duplicate(of: key, db) { found[key] = original } }
+            return found
+        }
+    }
+
+    /// One transaction for consecutive batches: each inquiry row is written once, in the
+    /// state the last batch left it (an inquiry accepted, delivered and acknowledged in
+    /// the window is one INSERT, not an INSERT and two UPDATEs); then each batch's
+    /// timeline, messages and registry rows, in order.
+    private static func apply(_ batches: [StoreBatch], _ db: Database) throws -> CommitResult {
+        var inserts: [AcceptedInquiry] = []
+        var inserted: [InquiryID: Int] = [:]
+        var records: [InquiryID: LifecycleRecord] = [:]
+        for batch in batches {
+            for inquiry in batch.inserts {
+                inserted[inquiry.id] = inserts.count
+                inserts.append(inquiry)
+            }
+            for (id, record) in batch.records {
+                if let index = inserted[id] { inserts[index].record = record } else { records[id] = record }
+            }
+        }
+        let result = try applyRows(inserts, records, db)
+        for batch in batches {
+            try applyEvents(batch, skipping: result.duplicates, db)
+        }
+        return result
+    }
+
+    /// Inserts first (a repeated key is skipped and reported), then every changed record
+    /// as one UPDATE, each through a cached prepared statement.
+    private static func applyRows(_ inserts: [AcceptedInquiry], _ records: [InquiryID: LifecycleRecord], _ db: Database) throws -> CommitResult {
         var result = CommitResult()
-        if !batch.inserts.isEmpty {
+        if !inserts.isEmpty {
             var insert = try BoundStatement(db.cachedStatement(sql: """
                 INSERT INTO inquiry (id, platform, external_id, department, priority, state, owner_kind, owner_id, deliveries,
                                      envelope, routing, received_at, lifecycle, lease_expires_at, sla_next_at, author, seq)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (platform, external_id) DO NOTHING
                 """))
-            for inquiry in batch.inserts {
+            for inquiry in inserts {
                 let record = inquiry.record
                 try insert.run { row in
                     row.text(record.id.description)
@@ -393,13 +486,13 @@ public final class SQLiteInquiryStore: InquiryStore {
             }
         }
         let skipped = result.duplicates
-        if !batch.records.isEmpty {
+        if !records.isEmpty {
             var update = try BoundStatement(db.cachedStatement(sql: """
                 UPDATE inquiry SET state = ?, owner_kind = ?, owner_id = ?, department = ?, priority = ?, deliveries = ?,
                                    lifecycle = ?, lease_expires_at = ?, sla_next_at = ?
                 WHERE id = ?
                 """))
-            for (id, record) in batch.records where skipped[id] == nil {
+            for (id, record) in records where skipped[id] == nil {
                 try update.run { row in
                     row.text(record.lifecycle.state.rawValue)
                     row.text(record.lifecycle.owner?.kind.rawValue)
@@ -414,6 +507,11 @@ public final class SQLiteInquiryStore: InquiryStore {
                 }
             }
         }
+        return result
+    }
+
+    /// A batch's timeline entries, messages and registry entries.
+    private static func applyEvents(_ batch: StoreBatch, skipping skipped: [InquiryID: DuplicateOf], _ db: Database) throws {
         if !batch.timeline.isEmpty {
             var append = try BoundStatement(db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)"))
             for entry in batch.timeline where skipped[entry.inquiry] == nil {
@@ -475,7 +573,6 @@ public final class SQLiteInquiryStore: InquiryStore {
             try db.cachedStatement(sql: "UPDATE message SET status = ?, ended_at = ?, failure_code = ?, reason = ? WHERE id = ? AND sent_at IS NULL")
                 .execute(arguments: [ended.status.rawValue, ended.at, ended.code, ended.reason, ended.id.description])
         }
-        return result
     }
 
     private static func duplicate(of key: DeduplicationKey, _ db: Database) throws -> DuplicateOf? {

@@ -209,8 +209,11 @@ struct Switchboardd: AsyncParsableCommand {
         ready?.remove()
 
         let store: SQLiteInquiryStore
+        let journal: SQLiteInquiryJournal
         do {
+            // The store replays what the journal holds beyond it (after a crash) as it opens.
             store = try SQLiteInquiryStore(directory: data)
+            journal = try SQLiteInquiryJournal(directory: data)
         } catch {
             throw ValidationError("cannot open the inquiry store in --data \(data): \(error). Check the directory exists and is writable.")
         }
@@ -231,7 +234,7 @@ struct Switchboardd: AsyncParsableCommand {
                 logger.info("operations endpoint listening", metadata: ["stats.address": "\(host):\(bound)"])
             })
         }
-        let engine = try BrokerEngine(options: options, store: store, logger: logger)
+        let engine = try BrokerEngine(options: options, store: store, journal: journal, logger: logger)
         Hangup.install(keys: authorizedKeys.flatMap { path in options.security.map { (path, $0.keys) } }, config: config,
                        engine: engine, logger: logger)
         let group = ServiceGroup(
@@ -242,6 +245,7 @@ struct Switchboardd: AsyncParsableCommand {
         // However the broker ended, its store is closed: a clean stop leaves no log file.
         defer {
             do {
+                try journal.close()
                 try store.close()
                 logger.info("store closed", metadata: ["data": "\(data)"])
             } catch {

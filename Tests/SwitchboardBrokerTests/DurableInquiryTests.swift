@@ -95,6 +95,25 @@ import ZeroMQ
         #expect(try SQLiteInquiryStore(directory: data).restorable().queue.count == 1)
     }
 
+    /// A broker stopped gracefully projects everything it appended before it ends: the
+    /// tables alone (no replay) hold every acknowledged inquiry.
+    @Test func aGracefulStopLeavesTheProjectionWhole() throws {
+        let data = temporaryDirectory()
+        let engine = try startEngine(dataDirectory: data)
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        for index in 0..<20 {
+            try client.send("sb.ingest", body: [envelope("whole-\(index)")])
+        }
+        for _ in 0..<20 { #expect(jsonObject(try #require(try client.receive(timeout: .seconds(5))).body)["status"] as? String == "accepted") }
+        client.close()
+        engine.stop()
+        let tables = try SQLiteInquiryStore(path: (data as NSString).appendingPathComponent("inquiries.sqlite"))
+        let journal = try SQLiteInquiryJournal(directory: data)
+        #expect(try tables.projectedPosition() == journal.lastPosition())
+        #expect(try journal.entries(after: tables.projectedPosition()).isEmpty)
+        #expect(try tables.list(InquiryFilter()).total == 20)
+    }
+
     @Test func restartRestoresTheQueue() throws {
         let data = temporaryDirectory()
         var engine = try startEngine(dataDirectory: data)
@@ -201,14 +220,15 @@ import ZeroMQ
         #expect((again["error"] as? [String: Any])?["code"] as? String == "not_parked")
     }
 
-    /// A full disk, as SQLite reports it (the page limit set where the file stands):
-    /// requests are answered store_unavailable, nothing unstored is acknowledged, the
-    /// broker keeps running, and once there is room again every inquiry acknowledged
-    /// before is still there and the retried batch went through.
-    @Test func aFullDiskLosesNothingAndTheBrokerRecovers() throws {
+    /// A journal that refuses writes (read-only, as SQLite reports it): requests are
+    /// answered store_unavailable, nothing unstored is acknowledged, the broker keeps
+    /// running, and once it takes writes again every inquiry acknowledged before is
+    /// still there and the retried batch went through.
+    @Test func aFullJournalLosesNothingAndTheBrokerRecovers() throws {
         let data = temporaryDirectory()
         let store = try SQLiteInquiryStore(directory: data)
-        let engine = try startEngine(dataDirectory: data, store: store)
+        let journal = try SQLiteInquiryJournal(directory: data)
+        let engine = try startEngine(dataDirectory: data, store: store, journal: journal)
         defer { engine.stop() }
         let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
         defer { client.close() }
@@ -218,10 +238,9 @@ import ZeroMQ
         let first = try ingest("before")
         #expect(first["status"] as? String == "accepted")
 
-        try store.database.writeWithoutTransaction { db in
-            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
-            try db.execute(sql: "PRAGMA max_page_count = \(pages)")
-        }
+        // The journal is trimmed as the projection catches up, so it reuses its pages and
+        // a page limit would never fill it: it is made read-only instead.
+        try journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = ON") }
         var refused: [String] = []
         var acknowledged = [try #require(first["id"] as? String)]
         for n in 0..<40 {
@@ -233,9 +252,9 @@ import ZeroMQ
                 refused.append("during-\(n)")
             }
         }
-        #expect(!refused.isEmpty, "the page limit did not fill the store")
+        #expect(!refused.isEmpty, "the read-only journal took writes")
 
-        try store.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+        try journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = OFF") }
         // Gateways retry what was refused: each is accepted now, or was stored by the
         // writer's retry and is a duplicate; none is lost.
         for externalID in refused {
@@ -246,9 +265,44 @@ import ZeroMQ
             }
             acknowledged.append(try #require(answer["id"] as? String))
         }
+        try waitUntil("the projection holds all 41") { try store.list(InquiryFilter()).total == 41 }
         for id in acknowledged {
             #expect(try store.inquiry(try #require(InquiryID(id))) != nil, "acknowledged \(id) is not in the store")
         }
-        #expect(try store.list(InquiryFilter()).total == 41)
+    }
+
+    /// The projection cannot be written (its disk full): acknowledgements go on, since
+    /// they wait for the journal only; reads fall behind; once there is room the
+    /// projection catches up and holds every acknowledged inquiry, each once.
+    @Test func aProjectionThatFallsBehindDelaysNoAcknowledgementAndCatchesUp() throws {
+        let data = temporaryDirectory()
+        let store = try SQLiteInquiryStore(directory: data)
+        let engine = try startEngine(dataDirectory: data, store: store)
+        defer { engine.stop() }
+        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        func ingest(_ externalID: String) throws -> [String: Any] {
+            jsonObject(try client.request("sb.ingest", body: [envelope(externalID, text: String(repeating: "projection ", count: 400))], timeout: .seconds(5))?.body)
+        }
+        #expect(try ingest("before")["status"] as? String == "accepted")
+        try waitUntil("the first is projected") { try store.list(InquiryFilter()).total == 1 }
+
+        try store.database.writeWithoutTransaction { db in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
+            try db.execute(sql: "PRAGMA max_page_count = \(pages)")
+        }
+        var acknowledged: [String] = []
+        for n in 0..<40 {
+            let answer = try ingest("during-\(n)")
+            #expect(answer["status"] as? String == "accepted", "refused while only the projection was full: \(answer)")
+            if let id = answer["id"] as? String { acknowledged.append(id) }
+        }
+        #expect(try store.list(InquiryFilter()).total < 41, "the page limit did not hold the projection back")
+
+        try store.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+        try waitUntil("the projection catches up") { try store.list(InquiryFilter()).total == 41 }
+        for id in acknowledged {
+            #expect(try store.inquiry(try #require(InquiryID(id))) != nil, "acknowledged \(id) is not in the projection")
+        }
     }
 }

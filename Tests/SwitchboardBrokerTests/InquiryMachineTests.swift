@@ -611,7 +611,8 @@ import ZeroMQ
         #expect(machine.record(id)?.lifecycle.state == .queued)
     }
 
-    /// Settled inquiries leave memory even while the writer always has a batch sealed.
+    /// Settled inquiries leave memory once the projection holds them, even while the
+    /// writer always has a batch sealed.
     @Test mutating func settledInquiriesAreForgottenUnderSteadyLoad() throws {
         let ingested = ingest("1")
         let id = try #require(ingested)
@@ -623,6 +624,10 @@ import ZeroMQ
         _ = machine.ingest(client: gateway, body: [Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"2"},"author":{"handle":"@a"},"text":"b","captured_at":"2026-11-22T09:30:00Z"}"#)], now: now)
         #expect(machine.sealBatch() != nil)
         _ = machine.committed(sequence, result: try store.commit(batch))
+        // Durable but not yet in the projection: a read of the store would find it older
+        // than what was acknowledged, so memory keeps it.
+        #expect(!machine.needsLoad(id), "forgotten before the projection held it")
+        machine.projected(through: sequence)
         #expect(machine.needsLoad(id), "an accepted inquiry stayed in memory")
     }
 

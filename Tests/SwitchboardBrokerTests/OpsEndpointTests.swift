@@ -169,7 +169,8 @@ import ZeroMQ
         #expect(try daemon.terminate() == 0)
     }
 
-    /// The engine's snapshot follows a store that stops taking writes, and health says so.
+    /// The engine's snapshot follows a journal, then a projection, that stops taking
+    /// writes, and health says which and what it means.
     @Test func healthNamesAFailingStore() throws {
         let data = temporaryDirectory()
         let board = StatsBoard()
@@ -178,7 +179,8 @@ import ZeroMQ
         options.eventsEndpoint = nil
         options.stats = board
         let store = try SQLiteInquiryStore(directory: data)
-        let engine = try BrokerEngine(options: options, store: store, logger: CapturedLogs().logger(label: "test.ops"))
+        let journal = try SQLiteInquiryJournal(directory: data)
+        let engine = try BrokerEngine(options: options, store: store, journal: journal, logger: CapturedLogs().logger(label: "test.ops"))
         _ = try engine.start()
         defer { engine.stop() }
         let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
@@ -186,15 +188,31 @@ import ZeroMQ
         let ops = OpsEndpoint(board: board)
         try waitUntil("a first snapshot") { board.current != nil }
         #expect(ops.health(board.current, now: Date()).isEmpty)
-        try store.database.writeWithoutTransaction { db in
-            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
-            try db.execute(sql: "PRAGMA max_page_count = \(pages)")
+        func fill(_ database: any DatabaseWriter) throws {
+            try database.writeWithoutTransaction { db in
+                let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
+                try db.execute(sql: "PRAGMA max_page_count = \(pages)")
+            }
         }
+        func makeRoom(_ database: any DatabaseWriter) throws {
+            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+        }
+        try journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = ON") }
         for n in 0..<20 { _ = try client.request("sb.ingest", body: [envelope("full-\(n)", text: String(repeating: "x", count: 4_000))]) }
         try waitUntil("the snapshot sees the failing store") { board.current?.store.writable == false }
         #expect(ops.health(board.current, now: Date()).contains { $0.contains("store is not writable") })
         #expect(ops.health(board.current, now: Date().addingTimeInterval(60)).contains { $0.contains("has not turned") })
-        try store.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+        try journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA query_only = OFF") }
         try waitUntil("the store recovers") { board.current?.store.writable == true }
+
+        try fill(store.database)
+        for n in 0..<20 { _ = try client.request("sb.ingest", body: [envelope("behind-\(n)", text: String(repeating: "y", count: 4_000))]) }
+        try waitUntil("the snapshot sees the failing projection") { board.current?.projection.lastError != nil }
+        #expect(board.current?.store.writable == true)
+        #expect(ops.health(board.current, now: Date()).contains { $0.contains("projection is not writable") })
+        try makeRoom(store.database)
+        try waitUntil("the projection catches up") {
+            board.current.map { $0.projection.lastError == nil && $0.projection.lag == 0 } ?? false
+        }
     }
 }

@@ -34,8 +34,9 @@ import ZeroMQ
         options.configuration = try SwitchboardConfiguration.parse(yaml: Cities.handoff)
         options.broker.heartbeatInterval = .milliseconds(100)
         options.security = BrokerEngine.Security(serverSecretKey: server.secretKey, keys: keys)
-        let engine = try BrokerEngine(options: options, store: try SQLiteInquiryStore(directory: temporaryDirectory()),
-                                      logger: CapturedLogs().logger(label: "test.secure"))
+        let data = temporaryDirectory()
+        let engine = try BrokerEngine(options: options, store: try SQLiteInquiryStore(directory: data),
+                                      journal: try SQLiteInquiryJournal(directory: data), logger: CapturedLogs().logger(label: "test.secure"))
         _ = try engine.start()
         return engine
     }

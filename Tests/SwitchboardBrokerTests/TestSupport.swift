@@ -14,7 +14,7 @@ import ZeroMQ
 func startEngine(
     heartbeat: Duration = .milliseconds(100), liveness: Int = 3, logs: CapturedLogs = CapturedLogs(),
     dataDirectory: String = temporaryDirectory(), configuration: SwitchboardConfiguration = .demo(),
-    endpoint: String = "tcp://127.0.0.1:*", store: SQLiteInquiryStore? = nil, stats: StatsBoard? = nil
+    endpoint: String = "tcp://127.0.0.1:*", store: SQLiteInquiryStore? = nil, journal: SQLiteInquiryJournal? = nil, stats: StatsBoard? = nil
 ) throws -> BrokerEngine {
     var options = BrokerEngine.Options()
     options.endpoint = endpoint
@@ -25,7 +25,8 @@ func startEngine(
     options.broker.heartbeatLiveness = liveness
     options.stats = stats
     let store = try store ?? SQLiteInquiryStore(directory: dataDirectory)
-    let engine = try BrokerEngine(options: options, store: store, logger: logs.logger(label: "test.broker"))
+    let journal = try journal ?? SQLiteInquiryJournal(directory: (store.path as NSString).deletingLastPathComponent)
+    let engine = try BrokerEngine(options: options, store: store, journal: journal, logger: logs.logger(label: "test.broker"))
     _ = try engine.start()
     return engine
 }

@@ -11,8 +11,9 @@ import ZeroMQ
 /// The broker's engine: one thread that owns every socket of the broker, feeds what
 /// arrives into the two pure machines (``MajordomoBrokerMachine`` for 7/MDP,
 /// ``InquiryMachine`` for inquiries) and carries out the actions they return. A second
-/// thread, the ``StoreWriter``, makes each turn's batch durable while the engine goes
-/// on.
+/// thread, the ``JournalWriter``, makes each turn's batch durable with one journal
+/// append while the engine goes on; a third, the ``Projector``, brings the tables that
+/// reads use up to date from the journal, off the hot path.
 ///
 /// Other threads reach the engine only through `inproc://` PAIR pipes; no socket is
 /// ever touched outside its thread. ``start()`` and ``stop()`` are synchronous, like
@@ -101,6 +102,7 @@ public final class BrokerEngine: Sendable {
 
     public let options: Options
     private let store: any InquiryStore
+    private let journal: any InquiryJournal
     private let logger: Logger
     private let context: Context
     private let controlEndpoint: String
@@ -115,11 +117,14 @@ public final class BrokerEngine: Sendable {
     /// What the control pipe carries to make the engine apply ``pendingReload``.
     static let reloadCommand = "RELOAD"
 
-    /// - Parameter store: where inquiries are persisted; every accepted inquiry is
-    ///   committed there before the gateway hears "accepted".
-    public init(options: Options, store: any InquiryStore, logger: Logger) throws(ZMQError) {
+    /// - Parameters:
+    ///   - journal: where every batch is made durable before anything in it is
+    ///     acknowledged (the gateway hears "accepted" only then).
+    ///   - store: the projection of the journal, which reads and data protection use.
+    public init(options: Options, store: any InquiryStore, journal: any InquiryJournal, logger: Logger) throws(ZMQError) {
         self.options = options
         self.store = store
+        self.journal = journal
         self.logger = logger
         context = try Context(ioThreads: options.ioThreads)
         controlEndpoint = "inproc://switchboard-engine-control"
@@ -235,7 +240,9 @@ public final class BrokerEngine: Sendable {
         var sockets: [Socket] = []
         defer { sockets.forEach { $0.close() } }
         let loop: EngineLoop
-        let writer: StoreWriter
+        let writer: JournalWriter
+        var projector: Projector?
+        defer { projector?.stop() }
         var reads: ReadLane?
         let pipe: Socket
         var records: RecordsLane?
@@ -285,27 +292,50 @@ public final class BrokerEngine: Sendable {
                 try socket.bind(endpoint)
                 return (socket, endpoint)
             }
-            let (writerPipe, notify) = try notifyPipe("store")
-            writer = StoreWriter(store: store, logger: logger, notifyEndpoint: notify)
+            // What the journal holds beyond the projection (a crash) is projected first.
+            let replayStarted = ContinuousClock.now
+            let replayed: Int, projected: UInt64, appended: UInt64
+            do {
+                replayed = try store.catchUp(from: journal, perTransaction: Projector.maxEntriesPerTransaction)
+                projected = try store.projectedPosition()
+                appended = try journal.lastPosition()
+            } catch {
+                logger.critical("cannot replay the journal into the projection", metadata: ["error": "\(error)"])
+                lifecycle.withLock { $0 = .failed(.failed(function: "replay", errno: .invalidArgument)) }
+                started.signal()
+                return
+            }
+            if replayed > 0 {
+                logger.notice("journal replayed into the projection", metadata: [
+                    "entries": "\(replayed)", "elapsed": "\(ContinuousClock.now - replayStarted)",
+                ])
+            }
+            let (projectorPipe, projectorNotify) = try notifyPipe("projector")
+            let projectionLane = Projector(store: store, projected: projected, logger: logger, notifyEndpoint: projectorNotify)
+            projectionLane.start(context: context)
+            projector = projectionLane
+            let (writerPipe, notify) = try notifyPipe("journal")
+            writer = JournalWriter(journal: journal, store: store, projector: projectionLane, logger: logger, notifyEndpoint: notify)
             writer.start(context: context)
             let (readsPipe, readsNotify) = try notifyPipe("reads")
-            let readLane = ReadLane(store: store, logger: logger, notifyEndpoint: readsNotify)
+            let readLane = ReadLane(store: store, progress: projectionLane.progress, logger: logger, notifyEndpoint: readsNotify)
             readLane.start(context: context)
             reads = readLane
             let (recordsPipe, recordsNotify) = try notifyPipe("records")
-            let recordsLane = RecordsLane(store: store, hash: CitizenHash(key: options.citizenHashKey),
-                                          logger: logger, notifyEndpoint: recordsNotify)
+            let recordsLane = RecordsLane(store: store, journal: journal, progress: projectionLane.progress,
+                                          hash: CitizenHash(key: options.citizenHashKey), logger: logger, notifyEndpoint: recordsNotify)
             recordsLane.start(context: context)
             records = recordsLane
 
             var broker = options.broker
             broker.maxDeliveries = options.configuration.maxDeliveries
             var engineLoop = EngineLoop(
-                router: router, zap: zap, monitor: monitor, publisher: publisher, writerPipe: writerPipe, writer: writer, readsPipe: readsPipe,
+                router: router, zap: zap, monitor: monitor, publisher: publisher, writerPipe: writerPipe, writer: writer,
+                projectorPipe: projectorPipe, projector: projectionLane, readsPipe: readsPipe,
                 recordsPipe: recordsPipe, records: recordsLane, reads: readLane,
                 store: store, options: options, pendingReload: pendingReload,
                 mdp: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryService.all),
-                inquiries: InquiryMachine(configuration: options.configuration),
+                inquiries: InquiryMachine(configuration: options.configuration, after: max(projected, appended)),
                 logger: logger
             )
             do {
@@ -338,6 +368,9 @@ public final class BrokerEngine: Sendable {
         }
         running.drain()
         writer.stop()
+        // Projects what the writer appended, so a stopped broker leaves the tables whole.
+        projector?.stop()
+        projector = nil
         lifecycle.withLock { $0 = .ended(ending) }
         logger.info("broker stopped")
     }
@@ -358,7 +391,9 @@ struct EngineLoop {
     var denials: [String: Int] = [:]
     let publisher: Socket?
     let writerPipe: Socket
-    let writer: StoreWriter
+    let writer: JournalWriter
+    let projectorPipe: Socket
+    let projector: Projector
     let readsPipe: Socket
     let recordsPipe: Socket
     let records: RecordsLane
@@ -376,6 +411,8 @@ struct EngineLoop {
     var installation = ""
     /// Configuration reloads so far, for statistics.
     var reloads = BrokerStats.Reloads()
+    /// The projector's progress, for statistics.
+    var projection = BrokerStats.Projection()
     /// Accounts whose token a platform refused, as the gateways report them.
     var authorizations = AccountAuthorizations()
     var mdp: MajordomoBrokerMachine
@@ -445,8 +482,8 @@ struct EngineLoop {
     }
 
     mutating func run(pipe: Socket) throws(ZMQError) {
-        var all = Poller([router, pipe, writerPipe, readsPipe, zap, monitor, recordsPipe])
-        var paused = Poller([pipe, writerPipe, readsPipe, zap, monitor, recordsPipe])
+        var all = Poller([router, pipe, writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe])
+        var paused = Poller([pipe, writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe])
         var nextTick = ContinuousClock.now + tickPeriod
         while true {
             let wait = max(.zero, nextTick - ContinuousClock.now)
@@ -475,6 +512,7 @@ struct EngineLoop {
             if readable[4] { answerZAP() }
             if readable[5] { watchConnections() }
             if readable[6] { takeRecordsResults() }
+            if readable[7] { takeProjectorOutcomes() }
             if readable[0] { readTurn() }
             let now = ContinuousClock.now
             if now >= nextTick {
@@ -602,6 +640,25 @@ struct EngineLoop {
         }
     }
 
+    private mutating func takeProjectorOutcomes() {
+        while (try? projectorPipe.receive(.nonBlocking)) != nil {}
+        for outcome in projector.takeOutcomes() {
+            switch outcome {
+            case .projected(let through, let entries, let rows, let duration):
+                projection.transactions += 1
+                projection.entries += entries
+                projection.rows += rows
+                projection.seconds += duration.seconds
+                projection.position = through
+                inquiries.projected(through: through)
+            case .failed(let error):
+                projection.lastError = error
+            case .recovered:
+                projection.lastError = nil
+            }
+        }
+    }
+
     /// Publishes a snapshot for the operations endpoint (a few hundred bytes per
     /// department, every tick): readers never touch the engine.
     private mutating func publishStats() {
@@ -665,6 +722,9 @@ struct EngineLoop {
         )
         snapshot.outbound = outbound
         snapshot.reloads = reloads
+        var projected = projection
+        projected.journalPosition = projector.progress.committed
+        snapshot.projection = projected
         board.publish(snapshot)
     }
 
@@ -763,12 +823,30 @@ struct EngineLoop {
     private mutating func ensureLoaded(_ id: InquiryID, body: Bool = false) -> Bool {
         guard inquiries.needsLoad(id) || (body && inquiries.needsBody(id)) else { return true }
         do {
-            if let stored = try store.inquiry(id) { inquiries.load(stored) }
+            if let stored = try store.inquiry(id) {
+                inquiries.load(stored)
+            } else if awaitProjection(), let stored = try store.inquiry(id) {
+                // Accepted a moment ago: its envelope was past the memory budget, and its
+                // row only now in the projection.
+                inquiries.load(stored)
+            }
             return true
         } catch {
             logger.error("cannot load an inquiry", metadata: ["inquiry.id": "\(id)", "error": "\(error.underlying)"])
             return false
         }
+    }
+
+    /// Before a read on the engine thread that may concern a batch the projection does not
+    /// hold yet (a case number given a moment ago, a post just confirmed), waits for it,
+    /// briefly: rare requests, and the projector is usually a few milliseconds behind.
+    /// Returns whether it waited (and so whether reading again may find more).
+    private func awaitProjection() -> Bool {
+        let progress = projector.progress
+        let committed = progress.committed
+        guard progress.projected < committed else { return false }
+        progress.wait(until: committed, timeout: .milliseconds(500))
+        return true
     }
 
     /// Releases expired claims and raises due SLA alerts, within a time budget: after a
@@ -884,6 +962,7 @@ struct EngineLoop {
                 event.log(to: logger)
             case .findOriginal(let key, let known, let client, let body):
                 // A read on the engine thread, as ensureLoaded: edits are rare.
+                if known == nil { _ = awaitProjection() }
                 if let id = known ?? (try? store.inquiry(for: key))?.id {
                     if known == nil, let original = try? store.inquiry(for: key) { inquiries.rememberOriginal(key, original) }
                     ensureLoaded(id)
@@ -970,6 +1049,8 @@ struct EngineLoop {
                     throw AgentError.invalid(field: "status", "must be delivered, read or failed")
                 }
                 let messages: [OutboundMessage]
+                // The post was confirmed a moment ago: its row may still be on its way in.
+                _ = awaitProjection()
                 if let recipient = request.optional("recipient") {
                     // A watermark: every message to this citizen posted up to then.
                     guard status != .failed else { throw AgentError.invalid(field: "status", "a watermark says delivered or read, never failed") }
@@ -1082,7 +1163,7 @@ struct EngineLoop {
             guard permitted(access, client: client, service: service, now: now) else { return }
             if agentService.isRead {
                 if !reads.submit(ReadLane.Job(client: client, service: agentService, request: request, role: sender?.role,
-                                              configuration: options.configuration)) {
+                                              configuration: options.configuration, after: projector.progress.committed)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return
@@ -1100,7 +1181,10 @@ struct EngineLoop {
 
     /// A case number where an id goes is read as the id it names (one primary-key read).
     private func resolveCaseNumber(_ request: inout AgentRequest) throws(AgentError) {
-        try request.resolveCaseNumber(options.configuration.caseNumbering) { number in try store.inquiry(case: number) }
+        try request.resolveCaseNumber(options.configuration.caseNumbering) { number in
+            _ = awaitProjection()
+            return try store.inquiry(case: number)
+        }
     }
 
     /// Applies a reloaded configuration, unless it removes a department that still holds

@@ -36,13 +36,22 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
     /// Starts the thread. `work` handles one job, posting results through its second
     /// argument; it returns false to end the thread early (when told to stop).
     func start(context: Context, work: @escaping @Sendable (Job, _ post: (Result) -> Void) -> Bool) {
+        start(context: context, takingUpTo: 1) { jobs, post in work(jobs[0], post) }
+    }
+
+    /// Starts the thread with `work` handed up to `limit` waiting jobs at a time, oldest
+    /// first (the projector applies several journal entries in one transaction).
+    func start(context: Context, takingUpTo limit: Int, work: @escaping @Sendable ([Job], _ post: (Result) -> Void) -> Bool) {
         let thread = Thread { [self] in
-            run(context: context, work: work)
+            run(context: context, limit: limit, work: work)
             finished.signal()
         }
         thread.name = name
         thread.start()
     }
+
+    /// Jobs queued and not yet done.
+    var waiting: Int { state.withLock { $0.jobs.count } }
 
     /// Queues a job; false when `maxWaiting` are already waiting.
     func submit(_ job: Job) -> Bool {
@@ -69,6 +78,17 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
     /// Whether ``stop()`` was called: long work checks it.
     var isStopping: Bool { state.withLock { $0.stopping } }
 
+    /// Waits out a retry's back-off in short steps, so that a stop is not held up by it;
+    /// false if told to stop meanwhile.
+    func pause(for delay: Duration) -> Bool {
+        let until = ContinuousClock.now + delay
+        while ContinuousClock.now < until {
+            if isStopping { return false }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return true
+    }
+
     /// Finishes the queued jobs (unless `work` gives up), then ends the thread.
     func stop() {
         state.withLock { $0.stopping = true }
@@ -76,7 +96,7 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
         finished.wait()
     }
 
-    private func run(context: Context, work: (Job, (Result) -> Void) -> Bool) {
+    private func run(context: Context, limit: Int, work: ([Job], (Result) -> Void) -> Bool) {
         let pipe: Socket
         do {
             pipe = try Socket(context, .pair)
@@ -94,9 +114,9 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
         while true {
             wake.wait()
             // A job leaves the queue only once done, so a retried one keeps its place.
-            while let job = state.withLock({ $0.jobs.first }) {
-                guard work(job, post) else { return }
-                state.withLock { _ = $0.jobs.popFirst() }
+            while case let jobs = state.withLock({ Array($0.jobs.prefix(limit)) }), !jobs.isEmpty {
+                guard work(jobs, post) else { return }
+                state.withLock { $0.jobs.removeFirst(jobs.count) }
             }
             if isStopping { return }
         }

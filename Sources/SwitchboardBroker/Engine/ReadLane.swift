@@ -6,9 +6,11 @@ import SwitchboardStore
 import ZeroMQ
 
 /// A thread that answers agents' reads (`sb.agent.list`, `sb.agent.timeline`) from the
-/// store's read side, so a listing never holds up the engine thread. WAL lets these
-/// reads run beside the writer's commits; they see what is durable, which is all any
-/// client has been told about. The engine sends each answer on the ROUTER socket it owns.
+/// projection, so a listing never holds up the engine thread. WAL lets these reads run
+/// beside the projector's transactions. A read first waits until the projection holds
+/// every batch that was durable when it was asked (``Job/after``): an agent who was
+/// told a move is done sees it in the next listing. The engine sends each answer on
+/// the ROUTER socket it owns.
 final class ReadLane: Sendable {
     struct Job: Sendable {
         var client: Frame
@@ -19,6 +21,9 @@ final class ReadLane: Sendable {
         var role: Role?
         /// The configuration in force when the read was asked (a reload may change it).
         var configuration: SwitchboardConfiguration
+        /// The journal position durable when it was asked: the read waits for the
+        /// projection to hold it.
+        var after: UInt64
     }
 
     struct Answer: Sendable {
@@ -31,16 +36,23 @@ final class ReadLane: Sendable {
     /// the broker's memory.
     static let maxWaiting = 1_024
 
+    /// How long a read waits for the projection before it answers from what it holds
+    /// (the projector is failing; it is shown on `/stats` and the status page).
+    static let projectionWait = Duration.seconds(5)
+
     private let store: any InquiryStore
+    private let progress: ProjectionProgress
     private let lane: Lane<Job, Answer>
 
-    init(store: any InquiryStore, logger: Logger, notifyEndpoint: String) {
+    init(store: any InquiryStore, progress: ProjectionProgress, logger: Logger, notifyEndpoint: String) {
         self.store = store
+        self.progress = progress
         lane = Lane(name: "switchboard-reads", notifyEndpoint: notifyEndpoint, maxWaiting: Self.maxWaiting, logger: logger)
     }
 
     func start(context: Context) {
-        lane.start(context: context) { [store] job, post in
+        lane.start(context: context) { [store, progress] job, post in
+            progress.wait(until: job.after, timeout: Self.projectionWait)
             let answer = AgentReads(store: store, configuration: job.configuration).answer(job.service, job.request, role: job.role)
             post(Answer(client: job.client, service: job.service.rawValue, frame: answer.frame))
             return true

@@ -116,7 +116,12 @@ struct InquiryMachine {
 
     private var open = Batch()
     private var sealed: [UInt64: Batch] = [:]
-    private var nextSequence: UInt64 = 1
+    /// Batches durable in the journal and not yet in the projection: the inquiries they
+    /// wrote stay in memory until it holds them, so that what the engine reads back from
+    /// the store is never older than what it acknowledged.
+    private var unprojected: Deque<(sequence: UInt64, touched: Set<InquiryID>)> = []
+    /// Batch sequences are journal positions, numbered on from the journal's last.
+    private var nextSequence: UInt64
     /// A commit failed and has not yet succeeded on retry: new writes are refused.
     private(set) var storeUnavailable = false
     /// Ingest outcomes so far, for statistics.
@@ -124,8 +129,10 @@ struct InquiryMachine {
     /// Where open inquiries stand and what happened to them, per department.
     private(set) var figures = InquiryFigures()
 
-    init(configuration: SwitchboardConfiguration, bodyBudget: Int = 64 << 20, keyCapacity: Int = 200_000) {
+    /// - Parameter after: the journal's last position: batches are numbered on from it.
+    init(configuration: SwitchboardConfiguration, after position: UInt64 = 0, bodyBudget: Int = 64 << 20, keyCapacity: Int = 200_000) {
         self.configuration = configuration
+        nextSequence = position + 1
         decoder = configuration.envelopeDecoder
         router = configuration.router
         departments = configuration.departmentIDs
@@ -321,8 +328,17 @@ struct InquiryMachine {
                 if result.duplicates[inquiry] == nil { actions.append(.publish(event)) }
             }
         }
-        forgetSettled(batch.touched, upTo: sequence)
+        unprojected.append((sequence, batch.touched))
         return actions
+    }
+
+    /// The projection holds every batch through `position`: inquiries at rest whose last
+    /// change it holds are forgotten.
+    mutating func projected(through position: UInt64) {
+        while let first = unprojected.first, first.sequence <= position {
+            unprojected.removeFirst()
+            forgetSettled(first.touched, upTo: first.sequence)
+        }
     }
 
     private mutating func count(_ reply: InquiryReply) {
@@ -349,9 +365,9 @@ struct InquiryMachine {
         return actions
     }
 
-    /// Forgets inquiries at rest whose last change is durable, so memory holds only
-    /// what the broker is working on.
-    /// Only the inquiries the durable batch wrote are looked at, and only those not
+    /// Forgets inquiries at rest whose last change the projection holds, so memory holds
+    /// only what the broker is working on.
+    /// Only the inquiries the projected batch wrote are looked at, and only those not
     /// written again since (a later save moves `writtenIn` on).
     private mutating func forgetSettled(_ touched: Set<InquiryID>, upTo sequence: UInt64) {
         for id in touched {

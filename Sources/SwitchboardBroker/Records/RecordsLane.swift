@@ -55,14 +55,23 @@ final class RecordsLane: Sendable {
     static let maxExportPage = 500
 
     private let store: any InquiryStore
+    private let journal: any InquiryJournal
+    private let progress: ProjectionProgress
     private let hash: CitizenHash
     private let logger: Logger
     private let lane: Lane<Job, Result>
     /// Data was removed but the WAL still holds old frames of it.
     private let logTruncationPending = Mutex(false)
 
-    init(store: any InquiryStore, hash: CitizenHash, logger: Logger, notifyEndpoint: String) {
+    /// How long an erasure or export waits for the projection to hold everything
+    /// acknowledged before it was asked; past it, the request is answered `unavailable`.
+    static let projectionWait = Duration.seconds(10)
+
+    init(store: any InquiryStore, journal: any InquiryJournal, progress: ProjectionProgress, hash: CitizenHash, logger: Logger,
+         notifyEndpoint: String) {
         self.store = store
+        self.journal = journal
+        self.progress = progress
         self.hash = hash
         self.logger = logger
         lane = Lane(name: "switchboard-records", notifyEndpoint: notifyEndpoint, maxWaiting: 64, logger: logger)
@@ -116,6 +125,7 @@ final class RecordsLane: Sendable {
         if !total.isEmpty || logTruncationPending.withLock({ $0 }) {
             do {
                 try store.truncateLog()
+                try journal.trim(through: progress.projected)
                 logTruncationPending.withLock { $0 = false }
             } catch {
                 logTruncationPending.withLock { $0 = true }
@@ -134,9 +144,20 @@ final class RecordsLane: Sendable {
 
     // MARK: Erasure
 
+    /// Waits until the projection holds every batch durable now: what an erasure or an
+    /// export reads must include all that was acknowledged before it was asked.
+    private func projectionCaughtUp() -> Bool {
+        progress.wait(until: progress.committed, timeout: Self.projectionWait)
+    }
+
     private func erase(_ request: Erasure, post: (Result) -> Void) {
         let service = InquiryService.erase
         let citizen = hash(platform: request.platform, handle: request.handle)
+        guard projectionCaughtUp() else {
+            logger.error("erasure waited too long for the projection; ask again once /stats shows it caught up", metadata: ["citizen": "\(citizen)"])
+            post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
+            return
+        }
         let records: CitizenRecords
         do {
             records = try store.citizenRecords(platform: request.platform, handle: request.handle)
@@ -180,6 +201,15 @@ final class RecordsLane: Sendable {
             post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
             return
         }
+        // The journal held the same data until the projection had it: trimmed, and its
+        // log emptied, before the citizen is told it is gone.
+        do {
+            try journal.trim(through: progress.projected)
+        } catch {
+            logTruncationPending.withLock { $0 = true }
+            logger.warning("erased, but the journal could not be trimmed yet; retried after the next retention run",
+                           metadata: ["error": "\(error.underlying)"])
+        }
         let erased = Set(outcome.erased)
         post(.erased(inquiries: outcome.erased, keys: records.closed.filter { erased.contains($0.id) }.map(\.key) + records.followUps))
         if !outcome.logTruncated {
@@ -202,6 +232,11 @@ final class RecordsLane: Sendable {
     private func export(_ request: Export, post: (Result) -> Void) {
         let page: [ExportRecord]
         var remaining: Int?
+        guard projectionCaughtUp() else {
+            logger.error("export waited too long for the projection; the page is asked again")
+            post(.answer(client: request.client, service: InquiryService.export, frame: InquiryReply.unavailable.frame))
+            return
+        }
         do {
             if request.count { remaining = try store.countClosed(before: request.closedBefore, department: request.department, after: request.after) }
             page = try store.exportClosed(before: request.closedBefore, department: request.department, after: request.after, limit: request.limit)

@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+
+/// The record of every decision the inquiry side makes, in order: one entry per sealed
+/// batch, appended before anything in it is acknowledged.
+///
+/// The journal is what makes a batch durable; the projection (``InquiryStore``) is
+/// brought up to date from it off the hot path. An entry stays until the projection
+/// holds it (``InquiryStore/projectedPosition()``), then it is trimmed, so the journal
+/// holds at most the projector's lag. A PostgreSQL journal implements the same contract.
+///
+/// Contract: positions only grow; ``append(_:at:trimmingThrough:)`` returns only once the
+/// entry is durable; one thread appends (the broker's journal writer), any may read.
+public protocol InquiryJournal: Sendable {
+    /// Appends `entry` at `position` and, in the same transaction, removes every entry at
+    /// or before `trimmingThrough` (those the projection already holds).
+    func append(_ entry: [UInt8], at position: UInt64, trimmingThrough: UInt64) throws(StoreError)
+    /// The entries after `position`, oldest first: what a restart replays into the projection.
+    func entries(after position: UInt64) throws(StoreError) -> [(position: UInt64, entry: [UInt8])]
+    /// The newest position written, 0 for an empty journal.
+    func lastPosition() throws(StoreError) -> UInt64
+    /// Removes the entries through `position` and empties the write-ahead log, so that no
+    /// copy of a removed entry stays in the journal's files (before an erasure answers).
+    func trim(through position: UInt64) throws(StoreError)
+}
+
+/// The SQLite journal: `journal.sqlite` beside the projection, in its own file so that
+/// an append never waits for the projector's write lock. WAL with `synchronous=FULL`:
+/// one append is one write and one fsync of the log. Removed entries are overwritten
+/// (`secure_delete`), as erasure requires.
+public final class SQLiteInquiryJournal: InquiryJournal {
+    public let database: DatabaseQueue
+    public let path: String
+
+    /// Opens (creating if needed) `journal.sqlite` in `directory`.
+    public convenience init(directory: String) throws(StoreError) {
+        try self.init(path: (directory as NSString).appendingPathComponent("journal.sqlite"))
+    }
+
+    public init(path: String) throws(StoreError) {
+        var configuration = Configuration()
+        configuration.label = "switchboard.journal"
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
+        self.path = path
+        do {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            // WAL is a property of the file, set outside a transaction.
+            try database.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS journal (position INTEGER PRIMARY KEY, entry BLOB NOT NULL)")
+            }
+        } catch {
+            throw StoreError(operation: "open journal \(path)", underlying: error)
+        }
+    }
+
+    public func append(_ entry: [UInt8], at position: UInt64, trimmingThrough: UInt64) throws(StoreError) {
+        do {
+            try database.write { db in
+                if trimmingThrough > 0 {
+                    try db.cachedStatement(sql: "DELETE FROM journal WHERE position <= ?").execute(arguments: [Int64(trimmingThrough)])
+                }
+                try db.cachedStatement(sql: "INSERT INTO journal (position, entry) VALUES (?, ?)")
+                    .execute(arguments: [Int64(position), Data(entry)])
+            }
+        } catch {
+            throw StoreError(operation: "append to the journal", underlying: error)
+        }
+    }
+
+    public func entries(after position: UInt64) throws(StoreError) -> [(position: UInt64, entry: [UInt8])] {
+        do {
+            return try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT position, entry FROM journal WHERE position > ? ORDER BY position",
+                                 arguments: [Int64(position)])
+                    .map { row in (UInt64(row["position"] as Int64), [UInt8](row["entry"] as Data)) }
+            }
+        } catch {
+            throw StoreError(operation: "read the journal", underlying: error)
+        }
+    }
+
+    public func lastPosition() throws(StoreError) -> UInt64 {
+        do {
+            return try database.read { db in
+                UInt64(try Int64.fetchOne(db, sql: "SELECT max(position) FROM journal") ?? 0)
+            }
+        } catch {
+            throw StoreError(operation: "read the journal", underlying: error)
+        }
+    }
+
+    public func trim(through position: UInt64) throws(StoreError) {
+        do {
+            try database.writeWithoutTransaction { db in
+                try db.execute(sql: "DELETE FROM journal WHERE position <= ?", arguments: [Int64(position)])
+                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+        } catch {
+            throw StoreError(operation: "trim the journal", underlying: error)
+        }
+    }
+
+    /// Closes the file; the last connection copies the log into it.
+    public func close() throws(StoreError) {
+        do {
+            try database.close()
+        } catch {
+            throw StoreError(operation: "close \(path)", underlying: error)
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import SwitchboardCore
+
+/// One journal entry: a sealed batch, as the bytes the journal stores.
+///
+/// The entry is the batch's changes as the machines decided them (accepted inquiries,
+/// the lifecycle record each touched inquiry reached, timeline events, messages, registry
+/// entries), so that replaying it needs no decision made again. It is written on the hot
+/// path once per batch and read back only when the broker starts after a crash, so the
+/// format is a compact binary one (varints and length-prefixed UTF-8), and the two JSON
+/// documents already written by hand for the projection (the lifecycle and timeline
+/// columns) are carried as they are rather than encoded a second way.
+///
+/// Layout: a version byte, then nine sections in the order of ``StoreBatch``'s fields,
+/// each a varint count followed by its items.
+public enum JournalEntry {
+    static let version: UInt8 = 1
+
+    public static func encode(_ batch: StoreBatch) -> [UInt8] {
+        var out = ByteWriter(capacity: batch.bytes + 64)
+        out.byte(version)
+        out.count(batch.inserts)
+        for inquiry in batch.inserts {
+            out.string(inquiry.key.platform.rawValue)
+            out.string(inquiry.key.externalID)
+            out.string(inquiry.envelopeJSON)
+            out.string(inquiry.routingJSON)
+            out.string(inquiry.receivedAt)
+            out.optional(inquiry.author)
+            out.record(inquiry.record)
+        }
+        out.count(batch.records)
+        for record in batch.records.values { out.record(record) }
+        out.count(batch.timeline)
+        for entry in batch.timeline { out.string(TimelineColumn.json(entry)) }
+        out.count(batch.outbound)
+        for message in batch.outbound {
+            out.string(message.id.description)
+            out.string(message.inquiry.description)
+            out.string(message.kind.rawValue)
+            out.string(message.platform.rawValue)
+            out.string(message.account)
+            out.string(message.inReplyTo)
+            out.string(message.text)
+            out.optional(message.author)
+            out.optional(message.recipient)
+            out.optional(message.thread)
+        }
+        out.count(batch.outboundSent)
+        for sent in batch.outboundSent {
+            out.string(sent.id.description)
+            out.string(sent.at)
+            out.optional(sent.postedAs)
+        }
+        out.count(batch.outboundStatuses)
+        for status in batch.outboundStatuses {
+            out.string(status.id.description)
+            out.string(status.status)
+            out.string(status.at)
+            out.optional(status.code)
+            out.optional(status.reason)
+        }
+        out.count(batch.outboundEnded)
+        for ended in batch.outboundEnded {
+            out.string(ended.id.description)
+            out.string(ended.status.rawValue)
+            out.string(ended.at)
+            out.optional(ended.code)
+            out.string(ended.reason)
+        }
+        out.count(batch.inbound)
+        for message in batch.inbound {
+            out.string(message.id.description)
+            out.string(message.inquiry.description)
+            out.string(message.key.platform.rawValue)
+            out.string(message.key.externalID)
+            out.string(message.inReplyTo)
+            out.string(message.text)
+            out.string(message.kind)
+        }
+        out.count(batch.channels)
+        for channel in batch.channels {
+            // Registry changes are rare: the projection's own Codable shape is enough.
+            out.string(String(decoding: (try? SQLiteInquiryStore.channelEncoder.encode(channel)) ?? Data(), as: UTF8.self))
+        }
+        return out.bytes
+    }
+
+    /// Decodes an entry written by ``encode(_:)``.
+    public static func decode(_ bytes: [UInt8]) throws(JournalEntryError) -> StoreBatch {
+        var input = ByteReader(bytes)
+        guard try input.byte() == version else { throw JournalEntryError("unknown journal entry version") }
+        var batch = StoreBatch()
+        for _ in 0..<(try input.count()) {
+            let key = DeduplicationKey(platform: try input.platform(), externalID: try input.string())
+            let envelope = try input.string(), routing = try input.string(), receivedAt = try input.string()
+            let author = try input.optional()
+            batch.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt,
+                                         record: try input.record(), author: author))
+        }
+        for _ in 0..<(try input.count()) { batch.update(try input.record()) }
+        for _ in 0..<(try input.count()) { batch.append(try input.json(TimelineEntry.self)) }
+        for _ in 0..<(try input.count()) {
+            let id = try input.id(), inquiry = try input.id()
+            guard let kind = OutboundMessage.Kind(rawValue: try input.string()) else { throw JournalEntryError("unknown message kind") }
+            let platform = try input.platform()
+            let account = try input.string(), inReplyTo = try input.string(), text = try input.string()
+            batch.queue(OutboundMessage(id: id, inquiry: inquiry, kind: kind, platform: platform, account: account, inReplyTo: inReplyTo,
+                                        text: text, author: try input.optional(), recipient: try input.optional(), thread: try input.optional()))
+        }
+        for _ in 0..<(try input.count()) { batch.markSent(try input.id(), at: try input.string(), postedAs: try input.optional()) }
+        for _ in 0..<(try input.count()) {
+            batch.markStatus(try input.id(), try input.string(), at: try input.string(), code: try input.optional(), reason: try input.optional())
+        }
+        for _ in 0..<(try input.count()) {
+            let id = try input.id()
+            guard let status = MessageStatus(rawValue: try input.string()) else { throw JournalEntryError("unknown message status") }
+            batch.markEnded(id, status, at: try input.string(), code: try input.optional(), reason: try input.string())
+        }
+        for _ in 0..<(try input.count()) {
+            let id = try input.id(), inquiry = try input.id()
+            let key = DeduplicationKey(platform: try input.platform(), externalID: try input.string())
+            batch.receive(InboundMessage(id: id, inquiry: inquiry, key: key, inReplyTo: try input.string(), text: try input.string(),
+                                         kind: try input.string()))
+        }
+        for _ in 0..<(try input.count()) { batch.save(try input.json(ChannelEntry.self)) }
+        guard input.atEnd else { throw JournalEntryError("bytes after the last section") }
+        return batch
+    }
+}
+
+/// A journal entry that cannot be read back: the broker stops rather than guess.
+public struct JournalEntryError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = "journal entry unreadable: \(description)" }
+}
+
+private struct ByteWriter {
+    var bytes: [UInt8]
+
+    init(capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    mutating func count(_ collection: some Collection) { varint(UInt64(collection.count)) }
+
+    mutating func string(_ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            varint(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    /// Absent as 0; present as 1 and the string.
+    mutating func optional(_ value: String?) {
+        guard let value else { return byte(0) }
+        byte(1)
+        string(value)
+    }
+
+    mutating func record(_ record: LifecycleRecord) {
+        string(SQLiteInquiryStore.LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json)
+        varint(UInt64(bitPattern: Int64(record.priority.rank)))
+        if let lease = record.leaseExpiresAt {
+            byte(1)
+            varint(lease.timeIntervalSince1970.bitPattern)
+        } else {
+            byte(0)
+        }
+        varint(UInt64(record.deliveries))
+        varint(UInt64(bitPattern: Int64(record.caseNumber)))
+    }
+}
+
+private struct ByteReader {
+    let bytes: [UInt8]
+    var at = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var atEnd: Bool { at == bytes.count }
+
+    mutating func byte() throws(JournalEntryError) -> UInt8 {
+        guard at < bytes.count else { throw JournalEntryError("cut short") }
+        defer { at += 1 }
+        return bytes[at]
+    }
+
+    mutating func varint() throws(JournalEntryError) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let next = try byte()
+            guard shift < 64 else { throw JournalEntryError("varint too long") }
+            value |= UInt64(next & 0x7F) << shift
+            if next < 0x80 { return value }
+            shift += 7
+        }
+    }
+
+    mutating func count() throws(JournalEntryError) -> Int {
+        let count = try varint()
+        // No section holds more items than the entry has bytes.
+        guard count <= UInt64(bytes.count - at) else { throw JournalEntryError("count past the end") }
+        return Int(count)
+    }
+
+    mutating func string() throws(JournalEntryError) -> String {
+        let length = try varint()
+        guard length <= UInt64(bytes.count - at) else { throw JournalEntryError("string past the end") }
+        defer { at += Int(length) }
+        return String(decoding: bytes[at..<at + Int(length)], as: UTF8.self)
+    }
+
+    mutating func optional() throws(JournalEntryError) -> String? {
+        try byte() == 0 ? nil : try string()
+    }
+
+    mutating func id() throws(JournalEntryError) -> InquiryID {
+        let text = try string()
+        guard let id = InquiryID(text) else { throw JournalEntryError("not an id: \(text)") }
+        return id
+    }
+
+    mutating func platform() throws(JournalEntryError) -> Platform {
+        let text = try string()
+        guard let platform = Platform(rawValue: text) else { throw JournalEntryError("unknown platform \(text)") }
+        return platform
+    }
+
+    mutating func json<T: Decodable>(_ type: T.Type) throws(JournalEntryError) -> T {
+        let text = try string()
+        do {
+            return try SQLiteInquiryStore.decoder.decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw JournalEntryError("\(T.self): \(error)")
+        }
+    }
+
+    mutating func record() throws(JournalEntryError) -> LifecycleRecord {
+        let column = try json(SQLiteInquiryStore.LifecycleColumn.self)
+        let rank = Int(Int64(bitPattern: try varint()))
+        guard let priority = Priority(rank: rank) else { throw JournalEntryError("unknown priority \(rank)") }
+        let lease = try byte() == 0 ? nil : Date(timeIntervalSince1970: Double(bitPattern: try varint()))
+        let deliveries = UInt16(clamping: try varint())
+        let caseNumber = Int(Int64(bitPattern: try varint()))
+        return LifecycleRecord(lifecycle: column.lifecycle, priority: priority, sla: column.sla, leaseExpiresAt: lease,
+                               deliveries: deliveries, caseNumber: caseNumber)
+    }
+}
