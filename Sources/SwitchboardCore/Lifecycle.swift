@@ -195,6 +195,19 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
         resolution = nil
     }
 
+    /// A lifecycle as a store recorded it: every field as it was, no rule applied (the
+    /// moves that led there were checked when they were made).
+    public init(restoring id: InquiryID, state: LifecycleState, department: String, owner: Actor?, answered: Bool, lastReplyID: String?,
+                resolution: Resolution?) {
+        self.id = id
+        self.state = state
+        self.department = department
+        self.owner = owner
+        self.answered = answered
+        self.lastReplyID = lastReplyID
+        self.resolution = resolution
+    }
+
     public static func routedEntry(id: InquiryID, department: String, at: Date) -> TimelineEntry {
         TimelineEntry(inquiry: id, event: "inquiry.routed", at: at, actor: .system, role: "system", from: nil, to: .queued, department: department, note: nil)
     }

@@ -149,6 +149,16 @@ public struct InquirySLA: Codable, Sendable, Equatable {
         wholeResolution = legResolution
     }
 
+    /// Clocks as a store recorded them.
+    public init(restoring department: String, legFirstResponse: SLAClock, legResolution: SLAClock, wholeFirstResponse: SLAClock,
+                wholeResolution: SLAClock) {
+        self.department = department
+        self.legFirstResponse = legFirstResponse
+        self.legResolution = legResolution
+        self.wholeFirstResponse = wholeFirstResponse
+        self.wholeResolution = wholeResolution
+    }
+
     private var clocks: [WritableKeyPath<InquirySLA, SLAClock>] {
         [\.legFirstResponse, \.legResolution, \.wholeFirstResponse, \.wholeResolution]
     }

@@ -40,10 +40,14 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
     }
 
     /// Starts the thread with `work` handed up to `limit` waiting jobs at a time, oldest
-    /// first (the projector applies several journal entries in one transaction).
-    func start(context: Context, takingUpTo limit: Int, work: @escaping @Sendable ([Job], _ post: (Result) -> Void) -> Bool) {
+    /// first (the projector applies several journal entries in one transaction). With a
+    /// `gathering` interval, work runs at most once per interval unless `limit` jobs
+    /// wait: fewer, larger turns (the projector's transactions share their index pages
+    /// and their fsync).
+    func start(context: Context, takingUpTo limit: Int, gathering: Duration = .zero,
+               work: @escaping @Sendable ([Job], _ post: (Result) -> Void) -> Bool) {
         let thread = Thread { [self] in
-            run(context: context, limit: limit, work: work)
+            run(context: context, limit: limit, gathering: gathering, work: work)
             finished.signal()
         }
         thread.name = name
@@ -96,7 +100,7 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
         finished.wait()
     }
 
-    private func run(context: Context, limit: Int, work: ([Job], (Result) -> Void) -> Bool) {
+    private func run(context: Context, limit: Int, gathering: Duration, work: ([Job], (Result) -> Void) -> Bool) {
         let pipe: Socket
         do {
             pipe = try Socket(context, .pair)
@@ -111,10 +115,18 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
             // One byte wakes the engine; if its queue is full, a wake-up is pending anyway.
             _ = try? pipe.send([Frame([1])], dontWait: true)
         }
+        var lastTurn = ContinuousClock.now - gathering
         while true {
             wake.wait()
             // A job leaves the queue only once done, so a retried one keeps its place.
-            while case let jobs = state.withLock({ Array($0.jobs.prefix(limit)) }), !jobs.isEmpty {
+            while true {
+                let gatherUntil = lastTurn + gathering
+                while ContinuousClock.now < gatherUntil, !isStopping, waiting < limit {
+                    Thread.sleep(forTimeInterval: min(0.002, (gatherUntil - ContinuousClock.now).seconds))
+                }
+                let jobs = state.withLock { Array($0.jobs.prefix(limit)) }
+                guard !jobs.isEmpty else { break }
+                lastTurn = ContinuousClock.now
                 guard work(jobs, post) else { return }
                 state.withLock { $0.jobs.removeFirst(jobs.count) }
             }

@@ -26,6 +26,10 @@ final class Projector: Sendable {
 
     /// Entries applied in one transaction at most.
     static let maxEntriesPerTransaction = 256
+    /// A transaction at most this often (unless the most entries wait): under load each
+    /// holds many batches, so their rows share index pages and one fsync. It is also
+    /// about the most a read waits for what was acknowledged just before it.
+    static let window = Duration.milliseconds(25)
 
     let progress: ProjectionProgress
     private let store: any InquiryStore
@@ -40,7 +44,9 @@ final class Projector: Sendable {
     }
 
     func start(context: Context) {
-        lane.start(context: context, takingUpTo: Self.maxEntriesPerTransaction) { [self] jobs, post in project(jobs, post: post) }
+        lane.start(context: context, takingUpTo: Self.maxEntriesPerTransaction, gathering: Self.window) { [self] jobs, post in
+            project(jobs, post: post)
+        }
     }
 
     func submit(_ position: UInt64, _ batch: StoreBatch) {

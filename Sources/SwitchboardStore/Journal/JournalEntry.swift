@@ -7,9 +7,9 @@ import SwitchboardCore
 /// the lifecycle record each touched inquiry reached, timeline events, messages, registry
 /// entries), so that replaying it needs no decision made again. It is written on the hot
 /// path once per batch and read back only when the broker starts after a crash, so the
-/// format is a compact binary one (varints and length-prefixed UTF-8), and the two JSON
-/// documents already written by hand for the projection (the lifecycle and timeline
-/// columns) are carried as they are rather than encoded a second way.
+/// format is a compact binary one (varints, little-endian doubles and length-prefixed
+/// UTF-8), field by field: JSON for every lifecycle record and timeline entry was most of
+/// the writer thread's time. Registry entries, rare, keep the projection's JSON.
 ///
 /// Layout: a version byte, then nine sections in the order of ``StoreBatch``'s fields,
 /// each a varint count followed by its items.
@@ -32,7 +32,7 @@ public enum JournalEntry {
         out.count(batch.records)
         for record in batch.records.values { out.record(record) }
         out.count(batch.timeline)
-        for entry in batch.timeline { out.string(TimelineColumn.json(entry)) }
+        for entry in batch.timeline { out.timeline(entry) }
         out.count(batch.outbound)
         for message in batch.outbound {
             out.string(message.id.description)
@@ -99,7 +99,7 @@ public enum JournalEntry {
                                          record: try input.record(), author: author))
         }
         for _ in 0..<(try input.count()) { batch.update(try input.record()) }
-        for _ in 0..<(try input.count()) { batch.append(try input.json(TimelineEntry.self)) }
+        for _ in 0..<(try input.count()) { batch.append(try input.timeline()) }
         for _ in 0..<(try input.count()) {
             let id = try input.id(), inquiry = try input.id()
             guard let kind = OutboundMessage.Kind(rawValue: try input.string()) else { throw JournalEntryError("unknown message kind") }
@@ -171,15 +171,48 @@ private struct ByteWriter {
         string(value)
     }
 
+    mutating func double(_ value: Double) {
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func optional(_ value: Date?) {
+        guard let value else { return byte(0) }
+        byte(1)
+        double(value.timeIntervalSince1970)
+    }
+
+    mutating func timeline(_ entry: TimelineEntry) {
+        string(entry.inquiry.description)
+        string(entry.event)
+        double(entry.at.timeIntervalSince1970)
+        string(entry.actor.kind.rawValue)
+        string(entry.actor.id)
+        string(entry.role)
+        optional(entry.from?.rawValue)
+        string(entry.to.rawValue)
+        string(entry.department)
+        optional(entry.note)
+    }
+
     mutating func record(_ record: LifecycleRecord) {
-        string(SQLiteInquiryStore.LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json)
-        varint(UInt64(bitPattern: Int64(record.priority.rank)))
-        if let lease = record.leaseExpiresAt {
-            byte(1)
-            varint(lease.timeIntervalSince1970.bitPattern)
-        } else {
-            byte(0)
+        let lifecycle = record.lifecycle
+        string(lifecycle.id.description)
+        string(lifecycle.state.rawValue)
+        string(lifecycle.department)
+        optional(lifecycle.owner?.kind.rawValue)
+        if let owner = lifecycle.owner { string(owner.id) }
+        byte(lifecycle.answered ? 1 : 0)
+        optional(lifecycle.lastReplyID)
+        optional(lifecycle.resolution?.rawValue)
+        string(record.sla.department)
+        for clock in [record.sla.legFirstResponse, record.sla.legResolution, record.sla.wholeFirstResponse, record.sla.wholeResolution] {
+            double(clock.target)
+            double(clock.accrued)
+            optional(clock.runningSince)
+            byte((clock.met ? 1 : 0) | (clock.warned ? 2 : 0) | (clock.breached ? 4 : 0))
         }
+        varint(UInt64(bitPattern: Int64(record.priority.rank)))
+        optional(record.leaseExpiresAt)
         varint(UInt64(record.deliveries))
         varint(UInt64(bitPattern: Int64(record.caseNumber)))
     }
@@ -250,14 +283,74 @@ private struct ByteReader {
         }
     }
 
+    mutating func double() throws(JournalEntryError) -> Double {
+        guard bytes.count - at >= 8 else { throw JournalEntryError("cut short") }
+        var bits: UInt64 = 0
+        for index in 0..<8 { bits |= UInt64(bytes[at + index]) << (8 * UInt64(index)) }
+        at += 8
+        return Double(bitPattern: bits)
+    }
+
+    mutating func date() throws(JournalEntryError) -> Date? {
+        try byte() == 0 ? nil : Date(timeIntervalSince1970: try double())
+    }
+
+    mutating func raw<T: RawRepresentable<String>>(_ type: T.Type) throws(JournalEntryError) -> T {
+        let text = try string()
+        guard let value = T(rawValue: text) else { throw JournalEntryError("unknown \(T.self) \(text)") }
+        return value
+    }
+
+    mutating func timeline() throws(JournalEntryError) -> TimelineEntry {
+        let inquiry = try id(), event = try string()
+        let at = Date(timeIntervalSince1970: try double())
+        let actor = Actor(kind: try raw(Actor.Kind.self), id: try string())
+        let role = try string()
+        let from = try optional().map { text throws(JournalEntryError) -> LifecycleState in
+            guard let state = LifecycleState(rawValue: text) else { throw JournalEntryError("unknown state \(text)") }
+            return state
+        }
+        return TimelineEntry(inquiry: inquiry, event: event, at: at, actor: actor, role: role, from: from, to: try raw(LifecycleState.self),
+                             department: try string(), note: try optional())
+    }
+
     mutating func record() throws(JournalEntryError) -> LifecycleRecord {
-        let column = try json(SQLiteInquiryStore.LifecycleColumn.self)
+        let id = try id()
+        let state = try raw(LifecycleState.self)
+        let department = try string()
+        var owner: Actor?
+        if let kind = try optional() {
+            guard let kind = Actor.Kind(rawValue: kind) else { throw JournalEntryError("unknown owner kind \(kind)") }
+            owner = Actor(kind: kind, id: try string())
+        }
+        let answered = try byte() == 1
+        let lastReplyID = try optional()
+        let resolution = try optional().map { text throws(JournalEntryError) -> Resolution in
+            guard let resolution = Resolution(rawValue: text) else { throw JournalEntryError("unknown resolution \(text)") }
+            return resolution
+        }
+        let lifecycle = InquiryLifecycle(restoring: id, state: state, department: department, owner: owner, answered: answered,
+                                         lastReplyID: lastReplyID, resolution: resolution)
+        let slaDepartment = try string()
+        var clocks: [SLAClock] = []
+        for _ in 0..<4 {
+            var clock = SLAClock(target: try double(), startingAt: Date(timeIntervalSince1970: 0))
+            clock.accrued = try double()
+            clock.runningSince = try date()
+            let flags = try byte()
+            clock.met = flags & 1 != 0
+            clock.warned = flags & 2 != 0
+            clock.breached = flags & 4 != 0
+            clocks.append(clock)
+        }
+        let sla = InquirySLA(restoring: slaDepartment, legFirstResponse: clocks[0], legResolution: clocks[1], wholeFirstResponse: clocks[2],
+                             wholeResolution: clocks[3])
         let rank = Int(Int64(bitPattern: try varint()))
         guard let priority = Priority(rank: rank) else { throw JournalEntryError("unknown priority \(rank)") }
-        let lease = try byte() == 0 ? nil : Date(timeIntervalSince1970: Double(bitPattern: try varint()))
+        let lease = try date()
         let deliveries = UInt16(clamping: try varint())
         let caseNumber = Int(Int64(bitPattern: try varint()))
-        return LifecycleRecord(lifecycle: column.lifecycle, priority: priority, sla: column.sla, leaseExpiresAt: lease,
-                               deliveries: deliveries, caseNumber: caseNumber)
+        return LifecycleRecord(lifecycle: lifecycle, priority: priority, sla: sla, leaseExpiresAt: lease, deliveries: deliveries,
+                               caseNumber: caseNumber)
     }
 }
