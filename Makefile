@@ -18,9 +18,14 @@ test: build
 	@if [ -d Tests/Interop ] && ls Tests/Interop/test_*.py >/dev/null 2>&1; then \
 	  SWITCHBOARDD="$$(swift build --show-bin-path)/switchboardd" python3 -m pytest -q Tests/Interop; fi
 
+# RabbitMQ runs beside it (a private node on loopback, port 5679, data under .build) so
+# that every run prints Switchboard's ratio to it; it is stopped however the run ends.
 bench:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh bench
 	swift build -c release --product switchboardd
 	swift build -c release --product switchboard-gateway
 	swift build -c release --product switchboard-bench
-	.build/release/switchboard-bench $(ARGS)
+	cc -O2 -o .build/amqp-load bench/amqp-load.c -lrabbitmq -lpthread
+	rm -rf .build/rabbitmq-bench
+	scripts/rabbitmq.sh start .build/rabbitmq-bench 5679
+	.build/release/switchboard-bench --rabbitmq-port 5679 $(ARGS); status=$$?; scripts/rabbitmq.sh stop .build/rabbitmq-bench; exit $$status

@@ -32,6 +32,15 @@ if [ "${1:-}" = "test" ]; then
   fi
 fi
 
+if [ "${1:-}" = "bench" ]; then
+  # The same-run comparison: Debian's RabbitMQ and the C client its load generator uses.
+  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || [ ! -f /usr/include/amqp.h ] || ! command -v cc >/dev/null; then
+    echo "bootstrap: installing rabbitmq-server, librabbitmq-dev and gcc through apt (for the benchmark's RabbitMQ comparison)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server librabbitmq-dev gcc libc6-dev >/dev/null
+  fi
+fi
+
 if ! command -v swift >/dev/null; then
   echo "bootstrap: no 'swift' on PATH; install Swift 6.1 or newer from swift.org" >&2
   exit 1

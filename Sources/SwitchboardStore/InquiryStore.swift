@@ -248,33 +248,6 @@ public struct StateCount: Sendable, Equatable {
     }
 }
 
-/// What the broker keeps about an inquiry's handling: the one representation of its
-/// state, written whole on every move.
-public struct LifecycleRecord: Sendable, Equatable {
-    public var lifecycle: InquiryLifecycle
-    public var priority: Priority
-    public var sla: InquirySLA
-    /// When an agent's claim runs out.
-    public var leaseExpiresAt: Date?
-    /// How many times it has been handed to a department worker since it was last queued.
-    public var deliveries: UInt16
-    /// The short sequential number people quote (`R-4821`): assigned once at ingest, the
-    /// row's own sequence, never reused (see ``CaseNumber``).
-    public var caseNumber: Int
-
-    public init(lifecycle: InquiryLifecycle, priority: Priority, sla: InquirySLA, leaseExpiresAt: Date? = nil, deliveries: UInt16 = 0,
-                caseNumber: Int = 0) {
-        self.lifecycle = lifecycle
-        self.priority = priority
-        self.sla = sla
-        self.leaseExpiresAt = leaseExpiresAt
-        self.deliveries = deliveries
-        self.caseNumber = caseNumber
-    }
-
-    public var id: InquiryID { lifecycle.id }
-}
-
 public struct InquiryFilter: Sendable, Equatable {
     public var department: String?
     public var state: LifecycleState?
@@ -329,127 +302,6 @@ public struct InquirySummary: Sendable, Equatable {
     public var unofficialChannel: String?
 }
 
-/// A message to a citizen (an answer or a question), queued for the platform's
-/// publishing gateway. An inquiry's conversation may hold several.
-public struct OutboundMessage: Sendable, Equatable {
-    public enum Kind: String, Sendable, Equatable {
-        case answer, question
-    }
-
-    /// The message's own id: what the gateway's queue entry and REPLY name.
-    public var id: InquiryID
-    public var inquiry: InquiryID
-    public var kind: Kind
-    public var platform: Platform
-    public var account: String
-    /// The post being answered (the inquiry's `source.external_id`).
-    public var inReplyTo: String
-    public var text: String
-    public var sent: Bool
-    /// Who wrote it (`agent ana`, `worker w-…`), for the conversation an agent reads.
-    public var author: String?
-    /// The citizen a direct message goes to (their handle or platform id), and the
-    /// platform's conversation id when the inquiry came as a direct message.
-    public var recipient: String?
-    public var thread: String?
-
-    public init(id: InquiryID, inquiry: InquiryID, kind: Kind, platform: Platform, account: String, inReplyTo: String, text: String,
-                sent: Bool = false, author: String? = nil, recipient: String? = nil, thread: String? = nil) {
-        self.id = id
-        self.inquiry = inquiry
-        self.kind = kind
-        self.platform = platform
-        self.account = account
-        self.inReplyTo = inReplyTo
-        self.text = text
-        self.sent = sent
-        self.author = author
-        self.recipient = recipient
-        self.thread = thread
-    }
-
-    /// When it was queued: its id is a UUIDv7 made at that moment.
-    public var queuedAt: Date { id.createdAt }
-
-    /// The MDP service of the platform's publishing gateway.
-    public var service: String { ServiceName.outbound(platform.rawValue) }
-}
-
-/// Where an outgoing message stands. Waiting until its publishing gateway answers;
-/// then posted, or failed with the platform's reason; a question the conversation
-/// overtook (the inquiry closed, or the citizen wrote first) is cancelled, never posted.
-public enum MessageStatus: String, Sendable, Equatable {
-    case waiting, posted, failed, cancelled
-}
-
-/// One message of an inquiry's conversation as stored: a citizen's follow-up, or the
-/// city's answer or question with its state.
-public struct ConversationMessage: Sendable, Equatable {
-    public var id: InquiryID
-    /// `in` (the citizen's) or `out` (the city's).
-    public var direction: String
-    /// `citizen`, `answer` or `question`.
-    public var kind: String
-    public var platform: Platform
-    public var account: String?
-    public var author: String?
-    public var text: String
-    public var status: MessageStatus
-    /// What the platform said since it was posted: `delivered` or `read`.
-    public var delivery: String?
-    /// When it was posted, failed or was cancelled.
-    public var statusAt: String?
-    /// Why it failed or was cancelled.
-    public var reason: String?
-    /// The platform's code for a failure.
-    public var failureCode: String?
-    /// The platform's id of the post.
-    public var externalID: String?
-
-    public init(id: InquiryID, direction: String, kind: String, platform: Platform, account: String?, author: String?, text: String,
-                status: MessageStatus, statusAt: String?, reason: String?, failureCode: String?, externalID: String?) {
-        self.id = id
-        self.direction = direction
-        self.kind = kind
-        self.platform = platform
-        self.account = account
-        self.author = author
-        self.text = text
-        self.status = status
-        self.statusAt = statusAt
-        self.reason = reason
-        self.failureCode = failureCode
-        self.externalID = externalID
-    }
-}
-
-/// A citizen's follow-up post, threaded into the inquiry it answers.
-public struct InboundMessage: Sendable, Equatable {
-    public var id: InquiryID
-    public var inquiry: InquiryID
-    public var key: DeduplicationKey
-    public var inReplyTo: String
-    public var text: String
-    /// `citizen` (a follow-up), `edit` (a new version of the post `inReplyTo` names) or
-    /// `deleted` (the citizen deleted it).
-    public var kind: String
-
-    public init(id: InquiryID, inquiry: InquiryID, key: DeduplicationKey, inReplyTo: String, text: String, kind: String = "citizen") {
-        self.id = id
-        self.inquiry = inquiry
-        self.key = key
-        self.inReplyTo = inReplyTo
-        self.text = text
-        self.kind = kind
-    }
-}
-
-/// The posts a citizen may answer to continue a conversation that waits for them.
-public struct ThreadKey: Sendable, Equatable {
-    public var key: DeduplicationKey
-    public var inquiry: InquiryID
-}
-
 /// A newly accepted inquiry, ready to be written with its first lifecycle record.
 public struct AcceptedInquiry: Sendable {
     public var key: DeduplicationKey
@@ -460,8 +312,13 @@ public struct AcceptedInquiry: Sendable {
     public var record: LifecycleRecord
     /// The citizen's handle, to find their inquiries for an erasure request.
     public var author: String?
+    /// The broker's memory of keys held every stored key when it accepted this one, so
+    /// the journal writer need not look the key up in the store. Not journaled.
+    public var knownNew: Bool
 
-    public init(key: DeduplicationKey, envelopeJSON: String, routingJSON: String, receivedAt: String, record: LifecycleRecord, author: String? = nil) {
+    public init(key: DeduplicationKey, envelopeJSON: String, routingJSON: String, receivedAt: String, record: LifecycleRecord, author: String? = nil,
+                knownNew: Bool = false) {
+        self.knownNew = knownNew
         self.key = key
         self.envelopeJSON = envelopeJSON
         self.routingJSON = routingJSON
@@ -573,19 +430,6 @@ public struct CommitResult: Sendable, Equatable {
 
     public init(duplicates: [InquiryID: DuplicateOf] = [:]) {
         self.duplicates = duplicates
-    }
-}
-
-/// The stored inquiry a duplicate repeats.
-public struct DuplicateOf: Sendable, Equatable {
-    public var id: InquiryID
-    public var department: String
-    public var priority: Priority
-
-    public init(id: InquiryID, department: String, priority: Priority) {
-        self.id = id
-        self.department = department
-        self.priority = priority
     }
 }
 

@@ -441,10 +441,47 @@ public final class SQLiteInquiryStore: InquiryStore {
             }
         }
         let result = try applyRows(inserts, records, db)
+        try applyTimeline(batches, skipping: result.duplicates, db)
         for batch in batches {
             try applyEvents(batch, skipping: result.duplicates, db)
         }
         return result
+    }
+
+    /// One timeline row per inquiry per transaction, holding every entry the batches
+    /// gave it (a JSON array when there are several): an inquiry accepted, delivered and
+    /// acknowledged in one window is one row, not three.
+    private static func applyTimeline(_ batches: [StoreBatch], skipping skipped: [InquiryID: DuplicateOf], _ db: Database) throws {
+        var order: [InquiryID] = []
+        var entries: [InquiryID: [TimelineEntry]] = [:]
+        for batch in batches {
+            for entry in batch.timeline where skipped[entry.inquiry] == nil {
+                if entries[entry.inquiry]?.append(entry) == nil {
+                    entries[entry.inquiry] = [entry]
+                    order.append(entry.inquiry)
+                }
+            }
+        }
+        guard !order.isEmpty else { return }
+        var append = try BoundStatement(db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)"))
+        for id in order {
+            let written = entries[id] ?? []
+            try append.run { row in
+                row.text(id.description)
+                row.text(TimelineColumn.json(written))
+            }
+            for entry in written {
+                // Retention counts from the close; a reopen stops the count.
+                if entry.to == .closed, entry.from != .closed {
+                    try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = ? WHERE id = ?")
+                        .execute(arguments: [entry.at.timeIntervalSince1970, entry.inquiry.description])
+                } else if entry.from == .closed, entry.to != .closed {
+                    // Reopened: what is written from now on is personal data again, for retention.
+                    try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = NULL, anonymised_at = NULL WHERE id = ?")
+                        .execute(arguments: [entry.inquiry.description])
+                }
+            }
+        }
     }
 
     /// Inserts first (a repeated key is skipped and reported), then every changed record
@@ -510,26 +547,8 @@ public final class SQLiteInquiryStore: InquiryStore {
         return result
     }
 
-    /// A batch's timeline entries, messages and registry entries.
+    /// A batch's messages and registry entries.
     private static func applyEvents(_ batch: StoreBatch, skipping skipped: [InquiryID: DuplicateOf], _ db: Database) throws {
-        if !batch.timeline.isEmpty {
-            var append = try BoundStatement(db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)"))
-            for entry in batch.timeline where skipped[entry.inquiry] == nil {
-                try append.run { row in
-                    row.text(entry.inquiry.description)
-                    row.text(TimelineColumn.json(entry))
-                }
-                // Retention counts from the close; a reopen stops the count.
-                if entry.to == .closed, entry.from != .closed {
-                    try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = ? WHERE id = ?")
-                        .execute(arguments: [entry.at.timeIntervalSince1970, entry.inquiry.description])
-                } else if entry.from == .closed, entry.to != .closed {
-                    // Reopened: what is written from now on is personal data again, for retention.
-                    try db.cachedStatement(sql: "UPDATE inquiry SET closed_at = NULL, anonymised_at = NULL WHERE id = ?")
-                        .execute(arguments: [entry.inquiry.description])
-                }
-            }
-        }
         for message in batch.outbound where skipped[message.inquiry] == nil {
             try db.cachedStatement(sql: """
                 INSERT INTO message (id, inquiry_id, direction, kind, platform, account, in_reply_to, text, author, recipient, thread)
@@ -791,7 +810,7 @@ public final class SQLiteInquiryStore: InquiryStore {
     public func timeline(_ id: InquiryID) throws(StoreError) -> [TimelineEntry] {
         try read("read timeline") { db in
             try String.fetchAll(db, sql: "SELECT entry FROM timeline WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description])
-                .map { try Self.decoder.decode(TimelineEntry.self, from: Data($0.utf8)) }
+                .flatMap(TimelineColumn.decode)
         }
     }
 
@@ -1016,9 +1035,16 @@ public final class SQLiteInquiryStore: InquiryStore {
             .execute(arguments: [id])
         try db.cachedStatement(sql: "UPDATE message SET text = '', in_reply_to = NULL, external_id = NULL WHERE inquiry_id = ?")
             .execute(arguments: [id])
-        try db.cachedStatement(sql: """
-            UPDATE timeline SET entry = json_remove(entry, '$.note') WHERE inquiry_id = ? AND json_extract(entry, '$.note') IS NOT NULL
-            """).execute(arguments: [id])
+        // The agents' notes go; the moves stay. A row holds one entry or an array of them.
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT seq, entry FROM timeline WHERE inquiry_id = ? AND instr(entry, '\"note\"') > 0"),
+                                    arguments: [id]) {
+            let entries = try TimelineColumn.decode(row["entry"]).map { entry in
+                var entry = entry
+                entry.note = nil
+                return entry
+            }
+            try db.cachedStatement(sql: "UPDATE timeline SET entry = ? WHERE seq = ?").execute(arguments: [TimelineColumn.json(entries), row["seq"] as Int64])
+        }
         return true
     }
 
@@ -1046,6 +1072,7 @@ public final class SQLiteInquiryStore: InquiryStore {
             return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row -> ExportRecord? in
                 guard let id = InquiryID(row["id"] as String) else { return nil }
                 let timeline = try String.fetchAll(db, sql: "SELECT entry FROM timeline WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description])
+                    .flatMap { try TimelineColumn.decode($0).map(TimelineColumn.json) }
                 let messages = try Row.fetchAll(db, sql: "SELECT * FROM message WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description]).map {
                     ExportMessage(id: $0["id"], direction: $0["direction"], kind: $0["kind"], platform: $0["platform"], account: $0["account"],
                                   text: $0["text"], sentAt: $0["sent_at"])
@@ -1117,8 +1144,21 @@ public final class SQLiteInquiryStore: InquiryStore {
 }
 
 /// The `timeline.entry` column, written by hand in ``TimelineEntry``'s Codable shape
-/// (dates as seconds since 1970) because a timeline row is written on every move.
+/// (dates as seconds since 1970) because timeline rows are written on every move. A row
+/// holds one entry (an object), or the entries one projection transaction gave an
+/// inquiry (an array of them).
 enum TimelineColumn {
+    static func json(_ entries: [TimelineEntry]) -> String {
+        entries.count == 1 ? json(entries[0]) : "[" + entries.map(json).joined(separator: ",") + "]"
+    }
+
+    /// The entries a row holds, in order.
+    static func decode(_ column: String) throws -> [TimelineEntry] {
+        let data = Data(column.utf8)
+        if column.first == "[" { return try SQLiteInquiryStore.decoder.decode([TimelineEntry].self, from: data) }
+        return [try SQLiteInquiryStore.decoder.decode(TimelineEntry.self, from: data)]
+    }
+
     static func json(_ entry: TimelineEntry) -> String {
         var writer = JSONWriter(capacity: 256)
         writer.add("inquiry", entry.inquiry.description)

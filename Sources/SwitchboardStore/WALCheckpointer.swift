@@ -36,7 +36,7 @@ final class WALCheckpointer: Sendable {
             run()
             finished.signal()
         }
-        thread.name = "switchboard-checkpoint"
+        thread.name = "sb-checkpoint"
         thread.start()
     }
 

@@ -22,7 +22,10 @@ struct SwitchboardBench: ParsableCommand {
     @Option(name: .customShort("s"), help: "Departments (services) the load is spread over, 1 to 4.") var services = 4
     @Option(help: "Request body size in bytes.") var size = 512
     @Option(help: "Seconds each mode is measured, after one second of warm-up.") var seconds = 5
-    @Option(help: "Modes to run, comma-separated: zmq, sqlite, mdp, credit, latency, durable, gateway.") var modes = "zmq,sqlite,mdp,credit,latency,durable,gateway"
+    @Option(help: "Modes to run, comma-separated: zmq, sqlite, mdp, credit, latency, durable, rabbitmq, gateway.") var modes = "zmq,sqlite,mdp,credit,latency,durable,rabbitmq,gateway"
+    @Option(help: "The port of a private RabbitMQ on loopback for the rabbitmq mode (make bench starts one with scripts/rabbitmq.sh); without it the mode is skipped.") var rabbitmqPort: Int?
+    @Option(help: "The RabbitMQ load generator, bench/amqp-load.c built by make bench.") var amqpLoad = ".build/amqp-load"
+    @Option(help: "Messages each RabbitMQ publisher keeps unconfirmed (its confirm window).") var rabbitmqWindow = 100
     @Option(help: "HTTP connections posting webhooks to switchboard-gateway in the gateway mode's closed loops.") var gatewayConnections = 32
     @Option(help: "The credit credited workers announce in READY (the credit mode).") var credit = 16
     @Option(help: "Also fill one department with this many queued inquiries and measure memory and restart (0 skips).") var depth = 0
@@ -131,6 +134,20 @@ struct SwitchboardBench: ParsableCommand {
                                                           protocol: IngestProtocol(departments: departments.count, prefix: "o"))
                     report.add(Row(mode: "durable-open-loop@\(Int(rate))", result: open, rss: broker.memory().peak))
                 }
+            }
+        }
+
+        if wanted.contains("rabbitmq") {
+            if let rabbitmqPort {
+                let peer = RabbitMQPeer(loadGenerator: amqpLoad, port: rabbitmqPort, publishers: clients, consumers: workers, prefetch: credit,
+                                        window: rabbitmqWindow, size: size, seconds: seconds)
+                for queues in [1, 4] {
+                    progress("rabbitmq-\(queues): \(clients) publishers with confirms (window \(rabbitmqWindow)), persistent messages, \(queues) durable "
+                             + "\(queues == 1 ? "queue" : "queues"), \(workers) consumers with manual acknowledgements and prefetch \(credit)")
+                    report.rabbitmq.append(try peer.measure(queues: queues))
+                }
+            } else if modes.contains("rabbitmq") {
+                progress("rabbitmq: skipped (no --rabbitmq-port; make bench starts a private RabbitMQ)")
             }
         }
 

@@ -54,6 +54,30 @@ struct Report {
     var depth: DepthResult?
     var stored: StoredResult?
     var gateway: GatewayFigures?
+    /// RabbitMQ with the same load in the same run, by number of queues.
+    var rabbitmq: [RabbitMQPeer.Result] = []
+
+    /// Switchboard's credited durable mode against each RabbitMQ figure.
+    var rabbitmqLines: [String] {
+        guard !rabbitmq.isEmpty else { return [] }
+        var lines = ["", Self.pad("rabbitmq", 22) + Self.left("conf/s", 10) + Self.left("p50 ms", 10) + Self.left("p99 ms", 10)
+                        + Self.left("delivered/s", 13) + Self.left("lost", 6)]
+        for peer in rabbitmq {
+            lines.append(Self.pad("  \(peer.queues) durable \(peer.queues == 1 ? "queue" : "queues")", 22)
+                + Self.left(String(format: "%.0f", peer.confirmedPerSecond), 10) + Self.left(String(format: "%.3f", peer.confirmP50), 10)
+                + Self.left(String(format: "%.3f", peer.confirmP99), 10) + Self.left(String(format: "%.0f", peer.deliveredPerSecond), 13)
+                + Self.left("\(peer.lost)", 6))
+        }
+        guard let durable = rows.first(where: { $0.mode.hasPrefix("durable-credit") }) else { return lines }
+        let p50 = Double(durable.result.histogram.valueAtPercentile(50)) / 1e6
+        let delivered = self.delivered.first { $0.mode == durable.mode }?.perSecond
+        for peer in rabbitmq {
+            lines.append(String(format: "  %@ against %d %@: acknowledged %.2f of its rate, delivered %@ of its rate, p50 %.1f times its confirm p50",
+                                durable.mode, peer.queues, peer.queues == 1 ? "queue" : "queues", durable.result.throughput / peer.confirmedPerSecond,
+                                delivered.map { String(format: "%.2f", $0 / peer.deliveredPerSecond) } ?? "-", p50 / max(peer.confirmP50, 0.001)))
+        }
+        return lines
+    }
 
     /// The gateway mode's figures against the issue's goals: at least a fifth of the
     /// broker's own durable ingest, and a webhook answer p99 under 100 ms at half load.
@@ -144,6 +168,7 @@ struct Report {
                        Double(stored.ingest.histogram.valueAtPercentile(99)) / 1e6),
             ]
         }
+        lines += rabbitmqLines
         if let gateway { lines += gateway.lines }
         if let depth {
             lines += [
@@ -186,6 +211,12 @@ struct Report {
                 "durable_ingest_per_second": stored.ingest.throughput.rounded(),
                 "durable_ingest_p99_ms": Double(stored.ingest.histogram.valueAtPercentile(99)) / 1e6,
             ]
+        }
+        if !rabbitmq.isEmpty {
+            object["rabbitmq"] = rabbitmq.map { peer -> [String: Any] in
+                ["queues": peer.queues, "confirmed_per_second": peer.confirmedPerSecond.rounded(), "delivered_per_second": peer.deliveredPerSecond.rounded(),
+                 "confirm_p50_ms": peer.confirmP50, "confirm_p99_ms": peer.confirmP99, "lost": peer.lost]
+            }
         }
         if let gateway {
             object["gateway"] = [

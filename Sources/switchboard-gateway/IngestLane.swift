@@ -50,7 +50,7 @@ final class IngestLane: Sendable {
 
     func start() {
         let thread = Thread { [self] in run() }
-        thread.name = "switchboard-gateway-ingest"
+        thread.name = "sb-gw-ingest"
         thread.start()
     }
 

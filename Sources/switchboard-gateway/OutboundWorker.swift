@@ -103,7 +103,7 @@ final class OutboundWorker: Sendable {
                 }
             }
         }
-        thread.name = "switchboard-gateway-\(platform.rawValue)"
+        thread.name = "sb-gw-\(platform.rawValue)"
         thread.start()
     }
 

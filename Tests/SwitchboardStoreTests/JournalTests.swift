@@ -92,12 +92,15 @@ import SwitchboardCore
         second.update(claim)
         second.append(TimelineEntry(inquiry: inquiry.id, event: "claimed", at: start, actor: Actor(kind: .agent, id: "ana"), role: "back_office",
                                     from: .queued, to: .inProgress, department: "waste", note: nil))
+        first.append(InquiryLifecycle.routedEntry(id: inquiry.id, department: "waste", at: start))
         #expect(try store.project([(1, first), (2, second)]).duplicates.isEmpty)
         #expect(try store.projectedPosition() == 2)
         #expect(try store.inquiry(inquiry.id)?.record == claim)
-        #expect(try store.timeline(inquiry.id).count == 1)
+        // Both entries, in order, from one timeline row.
+        #expect(try store.timeline(inquiry.id).map(\.event) == ["inquiry.routed", "claimed"])
+        #expect(try store.database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM timeline") } == 1)
         _ = try store.project([(1, first), (2, second)])
-        #expect(try store.timeline(inquiry.id).count == 1)
+        #expect(try store.timeline(inquiry.id).count == 2)
         #expect(try store.list(InquiryFilter()).total == 1)
     }
 

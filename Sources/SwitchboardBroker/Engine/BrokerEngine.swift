@@ -141,10 +141,11 @@ public final class BrokerEngine: Sendable {
         lifecycle.withLock { $0 = .starting }
 
         let thread = Thread { [self] in
+            Thread.current.name = "sb-engine"
             run()
             finished.signal()
         }
-        thread.name = "switchboard-engine"
+        thread.name = "sb-engine"
         thread.start()
         started.wait()
 

@@ -41,7 +41,7 @@ final class JournalWriter: Sendable {
         self.store = store
         self.projector = projector
         self.logger = logger
-        lane = Lane(name: "switchboard-journal", notifyEndpoint: notifyEndpoint, logger: logger)
+        lane = Lane(name: "sb-journal", notifyEndpoint: notifyEndpoint, logger: logger)
     }
 
     /// Starts the thread; the engine must have bound the notify endpoint first.
@@ -103,7 +103,11 @@ final class JournalWriter: Sendable {
         unprojectedKeys.withLock { keys in
             keys.forget(through: projected)
             for inquiry in batch.inserts {
-                if let held = keys.byKey[inquiry.key] { found[inquiry.id] = held } else { unknown.append(inquiry) }
+                if let held = keys.byKey[inquiry.key] {
+                    found[inquiry.id] = held
+                } else if !inquiry.knownNew {
+                    unknown.append(inquiry)
+                }
             }
         }
         let stored = try store.stored(unknown.map(\.key))

@@ -47,6 +47,8 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
     func start(context: Context, takingUpTo limit: Int, gathering: Duration = .zero,
                work: @escaping @Sendable ([Job], _ post: (Result) -> Void) -> Bool) {
         let thread = Thread { [self] in
+            // Named from inside: on Linux only a thread's own name change reaches `top -H`.
+            Thread.current.name = name
             run(context: context, limit: limit, gathering: gathering, work: work)
             finished.signal()
         }

@@ -40,7 +40,7 @@ final class Projector: Sendable {
         self.store = store
         self.logger = logger
         progress = ProjectionProgress(projected: projected)
-        lane = Lane(name: "switchboard-projector", notifyEndpoint: notifyEndpoint, logger: logger)
+        lane = Lane(name: "sb-projector", notifyEndpoint: notifyEndpoint, logger: logger)
     }
 
     func start(context: Context) {

@@ -47,7 +47,7 @@ final class ReadLane: Sendable {
     init(store: any InquiryStore, progress: ProjectionProgress, logger: Logger, notifyEndpoint: String) {
         self.store = store
         self.progress = progress
-        lane = Lane(name: "switchboard-reads", notifyEndpoint: notifyEndpoint, maxWaiting: Self.maxWaiting, logger: logger)
+        lane = Lane(name: "sb-reads", notifyEndpoint: notifyEndpoint, maxWaiting: Self.maxWaiting, logger: logger)
     }
 
     func start(context: Context) {

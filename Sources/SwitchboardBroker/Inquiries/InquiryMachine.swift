@@ -50,14 +50,6 @@ struct InquiryMachine {
         case publish(BrokerStreamEvent, inquiry: InquiryID)
     }
 
-    private struct Batch {
-        var store = StoreBatch()
-        var afterCommit: [AfterCommit] = []
-        /// Inquiries this batch wrote: the candidates to forget once it is durable.
-        var touched: Set<InquiryID> = []
-        /// The replies already sent as `unavailable` because a commit attempt failed.
-        var repliesSent = false
-    }
 
     /// An inquiry the broker is working on.
     private struct Tracked {
@@ -89,6 +81,10 @@ struct InquiryMachine {
     private var keys: [DeduplicationKey: DuplicateOf] = [:]
     private var keyOrder: Deque<DeduplicationKey> = []
     let keyCapacity: Int
+    /// The memory of keys holds every key the store holds (it was warmed with all of them
+    /// and has evicted none since): a key not in it is new, and the journal writer skips
+    /// its store lookup.
+    private(set) var keysComplete = false
     /// Messages waiting for their publishing gateway.
     private var outbound: [InquiryID: OutboundMessage] = [:]
     /// The platforms whose publishing gateway (`outbound.<platform>`) has a worker
@@ -114,16 +110,12 @@ struct InquiryMachine {
     /// Review alerts already raised, so each is raised once per broker run.
     private var announcedReviews: Set<String> = []
 
-    private var open = Batch()
-    private var sealed: [UInt64: Batch] = [:]
-    /// Batches durable in the journal and not yet in the projection: the inquiries they
-    /// wrote stay in memory until it holds them, so that what the engine reads back from
-    /// the store is never older than what it acknowledged.
-    private var unprojected: Deque<(sequence: UInt64, touched: Set<InquiryID>)> = []
-    /// Batch sequences are journal positions, numbered on from the journal's last.
-    private var nextSequence: UInt64
+    /// Batches on their way to the journal and the projection. The inquiries a batch
+    /// wrote stay in memory until the projection holds it, so that what the engine reads
+    /// back from the store is never older than what it acknowledged.
+    private var pipeline: CommitPipeline<AfterCommit>
     /// A commit failed and has not yet succeeded on retry: new writes are refused.
-    private(set) var storeUnavailable = false
+    var storeUnavailable: Bool { pipeline.storeUnavailable }
     /// Ingest outcomes so far, for statistics.
     private(set) var ingestCounts = BrokerStats.Ingest(accepted: 0, duplicate: 0, threaded: 0, rejected: [:], unofficialChannel: 0)
     /// Where open inquiries stand and what happened to them, per department.
@@ -132,7 +124,7 @@ struct InquiryMachine {
     /// - Parameter after: the journal's last position: batches are numbered on from it.
     init(configuration: SwitchboardConfiguration, after position: UInt64 = 0, bodyBudget: Int = 64 << 20, keyCapacity: Int = 200_000) {
         self.configuration = configuration
-        nextSequence = position + 1
+        pipeline = CommitPipeline(after: position)
         decoder = configuration.envelopeDecoder
         router = configuration.router
         departments = configuration.departmentIDs
@@ -159,10 +151,10 @@ struct InquiryMachine {
     /// Whether a delivery needs the envelope read back (after a restart, or past the budget).
     func needsBody(_ id: InquiryID) -> Bool { tracked[id]?.envelope == nil }
     func record(_ id: InquiryID) -> LifecycleRecord? { tracked[id]?.record }
-    var pendingBatches: Int { sealed.count }
-    var hasOpenBatch: Bool { !open.store.isEmpty || !open.afterCommit.isEmpty }
+    var pendingBatches: Int { pipeline.pending }
+    var hasOpenBatch: Bool { pipeline.hasOpenBatch }
     /// Rows and bytes in the open batch, to bound it.
-    var openBatchSize: (rows: Int, bytes: Int) { (open.store.count, open.store.bytes) }
+    var openBatchSize: (rows: Int, bytes: Int) { pipeline.openSize }
 
     // MARK: Loading
 
@@ -237,6 +229,7 @@ struct InquiryMachine {
     /// Warms the deduplication index at start-up (newest first).
     mutating func rememberKeys(_ recent: [(key: DeduplicationKey, original: DuplicateOf)]) {
         for (key, original) in recent.prefix(keyCapacity).reversed() { remember(key, original) }
+        keysComplete = recent.count < keyCapacity
     }
 
     /// Messages that were queued for a gateway and not yet confirmed sent.
@@ -261,7 +254,7 @@ struct InquiryMachine {
                 do {
                     let entry = try registry.register(platform: account.platform, handle: account.handle, department: owner,
                                                       actor: "configuration", now: now)
-                    open.store.save(try registry.apply(.approve, to: entry.id, actor: "configuration", reason: "seeded from the configuration", now: now))
+                    pipeline.open.store.save(try registry.apply(.approve, to: entry.id, actor: "configuration", reason: "seeded from the configuration", now: now))
                 } catch {
                     actions.append(.log(.seedRefused(platform: account.platform.rawValue, code: error.code.rawValue)))
                 }
@@ -279,23 +272,13 @@ struct InquiryMachine {
     // MARK: The batch pipeline
 
     /// Closes the open batch and hands its rows to the store writer.
-    mutating func sealBatch() -> (sequence: UInt64, batch: StoreBatch)? {
-        guard hasOpenBatch else { return nil }
-        let sequence = nextSequence
-        nextSequence += 1
-        sealed[sequence] = open
-        open = Batch()
-        return (sequence, sealed[sequence]!.store)
-    }
+    mutating func sealBatch() -> (sequence: UInt64, batch: StoreBatch)? { pipeline.seal() }
 
     /// A batch is on disk: release its replies, queue entries and events. An accepted
     /// inquiry the store found to be a duplicate is answered as one, and nothing else of
     /// it is released.
     mutating func committed(_ sequence: UInt64, result: CommitResult) -> [Action] {
-        guard let batch = sealed.removeValue(forKey: sequence) else { return [] }
-        if storeUnavailable && sealed.values.allSatisfy({ !$0.repliesSent }) {
-            storeUnavailable = false
-        }
+        guard let batch = pipeline.committed(sequence) else { return [] }
         for (id, original) in result.duplicates {
             if let gone = tracked.removeValue(forKey: id) {
                 figures.discarded(gone.record)
@@ -304,7 +287,7 @@ struct InquiryMachine {
             }
         }
         var actions: [Action] = []
-        for pending in batch.afterCommit {
+        for pending in batch.held {
             switch pending {
             case .reply(let client, let service, let reply, let inquiry):
                 guard !batch.repliesSent else { continue }
@@ -328,17 +311,13 @@ struct InquiryMachine {
                 if result.duplicates[inquiry] == nil { actions.append(.publish(event)) }
             }
         }
-        unprojected.append((sequence, batch.touched))
         return actions
     }
 
     /// The projection holds every batch through `position`: inquiries at rest whose last
     /// change it holds are forgotten.
     mutating func projected(through position: UInt64) {
-        while let first = unprojected.first, first.sequence <= position {
-            unprojected.removeFirst()
-            forgetSettled(first.touched, upTo: first.sequence)
-        }
+        for batch in pipeline.projected(through: position) { forgetSettled(batch.touched, upTo: batch.sequence) }
     }
 
     private mutating func count(_ reply: InquiryReply) {
@@ -354,12 +333,9 @@ struct InquiryMachine {
     /// told "done": they hear `unavailable` now, and until a commit succeeds again new
     /// writes are refused at once. Its queue entries and events wait for the retry.
     mutating func commitFailed(_ sequence: UInt64) -> [Action] {
-        storeUnavailable = true
-        guard var batch = sealed[sequence], !batch.repliesSent else { return [] }
-        batch.repliesSent = true
-        sealed[sequence] = batch
+        guard let batch = pipeline.failed(sequence) else { return [] }
         var actions: [Action] = [.log(.commitFailed(batch: sequence, rows: batch.store.count))]
-        for case .reply(let client, let service, _, _) in batch.afterCommit {
+        for case .reply(let client, let service, _, _) in batch.held {
             actions.append(.send(peer: client, frames: ClientMessage(service: service, body: [InquiryReply.unavailable.frame]).frames))
         }
         return actions
@@ -410,7 +386,7 @@ struct InquiryMachine {
         let key = inquiry.deduplicationKey
         if let original = keys[key] {
             // Answered after the open batch, which follows the original's.
-            open.afterCommit.append(.reply(client: client, service: service, .duplicate(of: original, key: key), inquiry: nil))
+            pipeline.open.held.append(.reply(client: client, service: service, .duplicate(of: original, key: key), inquiry: nil))
             return []
         }
         if let parent = inquiry.source.inReplyTo, let target = threads[DeduplicationKey(platform: key.platform, externalID: parent)],
@@ -448,17 +424,17 @@ struct InquiryMachine {
             flag.add("imitates", unofficial.imitates?.id)
             flag.add("imitates_handle", unofficial.imitates?.handle)
             routing = String(routing.dropLast()) + #","unofficial_channel":"# + flag.result + "}"
-            open.afterCommit.append(.publish(.unofficialActivity(inquiry: id, platform: key.platform, reason: unofficial.reason,
+            pipeline.open.held.append(.publish(.unofficialActivity(inquiry: id, platform: key.platform, reason: unofficial.reason,
                                                                   imitates: unofficial.imitates?.id, at: now), inquiry: id))
         }
-        open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record,
-                                              author: inquiry.author.handle))
+        pipeline.open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record,
+                                                   author: inquiry.author.handle, knownNew: keysComplete))
         track(record, key: key, envelope: envelope, routing: routing, author: inquiry.author.handle, thread: inquiry.source.thread)
         figures.accepted(department: decision.department)
-        open.touched.insert(id)
+        pipeline.open.touched.insert(id)
         appendTimeline(InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now), priority: decision.priority)
-        open.afterCommit.append(.enqueue(department: decision.department, entry: QueueEntry(id: id, priority: decision.priority)))
-        open.afterCommit.append(.reply(client: client, service: service,
+        pipeline.open.held.append(.enqueue(department: decision.department, entry: QueueEntry(id: id, priority: decision.priority)))
+        pipeline.open.held.append(.reply(client: client, service: service,
                                        .accepted(id: id, key: key, department: decision.department, priority: decision.priority), inquiry: id))
         remember(key, DuplicateOf(id: id, department: decision.department, priority: decision.priority))
         return []
@@ -468,7 +444,7 @@ struct InquiryMachine {
     /// inquiry resumes with its owner (or in its queue).
     private mutating func thread(_ inquiry: Inquiry, into record: inout LifecycleRecord, client: Frame, now: Date) -> [Action] {
         let key = inquiry.deduplicationKey
-        open.store.receive(InboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, key: key,
+        pipeline.open.store.receive(InboundMessage(id: InquiryID.generate(at: now), inquiry: record.id, key: key,
                                           inReplyTo: inquiry.source.inReplyTo ?? "", text: inquiry.text))
         do {
             // An agent who asked gets the inquiry back with a fresh lease; a worker's
@@ -480,7 +456,7 @@ struct InquiryMachine {
         }
         let original = DuplicateOf(id: record.id, department: record.lifecycle.department, priority: record.priority)
         remember(key, original)
-        open.afterCommit.append(.reply(client: client, service: InquiryService.ingest, .threaded(into: original, key: key), inquiry: nil))
+        pipeline.open.held.append(.reply(client: client, service: InquiryService.ingest, .threaded(into: original, key: key), inquiry: nil))
         return []
     }
 
@@ -492,7 +468,7 @@ struct InquiryMachine {
         let key = inquiry.deduplicationKey
         let revision = DeduplicationKey(platform: key.platform, externalID: "\(key.externalID)#\(change.kind.rawValue):\(change.revision)")
         if let seen = keys[revision] {
-            open.afterCommit.append(.reply(client: client, service: service, .duplicate(of: seen, key: key), inquiry: nil))
+            pipeline.open.held.append(.reply(client: client, service: service, .duplicate(of: seen, key: key), inquiry: nil))
             return []
         }
         guard let original = keys[key], tracked[original.id] != nil else {
@@ -505,12 +481,12 @@ struct InquiryMachine {
                 "only the post's author edits or deletes it: author.handle is not the author of that post")))]
         }
         let edited = change.kind == .edited
-        open.store.receive(InboundMessage(id: InquiryID.generate(at: now), inquiry: original.id, key: revision, inReplyTo: key.externalID,
+        pipeline.open.store.receive(InboundMessage(id: InquiryID.generate(at: now), inquiry: original.id, key: revision, inReplyTo: key.externalID,
                                           text: edited ? inquiry.text : "", kind: edited ? "edit" : "deleted"))
         note(original.id, event: edited ? "inquiry.edited" : "inquiry.withdrawn", actor: .system,
              note: edited ? "the citizen edited the post" : "the citizen deleted the post", at: now)
         remember(revision, original)
-        open.afterCommit.append(.reply(client: client, service: service, .changed(of: original, key: key), inquiry: nil))
+        pipeline.open.held.append(.reply(client: client, service: service, .changed(of: original, key: key), inquiry: nil))
         return []
     }
 
@@ -561,14 +537,17 @@ struct InquiryMachine {
     private mutating func remember(_ key: DeduplicationKey, _ original: DuplicateOf) {
         if keys.updateValue(original, forKey: key) == nil {
             keyOrder.append(key)
-            if keyOrder.count > keyCapacity, let oldest = keyOrder.popFirst() { keys[oldest] = nil }
+            if keyOrder.count > keyCapacity, let oldest = keyOrder.popFirst() {
+                keys[oldest] = nil
+                keysComplete = false
+            }
         }
     }
 
     private mutating func track(_ record: LifecycleRecord, key: DeduplicationKey, envelope: String, routing: String, author: String, thread: String?) {
         let keep = bodyBytes < bodyBudget
         tracked[record.id] = Tracked(record: record, key: key, envelope: keep ? envelope : nil, routing: keep ? routing : nil,
-                                     author: author, thread: thread, writtenIn: nextSequence)
+                                     author: author, thread: thread, writtenIn: pipeline.nextSequence)
         if keep { bodyBytes += envelope.utf8.count }
     }
 
@@ -718,12 +697,12 @@ struct InquiryMachine {
         let answer = reply.count == 1 ? GatewayAnswer(reply[0].bytes) : .posted(externalID: nil)
         guard case .posted(let posted) = answer else {
             if case .failed(let code, let reason) = answer {
-                open.store.markEnded(message.id, .failed, at: Timestamp.format(now), code: code, reason: reason)
+                pipeline.open.store.markEnded(message.id, .failed, at: Timestamp.format(now), code: code, reason: reason)
                 notDelivered(message, code: code, reason: reason, by: .worker(Self.workerName(worker)), at: now)
             }
             return []
         }
-        open.store.markSent(message.id, at: Timestamp.format(now), postedAs: posted)
+        pipeline.open.store.markSent(message.id, at: Timestamp.format(now), postedAs: posted)
         if let posted, tracked[message.inquiry]?.record.lifecycle.state == .awaitingCitizen {
             threads[DeduplicationKey(platform: message.platform, externalID: posted)] = message.inquiry
         }
@@ -751,7 +730,7 @@ struct InquiryMachine {
         guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
         guard let first = messages.first else { return [refuse(client, service, .model(OutboundStatusAnswer(messageID: nil)))] }
         for message in messages { mark(message, status, code: code, reason: reason, by: gateway, now: now) }
-        open.afterCommit.append(.reply(client: client, service: service, .model(OutboundStatusAnswer(messageID: first.id.description)),
+        pipeline.open.held.append(.reply(client: client, service: service, .model(OutboundStatusAnswer(messageID: first.id.description)),
                                        inquiry: nil))
         return []
     }
@@ -764,11 +743,11 @@ struct InquiryMachine {
             let at = Timestamp.format(now)
             switch status {
             case .delivered, .read:
-                open.store.markStatus(message.id, status.rawValue, at: at)
+                pipeline.open.store.markStatus(message.id, status.rawValue, at: at)
                 note(message.inquiry, event: "\(message.kind == .answer ? "reply" : "question").\(status.rawValue)", actor: .system, note: nil, at: now)
             case .failed:
                 let code = code ?? ErrorCode.rejectedByPlatform.rawValue, reason = reason ?? "the platform did not say why"
-                open.store.markStatus(message.id, "failed", at: at, code: code, reason: reason)
+                pipeline.open.store.markStatus(message.id, "failed", at: at, code: code, reason: reason)
                 notDelivered(message, code: code, reason: reason, by: .worker(gateway), at: now)
             }
         }
@@ -806,7 +785,7 @@ struct InquiryMachine {
             guard record.lifecycle.state == .parked else { throw AgentError.notParked(id, record.lifecycle.state) }
             record.deliveries = 0
             try move(&record, .requeue, by: actor, at: now)
-            open.afterCommit.append(.reply(client: client, service: service, .model(RequeueAnswer(id: id.description, department: record.lifecycle.department)), inquiry: id))
+            pipeline.open.held.append(.reply(client: client, service: service, .model(RequeueAnswer(id: id.description, department: record.lifecycle.department)), inquiry: id))
             return []
         } catch let error as AgentError {
             return [refuse(client, service, .agentError(error))]
@@ -834,7 +813,7 @@ struct InquiryMachine {
             var answer = InquiryReply.MoveAnswer(record, for: actor, actingFor: actingFor, envelope: item?.envelope, routing: item?.routing)
             answer.caseNumber = configuration.caseNumbering.format(record.caseNumber)
             answer.message = queuedByMove
-            open.afterCommit.append(.reply(client: client, service: service.rawValue, .move(answer), inquiry: record.id))
+            pipeline.open.held.append(.reply(client: client, service: service.rawValue, .move(answer), inquiry: record.id))
             return []
         } catch let error as AgentError {
             return [refuse(client, service.rawValue, .agentError(error))]
@@ -955,9 +934,9 @@ struct InquiryMachine {
         // Whom a direct message goes to, and in which conversation.
         message.recipient = tracked[record.id]?.author
         message.thread = tracked[record.id]?.thread
-        open.store.queue(message)
+        pipeline.open.store.queue(message)
         outbound[message.id] = message
-        open.afterCommit.append(.enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: record.priority)))
+        pipeline.open.held.append(.enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: record.priority)))
         let platform = key.platform.rawValue
         if gatewaysOnline.contains(key.platform) {
             queuedByMove = .init(id: message.id.description, platform: platform, status: "queued", note: nil)
@@ -976,7 +955,7 @@ struct InquiryMachine {
         for message in stale {
             outbound.removeValue(forKey: message.id)
             pendingDequeues.append((message.id, message.service))
-            open.store.markEnded(message.id, .cancelled, at: Timestamp.format(now), reason: reason)
+            pipeline.open.store.markEnded(message.id, .cancelled, at: Timestamp.format(now), reason: reason)
             note(id, event: "question.cancelled", actor: .system, note: "not posted: \(reason)", at: now)
         }
     }
@@ -1111,8 +1090,8 @@ struct InquiryMachine {
     private mutating func registryChanged(_ entry: ChannelEntry, client: Frame, service: ChannelService) -> [Action] {
         verdicts = [:]
         replyAccountsCache = [:]
-        open.store.save(entry)
-        open.afterCommit.append(.reply(client: client, service: service.rawValue, .model(ChannelAnswer(channel: entry.item)), inquiry: nil))
+        pipeline.open.store.save(entry)
+        pipeline.open.held.append(.reply(client: client, service: service.rawValue, .model(ChannelAnswer(channel: entry.item)), inquiry: nil))
         return []
     }
 
@@ -1138,7 +1117,7 @@ struct InquiryMachine {
             for alert in alerts {
                 figures.alerted(alert, inquiry: id, at: now)
                 let number = configuration.caseNumbering.format(record.caseNumber)
-                open.afterCommit.append(.publish(.sla(alert, inquiry: id, caseNumber: number, at: now), inquiry: id))
+                pipeline.open.held.append(.publish(.sla(alert, inquiry: id, caseNumber: number, at: now), inquiry: id))
                 actions.append(.log(.sla(id, alert)))
                 if alert.level == .breach && alert.scope == .department {
                     actions += escalate(id, at: now)
@@ -1160,7 +1139,7 @@ struct InquiryMachine {
             save(record)
             note(id, event: "inquiry.escalated", actor: .system, note: "priority raised to \(raised.rawValue) after an SLA breach", at: now)
             guard record.lifecycle.state == .queued else { return [] }
-            open.afterCommit.append(.enqueue(department: record.lifecycle.department, entry: QueueEntry(id: id, priority: raised, deliveries: record.deliveries)))
+            pipeline.open.held.append(.enqueue(department: record.lifecycle.department, entry: QueueEntry(id: id, priority: raised, deliveries: record.deliveries)))
             return [.dequeue(id: id, department: record.lifecycle.department)]
         case .moveTo(let desk):
             guard record.lifecycle.state == .queued, record.lifecycle.department != desk else { return [] }
@@ -1199,7 +1178,7 @@ struct InquiryMachine {
                                       : "the conversation moved on (\(entry.event)) before a gateway posted it", at: now)
         }
         if record.lifecycle.state == .queued, wasQueuedAt != record.lifecycle.department, !keepQueued {
-            open.afterCommit.append(.enqueue(department: record.lifecycle.department,
+            pipeline.open.held.append(.enqueue(department: record.lifecycle.department,
                                              entry: QueueEntry(id: record.id, priority: record.priority, deliveries: record.deliveries)))
         }
         if let wasQueuedAt, record.lifecycle.state != .queued || record.lifecycle.department != wasQueuedAt {
@@ -1218,16 +1197,16 @@ struct InquiryMachine {
 
     private mutating func save(_ record: LifecycleRecord) {
         tracked[record.id]?.record = record
-        tracked[record.id]?.writtenIn = nextSequence
-        open.store.update(record)
-        open.touched.insert(record.id)
+        tracked[record.id]?.writtenIn = pipeline.nextSequence
+        pipeline.open.store.update(record)
+        pipeline.open.touched.insert(record.id)
     }
 
     private mutating func appendTimeline(_ entry: TimelineEntry, priority: Priority) {
-        open.store.append(entry)
+        pipeline.open.store.append(entry)
         let number = tracked[entry.inquiry]?.record.caseNumber ?? 0
         let reference = number > 0 ? configuration.caseNumbering.format(number) : nil
-        open.afterCommit.append(.publish(.timeline(entry, priority: priority, caseNumber: reference), inquiry: entry.inquiry))
+        pipeline.open.held.append(.publish(.timeline(entry, priority: priority, caseNumber: reference), inquiry: entry.inquiry))
     }
 
     /// A timeline line that is not a transition (a refused outcome, a sent reply).

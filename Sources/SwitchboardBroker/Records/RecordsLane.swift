@@ -74,7 +74,7 @@ final class RecordsLane: Sendable {
         self.progress = progress
         self.hash = hash
         self.logger = logger
-        lane = Lane(name: "switchboard-records", notifyEndpoint: notifyEndpoint, maxWaiting: 64, logger: logger)
+        lane = Lane(name: "sb-records", notifyEndpoint: notifyEndpoint, maxWaiting: 64, logger: logger)
     }
 
     func start(context: Context) {
