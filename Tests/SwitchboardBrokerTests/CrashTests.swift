@@ -86,4 +86,58 @@ import ZeroMQ
         #expect(duplicates <= inFlightAtKills)
         #expect(try daemon.terminate() == 0)
     }
+
+    /// Agents' moves at full speed, then SIGKILL the moment the last answers arrive: after
+    /// the restart every move that was acknowledged is in the inquiry's state and its
+    /// timeline, in order, with its note (the journal is replayed into the projection).
+    @Test func killingTheBrokerRightAfterAcknowledgedMovesKeepsEveryMove() throws {
+        let data = temporaryDirectory()
+        var daemon = try SpawnedDaemon(dataDirectory: data)
+        let endpoint = daemon.endpoint
+        let client = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        let count = 150
+        // Routed to the front office (no rule matches), where agents claim.
+        for n in 0..<count { try client.send("sb.ingest", body: [envelope("moves-\(n)", text: "A question for the city \(n)")]) }
+        var ids: [String] = []
+        while ids.count < count {
+            let reply = jsonObject(try #require(try client.receive(timeout: .seconds(10))).body)
+            #expect(reply["department"] as? String == "front-office")
+            ids.append(try #require(reply["id"] as? String))
+        }
+        func send(_ service: String, _ fields: [String: Any]) throws {
+            try client.send(service, body: [Frame(bytes: try JSONSerialization.data(withJSONObject: fields))])
+        }
+        for id in ids { try send("sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id]) }
+        for _ in ids { #expect(jsonObject(try #require(try client.receive(timeout: .seconds(10))).body)["state"] as? String == "in_progress") }
+        for id in ids {
+            try send("sb.agent.handoff", ["agent": "ana", "department": "front-office", "id": id, "to": "roads", "note": "pothole \(id)"])
+        }
+        // The handoffs' answers as they come; the broker dies as soon as half are in.
+        var handedOff: [String] = []
+        while handedOff.count < count / 2 {
+            let answer = jsonObject(try #require(try client.receive(timeout: .seconds(10))).body)
+            #expect(answer["department"] as? String == "roads")
+            handedOff.append(try #require(answer["id"] as? String))
+        }
+        try daemon.crash()
+        client.close()
+
+        daemon = try SpawnedDaemon(dataDirectory: data, endpoint: endpoint)
+        let after = try MajordomoClient(context: try Context(), endpoint: endpoint)
+        defer { after.close() }
+        for id in handedOff {
+            let timeline = try agent(after, "sb.agent.timeline", ["agent": "ana", "id": id])["timeline"] as? [[String: Any]] ?? []
+            #expect(timeline.compactMap { $0["event"] as? String } == ["inquiry.routed", "inquiry.claimed", "inquiry.handoff"], "inquiry \(id)")
+            #expect(timeline.last?["note"] as? String == "pothole \(id)")
+            let shown = try agent(after, "sb.agent.show", ["agent": "ana", "id": id])
+            #expect(shown["department"] as? String == "roads", "inquiry \(id)")
+            #expect(shown["state"] as? String == "queued", "inquiry \(id)")
+        }
+        // Every inquiry is still there, claimed at least (its claim was acknowledged).
+        for id in ids {
+            let timeline = try agent(after, "sb.agent.timeline", ["agent": "ana", "id": id])["timeline"] as? [[String: Any]] ?? []
+            #expect(timeline.compactMap { $0["event"] as? String }.starts(with: ["inquiry.routed", "inquiry.claimed"]), "inquiry \(id)")
+        }
+        #expect(try daemon.terminate() == 0)
+    }
 }
