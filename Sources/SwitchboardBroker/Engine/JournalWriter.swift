@@ -35,6 +35,10 @@ final class JournalWriter: Sendable {
     private let lane: Lane<Job, Outcome>
     /// Keys appended to the journal and not yet in the projection.
     private let unprojectedKeys = Mutex(UnprojectedKeys())
+    /// The position entries were last trimmed through: trims come in bulk (every
+    /// ``trimEvery`` projected entries), not with every append.
+    private let trimmedThrough = Mutex<UInt64>(0)
+    static let trimEvery: UInt64 = 64
 
     init(journal: any InquiryJournal, store: any InquiryStore, projector: Projector, logger: Logger, notifyEndpoint: String) {
         self.journal = journal
@@ -72,7 +76,10 @@ final class JournalWriter: Sendable {
                 let projected = projector.progress.projected
                 let duplicates = try repeatedKeys(in: job.batch, projected: projected)
                 let batch = duplicates.isEmpty ? job.batch : job.batch.leavingOut(Set(duplicates.keys))
-                try journal.append(JournalEntry.encode(batch), at: job.sequence, trimmingThrough: projected)
+                let lastTrim = trimmedThrough.withLock { $0 }
+                let trim = projected >= lastTrim + Self.trimEvery ? projected : 0
+                try journal.append(JournalEntry.encode(batch), at: job.sequence, trimmingThrough: trim)
+                if trim > 0 { trimmedThrough.withLock { $0 = trim } }
                 remember(batch, at: job.sequence)
                 projector.progress.committed(through: job.sequence)
                 projector.submit(job.sequence, batch)

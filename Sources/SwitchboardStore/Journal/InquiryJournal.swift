@@ -26,8 +26,10 @@ public protocol InquiryJournal: Sendable {
 
 /// The SQLite journal: `journal.sqlite` beside the projection, in its own file so that
 /// an append never waits for the projector's write lock. WAL with `synchronous=FULL`:
-/// one append is one write and one fsync of the log. Removed entries are overwritten
-/// (`secure_delete`), as erasure requires.
+/// one append is one write and one fsync of the log. Entries trimmed on the hot path
+/// leave free pages for the next appends; an erasure's ``trim(through:)`` rewrites the
+/// file (VACUUM, small: the journal holds only the projector's lag) and empties its log,
+/// so that no removed entry stays readable in either.
 public final class SQLiteInquiryJournal: InquiryJournal {
     public let database: DatabaseQueue
     public let path: String
@@ -41,9 +43,6 @@ public final class SQLiteInquiryJournal: InquiryJournal {
         var configuration = Configuration()
         configuration.label = "switchboard.journal"
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-        }
         self.path = path
         do {
             database = try DatabaseQueue(path: path, configuration: configuration)
@@ -98,6 +97,7 @@ public final class SQLiteInquiryJournal: InquiryJournal {
         do {
             try database.writeWithoutTransaction { db in
                 try db.execute(sql: "DELETE FROM journal WHERE position <= ?", arguments: [Int64(position)])
+                try db.execute(sql: "VACUUM")
                 try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
             }
         } catch {
