@@ -392,7 +392,14 @@ public final class SQLiteInquiryStore: InquiryStore {
     /// Returns how many entries it applied.
     @discardableResult
     public func catchUp(from journal: any InquiryJournal, perTransaction: Int = 256) throws(StoreError) -> Int {
-        let entries = try journal.entries(after: try projectedPosition())
+        let projected = try projectedPosition()
+        let entries = try journal.entries(after: projected)
+        // The journal keeps every entry after the projection's position; one that starts
+        // later belongs to another projection (a database restored from a backup beside
+        // the journal of the broker that kept running): replaying it would skip moves.
+        if let first = entries.first?.position, first > projected + 1 {
+            throw StoreError(operation: "replay the journal", underlying: JournalGap(projected: projected, firstEntry: first))
+        }
         var applied = 0
         while applied < entries.count {
             let slice = entries[applied..<min(entries.count, applied + perTransaction)]

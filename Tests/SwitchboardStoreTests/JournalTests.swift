@@ -129,6 +129,25 @@ import SwitchboardCore
         #expect(try reopened.catchUp(from: try SQLiteInquiryJournal(directory: directory)) == 0)
     }
 
+    /// A database restored from a backup beside a newer journal: the entries between them
+    /// are gone, so the store refuses to open rather than replay with a hole, and says what
+    /// to do.
+    @Test func aJournalThatDoesNotContinueTheDatabaseIsRefused() throws {
+        do {
+            let journal = try SQLiteInquiryJournal(directory: directory)
+            _ = try SQLiteInquiryStore(directory: directory)
+            var batch = StoreBatch()
+            batch.insert(accepted(1))
+            try journal.append(JournalEntry.encode(batch), at: 10, trimmingThrough: 0)
+        }
+        do {
+            _ = try SQLiteInquiryStore(directory: directory)
+            Issue.record("a journal starting at 10 was replayed onto a database at 0")
+        } catch {
+            #expect("\(error)".contains("move journal.sqlite"), "\(error)")
+        }
+    }
+
     /// Trimmed entries leave no copy of their text in the journal's files.
     @Test func aTrimLeavesNoCopyInTheJournalsFiles() throws {
         let journal = try SQLiteInquiryJournal(directory: directory)

@@ -24,6 +24,18 @@ public protocol InquiryJournal: Sendable {
     func trim(through position: UInt64) throws(StoreError)
 }
 
+/// The journal does not continue the projection: entries between them are missing.
+public struct JournalGap: Error, CustomStringConvertible {
+    public let projected: UInt64
+    public let firstEntry: UInt64
+
+    public var description: String {
+        "the journal starts at entry \(firstEntry) but the database holds entries only up to \(projected), so they do not belong together "
+            + "(was inquiries.sqlite restored from a backup?). To start from the database alone, move journal.sqlite and its -wal and -shm "
+            + "files out of the data directory; what was acknowledged after the backup is then lost."
+    }
+}
+
 /// The SQLite journal: `journal.sqlite` beside the projection, in its own file so that
 /// an append never waits for the projector's write lock. WAL with `synchronous=FULL`:
 /// one append is one write and one fsync of the log. Entries trimmed on the hot path
