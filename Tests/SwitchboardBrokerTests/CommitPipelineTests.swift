@@ -61,6 +61,28 @@ import Testing
         #expect(retried.repliesSent, "its replies were already answered")
         #expect(!pipeline.storeUnavailable)
     }
+
+    /// A projection that stopped writing: once too many inquiries wait for it, new writes
+    /// are refused (memory stays bounded); they are taken again once it is back under half.
+    @Test mutating func writesAreRefusedWhileTheProjectionIsFarBehind() throws {
+        var pipeline = CommitPipeline<String>(after: 0, maxUnprojectedInquiries: 4)
+        var sequences: [UInt64] = []
+        for _ in 0..<3 {
+            pipeline.open.touched = [id(), id()]
+            pipeline.open.held.append("reply")
+            let sealed = pipeline.seal()
+            let sequence = try #require(sealed).sequence
+            _ = pipeline.committed(sequence)
+            sequences.append(sequence)
+        }
+        #expect(pipeline.unprojectedInquiries == 6)
+        #expect(pipeline.storeUnavailable)
+        _ = pipeline.projected(through: sequences[0])
+        #expect(pipeline.storeUnavailable, "4 still wait: over half of the bound")
+        _ = pipeline.projected(through: sequences[1])
+        #expect(!pipeline.storeUnavailable)
+        #expect(pipeline.unprojectedInquiries == 2)
+    }
 }
 
 extension CommitPipeline.Batch: Equatable where Held: Equatable {

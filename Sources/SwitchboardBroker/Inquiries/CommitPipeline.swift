@@ -24,12 +24,25 @@ struct CommitPipeline<Held> {
     private var sealed: [UInt64: Batch] = [:]
     /// Durable batches the projection does not hold yet, oldest first.
     private var unprojected: Deque<(sequence: UInt64, touched: Set<InquiryID>)> = []
+    /// Inquiries those batches wrote (counted once per batch): what memory holds for the
+    /// projection's sake.
+    private(set) var unprojectedInquiries = 0
     /// An append failed and none has succeeded since: new writes are refused.
-    private(set) var storeUnavailable = false
+    private(set) var appendFailing = false
+    /// Past this many unprojected inquiries new writes are refused, until the projection
+    /// is back under half of it: a projection that cannot write for a long time (a full
+    /// disk under it) must not grow the broker's memory without bound. Nothing is lost;
+    /// senders hear `store_unavailable` and retry.
+    let maxUnprojectedInquiries: Int
+    private(set) var projectionTooFarBehind = false
+
+    /// Whether new writes are refused now.
+    var storeUnavailable: Bool { appendFailing || projectionTooFarBehind }
 
     /// - Parameter position: the journal's last position; batches are numbered on from it.
-    init(after position: UInt64) {
+    init(after position: UInt64, maxUnprojectedInquiries: Int = 200_000) {
         nextSequence = position + 1
+        self.maxUnprojectedInquiries = maxUnprojectedInquiries
     }
 
     /// Sealed batches not yet durable.
@@ -51,10 +64,12 @@ struct CommitPipeline<Held> {
     /// replies were already answered `unavailable`), and waits for the projection.
     mutating func committed(_ sequence: UInt64) -> Batch? {
         guard let batch = sealed.removeValue(forKey: sequence) else { return nil }
-        if storeUnavailable && sealed.values.allSatisfy({ !$0.repliesSent }) {
-            storeUnavailable = false
+        if appendFailing && sealed.values.allSatisfy({ !$0.repliesSent }) {
+            appendFailing = false
         }
         unprojected.append((sequence, batch.touched))
+        unprojectedInquiries += batch.touched.count
+        if unprojectedInquiries > maxUnprojectedInquiries { projectionTooFarBehind = true }
         return batch
     }
 
@@ -62,7 +77,7 @@ struct CommitPipeline<Held> {
     /// hands the batch back so its replies are answered `unavailable` now; until an
     /// append succeeds again, new writes are refused.
     mutating func failed(_ sequence: UInt64) -> Batch? {
-        storeUnavailable = true
+        appendFailing = true
         guard var batch = sealed[sequence], !batch.repliesSent else { return nil }
         batch.repliesSent = true
         sealed[sequence] = batch
@@ -75,7 +90,9 @@ struct CommitPipeline<Held> {
         var settled: [(sequence: UInt64, touched: Set<InquiryID>)] = []
         while let first = unprojected.first, first.sequence <= position {
             settled.append(unprojected.removeFirst())
+            unprojectedInquiries -= first.touched.count
         }
+        if projectionTooFarBehind, unprojectedInquiries <= maxUnprojectedInquiries / 2 { projectionTooFarBehind = false }
         return settled
     }
 }

@@ -98,17 +98,12 @@ struct InquiryMachine {
     /// Posts that continue a conversation waiting for the citizen: a follow-up that
     /// answers one of them is threaded into that inquiry instead of becoming a new one.
     private var threads: [DeduplicationKey: InquiryID] = [:]
-    /// The central registry of official accounts; the store is its record.
-    private(set) var registry = ChannelRegistry()
-    /// What the registry says of each account inquiries arrive through (few distinct
-    /// accounts, many inquiries); cleared when the registry changes.
-    private var verdicts: [String: ChannelVerdict] = [:]
+    /// The central registry of official accounts (the store is its record), with its
+    /// answers to staff and to the other decisions.
+    private(set) var desk: RegistryDesk
+    var registry: ChannelRegistry { desk.registry }
     /// Statuses already recorded (`message/status`), so that each shows once.
     private var statusesSeen: Set<String> = []
-    /// ``replyAccountsJSON(platform:department:)``'s answers; cleared with `verdicts`.
-    private var replyAccountsCache: [String: String] = [:]
-    /// Review alerts already raised, so each is raised once per broker run.
-    private var announcedReviews: Set<String> = []
 
     /// Batches on their way to the journal and the projection. The inquiries a batch
     /// wrote stay in memory until the projection holds it, so that what the engine reads
@@ -125,6 +120,7 @@ struct InquiryMachine {
     init(configuration: SwitchboardConfiguration, after position: UInt64 = 0, bodyBudget: Int = 64 << 20, keyCapacity: Int = 200_000) {
         self.configuration = configuration
         pipeline = CommitPipeline(after: position)
+        desk = RegistryDesk(configuration: configuration)
         decoder = configuration.envelopeDecoder
         router = configuration.router
         departments = configuration.departmentIDs
@@ -140,8 +136,7 @@ struct InquiryMachine {
         decoder = fresh.envelopeDecoder
         router = fresh.router
         departments = fresh.departmentIDs
-        verdicts = [:]
-        replyAccountsCache = [:]
+        desk.reconfigure(fresh)
     }
 
     // MARK: Queries
@@ -243,24 +238,9 @@ struct InquiryMachine {
     /// The registry as stored; on first start (nothing stored) it is seeded from the
     /// configuration's accounts, each obeying the same rules, and the seed is stored.
     mutating func restoreRegistry(_ entries: [ChannelEntry], now: Date) -> [Action] {
-        registry = ChannelRegistry(entries: entries)
-        verdicts = [:]
-        replyAccountsCache = [:]
-        guard entries.isEmpty else { return [] }
-        var actions: [Action] = []
-        for department in configuration.departments {
-            for account in department.accounts {
-                let owner = department.id == configuration.frontOffice ? nil : department.id
-                do {
-                    let entry = try registry.register(platform: account.platform, handle: account.handle, department: owner,
-                                                      actor: "configuration", now: now)
-                    pipeline.open.store.save(try registry.apply(.approve, to: entry.id, actor: "configuration", reason: "seeded from the configuration", now: now))
-                } catch {
-                    actions.append(.log(.seedRefused(platform: account.platform.rawValue, code: error.code.rawValue)))
-                }
-            }
-        }
-        return actions
+        let (seeded, refused) = desk.restore(entries, now: now)
+        seeded.forEach { pipeline.open.store.save($0) }
+        return refused.map { .log(.seedRefused(platform: $0.platform, code: $0.code)) }
     }
 
     /// Conversations that wait for the citizen, and the posts that continue them.
@@ -502,14 +482,7 @@ struct InquiryMachine {
     }
 
     /// What the registry says of the account an inquiry came through (cached).
-    private mutating func verdict(for source: Inquiry.Source) -> ChannelVerdict {
-        let key = "\(source.platform.rawValue)\u{1F}\(source.account)"
-        if let known = verdicts[key] { return known }
-        let verdict = registry.verify(ChannelHandle(platform: source.platform, source.account))
-        if verdicts.count > 10_000 { verdicts = [:] }
-        verdicts[key] = verdict
-        return verdict
-    }
+    private mutating func verdict(for source: Inquiry.Source) -> ChannelVerdict { desk.verdict(for: source) }
 
     /// Why an account is not an official one, and which entry it imitates; nil if official.
     static func unofficialReason(_ verdict: ChannelVerdict) -> (reason: String, imitates: ChannelEntry?)? {
@@ -569,6 +542,9 @@ struct InquiryMachine {
         guard apply(.deliver, to: &record, by: .worker(Self.workerName(worker)), at: now) != nil else {
             return [.forgetHeld(id: entry.id, worker: worker)]
         }
+        // The delivery queue handed it out: it is in no queue to take it from. (Looking
+        // for it scanned the whole line, and cost more the longer the backlog grew.)
+        pendingDequeues.removeAll { $0.0 == entry.id }
         // Delivered: its envelope no longer needs to wait in memory.
         tracked[entry.id]?.envelope = nil
         tracked[entry.id]?.routing = nil
@@ -602,14 +578,7 @@ struct InquiryMachine {
     /// (cached: few departments and platforms, many deliveries; cleared when the registry
     /// changes).
     private mutating func replyAccountsJSON(platform: Platform, department: String) -> String {
-        let key = "\(platform.rawValue)\u{1F}\(department)"
-        if let known = replyAccountsCache[key] { return known }
-        var writer = JSONWriter()
-        writer.add("a", strings: registry.replyAccounts(platform: platform, department: department).map(\.handle))
-        // {"a":[...]} → [...]
-        let json = String(writer.result.dropFirst(5).dropLast())
-        replyAccountsCache[key] = json
-        return json
+        desk.replyAccountsJSON(platform: platform, department: department)
     }
 
     /// A department worker replied to a delivered inquiry. An outcome document moves it
@@ -916,11 +885,7 @@ struct InquiryMachine {
     /// A message leaves only through an active account owned by the department or shared
     /// by the front office, on the inquiry's platform; a refusal names the ones allowed.
     private func checkReplyAccount(_ account: String, platform: Platform, department: String) throws(AgentError) {
-        let allowed = registry.replyAccounts(platform: platform, department: department)
-        let wanted = ChannelHandle(platform: platform, account).canonical
-        guard allowed.contains(where: { ChannelHandle(platform: platform, $0.handle).canonical == wanted }) else {
-            throw .unofficialAccount(platform, allowed: allowed.map(\.handle))
-        }
+        try desk.checkReplyAccount(account, platform: platform, department: department)
     }
 
     /// Queues a message for the platform's publishing gateway. With no gateway connected it
@@ -989,111 +954,21 @@ struct InquiryMachine {
     /// A `sb.channels.*` request by `actor` (the key's name with CURVE).
     mutating func channels(client: Frame, service: ChannelService, request: AgentRequest, actor: String, now: Date) -> [Action] {
         if service.isWrite, storeUnavailable { return [refuse(client, service.rawValue, .unavailable)] }
-        do {
-            switch service {
-            case .list:
-                let platform = request.optional("platform"), department = request.optional("department"), status = request.optional("status")
-                let entries = registry.entries.filter { entry in
-                    (platform == nil || entry.platform.rawValue == platform) && (department == nil || entry.department == department)
-                        && (status == nil || entry.status.rawValue == status)
-                }
-                let missing = configuredAccountsNotActive().filter { account in
-                    (platform == nil || account.platform == platform) && (department == nil || account.department == department)
-                }
-                return [refuse(client, service.rawValue, .model(ChannelList(channels: entries.map(\.item), notRegistered: missing)))]
-            case .show, .history:
-                let id = try registry.resolve(try request.string("id"))
-                guard let entry = registry.entry(id) else { throw ChannelError.notFound(id) }
-                let answer = service == .show
-                    ? ChannelAnswer(channel: entry.item, history: entry.changes)
-                    : ChannelAnswer(id: id, history: entry.changes)
-                return [refuse(client, service.rawValue, .model(answer))]
-            case .verify:
-                let text = try request.string("handle")
-                let platform = try request.optional("platform").map { name throws(AgentError) -> Platform in
-                    guard let platform = Platform(rawValue: name) else { throw .invalid(field: "platform", "not a known platform") }
-                    return platform
-                }
-                guard let handle = ChannelHandle.parse(text, platform: platform) else {
-                    throw AgentError.invalid(field: "handle", "give a handle with platform, or a profile URL")
-                }
-                let named = handle.platform.rawValue
-                let answer = switch registry.verify(handle) {
-                case .official(let entry): ChannelVerification(platform: named, verdict: .official, channel: entry.item)
-                case .inactive(let entry):
-                    // Never `active` (that is `.official`): under review, suspended or archived.
-                    ChannelVerification(platform: named, verdict: ChannelVerification.Verdict(rawValue: entry.status.rawValue) ?? .suspended, channel: entry.item)
-                case .lookalike(let entry, let why): ChannelVerification(platform: named, verdict: .lookalikeOf, channel: entry.item, why: why)
-                case .unknown: ChannelVerification(platform: named, verdict: .unknown)
-                }
-                return [refuse(client, service.rawValue, .model(answer))]
-            case .register:
-                let platformName = try request.string("platform")
-                guard let platform = Platform(rawValue: platformName) else { throw AgentError.invalid(field: "platform", "not a known platform") }
-                let department = request.optional("department")
-                if let department, !departments.contains(department) { throw AgentError.unknownDepartment(department) }
-                if request.has("contacts"), request.strings("contacts") == nil {
-                    throw AgentError.invalid(field: "contacts", "must be an array of strings (names or addresses of the account's keepers)")
-                }
-                let entry = try registry.register(
-                    platform: platform, handle: try request.string("handle"), displayName: request.optional("display_name"),
-                    url: request.optional("url"), department: department == configuration.frontOffice ? nil : department,
-                    contacts: request.strings("contacts") ?? [], actor: actor, override: request.optional("override"),
-                    exception: request.optional("exception"), now: now
-                )
-                return registryChanged(entry, client: client, service: service)
-            case .approve, .suspend, .reactivate, .archive:
-                let entry = try registry.apply(service.action!, to: try request.string("id"), actor: actor, reason: request.optional("reason"), now: now)
-                return registryChanged(entry, client: client, service: service)
-            }
-        } catch let error as ChannelError {
-            return [refuse(client, service.rawValue, error.reply)]
-        } catch let error as AgentError {
-            return [refuse(client, service.rawValue, .agentError(error))]
-        } catch {
-            return [refuse(client, service.rawValue, .unavailable)]
+        switch desk.handle(service, request: request, actor: actor, now: now) {
+        case .answer(let reply):
+            return [refuse(client, service.rawValue, reply)]
+        case .changed(let entry, let reply):
+            pipeline.open.store.save(entry)
+            pipeline.open.held.append(.reply(client: client, service: service.rawValue, reply, inquiry: nil))
+            return []
         }
     }
 
-    /// Accounts the configuration names that the registry does not hold as active, each
-    /// with the command that registers it (or the one that reactivates it).
-    func configuredAccountsNotActive() -> [ConfiguredAccount] {
-        configuration.departments.flatMap { department in
-            department.accounts.compactMap { account -> ConfiguredAccount? in
-                let owner = department.id == configuration.frontOffice ? nil : department.id
-                let under = owner.map { " --for \($0)" } ?? ""
-                switch registry.verify(ChannelHandle(platform: account.platform, account.handle)) {
-                case .official:
-                    return nil
-                case .inactive(let entry):
-                    let fix = entry.status == .suspended ? "switchboard channels reactivate \(entry.id.prefix(8)) --reason ..."
-                        : entry.status == .underReview ? "switchboard channels approve \(entry.id.prefix(8))"
-                        : "switchboard channels register --platform \(account.platform.rawValue) --handle '\(account.handle)'\(under)"
-                    return ConfiguredAccount(platform: account.platform.rawValue, handle: account.handle, department: owner,
-                                             registry: entry.status.rawValue, fix: fix)
-                case .lookalike, .unknown:
-                    return ConfiguredAccount(platform: account.platform.rawValue, handle: account.handle, department: owner, registry: "not_registered",
-                                             fix: "switchboard channels register --platform \(account.platform.rawValue) --handle '\(account.handle)'\(under), then approve it")
-                }
-            }
-        }
-    }
+    /// Accounts the configuration names that the registry does not hold as active.
+    func configuredAccountsNotActive() -> [ConfiguredAccount] { desk.configuredAccountsNotActive() }
 
     /// The same, as log lines for start-up and reloads.
-    func unregisteredAccounts() -> [String] {
-        configuredAccountsNotActive().map { account in
-            "configured account \(account.platform) \(account.handle) (\(account.department ?? "front office")) is \(account.registry.replacingOccurrences(of: "_", with: " ")) in the channel registry, "
-                + "so it is not official: replies through it are refused and inquiries to it are flagged. To make it official: \(account.fix)"
-        }
-    }
-
-    private mutating func registryChanged(_ entry: ChannelEntry, client: Frame, service: ChannelService) -> [Action] {
-        verdicts = [:]
-        replyAccountsCache = [:]
-        pipeline.open.store.save(entry)
-        pipeline.open.held.append(.reply(client: client, service: service.rawValue, .model(ChannelAnswer(channel: entry.item)), inquiry: nil))
-        return []
-    }
+    func unregisteredAccounts() -> [String] { desk.unregisteredAccounts() }
 
     // MARK: Timers
 
@@ -1102,7 +977,7 @@ struct InquiryMachine {
     mutating func timers(now: Date, expiredLeases: [InquiryID], dueAlerts: [InquiryID]) -> [Action] {
         guard !storeUnavailable else { return [] }
         var actions: [Action] = []
-        for (entry, overdue) in registry.reviews(at: now) where announcedReviews.insert("\(entry.id)/\(overdue)").inserted {
+        for (entry, overdue) in desk.reviewsDue(at: now) {
             actions.append(.publish(.channelReview(entry, overdue: overdue, at: now)))
         }
         for id in expiredLeases {
