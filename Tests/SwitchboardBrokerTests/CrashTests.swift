@@ -104,9 +104,7 @@ import ZeroMQ
             #expect(reply["department"] as? String == "front-office")
             ids.append(try #require(reply["id"] as? String))
         }
-        func send(_ service: String, _ fields: [String: Any]) throws {
-            try client.send(service, body: [Frame(bytes: try JSONSerialization.data(withJSONObject: fields))])
-        }
+        let send = { (service: String, fields: [String: Any]) throws in try sendAgent(client, service, fields) }
         for id in ids { try send("sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id]) }
         for _ in ids { #expect(jsonObject(try #require(try client.receive(timeout: .seconds(10))).body)["state"] as? String == "in_progress") }
         for id in ids {

@@ -11,6 +11,14 @@ import ZeroMQ
 /// Ingest, routing, durable delivery, redelivery, parking and deduplication, through a
 /// real engine, real sockets and a real SQLite file.
 @Suite(.serialized) struct DurableInquiryTests {
+    /// A broker on a fresh data directory, the store its projection is written to, and a client.
+    func brokerWithItsStore() throws -> (SQLiteInquiryStore, BrokerEngine, MajordomoClient) {
+        let data = temporaryDirectory()
+        let store = try SQLiteInquiryStore(directory: data)
+        let engine = try startEngine(dataDirectory: data, store: store)
+        return (store, engine, try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint)))
+    }
+
     @Test func ingestedInquiryIsRoutedDeliveredAndAcknowledged() throws {
         let data = temporaryDirectory()
         let engine = try startEngine(dataDirectory: data)
@@ -112,6 +120,28 @@ import ZeroMQ
         #expect(try tables.projectedPosition() == journal.lastPosition())
         #expect(try journal.entries(after: tables.projectedPosition()).isEmpty)
         #expect(try tables.list(InquiryFilter()).total == 20)
+    }
+
+    /// Moves on an inquiry the engine no longer holds (at rest, and in the projection)
+    /// are read by the load lane; several sent at once come back in order, each answered.
+    @Test func movesOnAnInquiryAtRestAreReadInTheOrderTheyCame() throws {
+        let (store, engine, client) = try brokerWithItsStore()
+        defer { engine.stop() }
+        defer { client.close() }
+        let accepted = jsonObject(try client.request("sb.ingest", body: [envelope("rest-1", text: "A question for the city")])?.body)
+        let id = try #require(accepted["id"] as? String)
+        #expect(try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": id])["state"] as? String == "in_progress")
+        // Held by an agent it is at rest: once the projection has the claim, memory lets it go.
+        try waitUntil("the claim is in the projection") { try store.record(InquiryID(id)!)?.lifecycle.owner?.id == "ana" }
+        let send = { (service: String, fields: [String: Any]) throws in try sendAgent(client, service, fields) }
+        try send("sb.agent.release", ["agent": "ana", "department": "front-office", "id": id])
+        try send("sb.agent.claim", ["agent": "ben", "department": "front-office", "id": id])
+        try send("sb.agent.handoff", ["agent": "ben", "department": "front-office", "id": id, "to": "roads", "note": "for roads"])
+        let answers = try (0..<3).map { _ in jsonObject(try #require(try client.receive(timeout: .seconds(5))).body) }
+        #expect(answers.map { $0["state"] as? String } == ["queued", "in_progress", "queued"])
+        #expect(answers.last?["department"] as? String == "roads")
+        let timeline = try agent(client, "sb.agent.timeline", ["agent": "ben", "id": id])["timeline"] as? [[String: Any]] ?? []
+        #expect(timeline.compactMap { $0["event"] as? String } == ["inquiry.routed", "inquiry.claimed", "inquiry.released", "inquiry.claimed", "inquiry.handoff"])
     }
 
     @Test func restartRestoresTheQueue() throws {
@@ -275,11 +305,8 @@ import ZeroMQ
     /// they wait for the journal only; reads fall behind; once there is room the
     /// projection catches up and holds every acknowledged inquiry, each once.
     @Test func aProjectionThatFallsBehindDelaysNoAcknowledgementAndCatchesUp() throws {
-        let data = temporaryDirectory()
-        let store = try SQLiteInquiryStore(directory: data)
-        let engine = try startEngine(dataDirectory: data, store: store)
+        let (store, engine, client) = try brokerWithItsStore()
         defer { engine.stop() }
-        let client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
         defer { client.close() }
         func ingest(_ externalID: String) throws -> [String: Any] {
             jsonObject(try client.request("sb.ingest", body: [envelope(externalID, text: String(repeating: "projection ", count: 400))], timeout: .seconds(5))?.body)

@@ -48,6 +48,11 @@ func agent(_ client: MajordomoClient, _ service: String, _ fields: [String: Any]
     return jsonObject(try client.request(service, body: [Frame(bytes: body)], timeout: .seconds(5))?.body)
 }
 
+/// Sends an agent request without waiting for its answer (to send several at once).
+func sendAgent(_ client: MajordomoClient, _ service: String, _ fields: [String: Any]) throws {
+    try client.send(service, body: [Frame(bytes: try JSONSerialization.data(withJSONObject: fields))])
+}
+
 /// An agent request whose answer has a model in SwitchboardProtocol, decoded through it.
 func agent<Answer: Decodable>(_ client: MajordomoClient, _ service: String, _ fields: [String: Any], as model: Answer.Type) throws -> Answer {
     let body = try JSONSerialization.data(withJSONObject: fields)

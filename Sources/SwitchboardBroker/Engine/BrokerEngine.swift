@@ -245,6 +245,8 @@ public final class BrokerEngine: Sendable {
         var projector: Projector?
         defer { projector?.stop() }
         var reads: ReadLane?
+        var loads: LoadLane?
+        defer { loads?.stop() }
         let pipe: Socket
         var records: RecordsLane?
         defer { reads?.stop() }
@@ -322,6 +324,10 @@ public final class BrokerEngine: Sendable {
             let readLane = ReadLane(store: store, progress: projectionLane.progress, logger: logger, notifyEndpoint: readsNotify)
             readLane.start(context: context)
             reads = readLane
+            let (loadsPipe, loadsNotify) = try notifyPipe("loads")
+            let loadLane = LoadLane(store: store, logger: logger, notifyEndpoint: loadsNotify)
+            loadLane.start(context: context)
+            loads = loadLane
             let (recordsPipe, recordsNotify) = try notifyPipe("records")
             let recordsLane = RecordsLane(store: store, journal: journal, progress: projectionLane.progress,
                                           hash: CitizenHash(key: options.citizenHashKey), logger: logger, notifyEndpoint: recordsNotify)
@@ -332,7 +338,7 @@ public final class BrokerEngine: Sendable {
             broker.maxDeliveries = options.configuration.maxDeliveries
             var engineLoop = EngineLoop(
                 router: router, zap: zap, monitor: monitor, publisher: publisher, writerPipe: writerPipe, writer: writer,
-                projectorPipe: projectorPipe, projector: projectionLane, readsPipe: readsPipe,
+                projectorPipe: projectorPipe, projector: projectionLane, loadsPipe: loadsPipe, loads: loadLane, readsPipe: readsPipe,
                 recordsPipe: recordsPipe, records: recordsLane, reads: readLane,
                 store: store, options: options, pendingReload: pendingReload,
                 mdp: MajordomoBrokerMachine(configuration: broker, internalServices: InquiryService.all),
@@ -395,6 +401,8 @@ struct EngineLoop {
     let writer: JournalWriter
     let projectorPipe: Socket
     let projector: Projector
+    let loadsPipe: Socket
+    let loads: LoadLane
     let readsPipe: Socket
     let recordsPipe: Socket
     let records: RecordsLane
@@ -483,8 +491,8 @@ struct EngineLoop {
     }
 
     mutating func run(pipe: Socket) throws(ZMQError) {
-        var all = Poller([router, pipe, writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe])
-        var paused = Poller([pipe, writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe])
+        var all = Poller([router, pipe, writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe, loadsPipe])
+        var paused = Poller([pipe, writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe, loadsPipe])
         var nextTick = ContinuousClock.now + tickPeriod
         while true {
             let wait = max(.zero, nextTick - ContinuousClock.now)
@@ -514,6 +522,7 @@ struct EngineLoop {
             if readable[5] { watchConnections() }
             if readable[6] { takeRecordsResults() }
             if readable[7] { takeProjectorOutcomes() }
+            if readable[8] { takeLoads() }
             if readable[0] { readTurn() }
             let now = ContinuousClock.now
             if now >= nextTick {
@@ -1171,12 +1180,39 @@ struct EngineLoop {
             }
             var next: InquiryID?
             if let id = try? request.optionalID() {
-                ensureLoaded(id, body: agentService == .claim)
+                // Not in memory: read by the load lane, and the move goes on from there.
+                if inquiries.needsLoad(id) || (agentService == .claim && inquiries.needsBody(id)) {
+                    if !loads.submit(LoadLane.Job(client: client, service: agentService, request: request, id: id)) {
+                        reply(client, service, .unavailable, now: now)
+                    }
+                    return
+                }
             } else if agentService == .claim, let department = request.department {
                 next = nextClaimable(department)
             }
-            inquiries.gatewaysOnline = gatewaysOnline
-            carryOut(inquiries.agent(client: client, service: agentService, request: request, next: next, now: wall), now: now)
+            move(client: client, service: agentService, request: request, next: next, now: now)
+        }
+    }
+
+    private mutating func move(client: Frame, service: AgentService, request: AgentRequest, next: InquiryID?, now: ContinuousClock.Instant) {
+        inquiries.gatewaysOnline = gatewaysOnline
+        carryOut(inquiries.agent(client: client, service: service, request: request, next: next, now: clock.now()), now: now)
+    }
+
+    /// Moves whose inquiry the load lane has read: it joins memory (unless an event loaded
+    /// it meanwhile, which is then the newer), and the move goes on.
+    private mutating func takeLoads() {
+        while (try? loadsPipe.receive(.nonBlocking)) != nil {}
+        let now = ContinuousClock.now
+        for result in loads.takeResults() {
+            let job = result.job
+            if let failure = result.failure {
+                logger.error("cannot load an inquiry", metadata: ["inquiry.id": "\(job.id)", "error": "\(failure)"])
+                reply(job.client, job.service.rawValue, .unavailable, now: now)
+                continue
+            }
+            if let stored = result.stored { inquiries.load(stored) }
+            move(client: job.client, service: job.service, request: job.request, next: nil, now: now)
         }
     }
 
