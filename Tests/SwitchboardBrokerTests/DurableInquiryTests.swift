@@ -144,6 +144,24 @@ import ZeroMQ
         #expect(timeline.compactMap { $0["event"] as? String } == ["inquiry.routed", "inquiry.claimed", "inquiry.released", "inquiry.claimed", "inquiry.handoff"])
     }
 
+    /// A case number is resolved off the engine thread, for moves and reads alike: one
+    /// given a moment ago is found, and one never given is refused by name.
+    @Test func caseNumbersAreResolvedForMovesAndReads() throws {
+        let (_, engine, client) = try brokerWithItsStore()
+        defer { engine.stop() }
+        defer { client.close() }
+        #expect(jsonObject(try client.request("sb.ingest", body: [envelope("case-1", text: "A question for the city")])?.body)["status"] as? String == "accepted")
+        let claimed = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "front-office", "id": "R-1"])
+        #expect(claimed["state"] as? String == "in_progress", "\(claimed)")
+        #expect(try agent(client, "sb.agent.show", ["agent": "ana", "id": "R-1"])["owner"] as? String == "agent ana")
+        for service in ["sb.agent.claim", "sb.agent.show"] {
+            let refused = try agent(client, service, ["agent": "ana", "department": "front-office", "id": "R-999"])
+            let error = refused["error"] as? [String: Any]
+            #expect(error?["code"] as? String == "not_found", "\(service): \(refused)")
+            #expect((error?["message"] as? String)?.contains("no case R-999") == true, "\(service): \(refused)")
+        }
+    }
+
     @Test func restartRestoresTheQueue() throws {
         let data = temporaryDirectory()
         var engine = try startEngine(dataDirectory: data)

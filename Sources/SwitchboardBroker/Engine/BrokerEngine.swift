@@ -325,7 +325,7 @@ public final class BrokerEngine: Sendable {
             readLane.start(context: context)
             reads = readLane
             let (loadsPipe, loadsNotify) = try notifyPipe("loads")
-            let loadLane = LoadLane(store: store, logger: logger, notifyEndpoint: loadsNotify)
+            let loadLane = LoadLane(store: store, progress: projectionLane.progress, logger: logger, notifyEndpoint: loadsNotify)
             loadLane.start(context: context)
             loads = loadLane
             let (recordsPipe, recordsNotify) = try notifyPipe("records")
@@ -1158,7 +1158,6 @@ struct EngineLoop {
             do {
                 request = try AgentRequest(body)
                 if options.security != nil { try request.actAs(sender) }
-                try resolveCaseNumber(&request)
             } catch {
                 reply(client, service, .agentError(error), now: now)
                 return
@@ -1178,16 +1177,20 @@ struct EngineLoop {
                 }
                 return
             }
-            var next: InquiryID?
-            if let id = try? request.optionalID() {
-                // Not in memory: read by the load lane, and the move goes on from there.
-                if inquiries.needsLoad(id) || (agentService == .claim && inquiries.needsBody(id)) {
-                    if !loads.submit(LoadLane.Job(client: client, service: agentService, request: request, id: id)) {
-                        reply(client, service, .unavailable, now: now)
-                    }
-                    return
+            // An invalid id is the machine's to refuse, with the field named.
+            let named = (try? request.optionalID()) ?? nil
+            let notInMemory = named.map { id in inquiries.needsLoad(id) || (agentService == .claim && inquiries.needsBody(id)) } ?? false
+            if notInMemory || request.namesCase(options.configuration.caseNumbering) {
+                // A case number to resolve, or an inquiry not in memory: read by the load
+                // lane, and the move goes on from there.
+                if !loads.submit(LoadLane.Job(client: client, service: agentService, request: request,
+                                              numbering: options.configuration.caseNumbering, after: projector.progress.committed)) {
+                    reply(client, service, .unavailable, now: now)
                 }
-            } else if agentService == .claim, let department = request.department {
+                return
+            }
+            var next: InquiryID?
+            if named == nil, request.optional("id") == nil, agentService == .claim, let department = request.department {
                 next = nextClaimable(department)
             }
             move(client: client, service: agentService, request: request, next: next, now: now)
@@ -1206,12 +1209,17 @@ struct EngineLoop {
         let now = ContinuousClock.now
         for result in loads.takeResults() {
             let job = result.job
+            if let refusal = result.refusal {
+                reply(job.client, job.service.rawValue, .agentError(refusal), now: now)
+                continue
+            }
             if let failure = result.failure {
-                logger.error("cannot load an inquiry", metadata: ["inquiry.id": "\(job.id)", "error": "\(failure)"])
+                logger.error("cannot load an inquiry", metadata: ["error": "\(failure)"])
                 reply(job.client, job.service.rawValue, .unavailable, now: now)
                 continue
             }
-            if let stored = result.stored { inquiries.load(stored) }
+            // Unless an event loaded it meanwhile: memory is then the newer.
+            if let stored = result.stored, inquiries.needsLoad(stored.id) || inquiries.needsBody(stored.id) { inquiries.load(stored) }
             move(client: job.client, service: job.service, request: job.request, next: nil, now: now)
         }
     }

@@ -53,6 +53,13 @@ final class ReadLane: Sendable {
     func start(context: Context) {
         lane.start(context: context) { [store, progress] job, post in
             progress.wait(until: job.after, timeout: Self.projectionWait)
+            var job = job
+            do throws(AgentError) {
+                try job.request.resolveCaseNumber(job.configuration.caseNumbering) { number in try store.inquiry(case: number) }
+            } catch {
+                post(Answer(client: job.client, service: job.service.rawValue, frame: InquiryReply.agentError(error).frame))
+                return true
+            }
             let answer = AgentReads(store: store, configuration: job.configuration).answer(job.service, job.request, role: job.role)
             post(Answer(client: job.client, service: job.service.rawValue, frame: answer.frame))
             return true

@@ -155,6 +155,12 @@ struct AgentRequest: Sendable {
 
     /// Lets `id` name a case (`R-4821`, `#4821`, `4821`) wherever an inquiry id is taken:
     /// a case number is replaced by the id it names, read with `lookup`.
+    /// Whether `id` names a case rather than an inquiry id: resolving it reads the store.
+    func namesCase(_ numbering: CaseNumbering) -> Bool {
+        guard let text = optional("id"), InquiryID(text) == nil else { return false }
+        return numbering.parse(text) != nil
+    }
+
     mutating func resolveCaseNumber(_ numbering: CaseNumbering, lookup: (Int) throws -> InquiryID?) throws(AgentError) {
         guard let text = optional("id"), InquiryID(text) == nil, let number = numbering.parse(text) else { return }
         let found: InquiryID?
