@@ -103,7 +103,8 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
     /// A claim of an inquiry someone else holds: who, and until when (their lease).
     case heldBy(Actor, until: String?)
     case alreadyAnswered
-    case unknownDepartment(String)
+    /// A handoff to a department the broker does not have; `known` names those it has.
+    case unknownDepartment(String, known: [String] = [])
     case sameDepartment(String)
     case wrongDepartment(actingFor: String?, department: String)
     case unknownInquiry(InquiryID)
@@ -131,8 +132,8 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
                 + "; ask them to release it" + (until == nil ? "" : ", or claim it once the lease has run out")
         case .alreadyAnswered:
             "the citizen has already been answered; a second reply is refused to prevent duplicate answers"
-        case .unknownDepartment(let id):
-            "\(id) is not a department"
+        case .unknownDepartment(let id, let known):
+            "\(id) is not a department" + (known.isEmpty ? "" : "; the departments are \(known.joined(separator: ", "))")
         case .sameDepartment(let id):
             "the inquiry is already with \(id)"
         case .unknownInquiry(let id):
@@ -268,7 +269,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
         case .accept:
             owner = .department(department)
         case .handoff(let target, _):
-            guard departments.contains(target) else { throw .unknownDepartment(target) }
+            guard departments.contains(target) else { throw .unknownDepartment(target, known: departments.sorted()) }
             guard target != department else { throw .sameDepartment(target) }
             state = .queued
             department = target

@@ -301,6 +301,9 @@ import ZeroMQ
     @Test mutating func anUnknownDepartmentHasItsOwnCode() throws {
         let (answer, _) = agent(.claim, ["agent": "ana", "department": "nowhere"])
         #expect((answer["error"] as? [String: Any])?["code"] as? String == "unknown_department")
+        // The refusal lists the departments there are.
+        #expect(((answer["error"] as? [String: Any])?["message"] as? String)?.hasSuffix("the departments are front-office, parks, roads") == true,
+                "\(answer)")
         let (empty, _) = agent(.claim, ["agent": "ana", "department": "parks"])
         #expect((empty["error"] as? [String: Any])?["code"] as? String == "queue_empty")
     }

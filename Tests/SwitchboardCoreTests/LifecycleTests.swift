@@ -133,7 +133,12 @@ import Testing
     @Test func handoffTargetsAreChecked() throws {
         var inquiry = fresh()
         try apply(&inquiry, .claim, by: ana, for: "front-office")
-        #expect(throws: LifecycleError.unknownDepartment("space-agency")) { try apply(&inquiry, .handoff(to: "space-agency", note: ""), by: ana, for: "front-office") }
+        #expect(throws: LifecycleError.unknownDepartment("space-agency", known: ["front-office", "parks", "roads"])) {
+            try apply(&inquiry, .handoff(to: "space-agency", note: ""), by: ana, for: "front-office")
+        }
+        // The refusal names the departments there are, so the agent can pick one.
+        #expect(LifecycleError.unknownDepartment("space-agency", known: ["parks", "roads"]).description
+                == "space-agency is not a department; the departments are parks, roads")
         #expect(throws: LifecycleError.sameDepartment("front-office")) { try apply(&inquiry, .handoff(to: "front-office", note: ""), by: ana, for: "front-office") }
         #expect(throws: LifecycleError.sameDepartment("front-office")) { try apply(&inquiry, .returnToFrontOffice(note: ""), by: ana, for: "front-office") }
         #expect(inquiry.state == .inProgress && inquiry.owner == ana)

@@ -46,7 +46,7 @@ struct AgentReads {
             filter.department = own
         }
         if let department = filter.department, configuration.department(department) == nil {
-            throw AgentError.unknownDepartment(department)
+            throw AgentError.unknownDepartment(department, known: configuration.departmentIDs.sorted())
         }
         if let state = request.optional("state"), state != "all" {
             guard let parsed = LifecycleState(rawValue: state) else {

@@ -37,7 +37,8 @@ enum AgentError: Error, CustomStringConvertible {
     case missing(String)
     case invalid(field: String, String)
     case notFound(InquiryID)
-    case unknownDepartment(String)
+    /// `known` names the departments there are, for the refusal to list them.
+    case unknownDepartment(String, known: [String] = [])
     case emptyQueue(String)
     case notParked(InquiryID, LifecycleState)
     case unofficialAccount(Platform, allowed: [String])
@@ -79,7 +80,8 @@ enum AgentError: Error, CustomStringConvertible {
         case .missing(let field): "\(field) is required"
         case .invalid(let field, let message): "\(field): \(message)"
         case .notFound(let id): "there is no inquiry \(id)"
-        case .unknownDepartment(let id): "\(id) is not a department of this broker"
+        case .unknownDepartment(let id, let known):
+            "\(id) is not a department of this broker" + (known.isEmpty ? "" : "; the departments are \(known.joined(separator: ", "))")
         case .emptyQueue(let department): "the \(department) queue has nothing ready to claim"
         case .notParked(let id, let state): "inquiry \(id) is \(state.rawValue), not parked; only parked inquiries can be requeued"
         case .unofficialAccount(let platform, let allowed):

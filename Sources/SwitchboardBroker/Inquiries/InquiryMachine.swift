@@ -774,7 +774,7 @@ struct InquiryMachine {
         let actingFor = request.department
         do {
             guard let actor else { throw AgentError.missing("agent") }
-            if let department = actingFor, !departments.contains(department) { throw AgentError.unknownDepartment(department) }
+            if let department = actingFor, !departments.contains(department) { throw AgentError.unknownDepartment(department, known: departments.sorted()) }
             queuedByMove = nil
             let record = try perform(service, request, actor: actor, actingFor: actingFor, next: next, now: now)
             // A claim shows the agent the envelope and routing decision, when in memory.

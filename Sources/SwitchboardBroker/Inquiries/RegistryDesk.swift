@@ -142,7 +142,7 @@ struct RegistryDesk {
                 let platformName = try request.string("platform")
                 guard let platform = Platform(rawValue: platformName) else { throw AgentError.invalid(field: "platform", "not a known platform") }
                 let department = request.optional("department")
-                if let department, !configuration.departmentIDs.contains(department) { throw AgentError.unknownDepartment(department) }
+                if let department, !configuration.departmentIDs.contains(department) { throw AgentError.unknownDepartment(department, known: configuration.departmentIDs.sorted()) }
                 if request.has("contacts"), request.strings("contacts") == nil {
                     throw AgentError.invalid(field: "contacts", "must be an array of strings (names or addresses of the account's keepers)")
                 }

@@ -315,7 +315,7 @@ extension RecordsLane.Export {
             throw .invalid(field: "closed_before", "must be a day (2026-01-31, midnight UTC) or an ISO 8601 time with its zone (2026-01-31T12:00:00Z)")
         }
         let department = request.optional("department")
-        if let department, !departments.contains(department) { throw .unknownDepartment(department) }
+        if let department, !departments.contains(department) { throw .unknownDepartment(department, known: departments.sorted()) }
         var after: InquiryID?
         if let text = request.optional("after") {
             guard let id = InquiryID(text) else { throw .invalid(field: "after", "not an inquiry id") }
