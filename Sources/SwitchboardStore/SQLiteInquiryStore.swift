@@ -14,7 +14,10 @@ public final class SQLiteInquiryStore: InquiryStore {
     private let checkpointer: WALCheckpointer?
 
     /// Opens (creating if needed) `inquiries.sqlite` in `directory` and migrates it.
-    public convenience init(directory: String) throws(StoreError) {
+    /// - Parameter replayingJournal: bring in what `journal.sqlite` beside it holds beyond
+    ///   it, as a tool or test reading a stopped broker's data needs; the broker passes
+    ///   false and replays it itself (timed and logged) when it starts.
+    public convenience init(directory: String, replayingJournal: Bool = true) throws(StoreError) {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -24,7 +27,7 @@ public final class SQLiteInquiryStore: InquiryStore {
         // What a broker appended to its journal and had not yet projected when it
         // stopped (killed, or the machine lost) is brought in before anything reads.
         let journalPath = (directory as NSString).appendingPathComponent("journal.sqlite")
-        if FileManager.default.fileExists(atPath: journalPath) {
+        if replayingJournal, FileManager.default.fileExists(atPath: journalPath) {
             try catchUp(from: try SQLiteInquiryJournal(path: journalPath))
         }
     }

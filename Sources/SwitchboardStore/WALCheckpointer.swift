@@ -33,10 +33,11 @@ final class WALCheckpointer: Sendable {
         }
         connection = try DatabaseQueue(path: path, configuration: configuration)
         let thread = Thread { [self] in
+            // Named from inside: on Linux only a thread's own name change reaches `top -H`.
+            Thread.current.name = "sb-checkpoint"
             run()
             finished.signal()
         }
-        thread.name = "sb-checkpoint"
         thread.start()
     }
 

@@ -49,8 +49,10 @@ final class IngestLane: Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "sb-gw-ingest"
+        let thread = Thread { [self] in
+            Thread.current.name = "sb-gw-ingest"
+            run()
+        }
         thread.start()
     }
 

@@ -94,6 +94,8 @@ final class OutboundWorker: Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            // Named from inside: on Linux only a thread's own name change reaches `top -H`.
+            Thread.current.name = "sb-gw-\(platform.rawValue)"
             while true {
                 do {
                     try run()
@@ -103,7 +105,6 @@ final class OutboundWorker: Sendable {
                 }
             }
         }
-        thread.name = "sb-gw-\(platform.rawValue)"
         thread.start()
     }
 

@@ -211,8 +211,8 @@ struct Switchboardd: AsyncParsableCommand {
         let store: SQLiteInquiryStore
         let journal: SQLiteInquiryJournal
         do {
-            // The store replays what the journal holds beyond it (after a crash) as it opens.
-            store = try SQLiteInquiryStore(directory: data)
+            // The engine replays what the journal holds beyond the store (after a crash).
+            store = try SQLiteInquiryStore(directory: data, replayingJournal: false)
             journal = try SQLiteInquiryJournal(directory: data)
         } catch {
             throw ValidationError("cannot open the inquiry store in --data \(data): \(error). Check the directory exists and is writable.")

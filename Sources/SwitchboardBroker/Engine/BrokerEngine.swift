@@ -145,7 +145,6 @@ public final class BrokerEngine: Sendable {
             run()
             finished.signal()
         }
-        thread.name = "sb-engine"
         thread.start()
         started.wait()
 
@@ -1190,7 +1189,7 @@ struct EngineLoop {
                 return
             }
             var next: InquiryID?
-            if named == nil, request.optional("id") == nil, agentService == .claim, let department = request.department {
+            if request.optional("id") == nil, agentService == .claim, let department = request.department {
                 next = nextClaimable(department)
             }
             move(client: client, service: agentService, request: request, next: next, now: now)
@@ -1218,8 +1217,8 @@ struct EngineLoop {
                 reply(job.client, job.service.rawValue, .unavailable, now: now)
                 continue
             }
-            // Unless an event loaded it meanwhile: memory is then the newer.
-            if let stored = result.stored, inquiries.needsLoad(stored.id) || inquiries.needsBody(stored.id) { inquiries.load(stored) }
+            // If an event loaded it meanwhile, memory is the newer, and `load` keeps it.
+            if let stored = result.stored { inquiries.load(stored) }
             move(client: job.client, service: job.service, request: job.request, next: nil, now: now)
         }
     }

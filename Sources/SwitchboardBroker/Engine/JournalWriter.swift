@@ -68,37 +68,28 @@ final class JournalWriter: Sendable {
 
     /// Appends one batch, retrying until it is durable; false if told to stop first.
     private func append(_ job: Job, post: (Outcome) -> Void) -> Bool {
-        var backoff = Duration.milliseconds(50)
-        var reported = false
-        while true {
+        let retried = lane.retrying({ () throws(StoreError) in
             let start = ContinuousClock.now
-            do {
-                let projected = projector.progress.projected
-                let duplicates = try repeatedKeys(in: job.batch, projected: projected)
-                let batch = duplicates.isEmpty ? job.batch : job.batch.leavingOut(Set(duplicates.keys))
-                let lastTrim = trimmedThrough.withLock { $0 }
-                let trim = projected >= lastTrim + Self.trimEvery ? projected : 0
-                try journal.append(JournalEntry.encode(batch), at: job.sequence, trimmingThrough: trim)
-                if trim > 0 { trimmedThrough.withLock { $0 = trim } }
-                remember(batch, at: job.sequence)
-                projector.progress.committed(through: job.sequence)
-                projector.submit(job.sequence, batch)
-                post(.committed(sequence: job.sequence, result: CommitResult(duplicates: duplicates), rows: job.batch.count,
-                                duration: ContinuousClock.now - start))
-                if reported { logger.notice("journal writable again; the batch was appended", metadata: ["batch": "\(job.sequence)"]) }
-                return true
-            } catch {
-                logger.critical("journal append failed; retrying", metadata: [
-                    "batch": "\(job.sequence)", "rows": "\(job.batch.count)", "error": "\(error.underlying)", "retry.in": "\(backoff)",
-                ])
-                if !reported {
-                    post(.failed(sequence: job.sequence, error: "\(error.underlying)"))
-                    reported = true
-                }
-            }
-            guard lane.pause(for: backoff) else { return false }
-            backoff = min(backoff * 2, .seconds(2))
-        }
+            let projected = projector.progress.projected
+            let duplicates = try repeatedKeys(in: job.batch, projected: projected)
+            let batch = duplicates.isEmpty ? job.batch : job.batch.leavingOut(Set(duplicates.keys))
+            let lastTrim = trimmedThrough.withLock { $0 }
+            let trim = projected >= lastTrim + Self.trimEvery ? projected : 0
+            try journal.append(JournalEntry.encode(batch), at: job.sequence, trimmingThrough: trim)
+            if trim > 0 { trimmedThrough.withLock { $0 = trim } }
+            remember(batch, at: job.sequence)
+            projector.progress.committed(through: job.sequence)
+            projector.submit(job.sequence, batch)
+            post(.committed(sequence: job.sequence, result: CommitResult(duplicates: duplicates), rows: job.batch.count,
+                            duration: ContinuousClock.now - start))
+        }, failed: { error, first, retryIn in
+            logger.critical("journal append failed; retrying", metadata: [
+                "batch": "\(job.sequence)", "rows": "\(job.batch.count)", "error": "\(error.underlying)", "retry.in": "\(retryIn)",
+            ])
+            if first { post(.failed(sequence: job.sequence, error: "\(error.underlying)")) }
+        })
+        if retried == .recovered { logger.notice("journal writable again; the batch was appended", metadata: ["batch": "\(job.sequence)"]) }
+        return retried != .stopped
     }
 
     /// The batch's accepted inquiries whose key the journal or the projection already holds.

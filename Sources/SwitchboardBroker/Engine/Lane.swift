@@ -52,7 +52,6 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
             run(context: context, limit: limit, gathering: gathering, work: work)
             finished.signal()
         }
-        thread.name = name
         thread.start()
     }
 
@@ -84,15 +83,39 @@ final class Lane<Job: Sendable, Result: Sendable>: Sendable {
     /// Whether ``stop()`` was called: long work checks it.
     var isStopping: Bool { state.withLock { $0.stopping } }
 
-    /// Waits out a retry's back-off in short steps, so that a stop is not held up by it;
-    /// false if told to stop meanwhile.
-    func pause(for delay: Duration) -> Bool {
-        let until = ContinuousClock.now + delay
-        while ContinuousClock.now < until {
-            if isStopping { return false }
-            Thread.sleep(forTimeInterval: 0.01)
+    /// How ``retrying(_:failed:)`` ended.
+    enum Retried {
+        /// Done at the first attempt.
+        case done
+        /// Done after at least one failure.
+        case recovered
+        /// Told to stop while it was still failing.
+        case stopped
+    }
+
+    /// Runs `attempt` until it succeeds, waiting 50 ms after the first failure and twice
+    /// as long after each next one, up to 2 s; the wait is in short steps, so that a stop
+    /// is not held up by it. `failed` hears each failure, whether it is the first, and
+    /// how long until the next attempt.
+    func retrying<Failure: Error>(_ attempt: () throws(Failure) -> Void,
+                                  failed: (Failure, _ first: Bool, _ retryIn: Duration) -> Void) -> Retried {
+        var backoff = Duration.milliseconds(50)
+        var failures = 0
+        while true {
+            do {
+                try attempt()
+                return failures == 0 ? .done : .recovered
+            } catch {
+                failed(error, failures == 0, backoff)
+                failures += 1
+            }
+            let until = ContinuousClock.now + backoff
+            while ContinuousClock.now < until {
+                if isStopping { return .stopped }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            backoff = min(backoff * 2, .seconds(2))
         }
-        return true
     }
 
     /// Finishes the queued jobs (unless `work` gives up), then ends the thread.

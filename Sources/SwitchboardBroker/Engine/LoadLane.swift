@@ -51,10 +51,9 @@ final class LoadLane: Sendable {
 
     func start(context: Context) {
         lane.start(context: context) { [store, progress] job, post in
-            progress.wait(until: job.after, timeout: ReadLane.projectionWait)
             var job = job
             do throws(AgentError) {
-                try job.request.resolveCaseNumber(job.numbering) { number in try store.inquiry(case: number) }
+                try job.request.resolveCase(job.numbering, in: store, once: progress, holds: job.after)
             } catch {
                 post(Result(job: job, refusal: error))
                 return true

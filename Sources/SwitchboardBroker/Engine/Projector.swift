@@ -59,37 +59,28 @@ final class Projector: Sendable {
     func stop() { lane.stop() }
 
     private func project(_ jobs: [Job], post: (Outcome) -> Void) -> Bool {
-        var backoff = Duration.milliseconds(50)
-        var reported = false
         let through = jobs[jobs.count - 1].position
-        while true {
+        let retried = lane.retrying({ () throws(StoreError) in
             let start = ContinuousClock.now
-            do {
-                let result = try store.project(jobs.map { ($0.position, $0.batch) })
-                if !result.duplicates.isEmpty {
-                    logger.error("the projection already held inquiries the journal accepted; they were left out of it",
-                                 metadata: ["inquiries": "\(result.duplicates.count)", "position": "\(through)"])
-                }
-                progress.projected(through: through)
-                post(.projected(through: through, entries: jobs.count, rows: jobs.reduce(0) { $0 + $1.batch.count },
-                                duration: ContinuousClock.now - start))
-                if reported {
-                    logger.notice("projection writable again; it is catching up", metadata: ["position": "\(through)"])
-                    post(.recovered)
-                }
-                return true
-            } catch {
-                logger.critical("projection failed; acknowledgements go on, reads fall behind; retrying", metadata: [
-                    "position": "\(through)", "error": "\(error.underlying)", "retry.in": "\(backoff)",
-                ])
-                if !reported {
-                    post(.failed(error: "\(error.underlying)"))
-                    reported = true
-                }
+            let result = try store.project(jobs.map { ($0.position, $0.batch) })
+            if !result.duplicates.isEmpty {
+                logger.error("the projection already held inquiries the journal accepted; they were left out of it",
+                             metadata: ["inquiries": "\(result.duplicates.count)", "position": "\(through)"])
             }
-            guard lane.pause(for: backoff) else { return false }
-            backoff = min(backoff * 2, .seconds(2))
+            progress.projected(through: through)
+            post(.projected(through: through, entries: jobs.count, rows: jobs.reduce(0) { $0 + $1.batch.count },
+                            duration: ContinuousClock.now - start))
+        }, failed: { error, first, retryIn in
+            logger.critical("projection failed; acknowledgements go on, reads fall behind; retrying", metadata: [
+                "position": "\(through)", "error": "\(error.underlying)", "retry.in": "\(retryIn)",
+            ])
+            if first { post(.failed(error: "\(error.underlying)")) }
+        })
+        if retried == .recovered {
+            logger.notice("projection writable again; it is catching up", metadata: ["position": "\(through)"])
+            post(.recovered)
         }
+        return retried != .stopped
     }
 }
 

@@ -52,10 +52,9 @@ final class ReadLane: Sendable {
 
     func start(context: Context) {
         lane.start(context: context) { [store, progress] job, post in
-            progress.wait(until: job.after, timeout: Self.projectionWait)
             var job = job
             do throws(AgentError) {
-                try job.request.resolveCaseNumber(job.configuration.caseNumbering) { number in try store.inquiry(case: number) }
+                try job.request.resolveCase(job.configuration.caseNumbering, in: store, once: progress, holds: job.after)
             } catch {
                 post(Answer(client: job.client, service: job.service.rawValue, frame: InquiryReply.agentError(error).frame))
                 return true
@@ -72,4 +71,16 @@ final class ReadLane: Sendable {
     func takeAnswers() -> [Answer] { lane.takeResults() }
 
     func stop() { lane.stop() }
+}
+
+extension AgentRequest {
+    /// Waits until the projection holds `position` (what was durable when the request
+    /// came: a case given a moment ago is then found, and an inquiry read is as new as
+    /// what was acknowledged), at most ``ReadLane/projectionWait``; then replaces a case
+    /// number in `id` by the id it names.
+    mutating func resolveCase(_ numbering: CaseNumbering, in store: any InquiryStore, once progress: ProjectionProgress,
+                              holds position: UInt64) throws(AgentError) {
+        progress.wait(until: position, timeout: ReadLane.projectionWait)
+        try resolveCaseNumber(numbering) { number in try store.inquiry(case: number) }
+    }
 }

@@ -377,7 +377,7 @@ struct InquiryMachine {
             return thread(inquiry, into: &record, client: client, now: now)
         }
         var decision = router.route(inquiry)
-        let channel = verdict(for: inquiry.source)
+        let channel = desk.verdict(for: inquiry.source)
         let unofficial = Self.unofficialReason(channel)
         if unofficial != nil {
             ingestCounts.unofficialChannel += 1
@@ -481,9 +481,6 @@ struct InquiryMachine {
         return (document["author"]?["handle"]?.stringValue, document["source"]?["thread"]?.stringValue)
     }
 
-    /// What the registry says of the account an inquiry came through (cached).
-    private mutating func verdict(for source: Inquiry.Source) -> ChannelVerdict { desk.verdict(for: source) }
-
     /// Why an account is not an official one, and which entry it imitates; nil if official.
     static func unofficialReason(_ verdict: ChannelVerdict) -> (reason: String, imitates: ChannelEntry?)? {
         switch verdict {
@@ -542,9 +539,6 @@ struct InquiryMachine {
         guard apply(.deliver, to: &record, by: .worker(Self.workerName(worker)), at: now) != nil else {
             return [.forgetHeld(id: entry.id, worker: worker)]
         }
-        // The delivery queue handed it out: it is in no queue to take it from. (Looking
-        // for it scanned the whole line, and cost more the longer the backlog grew.)
-        pendingDequeues.removeAll { $0.0 == entry.id }
         // Delivered: its envelope no longer needs to wait in memory.
         tracked[entry.id]?.envelope = nil
         tracked[entry.id]?.routing = nil
@@ -564,7 +558,7 @@ struct InquiryMachine {
         body.append(contentsOf: #"","priority":""#.utf8)
         body.append(contentsOf: record.priority.rawValue.utf8)
         body.append(contentsOf: #"","reply_accounts":"#.utf8)
-        body.append(contentsOf: replyAccountsJSON(platform: item.key.platform, department: department).utf8)
+        body.append(contentsOf: desk.replyAccountsJSON(platform: item.key.platform, department: department).utf8)
         body.append(contentsOf: #"},"inquiry":"#.utf8)
         body.append(contentsOf: envelope.utf8)
         body.append(contentsOf: #","routing":"#.utf8)
@@ -572,13 +566,6 @@ struct InquiryMachine {
         body.append(UInt8(ascii: "}"))
         let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body)])
         return [.send(peer: worker, frames: command.frames)]
-    }
-
-    /// The accounts a department may answer through on a platform, as a JSON array
-    /// (cached: few departments and platforms, many deliveries; cleared when the registry
-    /// changes).
-    private mutating func replyAccountsJSON(platform: Platform, department: String) -> String {
-        desk.replyAccountsJSON(platform: platform, department: department)
     }
 
     /// A department worker replied to a delivered inquiry. An outcome document moves it
@@ -864,7 +851,7 @@ struct InquiryMachine {
     ) throws {
         if let replyID, record.lifecycle.lastReplyID == replyID, record.lifecycle.answered { return }
         guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
-        try checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department)
+        try desk.checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department)
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw AgentError.missing("text") }
         try move(&record, .reply(account: account, replyID: replyID), by: actor, actingFor: actingFor, at: now)
         send(.answer, text: text, account: account, for: record, key: key, by: actor, at: now)
@@ -876,16 +863,10 @@ struct InquiryMachine {
         _ record: inout LifecycleRecord, question: String?, account: String?, note: String, by actor: Actor, actingFor: String?, at now: Date
     ) throws {
         guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
-        if let account { try checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department) }
+        if let account { try desk.checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department) }
         try move(&record, .requestInformation(note: note), by: actor, actingFor: actingFor, at: now)
         threads[key] = record.id
         if let question, let account { send(.question, text: question, account: account, for: record, key: key, by: actor, at: now) }
-    }
-
-    /// A message leaves only through an active account owned by the department or shared
-    /// by the front office, on the inquiry's platform; a refusal names the ones allowed.
-    private func checkReplyAccount(_ account: String, platform: Platform, department: String) throws(AgentError) {
-        try desk.checkReplyAccount(account, platform: platform, department: department)
     }
 
     /// Queues a message for the platform's publishing gateway. With no gateway connected it
@@ -941,7 +922,7 @@ struct InquiryMachine {
             return [refuse(client, service, .rejected(error))]
         }
         var answer = RouteExplanation(decision: router.explain(inquiry), configuration: configuration)
-        if let unofficial = Self.unofficialReason(verdict(for: inquiry.source)) {
+        if let unofficial = Self.unofficialReason(desk.verdict(for: inquiry.source)) {
             answer.unofficialChannel = .init(reason: unofficial.reason, imitatesHandle: unofficial.imitates?.handle)
             answer.department = configuration.frontOffice
             answer.departmentName = configuration.department(configuration.frontOffice)?.name
@@ -1056,7 +1037,9 @@ struct InquiryMachine {
             pipeline.open.held.append(.enqueue(department: record.lifecycle.department,
                                              entry: QueueEntry(id: record.id, priority: record.priority, deliveries: record.deliveries)))
         }
-        if let wasQueuedAt, record.lifecycle.state != .queued || record.lifecycle.department != wasQueuedAt {
+        // A delivery was handed out by the delivery queue itself: it is in no line to take
+        // it from (looking for it scanned the whole line, more the longer the backlog).
+        if let wasQueuedAt, command != .deliver, record.lifecycle.state != .queued || record.lifecycle.department != wasQueuedAt {
             pendingDequeues.append((record.id, wasQueuedAt))
         }
     }
