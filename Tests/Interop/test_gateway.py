@@ -57,10 +57,19 @@ class Broker:
         ready = os.path.join(self.data, "ready.json")
         if os.path.exists(ready):
             os.remove(ready)
-        self.process = subprocess.Popen([daemon_binary(), "--endpoint", self.endpoint, "--events", self.events,
-                                         "--stats", self.ops.removeprefix("http://"),
-                                         "--data", self.data, "--ready-file", ready], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for("switchboardd ready", lambda: os.path.exists(ready))
+        log_path = os.path.join(self.data, "switchboardd.log")
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen([daemon_binary(), "--endpoint", self.endpoint, "--events", self.events,
+                                             "--stats", self.ops.removeprefix("http://"),
+                                             "--data", self.data, "--ready-file", ready], stdout=log, stderr=subprocess.STDOUT)
+
+        def started():
+            # A broker that exited (a port taken meanwhile, a store it refused) says why.
+            if self.process.poll() is not None:
+                with open(log_path, encoding="utf-8", errors="replace") as f:
+                    raise AssertionError(f"switchboardd exited with {self.process.returncode}: {f.read()[-2000:]}")
+            return os.path.exists(ready)
+        wait_for("switchboardd ready", started)
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
