@@ -364,7 +364,7 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     // MARK: Writing
 
-    public func commit(_ batch: StoreBatch) throws(StoreError) -> CommitResult {
+    public func commit(_ batch: JournalBatch) throws(StoreError) -> CommitResult {
         guard !batch.isEmpty else { return CommitResult() }
         do {
             return try database.write { db in try Self.apply([batch], db) }
@@ -373,7 +373,7 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
-    public func project(_ entries: [(position: UInt64, batch: StoreBatch)]) throws(StoreError) -> CommitResult {
+    public func project(_ entries: [(position: UInt64, batch: JournalBatch)]) throws(StoreError) -> CommitResult {
         guard let last = entries.last?.position else { return CommitResult() }
         do {
             return try database.write { db in
@@ -406,7 +406,7 @@ public final class SQLiteInquiryStore: InquiryStore {
         var applied = 0
         while applied < entries.count {
             let slice = entries[applied..<min(entries.count, applied + perTransaction)]
-            var decoded: [(position: UInt64, batch: StoreBatch)] = []
+            var decoded: [(position: UInt64, batch: JournalBatch)] = []
             for entry in slice {
                 do {
                     decoded.append((entry.position, try JournalEntry.decode(entry.entry)))
@@ -437,7 +437,7 @@ public final class SQLiteInquiryStore: InquiryStore {
     /// state the last batch left it (an inquiry accepted, delivered and acknowledged in
     /// the window is one INSERT, not an INSERT and two UPDATEs); then each batch's
     /// timeline, messages and registry rows, in order.
-    private static func apply(_ batches: [StoreBatch], _ db: Database) throws -> CommitResult {
+    private static func apply(_ batches: [JournalBatch], _ db: Database) throws -> CommitResult {
         var inserts: [AcceptedInquiry] = []
         var inserted: [InquiryID: Int] = [:]
         var records: [InquiryID: LifecycleRecord] = [:]
@@ -461,7 +461,7 @@ public final class SQLiteInquiryStore: InquiryStore {
     /// One timeline row per inquiry per transaction, holding every entry the batches
     /// gave it (a JSON array when there are several): an inquiry accepted, delivered and
     /// acknowledged in one window is one row, not three.
-    private static func applyTimeline(_ batches: [StoreBatch], skipping skipped: [InquiryID: DuplicateOf], _ db: Database) throws {
+    private static func applyTimeline(_ batches: [JournalBatch], skipping skipped: [InquiryID: DuplicateOf], _ db: Database) throws {
         var order: [InquiryID] = []
         var entries: [InquiryID: [TimelineEntry]] = [:]
         for batch in batches {
@@ -558,7 +558,7 @@ public final class SQLiteInquiryStore: InquiryStore {
     }
 
     /// A batch's messages and registry entries.
-    private static func applyEvents(_ batch: StoreBatch, skipping skipped: [InquiryID: DuplicateOf], _ db: Database) throws {
+    private static func applyEvents(_ batch: JournalBatch, skipping skipped: [InquiryID: DuplicateOf], _ db: Database) throws {
         for message in batch.outbound where skipped[message.inquiry] == nil {
             try db.cachedStatement(sql: """
                 INSERT INTO message (id, inquiry_id, direction, kind, platform, account, in_reply_to, text, author, recipient, thread)

@@ -22,7 +22,7 @@ enum StoredHistory {
         let padding = String(repeating: " ", count: 300)
         let base = Date().addingTimeInterval(-Double(closed + queued) / 1_000 - 86_400)
         var rng = SystemRandomNumberGenerator()
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         var written = 0
         let formatter = ISO8601DateFormatter()
         let departments = IngestProtocol.departments
@@ -51,7 +51,7 @@ enum StoredHistory {
             timeline.forEach { batch.append($0) }
             if batch.count >= 20_000 {
                 _ = try store.commit(batch)
-                batch = StoreBatch()
+                batch = JournalBatch()
                 written = n + 1
                 if written % 500_000 < 5_000 { progress(written) }
             }

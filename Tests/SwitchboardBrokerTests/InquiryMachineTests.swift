@@ -1,18 +1,16 @@
 import Foundation
-import GRDB
 import Majordomo
 import SwitchboardCore
 import SwitchboardProtocol
-import SwitchboardStore
 import Testing
 import TestSupport
 import ZeroMQ
 @testable import SwitchboardBroker
 
 /// The inquiry side's decisions, tested by feeding events and reading actions: no
-/// sockets. The batch pipeline is driven by hand (seal, then commit or fail), against a
-/// real SQLite store in memory, which is also where inquiries at rest are read back from,
-/// as the engine does.
+/// sockets and no database. The batch pipeline is driven by hand (seal, then commit or
+/// fail); what the batches wrote is folded into plain values (``WrittenBatches``), which
+/// is also where inquiries at rest are read back from, as the engine reads the projection.
 @Suite struct InquiryMachineTests {
     typealias Action = InquiryMachine.Action
     var machine: InquiryMachine
@@ -20,14 +18,13 @@ import ZeroMQ
     let gateway: Frame = "gateway"
     let agentClient: Frame = "agent-client"
 
-    let store: SQLiteInquiryStore
+    var written = WrittenBatches()
 
     init() throws {
         machine = InquiryMachine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
-        store = try SQLiteInquiryStore(database: try DatabaseQueue())
         // The registry is seeded from the configuration's accounts, as at a first start.
         #expect(machine.restoreRegistry([], now: now).isEmpty)
-        if let (_, batch) = machine.sealBatch() { _ = try store.commit(batch) }
+        if let (_, batch) = machine.sealBatch() { _ = written.commit(batch) }
     }
 
     // MARK: Helpers
@@ -56,13 +53,12 @@ import ZeroMQ
     /// Seals the open batch and reports it committed; returns what was released.
     mutating func commit() -> [Action] {
         guard let (sequence, batch) = machine.sealBatch() else { return [] }
-        guard let result = try? store.commit(batch) else { return machine.commitFailed(sequence) }
-        return machine.committed(sequence, result: result)
+        return machine.committed(sequence, result: written.commit(batch))
     }
 
     /// What the engine does before an event about an inquiry the machine let go of.
     mutating func load(_ id: InquiryID) {
-        if machine.needsLoad(id), let stored = try? store.inquiry(id) { machine.load(stored) }
+        if machine.needsLoad(id), let stored = written.inquiry(id) { machine.load(stored) }
     }
 
     mutating func ingest(_ externalID: String, text: String = "My bin was not collected") -> InquiryID? {
@@ -187,7 +183,7 @@ import ZeroMQ
 
     /// The operations figures follow each move: deliveries, a handoff (out of one
     /// department, into another, and the leg it ended), SLA breaches; and the counts of
-    /// where inquiries stand agree with what a restart reads back from the store.
+    /// where inquiries stand agree with what a restart reads back from what was written.
     @Test mutating func theFiguresFollowEachMoveAndAgreeWithTheStore() throws {
         let firstIngested = ingest("1"), secondIngested = ingest("2")
         let first = try #require(firstIngested)
@@ -214,7 +210,7 @@ import ZeroMQ
         _ = commit()
 
         var restarted = InquiryFigures()
-        restarted.restore(try store.stateCounts())
+        restarted.restore(written.stateCounts)
         for department in ["front-office", "parks"] {
             let live = (machine.figures.departments[department]?.standing ?? [:]).filter { $0.value != 0 }
             #expect(restarted.departments[department]?.standing == live, "\(department): the store and the live counts agree")
@@ -382,10 +378,10 @@ import ZeroMQ
         let reply = try #require(Self.replies(released).first)
         #expect(reply["status"] as? String == "accepted")
         #expect(reply["thread_of"] as? String == id.description)
-        #expect(try store.record(id)?.lifecycle.state == .inProgress)
-        #expect(try store.record(id)?.lifecycle.owner == .agent("ana"))
-        #expect(try store.list(InquiryFilter()).total == 1)
-        #expect(try store.timeline(id).map(\.event).suffix(2) == ["question.sent", "inquiry.citizen_replied"])
+        #expect(written.record(id)?.lifecycle.state == .inProgress)
+        #expect(written.record(id)?.lifecycle.owner == .agent("ana"))
+        #expect(written.inquiries.count == 1)
+        #expect(written.timeline(id).map(\.event).suffix(2) == ["question.sent", "inquiry.citizen_replied"])
         // The owner may answer the new message.
         let answer = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "Crew sent", "account": "@RivertonCity"])
         #expect(answer.answer["state"] as? String == "answered")
@@ -407,7 +403,7 @@ import ZeroMQ
         #expect(move.message?.status == "held")
         #expect(move.message?.note == "held: no gateway serves x; it will be posted when one connects")
         #expect(move.caseNumber == "R-1")
-        #expect(try store.timeline(id).map(\.event).suffix(2) == ["inquiry.answered", "reply.held"])
+        #expect(written.timeline(id).map(\.event).suffix(2) == ["inquiry.answered", "reply.held"])
         #expect(machine.unsentMessages()[.x]?.count == 1)
 
         let secondIngested = ingest("2")
@@ -416,10 +412,10 @@ import ZeroMQ
         _ = agent(.claim, ["id": "\(second)", "agent": "ana", "department": "front-office"])
         let (queued, _) = agent(.reply, ["id": "\(second)", "agent": "ana", "department": "front-office", "text": "On it (case {case})",
                                           "account": "@RivertonCity"])
-        #expect(try store.conversation(second).first?.text == "On it (case R-2)", "{case} is the case number")
+        #expect(written.conversation(second).first?.text == "On it (case R-2)", "{case} is the case number")
         #expect((queued["message"] as? [String: Any])?["status"] as? String == "queued")
         #expect((queued["case"] as? String) == "R-2")
-        #expect(!(try store.timeline(second).map(\.event).contains("reply.held")))
+        #expect(!(written.timeline(second).map(\.event).contains("reply.held")))
     }
 
     /// A gateway's failure document is recorded on the message, shown in the timeline with
@@ -434,15 +430,15 @@ import ZeroMQ
         load(id)  // as the engine does before a gateway's answer
         _ = machine.outboundSent(entry, worker: "gateway-w", reply: [Frame(failure)], now: now)
         _ = commit()
-        let message = try #require(try store.conversation(id).first)
+        let message = try #require(written.conversation(id).first)
         #expect(message.status == .failed && message.failureCode == "messaging_window_closed" && message.reason == "the 24-hour window closed")
-        let last = try #require(try store.timeline(id).last { $0.event == "reply.failed" })
+        let last = try #require(written.timeline(id).last { $0.event == "reply.failed" })
         #expect(last.note == "not delivered (messaging_window_closed): the 24-hour window closed")
         #expect(machine.unsentMessages().isEmpty)
         // Not answered after all: back in its queue for a person, saying why.
-        #expect(try store.record(id)?.lifecycle.state == .queued)
-        #expect(try store.record(id)?.lifecycle.answered == false)
-        #expect(try store.timeline(id).map(\.event).suffix(2) == ["reply.failed", "inquiry.reopened"])
+        #expect(written.record(id)?.lifecycle.state == .queued)
+        #expect(written.record(id)?.lifecycle.answered == false)
+        #expect(written.timeline(id).map(\.event).suffix(2) == ["reply.failed", "inquiry.reopened"])
         #expect(machine.deliverOutbound(entry, service: "outbound.x", to: "gateway-w").allSatisfy {
             if case .forgetHeld = $0 { true } else { false }
         }, "a failed message is never handed out again")
@@ -461,11 +457,11 @@ import ZeroMQ
         let (closed, actions) = agent(.close, ["id": "\(id)", "agent": "ana", "department": "front-office", "resolution": "answered"])
         #expect(closed["state"] as? String == "closed")
         #expect(Self.dequeued(actions).contains { $0 == (entry.id, "outbound.x") }, "taken out of the gateway's queue")
-        let timeline = try store.timeline(id)
+        let timeline = written.timeline(id)
         #expect(timeline.map(\.event).contains("question.cancelled"))
         #expect(timeline.last { $0.event == "question.cancelled" }?.note == "not posted: the inquiry was closed first")
-        #expect(try store.conversation(id).first?.status == .cancelled)
-        #expect(try store.pendingOutbound().isEmpty, "a restart does not bring it back")
+        #expect(written.conversation(id).first?.status == .cancelled)
+        #expect(written.pendingOutbound.isEmpty, "a restart does not bring it back")
     }
 
     /// A citizen who edits or deletes a post changes the inquiry it became: never a new one,
@@ -478,8 +474,8 @@ import ZeroMQ
             var actions = machine.ingest(client: gateway, body: [body], now: now)
             // What the engine does when the inquiry is at rest: find it, load it, ingest again.
             if case .findOriginal(let key, _, let client, let frames)? = actions.first {
-                if let original = try store.inquiry(for: key) { machine.rememberOriginal(key, original) }
-                if let found = try store.inquiry(for: key) { load(found.id) }
+                if let original = written.inquiry(for: key) { machine.rememberOriginal(key, original) }
+                if let found = written.inquiry(for: key) { load(found.id) }
                 actions = machine.ingest(client: client, body: frames, now: now, lookedUp: true)
             }
             return Self.replies(actions) + Self.replies(commit())
@@ -491,11 +487,11 @@ import ZeroMQ
         let stranger = try change("edited", revision: "2", author: "@someone_else").first
         #expect((stranger?["error"] as? [String: Any])?["field"] as? String == "author.handle")
         #expect(try change("deleted", revision: "removed", text: "(deleted)").first?["change_of"] as? String == id.description)
-        let conversation = try store.conversation(id)
+        let conversation = written.conversation(id)
         #expect(conversation.map(\.kind) == ["edit", "deleted"])
         #expect(conversation.first?.text == "The bins on Elm and Oak were not collected")
-        #expect(try store.timeline(id).map(\.event).filter { $0.hasPrefix("inquiry.e") || $0.hasPrefix("inquiry.w") } == ["inquiry.edited", "inquiry.withdrawn"])
-        #expect(try store.list(InquiryFilter()).total == 1, "no new inquiry")
+        #expect(written.timeline(id).map(\.event).filter { $0.hasPrefix("inquiry.e") || $0.hasPrefix("inquiry.w") } == ["inquiry.edited", "inquiry.withdrawn"])
+        #expect(written.inquiries.count == 1, "no new inquiry")
     }
 
     /// Case numbers follow one another and resume after a restart at the highest ever given.
@@ -503,10 +499,10 @@ import ZeroMQ
         let firstIngested = ingest("1"), secondIngested = ingest("2")
         let first = try #require(firstIngested)
         let second = try #require(secondIngested)
-        #expect(try store.record(first)?.caseNumber == 1)
-        #expect(try store.record(second)?.caseNumber == 2)
+        #expect(written.record(first)?.caseNumber == 1)
+        #expect(written.record(second)?.caseNumber == 2)
         var restarted = InquiryMachine(configuration: machine.configuration)
-        restarted.restoreCaseNumbers(last: try store.lastCaseNumber())
+        restarted.restoreCaseNumbers(last: written.lastCaseNumber)
         let body = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"3"},"author":{"handle":"@r"},"text":"t","captured_at":"2026-11-22T09:30:00Z"}"#)
         _ = restarted.ingest(client: gateway, body: [body], now: now)
         let sealed = restarted.sealBatch()
@@ -533,7 +529,7 @@ import ZeroMQ
         let flag = try #require(routing["unofficial_channel"] as? [String: Any])
         #expect(flag["reason"] as? String == "lookalike")
         #expect(flag["imitates_handle"] as? String == "@RivertonCity")
-        let released = machine.committed(sequence, result: try store.commit(batch))
+        let released = machine.committed(sequence, result: written.commit(batch))
         #expect(released.contains { if case .publish(let event) = $0 { event.topic == "channel.unofficial_activity" } else { false } })
         #expect(Self.replies(released).first?["status"] as? String == "accepted", "a citizen's question is never dropped")
     }
@@ -548,7 +544,7 @@ import ZeroMQ
         let error = try #require(refused["error"] as? [String: Any])
         #expect(error["code"] as? String == "unofficial_account")
         #expect(!actions.contains { if case .enqueue(let service, _) = $0 { service.hasPrefix("outbound.") } else { false } })
-        #expect(try store.channels().first { $0.id == city.id }?.status == .suspended, "the suspension is stored")
+        #expect(written.channels.first { $0.id == city.id }?.status == .suspended, "the suspension is stored")
     }
 
     @Test mutating func registryWritesAreRuledAndRecorded() throws {
@@ -585,7 +581,7 @@ import ZeroMQ
         let released = commit()
         #expect(Self.replies(released).first?["thread_of"] as? String == id.description)
         #expect(Self.enqueued(released).map(\.0) == ["front-office"])
-        #expect(try store.record(id)?.lifecycle.state == .queued)
+        #expect(written.record(id)?.lifecycle.state == .queued)
     }
 
     /// A stranger replying to the same public post starts an inquiry of their own.
@@ -599,7 +595,7 @@ import ZeroMQ
         let reply = try #require(Self.replies(commit()).first)
         #expect(reply["thread_of"] == nil)
         #expect(reply["id"] as? String != id.description)
-        #expect(try store.record(id)?.lifecycle.state == .awaitingCitizen)
+        #expect(written.record(id)?.lifecycle.state == .awaitingCitizen)
     }
 
     /// When a worker leaves, the MDP machine already put the entry back: the inquiry
@@ -626,7 +622,7 @@ import ZeroMQ
         // The next batch is sealed before the first is durable.
         _ = machine.ingest(client: gateway, body: [Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"2"},"author":{"handle":"@a"},"text":"b","captured_at":"2026-11-22T09:30:00Z"}"#)], now: now)
         #expect(machine.sealBatch() != nil)
-        _ = machine.committed(sequence, result: try store.commit(batch))
+        _ = machine.committed(sequence, result: written.commit(batch))
         // Durable but not yet in the projection: a read of the store would find it older
         // than what was acknowledged, so memory keeps it.
         #expect(!machine.needsLoad(id), "forgotten before the projection held it")

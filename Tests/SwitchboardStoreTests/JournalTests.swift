@@ -33,10 +33,10 @@ import SwitchboardCore
     }
 
     /// A batch with something in every section.
-    func fullBatch() throws -> (StoreBatch, AcceptedInquiry) {
+    func fullBatch() throws -> (JournalBatch, AcceptedInquiry) {
         let inquiry = accepted(7, author: "@ana")
         var rng = SystemRandomNumberGenerator()
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         batch.insert(inquiry)
         batch.update(try claimed(inquiry, by: "ana"))
         batch.append(TimelineEntry(inquiry: inquiry.id, event: "claimed", at: start, actor: Actor(kind: .agent, id: "ana"), role: "back_office",
@@ -85,9 +85,9 @@ import SwitchboardCore
     @Test func theProjectionWritesEachRowOnceInItsLatestState() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         let inquiry = accepted(1)
-        var first = StoreBatch()
+        var first = JournalBatch()
         first.insert(inquiry)
-        var second = StoreBatch()
+        var second = JournalBatch()
         let claim = try claimed(inquiry, by: "ana")
         second.update(claim)
         second.append(TimelineEntry(inquiry: inquiry.id, event: "claimed", at: start, actor: Actor(kind: .agent, id: "ana"), role: "back_office",
@@ -111,12 +111,12 @@ import SwitchboardCore
         do {
             let journal = try SQLiteInquiryJournal(directory: directory)
             let store = try SQLiteInquiryStore(directory: directory)
-            var batch = StoreBatch()
+            var batch = JournalBatch()
             batch.insert(inquiries[0])
             try journal.append(JournalEntry.encode(batch), at: 1, trimmingThrough: 0)
             _ = try store.project([(1, batch)])
             for (position, inquiry) in inquiries.dropFirst().enumerated() {
-                var batch = StoreBatch()
+                var batch = JournalBatch()
                 batch.insert(inquiry)
                 try journal.append(JournalEntry.encode(batch), at: UInt64(position + 2), trimmingThrough: 1)
             }
@@ -136,7 +136,7 @@ import SwitchboardCore
         do {
             let journal = try SQLiteInquiryJournal(directory: directory)
             _ = try SQLiteInquiryStore(directory: directory)
-            var batch = StoreBatch()
+            var batch = JournalBatch()
             batch.insert(accepted(1))
             try journal.append(JournalEntry.encode(batch), at: 10, trimmingThrough: 0)
         }
@@ -151,12 +151,12 @@ import SwitchboardCore
     /// Trimmed entries leave no copy of their text in the journal's files.
     @Test func aTrimLeavesNoCopyInTheJournalsFiles() throws {
         let journal = try SQLiteInquiryJournal(directory: directory)
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         var inquiry = accepted(1)
         inquiry.envelopeJSON = #"{"text":"CANARY-7d1f-journal"}"#
         batch.insert(inquiry)
         try journal.append(JournalEntry.encode(batch), at: 1, trimmingThrough: 0)
-        try journal.append(JournalEntry.encode(StoreBatch()), at: 2, trimmingThrough: 0)
+        try journal.append(JournalEntry.encode(JournalBatch()), at: 2, trimmingThrough: 0)
         try journal.trim(through: 1)
         #expect(try journal.entries(after: 0).map(\.position) == [2])
         #expect(try journal.lastPosition() == 2)

@@ -32,7 +32,7 @@ import SwitchboardCore
         let inquiries = (0..<3).map { accepted($0) }
         do {
             let store = try SQLiteInquiryStore(directory: directory)
-            var batch = StoreBatch()
+            var batch = JournalBatch()
             inquiries.forEach { batch.insert($0) }
             #expect(try store.commit(batch).duplicates.isEmpty)
         }
@@ -57,7 +57,7 @@ import SwitchboardCore
         second.record.caseNumber = 42
         do {
             let store = try SQLiteInquiryStore(directory: directory)
-            var batch = StoreBatch()
+            var batch = JournalBatch()
             batch.insert(first)
             batch.insert(second)
             _ = try store.commit(batch)
@@ -82,13 +82,13 @@ import SwitchboardCore
             OutboundMessage(id: InquiryID(high: n << 16, low: n), inquiry: inquiry.id, kind: kind, platform: .x, account: "@RivertonCity",
                             inReplyTo: "post-1", text: "message \(n)", author: "agent ana")
         }
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         batch.insert(inquiry)
         for (n, kind) in [(1, OutboundMessage.Kind.question), (2, .answer), (3, .answer), (4, .question)] { batch.queue(message(UInt64(n), kind)) }
         batch.receive(InboundMessage(id: InquiryID(high: 5 << 16, low: 5), inquiry: inquiry.id,
                                      key: DeduplicationKey(platform: .x, externalID: "post-9"), inReplyTo: "post-1", text: "It is by the school"))
         _ = try store.commit(batch)
-        var later = StoreBatch()
+        var later = JournalBatch()
         later.markSent(message(1, .question).id, at: "2026-11-22T09:31:00.000Z", postedAs: "post-7")
         later.markEnded(message(2, .answer).id, .failed, at: "2026-11-22T09:32:00.000Z", code: "window_closed", reason: "the 24-hour window closed")
         later.markEnded(message(4, .question).id, .cancelled, at: "2026-11-22T09:33:00.000Z", reason: "the inquiry was closed first")
@@ -110,7 +110,7 @@ import SwitchboardCore
 
     @Test func usesWALAndFullSynchronous() throws {
         let store = try SQLiteInquiryStore(directory: directory)
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         batch.insert(accepted(1))
         _ = try store.commit(batch)
         #expect(FileManager.default.fileExists(atPath: store.path + "-wal"))
@@ -124,11 +124,11 @@ import SwitchboardCore
         let store = try SQLiteInquiryStore(directory: directory)
         let low = accepted(1, priority: .low), urgent = accepted(2, priority: .urgent)
         let normal = accepted(3), flying = accepted(4, priority: .low), done = accepted(5), dead = accepted(6), held = accepted(7)
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         [low, urgent, normal, flying, done, dead, held].forEach { batch.insert($0) }
         _ = try store.commit(batch)
 
-        batch = StoreBatch()
+        batch = JournalBatch()
         batch.update(try moved(flying, .deliver, by: .worker("w1"), deliveries: 2))
         var accepted = try moved(done, .deliver, by: .worker("w1"), deliveries: 1)
         _ = try accepted.lifecycle.apply(.accept, by: .worker("w1"), at: start, frontOffice: "front-office", departments: ["waste"])
@@ -153,14 +153,14 @@ import SwitchboardCore
     @Test func aRepeatedKeyIsReportedAndNothingOfItIsWritten() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         let first = accepted(1)
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         batch.insert(first)
         _ = try store.commit(batch)
 
         var clash = accepted(2)
         clash.key = first.key
         let other = accepted(3)
-        batch = StoreBatch()
+        batch = JournalBatch()
         batch.insert(other)
         batch.insert(clash)
         batch.update(try moved(clash, .claim, by: .agent("ana")))
@@ -175,7 +175,7 @@ import SwitchboardCore
     @Test func aFailedBatchWritesNothing() throws {
         let queue = try DatabaseQueue()
         let store = try SQLiteInquiryStore(database: queue)
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         batch.insert(accepted(1))
         _ = try store.commit(batch)
         // A full disk, as SQLite reports it: the page limit is where the file stands.
@@ -183,7 +183,7 @@ import SwitchboardCore
             let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1
             try db.execute(sql: "PRAGMA max_page_count = \(pages)")
         }
-        batch = StoreBatch()
+        batch = JournalBatch()
         for n in 2..<200 {
             var big = accepted(n)
             big.envelopeJSON = String(repeating: "x", count: 4_000)
@@ -204,7 +204,7 @@ import SwitchboardCore
         sla.follow(claimed, priority: .normal, policy: policy)
         let record = LifecycleRecord(lifecycle: lifecycle, priority: .high, sla: sla, leaseExpiresAt: start.addingTimeInterval(960))
 
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         batch.insert(inquiry)
         batch.update(record)
         batch.append(claimed)
@@ -227,7 +227,7 @@ import SwitchboardCore
         #expect(try store.pendingOutbound() == [message])
         #expect(try store.ids(withPrefix: String(inquiry.id.description.prefix(8)), limit: 5) == [inquiry.id])
 
-        batch = StoreBatch()
+        batch = JournalBatch()
         batch.markSent(message.id, at: "2026-11-22T10:00:00Z", postedAs: "reply-77")
         _ = try store.commit(batch)
         #expect(try store.pendingOutbound().isEmpty)
@@ -240,14 +240,14 @@ import SwitchboardCore
         let store = try SQLiteInquiryStore(directory: directory)
         let departments = ["parks", "roads", "waste"]
         var inquiries: [AcceptedInquiry] = []
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         for n in 0..<12 {
             let inquiry = accepted(n, department: departments[n % 3])
             inquiries.append(inquiry)
             batch.insert(inquiry)
         }
         _ = try store.commit(batch)
-        batch = StoreBatch()
+        batch = JournalBatch()
         for inquiry in inquiries[0..<6] {
             // Closed through a claim, as an agent would.
             var record = inquiry.record
@@ -287,7 +287,7 @@ import SwitchboardCore
         let before = try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int ?? 0
         let padding = String(repeating: "x", count: 2_000)
         for round in 0..<4 {
-            var batch = StoreBatch()
+            var batch = JournalBatch()
             for n in 0..<50 {
                 var inquiry = accepted(round * 50 + n)
                 inquiry.envelopeJSON = #"{"text":"\#(padding)"}"#
@@ -312,7 +312,7 @@ import SwitchboardCore
 
     @Test func listingsArePagedWithATotal() throws {
         let store = try SQLiteInquiryStore(directory: directory)
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         (0..<25).forEach { batch.insert(accepted($0)) }
         _ = try store.commit(batch)
         let first = try store.list(InquiryFilter(department: "waste", limit: 10))
@@ -333,13 +333,13 @@ import SwitchboardCore
         let inquiry = accepted(1)
         let first = OutboundMessage(id: InquiryID(high: 1, low: 1), inquiry: inquiry.id, kind: .answer, platform: .x, account: "@a", inReplyTo: "p", text: "one")
         let second = OutboundMessage(id: InquiryID(high: 1, low: 2), inquiry: inquiry.id, kind: .answer, platform: .x, account: "@a", inReplyTo: "p", text: "two")
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         batch.insert(inquiry)
         batch.queue(first)
         batch.queue(second)
         batch.markSent(first.id, at: "t", postedAs: "post-77")
         _ = try store.commit(batch)
-        batch = StoreBatch()
+        batch = JournalBatch()
         batch.markSent(second.id, at: "t", postedAs: "post-77")
         _ = try store.commit(batch)
         #expect(try store.outbound(second.id)?.sent == true)
@@ -351,7 +351,7 @@ import SwitchboardCore
     @Test func retentionPassesOverInquiriesNotYetDueToReachThoseThatAre() throws {
         let store = try SQLiteInquiryStore(directory: directory)
         let now = start.addingTimeInterval(100 * 86_400)
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         var spam: [InquiryID] = [], answered: [InquiryID] = []
         // More not-yet-due inquiries ahead than a batch looks at, several times over.
         for n in 0..<13 {

@@ -25,7 +25,7 @@ final class JournalWriter: Sendable {
     struct Job: Sendable {
         /// The batch's journal position.
         var sequence: UInt64
-        var batch: StoreBatch
+        var batch: JournalBatch
     }
 
     private let journal: any InquiryJournal
@@ -53,7 +53,7 @@ final class JournalWriter: Sendable {
         lane.start(context: context) { [self] job, post in append(job, post: post) }
     }
 
-    func submit(_ sequence: UInt64, _ batch: StoreBatch) {
+    func submit(_ sequence: UInt64, _ batch: JournalBatch) {
         _ = lane.submit(Job(sequence: sequence, batch: batch))
     }
 
@@ -94,7 +94,7 @@ final class JournalWriter: Sendable {
 
     /// The batch's accepted inquiries whose key the journal or the projection already holds.
     /// Keys the projection now holds are forgotten first: a key is always in one or the other.
-    private func repeatedKeys(in batch: StoreBatch, projected: UInt64) throws(StoreError) -> [InquiryID: DuplicateOf] {
+    private func repeatedKeys(in batch: JournalBatch, projected: UInt64) throws(StoreError) -> [InquiryID: DuplicateOf] {
         guard !batch.inserts.isEmpty else { return [:] }
         var found: [InquiryID: DuplicateOf] = [:]
         var unknown: [AcceptedInquiry] = []
@@ -113,7 +113,7 @@ final class JournalWriter: Sendable {
         return found
     }
 
-    private func remember(_ batch: StoreBatch, at position: UInt64) {
+    private func remember(_ batch: JournalBatch, at position: UInt64) {
         guard !batch.inserts.isEmpty else { return }
         unprojectedKeys.withLock { keys in
             for inquiry in batch.inserts {

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 import Logging
 import SwitchboardStore
 import ZeroMQ
@@ -21,7 +22,7 @@ final class Projector: Sendable {
 
     struct Job: Sendable {
         var position: UInt64
-        var batch: StoreBatch
+        var batch: JournalBatch
     }
 
     /// Entries applied in one transaction at most.
@@ -49,7 +50,7 @@ final class Projector: Sendable {
         }
     }
 
-    func submit(_ position: UInt64, _ batch: StoreBatch) {
+    func submit(_ position: UInt64, _ batch: JournalBatch) {
         _ = lane.submit(Job(position: position, batch: batch))
     }
 

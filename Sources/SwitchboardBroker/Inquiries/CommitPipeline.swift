@@ -1,6 +1,5 @@
 import DequeModule
 import SwitchboardCore
-import SwitchboardStore
 
 /// The path every decision takes to the disk, as a pure state machine: the open batch
 /// gathers rows and what waits for them (`Held`: replies, queue entries, events), is
@@ -9,7 +8,7 @@ import SwitchboardStore
 /// forgotten. Nothing here knows what a reply or an inquiry's state is.
 struct CommitPipeline<Held> {
     struct Batch {
-        var store = StoreBatch()
+        var store = JournalBatch()
         var held: [Held] = []
         /// Inquiries this batch wrote: the candidates to forget once it is projected.
         var touched: Set<InquiryID> = []
@@ -51,7 +50,7 @@ struct CommitPipeline<Held> {
     var openSize: (rows: Int, bytes: Int) { (open.store.count, open.store.bytes) }
 
     /// Closes the open batch: its position and the rows to append.
-    mutating func seal() -> (sequence: UInt64, batch: StoreBatch)? {
+    mutating func seal() -> (sequence: UInt64, batch: JournalBatch)? {
         guard hasOpenBatch else { return nil }
         let sequence = nextSequence
         nextSequence += 1

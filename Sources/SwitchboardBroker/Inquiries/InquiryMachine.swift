@@ -3,7 +3,6 @@ import Foundation
 import Majordomo
 import SwitchboardCore
 import SwitchboardProtocol
-import SwitchboardStore
 import ZeroMQ
 
 /// Everything the broker decides about inquiries, as a pure state machine: events in
@@ -252,7 +251,7 @@ struct InquiryMachine {
     // MARK: The batch pipeline
 
     /// Closes the open batch and hands its rows to the store writer.
-    mutating func sealBatch() -> (sequence: UInt64, batch: StoreBatch)? { pipeline.seal() }
+    mutating func sealBatch() -> (sequence: UInt64, batch: JournalBatch)? { pipeline.seal() }
 
     /// A batch is on disk: release its replies, queue entries and events. An accepted
     /// inquiry the store found to be a duplicate is answered as one, and nothing else of

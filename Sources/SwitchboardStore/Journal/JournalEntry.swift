@@ -11,12 +11,12 @@ import SwitchboardCore
 /// UTF-8), field by field: JSON for every lifecycle record and timeline entry was most of
 /// the writer thread's time. Registry entries, rare, keep the projection's JSON.
 ///
-/// Layout: a version byte, then nine sections in the order of ``StoreBatch``'s fields,
+/// Layout: a version byte, then nine sections in the order of ``JournalBatch``'s fields,
 /// each a varint count followed by its items.
 public enum JournalEntry {
     static let version: UInt8 = 1
 
-    public static func encode(_ batch: StoreBatch) -> [UInt8] {
+    public static func encode(_ batch: JournalBatch) -> [UInt8] {
         var out = ByteWriter(capacity: batch.bytes + 64)
         out.byte(version)
         out.count(batch.inserts)
@@ -87,10 +87,10 @@ public enum JournalEntry {
     }
 
     /// Decodes an entry written by ``encode(_:)``.
-    public static func decode(_ bytes: [UInt8]) throws(JournalEntryError) -> StoreBatch {
+    public static func decode(_ bytes: [UInt8]) throws(JournalEntryError) -> JournalBatch {
         var input = ByteReader(bytes)
         guard try input.byte() == version else { throw JournalEntryError("unknown journal entry version") }
-        var batch = StoreBatch()
+        var batch = JournalBatch()
         for _ in 0..<(try input.count()) {
             let key = DeduplicationKey(platform: try input.platform(), externalID: try input.string())
             let envelope = try input.string(), routing = try input.string(), receivedAt = try input.string()
