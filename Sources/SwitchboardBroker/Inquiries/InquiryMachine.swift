@@ -1,4 +1,3 @@
-import DequeModule
 import Foundation
 import Majordomo
 import SwitchboardCore
@@ -76,33 +75,27 @@ struct InquiryMachine {
     private var bodyBytes = 0
     /// Bytes of envelopes kept in memory for queued inquiries.
     let bodyBudget: Int
-    /// Recently accepted deduplication keys; older ones are caught by the store.
-    private var keys: [DeduplicationKey: DuplicateOf] = [:]
-    private var keyOrder: Deque<DeduplicationKey> = []
-    let keyCapacity: Int
-    /// The memory of keys holds every key the store holds (it was warmed with all of them
-    /// and has evicted none since): a key not in it is new, and the journal writer skips
-    /// its store lookup.
-    private(set) var keysComplete = false
-    /// Messages waiting for their publishing gateway.
-    private var outbound: [InquiryID: OutboundMessage] = [:]
-    /// The platforms whose publishing gateway (`outbound.<platform>`) has a worker
-    /// connected, as the engine last saw: a message for another waits, and the agent is
-    /// told so at once.
-    var gatewaysOnline: Set<Platform> = []
+    /// The posts that became inquiries, and those that continue a conversation; older
+    /// keys are caught by the store.
+    private var posts: PostMemory
+    var keyCapacity: Int { posts.capacity }
+    /// The memory of keys holds every key the store holds: a key not in it is new, and the
+    /// journal writer skips its store lookup.
+    var keysComplete: Bool { posts.isComplete }
+    /// Replies and questions waiting for their publishing gateway.
+    private var outbound = OutboundDesk()
+    var gatewaysOnline: Set<Platform> {
+        get { outbound.gatewaysOnline }
+        set { outbound.gatewaysOnline = newValue }
+    }
     /// The message the current agent move queued, for its answer.
     private var queuedByMove: InquiryMove.QueuedMessage?
     /// The highest case number given so far (see ``CaseNumbering``).
     private var lastCaseNumber = 0
-    /// Posts that continue a conversation waiting for the citizen: a follow-up that
-    /// answers one of them is threaded into that inquiry instead of becoming a new one.
-    private var threads: [DeduplicationKey: InquiryID] = [:]
     /// The central registry of official accounts (the store is its record), with its
     /// answers to staff and to the other decisions.
     private(set) var desk: RegistryDesk
     var registry: ChannelRegistry { desk.registry }
-    /// Statuses already recorded (`message/status`), so that each shows once.
-    private var statusesSeen: Set<String> = []
 
     /// Batches on their way to the journal and the projection. The inquiries a batch
     /// wrote stay in memory until the projection holds it, so that what the engine reads
@@ -124,7 +117,7 @@ struct InquiryMachine {
         router = configuration.router
         departments = configuration.departmentIDs
         self.bodyBudget = bodyBudget
-        self.keyCapacity = keyCapacity
+        posts = PostMemory(capacity: keyCapacity)
     }
 
     /// A reloaded configuration: new routing, limits and targets for what comes next.
@@ -179,14 +172,11 @@ struct InquiryMachine {
     /// Replies still waiting for their gateway are dropped (the store deleted them): the
     /// returned actions take them out of the outbound queues.
     mutating func forget(erased ids: [InquiryID], keys erasedKeys: [DeduplicationKey]) -> [Action] {
-        let erased = Set(erasedKeys)
-        for key in erased { keys.removeValue(forKey: key) }
-        keyOrder.removeAll { erased.contains($0) }
+        posts.forget(Set(erasedKeys))
         let inquiries = Set(ids)
         var actions: [Action] = []
-        for (messageID, message) in outbound where inquiries.contains(message.inquiry) {
-            outbound.removeValue(forKey: messageID)
-            actions.append(.dequeue(id: messageID, department: message.service))
+        for message in outbound.forget(inquiries: inquiries) {
+            actions.append(.dequeue(id: message.id, department: message.service))
         }
         for id in ids {
             guard var item = tracked[id] else { continue }
@@ -207,31 +197,16 @@ struct InquiryMachine {
 
     /// Messages waiting for their gateway, per platform: how many, and since when the
     /// oldest waits (for `/metrics`, `/stats` and the status page).
-    func unsentMessages() -> [Platform: (count: Int, oldest: Date)] {
-        var result: [Platform: (count: Int, oldest: Date)] = [:]
-        for message in outbound.values {
-            let queued = message.queuedAt
-            if let known = result[message.platform] {
-                result[message.platform] = (known.count + 1, min(known.oldest, queued))
-            } else {
-                result[message.platform] = (1, queued)
-            }
-        }
-        return result
-    }
+    func unsentMessages() -> [Platform: (count: Int, oldest: Date)] { outbound.unsent() }
 
     /// Warms the deduplication index at start-up (newest first).
     mutating func rememberKeys(_ recent: [(key: DeduplicationKey, original: DuplicateOf)]) {
-        for (key, original) in recent.prefix(keyCapacity).reversed() { remember(key, original) }
-        keysComplete = recent.count < keyCapacity
+        posts.warm(recent)
     }
 
     /// Messages that were queued for a gateway and not yet confirmed sent.
     mutating func restoreOutbound(_ messages: [OutboundMessage]) -> [Action] {
-        messages.map { message in
-            outbound[message.id] = message
-            return .enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: .normal))
-        }
+        outbound.restore(messages).map { .enqueue(department: $0.service, entry: $0.entry) }
     }
 
     /// The registry as stored; on first start (nothing stored) it is seeded from the
@@ -245,7 +220,7 @@ struct InquiryMachine {
     /// Conversations that wait for the citizen, and the posts that continue them.
     mutating func restoreAwaiting(_ inquiries: [StoredInquiry], threads keys: [ThreadKey]) {
         inquiries.forEach { load($0) }
-        for thread in keys { threads[thread.key] = thread.inquiry }
+        for thread in keys { posts.await(thread.inquiry, at: thread.key) }
     }
 
     // MARK: The batch pipeline
@@ -262,7 +237,7 @@ struct InquiryMachine {
             if let gone = tracked.removeValue(forKey: id) {
                 figures.discarded(gone.record)
                 bodyBytes -= gone.envelope?.utf8.count ?? 0
-                remember(gone.key, original)
+                posts.remember(gone.key, original)
             }
         }
         var actions: [Action] = []
@@ -276,7 +251,7 @@ struct InquiryMachine {
                 }
                 // A duplicate answered from memory names the original as known now: an
                 // earlier batch's commit may have found that one to repeat a stored inquiry.
-                if case .duplicate(_, let key) = reply, let known = keys[key] { answer = .duplicate(of: known, key: key) }
+                if case .duplicate(_, let key) = reply, let known = posts.original(of: key) { answer = .duplicate(of: known, key: key) }
                 count(answer)
                 let frames = ClientMessage(service: service, body: [answer.frame]).frames
                 if let department = answer.department {
@@ -363,12 +338,12 @@ struct InquiryMachine {
             return self.change(inquiry, change, client: client, body: body, now: now, lookedUp: lookedUp)
         }
         let key = inquiry.deduplicationKey
-        if let original = keys[key] {
+        if let original = posts.original(of: key) {
             // Answered after the open batch, which follows the original's.
             pipeline.open.held.append(.reply(client: client, service: service, .duplicate(of: original, key: key), inquiry: nil))
             return []
         }
-        if let parent = inquiry.source.inReplyTo, let target = threads[DeduplicationKey(platform: key.platform, externalID: parent)],
+        if let parent = inquiry.source.inReplyTo, let target = posts.conversation(continuedBy: DeduplicationKey(platform: key.platform, externalID: parent)),
            var record = tracked[target]?.record, record.lifecycle.state == .awaitingCitizen,
            tracked[target]?.author?.lowercased() == inquiry.author.handle.lowercased() {
             // Only the citizen who asked continues the conversation: anyone may reply to a
@@ -415,7 +390,7 @@ struct InquiryMachine {
         pipeline.open.held.append(.enqueue(department: decision.department, entry: QueueEntry(id: id, priority: decision.priority)))
         pipeline.open.held.append(.reply(client: client, service: service,
                                        .accepted(id: id, key: key, department: decision.department, priority: decision.priority), inquiry: id))
-        remember(key, DuplicateOf(id: id, department: decision.department, priority: decision.priority))
+        posts.remember(key, DuplicateOf(id: id, department: decision.department, priority: decision.priority))
         return []
     }
 
@@ -434,7 +409,7 @@ struct InquiryMachine {
             return [refuse(client, InquiryService.ingest, .lifecycleError(error, allowed: nil))]
         }
         let original = DuplicateOf(id: record.id, department: record.lifecycle.department, priority: record.priority)
-        remember(key, original)
+        posts.remember(key, original)
         pipeline.open.held.append(.reply(client: client, service: InquiryService.ingest, .threaded(into: original, key: key), inquiry: nil))
         return []
     }
@@ -446,12 +421,12 @@ struct InquiryMachine {
         let service = InquiryService.ingest
         let key = inquiry.deduplicationKey
         let revision = DeduplicationKey(platform: key.platform, externalID: "\(key.externalID)#\(change.kind.rawValue):\(change.revision)")
-        if let seen = keys[revision] {
+        if let seen = posts.original(of: revision) {
             pipeline.open.held.append(.reply(client: client, service: service, .duplicate(of: seen, key: key), inquiry: nil))
             return []
         }
-        guard let original = keys[key], tracked[original.id] != nil else {
-            guard lookedUp else { return [.findOriginal(key: key, known: keys[key]?.id, client: client, body: body)] }
+        guard let original = posts.original(of: key), tracked[original.id] != nil else {
+            guard lookedUp else { return [.findOriginal(key: key, known: posts.original(of: key)?.id, client: client, body: body)] }
             return [refuse(client, service, .rejected(IngestError(.invalidValue, field: "source.external_id",
                 "source.external_id names no post taken in as an inquiry: an edit or deletion changes the inquiry its post became")))]
         }
@@ -464,14 +439,14 @@ struct InquiryMachine {
                                           text: edited ? inquiry.text : "", kind: edited ? "edit" : "deleted"))
         note(original.id, event: edited ? "inquiry.edited" : "inquiry.withdrawn", actor: .system,
              note: edited ? "the citizen edited the post" : "the citizen deleted the post", at: now)
-        remember(revision, original)
+        posts.remember(revision, original)
         pipeline.open.held.append(.reply(client: client, service: service, .changed(of: original, key: key), inquiry: nil))
         return []
     }
 
     /// An original found in the store for an edit or deletion.
     mutating func rememberOriginal(_ key: DeduplicationKey, _ original: DuplicateOf) {
-        remember(key, original)
+        posts.remember(key, original)
     }
 
     /// The author's handle and the conversation id in a stored envelope.
@@ -501,16 +476,6 @@ struct InquiryMachine {
         if !empty { text += "," }
         text += String(decoding: rest, as: UTF8.self)
         return text
-    }
-
-    private mutating func remember(_ key: DeduplicationKey, _ original: DuplicateOf) {
-        if keys.updateValue(original, forKey: key) == nil {
-            keyOrder.append(key)
-            if keyOrder.count > keyCapacity, let oldest = keyOrder.popFirst() {
-                keys[oldest] = nil
-                keysComplete = false
-            }
-        }
     }
 
     private mutating func track(_ record: LifecycleRecord, key: DeduplicationKey, envelope: String, routing: String, author: String, thread: String?) {
@@ -625,31 +590,21 @@ struct InquiryMachine {
     // MARK: Outbound messages
 
     mutating func deliverOutbound(_ entry: QueueEntry, service: String, to worker: Frame) -> [Action] {
-        guard let message = outbound[entry.id] else { return [.forgetHeld(id: entry.id, worker: worker)] }
-        var body = JSONWriter()
-        body.add("message_id", message.id.description)
-        body.add("inquiry_id", message.inquiry.description)
-        body.add("kind", message.kind.rawValue)
-        body.add("platform", message.platform.rawValue)
-        body.add("account", message.account)
-        body.add("in_reply_to", message.inReplyTo)
-        body.add("recipient", message.recipient)
-        body.add("thread", message.thread)
-        body.add("text", message.text)
-        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body.bytes)])
+        guard let post = outbound.post(entry.id) else { return [.forgetHeld(id: entry.id, worker: worker)] }
+        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(post)])
         return [.send(peer: worker, frames: command.frames)]
     }
 
     /// The inquiry an outbound message belongs to, if the message is pending.
-    func inquiry(ofMessage id: InquiryID) -> InquiryID? { outbound[id]?.inquiry }
+    func inquiry(ofMessage id: InquiryID) -> InquiryID? { outbound.inquiry(ofMessage: id) }
 
     /// The publishing gateway answered for the message: it posted it, or it could not
     /// (`{"status": "failed", "code": …, "reason": …}`), and the agent must see why. If a
     /// posted message's REPLY names the post (`{"external_id": …}`), a citizen's answer to
     /// that post threads back.
     mutating func outboundSent(_ entry: QueueEntry, worker: Frame, reply: [Frame], now: Date) -> [Action] {
-        guard let message = outbound.removeValue(forKey: entry.id) else { return [] }
-        let answer = reply.count == 1 ? GatewayAnswer(reply[0].bytes) : .posted(externalID: nil)
+        guard let message = outbound.answered(entry.id) else { return [] }
+        let answer = OutboundDesk.GatewayAnswer(reply.map(\.bytes))
         guard case .posted(let posted) = answer else {
             if case .failed(let code, let reason) = answer {
                 pipeline.open.store.markEnded(message.id, .failed, at: Timestamp.format(now), code: code, reason: reason)
@@ -659,7 +614,7 @@ struct InquiryMachine {
         }
         pipeline.open.store.markSent(message.id, at: Timestamp.format(now), postedAs: posted)
         if let posted, tracked[message.inquiry]?.record.lifecycle.state == .awaitingCitizen {
-            threads[DeduplicationKey(platform: message.platform, externalID: posted)] = message.inquiry
+            posts.await(message.inquiry, at: DeduplicationKey(platform: message.platform, externalID: posted))
         }
         note(message.inquiry, event: message.kind == .answer ? "reply.sent" : "question.sent", actor: .worker(Self.workerName(worker)), note: nil, at: now)
         return []
@@ -693,8 +648,7 @@ struct InquiryMachine {
     /// One message's later status, once.
     private mutating func mark(_ message: OutboundMessage, _ status: OutboundStatusRequest.Status, code: String?, reason: String?,
                                by gateway: String, now: Date) {
-        if statusesSeen.insert("\(message.id)/\(status.rawValue)").inserted {
-            if statusesSeen.count > 100_000 { statusesSeen = [] }
+        if outbound.isFirst(status, of: message.id) {
             let at = Timestamp.format(now)
             switch status {
             case .delivered, .read:
@@ -704,26 +658,6 @@ struct InquiryMachine {
                 let code = code ?? ErrorCode.rejectedByPlatform.rawValue, reason = reason ?? "the platform did not say why"
                 pipeline.open.store.markStatus(message.id, "failed", at: at, code: code, reason: reason)
                 notDelivered(message, code: code, reason: reason, by: .worker(gateway), at: now)
-            }
-        }
-    }
-
-    /// What a publishing gateway's REPLY says (see 3/SB-CASE, "Outbound messages").
-    enum GatewayAnswer: Equatable {
-        case posted(externalID: String?)
-        case failed(code: String, reason: String)
-
-        /// Anything but a failure document is a confirmation, as before failures had one.
-        init(_ bytes: [UInt8]) {
-            guard bytes.first == UInt8(ascii: "{"), let document = try? JSONValue.parse(bytes) else {
-                self = .posted(externalID: nil)
-                return
-            }
-            if document["status"]?.stringValue == "failed" {
-                self = .failed(code: document["code"]?.stringValue ?? "gateway_failed",
-                               reason: document["reason"]?.stringValue ?? "the gateway gave no reason")
-            } else {
-                self = .posted(externalID: document["external_id"]?.stringValue)
             }
         }
     }
@@ -864,7 +798,7 @@ struct InquiryMachine {
         guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
         if let account { try desk.checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department) }
         try move(&record, .requestInformation(note: note), by: actor, actingFor: actingFor, at: now)
-        threads[key] = record.id
+        posts.await(record.id, at: key)
         if let question, let account { send(.question, text: question, account: account, for: record, key: key, by: actor, at: now) }
     }
 
@@ -880,14 +814,10 @@ struct InquiryMachine {
         message.recipient = tracked[record.id]?.author
         message.thread = tracked[record.id]?.thread
         pipeline.open.store.queue(message)
-        outbound[message.id] = message
         pipeline.open.held.append(.enqueue(department: message.service, entry: QueueEntry(id: message.id, priority: record.priority)))
-        let platform = key.platform.rawValue
-        if gatewaysOnline.contains(key.platform) {
-            queuedByMove = .init(id: message.id.description, platform: platform, status: "queued", note: nil)
-        } else {
-            let held = "held: no gateway serves \(platform); it will be posted when one connects"
-            queuedByMove = .init(id: message.id.description, platform: platform, status: "held", note: held)
+        let queued = outbound.queue(message)
+        queuedByMove = queued
+        if let held = queued.note {
             note(record.id, event: kind == .answer ? "reply.held" : "question.held", actor: .system, note: held, at: now)
         }
     }
@@ -896,9 +826,7 @@ struct InquiryMachine {
     /// inquiry was closed) are cancelled: a gateway that connects later must not ask a
     /// question nobody waits for.
     private mutating func cancelUnsentQuestions(of id: InquiryID, because reason: String, at now: Date) {
-        let stale = outbound.values.filter { $0.inquiry == id && $0.kind == .question }
-        for message in stale {
-            outbound.removeValue(forKey: message.id)
+        for message in outbound.cancelQuestions(of: id) {
             pendingDequeues.append((message.id, message.service))
             pipeline.open.store.markEnded(message.id, .cancelled, at: Timestamp.format(now), reason: reason)
             note(id, event: "question.cancelled", actor: .system, note: "not posted: \(reason)", at: now)
@@ -1028,7 +956,7 @@ struct InquiryMachine {
         appendTimeline(entry, priority: record.priority)
         if wasAwaiting && record.lifecycle.state != .awaitingCitizen {
             let id = record.id
-            threads = threads.filter { $0.value != id }
+            posts.stopAwaiting(id)
             cancelUnsentQuestions(of: id, because: record.lifecycle.state == .closed ? "the inquiry was closed first"
                                       : "the conversation moved on (\(entry.event)) before a gateway posted it", at: now)
         }
