@@ -630,6 +630,32 @@ import ZeroMQ
         #expect(machine.needsLoad(id), "an accepted inquiry stayed in memory")
     }
 
+    /// A read of the projection that was on its way while an inquiry changed and was let
+    /// go of brings back the copy from before the change: memory refuses it (the engine
+    /// reads again), and takes a read that saw the change.
+    @Test mutating func aCopyReadBeforeTheLastChangeIsRefused() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        machine.projected(through: 1)
+        let before = try #require(written.inquiry(id))   // read while still queued
+        machine.readsOnTheirWay = true
+        _ = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
+        _ = machine.workerReplied(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", worker: "w1", reply: ["ok"], now: now)
+        let sealed = machine.sealBatch()
+        let (sequence, batch) = try #require(sealed)
+        _ = machine.committed(sequence, result: written.commit(batch))
+        machine.projected(through: sequence)
+        #expect(machine.needsLoad(id))
+        let staleTaken = machine.load(before, readThrough: sequence - 1)
+        #expect(!staleTaken, "a copy from before the answer")
+        #expect(machine.needsLoad(id))
+        let after = try #require(written.inquiry(id))
+        let freshTaken = machine.load(after, readThrough: sequence)
+        #expect(freshTaken)
+        #expect(machine.record(id)?.lifecycle.state == after.record.lifecycle.state && after.record.lifecycle.state != .queued)
+        machine.pruneForgotten(readsSince: nil)
+    }
+
     @Test mutating func anAgentCannotReopenAnotherDepartmentsInquiry() throws {
         let ingested = ingest("1")
         let id = try #require(ingested)

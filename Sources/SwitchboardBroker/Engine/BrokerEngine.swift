@@ -1,3 +1,4 @@
+import DequeModule
 import Dispatch
 import Foundation
 import Logging
@@ -428,6 +429,12 @@ struct EngineLoop {
     let logger: Logger
     let clock = MonotonicWallClock()
     var nextTimers = ContinuousClock.now
+    /// The load lane reads what the timers are due for: the next tick asks only once that
+    /// read is back.
+    var timersReading = false
+    /// The journal position durable when each job still in the load lane was submitted,
+    /// oldest first (the lane answers in order).
+    var loadsOnTheirWay: Deque<UInt64> = []
     var warnings = WarningLimiter()
     let startedAt = Date()
     var eventsDropped = 0
@@ -537,7 +544,7 @@ struct EngineLoop {
             }
             if now >= nextTimers {
                 nextTimers = now + options.timerInterval
-                runTimers(now: now)
+                runTimers()
             }
             if now >= nextRetention, !retentionRunning {
                 nextRetention = now + .seconds(options.configuration.retention.runEvery)
@@ -858,28 +865,23 @@ struct EngineLoop {
         return true
     }
 
-    /// Releases expired claims and raises due SLA alerts, within a time budget: after a
-    /// restart a backlog past its targets makes every queued inquiry due at once (an SLA
-    /// storm), and loading them all in one turn stalled the engine for everyone. What the
-    /// budget leaves is still due at the next tick.
-    private mutating func runTimers(now: ContinuousClock.Instant) {
-        let wall = clock.now()
-        let budgetEnds = ContinuousClock.now + Self.timerBudget
-        do {
-            let expired = try store.expiredLeases(before: wall, limit: 200)
-            let due = try store.dueSLAAlerts(before: wall, limit: 200)
-            var loaded: Set<InquiryID> = []
-            for id in expired + due where ContinuousClock.now < budgetEnds {
-                if ensureLoaded(id) { loaded.insert(id) }
-            }
-            carryOut(inquiries.timers(now: wall, expiredLeases: expired.filter(loaded.contains), dueAlerts: due.filter(loaded.contains)), now: now)
-        } catch {
-            logger.error("cannot read due timers", metadata: ["error": "\(error.underlying)"])
-        }
+    /// Asks the load lane for the claims whose lease expired and the inquiries whose SLA
+    /// alert is due, with the inquiries (at most 200 of each a tick: after a restart a
+    /// backlog past its targets makes every queued inquiry due at once, and what is left is
+    /// still due at the next tick). ``takeLoads()`` runs them.
+    private mutating func runTimers() {
+        guard !timersReading else { return }
+        timersReading = submitLoad(.timers(before: clock.now(), limit: 200))
     }
 
-    /// Engine time a timer tick may spend reading the store.
-    static let timerBudget = Duration.milliseconds(20)
+    /// Sends a job to the load lane; false when too many wait.
+    private mutating func submitLoad(_ work: LoadLane.Work) -> Bool {
+        let after = projector.progress.committed
+        guard loads.submit(LoadLane.Job(work: work, after: after)) else { return false }
+        loadsOnTheirWay.append(after)
+        inquiries.readsOnTheirWay = true
+        return true
+    }
 
     // MARK: Carrying out actions
 
@@ -1182,8 +1184,7 @@ struct EngineLoop {
             if notInMemory || request.namesCase(options.configuration.caseNumbering) {
                 // A case number to resolve, or an inquiry not in memory: read by the load
                 // lane, and the move goes on from there.
-                if !loads.submit(LoadLane.Job(client: client, service: agentService, request: request,
-                                              numbering: options.configuration.caseNumbering, after: projector.progress.committed)) {
+                if !submitLoad(.move(client: client, service: agentService, request: request, numbering: options.configuration.caseNumbering)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return
@@ -1201,26 +1202,41 @@ struct EngineLoop {
         carryOut(inquiries.agent(client: client, service: service, request: request, next: next, now: clock.now()), now: now)
     }
 
-    /// Moves whose inquiry the load lane has read: it joins memory (unless an event loaded
-    /// it meanwhile, which is then the newer), and the move goes on.
+    /// What the load lane read: the inquiries join memory (unless memory holds a newer
+    /// copy, or the copy is older than a change let go of since: then the job is asked
+    /// again), and the moves and timers go on.
     private mutating func takeLoads() {
         while (try? loadsPipe.receive(.nonBlocking)) != nil {}
         let now = ContinuousClock.now
         for result in loads.takeResults() {
-            let job = result.job
-            if let refusal = result.refusal {
-                reply(job.client, job.service.rawValue, .agentError(refusal), now: now)
-                continue
+            _ = loadsOnTheirWay.popFirst()
+            let stale = result.stored.filter { !inquiries.load($0, readThrough: result.readThrough) }.map(\.id)
+            switch result.job.work {
+            case .move(let client, let service, let request, _):
+                if let refusal = result.refusal {
+                    reply(client, service.rawValue, .agentError(refusal), now: now)
+                } else if let failure = result.failure {
+                    logger.error("cannot load an inquiry", metadata: ["error": "\(failure)"])
+                    reply(client, service.rawValue, .unavailable, now: now)
+                } else if !stale.isEmpty {
+                    if !submitLoad(result.job.work) { reply(client, service.rawValue, .unavailable, now: now) }
+                } else {
+                    move(client: client, service: service, request: request, next: nil, now: now)
+                }
+            case .timers:
+                timersReading = false
+                if let failure = result.failure {
+                    logger.error("cannot read due timers", metadata: ["error": "\(failure)"])
+                    continue
+                }
+                // A stale copy is left for the next tick, which reads it again.
+                let ready = { (id: InquiryID) in !stale.contains(id) && !inquiries.needsLoad(id) }
+                carryOut(inquiries.timers(now: clock.now(), expiredLeases: result.expiredLeases.filter(ready),
+                                          dueAlerts: result.dueAlerts.filter(ready)), now: now)
             }
-            if let failure = result.failure {
-                logger.error("cannot load an inquiry", metadata: ["error": "\(failure)"])
-                reply(job.client, job.service.rawValue, .unavailable, now: now)
-                continue
-            }
-            // If an event loaded it meanwhile, memory is the newer, and `load` keeps it.
-            if let stored = result.stored { inquiries.load(stored) }
-            move(client: job.client, service: job.service, request: job.request, next: nil, now: now)
         }
+        inquiries.pruneForgotten(readsSince: loadsOnTheirWay.first)
+        inquiries.readsOnTheirWay = !loadsOnTheirWay.isEmpty
     }
 
     /// A case number where an id goes is read as the id it names (one primary-key read).

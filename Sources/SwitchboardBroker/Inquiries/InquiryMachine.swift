@@ -101,6 +101,8 @@ struct InquiryMachine {
     /// wrote stay in memory until the projection holds it, so that what the engine reads
     /// back from the store is never older than what it acknowledged.
     private var pipeline: CommitPipeline<AfterCommit>
+    /// A read of the projection is on its way for the engine (see ``load(_:readThrough:)``).
+    var readsOnTheirWay = false
     /// A commit failed and has not yet succeeded on retry: new writes are refused.
     var storeUnavailable: Bool { pipeline.storeUnavailable }
     /// Ingest outcomes so far, for statistics.
@@ -145,8 +147,14 @@ struct InquiryMachine {
 
     // MARK: Loading
 
-    /// Adds what the engine read from the store.
-    mutating func load(_ stored: StoredInquiry) {
+    /// Adds what the engine read from the store, unless it is older than memory: held in
+    /// memory, the inquiry keeps its record (the newer) and gains its envelope; let go of
+    /// after a change the read did not see (`readThrough`, the projection's position when
+    /// it was read, is before that change's batch), it is refused, and the caller reads
+    /// again. Returns whether the inquiry is now in memory.
+    @discardableResult
+    mutating func load(_ stored: StoredInquiry, readThrough position: UInt64 = .max) -> Bool {
+        if let forgotten = forgottenAt[stored.id], forgotten > position { return false }
         if var existing = tracked[stored.id] {
             if existing.envelope == nil {
                 existing.envelope = stored.envelopeJSON
@@ -154,12 +162,26 @@ struct InquiryMachine {
                 bodyBytes += stored.envelopeJSON.utf8.count
                 tracked[stored.id] = existing
             }
-            return
+            return true
         }
         let party = Self.party(of: stored.envelopeJSON)
         tracked[stored.id] = Tracked(record: stored.record, key: stored.key, envelope: stored.envelopeJSON,
                                      routing: stored.routingJSON, author: party.author, thread: party.thread, writtenIn: 0)
         bodyBytes += stored.envelopeJSON.utf8.count
+        return true
+    }
+
+    /// Inquiries let go of, with the last batch that changed each: a read of the projection
+    /// from before that batch is stale. Kept only while a read that may be that old is on
+    /// its way (see ``pruneForgotten(readsSince:)``).
+    private var forgottenAt: [InquiryID: UInt64] = [:]
+
+    /// Reads still on their way were all submitted when the journal held `position` (nil:
+    /// none is on its way). They see at least that much, so older changes need no guard.
+    mutating func pruneForgotten(readsSince position: UInt64?) {
+        guard !forgottenAt.isEmpty else { return }
+        guard let position else { return forgottenAt.removeAll(keepingCapacity: true) }
+        forgottenAt = forgottenAt.filter { $0.value > position }
     }
 
     /// Starts the figures from the store's counts of open inquiries.
@@ -303,6 +325,7 @@ struct InquiryMachine {
         for id in touched {
             guard let item = tracked[id], item.writtenIn <= sequence, isAtRest(item.record) else { continue }
             bodyBytes -= tracked.removeValue(forKey: id)?.envelope?.utf8.count ?? 0
+            if readsOnTheirWay { forgottenAt[id] = item.writtenIn }
         }
     }
 
