@@ -320,23 +320,56 @@ public final class SQLiteInquiryStore: InquiryStore {
         return decoder
     }()
 
-    /// The `lifecycle` column: the state machine and SLA clocks as JSON. Read with
-    /// `JSONDecoder`; written by hand in the same shape, because it is written on every
-    /// move and JSONEncoder was a fifth of the broker's time.
-    struct LifecycleColumn: Codable {
-        var lifecycle: InquiryLifecycle
+    /// The `lifecycle` column: what of the state machine the row's columns do not hold
+    /// (`answered`, `lastReplyID`, `resolution`) and the SLA clocks, as JSON. State,
+    /// department and owner are stored once, in their columns (`state`, `department`,
+    /// `owner_kind`, `owner_id`), which the indexes need; rows written before this kept a
+    /// copy of them in the JSON, which is never read. Read with `JSONDecoder`; written by
+    /// hand, because it is written on every move and JSONEncoder was a fifth of the
+    /// broker's time.
+    struct LifecycleColumn: Decodable {
+        struct Rest: Decodable {
+            var answered: Bool
+            var lastReplyID: String?
+            var resolution: Resolution?
+        }
+
+        var lifecycle: Rest
         var sla: InquirySLA
 
-        var json: String {
+        /// The column for `record`.
+        static func json(_ record: LifecycleRecord) -> String {
+            write(record, whole: false)
+        }
+
+        /// The whole lifecycle, columns included, as the official record's export shows it
+        /// (see 7/SB-PRIVACY, "Export").
+        static func document(_ record: LifecycleRecord) -> String {
+            write(record, whole: true)
+        }
+
+        /// The record a row holds: the columns, and the JSON for the rest.
+        static func record(_ json: String, id: InquiryID, state: LifecycleState, department: String, owner: Actor?,
+                           priority: Priority, lease: Date?, deliveries: UInt16) throws -> LifecycleRecord {
+            let column = try decoder.decode(Self.self, from: Data(json.utf8))
+            let lifecycle = InquiryLifecycle(restoring: id, state: state, department: department, owner: owner, answered: column.lifecycle.answered,
+                                             lastReplyID: column.lifecycle.lastReplyID, resolution: column.lifecycle.resolution)
+            return LifecycleRecord(lifecycle: lifecycle, priority: priority, sla: column.sla, leaseExpiresAt: lease, deliveries: deliveries)
+        }
+
+        private static func write(_ record: LifecycleRecord, whole: Bool) -> String {
+            let lifecycle = record.lifecycle, sla = record.sla
             var column = JSONWriter(capacity: 768)
             column.object("lifecycle") { machine in
-                machine.add("id", lifecycle.id.description)
-                machine.add("state", lifecycle.state.rawValue)
-                machine.add("department", lifecycle.department)
-                if let owner = lifecycle.owner {
-                    machine.object("owner") { actor in
-                        actor.add("kind", owner.kind.rawValue)
-                        actor.add("id", owner.id)
+                if whole {
+                    machine.add("id", lifecycle.id.description)
+                    machine.add("state", lifecycle.state.rawValue)
+                    machine.add("department", lifecycle.department)
+                    if let owner = lifecycle.owner {
+                        machine.object("owner") { actor in
+                            actor.add("kind", owner.kind.rawValue)
+                            actor.add("id", owner.id)
+                        }
                     }
                 }
                 machine.addBool("answered", lifecycle.answered)
@@ -520,7 +553,7 @@ public final class SQLiteInquiryStore: InquiryStore {
                     row.text(inquiry.envelopeJSON)
                     row.text(inquiry.routingJSON)
                     row.text(inquiry.receivedAt)
-                    row.text(LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json)
+                    row.text(LifecycleColumn.json(record))
                     row.real(record.leaseExpiresAt?.timeIntervalSince1970)
                     row.real(record.sla.nextAlert?.timeIntervalSince1970)
                     row.text(inquiry.author.map(CitizenHandle.normalized))
@@ -547,7 +580,7 @@ public final class SQLiteInquiryStore: InquiryStore {
                     row.text(record.lifecycle.department)
                     row.integer(record.priority.rank)
                     row.integer(Int(record.deliveries))
-                    row.text(LifecycleColumn(lifecycle: record.lifecycle, sla: record.sla).json)
+                    row.text(LifecycleColumn.json(record))
                     row.real(record.leaseExpiresAt?.timeIntervalSince1970)
                     row.real(record.sla.nextAlert?.timeIntervalSince1970)
                     row.text(id.description)
@@ -607,8 +640,8 @@ public final class SQLiteInquiryStore: InquiryStore {
     private static func duplicate(of key: DeduplicationKey, _ db: Database) throws -> DuplicateOf? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, department, priority FROM inquiry WHERE platform = ? AND external_id = ?"),
                                          arguments: [key.platform.rawValue, key.externalID]),
-              let id = InquiryID(row[0] as String) else { return nil }
-        return DuplicateOf(id: id, department: row[1], priority: Priority(rank: row[2]) ?? .normal)
+              let id = InquiryID(row["id"] as String) else { return nil }
+        return DuplicateOf(id: id, department: row["department"], priority: Priority(rank: row["priority"]) ?? .normal)
     }
 
     // MARK: Reading
@@ -616,14 +649,15 @@ public final class SQLiteInquiryStore: InquiryStore {
     public func inquiry(_ id: InquiryID) throws(StoreError) -> StoredInquiry? {
         try read("load inquiry") { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT platform, external_id, envelope, routing, received_at, lifecycle, priority, lease_expires_at, deliveries, department, seq
+                SELECT platform, external_id, envelope, routing, received_at, lifecycle, priority, lease_expires_at, deliveries, department, seq,
+                       state, owner_kind, owner_id
                 FROM inquiry WHERE id = ?
                 """), arguments: [id.description]),
-                let platform = Platform(rawValue: row[0]) else { return nil }
-            var record = try Self.record(id: id, lifecycle: row[5], priority: row[6], lease: row[7], deliveries: row[8], department: row[9])
-            record.caseNumber = row[10]
-            return StoredInquiry(id: id, key: DeduplicationKey(platform: platform, externalID: row[1]), envelopeJSON: row[2],
-                                 routingJSON: row[3], receivedAt: row[4], record: record)
+                let platform = Platform(rawValue: row["platform"]) else { return nil }
+            var record = try Self.record(row, id: id)
+            record.caseNumber = row["seq"]
+            return StoredInquiry(id: id, key: DeduplicationKey(platform: platform, externalID: row["external_id"]), envelopeJSON: row["envelope"],
+                                 routingJSON: row["routing"], receivedAt: row["received_at"], record: record)
         }
     }
 
@@ -637,23 +671,27 @@ public final class SQLiteInquiryStore: InquiryStore {
             let rows = try Row.fetchCursor(db, sql: "SELECT platform, external_id, id, department, priority FROM inquiry ORDER BY seq DESC LIMIT ?",
                                            arguments: [limit])
             while let row = try rows.next() {
-                guard let platform = Platform(rawValue: row[0]), let id = InquiryID(row[2] as String) else { continue }
-                result.append((DeduplicationKey(platform: platform, externalID: row[1]),
-                               DuplicateOf(id: id, department: row[3], priority: Priority(rank: row[4]) ?? .normal)))
+                if let original = Self.original(row) { result.append(original) }
             }
             // Citizens' follow-ups threaded into conversations are posts too: a retried
             // one must be recognised after a restart, not become a new inquiry.
             let followUps = try Row.fetchCursor(db, sql: """
-                SELECT m.platform, m.external_id, m.inquiry_id, i.department, i.priority FROM message m JOIN inquiry i ON i.id = m.inquiry_id
+                SELECT m.platform, m.external_id, m.inquiry_id AS id, i.department, i.priority FROM message m JOIN inquiry i ON i.id = m.inquiry_id
                 WHERE m.direction = 'in' AND m.external_id IS NOT NULL ORDER BY m.seq DESC LIMIT ?
                 """, arguments: [limit])
             while let row = try followUps.next() {
-                guard let platform = Platform(rawValue: row[0]), let id = InquiryID(row[2] as String) else { continue }
-                result.append((DeduplicationKey(platform: platform, externalID: row[1]),
-                               DuplicateOf(id: id, department: row[3], priority: Priority(rank: row[4]) ?? .normal)))
+                if let original = Self.original(row) { result.append(original) }
             }
             return result
         }
+    }
+
+    /// A post and the inquiry it became, from a row of `platform, external_id, id,
+    /// department, priority`.
+    private static func original(_ row: Row) -> (key: DeduplicationKey, original: DuplicateOf)? {
+        guard let platform = Platform(rawValue: row["platform"]), let id = InquiryID(row["id"] as String) else { return nil }
+        return (DeduplicationKey(platform: platform, externalID: row["external_id"]),
+                DuplicateOf(id: id, department: row["department"], priority: Priority(rank: row["priority"]) ?? .normal))
     }
 
     public func restorable() throws(StoreError) -> (queue: [RestorableInquiry], parked: Int) {
@@ -661,7 +699,7 @@ public final class SQLiteInquiryStore: InquiryStore {
             var queue: [RestorableInquiry] = []
             var parked = 0
             // Per department, one range of the covering `inquiry_queue` index per state,
-            // already in queue order; columns read by position.
+            // already in queue order.
             for department in try Self.departments(db) {
                 for (state, inFlight) in [(LifecycleState.inProgress, true), (.queued, false)] {
                     let rows = try Row.fetchCursor(db.cachedStatement(sql: """
@@ -671,10 +709,10 @@ public final class SQLiteInquiryStore: InquiryStore {
                     while let row = try rows.next() {
                         // Only a worker's hold ends with the broker; an agent's or a
                         // department's does not.
-                        if inFlight && (row[3] as String?) != Actor.Kind.worker.rawValue { continue }
-                        guard let id = InquiryID(row[0] as String) else { continue }
-                        queue.append(RestorableInquiry(id: id, department: department, priority: Priority(rank: row[1]) ?? .normal,
-                                                       deliveries: UInt16(clamping: row[2] as Int), wasInFlight: inFlight))
+                        if inFlight && (row["owner_kind"] as String?) != Actor.Kind.worker.rawValue { continue }
+                        guard let id = InquiryID(row["id"] as String) else { continue }
+                        queue.append(RestorableInquiry(id: id, department: department, priority: Priority(rank: row["priority"]) ?? .normal,
+                                                       deliveries: UInt16(clamping: row["deliveries"] as Int), wasInFlight: inFlight))
                     }
                 }
                 parked += try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM inquiry WHERE department = ? AND state = 'parked'"),
@@ -708,19 +746,21 @@ public final class SQLiteInquiryStore: InquiryStore {
         try inquiry(id)?.record
     }
 
-    /// Decodes the lifecycle column; a row written before lifecycles existed gets a
-    /// fresh record queued at its department.
-    private static func record(id: InquiryID, lifecycle: String?, priority: Int, lease: Double?, deliveries: Int, department: String) throws -> LifecycleRecord {
-        let priority = Priority(rank: priority) ?? .normal
-        guard let lifecycle else {
-            let now = Date()
+    /// The record a row holds (columns `id`, `state`, `department`, `owner_kind`,
+    /// `owner_id`, `priority`, `lease_expires_at`, `deliveries`, `lifecycle`); a row
+    /// written before lifecycles existed gets a fresh record queued at its department.
+    private static func record(_ row: Row, id: InquiryID) throws -> LifecycleRecord {
+        let priority = Priority(rank: row["priority"]) ?? .normal
+        let department: String = row["department"]
+        let deliveries = UInt16(clamping: row["deliveries"] as Int)
+        guard let json = row["lifecycle"] as String?, let state = LifecycleState(rawValue: row["state"]) else {
             return LifecycleRecord(lifecycle: InquiryLifecycle(id: id, department: department), priority: priority,
-                                   sla: InquirySLA(department: department, priority: priority, policy: SLAPolicy(), at: now),
-                                   deliveries: UInt16(clamping: deliveries))
+                                   sla: InquirySLA(department: department, priority: priority, policy: SLAPolicy(), at: Date()),
+                                   deliveries: deliveries)
         }
-        let column = try decoder.decode(LifecycleColumn.self, from: Data(lifecycle.utf8))
-        return LifecycleRecord(lifecycle: column.lifecycle, priority: priority, sla: column.sla,
-                               leaseExpiresAt: lease.map(Date.init(timeIntervalSince1970:)), deliveries: UInt16(clamping: deliveries))
+        let owner = (row["owner_kind"] as String?).flatMap(Actor.Kind.init(rawValue:)).map { Actor(kind: $0, id: row["owner_id"] ?? "") }
+        return try LifecycleColumn.record(json, id: id, state: state, department: department, owner: owner, priority: priority,
+                                          lease: (row["lease_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)), deliveries: deliveries)
     }
 
     public func expiredLeases(before date: Date, limit: Int) throws(StoreError) -> [InquiryID] {
@@ -775,16 +815,16 @@ public final class SQLiteInquiryStore: InquiryStore {
                 FROM inquiry\(clause)
                 ORDER BY priority, seq LIMIT ? OFFSET ?
                 """, arguments: page).compactMap { row -> InquirySummary? in
-                guard let id = InquiryID(row[0] as String), let state = LifecycleState(rawValue: row[2]),
-                      let platform = Platform(rawValue: row[7]) else { return nil }
-                let owner = ((row[4] as String?).flatMap(Actor.Kind.init(rawValue:))).map { Actor(kind: $0, id: row[5] ?? "") }
-                var summary = InquirySummary(id: id, department: row[1], state: state, priority: Priority(rank: row[3]) ?? .normal,
-                                             owner: owner, receivedAt: row[6], platform: platform)
-                summary.preview = Self.preview(row[8])
-                summary.caseNumber = row[10]
-                summary.unsent = row[11]
-                summary.unofficialChannel = row[12]
-                if let text = row[9] as String?, let column = try? Self.decoder.decode(LifecycleColumn.self, from: Data(text.utf8)) {
+                guard let id = InquiryID(row["id"] as String), let state = LifecycleState(rawValue: row["state"]),
+                      let platform = Platform(rawValue: row["platform"]) else { return nil }
+                let owner = ((row["owner_kind"] as String?).flatMap(Actor.Kind.init(rawValue:))).map { Actor(kind: $0, id: row["owner_id"] ?? "") }
+                var summary = InquirySummary(id: id, department: row["department"], state: state, priority: Priority(rank: row["priority"]) ?? .normal,
+                                             owner: owner, receivedAt: row["received_at"], platform: platform)
+                summary.preview = Self.preview(row["envelope"])
+                summary.caseNumber = row["seq"]
+                summary.unsent = row["unsent"]
+                summary.unofficialChannel = row["unofficial"]
+                if let text = row["lifecycle"] as String?, let column = try? Self.decoder.decode(LifecycleColumn.self, from: Data(text.utf8)) {
                     (summary.slaSecondsLeft, summary.slaState) = Self.tightest(column.sla, at: now)
                 }
                 return summary
@@ -895,17 +935,17 @@ public final class SQLiteInquiryStore: InquiryStore {
             // Grouped by state only, which is the index's order, with a sum per owner
             // kind: grouping by the owner too sorted every open row (1.1 s for a million).
             let kinds = Actor.Kind.allCases
-            let sums = kinds.map { "SUM(owner_kind = '\($0.rawValue)')" }.joined(separator: ", ")
+            let sums = kinds.map { "SUM(owner_kind = '\($0.rawValue)') AS \($0.rawValue)" }.joined(separator: ", ")
             var counts: [StateCount] = []
             for department in try Self.departments(db) {
                 for row in try Row.fetchAll(db, sql: """
-                    SELECT state, COUNT(*), \(sums) FROM inquiry WHERE department = ? AND state IN (\(Self.openStates))
+                    SELECT state, COUNT(*) AS total, \(sums) FROM inquiry WHERE department = ? AND state IN (\(Self.openStates))
                     GROUP BY state
                     """, arguments: [department]) {
-                    guard let state = LifecycleState(rawValue: row[0]) else { continue }
-                    var unowned: Int = row[1]
-                    for (offset, kind) in kinds.enumerated() {
-                        let count: Int = row[2 + offset] ?? 0
+                    guard let state = LifecycleState(rawValue: row["state"]) else { continue }
+                    var unowned: Int = row["total"]
+                    for kind in kinds {
+                        let count: Int = row[kind.rawValue] ?? 0
                         unowned -= count
                         if count > 0 { counts.append(StateCount(department: department, state: state, ownerKind: kind, count: count)) }
                     }
@@ -1078,7 +1118,11 @@ public final class SQLiteInquiryStore: InquiryStore {
         try read("export closed inquiries") { db in
             var (filter, arguments) = Self.exportFilter(before: before, department: department, after: after)
             arguments += [limit]
-            let sql = "SELECT id, department, envelope, routing, lifecycle, closed_at, anonymised_at FROM inquiry \(filter) ORDER BY id LIMIT ?"
+            let sql = """
+                SELECT id, department, envelope, routing, lifecycle, closed_at, anonymised_at, state, owner_kind, owner_id, priority,
+                       lease_expires_at, deliveries
+                FROM inquiry \(filter) ORDER BY id LIMIT ?
+                """
             return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row -> ExportRecord? in
                 guard let id = InquiryID(row["id"] as String) else { return nil }
                 let timeline = try String.fetchAll(db, sql: "SELECT entry FROM timeline WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description])
@@ -1088,7 +1132,7 @@ public final class SQLiteInquiryStore: InquiryStore {
                                   text: $0["text"], sentAt: $0["sent_at"])
                 }
                 return ExportRecord(id: id, department: row["department"], envelopeJSON: row["envelope"], routingJSON: row["routing"],
-                                    lifecycleJSON: row["lifecycle"], closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                                    lifecycleJSON: (row["lifecycle"] as String?) == nil ? nil : LifecycleColumn.document(try Self.record(row, id: id)), closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                                     anonymisedAt: (row["anonymised_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                                     timelineJSON: timeline, messages: messages)
             }
@@ -1113,8 +1157,8 @@ public final class SQLiteInquiryStore: InquiryStore {
                 """)
         }
         for row in posted {
-            guard let platform = Platform(rawValue: row[0]), let id = InquiryID(row[2] as String) else { continue }
-            threads.append(ThreadKey(key: DeduplicationKey(platform: platform, externalID: row[1]), inquiry: id))
+            guard let platform = Platform(rawValue: row["platform"]), let id = InquiryID(row["inquiry_id"] as String) else { continue }
+            threads.append(ThreadKey(key: DeduplicationKey(platform: platform, externalID: row["external_id"]), inquiry: id))
         }
         return (inquiries, threads)
     }

@@ -49,6 +49,51 @@ import SwitchboardCore
         #expect(try reopened.recentKeys(limit: 2).map(\.original.id) == [inquiries[2].id, inquiries[1].id])
     }
 
+    /// State, department and owner are stored once, in their columns: the lifecycle JSON
+    /// holds only the rest, a row written before (with copies in the JSON) is read from
+    /// its columns, and the export shows the whole lifecycle.
+    @Test func stateDepartmentAndOwnerAreStoredOnceInTheirColumns() throws {
+        let inquiry = accepted(1)
+        let store = try SQLiteInquiryStore(directory: directory)
+        var batch = JournalBatch()
+        batch.insert(inquiry)
+        _ = try store.commit(batch)
+        var claimed = JournalBatch()
+        claimed.update(try moved(inquiry, .claim, by: .agent("ana")))
+        _ = try store.commit(claimed)
+        let column = try #require(try store.database.read { db in
+            try String.fetchOne(db, sql: "SELECT lifecycle FROM inquiry WHERE id = ?", arguments: [inquiry.id.description])
+        })
+        let stored = try #require(try JSONSerialization.jsonObject(with: Data(column.utf8)) as? [String: Any])
+        #expect((stored["lifecycle"] as? [String: Any]).map { Set($0.keys) } == ["answered"], "\(column)")
+        #expect(try store.record(inquiry.id)?.lifecycle.owner == .agent("ana"))
+        #expect(try store.record(inquiry.id)?.lifecycle.state == .inProgress)
+
+        // An older row kept copies in its JSON; they disagree here, and are not read.
+        try store.database.write { db in
+            try db.execute(sql: """
+                UPDATE inquiry SET lifecycle = json_set(lifecycle, '$.lifecycle.state', 'closed', '$.lifecycle.department', 'parks') WHERE id = ?
+                """, arguments: [inquiry.id.description])
+        }
+        #expect(try store.record(inquiry.id)?.lifecycle.state == .inProgress)
+        #expect(try store.record(inquiry.id)?.lifecycle.department == "waste")
+
+        var closed = JournalBatch()
+        var record = try #require(try store.record(inquiry.id))
+        let entry = try record.lifecycle.apply(.close(.answered, note: nil), by: .agent("ana"), actingFor: "waste", at: start,
+                                               frontOffice: "front-office", departments: ["front-office", "waste"])
+        closed.update(record)
+        closed.append(entry)
+        _ = try store.commit(closed)
+        let exported = try #require(try store.exportClosed(before: .distantFuture, department: nil, after: nil, limit: 10).first)
+        let json = try #require(exported.lifecycleJSON)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let lifecycle = try #require(document["lifecycle"] as? [String: Any])
+        #expect(lifecycle["state"] as? String == "closed" && lifecycle["department"] as? String == "waste")
+        #expect((lifecycle["owner"] as? [String: Any])?["id"] as? String == "ana" || lifecycle["owner"] == nil)
+        #expect(lifecycle["resolution"] as? String == "answered")
+    }
+
     /// Case numbers are the machine's when it gives them, found back by number, and never
     /// given twice: a reopened store resumes after the highest ever used.
     @Test func caseNumbersAreKeptFoundAndNeverReused() throws {
