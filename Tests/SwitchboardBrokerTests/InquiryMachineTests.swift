@@ -131,7 +131,7 @@ import ZeroMQ
 
     @Test func theEnvelopeIsStoredAsReceivedWithTheBrokersFieldsInFront() throws {
         let id = InquiryID(high: 1, low: 2)
-        let spliced = InquiryMachine.splice(Array(#"  {"text": "a\u00e9",  "b":1}"#.utf8), id: id, receivedAt: "T")
+        let spliced = Intake.splice(Array(#"  {"text": "a\u00e9",  "b":1}"#.utf8), id: id, receivedAt: "T")
         #expect(spliced == #"{"id":"\#(id)","received_at":"T","text": "a\u00e9",  "b":1}"#)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(spliced.utf8)) as? [String: Any])
         #expect(object["text"] as? String == "aé")

@@ -67,8 +67,8 @@ struct InquiryMachine {
     }
 
     private(set) var configuration: SwitchboardConfiguration
-    private var decoder: EnvelopeDecoder
-    private var router: Router
+    /// Reads envelopes and makes new inquiries of them.
+    private var intake: Intake
     private var departments: Set<String>
 
     private var tracked: [InquiryID: Tracked] = [:]
@@ -115,8 +115,7 @@ struct InquiryMachine {
         self.configuration = configuration
         pipeline = CommitPipeline(after: position)
         desk = RegistryDesk(configuration: configuration)
-        decoder = configuration.envelopeDecoder
-        router = configuration.router
+        intake = Intake(configuration: configuration)
         departments = configuration.departmentIDs
         self.bodyBudget = bodyBudget
         posts = PostMemory(capacity: keyCapacity)
@@ -127,8 +126,7 @@ struct InquiryMachine {
     /// their targets.
     mutating func reconfigure(_ fresh: SwitchboardConfiguration) {
         configuration = fresh
-        decoder = fresh.envelopeDecoder
-        router = fresh.router
+        intake = Intake(configuration: fresh)
         departments = fresh.departmentIDs
         desk.reconfigure(fresh)
     }
@@ -164,7 +162,7 @@ struct InquiryMachine {
             }
             return true
         }
-        let party = Self.party(of: stored.envelopeJSON)
+        let party = Intake.party(of: stored.envelopeJSON)
         tracked[stored.id] = Tracked(record: stored.record, key: stored.key, envelope: stored.envelopeJSON,
                                      routing: stored.routingJSON, author: party.author, thread: party.thread, writtenIn: 0)
         bodyBytes += stored.envelopeJSON.utf8.count
@@ -346,13 +344,9 @@ struct InquiryMachine {
     mutating func ingest(client: Frame, body: [Frame], now: Date, lookedUp: Bool = false) -> [Action] {
         let service = InquiryService.ingest
         guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
-        guard body.count == 1 else {
-            return [refuse(client, service, .rejected(IngestError(.invalidJSON, field: nil,
-                "the request body must be exactly one frame holding the JSON envelope; got \(body.count)")))]
-        }
-        var inquiry: Inquiry
+        let inquiry: Inquiry
         do {
-            inquiry = try decoder.decode(body[0].bytes)
+            inquiry = try intake.read(body.map(\.bytes))
         } catch {
             ingestCounts.rejected[error.code.rawValue, default: 0] += 1
             return [refuse(client, service, .rejected(error)), .log(.rejected(code: error.code.rawValue))]
@@ -373,40 +367,19 @@ struct InquiryMachine {
             // public post, and a stranger's reply is a new inquiry.
             return thread(inquiry, into: &record, client: client, now: now)
         }
-        var decision = router.route(inquiry)
-        let channel = desk.verdict(for: inquiry.source)
-        let unofficial = Self.unofficialReason(channel)
-        if unofficial != nil {
+        lastCaseNumber += 1
+        let new = intake.accept(inquiry, bytes: body[0].bytes, channel: desk.verdict(for: inquiry.source), caseNumber: lastCaseNumber,
+                                knownNew: keysComplete, now: now)
+        let id = new.id, decision = new.decision
+        if let unofficial = new.unofficial {
             ingestCounts.unofficialChannel += 1
             ingestCounts.unofficialByPlatform[key.platform.rawValue, default: 0] += 1
-            // A citizen's question is never dropped: it goes to the front office's review
-            // of channels, marked.
-            decision = RoutingDecision(department: configuration.frontOffice, priority: decision.priority,
-                                       tags: decision.tags + ["unofficial_channel"], rule: "channel-review", explanation: [])
-        }
-        let id = InquiryID.generate(at: now)
-        let receivedAt = Timestamp.format(now)
-        inquiry.id = id
-        lastCaseNumber += 1
-        let record = LifecycleRecord(
-            lifecycle: InquiryLifecycle(id: id, department: decision.department), priority: decision.priority,
-            sla: InquirySLA(department: decision.department, priority: decision.priority, policy: configuration.sla, at: now),
-            caseNumber: lastCaseNumber
-        )
-        let envelope = Self.splice(body[0].bytes, id: id, receivedAt: receivedAt)
-        var routing = decision.json
-        if let unofficial {
-            var flag = JSONWriter()
-            flag.add("reason", unofficial.reason)
-            flag.add("imitates", unofficial.imitates?.id)
-            flag.add("imitates_handle", unofficial.imitates?.handle)
-            routing = String(routing.dropLast()) + #","unofficial_channel":"# + flag.result + "}"
             pipeline.open.held.append(.publish(.unofficialActivity(inquiry: id, platform: key.platform, reason: unofficial.reason,
                                                                   imitates: unofficial.imitates?.id, at: now), inquiry: id))
         }
-        pipeline.open.store.insert(AcceptedInquiry(key: key, envelopeJSON: envelope, routingJSON: routing, receivedAt: receivedAt, record: record,
-                                                   author: inquiry.author.handle, knownNew: keysComplete))
-        track(record, key: key, envelope: envelope, routing: routing, author: inquiry.author.handle, thread: inquiry.source.thread)
+        pipeline.open.store.insert(new.inquiry)
+        track(new.inquiry.record, key: key, envelope: new.inquiry.envelopeJSON, routing: new.inquiry.routingJSON,
+              author: inquiry.author.handle, thread: new.thread)
         figures.accepted(department: decision.department)
         pipeline.open.touched.insert(id)
         appendTimeline(InquiryLifecycle.routedEntry(id: id, department: decision.department, at: now), priority: decision.priority)
@@ -470,35 +443,6 @@ struct InquiryMachine {
     /// An original found in the store for an edit or deletion.
     mutating func rememberOriginal(_ key: DeduplicationKey, _ original: DuplicateOf) {
         posts.remember(key, original)
-    }
-
-    /// The author's handle and the conversation id in a stored envelope.
-    static func party(of envelope: String) -> (author: String?, thread: String?) {
-        guard let document = try? JSONValue.parse(Array(envelope.utf8)) else { return (nil, nil) }
-        return (document["author"]?["handle"]?.stringValue, document["source"]?["thread"]?.stringValue)
-    }
-
-    /// Why an account is not an official one, and which entry it imitates; nil if official.
-    static func unofficialReason(_ verdict: ChannelVerdict) -> (reason: String, imitates: ChannelEntry?)? {
-        switch verdict {
-        case .official: nil
-        case .inactive(let entry): ("\(entry.status.rawValue)", entry)
-        case .lookalike(let entry, _): ("lookalike", entry)
-        case .unknown: ("unregistered", nil)
-        }
-    }
-
-    /// The envelope exactly as the gateway sent it, with the broker's two fields put in
-    /// front: no decode and re-encode of what the citizen wrote.
-    static func splice(_ bytes: [UInt8], id: InquiryID, receivedAt: String) -> String {
-        // The decoder accepted it, so it is a JSON object: its first non-blank byte is "{".
-        guard let brace = bytes.firstIndex(of: UInt8(ascii: "{")) else { return String(decoding: bytes, as: UTF8.self) }
-        let rest = bytes[(brace + 1)...]
-        let empty = rest.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 } == UInt8(ascii: "}")
-        var text = #"{"id":"\#(id)","received_at":"\#(receivedAt)""#
-        if !empty { text += "," }
-        text += String(decoding: rest, as: UTF8.self)
-        return text
     }
 
     private mutating func track(_ record: LifecycleRecord, key: DeduplicationKey, envelope: String, routing: String, author: String, thread: String?) {
@@ -862,17 +806,14 @@ struct InquiryMachine {
     /// with what the registry says of the account. Nothing is stored.
     mutating func explain(client: Frame, body: [Frame]) -> [Action] {
         let service = InquiryService.explain
-        guard body.count == 1 else {
-            return [refuse(client, service, .rejected(IngestError(.invalidJSON, field: nil, "the request body must be one frame holding the envelope")))]
-        }
         let inquiry: Inquiry
         do {
-            inquiry = try decoder.decode(body[0].bytes)
+            inquiry = try intake.read(body.map(\.bytes))
         } catch {
             return [refuse(client, service, .rejected(error))]
         }
-        var answer = RouteExplanation(decision: router.explain(inquiry), configuration: configuration)
-        if let unofficial = Self.unofficialReason(desk.verdict(for: inquiry.source)) {
+        var answer = RouteExplanation(decision: intake.explain(inquiry), configuration: configuration)
+        if let unofficial = Intake.unofficialReason(desk.verdict(for: inquiry.source)) {
             answer.unofficialChannel = .init(reason: unofficial.reason, imitatesHandle: unofficial.imitates?.handle)
             answer.department = configuration.frontOffice
             answer.departmentName = configuration.department(configuration.frontOffice)?.name
