@@ -1,0 +1,160 @@
+import DequeModule
+import Dispatch
+import Foundation
+import Logging
+import Majordomo
+import Synchronization
+import SwitchboardCore
+import SwitchboardProtocol
+import SwitchboardStore
+import ZeroMQ
+
+/// The interpreter: what the machines decide, carried out on the engine's sockets.
+extension EngineLoop {
+    /// Carries out the MDP machine's actions. A send that fails because the peer is
+    /// gone (`EHOSTUNREACH` under ROUTER_MANDATORY) or its queue is full (`EAGAIN`) is
+    /// fed back to the machine as an unreachable peer.
+    mutating func perform(_ actions: [MajordomoBrokerMachine.Action], now: ContinuousClock.Instant) {
+        var pending = actions[...]
+        while let action = pending.popFirst() {
+            switch action {
+            case .send(let peer, let frames):
+                pending.append(contentsOf: send(peer, frames, now: now))
+            case .report(let event):
+                report(event, now: now)
+            case .internalRequest(let client, let service, let body):
+                serve(client: client, service: service, body: body, now: now)
+            case .deliverInquiry(let worker, let department, let entry):
+                if InquiryService.isOutbound(department) {
+                    carryOut(inquiries.deliverOutbound(entry, service: department, to: worker), now: now)
+                } else if ensureLoaded(entry.id, body: true) {
+                    carryOut(inquiries.deliver(entry, department: department, to: worker, now: clock.now()), now: now)
+                } else {
+                    // The store cannot be read: treating the worker as gone puts what it
+                    // holds back at the front of the queue, with no tight retry loop (it
+                    // re-registers after DISCONNECT).
+                    pending.append(contentsOf: mdp.peerUnreachable(worker, now: now))
+                }
+            case .inquiryAcknowledged(let worker, let department, let entry, let reply):
+                if InquiryService.isOutbound(department) {
+                    if let inquiry = inquiries.inquiry(ofMessage: entry.id) { ensureLoaded(inquiry) }
+                    carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: clock.now()), now: now)
+                } else {
+                    ensureLoaded(entry.id)
+                    inquiries.gatewaysOnline = gatewaysOnline
+                    carryOut(inquiries.workerReplied(entry, department: department, worker: worker, reply: reply, now: clock.now()), now: now)
+                }
+            case .inquiryReleased(let department, let entry):
+                guard !InquiryService.isOutbound(department) else { continue }
+                ensureLoaded(entry.id)
+                carryOut(inquiries.workerLeft(holding: entry, department: department, now: clock.now()), now: now)
+            case .parkInquiry(let department, let entry, let reason):
+                guard !InquiryService.isOutbound(department) else {
+                    // A message to a citizen is never dropped: it waits for a gateway
+                    // that stays up, with a fresh count.
+                    logger.warning("outbound message requeued after repeated gateway failures", metadata: [
+                        "message.id": "\(entry.id)", "mdp.service": "\(department)", "reason": "\(reason)",
+                    ])
+                    pending.append(contentsOf: mdp.enqueueInquiry(QueueEntry(id: entry.id, priority: entry.priority), department: department, now: now))
+                    continue
+                }
+                ensureLoaded(entry.id)
+                carryOut(inquiries.park(entry, department: department, reason: reason, now: clock.now()), now: now)
+            }
+        }
+    }
+
+    /// Logs an MDP event; warnings a peer causes are rate-limited.
+    mutating func report(_ event: BrokerEvent, now: ContinuousClock.Instant) {
+        let peer: Frame? = switch event {
+        case .malformed(let peer, _), .unexpectedCommand(let peer, _): peer
+        default: nil
+        }
+        if let peer {
+            let (allowed, closed) = warnings.allow(peer, now: now)
+            if closed > 0 { logger.warning("peer warnings held back", metadata: ["count": "\(closed)"]) }
+            guard allowed else { return }
+        }
+        event.log(to: logger)
+    }
+
+    /// Carries out the inquiry machine's actions, and the queue moves its last event made.
+    mutating func carryOut(_ actions: [InquiryMachine.Action], now: ContinuousClock.Instant) {
+        for action in inquiries.takeDequeues() + actions {
+            switch action {
+            case .send(let peer, let frames):
+                perform(send(peer, frames, now: now), now: now)
+            case .answerIngest(let client, let frames, let department):
+                send(flow.answered(IngestFlowControl.Answer(client: client, frames: frames), department: department,
+                                   ready: mdp.readyInquiries(for: department), workers: mdp.workerCount(for: department)), now: now)
+            case .enqueue(let department, let entry):
+                perform(mdp.enqueueInquiry(entry, department: department, now: now), now: now)
+            case .dequeue(let id, let department):
+                _ = mdp.removeQueuedInquiry(id, department: department)
+            case .forgetHeld(let id, let worker):
+                perform(mdp.forgetHeldInquiry(id, worker: worker, now: now), now: now)
+            case .publish(let event):
+                publish(event)
+            case .log(let event):
+                event.log(to: logger)
+            case .findOriginal(let key, let known, let client, let body):
+                // A read on the engine thread, as ensureLoaded: edits are rare.
+                if known == nil { _ = awaitProjection() }
+                if let id = known ?? (try? store.inquiry(for: key))?.id {
+                    if known == nil, let original = try? store.inquiry(for: key) { inquiries.rememberOriginal(key, original) }
+                    ensureLoaded(id)
+                }
+                carryOut(inquiries.ingest(client: client, body: body, now: clock.now(), lookedUp: true), now: now)
+            }
+        }
+    }
+
+    mutating func send(_ peer: Frame, _ frames: [Frame], now: ContinuousClock.Instant) -> [MajordomoBrokerMachine.Action] {
+        do {
+            try router.send([peer] + frames, dontWait: true)
+            return []
+        } catch {
+            logger.debug("send failed", metadata: ["mdp.peer": "\(peer)", "error": "\(error)"])
+            return mdp.peerUnreachable(peer, now: now)
+        }
+    }
+
+    /// How much later than the platform's time a message may be recorded as sent and
+    /// still be covered by a watermark: the gateway's answer after the platform's.
+    static let watermarkGrace: TimeInterval = 5
+
+    /// Logs and publishes what changed in the accounts needing re-authorisation.
+    mutating func announce(_ changes: [AccountAuthorizations.Change], at wall: Date) {
+        for change in changes {
+            let event = BrokerStreamEvent.authorization(change, channel: channelID(of: change), at: wall)
+            switch change {
+            case .needed(let account):
+                logger.error("an official account needs re-authorisation; its replies wait in the gateway", metadata: [
+                    "platform": "\(account.platform.rawValue)", "account": "\(account.handle)", "reason": "\(account.reason)"])
+            case .restored(let account):
+                logger.notice("an official account posts again", metadata: ["platform": "\(account.platform.rawValue)", "account": "\(account.handle)"])
+            case .unknown(let account):
+                logger.warning("the gateway that reported an account needing re-authorisation stopped reporting",
+                               metadata: ["platform": "\(account.platform.rawValue)", "account": "\(account.handle)"])
+            }
+            publish(event)
+        }
+    }
+
+    func channelID(of change: AccountAuthorizations.Change) -> String? {
+        switch inquiries.registry.verify(ChannelHandle(platform: change.account.platform, change.account.handle)) {
+        case .official(let entry), .inactive(let entry): return entry.id
+        case .lookalike, .unknown: return nil
+        }
+    }
+
+    mutating func publish(_ event: BrokerStreamEvent) {
+        guard let publisher else { return }
+        do {
+            try publisher.send(event.frames, dontWait: true)
+        } catch {
+            eventsDropped += 1
+            logger.warning("event dropped", metadata: ["event": "\(event.topic)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,254 @@
+import DequeModule
+import Dispatch
+import Foundation
+import Logging
+import Majordomo
+import Synchronization
+import SwitchboardCore
+import SwitchboardProtocol
+import SwitchboardStore
+import ZeroMQ
+
+/// The dispatcher: each request to one of the broker's own services (`sb.*`) is checked
+/// against the access policy and handed to the machine or lane that serves it.
+extension EngineLoop {
+    /// Sends a job to the load lane; false when too many wait.
+    mutating func submitLoad(_ work: LoadLane.Work) -> Bool {
+        let after = projector.progress.committed
+        guard loads.submit(LoadLane.Job(work: work, after: after)) else { return false }
+        loadsOnTheirWay.append(after)
+        inquiries.readsOnTheirWay = true
+        return true
+    }
+
+    /// With CURVE, whether the sender's role allows `request`; a refusal is answered
+    /// `forbidden`, naming the role needed.
+    mutating func permitted(_ request: AccessRequest, client: Frame, service: String, now: ContinuousClock.Instant) -> Bool {
+        guard options.security != nil else { return true }
+        let role = sender?.role
+        guard let needed = role.map({ AccessRules.check($0, request) }) ?? "an authorised key" else { return true }
+        deny(client, role?.description ?? "-", needed: needed, service: service, now: now)
+        reply(client, service, .agentError(.forbidden(service: service, needs: needed)), now: now)
+        return false
+    }
+
+    /// A request to one of the broker's own services.
+    mutating func serve(client: Frame, service: String, body: [Frame], now: ContinuousClock.Instant) {
+        let wall = clock.now()
+        switch service {
+        case InquiryService.ingest:
+            guard permitted(.ingest, client: client, service: service, now: now) else { return }
+            carryOut(inquiries.ingest(client: client, body: body, now: wall), now: now)
+        case InquiryService.outboundStatus:
+            guard permitted(.ingest, client: client, service: service, now: now) else { return }
+            do {
+                let request = try AgentRequest(body)
+                let platformName = try request.string("platform")
+                guard let platform = Platform(rawValue: platformName) else { throw AgentError.invalid(field: "platform", "not a known platform") }
+                guard let status = OutboundStatusRequest.Status(rawValue: try request.string("status")) else {
+                    throw AgentError.invalid(field: "status", "must be delivered, read or failed")
+                }
+                let messages: [OutboundMessage]
+                // The post was confirmed a moment ago: its row may still be on its way in.
+                _ = awaitProjection()
+                if let recipient = request.optional("recipient") {
+                    // A watermark: every message to this citizen posted up to then.
+                    guard status != .failed else { throw AgentError.invalid(field: "status", "a watermark says delivered or read, never failed") }
+                    guard let text = request.optional("watermark"), let watermark = CalendarDate.parse(text), text.contains("T") else {
+                        throw AgentError.invalid(field: "watermark", "must be an ISO 8601 time, such as 2026-12-03T09:30:00.250Z")
+                    }
+                    // The platform stamps a message when it accepts it; the broker records it
+                    // as sent when the gateway says so, a little later.
+                    let recorded = watermark.addingTimeInterval(Self.watermarkGrace)
+                    messages = (try? store.outbound(platform: platform, recipient: recipient, sentBy: Timestamp.format(recorded),
+                                                    notYet: status.rawValue)) ?? []
+                } else {
+                    messages = [try? store.outbound(platform: platform, postedAs: try request.string("external_id"))].compactMap { $0 }
+                }
+                for message in messages { ensureLoaded(message.inquiry) }
+                carryOut(inquiries.outboundStatus(client: client, status: status, code: request.optional("code"), reason: request.optional("reason"),
+                                                  messages: messages, by: sender?.name ?? "gateway", now: wall), now: now)
+            } catch let error as AgentError {
+                reply(client, service, .agentError(error), now: now)
+            } catch {
+                reply(client, service, .unavailable, now: now)
+            }
+        case InquiryService.gatewayAccounts:
+            guard permitted(.ingest, client: client, service: service, now: now) else { return }
+            guard let report = body.first.flatMap({ try? GatewayAccountsReport.decoder.decode(GatewayAccountsReport.self, from: Data($0.bytes)) }) else {
+                reply(client, service, .agentError(.invalid(field: "needing_reauthorization", "must be a list of {platform, account, reason, since}")), now: now)
+                return
+            }
+            var accounts: [AccountAuthorizations.Account] = []
+            for entry in report.needingReauthorization {
+                guard let platform = Platform(rawValue: entry.platform) else {
+                    reply(client, service, .agentError(.invalid(field: "platform", "\(entry.platform) is not a known platform")), now: now)
+                    return
+                }
+                accounts.append(.init(platform: platform, handle: entry.account, reason: entry.reason, since: entry.since))
+            }
+            // A gateway is known by its key's name under CURVE, else by its connection.
+            let gateway = sender?.name ?? client.description
+            announce(authorizations.report(gateway: gateway, accounts: accounts, at: wall), at: wall)
+            reply(client, service, .model(GatewayAccountsAnswer()), now: now)
+        case InquiryService.departments:
+            guard permitted(.request, client: client, service: service, now: now) else { return }
+            let list = options.configuration.departments.map { DepartmentList.Department(id: $0.id, name: $0.name) }
+            reply(client, service, .model(DepartmentList(departments: list, frontOffice: options.configuration.frontOffice,
+                                                         installation: installation)), now: now)
+        case InquiryService.explain:
+            guard permitted(.request, client: client, service: service, now: now) else { return }
+            carryOut(inquiries.explain(client: client, body: body), now: now)
+        case InquiryService.erase, InquiryService.export:
+            guard permitted(.admin, client: client, service: service, now: now) else { return }
+            let job: RecordsLane.Job
+            do throws(AgentError) {
+                let request = try AgentRequest(body)
+                job = service == InquiryService.erase
+                    ? .erase(try RecordsLane.Erasure(client: client, request: request, actor: sender?.name, at: wall))
+                    : .export(try RecordsLane.Export(client: client, request: request, departments: options.configuration.departmentIDs))
+            } catch {
+                reply(client, service, .agentError(error), now: now)
+                return
+            }
+            if !records.submit(job) { reply(client, service, .unavailable, now: now) }
+        case InquiryService.requeue:
+            var request: AgentRequest
+            do {
+                request = try AgentRequest(body)
+                try resolveCaseNumber(&request)
+            } catch {
+                guard permitted(.requeue(department: ""), client: client, service: service, now: now) else { return }
+                reply(client, service, .agentError(error), now: now)
+                return
+            }
+            let id = try? request.id()
+            if let id { ensureLoaded(id) }
+            let department = id.flatMap { inquiries.record($0)?.lifecycle.department } ?? ""
+            guard permitted(.requeue(department: department), client: client, service: service, now: now) else { return }
+            // The operator who asked, by key name with CURVE, else as the request names them.
+            let actor = sender.map { Actor.agent($0.name) } ?? request.optional("actor").map(Actor.agent) ?? .system
+            carryOut(inquiries.requeue(client: client, request: request, by: actor, now: wall), now: now)
+        default:
+            if let channelService = ChannelService(rawValue: service) {
+                guard permitted(channelService.isWrite ? .registryWrite : .request, client: client, service: service, now: now) else { return }
+                let request: AgentRequest
+                do {
+                    request = try AgentRequest(body)
+                } catch {
+                    reply(client, service, .agentError(error), now: now)
+                    return
+                }
+                let actor = sender?.name ?? request.optional("actor") ?? "anonymous"
+                carryOut(inquiries.channels(client: client, service: channelService, request: request, actor: actor, now: wall), now: now)
+                return
+            }
+            guard let agentService = AgentService(rawValue: service) else { return }
+            var request: AgentRequest
+            do {
+                request = try AgentRequest(body)
+                if options.security != nil { try request.actAs(sender) }
+            } catch {
+                reply(client, service, .agentError(error), now: now)
+                return
+            }
+            let department = request.department
+            let access: AccessRequest = switch agentService {
+            case .resolve: .request
+            // The inquiry's own department is checked by the read lane, once it is read.
+            case .show, .timeline: .request
+            default: agentService.isRead ? .read(department: department) : .move(department: department ?? "")
+            }
+            guard permitted(access, client: client, service: service, now: now) else { return }
+            if agentService.isRead {
+                if !reads.submit(ReadLane.Job(client: client, service: agentService, request: request, role: sender?.role,
+                                              configuration: options.configuration, after: projector.progress.committed)) {
+                    reply(client, service, .unavailable, now: now)
+                }
+                return
+            }
+            // An invalid id is the machine's to refuse, with the field named.
+            let named = (try? request.optionalID()) ?? nil
+            let notInMemory = named.map { id in inquiries.needsLoad(id) || (agentService == .claim && inquiries.needsBody(id)) } ?? false
+            if notInMemory || request.namesCase(options.configuration.caseNumbering) {
+                // A case number to resolve, or an inquiry not in memory: read by the load
+                // lane, and the move goes on from there.
+                if !submitLoad(.move(client: client, service: agentService, request: request, numbering: options.configuration.caseNumbering)) {
+                    reply(client, service, .unavailable, now: now)
+                }
+                return
+            }
+            var next: InquiryID?
+            if request.optional("id") == nil, agentService == .claim, let department = request.department {
+                next = nextClaimable(department)
+            }
+            move(client: client, service: agentService, request: request, next: next, now: now)
+        }
+    }
+
+    mutating func move(client: Frame, service: AgentService, request: AgentRequest, next: InquiryID?, now: ContinuousClock.Instant) {
+        inquiries.gatewaysOnline = gatewaysOnline
+        carryOut(inquiries.agent(client: client, service: service, request: request, next: next, now: clock.now()), now: now)
+    }
+
+    /// What the load lane read: the inquiries join memory (unless memory holds a newer
+    /// copy, or the copy is older than a change let go of since: then the job is asked
+    /// again), and the moves and timers go on.
+    mutating func takeLoads() {
+        while (try? loadsPipe.receive(.nonBlocking)) != nil {}
+        let now = ContinuousClock.now
+        for result in loads.takeResults() {
+            _ = loadsOnTheirWay.popFirst()
+            let stale = result.stored.filter { !inquiries.load($0, readThrough: result.readThrough) }.map(\.id)
+            switch result.job.work {
+            case .move(let client, let service, let request, _):
+                if let refusal = result.refusal {
+                    reply(client, service.rawValue, .agentError(refusal), now: now)
+                } else if let failure = result.failure {
+                    logger.error("cannot load an inquiry", metadata: ["error": "\(failure)"])
+                    reply(client, service.rawValue, .unavailable, now: now)
+                } else if !stale.isEmpty {
+                    if !submitLoad(result.job.work) { reply(client, service.rawValue, .unavailable, now: now) }
+                } else {
+                    move(client: client, service: service, request: request, next: nil, now: now)
+                }
+            case .timers:
+                timersReading = false
+                if let failure = result.failure {
+                    logger.error("cannot read due timers", metadata: ["error": "\(failure)"])
+                    continue
+                }
+                // A stale copy is left for the next tick, which reads it again.
+                let ready = { (id: InquiryID) in !stale.contains(id) && !inquiries.needsLoad(id) }
+                carryOut(inquiries.timers(now: clock.now(), expiredLeases: result.expiredLeases.filter(ready),
+                                          dueAlerts: result.dueAlerts.filter(ready)), now: now)
+            }
+        }
+        inquiries.pruneForgotten(readsSince: loadsOnTheirWay.first)
+        inquiries.readsOnTheirWay = !loadsOnTheirWay.isEmpty
+    }
+
+    /// A case number where an id goes is read as the id it names (one primary-key read).
+    func resolveCaseNumber(_ request: inout AgentRequest) throws(AgentError) {
+        try request.resolveCaseNumber(options.configuration.caseNumbering) { number in
+            _ = awaitProjection()
+            return try store.inquiry(case: number)
+        }
+    }
+
+    /// The head of a department's queue, skipping entries that went stale.
+    mutating func nextClaimable(_ department: String) -> InquiryID? {
+        while let entry = mdp.nextInquiry(department: department) {
+            guard ensureLoaded(entry.id, body: true) else { return nil }
+            if let record = inquiries.record(entry.id), record.lifecycle.state == .queued, record.lifecycle.department == department {
+                return entry.id
+            }
+            _ = mdp.removeQueuedInquiry(entry.id, department: department)
+        }
+        return nil
+    }
+
+    mutating func reply(_ client: Frame, _ service: String, _ answer: InquiryReply, now: ContinuousClock.Instant) {
+        perform(send(client, ClientMessage(service: service, body: [answer.frame]).frames, now: now), now: now)
+    }
+}
