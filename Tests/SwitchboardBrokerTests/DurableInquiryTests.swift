@@ -350,4 +350,29 @@ import ZeroMQ
             #expect(try store.inquiry(try #require(InquiryID(id))) != nil, "acknowledged \(id) is not in the projection")
         }
     }
+
+    /// An edit of a post whose inquiry the broker no longer holds (closed, then a restart)
+    /// is found by the load lane, not a new inquiry, and recorded on the original.
+    @Test func anEditOfAnInquiryAtRestChangesIt() throws {
+        let data = temporaryDirectory()
+        var engine = try startEngine(dataDirectory: data)
+        var client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        let accepted = jsonObject(try client.request("sb.ingest", body: [envelope("post-9", text: "Bins not collected")])?.body)
+        let id = try #require(accepted["id"] as? String)
+        _ = try agent(client, "sb.agent.claim", ["agent": "ana", "department": "waste", "id": id])
+        #expect(try agent(client, "sb.agent.close", ["agent": "ana", "department": "waste", "id": id, "resolution": "answered"])["state"] as? String == "closed")
+        client.close()
+        engine.stop()
+
+        engine = try startEngine(dataDirectory: data)
+        defer { engine.stop() }
+        client = try MajordomoClient(context: try Context(), endpoint: try #require(engine.endpoint))
+        defer { client.close() }
+        let edit = Frame(#"{"source":{"platform":"x","account":"@RivertonCity","external_id":"post-9"},"author":{"handle":"@resident"},"text":"Bins and recycling not collected","captured_at":"2026-11-22T09:40:00Z","change":{"kind":"edited","revision":"2"}}"#)
+        let changed = jsonObject(try client.request("sb.ingest", body: [edit])?.body)
+        #expect(changed["status"] as? String == "accepted" && changed["change_of"] as? String == id, "\(changed)")
+        let timeline = try agent(client, "sb.agent.timeline", ["agent": "ana", "department": "waste", "id": id])
+        let events = (timeline["timeline"] as? [[String: Any]])?.compactMap { $0["event"] as? String } ?? []
+        #expect(events.suffix(1) == ["inquiry.edited"], "\(events)")
+    }
 }

@@ -98,13 +98,10 @@ extension EngineLoop {
             case .log(let event):
                 event.log(to: logger)
             case .findOriginal(let key, let known, let client, let body):
-                // A read on the engine thread, as ensureLoaded: edits are rare.
-                if known == nil { _ = awaitProjection() }
-                if let id = known ?? (try? store.inquiry(for: key))?.id {
-                    if known == nil, let original = try? store.inquiry(for: key) { inquiries.rememberOriginal(key, original) }
-                    ensureLoaded(id)
+                // The load lane finds the post's inquiry; the edit is ingested again then.
+                if !submitLoad(.original(key: key, known: known, client: client, body: body)) {
+                    reply(client, InquiryService.ingest, .unavailable, now: now)
                 }
-                carryOut(inquiries.ingest(client: client, body: body, now: clock.now(), lookedUp: true), now: now)
             }
         }
     }

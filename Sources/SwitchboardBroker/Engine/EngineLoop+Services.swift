@@ -48,9 +48,7 @@ extension EngineLoop {
                 guard let status = OutboundStatusRequest.Status(rawValue: try request.string("status")) else {
                     throw AgentError.invalid(field: "status", "must be delivered, read or failed")
                 }
-                let messages: [OutboundMessage]
-                // The post was confirmed a moment ago: its row may still be on its way in.
-                _ = awaitProjection()
+                let query: LoadLane.MessageQuery
                 if let recipient = request.optional("recipient") {
                     // A watermark: every message to this citizen posted up to then.
                     guard status != .failed else { throw AgentError.invalid(field: "status", "a watermark says delivered or read, never failed") }
@@ -60,14 +58,15 @@ extension EngineLoop {
                     // The platform stamps a message when it accepts it; the broker records it
                     // as sent when the gateway says so, a little later.
                     let recorded = watermark.addingTimeInterval(Self.watermarkGrace)
-                    messages = (try? store.outbound(platform: platform, recipient: recipient, sentBy: Timestamp.format(recorded),
-                                                    notYet: status.rawValue)) ?? []
+                    query = .watermark(platform: platform, recipient: recipient, sentBy: Timestamp.format(recorded), notYet: status.rawValue)
                 } else {
-                    messages = [try? store.outbound(platform: platform, postedAs: try request.string("external_id"))].compactMap { $0 }
+                    query = .posted(platform: platform, externalID: try request.string("external_id"))
                 }
-                for message in messages { ensureLoaded(message.inquiry) }
-                carryOut(inquiries.outboundStatus(client: client, status: status, code: request.optional("code"), reason: request.optional("reason"),
-                                                  messages: messages, by: sender?.name ?? "gateway", now: wall), now: now)
+                // The messages and their inquiries are read by the load lane, once the
+                // projection holds a post confirmed a moment ago.
+                let report = LoadLane.StatusReport(client: client, status: status, code: request.optional("code"), reason: request.optional("reason"),
+                                                   gateway: sender?.name ?? "gateway")
+                if !submitLoad(.messages(query, status: report)) { reply(client, service, .unavailable, now: now) }
             } catch let error as AgentError {
                 reply(client, service, .agentError(error), now: now)
             } catch {
@@ -113,22 +112,19 @@ extension EngineLoop {
             }
             if !records.submit(job) { reply(client, service, .unavailable, now: now) }
         case InquiryService.requeue:
-            var request: AgentRequest
+            let request: AgentRequest
             do {
                 request = try AgentRequest(body)
-                try resolveCaseNumber(&request)
             } catch {
                 guard permitted(.requeue(department: ""), client: client, service: service, now: now) else { return }
                 reply(client, service, .agentError(error), now: now)
                 return
             }
-            let id = try? request.id()
-            if let id { ensureLoaded(id) }
-            let department = id.flatMap { inquiries.record($0)?.lifecycle.department } ?? ""
-            guard permitted(.requeue(department: department), client: client, service: service, now: now) else { return }
-            // The operator who asked, by key name with CURVE, else as the request names them.
-            let actor = sender.map { Actor.agent($0.name) } ?? request.optional("actor").map(Actor.agent) ?? .system
-            carryOut(inquiries.requeue(client: client, request: request, by: actor, now: wall), now: now)
+            // The inquiry (by id or case number) is read by the load lane; the role is
+            // checked against its department there (see ``requeue(_:)``).
+            if !submitLoad(.requeue(client: client, request: request, numbering: options.configuration.caseNumbering, sender: sender)) {
+                reply(client, service, .unavailable, now: now)
+            }
         default:
             if let channelService = ChannelService(rawValue: service) {
                 guard permitted(channelService.isWrite ? .registryWrite : .request, client: client, service: service, now: now) else { return }
@@ -212,6 +208,30 @@ extension EngineLoop {
                 } else {
                     move(client: client, service: service, request: request, next: nil, now: now)
                 }
+            case .original(let key, let known, let client, let body):
+                if result.failure != nil {
+                    reply(client, InquiryService.ingest, .unavailable, now: now)
+                } else if !stale.isEmpty {
+                    if !submitLoad(result.job.work) { reply(client, InquiryService.ingest, .unavailable, now: now) }
+                } else {
+                    if known == nil, let original = result.original { inquiries.rememberOriginal(key, original) }
+                    carryOut(inquiries.ingest(client: client, body: body, now: clock.now(), lookedUp: true), now: now)
+                }
+            case .messages(_, let report):
+                if result.failure != nil {
+                    reply(report.client, InquiryService.outboundStatus, .unavailable, now: now)
+                } else if !stale.isEmpty {
+                    if !submitLoad(result.job.work) { reply(report.client, InquiryService.outboundStatus, .unavailable, now: now) }
+                } else {
+                    carryOut(inquiries.outboundStatus(client: report.client, status: report.status, code: report.code, reason: report.reason,
+                                                      messages: result.messages, by: report.gateway, now: clock.now()), now: now)
+                }
+            case .requeue(let client, let request, _, let holder):
+                if !stale.isEmpty {
+                    if !submitLoad(result.job.work) { reply(client, InquiryService.requeue, .unavailable, now: now) }
+                } else {
+                    requeue(client: client, request: request, by: holder, result: result, now: now)
+                }
             case .timers:
                 timersReading = false
                 if let failure = result.failure {
@@ -228,12 +248,25 @@ extension EngineLoop {
         inquiries.readsOnTheirWay = !loadsOnTheirWay.isEmpty
     }
 
-    /// A case number where an id goes is read as the id it names (one primary-key read).
-    func resolveCaseNumber(_ request: inout AgentRequest) throws(AgentError) {
-        try request.resolveCaseNumber(options.configuration.caseNumbering) { number in
-            _ = awaitProjection()
-            return try store.inquiry(case: number)
+    /// `sb.admin.requeue`, once the load lane read the inquiry it names: the operator's
+    /// role is checked against the inquiry's department.
+    private mutating func requeue(client: Frame, request: AgentRequest, by holder: KeyHolder?, result: LoadLane.Result, now: ContinuousClock.Instant) {
+        let service = InquiryService.requeue
+        // The message being handled is the operator's request.
+        sender = holder
+        if let refusal = result.refusal {
+            guard permitted(.requeue(department: ""), client: client, service: service, now: now) else { return }
+            return reply(client, service, .agentError(refusal), now: now)
         }
+        if let failure = result.failure {
+            logger.error("cannot load an inquiry", metadata: ["error": "\(failure)"])
+            return reply(client, service, .unavailable, now: now)
+        }
+        let department = (try? request.id()).flatMap { inquiries.record($0)?.lifecycle.department } ?? ""
+        guard permitted(.requeue(department: department), client: client, service: service, now: now) else { return }
+        // The operator who asked, by key name with CURVE, else as the request names them.
+        let actor = holder.map { Actor.agent($0.name) } ?? request.optional("actor").map(Actor.agent) ?? .system
+        carryOut(inquiries.requeue(client: client, request: request, by: actor, now: clock.now()), now: now)
     }
 
     /// The head of a department's queue, skipping entries that went stale.

@@ -13,7 +13,13 @@ import ZeroMQ
 ///   came. A case number given a moment ago is found: the read first waits until the
 ///   projection holds what was durable when the move arrived;
 /// - for the timers, the claims whose lease expired and the inquiries whose SLA alert is
-///   due, with the inquiries themselves.
+///   due, with the inquiries themselves;
+/// - for a gateway, the inquiry an edited or deleted post became, and the posted messages
+///   a platform's later status names, with their inquiries;
+/// - for an operator's requeue, the parked inquiry it names.
+///
+/// Every read but the timers' first waits until the projection holds what was durable
+/// when the request came (a post accepted or confirmed a moment ago is found).
 ///
 /// An inquiry is out of the engine's memory only once the projection holds its last
 /// change. Each result says which projection position it read (``Result/readThrough``):
@@ -25,6 +31,30 @@ final class LoadLane: Sendable {
         case move(client: Frame, service: AgentService, request: AgentRequest, numbering: CaseNumbering)
         /// Expired claims and due SLA alerts before this time, at most `limit` of each.
         case timers(before: Date, limit: Int)
+        /// The inquiry the post `key` became (`known` when memory still knew its id), for
+        /// an edit or deletion that is then ingested again.
+        case original(key: DeduplicationKey, known: InquiryID?, client: Frame, body: [Frame])
+        /// The posted messages a platform's status names (`sb.outbound.status`).
+        case messages(MessageQuery, status: StatusReport)
+        /// The parked inquiry an operator requeues (`sb.admin.requeue`); `sender` is who
+        /// asked (with CURVE), whose role is checked against the inquiry's department.
+        case requeue(client: Frame, request: AgentRequest, numbering: CaseNumbering, sender: KeyHolder?)
+    }
+
+    /// Which posted messages a status names: one post, or every message to a citizen
+    /// posted up to a watermark and not yet known to be in that status.
+    enum MessageQuery: Sendable {
+        case posted(platform: Platform, externalID: String)
+        case watermark(platform: Platform, recipient: String, sentBy: String, notYet: String)
+    }
+
+    /// A gateway's `sb.outbound.status` request, checked, waiting for its messages.
+    struct StatusReport: Sendable {
+        var client: Frame
+        var status: OutboundStatusRequest.Status
+        var code: String?
+        var reason: String?
+        var gateway: String
     }
 
     struct Job: Sendable {
@@ -43,6 +73,10 @@ final class LoadLane: Sendable {
         /// For timers: claims whose lease expired, and inquiries whose SLA alert is due.
         var expiredLeases: [InquiryID] = []
         var dueAlerts: [InquiryID] = []
+        /// For an edit: the inquiry the post became, when the store knows it.
+        var original: DuplicateOf? = nil
+        /// For a status: the messages it names.
+        var messages: [OutboundMessage] = []
         /// Set when the store could not be read (a move is answered `store_unavailable`).
         var failure: String? = nil
         /// The case number names no case.
@@ -70,37 +104,55 @@ final class LoadLane: Sendable {
 
     private static func read(_ job: Job, in store: any InquiryStore, progress: ProjectionProgress) -> Result {
         var result = Result(job: job)
-        switch job.work {
-        case .move(let client, let service, var request, let numbering):
-            do throws(AgentError) {
-                try request.resolveCase(numbering, in: store, once: progress, holds: job.after)
-            } catch {
-                result.refusal = error
-                return result
-            }
-            result.job.work = .move(client: client, service: service, request: request, numbering: numbering)
-            guard let id = try? request.id() else { return result }
-            result.readThrough = progress.projected
-            do {
-                result.stored = try store.inquiry(id).map { [$0] } ?? []
-            } catch {
-                result.failure = "\(error)"
-            }
-        case .timers(let before, let limit):
-            result.readThrough = progress.projected
-            do {
-                result.expiredLeases = try store.expiredLeases(before: before, limit: limit)
-                result.dueAlerts = try store.dueSLAAlerts(before: before, limit: limit)
-                for id in result.expiredLeases + result.dueAlerts {
-                    if let stored = try store.inquiry(id) { result.stored.append(stored) }
-                }
-            } catch {
-                result.failure = "\(error)"
-            }
+        do {
+            try fill(&result, from: store, progress: progress)
+        } catch let error as AgentError {
+            result.refusal = error
+        } catch {
+            result.failure = "\(error)"
         }
         return result
     }
 
+    private static func fill(_ result: inout Result, from store: any InquiryStore, progress: ProjectionProgress) throws {
+        let after = result.job.after
+        switch result.job.work {
+        case .move(let client, let service, var request, let numbering):
+            // Resolved here, the request goes on with the id in place of the case number.
+            try request.resolveCase(numbering, in: store, once: progress, holds: after)
+            result.job.work = .move(client: client, service: service, request: request, numbering: numbering)
+            try read((try? request.id()).map { [$0] } ?? [], into: &result, from: store, progress: progress)
+        case .requeue(let client, var request, let numbering, let sender):
+            try request.resolveCase(numbering, in: store, once: progress, holds: after)
+            result.job.work = .requeue(client: client, request: request, numbering: numbering, sender: sender)
+            try read((try? request.id()).map { [$0] } ?? [], into: &result, from: store, progress: progress)
+        case .timers(let before, let limit):
+            result.expiredLeases = try store.expiredLeases(before: before, limit: limit)
+            result.dueAlerts = try store.dueSLAAlerts(before: before, limit: limit)
+            try read(result.expiredLeases + result.dueAlerts, into: &result, from: store, progress: progress)
+        case .original(let key, let known, _, _):
+            progress.wait(until: after, timeout: ReadLane.projectionWait)
+            result.original = try store.inquiry(for: key)
+            try read([known ?? result.original?.id].compactMap { $0 }, into: &result, from: store, progress: progress)
+        case .messages(let query, _):
+            progress.wait(until: after, timeout: ReadLane.projectionWait)
+            switch query {
+            case .posted(let platform, let externalID):
+                result.messages = try store.outbound(platform: platform, postedAs: externalID).map { [$0] } ?? []
+            case .watermark(let platform, let recipient, let sentBy, let notYet):
+                result.messages = try store.outbound(platform: platform, recipient: recipient, sentBy: sentBy, notYet: notYet)
+            }
+            try read(Array(Set(result.messages.map(\.inquiry))), into: &result, from: store, progress: progress)
+        }
+    }
+
+    /// Reads these inquiries, and notes the projection position they are at least as new as.
+    private static func read(_ ids: [InquiryID], into result: inout Result, from store: any InquiryStore, progress: ProjectionProgress) throws(StoreError) {
+        result.readThrough = progress.projected
+        for id in ids {
+            if let stored = try store.inquiry(id) { result.stored.append(stored) }
+        }
+    }
     /// Queues a job; false when too many are waiting (a move is answered "unavailable").
     func submit(_ job: Job) -> Bool { lane.submit(job) }
 

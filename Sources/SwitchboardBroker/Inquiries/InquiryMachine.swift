@@ -35,9 +35,9 @@ struct InquiryMachine {
         case publish(BrokerStreamEvent)
         /// Something for the log: ids, departments and codes only.
         case log(InquiryLogEvent)
-        /// An edit or deletion names a post whose inquiry is not in memory: the engine
-        /// finds it in the store (by its key, or `known` id), loads it, and ingests the
-        /// envelope again with `lookedUp`.
+        /// An edit or deletion names a post whose inquiry is not in memory: the load lane
+        /// finds it in the projection (by its key, or `known` id), the engine loads it and
+        /// ingests the envelope again with `lookedUp`.
         case findOriginal(key: DeduplicationKey, known: InquiryID?, client: Frame, body: [Frame])
     }
 
