@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -61,12 +63,17 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        /// Persistence behind the InquiryStore protocol; SQLite through GRDB (and, for
-        /// the writer's hot statements only, SQLite's own binding calls: BoundStatement).
+        /// Persistence behind the InquiryJournal and InquiryStore protocols; SQLite through
+        /// GRDB (and, for the writer's hot statements only, SQLite's own binding calls:
+        /// BoundStatement), and PostgreSQL through postgres-nio.
         .target(name: "SwitchboardStore", dependencies: [
             "SwitchboardProtocol", "SwitchboardCore",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "SwitchboardBroker", dependencies: [
             "ZeroMQ", "Majordomo", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardStore",
@@ -126,6 +133,7 @@ let package = Package(
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardProtocol", "TestSupport"]),
         .testTarget(name: "SwitchboardStoreTests", dependencies: [
             "SwitchboardStore", "SwitchboardCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         .testTarget(name: "SwitchboardBrokerTests", dependencies: [
             "SwitchboardBroker", "SwitchboardOps", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardStore", "Majordomo", "ZeroMQ", "TestSupport", "DaemonHarness",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Switchboard needs and is missing: libzmq's and ICU's headers (through apt,
-# only when pkg-config cannot find them) and, for the interop tests, Python's pyzmq and
-# pytest. Safe to run again: it installs nothing that is already there.
+# only when pkg-config cannot find them) and, for the tests, Python's pyzmq and pytest,
+# and the servers they run against (Prometheus, Chromium, nginx, PostgreSQL). Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
 as_root() {
@@ -29,6 +29,12 @@ if [ "${1:-}" = "test" ]; then
     echo "bootstrap: installing prometheus, chromium, sqlite3, nginx and openssl through apt (for the operations and gateway tests)"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium sqlite3 nginx openssl >/dev/null
+  fi
+  # The PostgreSQL store's tests start a private server of their own (scripts/postgres.sh).
+  if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+    echo "bootstrap: installing postgresql through apt (for the PostgreSQL store's tests)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql postgresql-client >/dev/null
   fi
 fi
 

@@ -1,0 +1,122 @@
+import Foundation
+import PostgresNIO
+
+/// The right to be the active broker on one PostgreSQL database: one row
+/// (`switchboard_lease`), taken and renewed on the database's clock (`now()`), with an
+/// epoch that only grows. Every journal append checks, in its own statement, that the
+/// lease it holds is still the current one (see ``PostgresInquiryJournal``): that check,
+/// not the renewal, is the fence. A broker that lost the lease can still believe it holds
+/// it for a moment; its appends are refused all the same.
+///
+/// - Taking a lease succeeds only when nobody holds one that has not run out, and moves
+///   the epoch on: two brokers taking it at once get one winner (the row's lock orders
+///   them, and the second finds it held).
+/// - Renewing succeeds only while the lease has not run out and is still this holder's at
+///   this epoch: a broker that was paused past its lease never renews it, even if nobody
+///   took it meanwhile; it must take it again, with a new epoch.
+/// - Clocks: only the database's `now()` decides. A broker's own deadline
+///   (``LeaseDeadline``) counts from when it *sent* the renewal, on its monotonic clock,
+///   so it always ends before the database's.
+public struct BrokerLease: Sendable, Equatable {
+    /// Who holds it: the broker's name (host and process), shown to operators.
+    public var holder: String
+    /// Grows by one each time the lease changes hands.
+    public var epoch: Int64
+
+    public init(holder: String, epoch: Int64) {
+        self.holder = holder
+        self.epoch = epoch
+    }
+
+    /// Creates the lease's table (and the journal's) if they are missing.
+    public static func prepare(_ session: PostgresSession) throws(StoreError) {
+        try PostgresSchema.migrate(session)
+    }
+
+    /// Takes the lease for `holder` for `duration` if nobody holds it; nil if someone does.
+    public static func take(_ holder: String, for duration: Duration, _ session: PostgresSession) throws(StoreError) -> BrokerLease? {
+        let milliseconds = Int64(duration.seconds * 1_000)
+        let rows = try session.run("take the broker lease", """
+            INSERT INTO switchboard_lease AS lease (name, holder, epoch, expires_at)
+            VALUES ('active', \(holder), 1, now() + \(milliseconds) * interval '1 millisecond')
+            ON CONFLICT (name) DO UPDATE
+                SET holder = EXCLUDED.holder, epoch = lease.epoch + 1, expires_at = EXCLUDED.expires_at
+                WHERE lease.expires_at <= now()
+            RETURNING epoch
+            """)
+        guard let row = rows.first else { return nil }
+        return BrokerLease(holder: holder, epoch: try decode(Int64.self, row, "epoch", "take the broker lease"))
+    }
+
+    /// Extends the lease by `duration` from now; false when it ran out or changed hands
+    /// (the broker must stop acknowledging at once).
+    public func renew(for duration: Duration, _ session: PostgresSession) throws(StoreError) -> Bool {
+        let milliseconds = Int64(duration.seconds * 1_000)
+        let result = try session.run("renew the broker lease", """
+            UPDATE switchboard_lease SET expires_at = now() + \(milliseconds) * interval '1 millisecond'
+            WHERE name = 'active' AND holder = \(holder) AND epoch = \(epoch) AND expires_at > now()
+            """)
+        return (result.metadata.rows ?? 0) == 1
+    }
+
+    /// Gives the lease up (a planned switch-over, a graceful stop): a standby may take it
+    /// at once instead of waiting for it to run out.
+    public func release(_ session: PostgresSession) throws(StoreError) {
+        try session.run("release the broker lease", """
+            UPDATE switchboard_lease SET expires_at = now()
+            WHERE name = 'active' AND holder = \(holder) AND epoch = \(epoch) AND expires_at > now()
+            """)
+    }
+
+    /// Who holds the lease now, and for how much longer by the database's clock; nil when
+    /// it was never taken.
+    public static func current(_ session: PostgresSession) throws(StoreError) -> (lease: BrokerLease, remaining: Duration)? {
+        let rows = try session.run("read the broker lease", """
+            SELECT holder, epoch, GREATEST(EXTRACT(EPOCH FROM expires_at - now()), 0)::float8 AS remaining
+            FROM switchboard_lease WHERE name = 'active'
+            """)
+        guard let row = rows.first else { return nil }
+        let operation = "read the broker lease"
+        return (BrokerLease(holder: try decode(String.self, row, "holder", operation), epoch: try decode(Int64.self, row, "epoch", operation)),
+                .seconds(try decode(Double.self, row, "remaining", operation)))
+    }
+}
+
+/// When the active broker must stop acknowledging: the moment it *sent* its last renewal
+/// that succeeded, plus the lease's duration, less a margin for the clocks' drift. Pure
+/// and on the broker's monotonic clock, so a wall clock that jumps changes nothing.
+public struct LeaseDeadline: Sendable, Equatable {
+    public let duration: Duration
+    public let margin: Duration
+    /// Nil until a renewal (or the taking) succeeded.
+    public private(set) var deadline: ContinuousClock.Instant?
+
+    public init(duration: Duration, margin: Duration) {
+        self.duration = duration
+        self.margin = margin
+    }
+
+    /// A take or renewal sent at `sent` succeeded.
+    public mutating func renewed(sentAt sent: ContinuousClock.Instant) {
+        let next = sent + duration - margin
+        deadline = max(deadline ?? next, next)
+    }
+
+    /// The lease was lost (a renewal refused, an append fenced off).
+    public mutating func lost() { deadline = nil }
+
+    /// Whether the broker may still acknowledge at `now`.
+    public func holds(at now: ContinuousClock.Instant) -> Bool {
+        guard let deadline else { return false }
+        return now < deadline
+    }
+}
+
+/// Reads one column of a PostgreSQL row by name, naming the operation when it cannot.
+func decode<T: PostgresDecodable>(_ type: T.Type, _ row: PostgresRow, _ column: String, _ operation: String) throws(StoreError) -> T {
+    do {
+        return try row.makeRandomAccess()[column].decode(T.self)
+    } catch {
+        throw StoreError(operation: operation, underlying: PostgresFailure(error))
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The journal on PostgreSQL (`switchboard_journal`), for brokers that share one database:
+/// the same contract as the SQLite journal, and a fence. Each append is one statement,
+/// one round trip, committed with the server's `synchronous_commit` (on by default), and
+/// it writes only if the lease it names (``fence``) is still the current one, which it
+/// reads `FOR SHARE`: a broker taking the lease over waits for an append in progress to
+/// commit, and every append after that names an old epoch and is refused
+/// (``LeaseLostError``). Nothing refused is acknowledged, so two brokers never both
+/// acknowledge.
+public final class PostgresInquiryJournal: InquiryJournal {
+    private let session: PostgresSession
+    private let lease = Mutex<BrokerLease?>(nil)
+
+    /// - Parameter session: the journal's own connection (the journal writer's thread).
+    public init(session: PostgresSession) throws(StoreError) {
+        self.session = session
+        try PostgresSchema.migrate(session)
+    }
+
+    /// The lease appends are made under; nil refuses every append (a standby).
+    public var fence: BrokerLease? {
+        get { lease.withLock { $0 } }
+        set { lease.withLock { $0 = newValue } }
+    }
+
+    public func append(_ entry: [UInt8], at position: UInt64, trimmingThrough: UInt64) throws(StoreError) {
+        guard let fence else {
+            throw StoreError(operation: "append to the journal", underlying: LeaseLostError(epoch: nil))
+        }
+        var bytes = ByteBufferAllocator().buffer(capacity: entry.count)
+        bytes.writeBytes(entry)
+        let result = try session.run("append to the journal", """
+            WITH lease AS (
+                SELECT epoch FROM switchboard_lease
+                WHERE name = 'active' AND holder = \(fence.holder) AND epoch = \(fence.epoch) AND expires_at > now()
+                FOR SHARE
+            ), trimmed AS (
+                DELETE FROM switchboard_journal WHERE position <= \(Int64(trimmingThrough)) AND EXISTS (SELECT 1 FROM lease)
+            )
+            INSERT INTO switchboard_journal (position, entry, epoch) SELECT \(Int64(position)), \(bytes), epoch FROM lease
+            """)
+        guard (result.metadata.rows ?? 0) == 1 else {
+            throw StoreError(operation: "append to the journal", underlying: LeaseLostError(epoch: fence.epoch))
+        }
+    }
+
+    public func entries(after position: UInt64) throws(StoreError) -> [(position: UInt64, entry: [UInt8])] {
+        let operation = "read the journal"
+        let rows = try session.run(operation, "SELECT position, entry FROM switchboard_journal WHERE position > \(Int64(position)) ORDER BY position")
+        var entries: [(position: UInt64, entry: [UInt8])] = []
+        for row in rows {
+            let at = try decode(Int64.self, row, "position", operation)
+            var bytes = try decode(ByteBuffer.self, row, "entry", operation)
+            entries.append((UInt64(at), bytes.readBytes(length: bytes.readableBytes) ?? []))
+        }
+        return entries
+    }
+
+    public func lastPosition() throws(StoreError) -> UInt64 {
+        let operation = "read the journal's last position"
+        // Empty after a trim: the projection's position says where the journal was.
+        guard let row = try session.run(operation, "SELECT COALESCE(MAX(position), 0)::int8 AS last FROM switchboard_journal").first else { return 0 }
+        return UInt64(try decode(Int64.self, row, "last", operation))
+    }
+
+    /// Removes the entries through `position`, and VACUUMs the table so their rows are
+    /// gone from its pages. (PostgreSQL's own write-ahead log keeps them until its next
+    /// checkpoints recycle it; a city that must remove them sooner runs `CHECKPOINT`.)
+    public func trim(through position: UInt64) throws(StoreError) {
+        try session.run("trim the journal", "DELETE FROM switchboard_journal WHERE position <= \(Int64(position))")
+        try session.run("vacuum the journal", "VACUUM switchboard_journal")
+    }
+}
+
+/// An append was refused because the lease it was made under is no longer the current
+/// one: another broker took over, or this one's lease ran out. Nothing was written.
+public struct LeaseLostError: Error, CustomStringConvertible {
+    public let epoch: Int64?
+
+    public var description: String {
+        guard let epoch else { return "this broker holds no lease on the database: it is a standby and acknowledges nothing" }
+        return "the broker lease of epoch \(epoch) is no longer the current one (another broker took over, or it ran out): nothing was written"
+    }
+}
+
+/// The PostgreSQL store's tables, created by one list of steps, each run once and
+/// recorded in `switchboard_migration`, under an advisory lock so that brokers starting
+/// together do not run a step twice.
+enum PostgresSchema {
+    static let steps: [(name: String, sql: String)] = [
+        ("v1-lease-and-journal", """
+            CREATE TABLE switchboard_lease (
+                name text PRIMARY KEY,
+                holder text NOT NULL,
+                epoch bigint NOT NULL,
+                expires_at timestamptz NOT NULL
+            );
+            CREATE TABLE switchboard_journal (
+                position bigint PRIMARY KEY,
+                entry bytea NOT NULL,
+                epoch bigint NOT NULL
+            );
+            """),
+    ]
+
+    static func migrate(_ session: PostgresSession) throws(StoreError) {
+        for step in steps {
+            // One statement, so one transaction, with the lock held to its end: a second
+            // broker waits, then finds the step applied. (One round trip of the extended
+            // protocol holds one statement only: hence a DO block.)
+            try session.run("migrate the database (\(step.name))", PostgresQuery(unsafeSQL: """
+                DO $migrate$ BEGIN
+                    PERFORM pg_advisory_xact_lock(7242023);
+                    CREATE TABLE IF NOT EXISTS switchboard_migration (name text PRIMARY KEY, applied_at timestamptz NOT NULL);
+                    IF NOT EXISTS (SELECT 1 FROM switchboard_migration WHERE name = '\(step.name)') THEN
+                        \(step.sql)
+                        INSERT INTO switchboard_migration (name, applied_at) VALUES ('\(step.name)', now());
+                    END IF;
+                END $migrate$
+                """))
+        }
+    }
+}

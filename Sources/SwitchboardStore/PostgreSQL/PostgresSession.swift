@@ -1,0 +1,135 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
+
+/// Where a PostgreSQL store lives: a `postgres://user[:password]@host[:port]/database` URL,
+/// as libpq and every PostgreSQL tool write it (`postgresql://` too). The password may be
+/// left out and given in `PGPASSWORD` instead, so that it is not on a command line.
+public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String?
+    public var database: String
+
+    public init(host: String, port: Int = 5432, user: String, password: String? = nil, database: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+    }
+
+    /// Parses a URL; the error says which part is wrong and what a valid one looks like.
+    public init(url text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(StoreError) {
+        func invalid(_ why: String) -> StoreError {
+            StoreError(operation: "read the PostgreSQL location",
+                       underlying: PostgresLocationError(message: "\(why); write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"))
+        }
+        guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme ?? "") else {
+            throw invalid("\"\(Self.redacted(text))\" is not a postgres:// URL")
+        }
+        guard let host = components.host, !host.isEmpty else { throw invalid("the URL names no host") }
+        guard let user = components.user, !user.isEmpty else { throw invalid("the URL names no user") }
+        let database = String(components.path.drop { $0 == "/" })
+        guard !database.isEmpty else { throw invalid("the URL names no database") }
+        self.init(host: host, port: components.port ?? 5432, user: user,
+                  password: components.password ?? environment["PGPASSWORD"], database: database)
+    }
+
+    /// The URL without its password, for logs and errors.
+    public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
+
+    static func redacted(_ text: String) -> String {
+        text.replacingOccurrences(of: #"://([^:@/]+):[^@/]*@"#, with: "://$1:***@", options: .regularExpression)
+    }
+}
+
+public struct PostgresLocationError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// One connection to PostgreSQL, used from one thread at a time, blocking: the journal
+/// writer, the projector and the lanes are plain threads, each with its own session, as
+/// they each have their own SQLite connection. A query on a connection that was lost
+/// (the server restarted, the connection was terminated) fails; the next one connects
+/// again.
+///
+/// Every statement the PostgreSQL store runs goes through ``run(_:_:)``, so a failure
+/// always names the operation that did not happen.
+public final class PostgresSession: Sendable {
+    public let location: PostgresLocation
+    private let logger: Logger
+    private let connection = Mutex<PostgresConnection?>(nil)
+    private static let ids = Atomic<Int>(0)
+
+    public init(_ location: PostgresLocation, logger: Logger = Logger(label: "switchboard.postgres")) {
+        self.location = location
+        self.logger = logger
+    }
+
+    deinit {
+        if let open = connection.withLock({ $0.take() }) { _ = try? open.close().wait() }
+    }
+
+    /// Runs `query`, connecting first if there is no open connection.
+    @discardableResult
+    public func run(_ operation: String, _ query: PostgresQuery) throws(StoreError) -> PostgresQueryResult {
+        do {
+            let open = try connected()
+            do {
+                return try open.query(query, logger: logger).wait()
+            } catch {
+                // A connection that failed is not used again; a statement the server
+                // refused leaves it usable, but a fresh one costs little.
+                if open.isClosed { connection.withLock { if $0 === open { $0 = nil } } }
+                throw error
+            }
+        } catch {
+            throw StoreError(operation: operation, underlying: PostgresFailure(error))
+        }
+    }
+
+    /// Closes the connection (the next query opens another).
+    public func close() {
+        if let open = connection.withLock({ $0.take() }) { _ = try? open.close().wait() }
+    }
+
+    private func connected() throws -> PostgresConnection {
+        if let open = connection.withLock({ $0 }), !open.isClosed { return open }
+        var configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
+                                                             password: location.password, database: location.database, tls: .disable)
+        configuration.options.connectTimeout = .seconds(5)
+        let id = Self.ids.add(1, ordering: .relaxed).newValue
+        let open = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
+                                                  id: id, logger: logger).wait()
+        connection.withLock { $0 = open }
+        return open
+    }
+}
+
+/// A PostgreSQL error with what the server said (its SQLSTATE and message), not
+/// postgres-nio's generic description.
+public struct PostgresFailure: Error, CustomStringConvertible {
+    public let description: String
+    /// The server's SQLSTATE, when it answered (`40001` a serialization failure, …).
+    public let state: String?
+
+    init(_ error: any Error) {
+        if let error = error as? PSQLError {
+            state = error.serverInfo?[.sqlState]
+            if let message = error.serverInfo?[.message] {
+                description = "\(message) (SQLSTATE \(state ?? "?"))"
+            } else {
+                description = "\(error.code)"
+            }
+        } else {
+            state = nil
+            description = "\(error)"
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Synchronization
+
+/// The PostgreSQL server the tests of the PostgreSQL store run against: the one
+/// `SWITCHBOARD_TEST_POSTGRES` names (a `postgres://` URL of a superuser), else a private
+/// one this test process starts on loopback with `scripts/postgres.sh` (Debian's
+/// `postgresql` package; `scripts/bootstrap.sh test` installs it) and stops when it exits.
+/// Each test makes a database of its own on it.
+public enum PrivatePostgres {
+    /// The server's URL without a database (`postgres://postgres@127.0.0.1:PORT`).
+    public static func server() throws -> String {
+        try started.withLock { state in
+            if let url = state.url { return url }
+            if let url = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_POSTGRES"], !url.isEmpty {
+                state.url = url.hasSuffix("/postgres") ? String(url.dropLast("/postgres".count)) : url
+                return state.url!
+            }
+            let directory = temporaryDirectory()
+            var failures: [String] = []
+            for _ in 0..<5 {
+                let port = Int.random(in: 20_000...60_000)
+                let (status, output) = try script(["start", directory, "\(port)"])
+                if status == 0 {
+                    state.url = "postgres://postgres@127.0.0.1:\(port)"
+                    state.directory = directory
+                    atexit { PrivatePostgres.stop() }
+                    return state.url!
+                }
+                failures.append(output)
+            }
+            throw PostgresUnavailable(details: failures.last ?? "")
+        }
+    }
+
+    /// A fresh, empty database on the server, for one test: its URL.
+    public static func freshDatabase() throws -> (url: String, name: String) {
+        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let server = try server()
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        psql.arguments = ["psql", "-q", "-v", "ON_ERROR_STOP=1", "\(server)/postgres", "-c", "CREATE DATABASE \(name)"]
+        let output = Pipe()
+        psql.standardOutput = output
+        psql.standardError = output
+        psql.standardInput = FileHandle.nullDevice
+        try psql.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        psql.waitUntilExit()
+        guard psql.terminationStatus == 0 else { throw PostgresUnavailable(details: text) }
+        return ("\(server)/\(name)", name)
+    }
+
+    /// Runs `scripts/postgres.sh` with `arguments` on the private server's directory.
+    public static func control(_ arguments: [String]) throws -> Int32 {
+        guard let directory = started.withLock({ $0.directory }) else { return -1 }
+        return try script([arguments[0], directory] + arguments.dropFirst()).status
+    }
+
+    private struct State {
+        var url: String?
+        var directory: String?
+    }
+
+    private static let started = Mutex(State())
+
+    private static func stop() {
+        guard let directory = started.withLock({ $0.directory }) else { return }
+        _ = try? script(["stop", directory])
+    }
+
+    private static func script(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let log = temporaryDirectory() + "/postgres.sh.log"
+        let status = try spawnAndWait(root.appendingPathComponent("scripts/postgres.sh").path, arguments, output: log)
+        return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+    }
+
+    /// Runs a program to its end with its output in a file. Not Foundation's `Process`:
+    /// the server the script leaves running inherits what this process opened (a pipe
+    /// would stay open as long as it runs), and `Process` was seen not to reap the script
+    /// here, waiting forever.
+    static func spawnAndWait(_ path: String, _ arguments: [String], output: String) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw PostgresUnavailable(details: "cannot run \(path): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        // Exited normally: the exit code; otherwise (a signal) a failure.
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
+    }
+}
+
+public struct PostgresUnavailable: Error, CustomStringConvertible {
+    public let details: String
+    public var description: String {
+        "no PostgreSQL server for the tests: install Debian's postgresql package (scripts/bootstrap.sh test does) or set "
+            + "SWITCHBOARD_TEST_POSTGRES to a postgres:// URL of a superuser. \(details)"
+    }
+}
