@@ -9,6 +9,12 @@
 #   scripts/postgres.sh stop DIR         stops it (fast shutdown)
 # As root it runs the server as the `postgres` user (PostgreSQL refuses to run as root).
 set -euo pipefail
+# The server outlives this script: it must not hold open what the caller passed down
+# (a pipe its caller reads to the end would never end).
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
 command=${1:?start or stop}
 dir=${2:?a data directory}
 mkdir -p "$dir"

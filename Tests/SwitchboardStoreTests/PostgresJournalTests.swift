@@ -67,6 +67,9 @@ import TestSupport
         #expect(try journal.entries(after: 0).map(\.position) == [2, 3], "the append trimmed what the projection held")
         #expect(try journal.entries(after: 2).map(\.entry) == [[6]])
         #expect(try journal.lastPosition() == 3)
+        // The writer retries an append whose commit it never heard of: its entry is there.
+        try journal.append([6], at: 3, trimmingThrough: 1)
+        #expect(try journal.entries(after: 2).map(\.entry) == [[6]])
         try journal.trim(through: 3)
         #expect(try journal.entries(after: 0).isEmpty)
     }
@@ -87,6 +90,9 @@ import TestSupport
         #expect(refused?.underlying is LeaseLostError)
         try new.append([4], at: 2, trimmingThrough: 0)
         #expect(try new.entries(after: 0).map(\.entry) == [[1], [4]], "nothing of the old broker's refused appends")
+        #expect(throws: StoreError.self, "nor does it trim") { try old.trim(through: 2) }
+        #expect(throws: StoreError.self, "nor write at a position the new broker used") { try old.append([4], at: 2, trimmingThrough: 0) }
+        #expect(try new.entries(after: 0).count == 2)
 
         let standby = try PostgresInquiryJournal(session: session())
         #expect(throws: StoreError.self, "a standby holds no lease") { try standby.append([5], at: 3, trimmingThrough: 0) }

@@ -75,10 +75,10 @@ public enum PrivatePostgres {
         return (status, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
     }
 
-    /// Runs a program to its end with its output in a file. Not Foundation's `Process`:
-    /// the server the script leaves running inherits what this process opened (a pipe
-    /// would stay open as long as it runs), and `Process` was seen not to reap the script
-    /// here, waiting forever.
+    /// Runs a program to its end with its output in a file. Not Foundation's `Process`,
+    /// which was seen here not to reap the script and wait forever. The script closes every
+    /// descriptor it inherited beyond the first three, so the server it leaves running
+    /// holds none of this process's.
     static func spawnAndWait(_ path: String, _ arguments: [String], output: String) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -92,7 +92,9 @@ public enum PrivatePostgres {
         let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
         guard spawned == 0 else { throw PostgresUnavailable(details: "cannot run \(path): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        var waited: pid_t
+        repeat { waited = waitpid(pid, &status, 0) } while waited == -1 && errno == EINTR
+        guard waited == pid else { return -1 }
         // Exited normally: the exit code; otherwise (a signal) a failure.
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1
     }

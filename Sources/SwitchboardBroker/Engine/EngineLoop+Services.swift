@@ -14,9 +14,10 @@ import ZeroMQ
 extension EngineLoop {
     /// Sends a job to the load lane; false when too many wait.
     mutating func submitLoad(_ work: LoadLane.Work) -> Bool {
-        let after = projector.progress.committed
-        guard loads.submit(LoadLane.Job(work: work, after: after)) else { return false }
-        loadsOnTheirWay.append(after)
+        let progress = projector.progress
+        guard loads.submit(LoadLane.Job(work: work, after: progress.committed)) else { return false }
+        // What every read of this job sees at least: the projection only grows.
+        loadsOnTheirWay.append(progress.projected)
         inquiries.readsOnTheirWay = true
         return true
     }
@@ -188,14 +189,19 @@ extension EngineLoop {
     }
 
     /// What the load lane read: the inquiries join memory (unless memory holds a newer
-    /// copy, or the copy is older than a change let go of since: then the job is asked
-    /// again), and the moves and timers go on.
+    /// copy), and the moves and timers go on, in the order they came. A copy older than a
+    /// change memory let go of since (or than an erasure) is refused and read again here,
+    /// on the engine thread: it is rare, and asking the lane again would let later moves
+    /// overtake this one.
     mutating func takeLoads() {
         while (try? loadsPipe.receive(.nonBlocking)) != nil {}
         let now = ContinuousClock.now
         for result in loads.takeResults() {
             _ = loadsOnTheirWay.popFirst()
             let stale = result.stored.filter { !inquiries.load($0, readThrough: result.readThrough) }.map(\.id)
+            if case .timers = result.job.work {} else {
+                for id in stale { ensureLoaded(id, body: true) }
+            }
             switch result.job.work {
             case .move(let client, let service, let request, _):
                 if let refusal = result.refusal {
@@ -203,16 +209,12 @@ extension EngineLoop {
                 } else if let failure = result.failure {
                     logger.error("cannot load an inquiry", metadata: ["error": "\(failure)"])
                     reply(client, service.rawValue, .unavailable, now: now)
-                } else if !stale.isEmpty {
-                    if !submitLoad(result.job.work) { reply(client, service.rawValue, .unavailable, now: now) }
                 } else {
                     move(client: client, service: service, request: request, next: nil, now: now)
                 }
             case .original(let key, let known, let client, let body):
                 if result.failure != nil {
                     reply(client, InquiryService.ingest, .unavailable, now: now)
-                } else if !stale.isEmpty {
-                    if !submitLoad(result.job.work) { reply(client, InquiryService.ingest, .unavailable, now: now) }
                 } else {
                     if known == nil, let original = result.original { inquiries.rememberOriginal(key, original) }
                     carryOut(inquiries.ingest(client: client, body: body, now: clock.now(), lookedUp: true), now: now)
@@ -220,18 +222,12 @@ extension EngineLoop {
             case .messages(_, let report):
                 if result.failure != nil {
                     reply(report.client, InquiryService.outboundStatus, .unavailable, now: now)
-                } else if !stale.isEmpty {
-                    if !submitLoad(result.job.work) { reply(report.client, InquiryService.outboundStatus, .unavailable, now: now) }
                 } else {
                     carryOut(inquiries.outboundStatus(client: report.client, status: report.status, code: report.code, reason: report.reason,
                                                       messages: result.messages, by: report.gateway, now: clock.now()), now: now)
                 }
             case .requeue(let client, let request, _, let holder):
-                if !stale.isEmpty {
-                    if !submitLoad(result.job.work) { reply(client, InquiryService.requeue, .unavailable, now: now) }
-                } else {
-                    requeue(client: client, request: request, by: holder, result: result, now: now)
-                }
+                requeue(client: client, request: request, by: holder, result: result, now: now)
             case .timers:
                 timersReading = false
                 if let failure = result.failure {
@@ -253,7 +249,9 @@ extension EngineLoop {
     private mutating func requeue(client: Frame, request: AgentRequest, by holder: KeyHolder?, result: LoadLane.Result, now: ContinuousClock.Instant) {
         let service = InquiryService.requeue
         // The message being handled is the operator's request.
+        let handling = sender
         sender = holder
+        defer { sender = handling }
         if let refusal = result.refusal {
             guard permitted(.requeue(department: ""), client: client, service: service, now: now) else { return }
             return reply(client, service, .agentError(refusal), now: now)

@@ -193,6 +193,9 @@ struct InquiryMachine {
     /// returned actions take them out of the outbound queues.
     mutating func forget(erased ids: [InquiryID], keys erasedKeys: [DeduplicationKey]) -> [Action] {
         posts.forget(Set(erasedKeys))
+        // A read of the projection on its way may hold their data from before the erasure:
+        // no copy a lane read is taken in until none is on its way.
+        if readsOnTheirWay { for id in ids { forgottenAt[id] = .max - 1 } }
         let inquiries = Set(ids)
         var actions: [Action] = []
         for message in outbound.forget(inquiries: inquiries) {

@@ -35,15 +35,19 @@ public final class PostgresInquiryJournal: InquiryJournal {
         bytes.writeBytes(entry)
         let result = try session.run("append to the journal", """
             WITH lease AS (
-                SELECT epoch FROM switchboard_lease
-                WHERE name = 'active' AND holder = \(fence.holder) AND epoch = \(fence.epoch) AND expires_at > now()
-                FOR SHARE
+                SELECT epoch FROM switchboard_fence(\(fence.holder), \(fence.epoch)) AS epoch
             ), trimmed AS (
                 DELETE FROM switchboard_journal WHERE position <= \(Int64(trimmingThrough)) AND EXISTS (SELECT 1 FROM lease)
             )
             INSERT INTO switchboard_journal (position, entry, epoch) SELECT \(Int64(position)), \(bytes), epoch FROM lease
+            ON CONFLICT (position) DO NOTHING
             """)
         guard (result.metadata.rows ?? 0) == 1 else {
+            // A retry of an append whose commit was not confirmed (the connection dropped
+            // after it) finds its own entry there: it is durable, under this lease.
+            let operation = "check the journal after an append"
+            let found = try session.run(operation, "SELECT epoch FROM switchboard_journal WHERE position = \(Int64(position))").first
+            if let found, try decode(Int64.self, found, "epoch", operation) == fence.epoch { return }
             throw StoreError(operation: "append to the journal", underlying: LeaseLostError(epoch: fence.epoch))
         }
     }
@@ -71,7 +75,17 @@ public final class PostgresInquiryJournal: InquiryJournal {
     /// gone from its pages. (PostgreSQL's own write-ahead log keeps them until its next
     /// checkpoints recycle it; a city that must remove them sooner runs `CHECKPOINT`.)
     public func trim(through position: UInt64) throws(StoreError) {
-        try session.run("trim the journal", "DELETE FROM switchboard_journal WHERE position <= \(Int64(position))")
+        guard let fence else { throw StoreError(operation: "trim the journal", underlying: LeaseLostError(epoch: nil)) }
+        // Only the active broker trims: a deposed one must not remove what a standby replays.
+        let result = try session.run("trim the journal", """
+            WITH lease AS (
+                SELECT epoch FROM switchboard_fence(\(fence.holder), \(fence.epoch)) AS epoch
+            ), trimmed AS (
+                DELETE FROM switchboard_journal WHERE position <= \(Int64(position)) AND EXISTS (SELECT 1 FROM lease)
+            )
+            SELECT epoch FROM lease
+            """)
+        guard result.first != nil else { throw StoreError(operation: "trim the journal", underlying: LeaseLostError(epoch: fence.epoch)) }
         try session.run("vacuum the journal", "VACUUM switchboard_journal")
     }
 }
@@ -104,6 +118,14 @@ enum PostgresSchema {
                 entry bytea NOT NULL,
                 epoch bigint NOT NULL
             );
+            -- The fence, in one place: the lease's epoch if this holder holds it now, the
+            -- row read FOR SHARE so that a takeover waits for the statement to commit.
+            CREATE FUNCTION switchboard_fence(fence_holder text, fence_epoch bigint) RETURNS SETOF bigint
+            LANGUAGE sql VOLATILE AS $fence$
+                SELECT epoch FROM switchboard_lease
+                WHERE name = 'active' AND holder = fence_holder AND epoch = fence_epoch AND expires_at > now()
+                FOR SHARE
+            $fence$;
             """),
     ]
 
