@@ -686,9 +686,10 @@ struct InquiryMachine {
     private mutating func perform(
         _ service: AgentService, _ request: AgentRequest, actor: Actor, actingFor: String?, next: InquiryID?, now: Date
     ) throws -> LifecycleRecord {
-        if service == .claim {
+        guard let agentMove = try AgentMove.read(service, request) else { throw AgentError.invalid(field: "service", "\(service.rawValue) is a read") }
+        if case .claim(let named) = agentMove {
             guard let team = actingFor else { throw AgentError.missing("department") }
-            guard let id = try request.optionalID() ?? next else { throw AgentError.emptyQueue(team) }
+            guard let id = named ?? next else { throw AgentError.emptyQueue(team) }
             var record = try current(id)
             // A retried claim by the agent who holds it renews it.
             if record.lifecycle.state == .inProgress && record.lifecycle.owner == actor {
@@ -703,41 +704,36 @@ struct InquiryMachine {
             try move(&record, .claim, by: actor, actingFor: team, at: now, lease: now.addingTimeInterval(configuration.claimLease))
             return record
         }
-        var record = try current(try request.id())
+        guard let id = agentMove.inquiry else { throw AgentError.missing("id") }
+        var record = try current(id)
         // An agent acts for one department: moves that need no ownership (reopen) are
         // checked here, the others by the lifecycle too.
         if let actingFor, record.lifecycle.department != actingFor, service != .renew {
             throw LifecycleError.wrongDepartment(actingFor: actingFor, department: record.lifecycle.department)
         }
-        switch service {
+        switch agentMove {
+        case .claim:
+            break
         case .renew:
             guard record.lifecycle.state == .inProgress, record.lifecycle.owner == actor else {
                 throw LifecycleError.notOwner(actor: actor, owner: record.lifecycle.owner)
             }
             record.leaseExpiresAt = now.addingTimeInterval(configuration.claimLease)
             save(record)
-        case .release:
-            try move(&record, .release(reason: request.optional("note") ?? "released by agent"), by: actor, actingFor: actingFor, at: now)
-        case .reply:
-            try answer(&record, text: try request.string("text"), account: try request.string("account"),
-                       replyID: request.optional("reply_id"), by: actor, actingFor: actingFor, at: now)
-        case .handoff:
-            try move(&record, .handoff(to: try request.string("to"), note: try request.string("note")), by: actor, actingFor: actingFor, at: now)
-        case .returnToFrontOffice:
-            try move(&record, .returnToFrontOffice(note: try request.string("note")), by: actor, actingFor: actingFor, at: now)
-        case .requestInformation:
-            try ask(&record, question: try request.string("text"), account: try request.string("account"),
-                    note: request.optional("note") ?? "", by: actor, actingFor: actingFor, at: now)
-        case .close:
-            let text = try request.string("resolution")
-            guard let resolution = Resolution(rawValue: text) else {
-                throw AgentError.invalid(field: "resolution", "must be one of \(Resolution.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            try move(&record, .close(resolution, note: request.optional("note")), by: actor, actingFor: actingFor, at: now)
-        case .reopen:
-            try move(&record, .reopen(note: request.optional("note")), by: actor, actingFor: actingFor, at: now)
-        case .claim, .list, .timeline, .show, .resolve:
-            break
+        case .release(_, let note):
+            try move(&record, .release(reason: note), by: actor, actingFor: actingFor, at: now)
+        case .reply(_, let text, let account, let replyID):
+            try answer(&record, text: text, account: account, replyID: replyID, by: actor, actingFor: actingFor, at: now)
+        case .handoff(_, let department, let note):
+            try move(&record, .handoff(to: department, note: note), by: actor, actingFor: actingFor, at: now)
+        case .returnToFrontOffice(_, let note):
+            try move(&record, .returnToFrontOffice(note: note), by: actor, actingFor: actingFor, at: now)
+        case .requestInformation(_, let question, let account, let note):
+            try ask(&record, question: question, account: account, note: note, by: actor, actingFor: actingFor, at: now)
+        case .close(_, let resolution, let note):
+            try move(&record, .close(resolution, note: note), by: actor, actingFor: actingFor, at: now)
+        case .reopen(_, let note):
+            try move(&record, .reopen(note: note), by: actor, actingFor: actingFor, at: now)
         }
         return record
     }

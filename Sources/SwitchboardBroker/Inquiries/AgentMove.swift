@@ -1,0 +1,66 @@
+import SwitchboardCore
+import SwitchboardProtocol
+
+/// An agent's move (`sb.agent.*` but the reads), read from its request once: which
+/// inquiry, and what to do to it, with every field the move needs checked here. The
+/// inquiry machine then decides on values, and a missing or wrong field is named before
+/// anything is looked up.
+enum AgentMove: Equatable {
+    /// Claim this inquiry, or with none named the next one in the agent's department.
+    case claim(InquiryID?)
+    case renew(InquiryID)
+    case release(InquiryID, note: String)
+    case reply(InquiryID, text: String, account: String, replyID: String?)
+    case handoff(InquiryID, to: String, note: String)
+    case returnToFrontOffice(InquiryID, note: String)
+    case requestInformation(InquiryID, question: String, account: String, note: String)
+    case close(InquiryID, Resolution, note: String?)
+    case reopen(InquiryID, note: String?)
+
+    /// The move `service` asks for; nil for the reads (`list`, `timeline`, `show`,
+    /// `resolve`), which are not moves.
+    static func read(_ service: AgentService, _ request: AgentRequest) throws(AgentError) -> AgentMove? {
+        switch service {
+        case .claim:
+            return .claim(try request.optionalID())
+        case .renew:
+            return .renew(try request.id())
+        case .release:
+            return .release(try request.id(), note: request.optional("note") ?? "released by agent")
+        case .reply:
+            let id = try request.id()
+            return .reply(id, text: try request.string("text"), account: try request.string("account"), replyID: request.optional("reply_id"))
+        case .handoff:
+            let id = try request.id()
+            return .handoff(id, to: try request.string("to"), note: try request.string("note"))
+        case .returnToFrontOffice:
+            let id = try request.id()
+            return .returnToFrontOffice(id, note: try request.string("note"))
+        case .requestInformation:
+            let id = try request.id()
+            return .requestInformation(id, question: try request.string("text"), account: try request.string("account"),
+                                       note: request.optional("note") ?? "")
+        case .close:
+            let id = try request.id()
+            let text = try request.string("resolution")
+            guard let resolution = Resolution(rawValue: text) else {
+                throw .invalid(field: "resolution", "must be one of \(Resolution.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return .close(id, resolution, note: request.optional("note"))
+        case .reopen:
+            return .reopen(try request.id(), note: request.optional("note"))
+        case .list, .timeline, .show, .resolve:
+            return nil
+        }
+    }
+
+    /// The inquiry it names (a claim of "the next one" names none).
+    var inquiry: InquiryID? {
+        switch self {
+        case .claim(let id): id
+        case .renew(let id), .release(let id, _), .reply(let id, _, _, _), .handoff(let id, _, _), .returnToFrontOffice(let id, _),
+             .requestInformation(let id, _, _, _), .close(let id, _, _), .reopen(let id, _):
+            id
+        }
+    }
+}
