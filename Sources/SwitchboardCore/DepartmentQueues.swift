@@ -21,6 +21,18 @@ public struct QueueEntry: Sendable, Equatable {
 public struct DepartmentQueues: Sendable {
     /// For each department, one FIFO per priority, urgent first.
     private var queues: [String: [Deque<QueueEntry>]] = [:]
+    /// Entries taken out of the middle of a line, left in place and skipped when they
+    /// reach its head: finding one in a line of a million and closing the gap cost a
+    /// scan and a shift each (an SLA storm escalates hundreds a second). Keyed by
+    /// department, then id and line, with how many such entries wait. A line's head is
+    /// never one of them.
+    private var removed: [String: [Removed: Int]] = [:]
+    private var removedCount: [String: Int] = [:]
+
+    private struct Removed: Hashable {
+        var id: InquiryID
+        var rank: Int
+    }
 
     public init() {}
 
@@ -41,7 +53,9 @@ public struct DepartmentQueues: Sendable {
     /// copied the whole line (with a million waiting, a third of the broker's time).
     public mutating func next(department: String) -> QueueEntry? {
         guard let rank = queues[department]?.firstIndex(where: { !$0.isEmpty }) else { return nil }
-        return queues[department]![rank].removeFirst()
+        let entry = queues[department]![rank].removeFirst()
+        dropRemovedHeads(department: department, rank: rank)
+        return entry
     }
 
     /// The inquiry `next(department:)` would take, left in place.
@@ -49,10 +63,37 @@ public struct DepartmentQueues: Sendable {
         queues[department]?.first { !$0.isEmpty }?.first
     }
 
-    /// Takes one inquiry out of its department's queue, wherever it stands.
-    public mutating func remove(_ id: InquiryID, department: String) -> QueueEntry? {
-        guard let (rank, index) = position(of: id, department: department) else { return nil }
-        return queues[department]![rank].remove(at: index)
+    /// Takes one inquiry out of its department's queue, wherever it stands. With its
+    /// `priority` (the line it was queued in) this costs nothing but at the line's head:
+    /// the entry stays where it is, marked, and is skipped when it comes up. The caller
+    /// must know it is queued there; without the priority, the lines are searched.
+    public mutating func remove(_ id: InquiryID, priority: Priority? = nil, department: String) {
+        if let priority, let line = queues[department]?[priority.rank], !line.isEmpty {
+            let rank = priority.rank
+            if line.first?.id == id {
+                queues[department]![rank].removeFirst()
+                dropRemovedHeads(department: department, rank: rank)
+            } else {
+                removed[department, default: [:]][Removed(id: id, rank: rank), default: 0] += 1
+                removedCount[department, default: 0] += 1
+            }
+            return
+        }
+        guard let (rank, index) = position(of: id, department: department) else { return }
+        queues[department]![rank].remove(at: index)
+        if index == 0 { dropRemovedHeads(department: department, rank: rank) }
+    }
+
+    /// Pops marked entries off the head of a line, so that heads are always live.
+    private mutating func dropRemovedHeads(department: String, rank: Int) {
+        guard removedCount[department, default: 0] > 0 else { return }
+        while let head = queues[department]![rank].first {
+            let key = Removed(id: head.id, rank: rank)
+            guard let waiting = removed[department]?[key] else { return }
+            queues[department]![rank].removeFirst()
+            removed[department]![key] = waiting > 1 ? waiting - 1 : nil
+            removedCount[department]! -= 1
+        }
     }
 
     /// Where an inquiry stands in its department's lines. Not mutating, so that no copy
@@ -78,7 +119,9 @@ public struct DepartmentQueues: Sendable {
 
     /// Ready inquiries past their own priority's target at `now`, per priority, each count
     /// at most `cap`: a line is in arrival order, so the count stops at the first entry
-    /// still within its target (or at the cap), however long the line.
+    /// still within its target (or at the cap), however long the line. Entries taken out
+    /// of the middle of a line and not yet skipped are counted too (an estimate, for
+    /// statistics).
     public func overdue(department: String, at now: Date, target: (Priority) -> Double, cap: Int = 10_000) -> [Priority: Int] {
         guard let lines = queues[department] else { return [:] }
         var result: [Priority: Int] = [:]
@@ -95,10 +138,11 @@ public struct DepartmentQueues: Sendable {
     }
 
     public func count(department: String) -> Int {
-        queues[department]?.reduce(0) { $0 + $1.count } ?? 0
+        max(0, (queues[department]?.reduce(0) { $0 + $1.count } ?? 0) - (removedCount[department] ?? 0))
     }
 
     public func hasReady(department: String) -> Bool {
+        // Heads are always live: a line that is not empty holds a ready inquiry.
         queues[department]?.contains { !$0.isEmpty } ?? false
     }
 

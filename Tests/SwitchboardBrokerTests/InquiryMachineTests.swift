@@ -47,7 +47,7 @@ import ZeroMQ
     }
 
     static func dequeued(_ actions: [Action]) -> [(InquiryID, String)] {
-        actions.compactMap { if case .dequeue(let id, let department) = $0 { (id, department) } else { nil } }
+        actions.compactMap { if case .dequeue(let id, let department, _) = $0 { (id, department) } else { nil } }
     }
 
     /// Seals the open batch and reports it committed; returns what was released.

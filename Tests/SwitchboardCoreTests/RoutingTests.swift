@@ -127,4 +127,31 @@ func rule(_ name: String, to department: String, _ build: (inout RuleConditions)
         #expect(queues.next(department: "d") == nil)
         #expect(queues.next(department: "elsewhere") == nil)
     }
+
+    /// Taken out of the middle of a line by its priority, an entry is skipped when it
+    /// comes up, counts no more at once, and never hides the line's head; queued again
+    /// later (at the same priority, or another), the new entry is served.
+    @Test func entriesTakenOutOfTheMiddleAreSkippedAndCountNoMore() {
+        var queues = DepartmentQueues()
+        var rng = SystemRandomNumberGenerator()
+        let ids = (0..<5).map { InquiryID.generate(milliseconds: UInt64($0), using: &rng) }
+        for id in ids { queues.enqueue(QueueEntry(id: id, priority: .normal), department: "d") }
+        queues.remove(ids[2], priority: .normal, department: "d")
+        queues.remove(ids[3], priority: .normal, department: "d")
+        #expect(queues.count(department: "d") == 3)
+        queues.remove(ids[0], priority: .normal, department: "d")   // the head: taken at once
+        #expect(queues.peek(department: "d")?.id == ids[1])
+        // ids[3] comes back, raised to high; ids[2] comes back at its own priority.
+        queues.enqueue(QueueEntry(id: ids[3], priority: .high), department: "d")
+        queues.enqueue(QueueEntry(id: ids[2], priority: .normal), department: "d")
+        #expect(queues.count(department: "d") == 4)
+        let order = (0..<4).compactMap { _ in queues.next(department: "d")?.id }
+        #expect(order == [ids[3], ids[1], ids[4], ids[2]], "each marked entry skipped once, the new ones served")
+        #expect(queues.next(department: "d") == nil && queues.count(department: "d") == 0 && !queues.hasReady(department: "d"))
+        // Without a priority the lines are searched, as before.
+        queues.enqueue(QueueEntry(id: ids[0], priority: .low), department: "d")
+        queues.enqueue(QueueEntry(id: ids[1], priority: .low), department: "d")
+        queues.remove(ids[1], department: "d")
+        #expect(queues.count(department: "d") == 1 && queues.next(department: "d")?.id == ids[0])
+    }
 }

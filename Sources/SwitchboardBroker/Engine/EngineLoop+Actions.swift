@@ -89,8 +89,8 @@ extension EngineLoop {
                                    ready: mdp.readyInquiries(for: department), workers: mdp.workerCount(for: department)), now: now)
             case .enqueue(let department, let entry):
                 perform(mdp.enqueueInquiry(entry, department: department, now: now), now: now)
-            case .dequeue(let id, let department):
-                _ = mdp.removeQueuedInquiry(id, department: department)
+            case .dequeue(let id, let department, let priority):
+                mdp.removeQueuedInquiry(id, priority: priority, department: department)
             case .forgetHeld(let id, let worker):
                 perform(mdp.forgetHeldInquiry(id, worker: worker, now: now), now: now)
             case .publish(let event):

@@ -274,7 +274,7 @@ extension EngineLoop {
             if let record = inquiries.record(entry.id), record.lifecycle.state == .queued, record.lifecycle.department == department {
                 return entry.id
             }
-            _ = mdp.removeQueuedInquiry(entry.id, department: department)
+            mdp.removeQueuedInquiry(entry.id, priority: entry.priority, department: department)
         }
         return nil
     }

@@ -27,8 +27,9 @@ struct InquiryMachine {
         case answerIngest(client: Frame, frames: [Frame], department: String)
         /// Put an entry in a delivery queue (released after its commit).
         case enqueue(department: String, entry: QueueEntry)
-        /// Take an entry out of a delivery queue now, wherever it stands.
-        case dequeue(id: InquiryID, department: String)
+        /// Take an entry out of a delivery queue now, wherever it stands (queued at
+        /// `priority`, when known: then nothing is searched).
+        case dequeue(id: InquiryID, department: String, priority: Priority?)
         /// A worker was handed an entry that is stale: give its credit back.
         case forgetHeld(id: InquiryID, worker: Frame)
         /// Publish on the event stream (released after its commit).
@@ -199,7 +200,7 @@ struct InquiryMachine {
         let inquiries = Set(ids)
         var actions: [Action] = []
         for message in outbound.forget(inquiries: inquiries) {
-            actions.append(.dequeue(id: message.id, department: message.service))
+            actions.append(.dequeue(id: message.id, department: message.service, priority: nil))
         }
         for id in ids {
             guard var item = tracked[id] else { continue }
@@ -542,7 +543,7 @@ struct InquiryMachine {
         guard var record = tracked[entry.id]?.record,
               record.lifecycle.state == .inProgress, record.lifecycle.owner?.kind == .worker,
               record.lifecycle.department == department else {
-            return [.dequeue(id: entry.id, department: department)]
+            return [.dequeue(id: entry.id, department: department, priority: entry.priority)]
         }
         _ = try? move(&record, .release(reason: "worker gone before replying"), by: .system, at: now, keepQueued: true)
         return [.log(.redelivery(entry.id, department: department, deliveries: entry.deliveries))]
@@ -793,7 +794,7 @@ struct InquiryMachine {
     /// question nobody waits for.
     private mutating func cancelUnsentQuestions(of id: InquiryID, because reason: String, at now: Date) {
         for message in outbound.cancelQuestions(of: id) {
-            pendingDequeues.append((message.id, message.service))
+            pendingDequeues.append((message.id, message.service, nil))
             pipeline.open.store.markEnded(message.id, .cancelled, at: Timestamp.format(now), reason: reason)
             note(id, event: "question.cancelled", actor: .system, note: "not posted: \(reason)", at: now)
         }
@@ -879,19 +880,19 @@ struct InquiryMachine {
         case .none:
             return []
         case .raisePriority:
-            let raised = record.priority.raised
-            guard raised != record.priority else { return [] }
+            let queuedAt = record.priority, raised = record.priority.raised
+            guard raised != queuedAt else { return [] }
             record.priority = raised
             save(record)
             note(id, event: "inquiry.escalated", actor: .system, note: "priority raised to \(raised.rawValue) after an SLA breach", at: now)
             guard record.lifecycle.state == .queued else { return [] }
             pipeline.open.held.append(.enqueue(department: record.lifecycle.department, entry: QueueEntry(id: id, priority: raised, deliveries: record.deliveries)))
-            return [.dequeue(id: id, department: record.lifecycle.department)]
+            return [.dequeue(id: id, department: record.lifecycle.department, priority: queuedAt)]
         case .moveTo(let desk):
             guard record.lifecycle.state == .queued, record.lifecycle.department != desk else { return [] }
             let from = record.lifecycle.department
             guard (try? move(&record, .handoff(to: desk, note: "escalated after an SLA breach"), by: .system, at: now)) != nil else { return [] }
-            return [.dequeue(id: id, department: from)]
+            return [.dequeue(id: id, department: from, priority: record.priority)]
         }
     }
 
@@ -930,12 +931,12 @@ struct InquiryMachine {
         // A delivery was handed out by the delivery queue itself: it is in no line to take
         // it from (looking for it scanned the whole line, more the longer the backlog).
         if let wasQueuedAt, command != .deliver, record.lifecycle.state != .queued || record.lifecycle.department != wasQueuedAt {
-            pendingDequeues.append((record.id, wasQueuedAt))
+            pendingDequeues.append((record.id, wasQueuedAt, before.priority))
         }
     }
 
     /// Queue entries a move took out of a queue; drained into actions by each event.
-    private var pendingDequeues: [(InquiryID, String)] = []
+    private var pendingDequeues: [(InquiryID, String, Priority?)] = []
 
     /// Applies a move the broker makes itself; nil when it is not allowed now.
     private mutating func apply(_ command: LifecycleCommand, to record: inout LifecycleRecord, by actor: Actor, at now: Date) -> LifecycleRecord? {
@@ -969,7 +970,7 @@ struct InquiryMachine {
     /// Moves that took entries out of a queue, as actions for the engine.
     mutating func takeDequeues() -> [Action] {
         defer { pendingDequeues.removeAll(keepingCapacity: true) }
-        return pendingDequeues.map { .dequeue(id: $0.0, department: $0.1) }
+        return pendingDequeues.map { .dequeue(id: $0.0, department: $0.1, priority: $0.2) }
     }
 
     private func refuse(_ client: Frame, _ service: String, _ reply: InquiryReply) -> Action {

@@ -155,9 +155,10 @@ public struct MajordomoBrokerMachine {
 
     // MARK: Durable inquiries
 
-    /// Takes a queued inquiry out for an agent's claim.
-    public mutating func removeQueuedInquiry(_ id: InquiryID, department: String) -> QueueEntry? {
-        inquiries.remove(id, department: department)
+    /// Takes a queued inquiry out of its department's queue (a claim, a handoff, an
+    /// escalation); with the priority it was queued at, without searching the queue.
+    public mutating func removeQueuedInquiry(_ id: InquiryID, priority: Priority? = nil, department: String) {
+        inquiries.remove(id, priority: priority, department: department)
     }
 
     /// The ready inquiry of `department` that has waited longest, for its age.
