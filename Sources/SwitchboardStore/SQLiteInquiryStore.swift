@@ -639,8 +639,13 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     private static func duplicate(of key: DeduplicationKey, _ db: Database) throws -> DuplicateOf? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, department, priority FROM inquiry WHERE platform = ? AND external_id = ?"),
-                                         arguments: [key.platform.rawValue, key.externalID]),
-              let id = InquiryID(row["id"] as String) else { return nil }
+                                         arguments: [key.platform.rawValue, key.externalID]) else { return nil }
+        return inquiry(row)
+    }
+
+    /// The inquiry a row of `id, department, priority` names.
+    private static func inquiry(_ row: Row) -> DuplicateOf? {
+        guard let id = InquiryID(row["id"] as String) else { return nil }
         return DuplicateOf(id: id, department: row["department"], priority: Priority(rank: row["priority"]) ?? .normal)
     }
 
@@ -689,9 +694,8 @@ public final class SQLiteInquiryStore: InquiryStore {
     /// A post and the inquiry it became, from a row of `platform, external_id, id,
     /// department, priority`.
     private static func original(_ row: Row) -> (key: DeduplicationKey, original: DuplicateOf)? {
-        guard let platform = Platform(rawValue: row["platform"]), let id = InquiryID(row["id"] as String) else { return nil }
-        return (DeduplicationKey(platform: platform, externalID: row["external_id"]),
-                DuplicateOf(id: id, department: row["department"], priority: Priority(rank: row["priority"]) ?? .normal))
+        guard let platform = Platform(rawValue: row["platform"]), let original = inquiry(row) else { return nil }
+        return (DeduplicationKey(platform: platform, externalID: row["external_id"]), original)
     }
 
     public func restorable() throws(StoreError) -> (queue: [RestorableInquiry], parked: Int) {

@@ -638,7 +638,7 @@ import ZeroMQ
         let id = try #require(ingested)
         machine.projected(through: 1)
         let before = try #require(written.inquiry(id))   // read while still queued
-        machine.readsOnTheirWay = true
+        machine.readsOnTheirWay(since: 0)
         _ = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
         _ = machine.workerReplied(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", worker: "w1", reply: ["ok"], now: now)
         let sealed = machine.sealBatch()
@@ -653,7 +653,7 @@ import ZeroMQ
         let freshTaken = machine.load(after, readThrough: sequence)
         #expect(freshTaken)
         #expect(machine.record(id)?.lifecycle.state == after.record.lifecycle.state && after.record.lifecycle.state != .queued)
-        machine.pruneForgotten(readsSince: nil)
+        machine.readsOnTheirWay(since: nil)
     }
 
     @Test mutating func anAgentCannotReopenAnotherDepartmentsInquiry() throws {

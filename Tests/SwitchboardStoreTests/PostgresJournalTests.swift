@@ -10,7 +10,7 @@ import TestSupport
     let location: PostgresLocation
 
     init() throws {
-        location = try PostgresLocation(url: try PrivatePostgres.freshDatabase().url)
+        location = try PostgresLocation(url: try PrivatePostgres.freshDatabase())
         try BrokerLease.prepare(PostgresSession(location))
     }
 

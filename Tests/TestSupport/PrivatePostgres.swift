@@ -33,27 +33,14 @@ public enum PrivatePostgres {
     }
 
     /// A fresh, empty database on the server, for one test: its URL.
-    public static func freshDatabase() throws -> (url: String, name: String) {
+    public static func freshDatabase() throws -> String {
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let server = try server()
-        let psql = Process()
-        psql.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        psql.arguments = ["psql", "-q", "-v", "ON_ERROR_STOP=1", "\(server)/postgres", "-c", "CREATE DATABASE \(name)"]
-        let output = Pipe()
-        psql.standardOutput = output
-        psql.standardError = output
-        psql.standardInput = FileHandle.nullDevice
-        try psql.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        psql.waitUntilExit()
-        guard psql.terminationStatus == 0 else { throw PostgresUnavailable(details: text) }
-        return ("\(server)/\(name)", name)
-    }
-
-    /// Runs `scripts/postgres.sh` with `arguments` on the private server's directory.
-    public static func control(_ arguments: [String]) throws -> Int32 {
-        guard let directory = started.withLock({ $0.directory }) else { return -1 }
-        return try script([arguments[0], directory] + arguments.dropFirst()).status
+        let log = temporaryDirectory() + "/psql.log"
+        let status = try spawnAndWait("/usr/bin/env", ["psql", "-q", "-v", "ON_ERROR_STOP=1", "\(server)/postgres", "-c", "CREATE DATABASE \(name)"],
+                                      output: log)
+        guard status == 0 else { throw PostgresUnavailable(details: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "") }
+        return "\(server)/\(name)"
     }
 
     private struct State {

@@ -18,7 +18,7 @@ extension EngineLoop {
         guard loads.submit(LoadLane.Job(work: work, after: progress.committed)) else { return false }
         // What every read of this job sees at least: the projection only grows.
         loadsOnTheirWay.append(progress.projected)
-        inquiries.readsOnTheirWay = true
+        inquiries.readsOnTheirWay(since: loadsOnTheirWay.first)
         return true
     }
 
@@ -198,6 +198,8 @@ extension EngineLoop {
         let now = ContinuousClock.now
         for result in loads.takeResults() {
             _ = loadsOnTheirWay.popFirst()
+            // Every request the read was for is answered below; the reason is logged once.
+            if let failure = result.failure { logger.error("the load lane could not read the store", metadata: ["error": "\(failure)"]) }
             let stale = result.stored.filter { !inquiries.load($0, readThrough: result.readThrough) }.map(\.id)
             if case .timers = result.job.work {} else {
                 for id in stale { ensureLoaded(id, body: true) }
@@ -206,8 +208,7 @@ extension EngineLoop {
             case .move(let client, let service, let request, _):
                 if let refusal = result.refusal {
                     reply(client, service.rawValue, .agentError(refusal), now: now)
-                } else if let failure = result.failure {
-                    logger.error("cannot load an inquiry", metadata: ["error": "\(failure)"])
+                } else if result.failure != nil {
                     reply(client, service.rawValue, .unavailable, now: now)
                 } else {
                     move(client: client, service: service, request: request, next: nil, now: now)
@@ -230,18 +231,14 @@ extension EngineLoop {
                 requeue(client: client, request: request, by: holder, result: result, now: now)
             case .timers:
                 timersReading = false
-                if let failure = result.failure {
-                    logger.error("cannot read due timers", metadata: ["error": "\(failure)"])
-                    continue
-                }
+                guard result.failure == nil else { continue }
                 // A stale copy is left for the next tick, which reads it again.
                 let ready = { (id: InquiryID) in !stale.contains(id) && !inquiries.needsLoad(id) }
                 carryOut(inquiries.timers(now: clock.now(), expiredLeases: result.expiredLeases.filter(ready),
                                           dueAlerts: result.dueAlerts.filter(ready)), now: now)
             }
         }
-        inquiries.pruneForgotten(readsSince: loadsOnTheirWay.first)
-        inquiries.readsOnTheirWay = !loadsOnTheirWay.isEmpty
+        inquiries.readsOnTheirWay(since: loadsOnTheirWay.first)
     }
 
     /// `sb.admin.requeue`, once the load lane read the inquiry it names: the operator's
@@ -256,10 +253,7 @@ extension EngineLoop {
             guard permitted(.requeue(department: ""), client: client, service: service, now: now) else { return }
             return reply(client, service, .agentError(refusal), now: now)
         }
-        if let failure = result.failure {
-            logger.error("cannot load an inquiry", metadata: ["error": "\(failure)"])
-            return reply(client, service, .unavailable, now: now)
-        }
+        if result.failure != nil { return reply(client, service, .unavailable, now: now) }
         let department = (try? request.id()).flatMap { inquiries.record($0)?.lifecycle.department } ?? ""
         guard permitted(.requeue(department: department), client: client, service: service, now: now) else { return }
         // The operator who asked, by key name with CURVE, else as the request names them.

@@ -429,9 +429,9 @@ struct EngineLoop {
         }
     }
 
-    /// Before a read on the engine thread that may concern a batch the projection does not
-    /// hold yet (a case number given a moment ago, a post just confirmed), waits for it,
-    /// briefly: rare requests, and the projector is usually a few milliseconds behind.
+    /// Before reading again an inquiry the projection did not hold (accepted a moment ago,
+    /// its envelope past the memory budget), waits for the projection, briefly: rare, and
+    /// the projector is usually a few milliseconds behind.
     /// Returns whether it waited (and so whether reading again may find more).
     func awaitProjection() -> Bool {
         let progress = projector.progress

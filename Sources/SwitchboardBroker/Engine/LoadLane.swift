@@ -82,6 +82,7 @@ final class LoadLane: Sendable {
         /// The case number names no case.
         var refusal: AgentError? = nil
     }
+
     /// Moves waiting beyond this are refused at once.
     static let maxWaiting = 1_024
 

@@ -103,7 +103,7 @@ struct InquiryMachine {
     /// back from the store is never older than what it acknowledged.
     private var pipeline: CommitPipeline<AfterCommit>
     /// A read of the projection is on its way for the engine (see ``load(_:readThrough:)``).
-    var readsOnTheirWay = false
+    private var readsOnTheirWay = false
     /// A commit failed and has not yet succeeded on retry: new writes are refused.
     var storeUnavailable: Bool { pipeline.storeUnavailable }
     /// Ingest outcomes so far, for statistics.
@@ -175,9 +175,10 @@ struct InquiryMachine {
     /// its way (see ``pruneForgotten(readsSince:)``).
     private var forgottenAt: [InquiryID: UInt64] = [:]
 
-    /// Reads still on their way were all submitted when the journal held `position` (nil:
-    /// none is on its way). They see at least that much, so older changes need no guard.
-    mutating func pruneForgotten(readsSince position: UInt64?) {
+    /// The reads on their way all see at least the projection's `position` (nil: none is
+    /// on its way): changes older than that need no guard.
+    mutating func readsOnTheirWay(since position: UInt64?) {
+        readsOnTheirWay = position != nil
         guard !forgottenAt.isEmpty else { return }
         guard let position else { return forgottenAt.removeAll(keepingCapacity: true) }
         forgottenAt = forgottenAt.filter { $0.value > position }

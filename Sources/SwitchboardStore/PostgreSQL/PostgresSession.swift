@@ -72,9 +72,7 @@ public final class PostgresSession: Sendable {
         self.logger = logger
     }
 
-    deinit {
-        if let open = connection.withLock({ $0.take() }) { _ = try? open.close().wait() }
-    }
+    deinit { close() }
 
     /// Runs `query`, connecting first if there is no open connection.
     @discardableResult
