@@ -307,94 +307,6 @@ public final class SQLiteInquiryStore: InquiryStore {
         return migrator
     }
 
-    static let channelEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return decoder
-    }()
-
-    /// The `lifecycle` column: what of the state machine the row's columns do not hold
-    /// (`answered`, `lastReplyID`, `resolution`) and the SLA clocks, as JSON. State,
-    /// department and owner are stored once, in their columns (`state`, `department`,
-    /// `owner_kind`, `owner_id`), which the indexes need; rows written before this kept a
-    /// copy of them in the JSON, which is never read. Read with `JSONDecoder`; written by
-    /// hand, because it is written on every move and JSONEncoder was a fifth of the
-    /// broker's time.
-    struct LifecycleColumn: Decodable {
-        struct Rest: Decodable {
-            var answered: Bool
-            var lastReplyID: String?
-            var resolution: Resolution?
-        }
-
-        var lifecycle: Rest
-        var sla: InquirySLA
-
-        /// The column for `record`.
-        static func json(_ record: LifecycleRecord) -> String {
-            write(record, whole: false)
-        }
-
-        /// The whole lifecycle, columns included, as the official record's export shows it
-        /// (see 7/SB-PRIVACY, "Export").
-        static func document(_ record: LifecycleRecord) -> String {
-            write(record, whole: true)
-        }
-
-        /// The record a row holds: the columns, and the JSON for the rest.
-        static func record(_ json: String, id: InquiryID, state: LifecycleState, department: String, owner: Actor?,
-                           priority: Priority, lease: Date?, deliveries: UInt16) throws -> LifecycleRecord {
-            let column = try decoder.decode(Self.self, from: Data(json.utf8))
-            let lifecycle = InquiryLifecycle(restoring: id, state: state, department: department, owner: owner, answered: column.lifecycle.answered,
-                                             lastReplyID: column.lifecycle.lastReplyID, resolution: column.lifecycle.resolution)
-            return LifecycleRecord(lifecycle: lifecycle, priority: priority, sla: column.sla, leaseExpiresAt: lease, deliveries: deliveries)
-        }
-
-        private static func write(_ record: LifecycleRecord, whole: Bool) -> String {
-            let lifecycle = record.lifecycle, sla = record.sla
-            var column = JSONWriter(capacity: 768)
-            column.object("lifecycle") { machine in
-                if whole {
-                    machine.add("id", lifecycle.id.description)
-                    machine.add("state", lifecycle.state.rawValue)
-                    machine.add("department", lifecycle.department)
-                    if let owner = lifecycle.owner {
-                        machine.object("owner") { actor in
-                            actor.add("kind", owner.kind.rawValue)
-                            actor.add("id", owner.id)
-                        }
-                    }
-                }
-                machine.addBool("answered", lifecycle.answered)
-                machine.add("lastReplyID", lifecycle.lastReplyID)
-                machine.add("resolution", lifecycle.resolution?.rawValue)
-            }
-            column.object("sla") { clocks in
-                clocks.add("department", sla.department)
-                for (key, clock) in [("legFirstResponse", sla.legFirstResponse), ("legResolution", sla.legResolution),
-                                     ("wholeFirstResponse", sla.wholeFirstResponse), ("wholeResolution", sla.wholeResolution)] {
-                    clocks.object(key) { writer in
-                        writer.add("target", clock.target)
-                        writer.add("accrued", clock.accrued)
-                        if let since = clock.runningSince { writer.add("runningSince", since.timeIntervalSince1970) }
-                        writer.addBool("met", clock.met)
-                        writer.addBool("warned", clock.warned)
-                        writer.addBool("breached", clock.breached)
-                    }
-                }
-            }
-            return column.result
-        }
-    }
-
-
     // MARK: Writing
 
     public func commit(_ batch: JournalBatch) throws(StoreError) -> CommitResult {
@@ -423,36 +335,6 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
-    /// Applies the journal's entries after the projection's position, in transactions of
-    /// up to `perTransaction` entries: after a crash, before the broker reads anything.
-    /// Returns how many entries it applied.
-    @discardableResult
-    public func catchUp(from journal: any InquiryJournal, perTransaction: Int = 256) throws(StoreError) -> Int {
-        let projected = try projectedPosition()
-        let entries = try journal.entries(after: projected)
-        // The journal keeps every entry after the projection's position; one that starts
-        // later belongs to another projection (a database restored from a backup beside
-        // the journal of the broker that kept running): replaying it would skip moves.
-        if let first = entries.first?.position, first > projected + 1 {
-            throw StoreError(operation: "replay the journal", underlying: JournalGap(projected: projected, firstEntry: first))
-        }
-        var applied = 0
-        while applied < entries.count {
-            let slice = entries[applied..<min(entries.count, applied + perTransaction)]
-            var decoded: [(position: UInt64, batch: JournalBatch)] = []
-            for entry in slice {
-                do {
-                    decoded.append((entry.position, try JournalEntry.decode(entry.entry)))
-                } catch {
-                    throw StoreError(operation: "replay journal entry \(entry.position)", underlying: error)
-                }
-            }
-            _ = try project(decoded)
-            applied += slice.count
-        }
-        return applied
-    }
-
     public func projectedPosition() throws(StoreError) -> UInt64 {
         try read("read the projection's position") { db in UInt64(try Int64.fetchOne(db, sql: "SELECT position FROM projection") ?? 0) }
     }
@@ -466,49 +348,23 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
-    /// One transaction for consecutive batches: each inquiry row is written once, in the
-    /// state the last batch left it (an inquiry accepted, delivered and acknowledged in
-    /// the window is one INSERT, not an INSERT and two UPDATEs); then each batch's
-    /// timeline, messages and registry rows, in order.
+    /// One transaction for consecutive batches (``ProjectionWindow``): the inquiry rows,
+    /// then the timeline, then each batch's messages and registry rows, in order.
     private static func apply(_ batches: [JournalBatch], _ db: Database) throws -> CommitResult {
-        var inserts: [AcceptedInquiry] = []
-        var inserted: [InquiryID: Int] = [:]
-        var records: [InquiryID: LifecycleRecord] = [:]
-        for batch in batches {
-            for inquiry in batch.inserts {
-                inserted[inquiry.id] = inserts.count
-                inserts.append(inquiry)
-            }
-            for (id, record) in batch.records {
-                if let index = inserted[id] { inserts[index].record = record } else { records[id] = record }
-            }
-        }
-        let result = try applyRows(inserts, records, db)
-        try applyTimeline(batches, skipping: result.duplicates, db)
+        let window = ProjectionWindow(batches)
+        let result = try applyRows(window.inserts, window.records, db)
+        try applyTimeline(window.timelines(skipping: result.duplicates), db)
         for batch in batches {
             try applyEvents(batch, skipping: result.duplicates, db)
         }
         return result
     }
 
-    /// One timeline row per inquiry per transaction, holding every entry the batches
-    /// gave it (a JSON array when there are several): an inquiry accepted, delivered and
-    /// acknowledged in one window is one row, not three.
-    private static func applyTimeline(_ batches: [JournalBatch], skipping skipped: [InquiryID: DuplicateOf], _ db: Database) throws {
-        var order: [InquiryID] = []
-        var entries: [InquiryID: [TimelineEntry]] = [:]
-        for batch in batches {
-            for entry in batch.timeline where skipped[entry.inquiry] == nil {
-                if entries[entry.inquiry]?.append(entry) == nil {
-                    entries[entry.inquiry] = [entry]
-                    order.append(entry.inquiry)
-                }
-            }
-        }
-        guard !order.isEmpty else { return }
+    /// One timeline row per inquiry per transaction (a JSON array when there are several).
+    private static func applyTimeline(_ timelines: [(inquiry: InquiryID, entries: [TimelineEntry])], _ db: Database) throws {
+        guard !timelines.isEmpty else { return }
         var append = try BoundStatement(db.cachedStatement(sql: "INSERT INTO timeline (inquiry_id, entry) VALUES (?, ?)"))
-        for id in order {
-            let written = entries[id] ?? []
+        for (id, written) in timelines {
             try append.run { row in
                 row.text(id.description)
                 row.text(TimelineColumn.json(written))
@@ -611,7 +467,7 @@ public final class SQLiteInquiryStore: InquiryStore {
         for channel in batch.channels {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO channel (id, platform, normalized, status, entry) VALUES (?, ?, ?, ?, ?)")
                 .execute(arguments: [channel.id, channel.platform.rawValue, channel.normalized, channel.status.rawValue,
-                                     String(decoding: try channelEncoder.encode(channel), as: UTF8.self)])
+                                     String(decoding: try StoredDocuments.channelEncoder.encode(channel), as: UTF8.self)])
         }
         for (id, at, postedAs) in batch.outboundSent {
             try db.cachedStatement(sql: "UPDATE message SET sent_at = ? WHERE id = ?").execute(arguments: [at, id.description])
@@ -638,15 +494,8 @@ public final class SQLiteInquiryStore: InquiryStore {
     }
 
     private static func duplicate(of key: DeduplicationKey, _ db: Database) throws -> DuplicateOf? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, department, priority FROM inquiry WHERE platform = ? AND external_id = ?"),
-                                         arguments: [key.platform.rawValue, key.externalID]) else { return nil }
-        return inquiry(row)
-    }
-
-    /// The inquiry a row of `id, department, priority` names.
-    private static func inquiry(_ row: Row) -> DuplicateOf? {
-        guard let id = InquiryID(row["id"] as String) else { return nil }
-        return DuplicateOf(id: id, department: row["department"], priority: Priority(rank: row["priority"]) ?? .normal)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT id, department, priority FROM inquiry WHERE platform = ? AND external_id = ?"),
+                         arguments: [key.platform.rawValue, key.externalID]).flatMap(StoredRows.duplicate)
     }
 
     // MARK: Reading
@@ -657,12 +506,8 @@ public final class SQLiteInquiryStore: InquiryStore {
                 SELECT platform, external_id, envelope, routing, received_at, lifecycle, priority, lease_expires_at, deliveries, department, seq,
                        state, owner_kind, owner_id
                 FROM inquiry WHERE id = ?
-                """), arguments: [id.description]),
-                let platform = Platform(rawValue: row["platform"]) else { return nil }
-            var record = try Self.record(row, id: id)
-            record.caseNumber = row["seq"]
-            return StoredInquiry(id: id, key: DeduplicationKey(platform: platform, externalID: row["external_id"]), envelopeJSON: row["envelope"],
-                                 routingJSON: row["routing"], receivedAt: row["received_at"], record: record)
+                """), arguments: [id.description]) else { return nil }
+            return try StoredRows.inquiry(row, id: id)
         }
     }
 
@@ -676,7 +521,7 @@ public final class SQLiteInquiryStore: InquiryStore {
             let rows = try Row.fetchCursor(db, sql: "SELECT platform, external_id, id, department, priority FROM inquiry ORDER BY seq DESC LIMIT ?",
                                            arguments: [limit])
             while let row = try rows.next() {
-                if let original = Self.original(row) { result.append(original) }
+                if let original = StoredRows.original(row) { result.append(original) }
             }
             // Citizens' follow-ups threaded into conversations are posts too: a retried
             // one must be recognised after a restart, not become a new inquiry.
@@ -685,17 +530,10 @@ public final class SQLiteInquiryStore: InquiryStore {
                 WHERE m.direction = 'in' AND m.external_id IS NOT NULL ORDER BY m.seq DESC LIMIT ?
                 """, arguments: [limit])
             while let row = try followUps.next() {
-                if let original = Self.original(row) { result.append(original) }
+                if let original = StoredRows.original(row) { result.append(original) }
             }
             return result
         }
-    }
-
-    /// A post and the inquiry it became, from a row of `platform, external_id, id,
-    /// department, priority`.
-    private static func original(_ row: Row) -> (key: DeduplicationKey, original: DuplicateOf)? {
-        guard let platform = Platform(rawValue: row["platform"]), let original = inquiry(row) else { return nil }
-        return (DeduplicationKey(platform: platform, externalID: row["external_id"]), original)
     }
 
     public func restorable() throws(StoreError) -> (queue: [RestorableInquiry], parked: Int) {
@@ -750,23 +588,6 @@ public final class SQLiteInquiryStore: InquiryStore {
         try inquiry(id)?.record
     }
 
-    /// The record a row holds (columns `id`, `state`, `department`, `owner_kind`,
-    /// `owner_id`, `priority`, `lease_expires_at`, `deliveries`, `lifecycle`); a row
-    /// written before lifecycles existed gets a fresh record queued at its department.
-    private static func record(_ row: Row, id: InquiryID) throws -> LifecycleRecord {
-        let priority = Priority(rank: row["priority"]) ?? .normal
-        let department: String = row["department"]
-        let deliveries = UInt16(clamping: row["deliveries"] as Int)
-        guard let json = row["lifecycle"] as String?, let state = LifecycleState(rawValue: row["state"]) else {
-            return LifecycleRecord(lifecycle: InquiryLifecycle(id: id, department: department), priority: priority,
-                                   sla: InquirySLA(department: department, priority: priority, policy: SLAPolicy(), at: Date()),
-                                   deliveries: deliveries)
-        }
-        let owner = (row["owner_kind"] as String?).flatMap(Actor.Kind.init(rawValue:)).map { Actor(kind: $0, id: row["owner_id"] ?? "") }
-        return try LifecycleColumn.record(json, id: id, state: state, department: department, owner: owner, priority: priority,
-                                          lease: (row["lease_expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)), deliveries: deliveries)
-    }
-
     public func expiredLeases(before date: Date, limit: Int) throws(StoreError) -> [InquiryID] {
         try read("find expired leases") { db in
             try String.fetchAll(db, sql: "SELECT id FROM inquiry WHERE lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?",
@@ -818,38 +639,9 @@ public final class SQLiteInquiryStore: InquiryStore {
                        json_extract(routing, '$.unofficial_channel.reason') AS unofficial
                 FROM inquiry\(clause)
                 ORDER BY priority, seq LIMIT ? OFFSET ?
-                """, arguments: page).compactMap { row -> InquirySummary? in
-                guard let id = InquiryID(row["id"] as String), let state = LifecycleState(rawValue: row["state"]),
-                      let platform = Platform(rawValue: row["platform"]) else { return nil }
-                let owner = ((row["owner_kind"] as String?).flatMap(Actor.Kind.init(rawValue:))).map { Actor(kind: $0, id: row["owner_id"] ?? "") }
-                var summary = InquirySummary(id: id, department: row["department"], state: state, priority: Priority(rank: row["priority"]) ?? .normal,
-                                             owner: owner, receivedAt: row["received_at"], platform: platform)
-                summary.preview = Self.preview(row["envelope"])
-                summary.caseNumber = row["seq"]
-                summary.unsent = row["unsent"]
-                summary.unofficialChannel = row["unofficial"]
-                if let text = row["lifecycle"] as String?, let column = try? Self.decoder.decode(LifecycleColumn.self, from: Data(text.utf8)) {
-                    (summary.slaSecondsLeft, summary.slaState) = Self.tightest(column.sla, at: now)
-                }
-                return summary
-            }
+                """, arguments: page).compactMap { StoredRows.summary($0, at: now) }
             return InquiryPage(items: items, total: total)
         }
-    }
-
-    /// The first 60 characters of the envelope's text, on one line.
-    static func preview(_ envelope: String?) -> String? {
-        guard let envelope, case .object(let fields)? = try? JSONValue.parse(Array(envelope.utf8)),
-              let text = fields.first(where: { $0.key == "text" })?.value.stringValue else { return nil }
-        let line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
-        return line.count > 60 ? String(line.prefix(59)) + "…" : line
-    }
-
-    /// The clock closest to its target among those still running or breached.
-    static func tightest(_ sla: InquirySLA, at now: Date) -> (Double?, String?) {
-        let clocks = [sla.legFirstResponse, sla.legResolution, sla.wholeFirstResponse, sla.wholeResolution].filter { !$0.met }
-        guard let clock = clocks.min(by: { $0.target - $0.elapsed(at: now) < $1.target - $1.elapsed(at: now) }) else { return (nil, nil) }
-        return ((clock.target - clock.elapsed(at: now)).rounded(), clock.state)
     }
 
     public func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID] {
@@ -871,32 +663,21 @@ public final class SQLiteInquiryStore: InquiryStore {
     public func pendingOutbound() throws(StoreError) -> [OutboundMessage] {
         try read("restore outbound messages") { db in
             try Row.fetchAll(db, sql: "SELECT * FROM message WHERE direction = 'out' AND sent_at IS NULL AND status IS NULL ORDER BY seq")
-                .compactMap(Self.outbound)
+                .compactMap(StoredRows.outbound)
         }
     }
 
     public func conversation(_ id: InquiryID) throws(StoreError) -> [ConversationMessage] {
         try read("read conversation") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description]).compactMap { row in
-                guard let messageID = InquiryID(row["id"] as String), let platform = Platform(rawValue: row["platform"]) else { return nil }
-                let sentAt: String? = row["sent_at"]
-                let ended = (row["status"] as String?).flatMap(MessageStatus.init(rawValue:))
-                let direction: String = row["direction"]
-                let status: MessageStatus = ended == .failed ? .failed : direction == "in" || sentAt != nil ? .posted : ended ?? .waiting
-                var message = ConversationMessage(id: messageID, direction: direction, kind: row["kind"], platform: platform, account: row["account"],
-                                                  author: row["author"], text: row["text"], status: status,
-                                                  statusAt: status == .failed ? row["ended_at"] : sentAt ?? row["ended_at"],
-                                                  reason: row["reason"], failureCode: row["failure_code"], externalID: row["external_id"])
-                message.delivery = row["delivery"]
-                return message
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description])
+                .compactMap(StoredRows.conversationMessage)
         }
     }
 
     public func outbound(platform: Platform, postedAs externalID: String) throws(StoreError) -> OutboundMessage? {
         try read("find a posted message") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM message WHERE platform = ? AND external_id = ? AND direction = 'out'",
-                             arguments: [platform.rawValue, externalID]).flatMap(Self.outbound)
+                             arguments: [platform.rawValue, externalID]).flatMap(StoredRows.outbound)
         }
     }
 
@@ -906,7 +687,7 @@ public final class SQLiteInquiryStore: InquiryStore {
             try Row.fetchAll(db, sql: """
                 SELECT * FROM message WHERE platform = ? AND recipient = ? AND direction = 'out' AND sent_at IS NOT NULL
                 AND sent_at <= ? AND (delivery IS NULL OR (delivery = 'delivered' AND ? = 'read')) ORDER BY seq
-                """, arguments: [platform.rawValue, recipient, sentBy, status]).compactMap(Self.outbound)
+                """, arguments: [platform.rawValue, recipient, sentBy, status]).compactMap(StoredRows.outbound)
         }
     }
 
@@ -930,7 +711,7 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     public func outbound(_ id: InquiryID) throws(StoreError) -> OutboundMessage? {
         try read("load outbound message") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM message WHERE id = ? AND direction = 'out'", arguments: [id.description]).flatMap(Self.outbound)
+            try Row.fetchOne(db, sql: "SELECT * FROM message WHERE id = ? AND direction = 'out'", arguments: [id.description]).flatMap(StoredRows.outbound)
         }
     }
 
@@ -1131,12 +912,9 @@ public final class SQLiteInquiryStore: InquiryStore {
                 guard let id = InquiryID(row["id"] as String) else { return nil }
                 let timeline = try String.fetchAll(db, sql: "SELECT entry FROM timeline WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description])
                     .flatMap { try TimelineColumn.decode($0).map(TimelineColumn.json) }
-                let messages = try Row.fetchAll(db, sql: "SELECT * FROM message WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description]).map {
-                    ExportMessage(id: $0["id"], direction: $0["direction"], kind: $0["kind"], platform: $0["platform"], account: $0["account"],
-                                  text: $0["text"], sentAt: $0["sent_at"])
-                }
+                let messages = try Row.fetchAll(db, sql: "SELECT * FROM message WHERE inquiry_id = ? ORDER BY seq", arguments: [id.description]).map(StoredRows.exportMessage)
                 return ExportRecord(id: id, department: row["department"], envelopeJSON: row["envelope"], routingJSON: row["routing"],
-                                    lifecycleJSON: (row["lifecycle"] as String?) == nil ? nil : LifecycleColumn.document(try Self.record(row, id: id)), closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                                    lifecycleJSON: (row["lifecycle"] as String?) == nil ? nil : LifecycleColumn.document(try StoredRows.record(row, id: id)), closedAt: (row["closed_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                                     anonymisedAt: (row["anonymised_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
                                     timelineJSON: timeline, messages: messages)
             }
@@ -1170,17 +948,9 @@ public final class SQLiteInquiryStore: InquiryStore {
     public func channels() throws(StoreError) -> [ChannelEntry] {
         try read("load the channel registry") { db in
             try String.fetchAll(db, sql: "SELECT entry FROM channel ORDER BY rowid").map {
-                try Self.decoder.decode(ChannelEntry.self, from: Data($0.utf8))
+                try StoredDocuments.decoder.decode(ChannelEntry.self, from: Data($0.utf8))
             }
         }
-    }
-
-    static func outbound(_ row: Row) -> OutboundMessage? {
-        guard let id = InquiryID(row["id"] as String), let inquiry = InquiryID(row["inquiry_id"] as String),
-              let platform = Platform(rawValue: row["platform"]), let kind = OutboundMessage.Kind(rawValue: row["kind"]) else { return nil }
-        return OutboundMessage(id: id, inquiry: inquiry, kind: kind, platform: platform, account: row["account"] ?? "",
-                               inReplyTo: row["in_reply_to"] ?? "", text: row["text"], sent: (row["sent_at"] as String?) != nil,
-                               author: row["author"], recipient: row["recipient"], thread: row["thread"])
     }
 
     /// The value of a PRAGMA on the writer connection, for checks and diagnostics.
@@ -1198,39 +968,5 @@ public final class SQLiteInquiryStore: InquiryStore {
         } catch {
             throw StoreError(operation: operation, underlying: error)
         }
-    }
-}
-
-/// The `timeline.entry` column, written by hand in ``TimelineEntry``'s Codable shape
-/// (dates as seconds since 1970) because timeline rows are written on every move. A row
-/// holds one entry (an object), or the entries one projection transaction gave an
-/// inquiry (an array of them).
-enum TimelineColumn {
-    static func json(_ entries: [TimelineEntry]) -> String {
-        entries.count == 1 ? json(entries[0]) : "[" + entries.map(json).joined(separator: ",") + "]"
-    }
-
-    /// The entries a row holds, in order.
-    static func decode(_ column: String) throws -> [TimelineEntry] {
-        let data = Data(column.utf8)
-        if column.first == "[" { return try SQLiteInquiryStore.decoder.decode([TimelineEntry].self, from: data) }
-        return [try SQLiteInquiryStore.decoder.decode(TimelineEntry.self, from: data)]
-    }
-
-    static func json(_ entry: TimelineEntry) -> String {
-        var writer = JSONWriter(capacity: 256)
-        writer.add("inquiry", entry.inquiry.description)
-        writer.add("event", entry.event)
-        writer.add("at", entry.at.timeIntervalSince1970)
-        writer.object("actor") { actor in
-            actor.add("kind", entry.actor.kind.rawValue)
-            actor.add("id", entry.actor.id)
-        }
-        writer.add("role", entry.role)
-        writer.add("from", entry.from?.rawValue)
-        writer.add("to", entry.to.rawValue)
-        writer.add("department", entry.department)
-        writer.add("note", entry.note)
-        return writer.result
     }
 }

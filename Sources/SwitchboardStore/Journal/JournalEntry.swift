@@ -81,7 +81,7 @@ public enum JournalEntry {
         out.count(batch.channels)
         for channel in batch.channels {
             // Registry changes are rare: the projection's own Codable shape is enough.
-            out.string(String(decoding: (try? SQLiteInquiryStore.channelEncoder.encode(channel)) ?? Data(), as: UTF8.self))
+            out.string(String(decoding: (try? StoredDocuments.channelEncoder.encode(channel)) ?? Data(), as: UTF8.self))
         }
         return out.bytes
     }
@@ -277,7 +277,7 @@ private struct ByteReader {
     mutating func json<T: Decodable>(_ type: T.Type) throws(JournalEntryError) -> T {
         let text = try string()
         do {
-            return try SQLiteInquiryStore.decoder.decode(T.self, from: Data(text.utf8))
+            return try StoredDocuments.decoder.decode(T.self, from: Data(text.utf8))
         } catch {
             throw JournalEntryError("\(T.self): \(error)")
         }

@@ -127,6 +127,95 @@ enum PostgresSchema {
                 FOR SHARE
             $fence$;
             """),
+        // The projection: the same tables as the SQLite store's, with its columns' meaning
+        // (times the machine compares are seconds since 1970, those shown are ISO 8601
+        // text; documents are JSON text, kept byte for byte), prefixed so that a city's
+        // database may hold other applications' tables beside them.
+        ("v2-projection", """
+            CREATE SEQUENCE switchboard_case_number;
+            CREATE TABLE switchboard_inquiry (
+                seq bigint PRIMARY KEY DEFAULT nextval('switchboard_case_number'),
+                id text NOT NULL UNIQUE,
+                platform text NOT NULL,
+                external_id text NOT NULL,
+                department text NOT NULL,
+                priority integer NOT NULL,
+                state text NOT NULL,
+                owner_kind text,
+                owner_id text,
+                deliveries integer NOT NULL DEFAULT 0,
+                envelope text NOT NULL,
+                routing text NOT NULL,
+                received_at text NOT NULL,
+                lifecycle text,
+                lease_expires_at double precision,
+                sla_next_at double precision,
+                author text,
+                closed_at double precision,
+                anonymised_at double precision,
+                UNIQUE (platform, external_id)
+            );
+            CREATE INDEX switchboard_inquiry_queue ON switchboard_inquiry (department, state, priority, seq);
+            CREATE INDEX switchboard_inquiry_lease ON switchboard_inquiry (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+            CREATE INDEX switchboard_inquiry_sla ON switchboard_inquiry (sla_next_at) WHERE sla_next_at IS NOT NULL;
+            CREATE INDEX switchboard_inquiry_author ON switchboard_inquiry (platform, author) WHERE author IS NOT NULL;
+            CREATE INDEX switchboard_inquiry_retention ON switchboard_inquiry (closed_at, seq)
+                WHERE closed_at IS NOT NULL AND anonymised_at IS NULL;
+            CREATE INDEX switchboard_inquiry_awaiting ON switchboard_inquiry (state) WHERE state = 'awaiting_citizen';
+            CREATE TABLE switchboard_timeline (
+                seq bigserial PRIMARY KEY,
+                inquiry_id text NOT NULL,
+                entry text NOT NULL
+            );
+            CREATE INDEX switchboard_timeline_inquiry ON switchboard_timeline (inquiry_id, seq);
+            CREATE TABLE switchboard_message (
+                seq bigserial PRIMARY KEY,
+                id text NOT NULL UNIQUE,
+                inquiry_id text NOT NULL,
+                direction text NOT NULL CHECK (direction IN ('in', 'out')),
+                kind text NOT NULL,
+                platform text NOT NULL,
+                account text,
+                external_id text,
+                in_reply_to text,
+                text text NOT NULL,
+                sent_at text,
+                author text,
+                status text,
+                ended_at text,
+                failure_code text,
+                reason text,
+                recipient text,
+                thread text,
+                delivery text
+            );
+            CREATE INDEX switchboard_message_inquiry ON switchboard_message (inquiry_id, seq);
+            CREATE UNIQUE INDEX switchboard_message_external ON switchboard_message (platform, external_id) WHERE external_id IS NOT NULL;
+            CREATE INDEX switchboard_message_unsent ON switchboard_message (seq) WHERE direction = 'out' AND sent_at IS NULL AND status IS NULL;
+            CREATE INDEX switchboard_message_recipient ON switchboard_message (platform, recipient, seq)
+                WHERE direction = 'out' AND recipient IS NOT NULL;
+            CREATE TABLE switchboard_channel (
+                seq bigserial NOT NULL,
+                id text PRIMARY KEY,
+                platform text NOT NULL,
+                normalized text NOT NULL,
+                status text NOT NULL,
+                entry text NOT NULL
+            );
+            CREATE TABLE switchboard_erasure_audit (
+                seq bigserial PRIMARY KEY,
+                at double precision NOT NULL,
+                actor text NOT NULL,
+                platform text NOT NULL,
+                citizen_hash text NOT NULL,
+                inquiries integer NOT NULL,
+                messages integer NOT NULL
+            );
+            CREATE TABLE switchboard_installation (id text NOT NULL);
+            INSERT INTO switchboard_installation (id) VALUES (md5(random()::text || clock_timestamp()::text));
+            CREATE TABLE switchboard_projection (position bigint NOT NULL);
+            INSERT INTO switchboard_projection (position) VALUES (0);
+            """),
     ]
 
     static func migrate(_ session: PostgresSession) throws(StoreError) {

@@ -92,6 +92,31 @@ public final class PostgresSession: Sendable {
         }
     }
 
+    /// Runs `body` in one transaction on one connection: BEGIN, the body's statements,
+    /// COMMIT; ROLLBACK when the body throws. A connection lost inside it is never
+    /// replaced mid-way (its statements would run outside the transaction): the whole
+    /// transaction fails, and nothing of it was written.
+    public func transaction<T>(_ operation: String, _ body: (PostgresTransaction) throws(StoreError) -> T) throws(StoreError) -> T {
+        let open: PostgresConnection
+        do {
+            open = try connected()
+            _ = try open.query("BEGIN", logger: logger).wait()
+        } catch {
+            connection.withLock { if $0?.isClosed ?? false { $0 = nil } }
+            throw StoreError(operation: operation, underlying: PostgresFailure(error))
+        }
+        let transaction = PostgresTransaction(connection: open, logger: logger)
+        do {
+            let result = try body(transaction)
+            try transaction.run(operation, "COMMIT")
+            return result
+        } catch {
+            _ = try? open.query("ROLLBACK", logger: logger).wait()
+            if open.isClosed { connection.withLock { if $0 === open { $0 = nil } } }
+            throw error
+        }
+    }
+
     /// Closes the connection (the next query opens another).
     public func close() {
         if let open = connection.withLock({ $0.take() }) { _ = try? open.close().wait() }
@@ -107,6 +132,50 @@ public final class PostgresSession: Sendable {
                                                   id: id, logger: logger).wait()
         connection.withLock { $0 = open }
         return open
+    }
+}
+
+/// The statements of one transaction, on the connection it began on.
+public struct PostgresTransaction {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    @discardableResult
+    public func run(_ operation: String, _ query: PostgresQuery) throws(StoreError) -> PostgresQueryResult {
+        do {
+            return try connection.query(query, logger: logger).wait()
+        } catch {
+            throw StoreError(operation: operation, underlying: PostgresFailure(error))
+        }
+    }
+}
+
+/// Sessions for the threads that read and write a PostgreSQL store at once (the
+/// projector, the lanes, the operations endpoint): each call borrows one, or opens
+/// another when all are in use, and gives it back. At most `limit` stay open.
+public final class PostgresPool: Sendable {
+    public let location: PostgresLocation
+    private let idle = Mutex<[PostgresSession]>([])
+    private let limit: Int
+
+    public init(_ location: PostgresLocation, keeping limit: Int = 8) {
+        self.location = location
+        self.limit = limit
+    }
+
+    public func withSession<T>(_ body: (PostgresSession) throws(StoreError) -> T) throws(StoreError) -> T {
+        let session = idle.withLock { $0.popLast() } ?? PostgresSession(location)
+        defer {
+            idle.withLock { sessions in
+                if sessions.count < limit { sessions.append(session) } else { session.close() }
+            }
+        }
+        return try body(session)
+    }
+
+    /// Closes every idle session.
+    public func close() {
+        for session in idle.withLock({ sessions in defer { sessions = [] }; return sessions }) { session.close() }
     }
 }
 
