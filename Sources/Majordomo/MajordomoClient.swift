@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ZeroMQ
 
@@ -8,26 +9,65 @@ import ZeroMQ
 /// form with the "lazy pirate" recovery 7/MDP recommends: on a timeout it closes the
 /// socket, opens a fresh one and resends.
 ///
+/// Given several brokers (an active one and standbys sharing a database), it is the
+/// zguide's Binary Star client: on a timeout, or an answer the `redirect` test says comes
+/// from a broker that does not serve (Switchboard's `not_active`), it connects to the
+/// next endpoint and sends the same request again.
+///
 /// Like every socket owner, a client belongs to one thread.
 public final class MajordomoClient {
-    public let endpoint: String
+    /// Every broker the client may talk to, in the order it tries them.
+    public let endpoints: [String]
+    /// The one it talks to now.
+    public var endpoint: String { endpoints[current] }
+    private var current = 0
     private let context: Context
     private let logger: Logger
     private let configure: (Socket) throws(ZMQError) -> Void
+    private let redirect: (ClientMessage) -> Bool
     private var socket: Socket
 
     /// - Parameter configure: applied to every socket the client opens (CURVE keys, say).
-    public init(
+    public convenience init(
         context: Context,
         endpoint: String,
         logger: Logger = Logger(label: "switchboard.mdp.client"),
         configure: @escaping (Socket) throws(ZMQError) -> Void = { _ throws(ZMQError) in }
     ) throws(ZMQError) {
+        try self.init(context: context, endpoints: [endpoint], logger: logger, configure: configure)
+    }
+
+    /// - Parameters:
+    ///   - endpoints: at least one; the first is tried first.
+    ///   - redirect: whether a reply says "not here, try another broker".
+    public init(
+        context: Context,
+        endpoints: [String],
+        logger: Logger = Logger(label: "switchboard.mdp.client"),
+        redirect: @escaping (ClientMessage) -> Bool = { _ in false },
+        configure: @escaping (Socket) throws(ZMQError) -> Void = { _ throws(ZMQError) in }
+    ) throws(ZMQError) {
+        // No endpoint to connect to is a caller's mistake, named like a bad endpoint.
+        guard !endpoints.isEmpty else { throw .failed(function: "zmq_connect", errno: .invalidArgument) }
         self.context = context
-        self.endpoint = endpoint
+        self.endpoints = endpoints
         self.logger = logger
+        self.redirect = redirect
         self.configure = configure
-        socket = try connectDealer(context, endpoint, configure)
+        socket = try connectDealer(context, endpoints[0], configure)
+    }
+
+    /// Whether `reply` came from a broker that does not serve.
+    public func isRedirect(_ reply: ClientMessage) -> Bool { redirect(reply) }
+
+    /// Closes the socket and connects to the next endpoint (the same one when there is
+    /// only one): what to do after a timeout or a redirect. Requests outstanding on the
+    /// old socket are lost; send them again.
+    public func failOver() throws(ZMQError) {
+        socket.close()
+        current = (current + 1) % endpoints.count
+        socket = try connectDealer(context, endpoints[current], configure)
+        logger.debug("switched broker", metadata: ["mdp.endpoint": "\(endpoints[current])"])
     }
 
     /// Sends one request without waiting for its reply.
@@ -50,25 +90,48 @@ public final class MajordomoClient {
     }
 
     /// Sends a request and waits for its reply, retrying on a fresh socket up to
-    /// `retries` times. Returns `nil` when every attempt timed out: the broker is down or
-    /// no worker answered in time (ask `mmi.service` to tell which).
+    /// `retries` times after a timeout, each time on the next endpoint. A redirect goes to
+    /// the next endpoint at once and does not count as a retry, but each endpoint redirects
+    /// at most once per call. Returns `nil` when every attempt timed out: the broker is
+    /// down or no worker answered in time (ask `mmi.service` to tell which), or the last
+    /// redirect when no broker would serve.
     public func request(
         _ service: String, body: [Frame], timeout: Duration = .seconds(5), retries: Int = 2
     ) throws(ZMQError) -> ClientMessage? {
-        for attempt in 0...max(0, retries) {
-            if attempt > 0 {
-                logger.info("no reply, reconnecting", metadata: ["mdp.service": "\(service)", "attempt": "\(attempt)"])
-                socket.close()
-                socket = try connectDealer(context, endpoint, configure)
-            }
+        // With several brokers, each is tried at least once after a timeout.
+        var timeoutsLeft = max(0, retries, endpoints.count - 1)
+        var redirectsLeft = endpoints.count
+        var redirected: ClientMessage?
+        while true {
             try send(service, body: body)
             let deadline = ContinuousClock.now + timeout
+            var timedOut = true
             while let reply = try receive(timeout: deadline - ContinuousClock.now) {
-                if reply.service == service { return reply }
+                guard reply.service == service else { continue }
+                guard redirect(reply) else { return reply }
+                redirected = reply
+                timedOut = false
+                break
             }
+            if timedOut {
+                guard timeoutsLeft > 0 else { return nil }
+                timeoutsLeft -= 1
+                logger.info("no reply, reconnecting", metadata: ["mdp.service": "\(service)", "mdp.endpoint": "\(endpoint)"])
+            } else {
+                redirectsLeft -= 1
+                guard redirectsLeft > 0 else { return redirected }
+            }
+            try failOver()
         }
-        return nil
     }
 
     public func close() { socket.close() }
+}
+
+/// Several brokers in one setting (`--endpoint`, `SWITCHBOARD_BROKER`, a gateway's
+/// `broker.endpoint`): endpoints separated by commas, tried in order.
+public enum BrokerEndpoints {
+    public static func parse(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
 }

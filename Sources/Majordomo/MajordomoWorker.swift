@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ZeroMQ
 
@@ -12,13 +13,23 @@ public struct WorkerRequest: Equatable, Sendable {
 ///
 /// The worker sends a HEARTBEAT whenever it has sent nothing for one interval and
 /// treats the broker as gone after `liveness` silent intervals (or on DISCONNECT); it
-/// then opens a new socket and sends READY again. Heartbeats go out only while the
+/// then opens a new socket, to the next of its endpoints when it has several (an active
+/// broker and its standbys), and sends READY again. A broker that sends DISCONNECT at
+/// once to every READY (a standby) is not hammered: after a round of such refusals the
+/// worker waits a little longer each time, up to one heartbeat interval. Heartbeats go out only while the
 /// worker is inside ``receive(timeout:)`` or ``heartbeat()``: a handler that runs for
 /// longer than `interval × liveness` must call ``heartbeat()`` or the broker will give
 /// its request to another worker.
 public final class MajordomoWorker {
     public let service: String
-    public let endpoint: String
+    /// Every broker the worker may serve through, in the order it tries them.
+    public let endpoints: [String]
+    /// The one it is registered with now.
+    public var endpoint: String { endpoints[current] }
+    private var current = 0
+    /// DISCONNECTs that came right after a READY, in a row: standbys turning it away.
+    private var refusals = 0
+    private var registeredAt = ContinuousClock.now
     public let heartbeatInterval: Duration
     public let liveness: Int
     /// How many requests the broker may hand this worker before it replies (the credit
@@ -36,7 +47,7 @@ public final class MajordomoWorker {
 
     public init(
         context: Context,
-        endpoint: String,
+        endpoints: [String],
         service: String,
         heartbeatInterval: Duration = .milliseconds(2_500),
         liveness: Int = 3,
@@ -44,8 +55,10 @@ public final class MajordomoWorker {
         logger: Logger = Logger(label: "switchboard.mdp.worker"),
         configure: @escaping (Socket) throws(ZMQError) -> Void = { _ throws(ZMQError) in }
     ) throws(ZMQError) {
+        // No endpoint to connect to is a caller's mistake, named like a bad endpoint.
+        guard !endpoints.isEmpty else { throw .failed(function: "zmq_connect", errno: .invalidArgument) }
         self.context = context
-        self.endpoint = endpoint
+        self.endpoints = endpoints
         self.service = service
         self.heartbeatInterval = heartbeatInterval
         self.liveness = max(1, liveness)
@@ -55,15 +68,24 @@ public final class MajordomoWorker {
         let now = ContinuousClock.now
         brokerDeadline = now
         nextHeartbeat = now
-        socket = try connectDealer(context, endpoint, configure)
+        socket = try connectDealer(context, endpoints[0], configure)
         try announce()
     }
 
-    /// Opens a fresh socket and sends READY. 7/MDP requires a new socket after a
-    /// DISCONNECT, so the broker sees a new routing id.
-    private func register() throws(ZMQError) {
+    /// Opens a fresh socket, to the next endpoint when there are several, and sends READY.
+    /// 7/MDP requires a new socket after a DISCONNECT, so the broker sees a new routing id.
+    private func register(refused: Bool = false) throws(ZMQError) {
         socket.close()
-        socket = try connectDealer(context, endpoint, configure)
+        refusals = refused && ContinuousClock.now - registeredAt < heartbeatInterval ? refusals + 1 : 0
+        current = (current + 1) % endpoints.count
+        if refusals >= endpoints.count {
+            // Every broker turned it away: wait before the next round.
+            let rounds = refusals / endpoints.count
+            let pause = min(heartbeatInterval, .milliseconds(100) * (1 << min(rounds, 5)))
+            logger.debug("every broker refused; waiting", metadata: ["mdp.service": "\(service)", "pause": "\(pause)"])
+            Thread.sleep(forTimeInterval: Double(pause.components.seconds) + Double(pause.components.attoseconds) / 1e18)
+        }
+        socket = try connectDealer(context, endpoints[current], configure)
         try announce()
     }
 
@@ -71,6 +93,7 @@ public final class MajordomoWorker {
     private func announce() throws(ZMQError) {
         try send(.ready(service: service, credit: credit))
         registrations += 1
+        registeredAt = ContinuousClock.now
         brokerDeadline = ContinuousClock.now + heartbeatInterval * liveness
         logger.debug("registered", metadata: ["mdp.service": "\(service)", "mdp.endpoint": "\(endpoint)"])
     }
@@ -104,7 +127,7 @@ public final class MajordomoWorker {
                         break
                     case .disconnect:
                         logger.info("broker sent DISCONNECT, registering again", metadata: ["mdp.service": "\(service)"])
-                        try register()
+                        try register(refused: true)
                     case let other:
                         logger.warning("ignored an unexpected command", metadata: ["mdp.command": "\(other.name)"])
                     }

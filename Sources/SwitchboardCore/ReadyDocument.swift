@@ -8,16 +8,20 @@ public struct ReadyDocument: Codable, Sendable, Equatable {
     public var eventsEndpoint: String?
     /// The data directory, absolute.
     public var data: String
+    /// With several brokers on one PostgreSQL database (9/SB-HA): `active` or `standby`,
+    /// rewritten when it changes; absent for a broker on its own.
+    public var role: String?
 
-    public init(pid: Int32, mdpEndpoint: String, eventsEndpoint: String?, data: String) {
+    public init(pid: Int32, mdpEndpoint: String, eventsEndpoint: String?, data: String, role: String? = nil) {
         self.pid = pid
         self.mdpEndpoint = mdpEndpoint
         self.eventsEndpoint = eventsEndpoint
         self.data = data
+        self.role = role
     }
 
     enum CodingKeys: String, CodingKey {
-        case pid, data
+        case pid, data, role
         case mdpEndpoint = "mdp_endpoint"
         case eventsEndpoint = "events_endpoint"
     }
@@ -29,5 +33,6 @@ public struct ReadyDocument: Codable, Sendable, Equatable {
         try container.encode(mdpEndpoint, forKey: .mdpEndpoint)
         try container.encode(eventsEndpoint, forKey: .eventsEndpoint)
         try container.encode(data, forKey: .data)
+        try container.encodeIfPresent(role, forKey: .role)
     }
 }

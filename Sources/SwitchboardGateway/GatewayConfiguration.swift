@@ -10,7 +10,7 @@ import Yams
 ///
 /// ```yaml
 /// broker:
-///   endpoint: tcp://127.0.0.1:5555
+///   endpoint: tcp://127.0.0.1:5555   # an active broker and its standbys: all, separated by commas
 ///   key: /etc/switchboard/keys/gateway.key_secret   # with CURVE, both keys
 ///   server_key: /etc/switchboard/keys/broker.key
 /// listen: 127.0.0.1:8443
@@ -122,6 +122,9 @@ public struct GatewayConfiguration: Sendable {
         var top = Fields(root, path: "")
         if var broker = try top.mapping("broker") {
             configuration.brokerEndpoint = try broker.string("endpoint") ?? configuration.brokerEndpoint
+            for endpoint in configuration.brokerEndpoint.split(separator: ",") where !endpoint.contains("://") {
+                throw broker.error("endpoint", "broker.endpoint \(endpoint.trimmingCharacters(in: .whitespaces)) names no transport; write tcp://HOST:PORT, several separated by commas")
+            }
             configuration.brokerKey = try broker.string("key")
             configuration.brokerServerKey = try broker.string("server_key")
             guard (configuration.brokerKey == nil) == (configuration.brokerServerKey == nil) else {

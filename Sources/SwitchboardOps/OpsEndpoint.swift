@@ -12,12 +12,18 @@ import SwitchboardBroker
 /// (``StatsBoard``): no request ever waits on the engine.
 public struct OpsEndpoint: Sendable {
     public let board: StatsBoard
+    /// With several brokers on one PostgreSQL database: this broker's role (9/SB-HA).
+    public let roles: RoleBoard?
     /// A snapshot older than this means the engine loop is stuck.
     public let staleAfter: TimeInterval
     private let metrics = MetricsMirror()
+    /// A standby's own series: the active broker's figures it once served must not stay
+    /// in its exposition as if current.
+    private let standbyMetrics = MetricsMirror()
 
-    public init(board: StatsBoard, staleAfter: TimeInterval = 5) {
+    public init(board: StatsBoard, roles: RoleBoard? = nil, staleAfter: TimeInterval = 5) {
         self.board = board
+        self.roles = roles
         self.staleAfter = staleAfter
     }
 
@@ -26,25 +32,39 @@ public struct OpsEndpoint: Sendable {
     public func application(host: String, port: Int, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
         router.get("metrics") { _, _ -> Response in
-            guard let stats = board.current else { return Self.text(.serviceUnavailable, "not ready\n") }
+            let role = roles?.current
+            // A standby has no engine: it is scraped for its role alone.
+            let stats = role.map { $0.role == .active } ?? true ? board.current : nil
+            guard stats != nil || role != nil else { return Self.text(.serviceUnavailable, "not ready\n") }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(stats))))
+                            body: .init(byteBuffer: ByteBuffer(bytes: (stats == nil ? standbyMetrics : metrics).render(stats, role: role))))
         }
         router.get("stats") { _, _ -> Response in
+            if let role = roles?.current, role.role != .active { return Self.text(.serviceUnavailable, Self.standing(role) + "\n") }
             guard let stats = board.current else { return Self.text(.serviceUnavailable, "not ready\n") }
             let data = (try? BrokerStats.encoder.encode(stats)) ?? Data("{}".utf8)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
         router.get("healthz") { _, _ -> Response in
+            // A standby is healthy while it can reach the database to take over.
+            if let role = roles?.current, role.role != .active {
+                if let error = role.databaseError { return Self.text(.serviceUnavailable, "standby, but the database cannot be reached: \(error)\n") }
+                return Self.text(.ok, "ok: \(Self.standing(role))\n")
+            }
             let problems = health(board.current, now: Date())
             return problems.isEmpty ? Self.text(.ok, "ok\n") : Self.text(.serviceUnavailable, problems.joined(separator: "\n") + "\n")
         }
         router.get("readyz") { _, _ -> Response in
-            board.current?.ready == true ? Self.text(.ok, "ready\n") : Self.text(.serviceUnavailable, "not ready: the broker has not restored its queues\n")
+            // Ready means "send traffic here": only the active broker is.
+            if let role = roles?.current, role.role != .active { return Self.text(.serviceUnavailable, "not ready: \(Self.standing(role))\n") }
+            return board.current?.ready == true ? Self.text(.ok, "ready\n")
+                : Self.text(.serviceUnavailable, "not ready: the broker has not restored its queues\n")
         }
         router.get("/") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(board.current, history: board.history, now: Date()))))
+            let role = roles?.current
+            let stats = role.map { $0.role == .active } ?? true ? board.current : nil
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(stats, history: board.history, role: role, now: Date()))))
         }
         return Application(
             router: router,
@@ -68,6 +88,11 @@ public struct OpsEndpoint: Sendable {
         return problems
     }
 
+    /// A standby's one line: what it is and who serves.
+    static func standing(_ role: RoleBoard.Status) -> String {
+        "\(role.name) is a standby; the active broker is \(role.activeHolder ?? "not known yet (no broker holds the lease)")"
+    }
+
     static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
         Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
@@ -79,8 +104,19 @@ final class MetricsMirror: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let seen = Mutex<[String: Double]>([:])
 
-    func render(_ stats: BrokerStats) -> [UInt8] {
+    func render(_ stats: BrokerStats?, role: RoleBoard.Status?) -> [UInt8] {
         gauge("switchboard_up", "1 while the broker runs.", [], 1)
+        if let role {
+            gauge("switchboard_active", "1 while this broker holds the lease and serves; 0 while it stands by.", [], role.role == .active ? 1 : 0)
+            gauge("switchboard_lease_epoch", "The epoch of the lease this broker serves under (0 on a standby).", [], Double(role.epoch ?? 0))
+            gauge("switchboard_lease_remaining_seconds", "Seconds before this broker stops acknowledging unless it renews its lease.", [],
+                  role.leaseRemaining(at: .now))
+            counter("switchboard_takeovers_total", "Times this broker took the lease and became the active one.", [], Double(role.takeovers))
+            gauge("switchboard_takeover_seconds", "How long the last takeover took, from the lease to serving (journal replayed, queues restored).",
+                  [], role.lastTakeoverSeconds ?? 0)
+            gauge("switchboard_database_reachable", "1 while the lease keeper reaches the database.", [], role.databaseError == nil ? 1 : 0)
+        }
+        guard let stats else { return registry.emitToBuffer() }
         gauge("switchboard_uptime_seconds", "Seconds since the broker started.", [], stats.at.timeIntervalSince(stats.startedAt))
         gauge("switchboard_build_info", "Always 1; the version is the label.", [("version", stats.build.version)], 1)
         gauge("switchboard_ready", "1 once configuration, sockets and queues are ready.", [], stats.ready ? 1 : 0)

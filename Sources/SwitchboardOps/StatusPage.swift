@@ -53,9 +53,17 @@ enum StatusPage {
         return items
     }
 
-    static func html(_ stats: BrokerStats?, history: [StatsHistory.Sample] = [], now: Date) -> String {
+    static func html(_ stats: BrokerStats?, history: [StatsHistory.Sample] = [], role: RoleBoard.Status? = nil, now: Date) -> String {
+        // Which broker serves, when several share one database.
+        let roleLine = role.map { role in
+            role.role == .active
+                ? "<p id=role class=ok>Active broker <b>\(escape(role.name))</b> (lease epoch \(role.epoch ?? 0), \(role.takeovers) takeover(s))</p>"
+                : "<p id=role class=warn>Standby <b>\(escape(role.name))</b>: the active broker is <b>\(escape(role.activeHolder ?? "not known yet"))</b>."
+                    + (role.databaseError.map { " <span class=bad>The database cannot be reached: \(escape($0))</span>" } ?? "")
+                    + " Its figures are on the active broker's status page.</p>"
+        } ?? ""
         guard let stats else {
-            return page("<p class=bad>The broker has not published statistics yet.</p>")
+            return page(roleLine + (role?.role == .standby ? "" : "<p class=bad>The broker has not published statistics yet.</p>"))
         }
         let needs = attention(stats)
         let list = needs.isEmpty
@@ -96,7 +104,7 @@ enum StatusPage {
                 + "</figure>"
         }.joined()
         let health = stats.store.writable ? "<span class=ok>store writable</span>" : "<span class=bad>store NOT writable</span>"
-        let body = """
+        let body = roleLine + """
             <p>\(health) · up \(DurationText.age(stats.at.timeIntervalSince(stats.startedAt))) · ingested \(stats.ingest.accepted) accepted, \
             \(stats.ingest.duplicate) duplicate, \(stats.ingest.rejected.values.reduce(0, +)) rejected · \
             \(stats.ingest.unofficialChannel) through unofficial channels</p>

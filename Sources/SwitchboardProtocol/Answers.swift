@@ -1,3 +1,5 @@
+import Foundation
+
 /// What `sb.ingest` answers: one JSON object in one frame (see 2-inquiry-envelope.md).
 ///
 /// The broker writes it by hand on the hot path (Foundation's encoder once took a fifth
@@ -74,6 +76,14 @@ public struct ErrorDetail: Codable, Equatable, Sendable {
 public struct ErrorAnswer: Codable, Equatable, Sendable {
     public var status: String
     public var error: ErrorDetail
+
+    /// Whether `body` is a standby broker's answer (`not_active`, 9/SB-HA): the request
+    /// was not carried out, and goes to the next broker the client knows.
+    public static func isNotActive(_ body: [UInt8]) -> Bool {
+        // Only an answer naming the code is decoded: the others pass at the cost of a search.
+        guard body.count < 4_096, String(decoding: body, as: UTF8.self).contains(#""not_active""#) else { return false }
+        return (try? JSONDecoder().decode(ErrorAnswer.self, from: Data(body)))?.error.code == .notActive
+    }
 
     public init(_ error: ErrorDetail) {
         status = "error"

@@ -37,6 +37,9 @@ public enum ErrorCode: String, CaseIterable, Codable, Sendable {
     case deliveryUncertain = "delivery_uncertain"
     // Any service.
     case storeUnavailable = "store_unavailable"
+    /// A standby broker answers every request so (see 9-high-availability.md): the
+    /// client sends the same request to the next broker it knows, at once.
+    case notActive = "not_active"
 
     /// The codes an ingest can be rejected with, so statistics show each from the start.
     public static let ingest: [ErrorCode] = [

@@ -8,6 +8,7 @@ import Logging
 import Majordomo
 import SwitchboardCore
 import SwitchboardGateway
+import SwitchboardProtocol
 import ZeroMQ
 
 /// `switchboard-gateway`: takes citizens' messages from the platforms' webhooks to the
@@ -147,10 +148,10 @@ struct GatewayCommand: AsyncParsableCommand {
     /// How a publishing worker opens its connection to the broker.
     static func workerConnector(_ settings: GatewayConfiguration) throws -> @Sendable (String, Int) throws -> MajordomoWorker {
         let context = try Context()
-        let endpoint = settings.brokerEndpoint
+        let endpoints = BrokerEndpoints.parse(settings.brokerEndpoint)
         let curve = try curveKeys(settings)
         return { service, credit in
-            try MajordomoWorker(context: context, endpoint: endpoint, service: service, credit: credit) { socket throws(ZMQError) in
+            try MajordomoWorker(context: context, endpoints: endpoints, service: service, credit: credit) { socket throws(ZMQError) in
                 if let curve { try socket.setCurveClient(serverKey: curve.server, keyPair: curve.pair) }
             }
         }
@@ -167,10 +168,11 @@ struct GatewayCommand: AsyncParsableCommand {
     /// How the lane opens its connection to the broker (with CURVE when configured).
     static func connector(_ settings: GatewayConfiguration) throws -> @Sendable () throws -> MajordomoClient {
         let context = try Context()
-        let endpoint = settings.brokerEndpoint
+        let endpoints = BrokerEndpoints.parse(settings.brokerEndpoint)
         let curve = try curveKeys(settings)
         return {
-            try MajordomoClient(context: context, endpoint: endpoint) { socket throws(ZMQError) in
+            try MajordomoClient(context: context, endpoints: endpoints, redirect: { ErrorAnswer.isNotActive($0.body.first?.bytes ?? []) }) {
+                socket throws(ZMQError) in
                 if let curve { try socket.setCurveClient(serverKey: curve.server, keyPair: curve.pair) }
             }
         }

@@ -95,6 +95,15 @@ final class IngestLane: Sendable {
         var active: [Int: Active] = [:]
         var pending: [String: [Int]] = [:]     // deduplication key → deliveries waiting on it, oldest first
         var nextID = 0
+        /// After a switch of broker: every delivery in flight goes again, whole (what the
+        /// first broker stored comes back as duplicates).
+        func sendAgain() {
+            pending = [:]
+            for (id, delivery) in active {
+                active[id]?.outcome = Outcome()
+                active[id]?.waiting = delivery.job.envelopes.count
+            }
+        }
         while true {
             if active.isEmpty { wake.wait() }
             for job in jobs.withLock({ queued -> [Job] in defer { queued.removeAll() }; return queued }) {
@@ -112,7 +121,12 @@ final class IngestLane: Sendable {
                     active[id]?.outcome.sent = true
                 }
                 // Answers for a millisecond, then a look at new deliveries and deadlines.
+                var redirected = false
                 while let reply = try client.receive(timeout: .milliseconds(1)) {
+                    if client.isRedirect(reply) {
+                        redirected = true
+                        break
+                    }
                     if reply.service == ServiceName.ingest {
                         take(reply, active: &active, pending: &pending)
                     } else if let oldest = active.filter({ $0.value.job.service == reply.service && $0.value.waiting > 0 }).keys.min() {
@@ -121,9 +135,18 @@ final class IngestLane: Sendable {
                         if ok { active[oldest]?.outcome.accepted += 1 } else { active[oldest]?.outcome.rejected["refused", default: 0] += 1 }
                     }
                 }
+                if redirected {
+                    // A standby: nothing was stored there.
+                    try client.failOver()
+                    logger.notice("the broker is a standby; switched", metadata: ["mdp.endpoint": "\(client.endpoint)"])
+                    sendAgain()
+                    continue
+                }
                 let now = ContinuousClock.now
+                var silent = false
                 for (id, delivery) in active where delivery.waiting == 0 || delivery.job.deadline <= now {
                     var outcome = delivery.outcome
+                    silent = silent || delivery.waiting > 0
                     outcome.unanswered += delivery.waiting
                     active[id] = nil
                     for (key, owners) in pending where owners.contains(id) {
@@ -131,6 +154,12 @@ final class IngestLane: Sendable {
                         pending[key] = left.isEmpty ? nil : left
                     }
                     delivery.job.done.resume(returning: outcome)
+                }
+                // The broker let a delivery run out: with standbys, the next one may serve.
+                if silent, client.endpoints.count > 1 {
+                    try client.failOver()
+                    logger.warning("no answer from the broker in time; switched", metadata: ["mdp.endpoint": "\(client.endpoint)"])
+                    sendAgain()
                 }
             } catch {
                 logger.error("cannot reach the broker", metadata: ["error": "\(error)"])

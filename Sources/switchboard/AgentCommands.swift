@@ -18,7 +18,8 @@ enum BrokerCompletion {
         let endpoint = CLIConfig.value(environment: "SWITCHBOARD_BROKER", file: "endpoint") ?? "tcp://127.0.0.1:5555"
         var request = request
         if request.agent == nil { request.agent = CLIConfig.value(environment: "SWITCHBOARD_AGENT", file: "agent") }
-        guard let context = try? Context(), let client = try? MajordomoClient(context: context, endpoint: endpoint),
+        guard let context = try? Context(),
+              let client = try? MajordomoClient(context: context, endpoints: BrokerEndpoints.parse(endpoint), redirect: BrokerOptions.notActive),
               let body = try? JSONEncoder().encode(request) else { return Data() }
         defer { client.close() }
         guard let reply = try? client.request(service, body: [Frame(bytes: body)], timeout: .milliseconds(500), retries: 0) else { return Data() }

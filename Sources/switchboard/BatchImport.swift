@@ -57,6 +57,8 @@ struct BatchImport {
 
         var counts: [String: Int] = [:]
         var pending: [String: Int] = [:]          // key → line
+        var bodies: [String: [UInt8]] = [:]       // key → envelope, sent again after a switch of broker
+        var switches = 0                          // brokers tried since the last answer
         var next = 0
         let start = ContinuousClock.now
         let progress = Progress(total: work.count)
@@ -65,9 +67,20 @@ struct BatchImport {
                 let item = work[next]
                 try client.send(ServiceName.ingest, body: [Frame(item.body)])
                 pending[item.key] = item.line
+                bodies[item.key] = item.body
                 next += 1
             }
-            guard let reply = try client.receive(timeout: broker.timeoutDuration) else {
+            let reply = try client.receive(timeout: broker.timeoutDuration)
+            // No answer, or a standby's: the next broker gets what is in flight (an
+            // envelope the first one stored comes back as a duplicate).
+            if reply.map(client.isRedirect) ?? true, client.endpoints.count > 1, switches < client.endpoints.count {
+                switches += 1
+                try client.failOver()
+                note("switched to the broker at \(client.endpoint); sending the \(pending.count) envelopes in flight again")
+                for key in pending.keys { if let body = bodies[key] { try client.send(ServiceName.ingest, body: [Frame(body)]) } }
+                continue
+            }
+            guard let reply, !client.isRedirect(reply) else {
                 saveCheckpoint(processed, resumeAfter: resumeAfter, lines: lines, into: &checkpoints, for: installation)
                 printError("no reply from the broker at \(broker.endpoint) within \(broker.timeout)s; is switchboardd running\(broker.keyHint)? "
                            + "Lines acknowledged so far are recorded in \(progressPath); run the same command again to resume.")
@@ -76,8 +89,11 @@ struct BatchImport {
             let answer = (try? JSONDecoder().decode(IngestAnswer.self, from: Data(reply.body.first?.bytes ?? [])))
                 ?? IngestAnswer(status: .error, error: ErrorDetail(code: .invalidJSON, message: "the broker's answer is not an ingest answer"))
             let key = "\(answer.platform ?? "")\u{1F}\(answer.externalID ?? "")"
+            switches = 0
             // Rejections name no key: they are charged to the oldest line in flight.
-            let line = pending.removeValue(forKey: key) ?? pending.min { $0.value < $1.value }.map { pending.removeValue(forKey: $0.key)! }
+            let answered = pending[key] != nil ? key : pending.min { $0.value < $1.value }?.key
+            let line = answered.flatMap { pending.removeValue(forKey: $0) }
+            if let answered { bodies[answered] = nil }
             let stored = answer.status == .accepted || answer.status == .duplicate
             if let line {
                 if stored {

@@ -46,7 +46,7 @@ struct Switchboard: ParsableCommand {
 
 /// Options every subcommand that talks to the broker shares.
 struct BrokerOptions: ParsableArguments {
-    @Option(help: "The broker's endpoint, e.g. tcp://127.0.0.1:5555. Default: $SWITCHBOARD_BROKER.")
+    @Option(help: "The broker's endpoint, e.g. tcp://127.0.0.1:5555; with an active broker and standbys, all of them, separated by commas (the one that serves answers). Default: $SWITCHBOARD_BROKER.")
     var endpoint = CLIConfig.value(environment: "SWITCHBOARD_BROKER", file: "endpoint") ?? "tcp://127.0.0.1:5555"
 
     @Option(help: "Seconds to wait for a reply before giving up.")
@@ -64,7 +64,8 @@ struct BrokerOptions: ParsableArguments {
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
-        guard endpoint.contains("://") else {
+        guard !endpoints.isEmpty else { throw ValidationError("--endpoint is empty; write tcp://127.0.0.1:5555") }
+        for endpoint in endpoints where !endpoint.contains("://") {
             throw ValidationError("--endpoint \(endpoint) names no transport; write tcp://\(endpoint)")
         }
         guard (key == nil) == (serverKey == nil) else {
@@ -77,16 +78,27 @@ struct BrokerOptions: ParsableArguments {
         key == nil ? " (and if it requires CURVE, pass --key and --server-key)" : ""
     }
 
-    /// A client for the broker, with CURVE when keys are given.
+    /// Every broker named, in the order they are tried.
+    var endpoints: [String] { BrokerEndpoints.parse(endpoint) }
+
+    /// A client for the broker, with CURVE when keys are given. Given several brokers, it
+    /// goes on to the next when one does not answer or says it is a standby.
     func client() throws -> MajordomoClient {
-        guard let key, let serverKey else { return try MajordomoClient(context: try Context(), endpoint: endpoint) }
+        guard let key, let serverKey else {
+            return try MajordomoClient(context: try Context(), endpoints: endpoints, redirect: Self.notActive)
+        }
         let mine = try Certificate.load(path: key)
         guard let secret = mine.secretKey else { throw CLIError("\(key) holds no secret key; pass the NAME.key_secret file") }
         let server = try Certificate.load(path: serverKey)
         let pair = CurveKeyPair(publicKey: mine.publicKey, secretKey: secret)
-        return try MajordomoClient(context: try Context(), endpoint: endpoint) { socket throws(ZMQError) in
+        return try MajordomoClient(context: try Context(), endpoints: endpoints, redirect: Self.notActive) { socket throws(ZMQError) in
             try socket.setCurveClient(serverKey: server.publicKey, keyPair: pair)
         }
+    }
+
+    /// A standby's answer: the request was not carried out.
+    static func notActive(_ reply: ClientMessage) -> Bool {
+        ErrorAnswer.isNotActive(reply.body.first?.bytes ?? [])
     }
 
     var timeoutDuration: Duration { .milliseconds(Int64(timeout * 1_000)) }

@@ -116,6 +116,41 @@ struct BrokerService: Service {
     }
 }
 
+/// Runs this broker among the brokers of one PostgreSQL database (``ActiveStandby``) for
+/// as long as the service group lives: on graceful shutdown it stops serving or standing
+/// by (an active broker releases the lease, so a standby takes over at once); if the
+/// lease keeper ends by itself, the broker cannot go on, and it throws so that the daemon
+/// exits non-zero and a supervisor restarts it.
+struct ActiveStandbyService: Service {
+    let brokers: ActiveStandby
+    let logger: Logger
+    var readyFile: ReadyFile? = nil
+
+    func run() async throws {
+        brokers.start()
+        defer { readyFile?.remove() }
+        let brokers = brokers
+        let ended = await withTaskGroup(of: ActiveStandby.Termination?.self) { group in
+            group.addTask { await brokers.awaitTermination() }
+            group.addTask {
+                try? await gracefulShutdown()
+                return nil
+            }
+            let first = await group.next() ?? nil
+            if first == nil {
+                logger.notice("shutting down")
+                brokers.stop()
+            }
+            group.cancelAll()
+            return first
+        }
+        if case .failed(let reason)? = ended {
+            logger.critical("switchboardd exits", metadata: ["reason": "\(reason)"])
+            throw BrokerEngineEnded(description: reason)
+        }
+    }
+}
+
 /// The engine thread ended by itself; the description is the whole message.
 struct BrokerEngineEnded: Error, CustomStringConvertible {
     let description: String
@@ -128,10 +163,10 @@ struct ReadyFile: Sendable {
     /// The data directory, absolute.
     let dataDirectory: String
 
-    func write(endpoint: String, eventsEndpoint: String?) throws {
+    func write(endpoint: String, eventsEndpoint: String?, role: String? = nil) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let document = ReadyDocument(pid: getpid(), mdpEndpoint: endpoint, eventsEndpoint: eventsEndpoint, data: dataDirectory)
+        let document = ReadyDocument(pid: getpid(), mdpEndpoint: endpoint, eventsEndpoint: eventsEndpoint, data: dataDirectory, role: role)
         let temporary = path + ".tmp"
         try (encoder.encode(document) + Data("\n".utf8)).write(to: URL(fileURLWithPath: temporary))
         guard rename(temporary, path) == 0 else {

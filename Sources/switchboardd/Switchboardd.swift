@@ -28,6 +28,18 @@ struct Switchboardd: AsyncParsableCommand {
     @Option(help: "Directory for the inquiry database (created if missing). One broker at a time: switchboardd.lock in it is locked while the broker runs.")
     var data = "./data"
 
+    @Option(help: ArgumentHelp(
+        "Where inquiries are stored: sqlite (in --data; the default) or a PostgreSQL database, postgres://USER@HOST[:PORT]/DATABASE (the password in PGPASSWORD, not on the command line). On PostgreSQL any number of brokers share the database: one is active, the others stand by and take over (Protocols/9-high-availability.md).",
+        valueName: "sqlite|url"
+    ))
+    var store = "sqlite"
+
+    @Option(help: "This broker's name among the brokers of one PostgreSQL database, shown to operators and in a standby's answers. Default: HOST:PID.")
+    var name: String?
+
+    @Option(help: "How long the active broker's lease on PostgreSQL lasts without a renewal (1s to 60s): a standby takes over this long after the active broker stops answering, and at once when its process dies.")
+    var leaseTime = DurationArgument(.seconds(6))
+
     @Option(help: "Departments and routing rules (YAML). Without it, the embedded demo city is used.")
     var config: String?
 
@@ -94,6 +106,12 @@ struct Switchboardd: AsyncParsableCommand {
         }
         guard heartbeatInterval.duration >= .milliseconds(10) else {
             throw ValidationError("--heartbeat-interval must be at least 10ms")
+        }
+        guard store == "sqlite" || store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
+            throw ValidationError("--store must be sqlite or a postgres://USER@HOST[:PORT]/DATABASE URL")
+        }
+        guard leaseTime.duration >= .seconds(1), leaseTime.duration <= .seconds(60) else {
+            throw ValidationError("--lease-time must be from 1s to 60s")
         }
         guard (serverKey == nil) == (authorizedKeys == nil) else {
             throw ValidationError("--server-key and --authorized-keys go together: the broker's secret key, and who may connect")
@@ -208,6 +226,10 @@ struct Switchboardd: AsyncParsableCommand {
         // A file left by a broker that was killed must not announce endpoints nobody serves.
         ready?.remove()
 
+        if store != "sqlite" {
+            try await runOnPostgres(options: options, logger: logger, ready: ready)
+            return
+        }
         let store: SQLiteInquiryStore
         let journal: SQLiteInquiryJournal
         do {
@@ -224,19 +246,10 @@ struct Switchboardd: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        var services: [any Service] = []
-        if stats != "off" {
-            let board = StatsBoard()
-            options.stats = board
-            let (host, port) = try Self.hostAndPort(stats)
-            try Self.checkListenable(host: host, port: port)
-            services.append(OpsEndpoint(board: board).application(host: host, port: port, logger: logger) { bound in
-                logger.info("operations endpoint listening", metadata: ["stats.address": "\(host):\(bound)"])
-            })
-        }
+        let (services, _) = try opsServices(&options, roles: nil, logger: logger)
         let engine = try BrokerEngine(options: options, store: store, journal: journal, logger: logger)
         Hangup.install(keys: authorizedKeys.flatMap { path in options.security.map { (path, $0.keys) } }, config: config,
-                       engine: engine, logger: logger)
+                       engine: { engine }, standby: nil, logger: logger)
         let group = ServiceGroup(
             services: [BrokerService(engine: engine, logger: logger, readyFile: ready)] + services,
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -253,6 +266,56 @@ struct Switchboardd: AsyncParsableCommand {
             }
         }
         try await group.run()
+    }
+
+    /// One of several brokers on a PostgreSQL database: it stands by until it holds the
+    /// lease, then serves until it stops or loses it (9/SB-HA).
+    private func runOnPostgres(options: BrokerEngine.Options, logger: Logger, ready: ReadyFile?) async throws {
+        var options = options
+        let location = try PostgresLocation(url: store)
+        let postgres: PostgresInquiryStore
+        let journal: PostgresInquiryJournal
+        do {
+            postgres = try PostgresInquiryStore(location: location)
+            journal = try PostgresInquiryJournal(session: PostgresSession(location))
+            options.citizenHashKey = try postgres.erasureAuditKey()
+        } catch {
+            throw ValidationError("cannot use the PostgreSQL store \(location): \(error). Check that the server runs, the database exists and the user may create tables in it.")
+        }
+        let name = name ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        let roles = RoleBoard(name: name)
+        let (services, _) = try opsServices(&options, roles: roles, logger: logger)
+        let brokers = ActiveStandby(options: options, store: postgres, journal: journal, keeper: PostgresSession(location), board: roles,
+                                    timing: RoleMachine.Timing(leaseTime: leaseTime.duration), logger: logger) { announcement in
+            do {
+                try ready?.write(endpoint: announcement.endpoint, eventsEndpoint: announcement.eventsEndpoint, role: announcement.role.rawValue)
+            } catch {
+                logger.error("cannot write the ready file", metadata: ["path": "\(ready?.path ?? "")", "error": "\(error)"])
+            }
+        }
+        Hangup.install(keys: authorizedKeys.flatMap { path in options.security.map { (path, $0.keys) } }, config: config,
+                       engine: { brokers.activeEngine }, standby: brokers.reloadForTakeover, logger: logger)
+        let group = ServiceGroup(
+            services: [ActiveStandbyService(brokers: brokers, logger: logger, readyFile: ready)] + services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        defer { postgres.close() }
+        try await group.run()
+    }
+
+    /// The operations endpoint, if `--stats` is not off, reading the engine's statistics
+    /// and, with PostgreSQL, this broker's role.
+    private func opsServices(_ options: inout BrokerEngine.Options, roles: RoleBoard?, logger: Logger) throws -> ([any Service], StatsBoard?) {
+        guard stats != "off" else { return ([], nil) }
+        let board = StatsBoard()
+        options.stats = board
+        let (host, port) = try Self.hostAndPort(stats)
+        try Self.checkListenable(host: host, port: port)
+        let service = OpsEndpoint(board: board, roles: roles).application(host: host, port: port, logger: logger) { bound in
+            logger.info("operations endpoint listening", metadata: ["stats.address": "\(host):\(bound)"])
+        }
+        return ([service], board)
     }
 }
 
@@ -277,7 +340,8 @@ extension Switchboardd {
 /// already routed keep their department. A file with a mistake changes nothing: the
 /// running keys or configuration stay, and the log names the line and field.
 enum Hangup {
-    static func install(keys: (path: String, ring: KeyRing)?, config: String?, engine: BrokerEngine, logger: Logger) {
+    static func install(keys: (path: String, ring: KeyRing)?, config: String?, engine: @escaping @Sendable () -> BrokerEngine?,
+                        standby: (@Sendable (SwitchboardConfiguration) -> Void)?, logger: Logger) {
         let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         source.setEventHandler {
             logger.notice("SIGHUP: reloading", metadata: ["keys": "\(keys?.path ?? "none (plain mode)")", "config": "\(config ?? "none (embedded demo city)")"])
@@ -291,6 +355,17 @@ enum Hangup {
                 }
             }
             guard let config else { return }
+            // A standby has no engine: it keeps the file for when it takes over.
+            guard let engine = engine() else {
+                do {
+                    let reloaded = try SwitchboardConfiguration.load(path: config)
+                    standby?(reloaded)
+                    logger.notice("configuration reloaded; this standby serves with it when it takes over")
+                } catch {
+                    logger.error("configuration not reloaded; the previous one stays", metadata: ["error": "\(config): \(error)"])
+                }
+                return
+            }
             do {
                 engine.reload(try SwitchboardConfiguration.load(path: config))
             } catch {

@@ -58,7 +58,7 @@ import ZeroMQ
         let thread = Thread {
             defer { done.signal() }
             guard let context = try? Context(),
-                  let worker = try? MajordomoWorker(context: context, endpoint: endpoint, service: "batch", heartbeatInterval: .milliseconds(100), credit: 4)
+                  let worker = try? MajordomoWorker(context: context, endpoints: [endpoint], service: "batch", heartbeatInterval: .milliseconds(100), credit: 4)
             else { return }
             var requests: [WorkerRequest] = []
             while requests.count < 4, let request = try? worker.receive(timeout: .seconds(10)) {

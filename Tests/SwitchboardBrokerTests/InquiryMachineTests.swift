@@ -721,6 +721,8 @@ import ZeroMQ
         codes += agent.map(\.code)
         codes += lifecycle.map(\.code)
         codes += channel.map(\.code)
+        // A standby broker's answer to every request (9/SB-HA).
+        codes.append(StandbyResponder.notActiveAnswer(activeHolder: nil).error.code)
         let used = Set(codes.map(\.rawValue))
         #expect(used.subtracting(registry).isEmpty, "sent but not in Protocols/errors.json: \(used.subtracting(registry).sorted())")
         #expect(registry.subtracting(used).isEmpty, "in Protocols/errors.json but never sent: \(registry.subtracting(used).sorted())")

@@ -112,10 +112,10 @@ import ZeroMQ
             try socket.setCurveClient(serverKey: serverKey, keyPair: pair)
         }
         let endpoint = try #require(engine.endpoint)
-        let impostor = try MajordomoWorker(context: try Context(), endpoint: endpoint, service: "parks",
+        let impostor = try MajordomoWorker(context: try Context(), endpoints: [endpoint], service: "parks",
                                            heartbeatInterval: .milliseconds(100), configure: configure)
         defer { impostor.disconnect() }
-        let honest = try MajordomoWorker(context: try Context(), endpoint: endpoint, service: "roads",
+        let honest = try MajordomoWorker(context: try Context(), endpoints: [endpoint], service: "roads",
                                          heartbeatInterval: .milliseconds(100), configure: configure)
         defer { honest.disconnect() }
         let observer = try client(engine, ops)

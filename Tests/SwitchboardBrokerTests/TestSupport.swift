@@ -46,7 +46,7 @@ final class WorkerThread: Sendable {
         let thread = Thread { [self] in
             defer { done.signal() }
             guard let context = try? Context(),
-                  let worker = try? MajordomoWorker(context: context, endpoint: endpoint, service: service, heartbeatInterval: heartbeat)
+                  let worker = try? MajordomoWorker(context: context, endpoints: [endpoint], service: service, heartbeatInterval: heartbeat)
             else { return }
             registered.withLock { $0 = true }
             while !stopRequested.withLock({ $0 }) {

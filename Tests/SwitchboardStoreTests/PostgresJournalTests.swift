@@ -98,6 +98,40 @@ import TestSupport
         #expect(throws: StoreError.self, "a standby holds no lease") { try standby.append([5], at: 3, trimmingThrough: 0) }
     }
 
+    /// The hint: a standby takes over before the lease runs out only when the holder's
+    /// connection is gone (its advisory lock free) and it stopped renewing; a holder that
+    /// is alive keeps the lease.
+    @Test func aStandbyTakesOverEarlyOnlyWhenTheHoldersConnectionIsGone() throws {
+        let holder = session()
+        let first = try #require(try BrokerLease.takeOver("broker-a", for: .seconds(30), staleAfter: .milliseconds(200), holder))
+        #expect(first.lease.epoch == 1 && !first.early)
+        let standby = session()
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try BrokerLease.takeOver("broker-b", for: .seconds(30), staleAfter: .milliseconds(200), standby) == nil,
+                "the holder's connection is open: its lock holds, however long since it renewed")
+        holder.close()   // the process died: the server lets its lock go
+        var taken: (lease: BrokerLease, early: Bool)?
+        try waitUntil("the standby takes over early") {
+            taken = try BrokerLease.takeOver("broker-b", for: .seconds(30), staleAfter: .milliseconds(200), standby)
+            return taken != nil
+        }
+        #expect(taken?.lease.epoch == 2 && taken?.early == true)
+        #expect(try BrokerLease.current(session())?.lease.holder == "broker-b")
+        #expect(try taken?.lease.holdHint(standby) == true, "the new holder holds the lock, once")
+    }
+
+    /// The broker's own deadline: an append is refused after it, whatever the database says.
+    @Test func anAppendAfterTheBrokersOwnDeadlineIsRefused() throws {
+        let journal = try PostgresInquiryJournal(session: session())
+        let lease = try #require(try BrokerLease.take("broker-a", for: .seconds(30), session()))
+        journal.hold(lease, until: .now + .seconds(30))
+        try journal.append([1], at: 1, trimmingThrough: 0)
+        journal.hold(lease, until: .now - .milliseconds(1))
+        let refused = #expect(throws: StoreError.self) { try journal.append([2], at: 2, trimmingThrough: 0) }
+        #expect(refused?.underlying is LeaseLostError)
+        #expect(try journal.entries(after: 0).map(\.position) == [1], "nothing written")
+    }
+
     /// A connection the server terminated fails one statement; the next reconnects.
     @Test func aTerminatedConnectionIsReplaced() throws {
         let db = session()

@@ -22,6 +22,12 @@ public final class StatsBoard: Sendable {
     /// The samples of the last hour, oldest first.
     public var history: [StatsHistory.Sample] { samples.withLock { $0.samples } }
 
+    /// Forgets the snapshot: the engine stopped (this broker became a standby), and its
+    /// last figures must not be served as current.
+    func withdraw() {
+        latest.withLock { $0 = nil }
+    }
+
     func publish(_ stats: BrokerStats) {
         latest.withLock { $0 = stats }
         samples.withLock { $0.record(stats) }

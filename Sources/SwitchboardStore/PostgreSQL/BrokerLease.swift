@@ -40,7 +40,7 @@ public struct BrokerLease: Sendable, Equatable {
             INSERT INTO switchboard_lease AS lease (name, holder, epoch, expires_at)
             VALUES ('active', \(holder), 1, now() + \(milliseconds) * interval '1 millisecond')
             ON CONFLICT (name) DO UPDATE
-                SET holder = EXCLUDED.holder, epoch = lease.epoch + 1, expires_at = EXCLUDED.expires_at
+                SET holder = EXCLUDED.holder, epoch = lease.epoch + 1, expires_at = EXCLUDED.expires_at, renewed_at = now()
                 WHERE lease.expires_at <= now()
             RETURNING epoch
             """)
@@ -48,33 +48,94 @@ public struct BrokerLease: Sendable, Equatable {
         return BrokerLease(holder: holder, epoch: try decode(Int64.self, row, "epoch", "take the broker lease"))
     }
 
+    /// The advisory lock the active broker holds on its lease keeper's connection: the
+    /// database releases it the moment that connection ends (the broker's process was
+    /// killed, its machine lost), so a standby learns of it at once instead of waiting
+    /// for the lease to run out. A hint only: an active broker that lost just that
+    /// connection is alive, and it is the epoch checked in every append, not the lock,
+    /// that keeps it from acknowledging after a standby took over.
+    static let hintLock: Int64 = 7_242_024
+
+    /// A standby's attempt: takes the lease if it ran out, or early if nobody holds the
+    /// hint lock (the active broker's connection is gone) and its holder has not renewed
+    /// for `stale` (so it is not a live broker that lost the lock for a moment). On success
+    /// this session holds the hint lock; `early` says the lease had not yet run out.
+    public static func takeOver(_ holder: String, for duration: Duration, staleAfter stale: Duration, _ session: PostgresSession,
+                                timeout: Duration? = nil) throws(StoreError) -> (lease: BrokerLease, early: Bool)? {
+        let operation = "take over the broker lease"
+        let probe = try session.run(operation, """
+            SELECT pg_try_advisory_lock(\(hintLock)) AS free,
+                   COALESCE((SELECT expires_at > now() FROM switchboard_lease WHERE name = 'active'), false) AS running
+            """, timeout: timeout).first
+        let free = try probe.map { row throws(StoreError) in try decode(Bool.self, row, "free", operation) } ?? false
+        let running = try probe.map { row throws(StoreError) in try decode(Bool.self, row, "running", operation) } ?? false
+        let milliseconds = Int64(duration.seconds * 1_000)
+        do {
+            let rows = try session.run(operation, """
+                INSERT INTO switchboard_lease AS lease (name, holder, epoch, expires_at)
+                VALUES ('active', \(holder), 1, now() + \(milliseconds) * interval '1 millisecond')
+                ON CONFLICT (name) DO UPDATE
+                    SET holder = EXCLUDED.holder, epoch = lease.epoch + 1, expires_at = EXCLUDED.expires_at, renewed_at = now()
+                    WHERE lease.expires_at <= now()
+                       OR (\(free) AND lease.renewed_at < now() - \(Int64(stale.seconds * 1_000)) * interval '1 millisecond')
+                RETURNING epoch
+                """, timeout: timeout)
+            if let row = rows.first {
+                return (BrokerLease(holder: holder, epoch: try decode(Int64.self, row, "epoch", operation)), running)
+            }
+        } catch {
+            if free { _ = try? session.run("release the hint lock", "SELECT pg_advisory_unlock_all()", timeout: timeout) }
+            throw error
+        }
+        if free { try session.run("release the hint lock", "SELECT pg_advisory_unlock_all()", timeout: timeout) }
+        return nil
+    }
+
+    /// Holds the hint lock on this session, taking it again if the connection was
+    /// replaced (a session-level lock stacks: it is taken only when not already held).
+    /// False when a standby holds it for a moment; the next renewal tries again.
+    public func holdHint(_ session: PostgresSession, timeout: Duration? = nil) throws(StoreError) -> Bool {
+        let operation = "hold the hint lock"
+        let row = try session.run(operation, """
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+                                     AND classid = 0 AND objid = \(Self.hintLock) AND granted)
+                   THEN true ELSE pg_try_advisory_lock(\(Self.hintLock)) END AS held
+            """, timeout: timeout).first
+        return try row.map { row throws(StoreError) in try decode(Bool.self, row, "held", operation) } ?? false
+    }
+
+    /// Lets the hint lock go (the broker stepped down): standbys may take over at once.
+    public static func releaseHint(_ session: PostgresSession, timeout: Duration? = nil) throws(StoreError) {
+        try session.run("release the hint lock", "SELECT pg_advisory_unlock_all()", timeout: timeout)
+    }
+
     /// Extends the lease by `duration` from now; false when it ran out or changed hands
     /// (the broker must stop acknowledging at once).
-    public func renew(for duration: Duration, _ session: PostgresSession) throws(StoreError) -> Bool {
+    public func renew(for duration: Duration, _ session: PostgresSession, timeout: Duration? = nil) throws(StoreError) -> Bool {
         let milliseconds = Int64(duration.seconds * 1_000)
         let result = try session.run("renew the broker lease", """
-            UPDATE switchboard_lease SET expires_at = now() + \(milliseconds) * interval '1 millisecond'
+            UPDATE switchboard_lease SET expires_at = now() + \(milliseconds) * interval '1 millisecond', renewed_at = now()
             WHERE name = 'active' AND holder = \(holder) AND epoch = \(epoch) AND expires_at > now()
-            """)
+            """, timeout: timeout)
         return (result.metadata.rows ?? 0) == 1
     }
 
     /// Gives the lease up (a planned switch-over, a graceful stop): a standby may take it
     /// at once instead of waiting for it to run out.
-    public func release(_ session: PostgresSession) throws(StoreError) {
+    public func release(_ session: PostgresSession, timeout: Duration? = nil) throws(StoreError) {
         try session.run("release the broker lease", """
             UPDATE switchboard_lease SET expires_at = now()
             WHERE name = 'active' AND holder = \(holder) AND epoch = \(epoch) AND expires_at > now()
-            """)
+            """, timeout: timeout)
     }
 
     /// Who holds the lease now, and for how much longer by the database's clock; nil when
     /// it was never taken.
-    public static func current(_ session: PostgresSession) throws(StoreError) -> (lease: BrokerLease, remaining: Duration)? {
+    public static func current(_ session: PostgresSession, timeout: Duration? = nil) throws(StoreError) -> (lease: BrokerLease, remaining: Duration)? {
         let rows = try session.run("read the broker lease", """
             SELECT holder, epoch, GREATEST(EXTRACT(EPOCH FROM expires_at - now()), 0)::float8 AS remaining
             FROM switchboard_lease WHERE name = 'active'
-            """)
+            """, timeout: timeout)
         guard let row = rows.first else { return nil }
         let operation = "read the broker lease"
         return (BrokerLease(holder: try decode(String.self, row, "holder", operation), epoch: try decode(Int64.self, row, "epoch", operation)),

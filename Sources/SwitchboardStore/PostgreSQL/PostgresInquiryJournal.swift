@@ -13,7 +13,8 @@ import Synchronization
 /// acknowledge.
 public final class PostgresInquiryJournal: InquiryJournal {
     private let session: PostgresSession
-    private let lease = Mutex<BrokerLease?>(nil)
+    /// The lease appends are made under, and the broker's own deadline for it.
+    private let held = Mutex<(lease: BrokerLease?, until: ContinuousClock.Instant?)>((nil, nil))
 
     /// - Parameter session: the journal's own connection (the journal writer's thread).
     public init(session: PostgresSession) throws(StoreError) {
@@ -21,16 +22,41 @@ public final class PostgresInquiryJournal: InquiryJournal {
         try PostgresSchema.migrate(session)
     }
 
-    /// The lease appends are made under; nil refuses every append (a standby).
+    /// The lease appends are made under, with no deadline of the broker's own; nil
+    /// refuses every append (a standby).
     public var fence: BrokerLease? {
-        get { lease.withLock { $0 } }
-        set { lease.withLock { $0 = newValue } }
+        get { held.withLock { $0.lease } }
+        set { held.withLock { $0 = (newValue, nil) } }
+    }
+
+    /// Appends under `lease` until `until` on the broker's monotonic clock (its
+    /// ``LeaseDeadline``): an append that would start after it is refused, and one whose
+    /// commit is confirmed after it is reported as refused, though it is durable. Its
+    /// batch is then never acknowledged by this broker; the one that takes over replays it,
+    /// and the client's retry finds it (ingests are idempotent by post id).
+    public func hold(_ lease: BrokerLease?, until: ContinuousClock.Instant?) {
+        held.withLock { $0 = (lease, until) }
+    }
+
+    /// The lease, if appends may still be made under it now.
+    private func currentFence() -> BrokerLease? {
+        let (lease, until) = held.withLock { $0 }
+        if let until, ContinuousClock.now >= until { return nil }
+        return lease
     }
 
     public func append(_ entry: [UInt8], at position: UInt64, trimmingThrough: UInt64) throws(StoreError) {
-        guard let fence else {
-            throw StoreError(operation: "append to the journal", underlying: LeaseLostError(epoch: nil))
+        guard let fence = currentFence() else {
+            throw StoreError(operation: "append to the journal", underlying: LeaseLostError(epoch: held.withLock { $0.lease?.epoch }))
         }
+        try appendFenced(entry, at: position, trimmingThrough: trimmingThrough, fence: fence)
+        // Durable, but confirmed too late to be acknowledged by this broker.
+        guard currentFence() == fence else {
+            throw StoreError(operation: "append to the journal", underlying: LeaseLostError(epoch: fence.epoch))
+        }
+    }
+
+    private func appendFenced(_ entry: [UInt8], at position: UInt64, trimmingThrough: UInt64, fence: BrokerLease) throws(StoreError) {
         var bytes = ByteBufferAllocator().buffer(capacity: entry.count)
         bytes.writeBytes(entry)
         let result = try session.run("append to the journal", """
@@ -75,7 +101,7 @@ public final class PostgresInquiryJournal: InquiryJournal {
     /// gone from its pages. (PostgreSQL's own write-ahead log keeps them until its next
     /// checkpoints recycle it; a city that must remove them sooner runs `CHECKPOINT`.)
     public func trim(through position: UInt64) throws(StoreError) {
-        guard let fence else { throw StoreError(operation: "trim the journal", underlying: LeaseLostError(epoch: nil)) }
+        guard let fence = currentFence() else { throw StoreError(operation: "trim the journal", underlying: LeaseLostError(epoch: nil)) }
         // Only the active broker trims: a deposed one must not remove what a standby replays.
         let result = try session.run("trim the journal", """
             WITH lease AS (
@@ -215,6 +241,20 @@ enum PostgresSchema {
             INSERT INTO switchboard_installation (id) VALUES (md5(random()::text || clock_timestamp()::text));
             CREATE TABLE switchboard_projection (position bigint NOT NULL);
             INSERT INTO switchboard_projection (position) VALUES (0);
+            """),
+        // The key of the hash that names citizens in the erasure audit: one for every
+        // broker of the database, so that a repeated request is recognised whichever
+        // broker was active (SQLite keeps it in erasure-audit.key beside its file).
+        ("v3-erasure-audit-key", """
+            ALTER TABLE switchboard_installation ADD COLUMN erasure_audit_key bytea;
+            -- gen_random_uuid draws on the server's strong random source (PostgreSQL 13 and later).
+            UPDATE switchboard_installation SET erasure_audit_key = decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
+            """),
+        // When the holder last renewed: a free hint lock alone does not let a standby take
+        // over early, only together with renewals that stopped (the holder may have lost
+        // the lock for a moment, and a deposed broker lets it go).
+        ("v4-lease-renewed-at", """
+            ALTER TABLE switchboard_lease ADD COLUMN renewed_at timestamptz NOT NULL DEFAULT now();
             """),
     ]
 

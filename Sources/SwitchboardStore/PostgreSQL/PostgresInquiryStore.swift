@@ -388,6 +388,18 @@ public final class PostgresInquiryStore: InquiryStore {
         try query("read the installation id", "SELECT id FROM switchboard_installation").first?.string("id") ?? ""
     }
 
+    /// The key of the erasure audit's hash, shared by every broker of the database.
+    public func erasureAuditKey() throws(StoreError) -> [UInt8] {
+        let operation = "read the erasure audit key"
+        guard let row = try query(operation, "SELECT erasure_audit_key FROM switchboard_installation").first else { return [] }
+        do {
+            var bytes = try row["erasure_audit_key"].decode(ByteBuffer.self)
+            return bytes.readBytes(length: bytes.readableBytes) ?? []
+        } catch {
+            throw StoreError(operation: operation, underlying: PostgresFailure(error))
+        }
+    }
+
     public func awaitingCitizen() throws(StoreError) -> (inquiries: [StoredInquiry], threads: [ThreadKey]) {
         let operation = "find inquiries awaiting the citizen"
         let rows = try query(operation, "SELECT * FROM switchboard_inquiry WHERE state = 'awaiting_citizen'")

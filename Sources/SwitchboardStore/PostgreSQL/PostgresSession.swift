@@ -74,13 +74,26 @@ public final class PostgresSession: Sendable {
 
     deinit { close() }
 
-    /// Runs `query`, connecting first if there is no open connection.
+    /// Runs `query`, connecting first if there is no open connection. With a `timeout`,
+    /// a statement that has not answered by then fails and its connection is closed: the
+    /// broker lease's keeper must learn within its deadline that the database cannot be
+    /// reached (a cut network leaves a socket silent, not closed), not minutes later.
     @discardableResult
-    public func run(_ operation: String, _ query: PostgresQuery) throws(StoreError) -> PostgresQueryResult {
+    public func run(_ operation: String, _ query: PostgresQuery, timeout: Duration? = nil) throws(StoreError) -> PostgresQueryResult {
         do {
             let open = try connected()
             do {
-                return try open.query(query, logger: logger).wait()
+                let answer = open.query(query, logger: logger)
+                if let timeout {
+                    let answered = DispatchSemaphore(value: 0)
+                    answer.whenComplete { _ in answered.signal() }
+                    if answered.wait(timeout: .now() + .milliseconds(Int(timeout.seconds * 1_000))) == .timedOut {
+                        connection.withLock { if $0 === open { $0 = nil } }
+                        open.close().whenComplete { _ in }
+                        throw PostgresTimeout(after: timeout)
+                    }
+                }
+                return try answer.wait()
             } catch {
                 // A connection that failed is not used again; a statement the server
                 // refused leaves it usable, but a fresh one costs little.
@@ -133,6 +146,12 @@ public final class PostgresSession: Sendable {
         connection.withLock { $0 = open }
         return open
     }
+}
+
+/// A statement that did not answer in time; its connection was closed.
+public struct PostgresTimeout: Error, CustomStringConvertible {
+    public let after: Duration
+    public var description: String { "PostgreSQL did not answer within \(after); the connection was closed and the next statement opens another" }
 }
 
 /// The statements of one transaction, on the connection it began on.
