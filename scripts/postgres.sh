@@ -7,6 +7,8 @@
 #   scripts/postgres.sh start DIR PORT   creates the cluster if needed, starts it, and
 #                                        waits until it takes connections
 #   scripts/postgres.sh stop DIR         stops it (fast shutdown)
+#   scripts/postgres.sh crash-restart DIR  stops it as a crash would (-m immediate) and
+#                                        starts it again
 # As root it runs the server as the `postgres` user (PostgreSQL refuses to run as root).
 set -euo pipefail
 # The server outlives this script: it must not hold open what the caller passed down
@@ -49,5 +51,15 @@ case "$command" in
   stop)
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop > /dev/null 2>&1 || true
     ;;
-  *) echo "postgres.sh: start or stop" >&2; exit 2 ;;
+  crash-restart)
+    # As a power cut would leave it: stopped without a checkpoint (-m immediate), then
+    # started again, recovering from its write-ahead log, with the options it had.
+    # restart, not stop and start: it keeps the options the server was started with.
+    if ! as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m immediate -w -t 60 restart > /dev/null; then
+      echo "postgres.sh: PostgreSQL did not start again; see $dir/server.log" >&2
+      tail -20 "$dir/server.log" >&2
+      exit 1
+    fi
+    ;;
+  *) echo "postgres.sh: start, stop or crash-restart" >&2; exit 2 ;;
 esac

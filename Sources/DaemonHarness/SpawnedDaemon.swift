@@ -117,6 +117,16 @@ public final class SpawnedDaemon {
 
     public var pid: Int32 { process.processIdentifier }
 
+    /// `active` or `standby` for one of several brokers on a PostgreSQL database, as its
+    /// ready file says now; nil for a broker on its own, or once it stopped (a killed one
+    /// leaves its file behind).
+    public var role: String? { process.isRunning ? Self.readReadyFile(readyFile, pid: pid)?.role : nil }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT) without waiting for anything.
+    public func send(_ signal: Int32) {
+        _ = Foundation.kill(process.processIdentifier, signal)
+    }
+
     public var isRunning: Bool { process.isRunning }
 
     /// What the daemon has written to standard error so far.

@@ -127,6 +127,9 @@ struct AgentOptions: ParsableArguments {
             if let allowed = error.allowed {
                 message += allowed.isEmpty ? "\n  nothing you can do with it now" : "\n  you can: \(Self.commands(allowed).joined(separator: ", "))"
             }
+            if error.code == .notActive {
+                message += "\n  give switchboard every broker, separated by commas (--endpoint or SWITCHBOARD_BROKER): it asks the one that serves"
+            }
             if error.code == .missingField, error.message.hasPrefix("agent") {
                 message += "\n  give --agent NAME (or set SWITCHBOARD_AGENT)"
             }

@@ -276,8 +276,10 @@ struct Switchboardd: AsyncParsableCommand {
         let postgres: PostgresInquiryStore
         let journal: PostgresInquiryJournal
         do {
-            postgres = try PostgresInquiryStore(location: location)
-            journal = try PostgresInquiryJournal(session: PostgresSession(location))
+            postgres = try PostgresInquiryStore(location: location, timeouts: (max(leaseTime.duration, .seconds(5)), leaseTime.duration))
+            // An append that hangs past a lease could not be acknowledged anyway: it fails,
+            // and the writer's retry finds out whether this broker still holds the lease.
+            journal = try PostgresInquiryJournal(session: PostgresSession(location, statementTimeout: leaseTime.duration))
             options.citizenHashKey = try postgres.erasureAuditKey()
         } catch {
             throw ValidationError("cannot use the PostgreSQL store \(location): \(error). Check that the server runs, the database exists and the user may create tables in it.")

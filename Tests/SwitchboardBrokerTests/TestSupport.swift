@@ -39,14 +39,15 @@ final class WorkerThread: Sendable {
     let received = Mutex(0)
     let registered = Mutex(false)
 
+    /// - Parameter standbys: more brokers to try after `endpoint` (9/SB-HA).
     init(
-        endpoint: String, service: String, heartbeat: Duration = .milliseconds(100),
+        endpoint: String, standbys: [String] = [], service: String, heartbeat: Duration = .milliseconds(100),
         handler: @escaping @Sendable (WorkerRequest) -> [Frame]?
     ) {
         let thread = Thread { [self] in
             defer { done.signal() }
             guard let context = try? Context(),
-                  let worker = try? MajordomoWorker(context: context, endpoints: [endpoint], service: service, heartbeatInterval: heartbeat)
+                  let worker = try? MajordomoWorker(context: context, endpoints: [endpoint] + standbys, service: service, heartbeatInterval: heartbeat)
             else { return }
             registered.withLock { $0 = true }
             while !stopRequested.withLock({ $0 }) {

@@ -23,7 +23,7 @@ public enum PrivatePostgres {
                 if status == 0 {
                     state.url = "postgres://postgres@127.0.0.1:\(port)"
                     state.directory = directory
-                    atexit { PrivatePostgres.stop() }
+                    stopAtExit(&state)
                     return state.url!
                 }
                 failures.append(output)
@@ -34,8 +34,11 @@ public enum PrivatePostgres {
 
     /// A fresh, empty database on the server, for one test: its URL.
     public static func freshDatabase() throws -> String {
+        try createDatabase(on: try server())
+    }
+
+    static func createDatabase(on server: String) throws -> String {
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let server = try server()
         let log = temporaryDirectory() + "/psql.log"
         let status = try spawnAndWait("/usr/bin/env", ["psql", "-q", "-v", "ON_ERROR_STOP=1", "\(server)/postgres", "-c", "CREATE DATABASE \(name)"],
                                       output: log)
@@ -43,7 +46,54 @@ public enum PrivatePostgres {
         return "\(server)/\(name)"
     }
 
+    /// A server of its own for one test that restarts or crashes it (the shared one serves
+    /// every other test at the same time), stopped when the process exits.
+    public final class Dedicated: Sendable {
+        public let url: String
+        let directory: String
+
+        public init() throws {
+            let directory = temporaryDirectory()
+            var failures: [String] = []
+            for _ in 0..<5 {
+                let port = Int.random(in: 20_000...60_000)
+                let (status, output) = try PrivatePostgres.script(["start", directory, "\(port)"])
+                if status == 0 {
+                    url = "postgres://postgres@127.0.0.1:\(port)"
+                    self.directory = directory
+                    PrivatePostgres.started.withLock { state in
+                        state.dedicated.append(directory)
+                        PrivatePostgres.stopAtExit(&state)
+                    }
+                    return
+                }
+                failures.append(output)
+            }
+            throw PostgresUnavailable(details: failures.last ?? "")
+        }
+
+        /// A fresh database on it: its URL.
+        public func freshDatabase() throws -> String {
+            try PrivatePostgres.createDatabase(on: url)
+        }
+
+        /// Stops the server as a crash would (`pg_ctl -m immediate`) and starts it again.
+        public func crashAndRestart() throws {
+            let (status, output) = try PrivatePostgres.script(["crash-restart", directory])
+            guard status == 0 else { throw PostgresUnavailable(details: output) }
+        }
+    }
+
+    /// Every server this process started stops when it exits.
+    private static func stopAtExit(_ state: inout State) {
+        guard !state.stopsAtExit else { return }
+        state.stopsAtExit = true
+        atexit { PrivatePostgres.stop() }
+    }
+
     private struct State {
+        var stopsAtExit = false
+        var dedicated: [String] = []
         var url: String?
         var directory: String?
     }
@@ -51,8 +101,8 @@ public enum PrivatePostgres {
     private static let started = Mutex(State())
 
     private static func stop() {
-        guard let directory = started.withLock({ $0.directory }) else { return }
-        _ = try? script(["stop", directory])
+        let (shared, dedicated) = started.withLock { ($0.directory, $0.dedicated) }
+        for directory in [shared].compactMap({ $0 }) + dedicated { _ = try? script(["stop", directory]) }
     }
 
     private static func script(_ arguments: [String]) throws -> (status: Int32, output: String) {

@@ -176,10 +176,14 @@ public final class ActiveStandby: Sendable {
                                 let held = try BrokerLease.current(keeper, timeout: timing.statementTimeout)?.lease
                                 events.append(.held(by: held, sentAt: sent))
                                 responder?.activeHolderChanged(held?.holder)
+                                if board.current.databaseError != nil { logger.notice("standby reaches the database again") }
                                 board.update { $0.activeHolder = held?.holder; $0.databaseError = nil }
                             }
                         } catch {
                             events.append(.unreachable("\(error)", at: .now))
+                            if board.current.databaseError == nil {
+                                logger.error("standby cannot reach the database; it cannot take over until it can", metadata: ["error": "\(error)"])
+                            }
                             board.update { $0.databaseError = "\(error)" }
                         }
                     case .renew(let lease):

@@ -17,9 +17,14 @@ public final class PostgresInquiryStore: InquiryStore {
 
     /// Connects to `location` and brings its tables up to date (a step at a time, each
     /// once, under an advisory lock: brokers starting together do not race).
-    public init(location: PostgresLocation, connections: Int = 8) throws(StoreError) {
+    /// - Parameter timeouts: how long one statement may wait for the server, and how long
+    ///   a transaction may wait on its broker before the server ends it (see
+    ///   ``PostgresSession``). When brokers take over from each other, both are the lease
+    ///   time: a broker that stands down must not wait longer on a connection that died.
+    public init(location: PostgresLocation, connections: Int = 8,
+                timeouts: (statement: Duration, idleInTransaction: Duration) = (.seconds(30), .seconds(10))) throws(StoreError) {
         self.location = location
-        pool = PostgresPool(location, keeping: connections)
+        pool = PostgresPool(location, keeping: connections, statementTimeout: timeouts.statement, idleInTransactionTimeout: timeouts.idleInTransaction)
         try pool.withSession { session throws(StoreError) in try PostgresSchema.migrate(session) }
     }
 

@@ -63,37 +63,40 @@ public struct PostgresLocationError: Error, CustomStringConvertible {
 /// always names the operation that did not happen.
 public final class PostgresSession: Sendable {
     public let location: PostgresLocation
+    /// How long any statement may take before its connection is closed and it fails: a
+    /// network that went silent (a cut cable, a frozen firewall) leaves a socket open but
+    /// unanswered, and a thread waiting on it forever could never be stopped.
+    public let statementTimeout: Duration
     private let logger: Logger
     private let connection = Mutex<PostgresConnection?>(nil)
     private static let ids = Atomic<Int>(0)
 
-    public init(_ location: PostgresLocation, logger: Logger = Logger(label: "switchboard.postgres")) {
+    /// How long the server lets this session sit inside a transaction without a statement
+    /// before it ends the session (`idle_in_transaction_session_timeout`): a broker paused
+    /// in the middle of a projection transaction (SIGSTOP, a VM frozen) must not hold its
+    /// locks against the broker that takes over.
+    public let idleInTransactionTimeout: Duration
+
+    public init(_ location: PostgresLocation, statementTimeout: Duration = .seconds(30), idleInTransactionTimeout: Duration = .seconds(10),
+                logger: Logger = Logger(label: "switchboard.postgres")) {
         self.location = location
+        self.statementTimeout = statementTimeout
+        self.idleInTransactionTimeout = idleInTransactionTimeout
         self.logger = logger
     }
 
     deinit { close() }
 
-    /// Runs `query`, connecting first if there is no open connection. With a `timeout`,
-    /// a statement that has not answered by then fails and its connection is closed: the
-    /// broker lease's keeper must learn within its deadline that the database cannot be
-    /// reached (a cut network leaves a socket silent, not closed), not minutes later.
+    /// Runs `query`, connecting first if there is no open connection, waiting for it up to
+    /// `timeout` (the session's ``statementTimeout`` if nil): the broker lease's keeper
+    /// must learn within its deadline that the database cannot be reached, not minutes
+    /// later.
     @discardableResult
     public func run(_ operation: String, _ query: PostgresQuery, timeout: Duration? = nil) throws(StoreError) -> PostgresQueryResult {
         do {
             let open = try connected()
             do {
-                let answer = open.query(query, logger: logger)
-                if let timeout {
-                    let answered = DispatchSemaphore(value: 0)
-                    answer.whenComplete { _ in answered.signal() }
-                    if answered.wait(timeout: .now() + .milliseconds(Int(timeout.seconds * 1_000))) == .timedOut {
-                        connection.withLock { if $0 === open { $0 = nil } }
-                        open.close().whenComplete { _ in }
-                        throw PostgresTimeout(after: timeout)
-                    }
-                }
-                return try answer.wait()
+                return try Self.answer(query, on: open, within: timeout ?? statementTimeout, logger: logger)
             } catch {
                 // A connection that failed is not used again; a statement the server
                 // refused leaves it usable, but a fresh one costs little.
@@ -113,18 +116,18 @@ public final class PostgresSession: Sendable {
         let open: PostgresConnection
         do {
             open = try connected()
-            _ = try open.query("BEGIN", logger: logger).wait()
+            _ = try Self.answer("BEGIN", on: open, within: statementTimeout, logger: logger)
         } catch {
             connection.withLock { if $0?.isClosed ?? false { $0 = nil } }
             throw StoreError(operation: operation, underlying: PostgresFailure(error))
         }
-        let transaction = PostgresTransaction(connection: open, logger: logger)
+        let transaction = PostgresTransaction(connection: open, timeout: statementTimeout, logger: logger)
         do {
             let result = try body(transaction)
             try transaction.run(operation, "COMMIT")
             return result
         } catch {
-            _ = try? open.query("ROLLBACK", logger: logger).wait()
+            _ = try? Self.answer("ROLLBACK", on: open, within: statementTimeout, logger: logger)
             if open.isClosed { connection.withLock { if $0 === open { $0 = nil } } }
             throw error
         }
@@ -135,11 +138,27 @@ public final class PostgresSession: Sendable {
         if let open = connection.withLock({ $0.take() }) { _ = try? open.close().wait() }
     }
 
+    /// The server's answer to `query`, or ``PostgresTimeout`` after `timeout`, when the
+    /// connection is closed (the server then rolls back whatever it had begun).
+    static func answer(_ query: PostgresQuery, on open: PostgresConnection, within timeout: Duration, logger: Logger) throws -> PostgresQueryResult {
+        let answer = open.query(query, logger: logger)
+        let answered = DispatchSemaphore(value: 0)
+        answer.whenComplete { _ in answered.signal() }
+        if answered.wait(timeout: .now() + .milliseconds(Int(timeout.seconds * 1_000))) == .timedOut {
+            open.close().whenComplete { _ in }
+            throw PostgresTimeout(after: timeout)
+        }
+        return try answer.wait()
+    }
+
     private func connected() throws -> PostgresConnection {
         if let open = connection.withLock({ $0 }), !open.isClosed { return open }
         var configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
                                                              password: location.password, database: location.database, tls: .disable)
         configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = [
+            ("idle_in_transaction_session_timeout", "\(Int64(idleInTransactionTimeout.seconds * 1_000))"),
+        ]
         let id = Self.ids.add(1, ordering: .relaxed).newValue
         let open = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
                                                   id: id, logger: logger).wait()
@@ -157,12 +176,13 @@ public struct PostgresTimeout: Error, CustomStringConvertible {
 /// The statements of one transaction, on the connection it began on.
 public struct PostgresTransaction {
     let connection: PostgresConnection
+    let timeout: Duration
     let logger: Logger
 
     @discardableResult
     public func run(_ operation: String, _ query: PostgresQuery) throws(StoreError) -> PostgresQueryResult {
         do {
-            return try connection.query(query, logger: logger).wait()
+            return try PostgresSession.answer(query, on: connection, within: timeout, logger: logger)
         } catch {
             throw StoreError(operation: operation, underlying: PostgresFailure(error))
         }
@@ -177,13 +197,20 @@ public final class PostgresPool: Sendable {
     private let idle = Mutex<[PostgresSession]>([])
     private let limit: Int
 
-    public init(_ location: PostgresLocation, keeping limit: Int = 8) {
+    private let statementTimeout: Duration
+    private let idleInTransactionTimeout: Duration
+
+    public init(_ location: PostgresLocation, keeping limit: Int = 8, statementTimeout: Duration = .seconds(30),
+                idleInTransactionTimeout: Duration = .seconds(10)) {
         self.location = location
         self.limit = limit
+        self.statementTimeout = statementTimeout
+        self.idleInTransactionTimeout = idleInTransactionTimeout
     }
 
     public func withSession<T>(_ body: (PostgresSession) throws(StoreError) -> T) throws(StoreError) -> T {
-        let session = idle.withLock { $0.popLast() } ?? PostgresSession(location)
+        let session = idle.withLock { $0.popLast() } ?? PostgresSession(location, statementTimeout: statementTimeout,
+                                                                            idleInTransactionTimeout: idleInTransactionTimeout)
         defer {
             idle.withLock { sessions in
                 if sessions.count < limit { sessions.append(session) } else { session.close() }
