@@ -116,7 +116,7 @@ public final class MajordomoClient {
             if timedOut {
                 guard timeoutsLeft > 0 else { return nil }
                 timeoutsLeft -= 1
-                logger.info("no reply, reconnecting", metadata: ["mdp.service": "\(service)", "mdp.endpoint": "\(endpoint)"])
+                logger.debug("no reply, reconnecting", metadata: ["mdp.service": "\(service)", "mdp.endpoint": "\(endpoint)"])
             } else {
                 redirectsLeft -= 1
                 guard redirectsLeft > 0 else { return redirected }

@@ -107,14 +107,14 @@ final class MetricsMirror: Sendable {
     func render(_ stats: BrokerStats?, role: RoleBoard.Status?) -> [UInt8] {
         gauge("switchboard_up", "1 while the broker runs.", [], 1)
         if let role {
-            gauge("switchboard_active", "1 while this broker holds the lease and serves; 0 while it stands by.", [], role.role == .active ? 1 : 0)
-            gauge("switchboard_lease_epoch", "The epoch of the lease this broker serves under (0 on a standby).", [], Double(role.epoch ?? 0))
-            gauge("switchboard_lease_remaining_seconds", "Seconds before this broker stops acknowledging unless it renews its lease.", [],
+            gauge("switchboard_ha_active", "1 while this broker holds the lease and serves; 0 while it stands by.", [], role.role == .active ? 1 : 0)
+            gauge("switchboard_ha_lease_epoch", "The epoch of the lease this broker serves under (0 on a standby).", [], Double(role.epoch ?? 0))
+            gauge("switchboard_ha_lease_remaining_seconds", "Seconds before this broker stops acknowledging unless it renews its lease.", [],
                   role.leaseRemaining(at: .now))
-            counter("switchboard_takeovers_total", "Times this broker took the lease and became the active one.", [], Double(role.takeovers))
-            gauge("switchboard_takeover_seconds", "How long the last takeover took, from the lease to serving (journal replayed, queues restored).",
+            counter("switchboard_ha_takeovers_total", "Times this broker took the lease and became the active one.", [], Double(role.takeovers))
+            gauge("switchboard_ha_takeover_seconds", "How long the last takeover took, from the lease to serving (journal replayed, queues restored).",
                   [], role.lastTakeoverSeconds ?? 0)
-            gauge("switchboard_database_reachable", "1 while the lease keeper reaches the database.", [], role.databaseError == nil ? 1 : 0)
+            gauge("switchboard_ha_database_reachable", "1 while the lease keeper reaches the database.", [], role.databaseError == nil ? 1 : 0)
         }
         guard let stats else { return registry.emitToBuffer() }
         gauge("switchboard_uptime_seconds", "Seconds since the broker started.", [], stats.at.timeIntervalSince(stats.startedAt))

@@ -23,9 +23,10 @@ import ZeroMQ
 
         /// - Parameter stores: the database URL each broker is given, when some reach it
         ///   another way (through a proxy); `url` is how the test reaches it.
-        init(_ count: Int, leaseTime: String = "3s", url: String? = nil, stores: ((String) throws -> [String])? = nil) throws {
+        init(_ count: Int, leaseTime: String = "3s", url: String? = nil, withStats: Bool = false, stores: ((String) throws -> [String])? = nil) throws {
             self.url = try url ?? PrivatePostgres.freshDatabase()
             endpoints = (0..<count).map { _ in "tcp://127.0.0.1:\(Loopback.freePort())" }
+            if withStats { statsPorts = (0..<count).map { _ in Int(Loopback.freePort()) } }
             self.leaseTime = leaseTime
             daemons = Array(repeating: nil, count: count)
             let given = try stores?(self.url) ?? Array(repeating: self.url, count: count)
@@ -33,10 +34,13 @@ import ZeroMQ
             _ = try waitForActive()
         }
 
+        /// Each broker's operations endpoint, when the test asks for them.
+        var statsPorts: [Int] = []
+
         func start(_ n: Int, store: String? = nil) throws {
             daemons[n] = try SpawnedDaemon(endpoint: endpoints[n], arguments: [
                 "--store", store ?? url, "--name", "broker-\(n)", "--events", "off", "--heartbeat-interval", "100ms", "--lease-time", leaseTime,
-            ])
+            ] + (statsPorts.indices.contains(n) ? ["--stats", "127.0.0.1:\(statsPorts[n])"] : []))
         }
 
         /// The one active broker, once there is exactly one (and it is not `excluded`).
@@ -303,6 +307,38 @@ import ZeroMQ
         #expect(brokers.daemons[0]?.role == "standby", "the cut-off broker stood down")
         #expect(brokers.daemons[1]?.role == "active")
         proxy?.thaw()
+    }
+
+    /// The operations endpoint tells the active broker from the standby, as a load
+    /// balancer, Prometheus and a person read it, and follows a takeover.
+    @Test func theOperationsEndpointTellsActiveFromStandby() throws {
+        let brokers = try Brokers(2, withStats: true)
+        let active = try brokers.waitForActive(), standby = 1 - active
+        let get = OpsEndpointTests.get
+        try waitUntil("both operations endpoints answer") { brokers.statsPorts.allSatisfy { get($0, "/healthz")?.status == 200 } }
+        #expect(get(brokers.statsPorts[active], "/readyz")?.status == 200)
+        let notReady = try #require(get(brokers.statsPorts[standby], "/readyz"))
+        #expect(notReady.status == 503 && notReady.body.contains("standby") && notReady.body.contains("broker-\(active)"), "\(notReady.body)")
+        #expect(get(brokers.statsPorts[standby], "/stats")?.status == 503)
+        #expect(get(brokers.statsPorts[standby], "/")?.body.contains("the active broker is <b>broker-\(active)</b>") == true)
+        #expect(get(brokers.statsPorts[active], "/")?.body.contains("Active broker <b>broker-\(active)</b>") == true)
+
+        // The role's series, as listed for Prometheus; a standby exports no engine figures.
+        let listed = try String(contentsOf: OpsEndpointTests.root.appendingPathComponent("deploy/prometheus/metrics.txt"), encoding: .utf8)
+            .split(separator: "\n").compactMap { line in line.hasPrefix("switchboard_ha_") ? line.split(separator: " ").first.map(String.init) : nil }
+        func exported(_ port: Int) -> Set<String> {
+            Set((get(port, "/metrics")?.body ?? "").split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }.compactMap { $0.split(separator: " ").dropFirst(2).first.map(String.init) })
+        }
+        #expect(exported(brokers.statsPorts[standby]) == Set(listed + ["switchboard_up"]))
+        #expect(exported(brokers.statsPorts[active]).isSuperset(of: listed + ["switchboard_department_ready"]))
+        #expect(OpsEndpointTests.value(get(brokers.statsPorts[active], "/metrics")?.body ?? "", "switchboard_ha_active") == 1)
+        #expect(OpsEndpointTests.value(get(brokers.statsPorts[standby], "/metrics")?.body ?? "", "switchboard_ha_active") == 0)
+
+        try brokers.daemons[active]?.crash()
+        try waitUntil(timeout: .seconds(30), "the standby serves") { get(brokers.statsPorts[standby], "/readyz")?.status == 200 }
+        let metrics = get(brokers.statsPorts[standby], "/metrics")?.body ?? ""
+        #expect(OpsEndpointTests.value(metrics, "switchboard_ha_takeovers_total") == 1)
+        #expect((OpsEndpointTests.value(metrics, "switchboard_ha_lease_epoch") ?? 0) >= 2)
     }
 
     /// The agent's tool, given every broker, keeps working across a failover: the same
