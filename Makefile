@@ -19,13 +19,16 @@ test: build
 	  SWITCHBOARDD="$$(swift build --show-bin-path)/switchboardd" python3 -m pytest -q Tests/Interop; fi
 
 # RabbitMQ runs beside it (a private node on loopback, port 5679, data under .build) so
-# that every run prints Switchboard's ratio to it; it is stopped however the run ends.
+# that every run prints Switchboard's ratio to it, and a private PostgreSQL (port 5680)
+# for the broker on PostgreSQL and the failover; both are stopped however the run ends.
 bench:
 	@scripts/bootstrap.sh bench
 	swift build -c release --product switchboardd
 	swift build -c release --product switchboard-gateway
 	swift build -c release --product switchboard-bench
 	cc -O2 -o .build/amqp-load bench/amqp-load.c -lrabbitmq -lpthread
-	rm -rf .build/rabbitmq-bench
+	rm -rf .build/rabbitmq-bench .build/postgres-bench
 	scripts/rabbitmq.sh start .build/rabbitmq-bench 5679
-	.build/release/switchboard-bench --rabbitmq-port 5679 $(ARGS); status=$$?; scripts/rabbitmq.sh stop .build/rabbitmq-bench; exit $$status
+	scripts/postgres.sh start .build/postgres-bench 5680 || { scripts/rabbitmq.sh stop .build/rabbitmq-bench; exit 1; }
+	.build/release/switchboard-bench --rabbitmq-port 5679 --postgres-port 5680 $(ARGS); status=$$?; \
+	  scripts/rabbitmq.sh stop .build/rabbitmq-bench; scripts/postgres.sh stop .build/postgres-bench; exit $$status

@@ -3,8 +3,9 @@
  *
  * The durable workload Switchboard is measured on, spoken to RabbitMQ: publishers with
  * publisher confirms (a window of outstanding messages each), persistent 512-byte
- * messages into durable classic queues, consumers with manual acknowledgements and a
- * prefetch (the credit Switchboard's workers announce). It prints one line of
+ * messages into durable classic queues (or, with --quorum 1, quorum queues: RabbitMQ's
+ * replicated kind, the one its documentation recommends for data safety), consumers with
+ * manual acknowledgements and a prefetch (the credit Switchboard's workers announce). It prints one line of
  * key=value figures that switchboard-bench reads:
  *   confirmed=N delivered=N seconds=S confirm_p50_ms=X confirm_p99_ms=Y lost=N
  *
@@ -26,6 +27,7 @@ static const char *host = "127.0.0.1";
 static int port = 5672;
 static int queues = 1, publishers = 16, consumers = 8, prefetch = 16, window = 100, size = 512;
 static double seconds = 10, warmup = 1;
+static int quorum = 0;
 static atomic_int stopping;
 static atomic_long confirmed, delivered;
 /* Latencies of messages sent before this (the warm-up) are not counted. */
@@ -64,7 +66,7 @@ static amqp_connection_state_t connect_channel(void) {
 
 static amqp_bytes_t queue_name(int index) {
     static char names[64][32];
-    snprintf(names[index], sizeof names[index], "switchboard-bench-%d", index);
+    snprintf(names[index], sizeof names[index], quorum ? "switchboard-bench-quorum-%d" : "switchboard-bench-%d", index);
     return amqp_cstring_bytes(names[index]);
 }
 
@@ -167,6 +169,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(key, "--size")) size = atoi(value);
         else if (!strcmp(key, "--seconds")) seconds = atof(value);
         else if (!strcmp(key, "--warmup")) warmup = atof(value);
+        else if (!strcmp(key, "--quorum")) quorum = atoi(value);
         else { fprintf(stderr, "amqp-load: unknown option %s\n", key); return 2; }
     }
     if (queues < 1 || queues > 64 || publishers < 1 || consumers < 1 || window < 1 || size < 1) {
@@ -175,8 +178,11 @@ int main(int argc, char **argv) {
     }
     /* Fresh durable queues: declared, emptied of an earlier run's messages. */
     amqp_connection_state_t setup = connect_channel();
+    amqp_table_entry_t type = {.key = amqp_cstring_bytes("x-queue-type"),
+                               .value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes("quorum")}}};
+    amqp_table_t arguments = quorum ? (amqp_table_t){.num_entries = 1, .entries = &type} : amqp_empty_table;
     for (int q = 0; q < queues; q++) {
-        amqp_queue_declare(setup, 1, queue_name(q), 0, 1, 0, 0, amqp_empty_table);
+        amqp_queue_declare(setup, 1, queue_name(q), 0, 1, 0, 0, arguments);
         die("queue.declare", amqp_get_rpc_reply(setup));
         amqp_queue_purge(setup, 1, queue_name(q));
         die("queue.purge", amqp_get_rpc_reply(setup));
@@ -198,7 +204,7 @@ int main(int argc, char **argv) {
     /* What was confirmed and is neither delivered nor still queued would be lost. */
     long queued = 0;
     for (int q = 0; q < queues; q++) {
-        amqp_queue_declare_ok_t *ok = amqp_queue_declare(setup, 1, queue_name(q), 1, 1, 0, 0, amqp_empty_table);
+        amqp_queue_declare_ok_t *ok = amqp_queue_declare(setup, 1, queue_name(q), 1, 1, 0, 0, arguments);
         die("queue.declare passive", amqp_get_rpc_reply(setup));
         queued += ok->message_count;
         amqp_queue_purge(setup, 1, queue_name(q));

@@ -45,6 +45,12 @@ if [ "${1:-}" = "bench" ]; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server librabbitmq-dev gcc libc6-dev >/dev/null
   fi
+  # The broker on PostgreSQL and the failover modes.
+  if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+    echo "bootstrap: installing postgresql through apt (for the benchmark's PostgreSQL and failover modes)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  fi
 fi
 
 if ! command -v swift >/dev/null; then

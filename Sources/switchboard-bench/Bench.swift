@@ -22,7 +22,10 @@ struct SwitchboardBench: ParsableCommand {
     @Option(name: .customShort("s"), help: "Departments (services) the load is spread over, 1 to 4.") var services = 4
     @Option(help: "Request body size in bytes.") var size = 512
     @Option(help: "Seconds each mode is measured, after one second of warm-up.") var seconds = 5
-    @Option(help: "Modes to run, comma-separated: zmq, sqlite, mdp, credit, latency, durable, rabbitmq, gateway.") var modes = "zmq,sqlite,mdp,credit,latency,durable,rabbitmq,gateway"
+    @Option(help: "Modes to run, comma-separated: zmq, sqlite, mdp, credit, latency, durable, rabbitmq, gateway, postgres, failover.")
+    var modes = "zmq,sqlite,mdp,credit,latency,durable,rabbitmq,gateway,postgres,failover"
+    @Option(help: "The port of a private PostgreSQL on loopback, superuser postgres, for the postgres and failover modes (make bench starts one with scripts/postgres.sh); without it they are skipped.") var postgresPort: Int?
+    @Option(help: "Inquiries waiting when the failover mode kills the active broker (the standby restores them before it serves).") var failoverQueued = 10_000
     @Option(help: "The port of a private RabbitMQ on loopback for the rabbitmq mode (make bench starts one with scripts/rabbitmq.sh); without it the mode is skipped.") var rabbitmqPort: Int?
     @Option(help: "The RabbitMQ load generator, bench/amqp-load.c built by make bench.") var amqpLoad = ".build/amqp-load"
     @Option(help: "Messages each RabbitMQ publisher keeps unconfirmed (its confirm window).") var rabbitmqWindow = 100
@@ -137,14 +140,25 @@ struct SwitchboardBench: ParsableCommand {
             }
         }
 
+        if wanted.contains("postgres") || wanted.contains("failover") {
+            if let postgresPort {
+                let postgres = PostgresModes(port: postgresPort, bench: self)
+                if wanted.contains("postgres") { try postgres.durable(departments: departments, configuration: try durableConfiguration(), report: &report) }
+                if wanted.contains("failover") { report.failover = try postgres.failover(queued: failoverQueued) }
+            } else {
+                progress("postgres, failover: skipped (no --postgres-port; make bench starts a private PostgreSQL)")
+            }
+        }
+
         if wanted.contains("rabbitmq") {
             if let rabbitmqPort {
                 let peer = RabbitMQPeer(loadGenerator: amqpLoad, port: rabbitmqPort, publishers: clients, consumers: workers, prefetch: credit,
                                         window: rabbitmqWindow, size: size, seconds: seconds)
-                for queues in [1, 4] {
-                    progress("rabbitmq-\(queues): \(clients) publishers with confirms (window \(rabbitmqWindow)), persistent messages, \(queues) durable "
-                             + "\(queues == 1 ? "queue" : "queues"), \(workers) consumers with manual acknowledgements and prefetch \(credit)")
-                    report.rabbitmq.append(try peer.measure(queues: queues))
+                for (queues, quorum) in [(1, false), (4, false), (1, true), (4, true)] {
+                    progress("rabbitmq-\(queues)\(quorum ? "-quorum" : ""): \(clients) publishers with confirms (window \(rabbitmqWindow)), persistent messages, "
+                             + "\(queues) durable \(quorum ? "quorum" : "classic") \(queues == 1 ? "queue" : "queues"), \(workers) consumers with manual "
+                             + "acknowledgements and prefetch \(credit)")
+                    report.rabbitmq.append(try peer.measure(queues: queues, quorum: quorum))
                 }
             } else if modes.contains("rabbitmq") {
                 progress("rabbitmq: skipped (no --rabbitmq-port; make bench starts a private RabbitMQ)")

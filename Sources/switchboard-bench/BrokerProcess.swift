@@ -1,3 +1,4 @@
+import Foundation
 import DaemonHarness
 
 /// A `switchboardd` spawned for a benchmark run, with its own data directory; the
@@ -16,6 +17,16 @@ final class BrokerProcess {
     var endpoint: String { daemon.endpoint }
     var dataDirectory: String { daemon.dataDirectory }
     var pid: Int32 { daemon.pid }
+
+    /// Waits until a broker on PostgreSQL holds the lease and serves: it starts as a
+    /// standby, which turns workers away.
+    func waitUntilActive() throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while daemon.role != "active" {
+            guard ContinuousClock.now < deadline else { throw BenchError("the broker on PostgreSQL never became active:\n\(daemon.log)") }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+    }
 
     /// Peak and current resident set size, in bytes, from /proc.
     func memory() -> (peak: Int, current: Int) { daemon.memory() }

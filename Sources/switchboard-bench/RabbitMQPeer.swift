@@ -9,6 +9,8 @@ import Foundation
 struct RabbitMQPeer {
     struct Result {
         var queues: Int
+        /// Quorum queues (replicated), not classic ones.
+        var quorum = false
         var confirmedPerSecond: Double
         var deliveredPerSecond: Double
         var confirmP50: Double
@@ -20,14 +22,14 @@ struct RabbitMQPeer {
     var port: Int
     var publishers, consumers, prefetch, window, size, seconds: Int
 
-    func measure(queues: Int) throws -> Result {
+    func measure(queues: Int, quorum: Bool = false) throws -> Result {
         guard FileManager.default.isExecutableFile(atPath: loadGenerator) else {
             throw BenchError("no RabbitMQ load generator at \(loadGenerator): `make bench` builds it (gcc, librabbitmq-dev)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: loadGenerator)
         process.arguments = ["--port", "\(port)", "--queues", "\(queues)", "--publishers", "\(publishers)", "--consumers", "\(consumers)",
-                             "--prefetch", "\(prefetch)", "--window", "\(window)", "--size", "\(size)", "--seconds", "\(seconds)", "--warmup", "1"]
+                             "--prefetch", "\(prefetch)", "--window", "\(window)", "--size", "\(size)", "--seconds", "\(seconds)", "--warmup", "1", "--quorum", quorum ? "1" : "0"]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -45,7 +47,7 @@ struct RabbitMQPeer {
         guard let confirmed = fields["confirmed"], let delivered = fields["delivered"], let elapsed = fields["seconds"], elapsed > 0 else {
             throw BenchError("amqp-load printed no figures: \(text)")
         }
-        return Result(queues: queues, confirmedPerSecond: confirmed / elapsed, deliveredPerSecond: delivered / elapsed,
+        return Result(queues: queues, quorum: quorum, confirmedPerSecond: confirmed / elapsed, deliveredPerSecond: delivered / elapsed,
                       confirmP50: fields["confirm_p50_ms"] ?? 0, confirmP99: fields["confirm_p99_ms"] ?? 0, lost: Int(fields["lost"] ?? 0))
     }
 }

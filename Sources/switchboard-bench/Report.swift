@@ -56,6 +56,40 @@ struct Report {
     var gateway: GatewayFigures?
     /// RabbitMQ with the same load in the same run, by number of queues.
     var rabbitmq: [RabbitMQPeer.Result] = []
+    var failover: FailoverFigures?
+
+    /// Two brokers on PostgreSQL: how long until the standby acknowledged.
+    struct FailoverFigures {
+        var queued: Int
+        /// From the end to the first acknowledgement, and the part the standby spent after
+        /// it took the lease (replaying the journal, restoring the queues).
+        var seconds: [(cause: String, seconds: Double, takeover: Double?)] = []
+
+        var lines: [String] {
+            ["", "failover: two brokers on one PostgreSQL database (lease 6 s), \(queued) inquiries waiting; from the active broker's end to the standby's first acknowledgement"]
+                + seconds.map { cause, seconds, takeover in
+                    let goal = cause == "kill -9" ? " (goal: within 5 s, 2 s with the hint lock)" : " (a paused broker keeps its connections: the lease must run out)"
+                    return String(format: "  %@: %.2f s, of which %@ s replaying and restoring", cause, seconds, takeover.map { String(format: "%.2f", $0) } ?? "?")
+                        + goal
+                }
+        }
+    }
+
+    /// PostgreSQL's durable rate against SQLite's in this run, and RabbitMQ's quorum queues.
+    var postgresLines: [String] {
+        guard let postgres = rows.first(where: { $0.mode.hasPrefix("durable-postgres") }) else { return [] }
+        var lines = [""]
+        if let sqlite = rows.first(where: { $0.mode.hasPrefix("durable-credit") }) {
+            let ratio = postgres.result.throughput / sqlite.result.throughput
+            lines.append(String(format: "postgres: durable ingest on PostgreSQL %.0f/s = %.2f of SQLite's %.0f/s in this run (goal at least 0.5: %@)",
+                                postgres.result.throughput, ratio, sqlite.result.throughput, ratio >= 0.5 ? "met" : "NOT met"))
+        }
+        for peer in rabbitmq where peer.quorum {
+            lines.append(String(format: "  against RabbitMQ's %d quorum %@: %.2f of its confirmed rate (%.0f/s)", peer.queues, peer.queues == 1 ? "queue" : "queues",
+                                postgres.result.throughput / peer.confirmedPerSecond, peer.confirmedPerSecond))
+        }
+        return lines
+    }
 
     /// Switchboard's credited durable mode against each RabbitMQ figure.
     var rabbitmqLines: [String] {
@@ -63,7 +97,7 @@ struct Report {
         var lines = ["", Self.pad("rabbitmq", 22) + Self.left("conf/s", 10) + Self.left("p50 ms", 10) + Self.left("p99 ms", 10)
                         + Self.left("delivered/s", 13) + Self.left("lost", 6)]
         for peer in rabbitmq {
-            lines.append(Self.pad("  \(peer.queues) durable \(peer.queues == 1 ? "queue" : "queues")", 22)
+            lines.append(Self.pad("  \(peer.queues) \(peer.quorum ? "quorum" : "durable") \(peer.queues == 1 ? "queue" : "queues")", 22)
                 + Self.left(String(format: "%.0f", peer.confirmedPerSecond), 10) + Self.left(String(format: "%.3f", peer.confirmP50), 10)
                 + Self.left(String(format: "%.3f", peer.confirmP99), 10) + Self.left(String(format: "%.0f", peer.deliveredPerSecond), 13)
                 + Self.left("\(peer.lost)", 6))
@@ -71,7 +105,7 @@ struct Report {
         guard let durable = rows.first(where: { $0.mode.hasPrefix("durable-credit") }) else { return lines }
         let p50 = Double(durable.result.histogram.valueAtPercentile(50)) / 1e6
         let delivered = self.delivered.first { $0.mode == durable.mode }?.perSecond
-        for peer in rabbitmq {
+        for peer in rabbitmq where !peer.quorum {
             lines.append(String(format: "  %@ against %d %@: acknowledged %.2f of its rate, delivered %@ of its rate, p50 %.1f times its confirm p50",
                                 durable.mode, peer.queues, peer.queues == 1 ? "queue" : "queues", durable.result.throughput / peer.confirmedPerSecond,
                                 delivered.map { String(format: "%.2f", $0 / peer.deliveredPerSecond) } ?? "-", p50 / max(peer.confirmP50, 0.001)))
@@ -169,6 +203,8 @@ struct Report {
             ]
         }
         lines += rabbitmqLines
+        lines += postgresLines
+        if let failover { lines += failover.lines }
         if let gateway { lines += gateway.lines }
         if let depth {
             lines += [
@@ -214,9 +250,14 @@ struct Report {
         }
         if !rabbitmq.isEmpty {
             object["rabbitmq"] = rabbitmq.map { peer -> [String: Any] in
-                ["queues": peer.queues, "confirmed_per_second": peer.confirmedPerSecond.rounded(), "delivered_per_second": peer.deliveredPerSecond.rounded(),
+                ["queues": peer.queues, "quorum": peer.quorum, "confirmed_per_second": peer.confirmedPerSecond.rounded(), "delivered_per_second": peer.deliveredPerSecond.rounded(),
                  "confirm_p50_ms": peer.confirmP50, "confirm_p99_ms": peer.confirmP99, "lost": peer.lost]
             }
+        }
+        if let failover {
+            object["failover"] = ["queued": failover.queued,
+                                  "seconds": Dictionary(failover.seconds.map { ($0.cause, $0.seconds) }, uniquingKeysWith: { $1 }),
+                                  "takeover_seconds": Dictionary(failover.seconds.map { ($0.cause, $0.takeover ?? -1) }, uniquingKeysWith: { $1 })] as [String: Any]
         }
         if let gateway {
             object["gateway"] = [

@@ -110,6 +110,11 @@ struct Switchboardd: AsyncParsableCommand {
         guard store == "sqlite" || store.hasPrefix("postgres://") || store.hasPrefix("postgresql://") else {
             throw ValidationError("--store must be sqlite or a postgres://USER@HOST[:PORT]/DATABASE URL")
         }
+        // A standby answers on the port it will serve on: clients and workers given it
+        // find the active broker there after a takeover.
+        if store != "sqlite", endpoint.hasSuffix(":*") || (events != "off" && events.hasSuffix(":*")) {
+            throw ValidationError("with --store postgres://, --endpoint and --events need fixed ports (a standby binds the port it will serve on), such as tcp://127.0.0.1:5555")
+        }
         guard leaseTime.duration >= .seconds(1), leaseTime.duration <= .seconds(60) else {
             throw ValidationError("--lease-time must be from 1s to 60s")
         }

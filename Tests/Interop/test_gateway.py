@@ -117,6 +117,21 @@ generic:
         broker.stop()
 
 
+def meta_section(work):
+    """The gateway configuration's `meta:` section for one Facebook page, its secrets written in `work`."""
+    return f"""meta:
+  app_secret_file: {write_secret(work, "app-secret", APP_SECRET)}
+  verify_token_file: {write_secret(work, "verify-token", VERIFY_TOKEN.encode())}
+  accounts:
+    - {{ platform: facebook, id: "1001", handle: RivertonCityHall }}
+"""
+
+
+def spawn_gateway(config):
+    return subprocess.Popen([os.path.join(os.path.dirname(daemon_binary()), "switchboard-gateway"), "--config", config],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def request(url, body=None, headers=None):
     try:
         with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers or {}), timeout=10) as response:
@@ -338,14 +353,8 @@ listen: 127.0.0.1:{port}
 tls:
   certificate: {cert}
   key_file: {key}
-meta:
-  app_secret_file: {write_secret(work, "app-secret", APP_SECRET)}
-  verify_token_file: {write_secret(work, "verify-token", VERIFY_TOKEN.encode())}
-  accounts:
-    - {{ platform: facebook, id: "1001", handle: RivertonCityHall }}
-""")
-    gateway = subprocess.Popen([os.path.join(os.path.dirname(daemon_binary()), "switchboard-gateway"), "--config", config],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+{meta_section(work)}""")
+    gateway = spawn_gateway(config)
     try:
         secure = f"https://127.0.0.1:{port}"
 

@@ -28,18 +28,21 @@ public struct RoleMachine: Sendable {
         public var retryEvery: Duration
         public var probeEvery: Duration
 
-        /// Renewals three times a lease, a margin of a sixth of it, probes ten times a lease.
+        /// Renewals six times a lease, a margin of a sixth of it, probes twelve times a
+        /// lease: with 6 s, a renewal a second, and a standby that takes over about 1.5 s
+        /// after the active broker's process died.
         public init(leaseTime: Duration = .seconds(6)) {
             self.leaseTime = leaseTime
             margin = leaseTime / 6
-            renewEvery = leaseTime / 4
+            renewEvery = leaseTime / 6
             retryEvery = leaseTime / 24
             probeEvery = leaseTime / 12
         }
 
-        /// How long the keeper waits for one statement: a renewal that hangs must not
-        /// outlive the time left to renew.
-        public var statementTimeout: Duration { renewEvery }
+        /// How long the keeper waits for one statement: a renewal that hangs must leave
+        /// time to try again before the deadline (`L - L/6`), and a busy database must not
+        /// fail every probe and renewal.
+        public var statementTimeout: Duration { leaseTime / 3 }
 
         /// How long after the last renewal a standby may take over early, when the active
         /// broker's hint lock is free: a little more than one renewal interval.
