@@ -187,6 +187,11 @@ private struct Fields {
         guard !string.unicodeScalars.allSatisfy(CharacterSet.whitespacesAndNewlines.contains) else {
             throw IngestError(.invalidValue, field: name(key), "\(name(key)) must not be empty")
         }
+        // No platform sends it, and a database text column (PostgreSQL's) cannot hold it:
+        // refused here, not stored somewhere and refused later in a retry loop.
+        guard !string.utf8.contains(0) else {
+            throw IngestError(.invalidValue, field: name(key), "\(name(key)) must not contain the NUL character (\\u0000)")
+        }
         return string
     }
 

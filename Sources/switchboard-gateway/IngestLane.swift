@@ -95,6 +95,7 @@ final class IngestLane: Sendable {
         var active: [Int: Active] = [:]
         var pending: [String: [Int]] = [:]     // deduplication key → deliveries waiting on it, oldest first
         var nextID = 0
+        var redirectsInARow = 0
         /// After a switch of broker: every delivery in flight goes again, whole (what the
         /// first broker stored comes back as duplicates).
         func sendAgain() {
@@ -136,11 +137,16 @@ final class IngestLane: Sendable {
                     }
                 }
                 if redirected {
-                    // A standby: nothing was stored there.
+                    // A standby: nothing was stored there. When every broker said so (a
+                    // takeover under way, or none can reach the database), wait a little
+                    // before the next round; the deliveries' deadlines still run out below.
+                    redirectsInARow += 1
+                    if redirectsInARow >= client.endpoints.count { Thread.sleep(forTimeInterval: 0.1) }
                     try client.failOver()
                     logger.notice("the broker is a standby; switched", metadata: ["mdp.endpoint": "\(client.endpoint)"])
                     sendAgain()
-                    continue
+                } else if !active.isEmpty {
+                    redirectsInARow = 0
                 }
                 let now = ContinuousClock.now
                 var silent = false

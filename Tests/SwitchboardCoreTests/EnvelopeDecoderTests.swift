@@ -112,6 +112,15 @@ func setting(_ object: [String: Any], _ path: String, _ value: Any?) -> [String:
         }
     }
 
+    /// A NUL character (`\u0000`) in any string is refused with the field's name: no
+    /// platform sends one, and PostgreSQL's text columns cannot store it.
+    @Test(arguments: ["source.external_id", "author.handle", "text"]) func aNULCharacterIsRefused(_ field: String) {
+        let envelope = setting(sampleEnvelope(), field, "before\u{0}after")
+        #expect(throws: IngestError(.invalidValue, field: field, "\(field) must not contain the NUL character (\\u0000)")) {
+            try EnvelopeDecoder().decode(json(envelope))
+        }
+    }
+
     @Test func textOverTheLimitIsRejected() {
         let envelope = sampleEnvelope(text: String(repeating: "é", count: 101))
         #expect(throws: IngestError(.textTooLong, field: "text", "text has 101 characters; the limit is 100")) {

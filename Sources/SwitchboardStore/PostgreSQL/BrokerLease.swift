@@ -67,8 +67,9 @@ public struct BrokerLease: Sendable, Equatable {
             SELECT pg_try_advisory_lock(\(hintLock)) AS free,
                    COALESCE((SELECT expires_at > now() FROM switchboard_lease WHERE name = 'active'), false) AS running
             """, timeout: timeout).first
-        let free = try probe.map { row throws(StoreError) in try decode(Bool.self, row, "free", operation) } ?? false
-        let running = try probe.map { row throws(StoreError) in try decode(Bool.self, row, "running", operation) } ?? false
+        // Read without throwing: a lock taken by the probe is let go below whatever happens.
+        let free = probe.flatMap { try? $0.makeRandomAccess()["free"].decode(Bool.self) } ?? false
+        let running = probe.flatMap { try? $0.makeRandomAccess()["running"].decode(Bool.self) } ?? false
         let milliseconds = Int64(duration.seconds * 1_000)
         do {
             let rows = try session.run(operation, """

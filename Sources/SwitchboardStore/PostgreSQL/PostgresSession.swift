@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import PostgresNIO
 import Synchronization
+import SwitchboardCore
 
 /// Where a PostgreSQL store lives: a `postgres://user[:password]@host[:port]/database` URL,
 /// as libpq and every PostgreSQL tool write it (`postgresql://` too). The password may be
@@ -94,13 +95,14 @@ public final class PostgresSession: Sendable {
     @discardableResult
     public func run(_ operation: String, _ query: PostgresQuery, timeout: Duration? = nil) throws(StoreError) -> PostgresQueryResult {
         do {
-            let open = try connected()
+            let open = try connected(within: timeout ?? statementTimeout)
             do {
                 return try Self.answer(query, on: open, within: timeout ?? statementTimeout, logger: logger)
             } catch {
-                // A connection that failed is not used again; a statement the server
-                // refused leaves it usable, but a fresh one costs little.
-                if open.isClosed { connection.withLock { if $0 === open { $0 = nil } } }
+                // A connection that failed, or timed out (closed, but perhaps not yet
+                // marked so), is not used again; a statement the server refused leaves it
+                // usable, but a fresh one costs little.
+                if open.isClosed || error is PostgresTimeout { connection.withLock { if $0 === open { $0 = nil } } }
                 throw error
             }
         } catch {
@@ -115,10 +117,10 @@ public final class PostgresSession: Sendable {
     public func transaction<T>(_ operation: String, _ body: (PostgresTransaction) throws(StoreError) -> T) throws(StoreError) -> T {
         let open: PostgresConnection
         do {
-            open = try connected()
+            open = try connected(within: statementTimeout)
             _ = try Self.answer("BEGIN", on: open, within: statementTimeout, logger: logger)
         } catch {
-            connection.withLock { if $0?.isClosed ?? false { $0 = nil } }
+            connection.withLock { if ($0?.isClosed ?? false) || error is PostgresTimeout { $0 = nil } }
             throw StoreError(operation: operation, underlying: PostgresFailure(error))
         }
         let transaction = PostgresTransaction(connection: open, timeout: statementTimeout, logger: logger)
@@ -128,7 +130,7 @@ public final class PostgresSession: Sendable {
             return result
         } catch {
             _ = try? Self.answer("ROLLBACK", on: open, within: statementTimeout, logger: logger)
-            if open.isClosed { connection.withLock { if $0 === open { $0 = nil } } }
+            if open.isClosed || (error.underlying as? PostgresFailure)?.timedOut == true { connection.withLock { if $0 === open { $0 = nil } } }
             throw error
         }
     }
@@ -145,17 +147,21 @@ public final class PostgresSession: Sendable {
         let answered = DispatchSemaphore(value: 0)
         answer.whenComplete { _ in answered.signal() }
         if answered.wait(timeout: .now() + .milliseconds(Int(timeout.seconds * 1_000))) == .timedOut {
-            open.close().whenComplete { _ in }
+            // Closed here and now (locally: a silent server need not answer), so that the
+            // connection is never let go of open (postgres-nio asserts it is closed).
+            _ = try? open.close().wait()
             throw PostgresTimeout(after: timeout)
         }
         return try answer.wait()
     }
 
-    private func connected() throws -> PostgresConnection {
+    /// The open connection, or a new one, made within `timeout` (at most 5 s): the lease
+    /// keeper must not wait longer on a silent server than it may go without renewing.
+    private func connected(within timeout: Duration) throws -> PostgresConnection {
         if let open = connection.withLock({ $0 }), !open.isClosed { return open }
         var configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
                                                              password: location.password, database: location.database, tls: .disable)
-        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.connectTimeout = .milliseconds(Int64(min(timeout, .seconds(5)).seconds * 1_000))
         configuration.options.additionalStartupParameters = [
             ("idle_in_transaction_session_timeout", "\(Int64(idleInTransactionTimeout.seconds * 1_000))"),
         ]
@@ -232,7 +238,11 @@ public struct PostgresFailure: Error, CustomStringConvertible {
     /// The server's SQLSTATE, when it answered (`40001` a serialization failure, …).
     public let state: String?
 
+    /// The statement did not answer in time (``PostgresTimeout``).
+    public let timedOut: Bool
+
     init(_ error: any Error) {
+        timedOut = error is PostgresTimeout
         if let error = error as? PSQLError {
             state = error.serverInfo?[.sqlState]
             if let message = error.serverInfo?[.message] {
