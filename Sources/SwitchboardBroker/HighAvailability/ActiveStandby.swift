@@ -141,9 +141,7 @@ public final class ActiveStandby: Sendable {
             // An engine that ended by itself while active: the broker cannot serve. Give
             // the lease back at once, and end (a supervisor restarts the process).
             if machine.role == .active, starting == nil, let running = engine.withLock({ $0 }), let ended = running.termination {
-                journal.hold(nil, until: nil)
-                if let lease = machine.lease { try? lease.release(keeper, timeout: timing.statementTimeout) }
-                try? BrokerLease.releaseHint(keeper, timeout: timing.statementTimeout)
+                giveUp(machine.lease)
                 return .failed("the broker engine ended while active: \(ended)")
             }
             if let pending = starting, let result = pending.result.withLock({ $0 }) {
@@ -157,8 +155,7 @@ public final class ActiveStandby: Sendable {
                                                                 "takeover.seconds": "\(elapsed)"])
                     announce(Announcement(role: .active, endpoint: endpoint, eventsEndpoint: pending.engine.eventsEndpoint))
                 case .failure(let error):
-                    journal.hold(nil, until: nil)
-                    if let lease = machine.lease { try? lease.release(keeper, timeout: timing.statementTimeout) }
+                    giveUp(machine.lease)
                     return .failed("cannot start the broker engine after taking the lease: \(error)")
                 }
             }
@@ -230,8 +227,7 @@ public final class ActiveStandby: Sendable {
                             thread.name = "sb-takeover"
                             thread.start()
                         } catch {
-                            journal.hold(nil, until: nil)
-                            try? lease.release(keeper, timeout: timing.statementTimeout)
+                            giveUp(lease)
                             return .failed("cannot create the broker engine: \(error)")
                         }
                     case .extend(let lease, let until):
@@ -269,6 +265,14 @@ public final class ActiveStandby: Sendable {
             let wait = max(.milliseconds(5), min(machine.nextWake - .now, .milliseconds(250)))
             _ = self.wake.wait(timeout: .now() + .milliseconds(Int(wait.seconds * 1_000)))
         }
+    }
+
+    /// The broker cannot serve (its engine failed): appends stop, and the lease and the
+    /// hint lock go at once, so that a standby takes over without waiting for them to run out.
+    private func giveUp(_ lease: BrokerLease?) {
+        journal.hold(nil, until: nil)
+        if let lease { try? lease.release(keeper, timeout: timing.statementTimeout) }
+        try? BrokerLease.releaseHint(keeper, timeout: timing.statementTimeout)
     }
 
     /// Waits for an engine that is starting, so that it can be stopped.

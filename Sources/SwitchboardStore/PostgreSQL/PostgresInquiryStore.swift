@@ -796,10 +796,6 @@ extension PostgresRandomAccessRow: StoredRow {
     }
 }
 
-extension PostgresRow {
-    var randomAccess: PostgresRandomAccessRow { makeRandomAccess() }
-}
-
 extension PostgresQueryResult {
     /// Every row, readable by column name.
     func collect() -> [PostgresRandomAccessRow] { map { $0.makeRandomAccess() } }
