@@ -57,6 +57,9 @@ public final class MajordomoClient {
         socket = try connectDealer(context, endpoints[0], configure)
     }
 
+    /// The pause between rounds when every broker said it does not serve.
+    static let roundPause: Duration = .milliseconds(200)
+
     /// Whether `reply` came from a broker that does not serve.
     public func isRedirect(_ reply: ClientMessage) -> Bool { redirect(reply) }
 
@@ -102,6 +105,7 @@ public final class MajordomoClient {
         var timeoutsLeft = max(0, retries, endpoints.count - 1)
         var redirectsLeft = endpoints.count
         var redirected: ClientMessage?
+        let started = ContinuousClock.now
         while true {
             try send(service, body: body)
             let deadline = ContinuousClock.now + timeout
@@ -119,7 +123,14 @@ public final class MajordomoClient {
                 logger.debug("no reply, reconnecting", metadata: ["mdp.service": "\(service)", "mdp.endpoint": "\(endpoint)"])
             } else {
                 redirectsLeft -= 1
-                guard redirectsLeft > 0 else { return redirected }
+                if redirectsLeft == 0 {
+                    // Every broker stands by: a takeover is under way (9/SB-HA, a few
+                    // seconds). Ask again, a round at a time, until `timeout` has passed.
+                    // Given one broker, its answer is final: told at once.
+                    guard endpoints.count > 1, ContinuousClock.now - started < timeout else { return redirected }
+                    while try receive(timeout: Self.roundPause) != nil {}
+                    redirectsLeft = endpoints.count
+                }
             }
             try failOver()
         }

@@ -55,9 +55,8 @@ public enum LifecycleCommand: Sendable, Equatable {
     case accept
     case handoff(to: String, note: String)
     case returnToFrontOffice(note: String)
-    /// An answer to the citizen. `replyID`, chosen by the client, makes a retried reply
-    /// idempotent.
-    case reply(account: String, replyID: String? = nil)
+    /// An answer to the citizen.
+    case reply(account: String)
     case requestInformation(note: String)
     /// The citizen answered a request for information: the inquiry resumes.
     case citizenReplied
@@ -181,8 +180,11 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
     /// same message is refused, so two owners can never both answer it. A reopen or a
     /// new message from the citizen starts a new round of the conversation.
     public private(set) var answered: Bool
-    /// The client's id of the last answer, so a retried reply is recognised.
-    public private(set) var lastReplyID: String?
+    /// The id the client chose for the last move, when the last move was a person's
+    /// request that named one (`request_id`, or a reply's `reply_id`): a request sent
+    /// again (after a timeout, or to the broker that took over) is recognised as the move
+    /// already made, and answered without being made twice. Any later move clears it.
+    public private(set) var lastMoveID: String?
     public private(set) var resolution: Resolution?
 
     /// A freshly routed inquiry, queued at `department`.
@@ -192,20 +194,20 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
         self.department = department
         owner = nil
         answered = false
-        lastReplyID = nil
+        lastMoveID = nil
         resolution = nil
     }
 
     /// A lifecycle as a store recorded it: every field as it was, no rule applied (the
     /// moves that led there were checked when they were made).
-    public init(restoring id: InquiryID, state: LifecycleState, department: String, owner: Actor?, answered: Bool, lastReplyID: String?,
+    public init(restoring id: InquiryID, state: LifecycleState, department: String, owner: Actor?, answered: Bool, lastMoveID: String?,
                 resolution: Resolution?) {
         self.id = id
         self.state = state
         self.department = department
         self.owner = owner
         self.answered = answered
-        self.lastReplyID = lastReplyID
+        self.lastMoveID = lastMoveID
         self.resolution = resolution
     }
 
@@ -242,11 +244,13 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
 
     /// Applies `command` by `actor`, or explains why not. Returns the timeline entry.
     ///
-    /// - Parameter actingFor: the department an agent acts for; an agent may act on an
-    ///   inquiry its department holds, but never on one another agent holds.
+    /// - Parameters:
+    ///   - actingFor: the department an agent acts for; an agent may act on an inquiry
+    ///     its department holds, but never on one another agent holds.
+    ///   - moveID: the id the client chose for this move, remembered as ``lastMoveID``.
     public mutating func apply(
         _ command: LifecycleCommand, by actor: Actor, actingFor: String? = nil, at now: Date,
-        frontOffice: String, departments: Set<String>
+        frontOffice: String, departments: Set<String>, moveID: String? = nil
     ) throws(LifecycleError) -> TimelineEntry {
         if case .reply = command, answered { throw .alreadyAnswered }
         guard allowedCommands.contains(command.name) else {
@@ -279,10 +283,9 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
             state = .queued
             department = frontOffice
             owner = nil
-        case .reply(_, let replyID):
+        case .reply:
             state = .answered
             answered = true
-            lastReplyID = replyID
         case .citizenReplied:
             // Back to the agent or department that asked; a worker's hold ended with its
             // reply, so then (as with no owner) the inquiry goes back to its queue.
@@ -308,6 +311,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
             state = .parked
             owner = nil
         }
+        lastMoveID = moveID
         let role = actor.kind == .system ? "system" : (fromDepartment == frontOffice ? "front_office" : "back_office")
         return TimelineEntry(
             inquiry: id, event: Self.eventName(command), at: now, actor: actor, role: role,

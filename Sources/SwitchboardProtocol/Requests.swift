@@ -28,6 +28,9 @@ public struct InquiryRequest: Codable, Equatable, Sendable {
     public var account: String?
     /// The client's id for a reply, so that a retried reply is answered, not sent twice.
     public var replyID: String?
+    /// The client's id for any move (a fresh UUID per move): a move sent again, after a
+    /// timeout or to the broker that took over, is answered as made, never made twice.
+    public var requestID: String?
     /// A handoff's target department.
     public var to: String?
     /// A close's resolution: answered, duplicate, out_of_scope or spam.
@@ -43,7 +46,8 @@ public struct InquiryRequest: Codable, Equatable, Sendable {
 
     public init(agent: String? = nil, department: String? = nil, id: String? = nil, note: String? = nil, text: String? = nil,
                 account: String? = nil, replyID: String? = nil, to: String? = nil, resolution: String? = nil, state: String? = nil,
-                priority: String? = nil, owner: String? = nil, limit: Int? = nil, offset: Int? = nil, prefix: String? = nil) {
+                priority: String? = nil, owner: String? = nil, limit: Int? = nil, offset: Int? = nil, prefix: String? = nil,
+                requestID: String? = nil) {
         self.agent = agent
         self.department = department
         self.id = id
@@ -59,11 +63,13 @@ public struct InquiryRequest: Codable, Equatable, Sendable {
         self.limit = limit
         self.offset = offset
         self.prefix = prefix
+        self.requestID = requestID
     }
 
     enum CodingKeys: String, CodingKey {
         case agent, department, id, note, text, account, to, resolution, state, priority, owner, limit, offset, prefix
         case replyID = "reply_id"
+        case requestID = "request_id"
     }
 }
 

@@ -222,7 +222,7 @@ extension InquiryStore {
 }
 
 /// The `lifecycle` column: what of the state machine the row's columns do not hold
-/// (`answered`, `lastReplyID`, `resolution`) and the SLA clocks, as JSON. State,
+/// (`answered`, `lastMoveID`, `resolution`) and the SLA clocks, as JSON. State,
 /// department and owner are stored once, in their columns (`state`, `department`,
 /// `owner_kind`, `owner_id`), which the indexes need; rows written before this kept a
 /// copy of them in the JSON, which is never read. Read with `JSONDecoder`; written by
@@ -231,6 +231,8 @@ extension InquiryStore {
 struct LifecycleColumn: Decodable {
     struct Rest: Decodable {
         var answered: Bool
+        var lastMoveID: String?
+        /// The key rows written before moves other than replies had ids kept it under.
         var lastReplyID: String?
         var resolution: Resolution?
     }
@@ -254,7 +256,7 @@ struct LifecycleColumn: Decodable {
                        priority: Priority, lease: Date?, deliveries: UInt16) throws -> LifecycleRecord {
         let column = try StoredDocuments.decoder.decode(Self.self, from: Data(json.utf8))
         let lifecycle = InquiryLifecycle(restoring: id, state: state, department: department, owner: owner, answered: column.lifecycle.answered,
-                                         lastReplyID: column.lifecycle.lastReplyID, resolution: column.lifecycle.resolution)
+                                         lastMoveID: column.lifecycle.lastMoveID ?? column.lifecycle.lastReplyID, resolution: column.lifecycle.resolution)
         return LifecycleRecord(lifecycle: lifecycle, priority: priority, sla: column.sla, leaseExpiresAt: lease, deliveries: deliveries)
     }
 
@@ -274,7 +276,7 @@ struct LifecycleColumn: Decodable {
                 }
             }
             machine.addBool("answered", lifecycle.answered)
-            machine.add("lastReplyID", lifecycle.lastReplyID)
+            machine.add("lastMoveID", lifecycle.lastMoveID)
             machine.add("resolution", lifecycle.resolution?.rawValue)
         }
         column.object("sla") { clocks in

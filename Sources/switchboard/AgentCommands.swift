@@ -175,7 +175,11 @@ struct AgentOptions: ParsableArguments {
     /// Sends an agent move and prints what it left: the inquiry's new state, owner and
     /// what comes next.
     @discardableResult
+    /// Makes a move, with an id of its own: when the client sends it again (after a
+    /// timeout, or to the broker that took over), the broker makes it only once.
     func move(_ service: AgentService, _ request: InquiryRequest, _ verb: String) throws -> InquiryMove {
+        var request = request
+        if request.requestID == nil && request.replyID == nil { request.requestID = UUID().uuidString.lowercased() }
         let answer = try ask(service, request, as: InquiryMove.self)
         guard !json else { return answer }
         var line = "\(verb) \(answer.caseNumber.map { "\($0) (\(answer.id))" } ?? answer.id): \(answer.state) at \(answer.department)"
@@ -461,7 +465,7 @@ extension Switchboard {
 
         func run() throws {
             let body = try composedText(text, file: file)
-            let request = InquiryRequest(id: try options.resolve(id), text: body, account: via, replyID: UUID().uuidString)
+            let request = InquiryRequest(id: try options.resolve(id), text: body, account: via, replyID: UUID().uuidString.lowercased())
             try options.move(.reply, request, "answered")
         }
     }

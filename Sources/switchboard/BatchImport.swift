@@ -59,6 +59,7 @@ struct BatchImport {
         var pending: [String: Int] = [:]          // key → line
         var bodies: [String: [UInt8]] = [:]       // key → envelope, sent again after a switch of broker
         var switches = 0                          // brokers tried since the last answer
+        var unansweredSince: ContinuousClock.Instant?
         var next = 0
         let start = ContinuousClock.now
         let progress = Progress(total: work.count)
@@ -72,9 +73,15 @@ struct BatchImport {
             }
             let reply = try client.receive(timeout: broker.timeoutDuration)
             // No answer, or a standby's: the next broker gets what is in flight (an
-            // envelope the first one stored comes back as a duplicate).
-            if reply.map(client.isRedirect) ?? true, client.endpoints.count > 1, switches < client.endpoints.count {
+            // envelope the first one stored comes back as a duplicate). Every broker
+            // standing by is a takeover under way (seconds, 9/SB-HA): they are asked in
+            // turn, a round at a time, until the timeout has passed.
+            let since = unansweredSince ?? .now
+            if reply.map(client.isRedirect) ?? true, client.endpoints.count > 1,
+               switches < client.endpoints.count || ContinuousClock.now - since < broker.timeoutDuration {
+                unansweredSince = since
                 switches += 1
+                if switches % client.endpoints.count == 0 { Thread.sleep(forTimeInterval: 0.2) }
                 try client.failOver()
                 note("switched to the broker at \(client.endpoint); sending the \(pending.count) envelopes in flight again")
                 for key in pending.keys { if let body = bodies[key] { try client.send(ServiceName.ingest, body: [Frame(body)]) } }
@@ -90,6 +97,7 @@ struct BatchImport {
                 ?? IngestAnswer(status: .error, error: ErrorDetail(code: .invalidJSON, message: "the broker's answer is not an ingest answer"))
             let key = "\(answer.platform ?? "")\u{1F}\(answer.externalID ?? "")"
             switches = 0
+            unansweredSince = nil
             // Rejections name no key: they are charged to the oldest line in flight.
             let answered = pending[key] != nil ? key : pending.min { $0.value < $1.value }?.key
             let line = answered.flatMap { pending.removeValue(forKey: $0) }

@@ -20,7 +20,7 @@ import ZeroMQ
         #expect(try AgentMove.read(.claim, request(["id": named])) == .claim(id))
         #expect(try AgentMove.read(.release, request(["id": named])) == .release(id, note: "released by agent"))
         #expect(try AgentMove.read(.reply, request(["id": named, "text": "On it", "account": "@City", "reply_id": "r1"]))
-            == .reply(id, text: "On it", account: "@City", replyID: "r1"))
+            == .reply(id, text: "On it", account: "@City"))
         #expect(try AgentMove.read(.handoff, request(["id": named, "to": "roads", "note": "pothole"])) == .handoff(id, to: "roads", note: "pothole"))
         #expect(try AgentMove.read(.requestInformation, request(["id": named, "text": "Which street?", "account": "@City"]))
             == .requestInformation(id, question: "Which street?", account: "@City", note: ""))

@@ -341,6 +341,49 @@ import ZeroMQ
         #expect((OpsEndpointTests.value(metrics, "switchboard_ha_lease_epoch") ?? 0) >= 2)
     }
 
+    /// An agent's moves whose answers were lost when the active broker died are sent
+    /// again, with their request ids, to the broker that took over: each is answered as
+    /// made, and none is made twice (3/SB-CASE, "Moves sent again").
+    @Test func movesSentAgainToTheBrokerThatTookOverAreMadeOnce() throws {
+        let brokers = try Brokers(2)
+        let client = try MajordomoClient(context: try Context(), endpoints: brokers.endpoints,
+                                         redirect: { ErrorAnswer.isNotActive($0.body.first?.bytes ?? []) })
+        defer { client.close() }
+        func ask(_ service: AgentService, _ fields: [String: String]) throws -> [String: Any] {
+            var request = fields
+            request["agent"] = "ana"
+            request["department"] = "front-office"
+            let body = Frame(bytes: try JSONSerialization.data(withJSONObject: request))
+            return jsonObject(try client.request(service.rawValue, body: [body], timeout: .seconds(3))?.body)
+        }
+        var ids: [String] = []
+        for n in 1...3 {
+            let reply = jsonObject(try client.request(ServiceName.ingest, body: [envelope("again-\(n)", text: "A question for the city \(n)")])?.body)
+            ids.append(try #require(reply["id"] as? String, "\(reply)"))
+        }
+        let claim = ["request_id": "claim-1"], handoff = ["id": ids[1], "to": "roads", "note": "a pothole", "request_id": "handoff-1"]
+        #expect(try ask(.claim, claim)["id"] as? String == ids[0])
+        #expect(try ask(.handoff, handoff)["department"] as? String == "roads")
+
+        let active = try brokers.waitForActive()
+        try brokers.daemons[active]?.crash()
+        _ = try brokers.waitForActive(excluding: active)
+
+        // The claim of "the next one" sent again: the inquiry it took, not the next.
+        let claimed = try ask(.claim, claim)
+        #expect(claimed["id"] as? String == ids[0], "\(claimed)")
+        #expect(claimed["owner"] as? String == "agent ana")
+        // The handoff sent again: ok, although the inquiry is no longer the front office's.
+        let handed = try ask(.handoff, handoff)
+        #expect(handed["status"] as? String == "ok" && handed["department"] as? String == "roads", "\(handed)")
+        let timeline = jsonObject(try client.request(AgentService.timeline.rawValue, body: [Frame(#"{"agent":"ana","id":"\#(ids[1])"}"#)])?.body)
+        let events = (timeline["timeline"] as? [[String: Any]] ?? []).compactMap { $0["event"] as? String }
+        #expect(events.filter { $0 == "inquiry.handoff" }.count == 1, "\(timeline)")
+        // The third inquiry is still waiting for an agent.
+        let third = jsonObject(try client.request(AgentService.show.rawValue, body: [Frame(#"{"agent":"ana","id":"\#(ids[2])"}"#)])?.body)
+        #expect(third["state"] as? String == "queued", "\(third)")
+    }
+
     /// The agent's tool, given every broker, keeps working across a failover: the same
     /// command answers before and after the active broker is killed.
     @Test func theAgentsToolFollowsTheActiveBroker() throws {

@@ -321,6 +321,49 @@ import ZeroMQ
         #expect(refusal["message"] as? String == "agent ana holds this inquiry until \(lease) (their claim's lease); ask them to release it, or claim it once the lease has run out")
     }
 
+    /// A move sent again with its request id (its answer was lost, or the broker that made
+    /// it died before answering) is made once: the resend is answered as the inquiry
+    /// stands, and queues, dequeues and writes nothing. This holds on a broker that knows
+    /// the move only from the store, as after a takeover.
+    @Test mutating func aMoveSentAgainWithItsRequestIDIsMadeOnce() throws {
+        let first = try #require(ingest("1")), second = try #require(ingest("2"))
+        let claimNext: [String: Any] = ["agent": "ana", "department": "front-office", "request_id": "c-1"]
+        let (claimed, _) = agent(.claim, claimNext, next: first)
+        #expect(claimed["id"] as? String == "\(first)")
+        // Sent again while another inquiry heads the queue: the same one, not the next.
+        let (again, againActions) = agent(.claim, claimNext, next: second)
+        #expect(again["id"] as? String == "\(first)")
+        #expect(Self.dequeued(againActions).isEmpty)
+
+        let handoff: [String: Any] = ["id": "\(first)", "agent": "ana", "department": "front-office", "to": "roads", "note": "pothole",
+                                      "request_id": "h-1"]
+        #expect(agent(.handoff, handoff).answer["department"] as? String == "roads")
+        // The inquiry is no longer the front office's, yet the resend is answered ok.
+        let (resent, resentActions) = agent(.handoff, handoff)
+        #expect(resent["status"] as? String == "ok", "\(resent)")
+        #expect(resent["department"] as? String == "roads")
+        #expect(Self.enqueued(resentActions).isEmpty)
+        #expect(written.timeline(first).filter { $0.event == "inquiry.handoff" }.count == 1)
+        // Another move with a new id is a new move, judged as such.
+        var fresh = handoff
+        fresh["request_id"] = "h-2"
+        #expect((agent(.handoff, fresh).answer["error"] as? [String: Any])?["code"] as? String == "wrong_department")
+
+        // A broker that took over knows the claim from the store only.
+        let (secondClaim, _) = agent(.claim, ["agent": "ben", "department": "front-office", "request_id": "c-2"], next: second)
+        #expect(secondClaim["id"] as? String == "\(second)")
+        var successor = InquiryMachine(configuration: try SwitchboardConfiguration.parse(yaml: Cities.handoff))
+        #expect(successor.claim(madeBy: "c-2", actor: .agent("ben"), department: "front-office") == nil)
+        successor.load(try #require(written.inquiry(second)))
+        #expect(successor.claim(madeBy: "c-2", actor: .agent("ben"), department: "front-office")?.id == second)
+        #expect(successor.claim(madeBy: "c-2", actor: .agent("ana"), department: "front-office") == nil, "another agent's id")
+
+        // An id longer than a move may keep is refused by name.
+        let long = String(repeating: "x", count: 65)
+        #expect((agent(.claim, ["agent": "ana", "department": "front-office", "request_id": long]).answer["error"] as? [String: Any])?["code"] as? String
+            == ErrorCode.invalidValue.rawValue)
+    }
+
     /// Defect: after a reopen every further reply was refused.
     @Test mutating func aReopenedConversationCanBeAnsweredAgainButNotTwiceAtOnce() throws {
         let ingested = ingest("1")

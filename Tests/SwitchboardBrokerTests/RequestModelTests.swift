@@ -16,14 +16,15 @@ import ZeroMQ
     @Test func inquiryRequestsReadAsTheAgentServicesAskForThem() throws {
         let model = InquiryRequest(agent: "ana", department: "roads", id: "0190e5c2-8f3a-7c1e-9a55-3b2f0c1d4e6f", note: "a note",
                                    text: "the answer / é", account: "@RivertonRoads", replyID: "r-1", to: "parks", resolution: "answered",
-                                   state: "parked", priority: "urgent", owner: "ben", limit: 20, offset: 40, prefix: "0190e5")
+                                   state: "parked", priority: "urgent", owner: "ben", limit: 20, offset: 40, prefix: "0190e5",
+                                   requestID: "m-1")
         let request = try read(model)
         #expect(request.agent == .agent("ana"))
         #expect(request.department == "roads")
         #expect(try request.id().description == model.id)
         for (key, value) in [("note", model.note), ("text", model.text), ("account", model.account), ("reply_id", model.replyID),
                              ("to", model.to), ("resolution", model.resolution), ("state", model.state), ("priority", model.priority),
-                             ("owner", model.owner), ("prefix", model.prefix)] {
+                             ("owner", model.owner), ("prefix", model.prefix), ("request_id", model.requestID)] {
             #expect(request.optional(key) == value, "\(key)")
         }
         #expect(request.integer("limit") == 20)

@@ -111,8 +111,9 @@ import Testing
     @Test func aSecondReplyInOneRoundIsRefusedButAReopenStartsANewOne() throws {
         var inquiry = fresh()
         try apply(&inquiry, .claim, by: ana, for: "front-office")
-        try apply(&inquiry, .reply(account: "@RivertonCity", replyID: "r1"), by: ana, for: "front-office")
-        #expect(inquiry.lastReplyID == "r1")
+        try inquiry.apply(.reply(account: "@RivertonCity"), by: ana, actingFor: "front-office", at: Date(), frontOffice: "front-office",
+                          departments: departments, moveID: "r1")
+        #expect(inquiry.lastMoveID == "r1")
         #expect(throws: LifecycleError.alreadyAnswered) { try apply(&inquiry, .reply(account: "@RivertonWaste"), by: ana, for: "front-office") }
         try apply(&inquiry, .reopen(note: nil), by: ana, for: "front-office")
         try apply(&inquiry, .handoff(to: "roads", note: "follow-up"), by: .system)

@@ -26,7 +26,7 @@ import SwitchboardCore
     func claimed(_ inquiry: AcceptedInquiry, by agent: String) throws -> LifecycleRecord {
         var record = inquiry.record
         _ = try record.lifecycle.apply(.claim, by: Actor(kind: .agent, id: agent), actingFor: "waste", at: start,
-                                       frontOffice: "front-office", departments: ["front-office", "waste"])
+                                       frontOffice: "front-office", departments: ["front-office", "waste"], moveID: "claim-by-\(agent)")
         record.leaseExpiresAt = start.addingTimeInterval(900)
         record.deliveries = 2
         return record

@@ -167,7 +167,7 @@ extension EngineLoop {
             // An invalid id is the machine's to refuse, with the field named.
             let named = (try? request.optionalID()) ?? nil
             let notInMemory = named.map { id in inquiries.needsLoad(id) || (agentService == .claim && inquiries.needsBody(id)) } ?? false
-            if notInMemory || request.namesCase(options.configuration.caseNumbering) {
+            if notInMemory || request.namesCase(options.configuration.caseNumbering) || claimMayBeMade(agentService, request) {
                 // A case number to resolve, or an inquiry not in memory: read by the load
                 // lane, and the move goes on from there.
                 if !submitLoad(.move(client: client, service: agentService, request: request, numbering: options.configuration.caseNumbering)) {
@@ -175,15 +175,25 @@ extension EngineLoop {
                 }
                 return
             }
-            var next: InquiryID?
-            if request.optional("id") == nil, agentService == .claim, let department = request.department {
-                next = nextClaimable(department)
-            }
-            move(client: client, service: agentService, request: request, next: next, now: now)
+            move(client: client, service: agentService, request: request, now: now)
         }
     }
 
-    mutating func move(client: Frame, service: AgentService, request: AgentRequest, next: InquiryID?, now: ContinuousClock.Instant) {
+    /// A claim of "the next one" with a request id this broker's memory does not hold:
+    /// it may have been made already (its answer lost, or made by the broker this one took
+    /// over from), so the agent's claims are read back first (by the load lane).
+    private func claimMayBeMade(_ service: AgentService, _ request: AgentRequest) -> Bool {
+        guard service == .claim, request.optional("id") == nil, let agent = request.agent, let department = request.department,
+              let moveID = try? AgentMove.requestID(request) else { return false }
+        return inquiries.claim(madeBy: moveID, actor: agent, department: department) == nil
+    }
+
+    /// Makes an agent's move; a claim of "the next one" takes the head of the queue.
+    mutating func move(client: Frame, service: AgentService, request: AgentRequest, now: ContinuousClock.Instant) {
+        var next: InquiryID?
+        if request.optional("id") == nil, service == .claim, let department = request.department {
+            next = nextClaimable(department)
+        }
         inquiries.gatewaysOnline = gatewaysOnline
         carryOut(inquiries.agent(client: client, service: service, request: request, next: next, now: clock.now()), now: now)
     }
@@ -211,7 +221,7 @@ extension EngineLoop {
                 } else if result.failure != nil {
                     reply(client, service.rawValue, .unavailable, now: now)
                 } else {
-                    move(client: client, service: service, request: request, next: nil, now: now)
+                    move(client: client, service: service, request: request, now: now)
                 }
             case .original(let key, let known, let client, let body):
                 if result.failure != nil {

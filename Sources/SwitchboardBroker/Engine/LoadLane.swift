@@ -85,6 +85,9 @@ final class LoadLane: Sendable {
 
     /// Moves waiting beyond this are refused at once.
     static let maxWaiting = 1_024
+    /// How many of an agent's claims are read back for a claim sent again; an agent
+    /// holds a handful at a time.
+    static let heldClaimsRead = 200
 
     private let store: any InquiryStore
     private let progress: ProjectionProgress
@@ -122,7 +125,14 @@ final class LoadLane: Sendable {
             // Resolved here, the request goes on with the id in place of the case number.
             try request.resolveCase(numbering, in: store, once: progress, holds: after)
             result.job.work = .move(client: client, service: service, request: request, numbering: numbering)
-            try read((try? request.id()).map { [$0] } ?? [], into: &result, from: store, progress: progress)
+            var ids = (try? request.id()).map { [$0] } ?? []
+            // A claim of "the next one" that may have been made: the agent's claims.
+            if service == .claim, ids.isEmpty, let agent = request.agent, let department = request.department {
+                progress.wait(until: after, timeout: ReadLane.projectionWait)
+                let held = try store.list(InquiryFilter(department: department, state: .inProgress, owner: agent, limit: Self.heldClaimsRead))
+                ids = held.items.map(\.id)
+            }
+            try read(ids, into: &result, from: store, progress: progress)
         case .requeue(let client, var request, let numbering, let sender):
             try request.resolveCase(numbering, in: store, once: progress, holds: after)
             result.job.work = .requeue(client: client, request: request, numbering: numbering, sender: sender)

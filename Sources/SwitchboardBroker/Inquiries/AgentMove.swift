@@ -10,7 +10,7 @@ enum AgentMove: Equatable {
     case claim(InquiryID?)
     case renew(InquiryID)
     case release(InquiryID, note: String)
-    case reply(InquiryID, text: String, account: String, replyID: String?)
+    case reply(InquiryID, text: String, account: String)
     case handoff(InquiryID, to: String, note: String)
     case returnToFrontOffice(InquiryID, note: String)
     case requestInformation(InquiryID, question: String, account: String, note: String)
@@ -29,7 +29,7 @@ enum AgentMove: Equatable {
             return .release(try request.id(), note: request.optional("note") ?? "released by agent")
         case .reply:
             let id = try request.id()
-            return .reply(id, text: try request.string("text"), account: try request.string("account"), replyID: request.optional("reply_id"))
+            return .reply(id, text: try request.string("text"), account: try request.string("account"))
         case .handoff:
             let id = try request.id()
             return .handoff(id, to: try request.string("to"), note: try request.string("note"))
@@ -54,11 +54,25 @@ enum AgentMove: Equatable {
         }
     }
 
+    /// The id the client chose for the move (`request_id`; a reply's `reply_id`, its older
+    /// name, first), so that the move sent again is recognised.
+    static func requestID(_ request: AgentRequest) throws(AgentError) -> String? {
+        for field in ["reply_id", "request_id"] {
+            guard let id = request.optional(field) else { continue }
+            guard id.utf8.count <= maxRequestID else { throw .invalid(field: field, "at most \(maxRequestID) bytes (a UUID is 36)") }
+            return id
+        }
+        return nil
+    }
+
+    /// The longest request id kept: it is written with the inquiry on every move.
+    static let maxRequestID = 64
+
     /// The inquiry it names (a claim of "the next one" names none).
     var inquiry: InquiryID? {
         switch self {
         case .claim(let id): id
-        case .renew(let id), .release(let id, _), .reply(let id, _, _, _), .handoff(let id, _, _), .returnToFrontOffice(let id, _),
+        case .renew(let id), .release(let id, _), .reply(let id, _, _), .handoff(let id, _, _), .returnToFrontOffice(let id, _),
              .requestInformation(let id, _, _, _), .close(let id, _, _), .reopen(let id, _):
             id
         }

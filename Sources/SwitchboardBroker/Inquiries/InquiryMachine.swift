@@ -519,7 +519,7 @@ struct InquiryMachine {
         do {
             switch outcome {
             case .answered(let text, let account):
-                try answer(&record, text: text, account: account, replyID: nil, by: actor, actingFor: department, at: now)
+                try answer(&record, text: text, account: account, moveID: nil, by: actor, actingFor: department, at: now)
             case .handoff(let target, let note):
                 try move(&record, .handoff(to: target, note: note), by: actor, at: now)
             case .returned(let note):
@@ -689,8 +689,11 @@ struct InquiryMachine {
         _ service: AgentService, _ request: AgentRequest, actor: Actor, actingFor: String?, next: InquiryID?, now: Date
     ) throws -> LifecycleRecord {
         guard let agentMove = try AgentMove.read(service, request) else { throw AgentError.invalid(field: "service", "\(service.rawValue) is a read") }
+        let moveID = try AgentMove.requestID(request)
         if case .claim(let named) = agentMove {
             guard let team = actingFor else { throw AgentError.missing("department") }
+            // A claim of "the next one" sent again: the inquiry it took, not another.
+            if named == nil, let moveID, let claimed = claim(madeBy: moveID, actor: actor, department: team) { return claimed }
             guard let id = named ?? next else { throw AgentError.emptyQueue(team) }
             var record = try current(id)
             // A retried claim by the agent who holds it renews it.
@@ -703,11 +706,14 @@ struct InquiryMachine {
             if record.lifecycle.state == .inProgress, let owner = record.lifecycle.owner, owner.kind == .agent || owner.kind == .worker {
                 throw LifecycleError.heldBy(owner, until: record.leaseExpiresAt.map(Timestamp.format))
             }
-            try move(&record, .claim, by: actor, actingFor: team, at: now, lease: now.addingTimeInterval(configuration.claimLease))
+            try move(&record, .claim, by: actor, actingFor: team, at: now, lease: now.addingTimeInterval(configuration.claimLease), moveID: moveID)
             return record
         }
         guard let id = agentMove.inquiry else { throw AgentError.missing("id") }
         var record = try current(id)
+        // The same move sent again (its answer was lost, or the broker that made it
+        // died before answering): made once, answered as it stands.
+        if let moveID, record.lifecycle.lastMoveID == moveID { return record }
         // An agent acts for one department: moves that need no ownership (reopen) are
         // checked here, the others by the lifecycle too.
         if let actingFor, record.lifecycle.department != actingFor, service != .renew {
@@ -723,21 +729,31 @@ struct InquiryMachine {
             record.leaseExpiresAt = now.addingTimeInterval(configuration.claimLease)
             save(record)
         case .release(_, let note):
-            try move(&record, .release(reason: note), by: actor, actingFor: actingFor, at: now)
-        case .reply(_, let text, let account, let replyID):
-            try answer(&record, text: text, account: account, replyID: replyID, by: actor, actingFor: actingFor, at: now)
+            try move(&record, .release(reason: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
+        case .reply(_, let text, let account):
+            try answer(&record, text: text, account: account, moveID: moveID, by: actor, actingFor: actingFor, at: now)
         case .handoff(_, let department, let note):
-            try move(&record, .handoff(to: department, note: note), by: actor, actingFor: actingFor, at: now)
+            try move(&record, .handoff(to: department, note: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         case .returnToFrontOffice(_, let note):
-            try move(&record, .returnToFrontOffice(note: note), by: actor, actingFor: actingFor, at: now)
+            try move(&record, .returnToFrontOffice(note: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         case .requestInformation(_, let question, let account, let note):
-            try ask(&record, question: question, account: account, note: note, by: actor, actingFor: actingFor, at: now)
+            try ask(&record, question: question, account: account, note: note, by: actor, actingFor: actingFor, at: now, moveID: moveID)
         case .close(_, let resolution, let note):
-            try move(&record, .close(resolution, note: note), by: actor, actingFor: actingFor, at: now)
+            try move(&record, .close(resolution, note: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         case .reopen(_, let note):
-            try move(&record, .reopen(note: note), by: actor, actingFor: actingFor, at: now)
+            try move(&record, .reopen(note: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         }
         return record
+    }
+
+    /// The inquiry a claim of "the next one" with this id took, while `actor` holds it
+    /// for `department`. Agents' claims are read back by the load lane before such a
+    /// claim is made (see ``EngineLoop``), so this holds after a takeover too.
+    func claim(madeBy moveID: String, actor: Actor, department: String) -> LifecycleRecord? {
+        tracked.values.lazy.map(\.record).first { record in
+            record.lifecycle.lastMoveID == moveID && record.lifecycle.state == .inProgress && record.lifecycle.owner == actor
+                && record.lifecycle.department == department
+        }
     }
 
     private func current(_ id: InquiryID) throws(AgentError) -> LifecycleRecord {
@@ -746,26 +762,26 @@ struct InquiryMachine {
     }
 
     /// Answers the citizen: only through a registered official account, once per
-    /// citizen message; a retry with the same reply id changes nothing.
+    /// citizen message (a retry with the same id is recognised before this).
     private mutating func answer(
-        _ record: inout LifecycleRecord, text: String, account: String, replyID: String?, by actor: Actor, actingFor: String?, at now: Date
+        _ record: inout LifecycleRecord, text: String, account: String, moveID: String?, by actor: Actor, actingFor: String?, at now: Date
     ) throws {
-        if let replyID, record.lifecycle.lastReplyID == replyID, record.lifecycle.answered { return }
         guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
         try desk.checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department)
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw AgentError.missing("text") }
-        try move(&record, .reply(account: account, replyID: replyID), by: actor, actingFor: actingFor, at: now)
+        try move(&record, .reply(account: account), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         send(.answer, text: text, account: account, for: record, key: key, by: actor, at: now)
     }
 
     /// Asks the citizen for more: the question goes out like an answer, through an
     /// official account, and the post it is published as continues the conversation.
     private mutating func ask(
-        _ record: inout LifecycleRecord, question: String?, account: String?, note: String, by actor: Actor, actingFor: String?, at now: Date
+        _ record: inout LifecycleRecord, question: String?, account: String?, note: String, by actor: Actor, actingFor: String?, at now: Date,
+        moveID: String? = nil
     ) throws {
         guard let key = tracked[record.id]?.key else { throw LifecycleError.unknownInquiry(record.id) }
         if let account { try desk.checkReplyAccount(account, platform: key.platform, department: record.lifecycle.department) }
-        try move(&record, .requestInformation(note: note), by: actor, actingFor: actingFor, at: now)
+        try move(&record, .requestInformation(note: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         posts.await(record.id, at: key)
         if let question, let account { send(.question, text: question, account: account, for: record, key: key, by: actor, at: now) }
     }
@@ -901,17 +917,19 @@ struct InquiryMachine {
 
     /// Applies a lifecycle command, follows the SLA clocks, records it, and queues the
     /// inquiry where the move put it.
-    /// - Parameter keepQueued: the delivery queue already holds the entry (a worker left
-    ///   and the MDP machine put it back, or a restart restored it): do not queue it twice.
+    /// - Parameters:
+    ///   - keepQueued: the delivery queue already holds the entry (a worker left and the
+    ///     MDP machine put it back, or a restart restored it): do not queue it twice.
+    ///   - moveID: the id the client chose for the move, kept with the record.
     private mutating func move(
         _ record: inout LifecycleRecord, _ command: LifecycleCommand, by actor: Actor, actingFor: String? = nil,
-        at now: Date, lease: Date? = nil, keepQueued: Bool = false
+        at now: Date, lease: Date? = nil, keepQueued: Bool = false, moveID: String? = nil
     ) throws(LifecycleError) {
         let wasQueuedAt = record.lifecycle.state == .queued ? record.lifecycle.department : nil
         let wasAwaiting = record.lifecycle.state == .awaitingCitizen
         let before = record
         let entry = try record.lifecycle.apply(command, by: actor, actingFor: actingFor, at: now,
-                                               frontOffice: configuration.frontOffice, departments: departments)
+                                               frontOffice: configuration.frontOffice, departments: departments, moveID: moveID)
         record.sla.follow(entry, priority: record.priority, policy: configuration.sla)
         record.leaseExpiresAt = lease
         if case .requeue = command { record.deliveries = 0 }

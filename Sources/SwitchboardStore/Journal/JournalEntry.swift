@@ -202,7 +202,8 @@ private struct ByteWriter {
         optional(lifecycle.owner?.kind.rawValue)
         if let owner = lifecycle.owner { string(owner.id) }
         byte(lifecycle.answered ? 1 : 0)
-        optional(lifecycle.lastReplyID)
+        // Written before 2026-12-04 as the last reply's id: the same slot, the same meaning for a reply.
+        optional(lifecycle.lastMoveID)
         optional(lifecycle.resolution?.rawValue)
         string(record.sla.department)
         for clock in [record.sla.legFirstResponse, record.sla.legResolution, record.sla.wholeFirstResponse, record.sla.wholeResolution] {
@@ -324,13 +325,13 @@ private struct ByteReader {
             owner = Actor(kind: kind, id: try string())
         }
         let answered = try byte() == 1
-        let lastReplyID = try optional()
+        let lastMoveID = try optional()
         let resolution = try optional().map { text throws(JournalEntryError) -> Resolution in
             guard let resolution = Resolution(rawValue: text) else { throw JournalEntryError("unknown resolution \(text)") }
             return resolution
         }
         let lifecycle = InquiryLifecycle(restoring: id, state: state, department: department, owner: owner, answered: answered,
-                                         lastReplyID: lastReplyID, resolution: resolution)
+                                         lastMoveID: lastMoveID, resolution: resolution)
         let slaDepartment = try string()
         var clocks: [SLAClock] = []
         for _ in 0..<4 {
