@@ -28,15 +28,17 @@ public struct RoleMachine: Sendable {
         public var retryEvery: Duration
         public var probeEvery: Duration
 
-        /// Renewals six times a lease, a margin of a sixth of it, probes twelve times a
-        /// lease: with 6 s, a renewal a second, and a standby that takes over about 1.5 s
-        /// after the active broker's process died.
+        /// Renewals twelve times a lease, a margin of a sixth of it, probes 24 times a
+        /// lease: with 6 s, a renewal every half second, and a standby that notices within
+        /// about 0.9 s that the active broker's process died (then it replays the journal
+        /// and restores the queues: well under a second more with 10,000 waiting).
+        /// Each is one short statement: a few a second cost the database nothing.
         public init(leaseTime: Duration = .seconds(6)) {
             self.leaseTime = leaseTime
             margin = leaseTime / 6
-            renewEvery = leaseTime / 6
+            renewEvery = leaseTime / 12
             retryEvery = leaseTime / 24
-            probeEvery = leaseTime / 12
+            probeEvery = leaseTime / 24
         }
 
         /// How long the keeper waits for one statement: a renewal that hangs must leave
