@@ -143,9 +143,13 @@ private final class ConfigurationReader {
         try limits?.rejectUnknown()
         let rules = try top.list("rules", required: false) { node, path throws(ConfigurationError) in try rule(node, path, departments: seen) }
         var policy = SLAPolicy()
+        if var calendars = try top.optionalMapping("calendars") {
+            policy.calendars = try self.calendars(&calendars)
+        }
         if var sla = try top.optionalMapping("sla") {
+            policy.calendar = try calendarName(&sla, known: policy.calendars)
             if var targets = try sla.optionalMapping("targets") {
-                policy.defaults.merge(try self.targets(&targets)) { $1 }
+                policy.defaults.merge(try self.targets(&targets, known: policy.calendars)) { $1 }
             }
             if var escalation = try sla.optionalMapping("escalation") {
                 switch try escalation.string("action") ?? "raise_priority" {
@@ -165,7 +169,8 @@ private final class ConfigurationReader {
         }
         for (department, node) in departmentSLANodes {
             var fields = try YAMLFields(node.node, path: node.path)
-            policy.perDepartment[department] = try targets(&fields)
+            policy.departmentCalendars[department] = try calendarName(&fields, known: policy.calendars)
+            policy.perDepartment[department] = try targets(&fields, known: policy.calendars)
         }
         var lease = 15.0 * 60
         if var agents = try top.optionalMapping("agents") {
@@ -219,19 +224,99 @@ private final class ConfigurationReader {
         return periods
     }
 
-    /// `urgent: {first_response: 1h, resolution: 8h}` and so on, for any priorities given.
-    func targets(_ fields: inout YAMLFields) throws(ConfigurationError) -> [Priority: SLATarget] {
+    /// `urgent: {first_response: 1h, resolution: 8h, calendar: 24/7}` and so on, for any
+    /// priorities given; a calendar named must be defined under `calendars` (or be `24/7`).
+    func targets(_ fields: inout YAMLFields, known calendars: [String: BusinessCalendar]) throws(ConfigurationError) -> [Priority: SLATarget] {
         var result: [Priority: SLATarget] = [:]
         for priority in Priority.allCases {
             guard var target = try fields.optionalMapping(priority.rawValue) else { continue }
             guard let first = try target.duration("first_response"), let resolution = try target.duration("resolution") else {
                 throw target.error(target.path, "\(target.path) needs first_response and resolution, such as 4h and 2d")
             }
+            let calendar = try calendarName(&target, known: calendars)
             try target.rejectUnknown()
-            result[priority] = SLATarget(firstResponse: first, resolution: resolution)
+            result[priority] = SLATarget(firstResponse: first, resolution: resolution, calendar: calendar)
         }
         try fields.rejectUnknown()
         return result
+    }
+
+    /// A mapping's `calendar:`, which must name a calendar defined under `calendars`, or `24/7`.
+    func calendarName(_ fields: inout YAMLFields, known calendars: [String: BusinessCalendar]) throws(ConfigurationError) -> String? {
+        guard let name = try fields.string("calendar") else { return nil }
+        guard name == BusinessCalendar.alwaysOpenName || calendars[name] != nil else {
+            let defined = calendars.keys.sorted() + [BusinessCalendar.alwaysOpenName]
+            throw fields.error(fields.name("calendar"), "calendar \"\(name)\" is not defined under calendars; the calendars are \(defined.joined(separator: ", "))")
+        }
+        return name
+    }
+
+    /// `office: {time_zone: Europe/Brussels, hours: {monday: "08:00-17:00", …}, holidays: [2026-12-25]}`.
+    func calendars(_ fields: inout YAMLFields) throws(ConfigurationError) -> [String: BusinessCalendar] {
+        var result: [String: BusinessCalendar] = [:]
+        result[BusinessCalendar.alwaysOpenName] = .alwaysOpen
+        for name in fields.pairs.map(\.key) {
+            guard name.range(of: #"^[a-z0-9][a-z0-9._-]{0,62}$"#, options: .regularExpression) != nil else {
+                throw fields.error(fields.name(name), "calendar name \"\(name)\" must be lower-case letters, digits, '.', '_' or '-' (24/7 is built in)")
+            }
+            guard var calendar = try fields.optionalMapping(name) else {
+                throw fields.error(fields.name(name), "calendar \(name) needs time_zone and hours")
+            }
+            guard let zoneName = try calendar.string("time_zone") else {
+                throw calendar.error(calendar.name("time_zone"), "calendar \(name) needs a time_zone, such as Europe/Brussels")
+            }
+            guard let zone = TimeZone(identifier: zoneName) else {
+                throw calendar.error(calendar.name("time_zone"), "unknown time zone \"\(zoneName)\"; use an IANA name such as Europe/Brussels or America/New_York")
+            }
+            guard var week = try calendar.optionalMapping("hours") else {
+                throw calendar.error(calendar.name("hours"), "calendar \(name) needs hours, such as monday: 08:00-17:00")
+            }
+            var hours: [Int: [Range<Int>]] = [:]
+            for (index, day) in Self.weekdays.enumerated() {
+                guard let text = try week.string(day) else { continue }
+                guard let ranges = Self.openingHours(text) else {
+                    throw week.error(week.name(day), "\(week.name(day)) \"\(text)\" must be closed or opening hours such as 08:00-17:00 or 08:00-12:00, 13:00-17:00")
+                }
+                if !ranges.isEmpty { hours[index + 1] = ranges }
+            }
+            try week.rejectUnknown()
+            guard !hours.isEmpty else { throw week.error(week.path, "calendar \(name) is never open; give opening hours for at least one weekday") }
+            var holidays = Set<BusinessCalendar.LocalDay>()
+            for (index, text) in try calendar.strings("holidays").enumerated() {
+                guard let day = BusinessCalendar.LocalDay(text) else {
+                    throw calendar.error("\(calendar.name("holidays"))[\(index)]", "holiday \"\(text)\" must be a date such as 2026-12-25")
+                }
+                holidays.insert(day)
+            }
+            try calendar.rejectUnknown()
+            result[name] = BusinessCalendar(name: name, timeZone: zone, hours: hours, holidays: holidays)
+        }
+        return result
+    }
+
+    /// Weekdays in Foundation's order (1 is Sunday).
+    static let weekdays = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+
+    /// `08:00-17:00`, `08:00-12:00, 13:00-17:00` or `closed` (no hours), in minutes
+    /// after midnight, in order and not overlapping; `24:00` ends a day. Nil otherwise.
+    static func openingHours(_ text: String) -> [Range<Int>]? {
+        if text.trimmingCharacters(in: .whitespaces) == "closed" { return [] }
+        var ranges: [Range<Int>] = []
+        for part in text.split(separator: ",") {
+            let ends = part.trimmingCharacters(in: .whitespaces).split(separator: "-")
+            guard ends.count == 2, let open = minute(ends[0]), let close = minute(ends[1]), open < close,
+                  open >= (ranges.last?.upperBound ?? 0) else { return nil }
+            ranges.append(open..<close)
+        }
+        return ranges.isEmpty ? nil : ranges
+    }
+
+    /// `08:00` as minutes after midnight; `24:00` is the end of the day.
+    private static func minute(_ text: Substring) -> Int? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]),
+              minute < 60, hour < 24 || (hour == 24 && minute == 0) else { return nil }
+        return hour * 60 + minute
     }
 
     func department(_ node: Node, _ path: String) throws(ConfigurationError) -> Department {

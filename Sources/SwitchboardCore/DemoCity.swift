@@ -31,7 +31,19 @@ limits:
 # each handoff (for the department holding it). Clocks pause while awaiting the citizen.
 # At 80% of a target an sla.warning event is published; at 100% sla.breach, and the
 # escalation runs: raise_priority (one step up), move (to a department's queue), or none.
+# Targets count around the clock unless they count in a calendar of opening hours:
+# define one under calendars and name it, here for every target (calendar: office),
+# in a target (urgent: {..., calendar: 24/7}) or in a department's sla. With eight
+# opening hours a day, 8h is one working day: a Friday-evening inquiry is due Monday.
+#
+# calendars:
+#   office:
+#     time_zone: America/Chicago
+#     hours: { monday: 08:00-16:00, tuesday: 08:00-16:00, wednesday: 08:00-16:00,
+#              thursday: 08:00-16:00, friday: "08:00-12:00, 13:00-17:00" }
+#     holidays: [2026-12-25, 2027-01-01]
 sla:
+  # calendar: office
   targets:
     urgent: { first_response: 1h, resolution: 8h }
     high:   { first_response: 4h, resolution: 2d }

@@ -117,19 +117,20 @@ public struct DepartmentQueues: Sendable {
         queues[department]?.compactMap(\.first) ?? []
     }
 
-    /// Ready inquiries past their own priority's target at `now`, per priority, each count
-    /// at most `cap`: a line is in arrival order, so the count stops at the first entry
-    /// still within its target (or at the cap), however long the line. Entries taken out
-    /// of the middle of a line and not yet skipped are counted too (an estimate, for
-    /// statistics).
-    public func overdue(department: String, at now: Date, target: (Priority) -> Double, cap: Int = 10_000) -> [Priority: Int] {
+    /// Ready inquiries past their own priority's target, per priority, each count at most
+    /// `cap`: `cutoff` says when an inquiry of a priority must have arrived by to be
+    /// within its target now (its target counted back in its calendar). A line is in
+    /// arrival order, so the count stops at the first entry within its target (or at the
+    /// cap), however long the line. Entries taken out of the middle of a line and not yet
+    /// skipped are counted too (an estimate, for statistics).
+    public func overdue(department: String, cutoff: (Priority) -> Date, cap: Int = 10_000) -> [Priority: Int] {
         guard let lines = queues[department] else { return [:] }
         var result: [Priority: Int] = [:]
         for priority in Priority.allCases {
-            let limit = target(priority)
+            let arrivedBy = cutoff(priority)
             var count = 0
             for entry in lines[priority.rank] {
-                guard count < cap, now.timeIntervalSince(entry.id.createdAt) > limit else { break }
+                guard count < cap, entry.id.createdAt < arrivedBy else { break }
                 count += 1
             }
             if count > 0 { result[priority] = count }

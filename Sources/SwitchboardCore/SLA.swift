@@ -6,10 +6,13 @@ public struct SLATarget: Codable, Sendable, Equatable {
     public var firstResponse: Double
     /// Seconds until the inquiry is closed.
     public var resolution: Double
+    /// The calendar both count in, by name; nil for the department's (or the policy's).
+    public var calendar: String?
 
-    public init(firstResponse: Double, resolution: Double) {
+    public init(firstResponse: Double, resolution: Double, calendar: String? = nil) {
         self.firstResponse = firstResponse
         self.resolution = resolution
+        self.calendar = calendar
     }
 }
 
@@ -23,11 +26,18 @@ public enum Escalation: Sendable, Equatable {
     case moveTo(String)
 }
 
-/// The targets of every department and priority, and the escalation.
+/// The targets of every department and priority, the calendars they count in, and the
+/// escalation.
 public struct SLAPolicy: Sendable, Equatable {
     public var defaults: [Priority: SLATarget]
     public var perDepartment: [String: [Priority: SLATarget]]
     public var escalation: Escalation
+    /// The calendars the configuration defines, by name.
+    public var calendars: [String: BusinessCalendar] = [:]
+    /// The calendar of targets that name none: each department's, else this one; without
+    /// either, clocks run around the clock.
+    public var calendar: String?
+    public var departmentCalendars: [String: String] = [:]
 
     public init(defaults: [Priority: SLATarget] = SLAPolicy.standardDefaults, perDepartment: [String: [Priority: SLATarget]] = [:], escalation: Escalation = .raisePriority) {
         self.defaults = defaults
@@ -39,6 +49,15 @@ public struct SLAPolicy: Sendable, Equatable {
         perDepartment[department]?[priority] ?? defaults[priority] ?? SLATarget(firstResponse: 86_400, resolution: 432_000)
     }
 
+    /// The calendar a department's clocks count in at a priority. What names a priority
+    /// comes first (so `urgent` may run 24/7 while the rest keep office hours): the
+    /// department's target for it, the policy's target for it, then the department's
+    /// calendar, then the policy's.
+    public func calendar(department: String, priority: Priority) -> BusinessCalendar {
+        let name = perDepartment[department]?[priority]?.calendar ?? defaults[priority]?.calendar ?? departmentCalendars[department] ?? calendar
+        return name.flatMap { calendars[$0] } ?? .alwaysOpen
+    }
+
     public static let standardDefaults: [Priority: SLATarget] = [
         .urgent: SLATarget(firstResponse: 3_600, resolution: 28_800),
         .high: SLATarget(firstResponse: 4 * 3_600, resolution: 2 * 86_400),
@@ -47,24 +66,62 @@ public struct SLAPolicy: Sendable, Equatable {
     ]
 }
 
-/// A stopwatch against one target. Time only accrues while it runs; it pauses while
-/// the inquiry waits for the citizen and stops when its goal is met.
+/// A stopwatch against one target, counting in a ``BusinessCalendar``'s opening hours.
+/// Time only accrues while it runs; it pauses while the inquiry waits for the citizen
+/// and stops when its goal is met.
+///
+/// While it runs it knows the moments its warning and its target fall due, worked out
+/// in its calendar when it started or resumed: what reads an inquiry (listings, the
+/// store's alert index) needs no calendar to tell how long is left.
 public struct SLAClock: Codable, Sendable, Equatable {
     public var target: Double
-    /// Seconds accrued before `runningSince`.
+    /// Opening seconds accrued before `runningSince`.
     public var accrued: Double = 0
     public var runningSince: Date?
     public var met = false
     public var warned = false
     public var breached = false
+    /// While it runs: when the target is reached, and (until warned) when 80% of it is.
+    /// Nil in records written before calendars, whose clocks ran around the clock.
+    public var due: Date?
+    public var warnAt: Date?
 
-    public init(target: Double, startingAt start: Date) {
+    public init(target: Double, startingAt start: Date, calendar: BusinessCalendar = .alwaysOpen) {
         self.target = target
         runningSince = start
+        schedule(calendar)
     }
 
-    public func elapsed(at now: Date) -> Double {
-        accrued + (runningSince.map { max(0, now.timeIntervalSince($0)) } ?? 0)
+    /// The opening seconds it has counted by `now`.
+    public func elapsed(at now: Date, in calendar: BusinessCalendar = .alwaysOpen) -> Double {
+        accrued + (runningSince.map { calendar.openSeconds(from: $0, to: now) } ?? 0)
+    }
+
+    /// When the target is reached, if it keeps running.
+    public var dueDate: Date? {
+        guard let since = runningSince, !met else { return nil }
+        return due ?? since.addingTimeInterval(target - accrued)
+    }
+
+    private var warningDate: Date? {
+        guard let since = runningSince, !met else { return nil }
+        return warnAt ?? since.addingTimeInterval(0.8 * target - accrued)
+    }
+
+    /// Seconds until the target while it runs (negative once breached); paused, the
+    /// opening time it has left.
+    public func secondsLeft(at now: Date) -> Double {
+        dueDate.map { $0.timeIntervalSince(now) } ?? target - accrued
+    }
+
+    private mutating func schedule(_ calendar: BusinessCalendar) {
+        guard let since = runningSince, !met else {
+            due = nil
+            warnAt = nil
+            return
+        }
+        due = calendar.date(after: target - accrued, from: since) ?? .distantFuture
+        warnAt = warned ? nil : calendar.date(after: 0.8 * target - accrued, from: since) ?? .distantFuture
     }
 
     /// Where it stands, as agents' answers name it: met, breached, warning (past 80%),
@@ -73,38 +130,41 @@ public struct SLAClock: Codable, Sendable, Equatable {
         met ? "met" : breached ? "breached" : warned ? "warning" : runningSince == nil ? "paused" : "running"
     }
 
-    mutating func pause(at now: Date) {
-        accrued = elapsed(at: now)
+    mutating func pause(at now: Date, in calendar: BusinessCalendar) {
+        accrued = elapsed(at: now, in: calendar)
         runningSince = nil
+        schedule(calendar)
     }
 
-    mutating func resume(at now: Date) {
-        if runningSince == nil && !met { runningSince = now }
+    mutating func resume(at now: Date, in calendar: BusinessCalendar) {
+        if runningSince == nil && !met {
+            runningSince = now
+            schedule(calendar)
+        }
     }
 
-    mutating func stop(at now: Date) {
-        pause(at: now)
+    mutating func stop(at now: Date, in calendar: BusinessCalendar) {
+        pause(at: now, in: calendar)
         met = true
     }
 
     /// When the next alert is due, if the clock runs.
     func nextAlert() -> Date? {
-        guard let since = runningSince, !breached else { return nil }
-        let threshold = warned ? target : 0.8 * target
-        return since.addingTimeInterval(threshold - accrued)
+        guard !breached else { return nil }
+        return warned ? dueDate : warningDate
     }
 
     /// The alert due at `now`, at most one per call, each level at most once.
     mutating func check(at now: Date) -> SLAAlert.Level? {
-        guard runningSince != nil, !breached else { return nil }
-        let elapsed = elapsed(at: now)
-        if elapsed >= target {
+        guard !breached, let due = dueDate else { return nil }
+        if now >= due {
             warned = true
             breached = true
             return .breach
         }
-        if !warned && elapsed >= 0.8 * target {
+        if !warned, let warning = warningDate, now >= warning {
             warned = true
+            warnAt = nil
             return .warning
         }
         return nil
@@ -142,9 +202,10 @@ public struct InquirySLA: Codable, Sendable, Equatable {
 
     public init(department: String, priority: Priority, policy: SLAPolicy, at now: Date) {
         let target = policy.target(department: department, priority: priority)
+        let calendar = policy.calendar(department: department, priority: priority)
         self.department = department
-        legFirstResponse = SLAClock(target: target.firstResponse, startingAt: now)
-        legResolution = SLAClock(target: target.resolution, startingAt: now)
+        legFirstResponse = SLAClock(target: target.firstResponse, startingAt: now, calendar: calendar)
+        legResolution = SLAClock(target: target.resolution, startingAt: now, calendar: calendar)
         wholeFirstResponse = legFirstResponse
         wholeResolution = legResolution
     }
@@ -163,37 +224,54 @@ public struct InquirySLA: Codable, Sendable, Equatable {
         [\.legFirstResponse, \.legResolution, \.wholeFirstResponse, \.wholeResolution]
     }
 
-    /// Follows the inquiry into `state` at `department`.
+    /// Follows the inquiry into `state` at `department`. Every clock counts in the
+    /// calendar of the department holding the inquiry: the whole inquiry's clocks too,
+    /// which change calendar with a handoff.
     public mutating func follow(_ entry: TimelineEntry, priority: Priority, policy: SLAPolicy) {
         let now = entry.at
+        var calendar = policy.calendar(department: department, priority: priority)
         if entry.department != department {
             // A new leg: its clocks start now against the new department's targets.
             let target = policy.target(department: entry.department, priority: priority)
+            let next = policy.calendar(department: entry.department, priority: priority)
             department = entry.department
-            legFirstResponse = SLAClock(target: target.firstResponse, startingAt: now)
-            legResolution = SLAClock(target: target.resolution, startingAt: now)
+            legFirstResponse = SLAClock(target: target.firstResponse, startingAt: now, calendar: next)
+            legResolution = SLAClock(target: target.resolution, startingAt: now, calendar: next)
+            if next != calendar {
+                for clock in [\InquirySLA.wholeFirstResponse, \.wholeResolution] where self[keyPath: clock].runningSince != nil {
+                    self[keyPath: clock].pause(at: now, in: calendar)
+                    self[keyPath: clock].resume(at: now, in: next)
+                }
+            }
+            calendar = next
         }
         switch entry.to {
         case .awaitingCitizen:
-            legFirstResponse.stop(at: now)
-            wholeFirstResponse.stop(at: now)
-            for clock in clocks { self[keyPath: clock].pause(at: now) }
+            legFirstResponse.stop(at: now, in: calendar)
+            wholeFirstResponse.stop(at: now, in: calendar)
+            for clock in clocks { self[keyPath: clock].pause(at: now, in: calendar) }
         case .answered:
-            legFirstResponse.stop(at: now)
-            wholeFirstResponse.stop(at: now)
+            legFirstResponse.stop(at: now, in: calendar)
+            wholeFirstResponse.stop(at: now, in: calendar)
         case .closed:
-            for clock in clocks { self[keyPath: clock].stop(at: now) }
+            for clock in clocks { self[keyPath: clock].stop(at: now, in: calendar) }
         case .queued, .inProgress, .parked:
             if entry.event == "inquiry.reopened" {
                 wholeResolution.met = false
                 legResolution.met = false
             }
-            for clock in clocks { self[keyPath: clock].resume(at: now) }
+            for clock in clocks { self[keyPath: clock].resume(at: now, in: calendar) }
         }
     }
 
-    /// Alerts due at `now`; each fires once.
-    public mutating func check(at now: Date) -> [SLAAlert] {
+    /// When the inquiry's tightest running clock falls due; nil when none runs.
+    public var due: Date? {
+        clocks.compactMap { self[keyPath: $0].dueDate }.min()
+    }
+
+    /// Alerts due at `now`; each fires once. `calendar` is the one the clocks count in
+    /// (the department's, for the inquiry's priority), for the time each alert reports.
+    public mutating func check(at now: Date, in calendar: BusinessCalendar = .alwaysOpen) -> [SLAAlert] {
         let scopes: [(WritableKeyPath<InquirySLA, SLAClock>, SLAAlert.Scope, SLAAlert.Goal)] = [
             (\.legFirstResponse, .department, .firstResponse), (\.legResolution, .department, .resolution),
             (\.wholeFirstResponse, .inquiry, .firstResponse), (\.wholeResolution, .inquiry, .resolution),
@@ -202,7 +280,7 @@ public struct InquirySLA: Codable, Sendable, Equatable {
         for (clock, scope, goal) in scopes {
             if let level = self[keyPath: clock].check(at: now) {
                 alerts.append(SLAAlert(level: level, scope: scope, goal: goal, department: department,
-                                       target: self[keyPath: clock].target, elapsed: self[keyPath: clock].elapsed(at: now)))
+                                       target: self[keyPath: clock].target, elapsed: self[keyPath: clock].elapsed(at: now, in: calendar)))
             }
         }
         return alerts

@@ -239,18 +239,23 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
         public var elapsedSeconds: Double
         /// running, paused, warning, breached or met.
         public var state: String
+        /// While it runs: when it reaches its target, counted in its calendar's opening
+        /// hours (an inquiry that arrives on Friday evening is due on Monday).
+        public var dueAt: String?
 
-        public init(clock: String, targetSeconds: Double, elapsedSeconds: Double, state: String) {
+        public init(clock: String, targetSeconds: Double, elapsedSeconds: Double, state: String, dueAt: String? = nil) {
             self.clock = clock
             self.targetSeconds = targetSeconds
             self.elapsedSeconds = elapsedSeconds
             self.state = state
+            self.dueAt = dueAt
         }
 
         enum CodingKeys: String, CodingKey {
             case clock, state
             case targetSeconds = "target_seconds"
             case elapsedSeconds = "elapsed_seconds"
+            case dueAt = "due_at"
         }
     }
 

@@ -140,11 +140,13 @@ enum StoredRows {
         return line.count > 60 ? String(line.prefix(59)) + "…" : line
     }
 
-    /// The clock closest to its target among those still running or breached.
+    /// The clock closest to its target among those still running or breached: the
+    /// seconds until it falls due (in its calendar's terms: a clock that falls due on
+    /// Monday morning has the weekend left), and its state.
     static func tightest(_ sla: InquirySLA, at now: Date) -> (Double?, String?) {
         let clocks = [sla.legFirstResponse, sla.legResolution, sla.wholeFirstResponse, sla.wholeResolution].filter { !$0.met }
-        guard let clock = clocks.min(by: { $0.target - $0.elapsed(at: now) < $1.target - $1.elapsed(at: now) }) else { return (nil, nil) }
-        return ((clock.target - clock.elapsed(at: now)).rounded(), clock.state)
+        guard let clock = clocks.min(by: { $0.secondsLeft(at: now) < $1.secondsLeft(at: now) }) else { return (nil, nil) }
+        return (clock.secondsLeft(at: now).rounded(), clock.state)
     }
 }
 
@@ -287,6 +289,8 @@ struct LifecycleColumn: Decodable {
                     writer.add("target", clock.target)
                     writer.add("accrued", clock.accrued)
                     if let since = clock.runningSince { writer.add("runningSince", since.timeIntervalSince1970) }
+                    if let due = clock.due { writer.add("due", due.timeIntervalSince1970) }
+                    if let warnAt = clock.warnAt { writer.add("warnAt", warnAt.timeIntervalSince1970) }
                     writer.addBool("met", clock.met)
                     writer.addBool("warned", clock.warned)
                     writer.addBool("breached", clock.breached)

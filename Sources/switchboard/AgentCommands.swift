@@ -390,7 +390,9 @@ extension Switchboard {
                 let left = clock.targetSeconds - clock.elapsedSeconds
                 let time = left >= 0 ? "\(Table.duration(left)) left of \(Table.duration(clock.targetSeconds))"
                                      : "\(Table.duration(-left)) over \(Table.duration(clock.targetSeconds))"
-                print("  " + Table.highlight("\(clock.clock): \(clock.state), \(time)",
+                // Left is opening time (a calendar's hours); the due time says when that is.
+                let due = clock.dueAt.map { ", due \($0)" } ?? ""
+                print("  " + Table.highlight("\(clock.clock): \(clock.state), \(time)\(due)",
                                              when: clock.state == "warning" || clock.state == "breached"))
             }
             print("\ntimeline")

@@ -29,8 +29,10 @@ extension EngineLoop {
             let target = sla.target(department: department.id, priority: .normal)
             // Each ready inquiry against its own priority's target: the head of each
             // priority's line has waited longest among its peers.
+            // Waiting counts in the department's calendar: not over a weekend it is closed.
             let overdue = mdp.oldestPerPriority(department: department.id).map { entry in
-                wall.timeIntervalSince(entry.id.createdAt) - sla.target(department: department.id, priority: entry.priority).firstResponse
+                sla.calendar(department: department.id, priority: entry.priority).openSeconds(from: entry.id.createdAt, to: wall)
+                    - sla.target(department: department.id, priority: entry.priority).firstResponse
             }.max() ?? 0
             var figure = BrokerStats.Department(
                 id: department.id, name: department.name, frontOffice: department.id == options.configuration.frontOffice,
@@ -47,7 +49,10 @@ extension EngineLoop {
             figure.expectsWorkers = department.expectsWorkers
             figure.readyOverdueSeconds = max(0, overdue)
             if overdue > 0 {
-                let counts = mdp.overdueInquiries(department: department.id, at: wall) { sla.target(department: department.id, priority: $0).firstResponse }
+                let counts = mdp.overdueInquiries(department: department.id) { priority in
+                    sla.calendar(department: department.id, priority: priority)
+                        .date(before: sla.target(department: department.id, priority: priority).firstResponse, from: wall) ?? .distantPast
+                }
                 figure.overdueByPriority = Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })
             }
             figure.slaBreachedInquiriesToday = figures.inquiriesBreachedToday(department.id, at: wall)

@@ -89,7 +89,8 @@ struct AgentReads {
         let id = try request.id()
         guard let stored = try store.inquiry(id) else { throw AgentError.notFound(id) }
         return InquiryReply.DetailAnswer(stored: stored, timeline: try store.timeline(id), messages: try store.conversation(id),
-                                         numbering: configuration.caseNumbering, now: Date())
+                                         numbering: configuration.caseNumbering, now: Date(),
+                                         calendar: configuration.sla.calendar(department: stored.record.sla.department, priority: stored.record.priority))
     }
 
     /// Short ids, as in git: the ids a prefix matches (a few, to list when ambiguous); or

@@ -876,7 +876,7 @@ struct InquiryMachine {
         }
         for id in dueAlerts {
             guard var record = tracked[id]?.record else { continue }
-            let alerts = record.sla.check(at: now)
+            let alerts = record.sla.check(at: now, in: configuration.sla.calendar(department: record.sla.department, priority: record.priority))
             save(record)
             for alert in alerts {
                 figures.alerted(alert, inquiry: id, at: now)
@@ -934,7 +934,7 @@ struct InquiryMachine {
         record.leaseExpiresAt = lease
         if case .requeue = command { record.deliveries = 0 }
         if case .release = command {} else if record.lifecycle.state == .queued { record.deliveries = 0 }
-        figures.moved(from: before, to: record, entry: entry)
+        figures.moved(from: before, to: record, entry: entry, policy: configuration.sla)
         save(record)
         appendTimeline(entry, priority: record.priority)
         if wasAwaiting && record.lifecycle.state != .awaitingCitizen {

@@ -150,13 +150,17 @@ enum InquiryReply {
         var stored: StoredInquiry
         var timeline: [TimelineEntry]
         var now: Date
+        /// The calendar the clocks count in, for the time each has counted.
+        var calendar: BusinessCalendar
         var caseNumber: String
         var conversation: [ConversationItem]
 
-        init(stored: StoredInquiry, timeline: [TimelineEntry], messages: [ConversationMessage], numbering: CaseNumbering, now: Date) {
+        init(stored: StoredInquiry, timeline: [TimelineEntry], messages: [ConversationMessage], numbering: CaseNumbering, now: Date,
+             calendar: BusinessCalendar = .alwaysOpen) {
             self.stored = stored
             self.timeline = timeline
             self.now = now
+            self.calendar = calendar
             caseNumber = numbering.format(stored.record.caseNumber)
             conversation = Self.conversation(stored, messages)
         }
@@ -195,7 +199,8 @@ enum InquiryReply {
             return [("department_first_response", sla.legFirstResponse), ("department_resolution", sla.legResolution),
                     ("first_response", sla.wholeFirstResponse), ("resolution", sla.wholeResolution)].map { name, clock in
                 InquiryDetail.Clock(clock: name, targetSeconds: clock.target,
-                                    elapsedSeconds: (clock.elapsed(at: now) * 10).rounded() / 10, state: clock.state)
+                                    elapsedSeconds: (clock.elapsed(at: now, in: calendar) * 10).rounded() / 10, state: clock.state,
+                                    dueAt: clock.dueDate.flatMap { $0 == .distantFuture ? nil : Timestamp.format($0) })
             }
         }
 

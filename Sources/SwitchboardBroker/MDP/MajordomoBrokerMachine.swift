@@ -163,8 +163,8 @@ public struct MajordomoBrokerMachine {
 
     /// The ready inquiry of `department` that has waited longest, for its age.
     /// Ready inquiries past their own priority's target, per priority (see DepartmentQueues).
-    public func overdueInquiries(department: String, at now: Date, target: (Priority) -> Double) -> [Priority: Int] {
-        inquiries.overdue(department: department, at: now, target: target)
+    public func overdueInquiries(department: String, cutoff: (Priority) -> Date) -> [Priority: Int] {
+        inquiries.overdue(department: department, cutoff: cutoff)
     }
 
     /// The longest-waiting ready inquiry of each priority.

@@ -80,7 +80,8 @@ struct InquiryFigures: Sendable, Equatable {
     }
 
     /// One move of one inquiry, from `before` to `after` through `entry`.
-    mutating func moved(from before: LifecycleRecord, to after: LifecycleRecord, entry: TimelineEntry) {
+    /// - Parameter policy: the SLA policy, whose calendars a department's leg counts in.
+    mutating func moved(from before: LifecycleRecord, to after: LifecycleRecord, entry: TimelineEntry, policy: SLAPolicy) {
         let old = before.lifecycle, new = after.lifecycle
         count(old, -1)
         count(new, +1)
@@ -103,7 +104,8 @@ struct InquiryFigures: Sendable, Equatable {
             update(old.department) { figures in
                 figures.handoffsOut[new.department, default: 0] += 1
                 // The leg with the old department ended: its resolution clock ran for all of it.
-                figures.leg.observe(before.sla.legResolution.elapsed(at: entry.at))
+                let calendar = policy.calendar(department: old.department, priority: before.priority)
+                figures.leg.observe(before.sla.legResolution.elapsed(at: entry.at, in: calendar))
             }
         }
     }

@@ -12,9 +12,10 @@ import SwitchboardCore
 /// the writer thread's time. Registry entries, rare, keep the projection's JSON.
 ///
 /// Layout: a version byte, then nine sections in the order of ``JournalBatch``'s fields,
-/// each a varint count followed by its items.
+/// each a varint count followed by its items. Version 2 added each SLA clock's due and
+/// warning times (business-hours calendars); version 1 entries are still read.
 public enum JournalEntry {
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
 
     public static func encode(_ batch: JournalBatch) -> [UInt8] {
         var out = ByteWriter(capacity: batch.bytes + 64)
@@ -89,7 +90,8 @@ public enum JournalEntry {
     /// Decodes an entry written by ``encode(_:)``.
     public static func decode(_ bytes: [UInt8]) throws(JournalEntryError) -> JournalBatch {
         var input = ByteReader(bytes)
-        guard try input.byte() == version else { throw JournalEntryError("unknown journal entry version") }
+        input.version = try input.byte()
+        guard (1...version).contains(input.version) else { throw JournalEntryError("unknown journal entry version \(input.version)") }
         var batch = JournalBatch()
         for _ in 0..<(try input.count()) {
             let key = DeduplicationKey(platform: try input.platform(), externalID: try input.string())
@@ -211,6 +213,8 @@ private struct ByteWriter {
             double(clock.accrued)
             optional(clock.runningSince)
             byte((clock.met ? 1 : 0) | (clock.warned ? 2 : 0) | (clock.breached ? 4 : 0))
+            optional(clock.due)
+            optional(clock.warnAt)
         }
         varint(UInt64(bitPattern: Int64(record.priority.rank)))
         optional(record.leaseExpiresAt)
@@ -222,6 +226,8 @@ private struct ByteWriter {
 private struct ByteReader {
     let bytes: [UInt8]
     var at = 0
+    /// The entry's version, once read: what later versions added is read only from them.
+    var version: UInt8 = JournalEntry.version
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -342,6 +348,10 @@ private struct ByteReader {
             clock.met = flags & 1 != 0
             clock.warned = flags & 2 != 0
             clock.breached = flags & 4 != 0
+            if version >= 2 {
+                clock.due = try date()
+                clock.warnAt = try date()
+            }
             clocks.append(clock)
         }
         let sla = InquirySLA(restoring: slaDepartment, legFirstResponse: clocks[0], legResolution: clocks[1], wholeFirstResponse: clocks[2],
