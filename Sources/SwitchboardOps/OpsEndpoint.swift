@@ -4,16 +4,20 @@ import Logging
 import Prometheus
 import SwitchboardCore
 import SwitchboardProtocol
+import SwitchboardStore
 import Synchronization
 import SwitchboardBroker
 
 /// The operations endpoint: Prometheus `/metrics`, typed `/stats`, `/healthz`, `/readyz`
-/// and a status page for people at `/`. It only reads the engine's latest snapshot
-/// (``StatsBoard``): no request ever waits on the engine.
+/// and a status page for people at `/`, and Open311's read side under `/open311/v2/`.
+/// It only reads the engine's latest snapshot (``StatsBoard``) and the store's
+/// projection: no request ever waits on the engine.
 public struct OpsEndpoint: Sendable {
     public let board: StatsBoard
     /// With several brokers on one PostgreSQL database: this broker's role (9/SB-HA).
     public let roles: RoleBoard?
+    /// The projection Open311's request lists are read from; without one, they answer 503.
+    public let store: (any InquiryStore)?
     /// A snapshot older than this means the engine loop is stuck.
     public let staleAfter: TimeInterval
     private let metrics = MetricsMirror()
@@ -21,9 +25,10 @@ public struct OpsEndpoint: Sendable {
     /// in its exposition as if current.
     private let standbyMetrics = MetricsMirror()
 
-    public init(board: StatsBoard, roles: RoleBoard? = nil, staleAfter: TimeInterval = 5) {
+    public init(board: StatsBoard, roles: RoleBoard? = nil, store: (any InquiryStore)? = nil, staleAfter: TimeInterval = 5) {
         self.board = board
         self.roles = roles
+        self.store = store
         self.staleAfter = staleAfter
     }
 
@@ -66,12 +71,72 @@ public struct OpsEndpoint: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: StatusPage.html(stats, history: board.history, role: role, now: Date()))))
         }
+        router.get("open311/v2/:resource") { request, context -> Response in
+            var parameters: [String: String] = [:]
+            for (key, value) in request.uri.queryParameters where parameters[String(key)] == nil { parameters[String(key)] = String(value) }
+            return await open311(context.parameters.get("resource") ?? "", query: parameters)
+        }
+        // Without a format: the routes above do not see it (`requests` is a path of its own).
+        router.get("open311/v2/requests") { _, _ -> Response in await open311("requests") }
+        router.get("open311/v2/requests/:resource") { _, context -> Response in
+            await open311(context.parameters.get("resource") ?? "", one: true)
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "switchboardd"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )
+    }
+
+    /// Open311 GeoReport v2 (read side): `services`, `requests` and `requests/ID`, each
+    /// `.json` or `.xml`. Served by the active broker only, from its configuration and
+    /// projection; a problem is answered in the spec's error document.
+    private func open311(_ resource: String, query parameters: [String: String] = [:], one: Bool = false) async -> Response {
+        guard let (name, format) = GeoReportFormat.split(resource[...]) else {
+            return Self.text(.notFound, "not found: GeoReport resources end in .json or .xml, such as /open311/v2/services.json\n")
+        }
+        func answer(_ status: HTTPResponse.Status, _ body: String) -> Response {
+            Response(status: status, headers: [.contentType: format.contentType], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        func problem(_ problem: GeoReportProblem) -> Response {
+            answer(HTTPResponse.Status(code: problem.code), format.errors([GeoReport.error(problem.code, problem.description)]))
+        }
+        if let role = roles?.current, role.role != .active { return problem(GeoReportProblem(503, Self.standing(role))) }
+        guard let configuration = board.configuration else { return problem(GeoReportProblem(503, "the broker is starting; ask again in a moment")) }
+        if !one && name == "services" {
+            return answer(.ok, format.document(GeoReport.services(configuration), root: "services", element: "service"))
+        }
+        guard one || name == "requests" else {
+            return problem(GeoReportProblem(404, "no resource \(name); there are services, requests and requests/ID"))
+        }
+        guard let store else { return problem(GeoReportProblem(503, "this endpoint has no store to read requests from")) }
+        do throws(GeoReportProblem) {
+            let asked = one ? PublicStatusQuery(caseNumbers: [try GeoReportQuery.caseNumber(String(name), configuration)], limit: 1)
+                : try GeoReportQuery.read(parameters, configuration: configuration, now: Date())
+            let statuses = try await Self.read(asked, from: store)
+            if one && statuses.isEmpty { throw GeoReportProblem(404, "there is no request \(name)") }
+            return answer(.ok, format.document(statuses.map { GeoReport.request($0, configuration) }, root: "service_requests", element: "request"))
+        } catch {
+            return problem(error)
+        }
+    }
+
+    /// A store read, off the server's threads (the store's calls block).
+    private static func read(_ query: PublicStatusQuery, from store: any InquiryStore) async throws(GeoReportProblem) -> [PublicStatus] {
+        let result: Result<[PublicStatus], StoreError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                do throws(StoreError) {
+                    continuation.resume(returning: .success(try store.publicStatuses(query)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        switch result {
+        case .success(let statuses): return statuses
+        case .failure: throw GeoReportProblem(503, "the request store cannot be read now; ask again in a moment")
+        }
     }
 
     /// What is wrong, for `/healthz`: empty when healthy.

@@ -51,6 +51,8 @@ public protocol InquiryStore: Sendable {
     func dueSLAAlerts(before date: Date, limit: Int) throws(StoreError) -> [InquiryID]
     /// One page of inquiry summaries for agents, in the order the queue is served.
     func list(_ filter: InquiryFilter) throws(StoreError) -> InquiryPage
+    /// What may be published of inquiries (Open311's request list), newest first.
+    func publicStatuses(_ query: PublicStatusQuery) throws(StoreError) -> [PublicStatus]
     /// The ids of stored inquiries that start with `prefix` (at most `limit`).
     func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID]
     /// The whole timeline of one inquiry, oldest first.
@@ -251,6 +253,49 @@ public struct InquiryFilter: Sendable, Equatable {
         self.owner = owner
         self.limit = limit
         self.offset = offset
+    }
+}
+
+/// Which inquiries a public status list shows (Open311 GeoReport v2, read side).
+public struct PublicStatusQuery: Sendable, Equatable {
+    /// Case numbers; when any are given, the other conditions are not applied.
+    public var caseNumbers: [Int] = []
+    /// Departments; none means every department.
+    public var departments: [String] = []
+    /// Only closed inquiries (true), only open ones (false), or both (nil).
+    public var closed: Bool?
+    /// Received at or after `receivedFrom` and before `receivedBefore` (timestamps as
+    /// the store writes them: `Timestamp.format`).
+    public var receivedFrom: String?
+    public var receivedBefore: String?
+    public var limit: Int
+
+    public init(caseNumbers: [Int] = [], departments: [String] = [], closed: Bool? = nil, receivedFrom: String? = nil,
+                receivedBefore: String? = nil, limit: Int = 1_000) {
+        self.caseNumbers = caseNumbers
+        self.departments = departments
+        self.closed = closed
+        self.receivedFrom = receivedFrom
+        self.receivedBefore = receivedBefore
+        self.limit = limit
+    }
+}
+
+/// What may be published of one inquiry: its case number, where it stands and when it
+/// moved, never its text, its author or the channel it came through.
+public struct PublicStatus: Sendable, Equatable {
+    public var caseNumber: Int
+    /// The lifecycle (state, department, resolution) and the SLA clocks.
+    public var record: LifecycleRecord
+    public var receivedAt: String
+    /// When its timeline last moved.
+    public var updatedAt: Date?
+
+    public init(caseNumber: Int, record: LifecycleRecord, receivedAt: String, updatedAt: Date?) {
+        self.caseNumber = caseNumber
+        self.record = record
+        self.receivedAt = receivedAt
+        self.updatedAt = updatedAt
     }
 }
 

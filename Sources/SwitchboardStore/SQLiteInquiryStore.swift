@@ -644,6 +644,32 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
+    public func publicStatuses(_ query: PublicStatusQuery) throws(StoreError) -> [PublicStatus] {
+        try read("list public statuses") { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if !query.caseNumbers.isEmpty {
+                conditions.append("seq IN (\(query.caseNumbers.map { _ in "?" }.joined(separator: ", ")))")
+                _ = arguments.append(contentsOf: StatementArguments(query.caseNumbers))
+            } else {
+                if !query.departments.isEmpty {
+                    conditions.append("department IN (\(query.departments.map { _ in "?" }.joined(separator: ", ")))")
+                    _ = arguments.append(contentsOf: StatementArguments(query.departments))
+                }
+                if let closed = query.closed { conditions.append(closed ? "state = 'closed'" : "state <> 'closed'") }
+                if let from = query.receivedFrom { conditions.append("received_at >= ?"); _ = arguments.append(contentsOf: [from]) }
+                if let before = query.receivedBefore { conditions.append("received_at < ?"); _ = arguments.append(contentsOf: [before]) }
+            }
+            _ = arguments.append(contentsOf: [query.limit])
+            let clause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            return try Row.fetchAll(db, sql: """
+                SELECT id, seq, department, state, priority, owner_kind, owner_id, lifecycle, lease_expires_at, deliveries, received_at,
+                       (SELECT entry FROM timeline t WHERE t.inquiry_id = inquiry.id ORDER BY t.seq DESC LIMIT 1) AS last_entry
+                FROM inquiry\(clause) ORDER BY seq DESC LIMIT ?
+                """, arguments: arguments).compactMap { try StoredRows.publicStatus($0) }
+        }
+    }
+
     public func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID] {
         let lowered = prefix.lowercased()
         guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return [] }

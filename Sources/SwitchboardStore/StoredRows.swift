@@ -76,6 +76,15 @@ enum StoredRows {
                              receivedAt: row.string("received_at") ?? "", record: record)
     }
 
+    /// A public status, from a row of the record's columns with `id`, `seq`,
+    /// `received_at` and `last_entry` (the timeline's last row).
+    static func publicStatus(_ row: some StoredRow) throws -> PublicStatus? {
+        guard let id = row.string("id").flatMap(InquiryID.init) else { return nil }
+        let updated = try row.string("last_entry").map(TimelineColumn.decode)?.last?.at
+        return PublicStatus(caseNumber: row.int("seq") ?? 0, record: try record(row, id: id), receivedAt: row.string("received_at") ?? "",
+                            updatedAt: updated)
+    }
+
     static func owner(_ row: some StoredRow) -> Actor? {
         row.string("owner_kind").flatMap(Actor.Kind.init(rawValue:)).map { Actor(kind: $0, id: row.string("owner_id") ?? "") }
     }

@@ -251,7 +251,7 @@ struct Switchboardd: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let (services, _) = try opsServices(&options, roles: nil, logger: logger)
+        let (services, _) = try opsServices(&options, roles: nil, store: store, logger: logger)
         let engine = try BrokerEngine(options: options, store: store, journal: journal, logger: logger)
         Hangup.install(keys: authorizedKeys.flatMap { path in options.security.map { (path, $0.keys) } }, config: config,
                        engine: { engine }, standby: nil, logger: logger)
@@ -291,7 +291,7 @@ struct Switchboardd: AsyncParsableCommand {
         }
         let name = name ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
         let roles = RoleBoard(name: name)
-        let (services, _) = try opsServices(&options, roles: roles, logger: logger)
+        let (services, _) = try opsServices(&options, roles: roles, store: postgres, logger: logger)
         let brokers = ActiveStandby(options: options, store: postgres, journal: journal, keeper: PostgresSession(location), board: roles,
                                     timing: RoleMachine.Timing(leaseTime: leaseTime.duration), logger: logger) { announcement in
             do {
@@ -313,13 +313,14 @@ struct Switchboardd: AsyncParsableCommand {
 
     /// The operations endpoint, if `--stats` is not off, reading the engine's statistics
     /// and, with PostgreSQL, this broker's role.
-    private func opsServices(_ options: inout BrokerEngine.Options, roles: RoleBoard?, logger: Logger) throws -> ([any Service], StatsBoard?) {
+    private func opsServices(_ options: inout BrokerEngine.Options, roles: RoleBoard?, store: any InquiryStore,
+                             logger: Logger) throws -> ([any Service], StatsBoard?) {
         guard stats != "off" else { return ([], nil) }
         let board = StatsBoard()
         options.stats = board
         let (host, port) = try Self.hostAndPort(stats)
         try Self.checkListenable(host: host, port: port)
-        let service = OpsEndpoint(board: board, roles: roles).application(host: host, port: port, logger: logger) { bound in
+        let service = OpsEndpoint(board: board, roles: roles, store: store).application(host: host, port: port, logger: logger) { bound in
             logger.info("operations endpoint listening", metadata: ["stats.address": "\(host):\(bound)"])
         }
         return ([service], board)

@@ -376,6 +376,45 @@ import SwitchboardCore
         #expect(Set(first.items.map(\.id)).isDisjoint(with: last.items.map(\.id)))
     }
 
+    /// Open311's read: newest first, by case numbers (and nothing else then), by
+    /// department, open or closed, and arrival window; each with its last move's time.
+    @Test(arguments: StoreBackend.allCases) func publicStatusesFilterAsOpen311Asks(_ backend: StoreBackend) throws {
+        let place = try StorePlace(backend, directory: directory)
+        let store = try place.open()
+        var batch = JournalBatch()
+        let days = ["2026-11-01", "2026-11-10", "2026-11-20", "2026-11-21"]
+        var inquiries: [AcceptedInquiry] = []
+        for (n, day) in days.enumerated() {
+            var inquiry = accepted(n, department: n == 1 ? "roads" : "waste")
+            inquiry.receivedAt = "\(day)T09:30:00.000Z"
+            inquiries.append(inquiry)
+            batch.insert(inquiry)
+        }
+        _ = try store.commit(batch)
+        var closing = JournalBatch()
+        var closed = inquiries[3].record
+        for command in [LifecycleCommand.deliver, .close(.answered, note: "done")] {
+            _ = try closed.lifecycle.apply(command, by: .worker("w-1"), at: start, frontOffice: "front-office", departments: ["waste"])
+        }
+        closed.caseNumber = 4
+        closing.update(closed)
+        let at = start.addingTimeInterval(3_600)
+        closing.append(TimelineEntry(inquiry: closed.id, event: "inquiry.closed", at: at, actor: .agent("ana"), role: "back_office",
+                                     from: .queued, to: .closed, department: "waste", note: "done"))
+        _ = try store.commit(closing)
+
+        let all = try store.publicStatuses(PublicStatusQuery())
+        #expect(all.map(\.caseNumber) == [4, 3, 2, 1])
+        #expect(all.first?.record.lifecycle.state == .closed && all.first?.updatedAt == at)
+        #expect(all.last?.receivedAt == "2026-11-01T09:30:00.000Z")
+        #expect(try store.publicStatuses(PublicStatusQuery(departments: ["waste"], closed: false)).map(\.caseNumber) == [3, 1])
+        #expect(try store.publicStatuses(PublicStatusQuery(closed: true)).map(\.caseNumber) == [4])
+        #expect(try store.publicStatuses(PublicStatusQuery(receivedFrom: "2026-11-05T00:00:00.000Z", receivedBefore: "2026-11-21T00:00:00.000Z"))
+            .map(\.caseNumber) == [3, 2])
+        #expect(try store.publicStatuses(PublicStatusQuery(caseNumbers: [2, 4], departments: ["parks"], closed: false)).map(\.caseNumber) == [4, 2])
+        #expect(try store.publicStatuses(PublicStatusQuery(limit: 2)).map(\.caseNumber) == [4, 3])
+    }
+
     @Test func unwritableDirectoryIsAClearError() {
         #expect(throws: StoreError.self) { try SQLiteInquiryStore(directory: "/proc/switchboard-cannot-be-here") }
     }

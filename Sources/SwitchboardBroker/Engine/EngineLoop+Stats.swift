@@ -82,6 +82,6 @@ extension EngineLoop {
         var projected = projection
         projected.journalPosition = projector.progress.committed
         snapshot.projection = projected
-        board.publish(snapshot)
+        board.publish(snapshot, configuration: options.configuration)
     }
 }

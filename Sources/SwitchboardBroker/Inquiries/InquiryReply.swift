@@ -244,8 +244,8 @@ enum InquiryReply {
 /// ISO 8601 in UTC with milliseconds (`2026-11-24T06:02:41.123Z`), the form of every
 /// time on the wire. Written by hand: Foundation's format style was 3% of the engine's
 /// time, for a timestamp on every event. Milliseconds are truncated, as Foundation's are.
-enum Timestamp {
-    static func format(_ date: Date) -> String {
+public enum Timestamp {
+    public static func format(_ date: Date) -> String {
         // Whole seconds first, then the fraction truncated: 0.999 stored as 0.99899… is
         // .998, as Foundation writes it.
         let seconds = date.timeIntervalSince1970.rounded(.down)

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SwitchboardCore
 import SwitchboardProtocol
 
 /// Where the engine publishes its latest snapshot (``BrokerStats``, the `/stats` model in
@@ -10,6 +11,7 @@ import SwitchboardProtocol
 /// trend, with no Prometheus needed.
 public final class StatsBoard: Sendable {
     private let latest = Mutex<BrokerStats?>(nil)
+    private let running = Mutex<SwitchboardConfiguration?>(nil)
     private let samples: Mutex<StatsHistory>
 
     /// - Parameter sampleEvery: how often a sample is kept for the charts.
@@ -19,6 +21,10 @@ public final class StatsBoard: Sendable {
 
     public var current: BrokerStats? { latest.withLock { $0 } }
 
+    /// The configuration the engine runs (a reload included), for what the endpoint
+    /// publishes of it: the departments and their names, case numbers, calendars.
+    public var configuration: SwitchboardConfiguration? { running.withLock { $0 } }
+
     /// The samples of the last hour, oldest first.
     public var history: [StatsHistory.Sample] { samples.withLock { $0.samples } }
 
@@ -26,9 +32,11 @@ public final class StatsBoard: Sendable {
     /// last figures must not be served as current.
     func withdraw() {
         latest.withLock { $0 = nil }
+        running.withLock { $0 = nil }
     }
 
-    func publish(_ stats: BrokerStats) {
+    func publish(_ stats: BrokerStats, configuration: SwitchboardConfiguration? = nil) {
+        if let configuration { running.withLock { $0 = configuration } }
         latest.withLock { $0 = stats }
         samples.withLock { $0.record(stats) }
     }

@@ -329,6 +329,34 @@ public final class PostgresInquiryStore: InquiryStore {
         return InquiryPage(items: items, total: Int(try total.first?.int64("total", operation) ?? 0))
     }
 
+    public func publicStatuses(_ query: PublicStatusQuery) throws(StoreError) -> [PublicStatus] {
+        let operation = "list public statuses"
+        var statement = StatementBuilder()
+        var conditions: [String] = []
+        if !query.caseNumbers.isEmpty {
+            conditions.append("seq IN (\(query.caseNumbers.map { statement.bind($0) }.joined(separator: ", ")))")
+        } else {
+            if !query.departments.isEmpty {
+                conditions.append("department IN (\(query.departments.map { statement.bind($0) }.joined(separator: ", ")))")
+            }
+            if let closed = query.closed { conditions.append(closed ? "state = 'closed'" : "state <> 'closed'") }
+            if let from = query.receivedFrom { conditions.append("received_at >= \(statement.bind(from))") }
+            if let before = query.receivedBefore { conditions.append("received_at < \(statement.bind(before))") }
+        }
+        let clause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let limit = statement.bind(query.limit)
+        let rows = try self.query(operation, statement.query("""
+            SELECT id, seq, department, state, priority, owner_kind, owner_id, lifecycle, lease_expires_at, deliveries, received_at,
+                   (SELECT entry FROM switchboard_timeline t WHERE t.inquiry_id = i.id ORDER BY t.seq DESC LIMIT 1) AS last_entry
+            FROM switchboard_inquiry i\(clause) ORDER BY seq DESC LIMIT \(limit)
+            """))
+        do {
+            return try rows.compactMap { try StoredRows.publicStatus($0) }
+        } catch {
+            throw StoreError(operation: operation, underlying: error)
+        }
+    }
+
     public func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID] {
         let lowered = prefix.lowercased()
         guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return [] }
