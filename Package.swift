@@ -82,6 +82,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         /// The operations endpoint: Prometheus /metrics, /stats, health and a status page.
+        /// The manager's report as a table, CSV and an HTML page with its charts.
+        .target(name: "SwitchboardReports", dependencies: ["SwitchboardCore", "SwitchboardProtocol"]),
         .target(name: "SwitchboardOps", dependencies: [
             "SwitchboardBroker", "SwitchboardProtocol", "SwitchboardCore",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -94,7 +96,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "switchboard", dependencies: [
-            "Majordomo", "ZeroMQ", "SwitchboardProtocol", "SwitchboardCore",
+            "Majordomo", "ZeroMQ", "SwitchboardProtocol", "SwitchboardCore", "SwitchboardReports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         /// The gateways' pure parts: each platform's payload into 2/SB-INGEST envelopes,
@@ -130,7 +132,7 @@ let package = Package(
         .testTarget(name: "MajordomoTests", dependencies: ["Majordomo", "ZeroMQ", "TestSupport"]),
         .testTarget(name: "SwitchboardProtocolTests", dependencies: ["SwitchboardProtocol"]),
         .testTarget(name: "SwitchboardGatewayTests", dependencies: ["SwitchboardGateway", "SwitchboardCore", "SwitchboardProtocol", "TestSupport"]),
-        .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardProtocol", "TestSupport"]),
+        .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardProtocol", "SwitchboardReports", "TestSupport"]),
         .testTarget(name: "SwitchboardStoreTests", dependencies: [
             "SwitchboardStore", "SwitchboardCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PostgresNIO", package: "postgres-nio"),

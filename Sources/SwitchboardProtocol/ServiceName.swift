@@ -38,6 +38,8 @@ public enum AdminService: String, CaseIterable, Sendable {
     case erase = "sb.admin.erase"
     /// The official record of closed inquiries, page by page.
     case export = "sb.admin.export"
+    /// The manager's report: figures per department and platform for a window.
+    case report = "sb.admin.report"
 }
 
 /// The contact centre's services: JSON in, JSON out, each call naming the agent and the

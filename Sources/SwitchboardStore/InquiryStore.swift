@@ -53,6 +53,10 @@ public protocol InquiryStore: Sendable {
     func list(_ filter: InquiryFilter) throws(StoreError) -> InquiryPage
     /// What may be published of inquiries (Open311's request list), newest first.
     func publicStatuses(_ query: PublicStatusQuery) throws(StoreError) -> [PublicStatus]
+    /// The inquiries received at or after `from` and before `before` (timestamps as the
+    /// store writes them), of one department or all, with their timelines: what the
+    /// manager's report counts. In arrival order.
+    func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry]
     /// The ids of stored inquiries that start with `prefix` (at most `limit`).
     func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID]
     /// The whole timeline of one inquiry, oldest first.

@@ -670,6 +670,21 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
+    public func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry] {
+        try read("read the report's inquiries") { db in
+            var arguments: StatementArguments = [from, before]
+            if let department { _ = arguments.append(contentsOf: [department]) }
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT i.id, i.platform, i.department, i.state, i.priority, i.owner_kind, i.owner_id, i.lifecycle, i.lease_expires_at,
+                       i.deliveries, i.received_at, json_extract(i.routing, '$.unofficial_channel.reason') AS unofficial, t.entry AS entry
+                FROM inquiry i LEFT JOIN timeline t ON t.inquiry_id = i.id
+                WHERE i.received_at >= ? AND i.received_at < ?\(department == nil ? "" : " AND i.department = ?")
+                ORDER BY i.seq, t.seq
+                """, arguments: arguments)
+            return try StoredRows.reportInquiries(rows)
+        }
+    }
+
     public func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID] {
         let lowered = prefix.lowercased()
         guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return [] }

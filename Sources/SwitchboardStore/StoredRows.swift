@@ -85,6 +85,25 @@ enum StoredRows {
                             updatedAt: updated)
     }
 
+    /// The manager's report's inquiries, from rows of the record's columns with `id`,
+    /// `platform`, `received_at`, `unofficial` and one timeline row's `entry` each, in
+    /// order of the inquiry and then of its timeline.
+    static func reportInquiries(_ rows: some Sequence<some StoredRow>) throws -> [ReportInquiry] {
+        var result: [ReportInquiry] = []
+        var current: InquiryID?
+        for row in rows {
+            guard let id = row.string("id").flatMap(InquiryID.init), let platform = row.string("platform").flatMap(Platform.init(rawValue:)) else { continue }
+            if id != current {
+                current = id
+                let received = row.string("received_at").flatMap(CalendarDate.parse) ?? id.createdAt
+                result.append(ReportInquiry(platform: platform, receivedAt: received, record: try record(row, id: id),
+                                            unofficial: row.string("unofficial") != nil, timeline: []))
+            }
+            if let entry = row.string("entry") { result[result.count - 1].timeline += try TimelineColumn.decode(entry) }
+        }
+        return result
+    }
+
     static func owner(_ row: some StoredRow) -> Actor? {
         row.string("owner_kind").flatMap(Actor.Kind.init(rawValue:)).map { Actor(kind: $0, id: row.string("owner_id") ?? "") }
     }

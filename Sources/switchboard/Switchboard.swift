@@ -23,7 +23,7 @@ struct Switchboard: ParsableCommand {
         version: SwitchboardVersion.current,
         subcommands: [
             Queue.self, Claim.self, Show.self, Reply.self, Handoff.self, Return.self, Ask.self, Close.self, Reopen.self,
-            Release.self, Renew.self, Parked.self, Requeue.self, Admin.self,
+            Release.self, Renew.self, Parked.self, Requeue.self, Report.self, Admin.self,
             Watch.self, Stats.self, Top.self, Channels.self, Ingest.self, Route.self, Request.self, ServiceStatus.self, Keys.self,
         ]
     )

@@ -64,3 +64,22 @@ def ctx():
     c = zmq.Context()
     yield c
     c.destroy(linger=0)
+
+
+def render_in_chromium(url, work, screenshot, window="1000,1400", offline=False):
+    """Opens `url` in headless Chromium: its DOM once rendered, after checking that
+    nothing it ran or loaded logged to the console, and a PNG screenshot of it taken.
+    `offline` sends any request to the network to a proxy that is not there."""
+    chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=" + work,
+                "--enable-logging=stderr", "--v=0", "--virtual-time-budget=2000"]
+    if offline:
+        chromium += ["--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
+    rendered = subprocess.run(chromium + ["--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    assert "CONSOLE" not in rendered.stderr, rendered.stderr[-2000:]
+    shot = subprocess.run(chromium + ["--window-size=" + window, "--screenshot=" + screenshot, url], capture_output=True, text=True, timeout=120)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    with open(screenshot, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n", "a PNG screenshot"
+    assert os.path.getsize(screenshot) > 10_000
+    return rendered.stdout

@@ -15,7 +15,7 @@ import urllib.request
 import jsonschema
 import pytest
 
-from conftest import ROOT, Daemon
+from conftest import ROOT, Daemon, render_in_chromium
 from mdp import Client
 
 SCHEMA = os.path.join(ROOT, "Protocols", "stats.schema.json")
@@ -107,19 +107,8 @@ def test_status_page_renders_in_chromium(broker, ctx):
 
     work = tempfile.mkdtemp(prefix="switchboard-chromium-")
     screenshot = os.path.join(work, "status.png")
-    chromium = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=" + work,
-                "--enable-logging=stderr", "--v=0", "--virtual-time-budget=2000"]
-    rendered = subprocess.run(chromium + ["--dump-dom", broker.stats + "/"], capture_output=True, text=True, timeout=120)
-    assert rendered.returncode == 0, rendered.stderr[-2000:]
     # Nothing the page runs or loads fails: no console message at all (it has no script).
-    assert "CONSOLE" not in rendered.stderr, rendered.stderr[-2000:]
-    shot = subprocess.run(chromium + ["--window-size=1000,1400", "--screenshot=" + screenshot, broker.stats + "/"],
-                          capture_output=True, text=True, timeout=120)
-    assert shot.returncode == 0, shot.stderr[-2000:]
-    with open(screenshot, "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n", "a PNG screenshot"
-    assert os.path.getsize(screenshot) > 10_000
-    dom = rendered.stdout
+    dom = render_in_chromium(broker.stats + "/", work, screenshot)
     # What needs a person comes first: the queue with no worker, the reply nobody posts.
     attention = dom.split('id="attention"')[1].split("</ul>")[0]
     assert "Waste and recycling: 2 waiting and no worker connected" in attention, attention

@@ -112,6 +112,23 @@ extension EngineLoop {
                 return
             }
             if !records.submit(job) { reply(client, service, .unavailable, now: now) }
+        case AdminService.report.rawValue:
+            let request: AgentRequest
+            do {
+                request = try AgentRequest(body)
+            } catch {
+                guard permitted(.admin, client: client, service: service, now: now) else { return }
+                reply(client, service, .agentError(error), now: now)
+                return
+            }
+            // A department's agents and supervisors read its figures; operations all of them.
+            guard permitted(.read(department: request.optional("department")), client: client, service: service, now: now) else { return }
+            do throws(AgentError) {
+                let job = try RecordsLane.Report(client: client, request: request, configuration: options.configuration)
+                if !records.submit(.report(job)) { reply(client, service, .unavailable, now: now) }
+            } catch {
+                reply(client, service, .agentError(error), now: now)
+            }
         case InquiryService.requeue:
             let request: AgentRequest
             do {

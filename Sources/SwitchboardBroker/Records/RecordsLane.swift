@@ -9,7 +9,8 @@ import ZeroMQ
 /// Data protection off the engine thread: retention runs, erasure requests and records
 /// exports read and write the store here, in bounded transactions, while the engine goes
 /// on; the engine only hands out jobs and sends the answers (see
-/// Protocols/7-data-protection.md).
+/// Protocols/7-data-protection.md). The manager's report, a read of the whole record of
+/// a window, is made here too.
 ///
 /// Logs name a citizen only by ``CitizenHash``, and give counts, departments and codes.
 final class RecordsLane: Sendable {
@@ -34,12 +35,25 @@ final class RecordsLane: Sendable {
         var count: Bool
     }
 
+    /// `sb.admin.report`, decoded by the engine, with the configuration it counts in.
+    struct Report: Sendable {
+        var client: Frame
+        var from: Date
+        var to: Date
+        var department: String?
+        var configuration: SwitchboardConfiguration
+    }
+
     enum Job: Sendable {
         /// With the retention policy in force when it was queued (a reload may change it).
         case retention(now: Date, policy: RetentionPolicy)
         case erase(Erasure)
         case export(Export)
+        case report(Report)
     }
+
+    /// The longest window a report covers: a year, and a day for a leap year.
+    static let longestReport: TimeInterval = 366 * 86_400
 
     enum Result: Sendable {
         case answer(client: Frame, service: String, frame: Frame)
@@ -83,6 +97,7 @@ final class RecordsLane: Sendable {
             case .retention(let now, let policy): return runRetention(now: now, policy: policy, post: post)
             case .erase(let request): erase(request, post: post)
             case .export(let request): export(request, post: post)
+            case .report(let request): report(request, post: post)
             }
             return true
         }
@@ -260,6 +275,30 @@ final class RecordsLane: Sendable {
         post(.answer(client: request.client, service: InquiryService.export, frame: Frame(answer.bytes)))
     }
 
+    // MARK: The manager's report
+
+    private func report(_ request: Report, post: (Result) -> Void) {
+        let service = AdminService.report.rawValue
+        guard projectionCaughtUp() else {
+            logger.error("the report waited too long for the projection; it is asked again")
+            post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
+            return
+        }
+        let inquiries: [ReportInquiry]
+        do {
+            inquiries = try store.reportInquiries(receivedFrom: Timestamp.format(request.from), before: Timestamp.format(request.to),
+                                                  department: request.department)
+        } catch {
+            logger.error("the report's inquiries could not be read", metadata: ["error": "\(error.underlying)"])
+            post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
+            return
+        }
+        let report = ManagerReportBuilder.build(inquiries, configuration: request.configuration, from: request.from, to: request.to,
+                                                department: request.department, now: Date(), format: Timestamp.format)
+        let body = (try? JSONEncoder().encode(report)) ?? Data(#"{"status":"error"}"#.utf8)
+        post(.answer(client: request.client, service: service, frame: Frame(bytes: [UInt8](body))))
+    }
+
     /// One record of the export: stored documents as they are, around a few columns.
     static func json(_ record: ExportRecord) -> JSONWriter {
         var writer = JSONWriter(capacity: 2_048)
@@ -304,6 +343,27 @@ extension RecordsLane.Erasure {
         if request.has("dry_run"), request.bool("dry_run") == nil { throw .invalid(field: "dry_run", "must be true or false") }
         self.init(client: client, platform: platform, handle: handle, dryRun: request.bool("dry_run") ?? false,
                   actor: actor ?? request.optional("actor") ?? "anonymous", at: at)
+    }
+}
+
+extension RecordsLane.Report {
+    /// `{"from": day or time, "to": day or time, "department": "..."}`; a `to` that is a day
+    /// runs to that day's end.
+    init(client: Frame, request: AgentRequest, configuration: SwitchboardConfiguration) throws(AgentError) {
+        let hint = "must be a day (2026-11-01, UTC) or an ISO 8601 time with its zone (2026-11-01T08:00:00+01:00)"
+        let fromText = try request.string("from"), toText = try request.string("to")
+        guard let from = CalendarDate.parse(fromText) else { throw .invalid(field: "from", hint) }
+        guard var to = CalendarDate.parse(toText) else { throw .invalid(field: "to", hint) }
+        if !toText.contains("T") { to.addTimeInterval(86_400) }
+        guard from < to else { throw .invalid(field: "to", "must come after from") }
+        guard to.timeIntervalSince(from) <= RecordsLane.longestReport else {
+            throw .invalid(field: "to", "a report covers at most 366 days; ask for one year at a time")
+        }
+        let department = request.optional("department")
+        if let department, !configuration.departmentIDs.contains(department) {
+            throw .unknownDepartment(department, known: configuration.departmentIDs.sorted())
+        }
+        self.init(client: client, from: from, to: to, department: department, configuration: configuration)
     }
 }
 

@@ -357,6 +357,25 @@ public final class PostgresInquiryStore: InquiryStore {
         }
     }
 
+    public func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry] {
+        let operation = "read the report's inquiries"
+        var statement = StatementBuilder()
+        let range = "i.received_at >= \(statement.bind(from)) AND i.received_at < \(statement.bind(before))"
+        let only = department.map { " AND i.department = \(statement.bind($0))" } ?? ""
+        let rows = try query(operation, statement.query("""
+            SELECT i.id, i.platform, i.department, i.state, i.priority, i.owner_kind, i.owner_id, i.lifecycle, i.lease_expires_at,
+                   i.deliveries, i.received_at, i.routing::jsonb #>> '{unofficial_channel,reason}' AS unofficial, t.entry AS entry
+            FROM switchboard_inquiry i LEFT JOIN switchboard_timeline t ON t.inquiry_id = i.id
+            WHERE \(range)\(only)
+            ORDER BY i.seq, t.seq
+            """))
+        do {
+            return try StoredRows.reportInquiries(rows)
+        } catch {
+            throw StoreError(operation: operation, underlying: error)
+        }
+    }
+
     public func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID] {
         let lowered = prefix.lowercased()
         guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return [] }
