@@ -25,6 +25,13 @@ public struct InquiryID: Hashable, Comparable, Sendable, CustomStringConvertible
         Date(timeIntervalSince1970: Double(high >> 16) / 1_000)
     }
 
+    /// The text every id made at or after `date` sorts at or after, and every id made
+    /// before it sorts before: ids are made at arrival, so a range of arrival times is a
+    /// range of the id's index (the store has no index on the arrival time itself).
+    public static func lowerBound(at date: Date) -> String {
+        InquiryID(high: UInt64(max(0, date.timeIntervalSince1970 * 1_000)) << 16, low: 0).description
+    }
+
     public static func generate(at date: Date = Date()) -> InquiryID {
         var rng = SystemRandomNumberGenerator()
         return generate(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1_000)), using: &rng)

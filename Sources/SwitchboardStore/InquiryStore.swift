@@ -260,6 +260,13 @@ public struct InquiryFilter: Sendable, Equatable {
     }
 }
 
+/// The condition on `id` that finds the inquiries received in a window through the id's
+/// index (ids are made at arrival, in time order), for a store to add to the exact one
+/// on `received_at`; nil when a bound is not a timestamp.
+func receivedIDRange(from: String?, before: String?) -> (low: String?, high: String?) {
+    (from.flatMap(CalendarDate.parse).map(InquiryID.lowerBound), before.flatMap(CalendarDate.parse).map(InquiryID.lowerBound))
+}
+
 /// Which inquiries a public status list shows (Open311 GeoReport v2, read side).
 public struct PublicStatusQuery: Sendable, Equatable {
     /// Case numbers; when any are given, the other conditions are not applied.

@@ -659,6 +659,9 @@ public final class SQLiteInquiryStore: InquiryStore {
                 if let closed = query.closed { conditions.append(closed ? "state = 'closed'" : "state <> 'closed'") }
                 if let from = query.receivedFrom { conditions.append("received_at >= ?"); _ = arguments.append(contentsOf: [from]) }
                 if let before = query.receivedBefore { conditions.append("received_at < ?"); _ = arguments.append(contentsOf: [before]) }
+                let ids = receivedIDRange(from: query.receivedFrom, before: query.receivedBefore)
+                if let low = ids.low { conditions.append("id >= ?"); _ = arguments.append(contentsOf: [low]) }
+                if let high = ids.high { conditions.append("id < ?"); _ = arguments.append(contentsOf: [high]) }
             }
             _ = arguments.append(contentsOf: [query.limit])
             let clause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
@@ -672,13 +675,14 @@ public final class SQLiteInquiryStore: InquiryStore {
 
     public func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry] {
         try read("read the report's inquiries") { db in
-            var arguments: StatementArguments = [from, before]
+            let ids = receivedIDRange(from: from, before: before)
+            var arguments: StatementArguments = [from, before, ids.low ?? "", ids.high ?? "g"]
             if let department { _ = arguments.append(contentsOf: [department]) }
             let rows = try Row.fetchAll(db, sql: """
                 SELECT i.id, i.platform, i.department, i.state, i.priority, i.owner_kind, i.owner_id, i.lifecycle, i.lease_expires_at,
                        i.deliveries, i.received_at, json_extract(i.routing, '$.unofficial_channel.reason') AS unofficial, t.entry AS entry
                 FROM inquiry i LEFT JOIN timeline t ON t.inquiry_id = i.id
-                WHERE i.received_at >= ? AND i.received_at < ?\(department == nil ? "" : " AND i.department = ?")
+                WHERE i.received_at >= ? AND i.received_at < ? AND i.id >= ? AND i.id < ?\(department == nil ? "" : " AND i.department = ?")
                 ORDER BY i.seq, t.seq
                 """, arguments: arguments)
             return try StoredRows.reportInquiries(rows)

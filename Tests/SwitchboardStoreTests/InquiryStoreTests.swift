@@ -11,15 +11,18 @@ import SwitchboardCore
     let directory = temporaryDirectory()
     let start = Date(timeIntervalSince1970: 1_800_000_000)
 
-    func accepted(_ n: Int, department: String = "waste", priority: Priority = .normal) -> AcceptedInquiry {
+    /// - Parameter received: when it arrived (its id is made then, as at ingest); else an id
+    ///   of 1970 and a fixed arrival time.
+    func accepted(_ n: Int, department: String = "waste", priority: Priority = .normal, received: String? = nil) -> AcceptedInquiry {
         var rng = SystemRandomNumberGenerator()
-        let id = InquiryID.generate(milliseconds: UInt64(1_000 + n), using: &rng)
+        let id = received.flatMap(CalendarDate.parse).map { InquiryID.generate(at: $0) }
+            ?? InquiryID.generate(milliseconds: UInt64(1_000 + n), using: &rng)
         let record = LifecycleRecord(lifecycle: InquiryLifecycle(id: id, department: department), priority: priority,
                                      sla: InquirySLA(department: department, priority: priority, policy: SLAPolicy(), at: start))
         return AcceptedInquiry(
             key: DeduplicationKey(platform: .x, externalID: "post-\(n)"),
             envelopeJSON: #"{"text":"inquiry \#(n)"}"#, routingJSON: #"{"department":"\#(department)"}"#,
-            receivedAt: "2026-11-22T09:30:00Z", record: record
+            receivedAt: received ?? "2026-11-22T09:30:00Z", record: record
         )
     }
 
@@ -385,8 +388,7 @@ import SwitchboardCore
         let days = ["2026-11-01", "2026-11-10", "2026-11-20", "2026-11-21"]
         var inquiries: [AcceptedInquiry] = []
         for (n, day) in days.enumerated() {
-            var inquiry = accepted(n, department: n == 1 ? "roads" : "waste")
-            inquiry.receivedAt = "\(day)T09:30:00.000Z"
+            let inquiry = accepted(n, department: n == 1 ? "roads" : "waste", received: "\(day)T09:30:00.000Z")
             inquiries.append(inquiry)
             batch.insert(inquiry)
         }
@@ -413,6 +415,13 @@ import SwitchboardCore
             .map(\.caseNumber) == [3, 2])
         #expect(try store.publicStatuses(PublicStatusQuery(caseNumbers: [2, 4], departments: ["parks"], closed: false)).map(\.caseNumber) == [4, 2])
         #expect(try store.publicStatuses(PublicStatusQuery(limit: 2)).map(\.caseNumber) == [4, 3])
+
+        // The manager's report reads the same window with each inquiry's timeline.
+        let window = try store.reportInquiries(receivedFrom: "2026-11-05T00:00:00.000Z", before: "2026-11-22T00:00:00.000Z", department: nil)
+        #expect(window.map(\.record.id) == [inquiries[1].record.id, inquiries[2].record.id, closed.id])
+        #expect(window.last?.timeline.map(\.event) == ["inquiry.closed"] && window.first?.platform == .x)
+        #expect(try store.reportInquiries(receivedFrom: "2026-11-05T00:00:00.000Z", before: "2026-11-22T00:00:00.000Z", department: "roads")
+            .map(\.record.id) == [inquiries[1].record.id])
     }
 
     @Test func unwritableDirectoryIsAClearError() {

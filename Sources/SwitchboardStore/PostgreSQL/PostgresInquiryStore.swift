@@ -342,6 +342,9 @@ public final class PostgresInquiryStore: InquiryStore {
             if let closed = query.closed { conditions.append(closed ? "state = 'closed'" : "state <> 'closed'") }
             if let from = query.receivedFrom { conditions.append("received_at >= \(statement.bind(from))") }
             if let before = query.receivedBefore { conditions.append("received_at < \(statement.bind(before))") }
+            let ids = receivedIDRange(from: query.receivedFrom, before: query.receivedBefore)
+            if let low = ids.low { conditions.append("id >= \(statement.bind(low))") }
+            if let high = ids.high { conditions.append("id < \(statement.bind(high))") }
         }
         let clause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         let limit = statement.bind(query.limit)
@@ -360,7 +363,9 @@ public final class PostgresInquiryStore: InquiryStore {
     public func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry] {
         let operation = "read the report's inquiries"
         var statement = StatementBuilder()
+        let ids = receivedIDRange(from: from, before: before)
         let range = "i.received_at >= \(statement.bind(from)) AND i.received_at < \(statement.bind(before))"
+            + " AND i.id >= \(statement.bind(ids.low ?? "")) AND i.id < \(statement.bind(ids.high ?? "g"))"
         let only = department.map { " AND i.department = \(statement.bind($0))" } ?? ""
         let rows = try query(operation, statement.query("""
             SELECT i.id, i.platform, i.department, i.state, i.priority, i.owner_kind, i.owner_id, i.lifecycle, i.lease_expires_at,
