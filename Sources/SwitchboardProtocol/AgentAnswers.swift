@@ -203,6 +203,28 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
     /// The whole conversation, oldest first: the citizen's post, each answer and question
     /// from the city with who sent it and whether it was posted, each follow-up.
     public var conversation: [ConversationItem]?
+    /// The same citizen's other inquiries still open (same platform and handle), oldest
+    /// first: so an agent sees the citizen once, not one post at a time.
+    public var otherOpen: [OtherInquiry]?
+
+    public struct OtherInquiry: Codable, Equatable, Sendable {
+        public var id: String
+        public var caseNumber: String?
+        public var state: String
+        public var department: String
+
+        public init(id: String, caseNumber: String?, state: String, department: String) {
+            self.id = id
+            self.caseNumber = caseNumber
+            self.state = state
+            self.department = department
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, state, department
+            case caseNumber = "case"
+        }
+    }
 
     public struct Envelope: Codable, Equatable, Sendable {
         public var source: Source?
@@ -264,6 +286,7 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
         case receivedAt = "received_at"
         case leaseExpiresAt = "lease_expires_at"
         case caseNumber = "case"
+        case otherOpen = "other_open"
     }
 }
 

@@ -383,6 +383,11 @@ extension Switchboard {
             print("channel    \(source?.platform ?? "") \(source?.account ?? "")"
                 + (flag.map { Table.highlight(" (NOT an official account: \($0.reason))", when: true) } ?? " (official)"))
             print("routed by  \(answer.routing?.rule ?? "front office triage")")
+            if let others = answer.otherOpen, !others.isEmpty {
+                // The same citizen, still waiting elsewhere: answer them as one person.
+                print(Table.highlight("also open  " + others.map { "\($0.caseNumber ?? $0.id) (\($0.state) at \($0.department))" }
+                    .joined(separator: ", "), when: true))
+            }
             print("\nconversation")
             for message in answer.conversation ?? [] { print(Self.line(message)) }
             print("\nSLA")

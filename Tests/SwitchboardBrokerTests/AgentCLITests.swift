@@ -25,6 +25,26 @@ import TestSupport
         return try #require(answer["id"] as? String)
     }
 
+    /// `show` names the same citizen's other open inquiries, so an agent answers one
+    /// person, not one post at a time; closed ones and other citizens' are left out.
+    @Test func showNamesTheCitizensOtherOpenInquiries() throws {
+        let first = try ingest("same-1", text: "When is the library open?")
+        let second = try ingest("same-2", text: "Also, is the pool open?")
+        let third = try ingest("same-3", text: "And the museum?")
+        #expect(try cli(["claim", third]).status == 0)
+        #expect(try cli(["close", third, "--resolution", "answered"]).status == 0)
+        let envelope = #"{"source":{"platform":"x","account":"@RivertonCity","external_id":"other-1"},"author":{"handle":"@someone_else"},"text":"Hello","captured_at":"2026-11-22T09:30:00Z"}"#
+        #expect(try runTool("switchboard", ["ingest", "--endpoint", daemon.endpoint, "-"], input: envelope).status == 0)
+
+        let detail = try #require(try JSONSerialization.jsonObject(with: Data(try cli(["show", first, "--json"]).output.utf8)) as? [String: Any])
+        let others = try #require(detail["other_open"] as? [[String: Any]])
+        #expect(others.map { $0["id"] as? String } == [second], "\(others)")
+        #expect(others.first?["case"] as? String == "R-2" && others.first?["state"] as? String == "queued")
+        #expect(try cli(["show", first]).output.contains("also open  R-2 (queued at front-office)"))
+        let alone = try #require(try JSONSerialization.jsonObject(with: Data(try cli(["show", "R-4", "--json"]).output.utf8)) as? [String: Any])
+        #expect((alone["other_open"] as? [Any])?.isEmpty == true)
+    }
+
     @Test func aWholeShiftFromQueueToClose() throws {
         let id = try ingest("shift-1", text: "Hello, who do I talk to about the new library hours?")
         let short = String(id.prefix(13))

@@ -88,9 +88,24 @@ struct AgentReads {
     private func show(_ request: AgentRequest) throws -> InquiryReply.DetailAnswer {
         let id = try request.id()
         guard let stored = try store.inquiry(id) else { throw AgentError.notFound(id) }
-        return InquiryReply.DetailAnswer(stored: stored, timeline: try store.timeline(id), messages: try store.conversation(id),
-                                         numbering: configuration.caseNumbering, now: Date(),
-                                         calendar: configuration.sla.calendar(department: stored.record.sla.department, priority: stored.record.priority))
+        var answer = InquiryReply.DetailAnswer(stored: stored, timeline: try store.timeline(id), messages: try store.conversation(id),
+                                               numbering: configuration.caseNumbering, now: Date(),
+                                               calendar: configuration.sla.calendar(department: stored.record.sla.department, priority: stored.record.priority))
+        answer.otherOpen = try otherOpen(besides: stored)
+        return answer
+    }
+
+    /// The author's other open inquiries on the same platform (at most ten), from the
+    /// handle the stored envelope names; none once retention or an erasure removed it.
+    private func otherOpen(besides stored: StoredInquiry) throws -> [InquiryDetail.OtherInquiry] {
+        let envelope = try? JSONValue.parse(Array(stored.envelopeJSON.utf8))
+        guard let handle = envelope?["author"]?["handle"]?.stringValue, !handle.isEmpty else { return [] }
+        let open = try store.citizenRecords(platform: stored.key.platform, handle: handle).open.filter { $0 != stored.id }
+        return try open.suffix(10).compactMap { id in
+            guard let other = try store.inquiry(id) else { return nil }
+            return InquiryDetail.OtherInquiry(id: id.description, caseNumber: configuration.caseNumbering.format(other.record.caseNumber),
+                                              state: other.record.lifecycle.state.rawValue, department: other.record.lifecycle.department)
+        }
     }
 
     /// Short ids, as in git: the ids a prefix matches (a few, to list when ambiguous); or

@@ -152,6 +152,8 @@ enum InquiryReply {
         var now: Date
         /// The calendar the clocks count in, for the time each has counted.
         var calendar: BusinessCalendar
+        /// The same citizen's other open inquiries.
+        var otherOpen: [InquiryDetail.OtherInquiry] = []
         var caseNumber: String
         var conversation: [ConversationItem]
 
@@ -214,6 +216,7 @@ enum InquiryReply {
             writer.add("id", stored.id.description)
             writer.add("inquiry", raw: InquiryReply.stored(stored.envelopeJSON))
             writer.add("lease_expires_at", record.leaseExpiresAt.map(Timestamp.format))
+            writer.add("other_open", raw: InquiryReply.json(otherOpen))
             writer.add("owner", record.lifecycle.owner.map { "\($0)" })
             writer.add("priority", record.priority.rawValue)
             writer.add("received_at", stored.receivedAt)
