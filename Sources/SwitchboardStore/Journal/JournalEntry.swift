@@ -348,10 +348,10 @@ private struct ByteReader {
             clock.met = flags & 1 != 0
             clock.warned = flags & 2 != 0
             clock.breached = flags & 4 != 0
-            if version >= 2 {
-                clock.due = try date()
-                clock.warnAt = try date()
-            }
+            // Version 1 kept no due times: the clock ran around the clock, and its due time
+            // is worked out from what it counted (not from the placeholder start above).
+            clock.due = version >= 2 ? try date() : nil
+            clock.warnAt = version >= 2 ? try date() : nil
             clocks.append(clock)
         }
         let sla = InquirySLA(restoring: slaDepartment, legFirstResponse: clocks[0], legResolution: clocks[1], wholeFirstResponse: clocks[2],
