@@ -109,7 +109,7 @@ public struct JSONWriter {
 
     /// Appends `value` as a JSON string, escaping quotes, backslashes and control
     /// characters; everything else (all of non-ASCII UTF-8 too) is copied as it is.
-    static func appendQuoted(_ value: String, to buffer: inout [UInt8]) {
+    public static func appendQuoted(_ value: String, to buffer: inout [UInt8]) {
         buffer.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
