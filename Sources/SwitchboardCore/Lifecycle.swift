@@ -60,7 +60,9 @@ public enum LifecycleCommand: Sendable, Equatable {
     case requestInformation(note: String)
     /// The citizen answered a request for information: the inquiry resumes.
     case citizenReplied
-    case close(Resolution, note: String?)
+    /// With `duplicateOf`, the inquiry is merged into that one (resolution `duplicate`):
+    /// it closes pointing to it, and keeps its own timeline.
+    case close(Resolution, note: String?, duplicateOf: InquiryID? = nil)
     case reopen(note: String?)
     case park(reason: String)
     case requeue
@@ -88,7 +90,8 @@ public enum LifecycleCommand: Sendable, Equatable {
         switch self {
         case .release(let reason), .park(let reason): reason
         case .handoff(_, let note), .returnToFrontOffice(let note), .requestInformation(let note): note
-        case .close(_, let note), .reopen(let note): note
+        case .close(_, let note, nil), .reopen(let note): note
+        case .close(_, let note, let other?): "merged into \(other)" + (note.map { ": \($0)" } ?? "")
         case .deliver, .claim, .accept, .reply, .requeue, .citizenReplied: nil
         }
     }
@@ -107,6 +110,10 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
     case sameDepartment(String)
     case wrongDepartment(actingFor: String?, department: String)
     case unknownInquiry(InquiryID)
+    /// A merge naming the inquiry itself as the one it duplicates.
+    case mergeIntoItself
+    /// A merge (`duplicate_of`) closes as `duplicate`, never as another resolution.
+    case mergeNeedsDuplicate(Resolution)
 
     public var code: ErrorCode {
         switch self {
@@ -117,6 +124,7 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
         case .sameDepartment: .sameDepartment
         case .wrongDepartment: .wrongDepartment
         case .unknownInquiry: .notFound
+        case .mergeIntoItself, .mergeNeedsDuplicate: .invalidValue
         }
     }
 
@@ -137,6 +145,10 @@ public enum LifecycleError: Error, Equatable, Sendable, CustomStringConvertible 
             "the inquiry is already with \(id)"
         case .unknownInquiry(let id):
             "there is no inquiry \(id)"
+        case .mergeIntoItself:
+            "an inquiry cannot be merged into itself; name the other inquiry the citizen wrote"
+        case .mergeNeedsDuplicate(let resolution):
+            "a merge closes the inquiry as duplicate, not \(resolution.rawValue); leave out the resolution or give duplicate"
         case .wrongDepartment(let actingFor, let department):
             "the inquiry is with \(department), not \(actingFor ?? "no department"); act for \(department) or ask it to hand the inquiry off"
         }
@@ -186,6 +198,8 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
     /// already made, and answered without being made twice. Any later move clears it.
     public private(set) var lastMoveID: String?
     public private(set) var resolution: Resolution?
+    /// The inquiry this one was merged into (closed as `duplicate`), if it was.
+    public private(set) var duplicateOf: InquiryID?
 
     /// A freshly routed inquiry, queued at `department`.
     public init(id: InquiryID, department: String) {
@@ -196,12 +210,13 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
         answered = false
         lastMoveID = nil
         resolution = nil
+        duplicateOf = nil
     }
 
     /// A lifecycle as a store recorded it: every field as it was, no rule applied (the
     /// moves that led there were checked when they were made).
     public init(restoring id: InquiryID, state: LifecycleState, department: String, owner: Actor?, answered: Bool, lastMoveID: String?,
-                resolution: Resolution?) {
+                resolution: Resolution?, duplicateOf: InquiryID? = nil) {
         self.id = id
         self.state = state
         self.department = department
@@ -209,6 +224,7 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
         self.answered = answered
         self.lastMoveID = lastMoveID
         self.resolution = resolution
+        self.duplicateOf = duplicateOf
     }
 
     public static func routedEntry(id: InquiryID, department: String, at: Date) -> TimelineEntry {
@@ -298,14 +314,20 @@ public struct InquiryLifecycle: Codable, Sendable, Equatable {
             answered = false
         case .requestInformation:
             state = .awaitingCitizen
-        case .close(let resolution, _):
+        case .close(let resolution, _, let other):
+            if let other {
+                guard other != id else { throw .mergeIntoItself }
+                guard resolution == .duplicate else { throw .mergeNeedsDuplicate(resolution) }
+            }
             state = .closed
             self.resolution = resolution
+            duplicateOf = other
             owner = nil
         case .reopen:
             state = .queued
             owner = nil
             resolution = nil
+            duplicateOf = nil
             answered = false
         case .park:
             state = .parked

@@ -203,9 +203,14 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
     /// The whole conversation, oldest first: the citizen's post, each answer and question
     /// from the city with who sent it and whether it was posted, each follow-up.
     public var conversation: [ConversationItem]?
-    /// The same citizen's other inquiries still open (same platform and handle), oldest
-    /// first: so an agent sees the citizen once, not one post at a time.
+    /// The same citizen's other inquiries still open (the same handle on the platform, or
+    /// an identity linked to it), oldest first: so an agent sees the citizen once, not one
+    /// post at a time.
     public var otherOpen: [OtherInquiry]?
+    /// How it was closed (`answered`, `duplicate`, `out_of_scope`, `spam`), once closed.
+    public var resolution: String?
+    /// The inquiry this one was merged into, when it was closed as its duplicate.
+    public var duplicateOf: String?
 
     public struct OtherInquiry: Codable, Equatable, Sendable {
         public var id: String
@@ -287,6 +292,8 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
         case leaseExpiresAt = "lease_expires_at"
         case caseNumber = "case"
         case otherOpen = "other_open"
+        case resolution
+        case duplicateOf = "duplicate_of"
     }
 }
 

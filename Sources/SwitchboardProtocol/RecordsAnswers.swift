@@ -17,6 +17,10 @@ public struct ErasureAnswer: Codable, Equatable, Sendable {
     /// Inquiries reopened between the check and the erasure, left as they are.
     public var reopenedMeanwhile: [String]?
     public var erasedAt: String?
+    /// With identities linked to the citizen's: how many identities the erasure covers
+    /// (each named by its platform only), and the links it removes.
+    public var linkedIdentities: [String]?
+    public var links: Int?
 
     public init(dryRun: Bool, citizen: String, platform: String, inquiries: Int, messages: Int, alreadyAnonymised: Int, ids: [String],
                 alreadyErasedAt: [String]? = nil, lastErasedAt: String? = nil, reopenedMeanwhile: [String]? = nil, erasedAt: String? = nil) {
@@ -41,6 +45,8 @@ public struct ErasureAnswer: Codable, Equatable, Sendable {
         case alreadyErasedAt = "already_erased_at"
         case lastErasedAt = "last_erased_at"
         case reopenedMeanwhile = "reopened_meanwhile"
+        case linkedIdentities = "linked_identities"
+        case links
         case erasedAt = "erased_at"
     }
 }

@@ -35,6 +35,8 @@ public struct InquiryRequest: Codable, Equatable, Sendable {
     public var to: String?
     /// A close's resolution: answered, duplicate, out_of_scope or spam.
     public var resolution: String?
+    /// A merge: the close names the inquiry this one duplicates (resolution `duplicate`).
+    public var duplicateOf: String?
     /// List filters: a state (or "all"), a priority, an owning agent; and the page.
     public var state: String?
     public var priority: String?
@@ -70,6 +72,27 @@ public struct InquiryRequest: Codable, Equatable, Sendable {
         case agent, department, id, note, text, account, to, resolution, state, priority, owner, limit, offset, prefix
         case replyID = "reply_id"
         case requestID = "request_id"
+        case duplicateOf = "duplicate_of"
+    }
+}
+
+/// A request to an `sb.citizen.*` service (see 7-data-protection.md).
+public struct CitizenRequest: Codable, Equatable, Sendable {
+    /// Who asks, in plain mode (with CURVE, the key's name).
+    public var agent: String?
+    /// `sb.citizen.show`: the identity, `PLATFORM:HANDLE`.
+    public var citizen: String?
+    /// `sb.citizen.link` and `sb.citizen.unlink`: the two identities, and why.
+    public var a: String?
+    public var b: String?
+    public var note: String?
+
+    public init(agent: String? = nil, citizen: String? = nil, a: String? = nil, b: String? = nil, note: String? = nil) {
+        self.agent = agent
+        self.citizen = citizen
+        self.a = a
+        self.b = b
+        self.note = note
     }
 }
 

@@ -62,6 +62,17 @@ public enum AgentService: String, CaseIterable, Sendable {
     case resolve = "sb.agent.resolve"
 }
 
+/// One citizen across channels (see 7-data-protection.md): the identities linked to one,
+/// their inquiries across platforms, and the links proposed; for agents and operators.
+public enum CitizenService: String, CaseIterable, Sendable {
+    /// A citizen's identities, inquiries (newest first), links, their history and proposals.
+    case show = "sb.citizen.show"
+    /// Links two identities as one citizen's, with the agent's reason.
+    case link = "sb.citizen.link"
+    /// Removes a link, with the agent's reason.
+    case unlink = "sb.citizen.unlink"
+}
+
 /// The central registry of official channels (see 6-channel-registry.md).
 public enum ChannelService: String, CaseIterable, Sendable {
     case list = "sb.channels.list"

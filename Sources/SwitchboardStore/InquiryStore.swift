@@ -11,7 +11,7 @@ import SwitchboardProtocol
 /// transaction together with the position they reach, so a projector killed mid-way
 /// leaves none of them half applied. One thread projects (the broker's projector); any
 /// thread may read.
-public protocol InquiryStore: Sendable {
+public protocol InquiryStore: CitizenDirectory {
     /// Applies consecutive journal entries atomically, with the last one's position;
     /// entries at or before the position already held are skipped.
     /// Each inquiry row is written once, in its latest state. An accepted inquiry whose
@@ -95,10 +95,11 @@ public protocol InquiryStore: Sendable {
     func purgeExpired(_ policy: RetentionPolicy, now: Date, limit: Int, after cursor: RetentionCursor?) throws(StoreError) -> RetentionBatch
     /// Every inquiry `handle` wrote on `platform`, open or closed, and their messages.
     func citizenRecords(platform: Platform, handle: String) throws(StoreError) -> CitizenRecords
-    /// Removes the personal data of `ids` (closed inquiries) and writes the audit entry,
-    /// in one transaction; then checkpoints and truncates the WAL so that no copy of the
-    /// removed data stays in the files.
-    func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) -> ErasureOutcome
+    /// Removes the personal data of `ids` (closed inquiries), the links touching
+    /// `identities` and the notes of the link audit entries naming the audits' hashes, and
+    /// writes the audit entries (one per identity), in one transaction; then checkpoints
+    /// and truncates the WAL so that no copy of the removed data stays in the files.
+    func erase(_ ids: [InquiryID], audits: [ErasureAudit], identities: [CitizenIdentity]) throws(StoreError) -> ErasureOutcome
     /// Checkpoints the WAL into the database and truncates it (after removing data).
     func truncateLog() throws(StoreError)
     /// When earlier erasures for the citizen with this hash were carried out, oldest first.
@@ -107,6 +108,13 @@ public protocol InquiryStore: Sendable {
     func countClosed(before: Date, department: String?, after: InquiryID?) throws(StoreError) -> Int
     /// The official record of closed inquiries, in id order, after `after`.
     func exportClosed(before: Date, department: String?, after: InquiryID?, limit: Int) throws(StoreError) -> [ExportRecord]
+}
+
+extension InquiryStore {
+    /// Erases one identity's inquiries, with one audit entry.
+    public func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) -> ErasureOutcome {
+        try erase(ids, audits: [audit], identities: [])
+    }
 }
 
 /// Where a retention run has looked so far: the close time and row of the last inquiry.
@@ -128,27 +136,6 @@ public struct RetentionBatch: Sendable, Equatable {
         self.purged = purged
         self.examined = examined
         self.cursor = cursor
-    }
-}
-
-/// The normalised form of a citizen's handle that erasure requests are matched on:
-/// case-folded, without a leading `@`.
-public enum CitizenHandle {
-    public static func normalized(_ handle: String) -> String {
-        var handle = handle
-        // Nearly every handle is ASCII: trimmed and lowered byte by byte, as the v7
-        // migration's SQL (trim, ltrim '@', lower) does, at a tenth of the cost.
-        if let ascii = handle.withUTF8({ bytes -> String? in
-            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
-            var start = bytes.startIndex, end = bytes.endIndex
-            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
-            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
-            while start < end, bytes[start] == UInt8(ascii: "@") { start += 1 }
-            return String(decoding: bytes[start..<end].map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
-        }) {
-            return ascii
-        }
-        return String(handle.trimmingCharacters(in: .whitespaces).drop { $0 == "@" }).lowercased()
     }
 }
 

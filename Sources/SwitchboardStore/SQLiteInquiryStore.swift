@@ -304,6 +304,35 @@ public final class SQLiteInquiryStore: InquiryStore {
                 INSERT INTO projection (position) VALUES (0);
                 """)
         }
+        migrator.registerMigration("v16-citizen-links") { db in
+            // One citizen across platforms: the links agents made between identities
+            // (each pair once, in order), and their audit, which names identities by the
+            // installation's keyed hash only.
+            try db.execute(sql: """
+                CREATE TABLE citizen_link (
+                    a_platform TEXT NOT NULL,
+                    a_handle TEXT NOT NULL,
+                    b_platform TEXT NOT NULL,
+                    b_handle TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    note TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    PRIMARY KEY (a_platform, a_handle, b_platform, b_handle)
+                );
+                CREATE INDEX citizen_link_b ON citizen_link (b_platform, b_handle);
+                CREATE TABLE citizen_link_audit (
+                    seq INTEGER PRIMARY KEY,
+                    at REAL NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    a_hash TEXT NOT NULL,
+                    b_hash TEXT NOT NULL,
+                    note TEXT
+                );
+                CREATE INDEX citizen_link_audit_a ON citizen_link_audit (a_hash);
+                CREATE INDEX citizen_link_audit_b ON citizen_link_audit (b_hash);
+                """)
+        }
         return migrator
     }
 
@@ -848,21 +877,24 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
-    public func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) -> ErasureOutcome {
+    public func erase(_ ids: [InquiryID], audits: [ErasureAudit], identities: [CitizenIdentity]) throws(StoreError) -> ErasureOutcome {
         var erased: [InquiryID] = []
         do {
             try database.write { db in
                 // Only what is still closed now: a reopen committed since the request was
                 // read keeps its data (the answer names it).
                 for id in ids {
-                    if try Self.anonymise(id.description, at: audit.at, db) { erased.append(id) }
+                    if try Self.anonymise(id.description, at: audits.first?.at ?? Date(), db) { erased.append(id) }
                 }
-                var entry = audit
-                entry.inquiries = erased.count
-                try db.execute(sql: """
-                    INSERT INTO erasure_audit (at, actor, platform, citizen_hash, inquiries, messages) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [entry.at.timeIntervalSince1970, entry.actor, entry.platform.rawValue, entry.citizenHash,
-                                     entry.inquiries, entry.messages])
+                for var entry in audits {
+                    // One identity: what was erased is its count (a reopen meanwhile keeps its data).
+                    if audits.count == 1 { entry.inquiries = erased.count }
+                    try db.execute(sql: """
+                        INSERT INTO erasure_audit (at, actor, platform, citizen_hash, inquiries, messages) VALUES (?, ?, ?, ?, ?, ?)
+                        """, arguments: [entry.at.timeIntervalSince1970, entry.actor, entry.platform.rawValue, entry.citizenHash,
+                                         entry.inquiries, entry.messages])
+                }
+                try Self.forgetLinks(of: identities, hashes: audits.map(\.citizenHash), db)
             }
         } catch {
             throw StoreError(operation: "erase a citizen's personal data", underlying: error)
@@ -1007,7 +1039,7 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
-    private func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try database.read(body)
         } catch {

@@ -265,6 +265,7 @@ struct LifecycleColumn: Decodable {
         /// The key rows written before moves other than replies had ids kept it under.
         var lastReplyID: String?
         var resolution: Resolution?
+        var duplicateOf: String?
     }
 
     var lifecycle: Rest
@@ -286,7 +287,8 @@ struct LifecycleColumn: Decodable {
                        priority: Priority, lease: Date?, deliveries: UInt16) throws -> LifecycleRecord {
         let column = try StoredDocuments.decoder.decode(Self.self, from: Data(json.utf8))
         let lifecycle = InquiryLifecycle(restoring: id, state: state, department: department, owner: owner, answered: column.lifecycle.answered,
-                                         lastMoveID: column.lifecycle.lastMoveID ?? column.lifecycle.lastReplyID, resolution: column.lifecycle.resolution)
+                                         lastMoveID: column.lifecycle.lastMoveID ?? column.lifecycle.lastReplyID, resolution: column.lifecycle.resolution,
+                                         duplicateOf: column.lifecycle.duplicateOf.flatMap(InquiryID.init))
         return LifecycleRecord(lifecycle: lifecycle, priority: priority, sla: column.sla, leaseExpiresAt: lease, deliveries: deliveries)
     }
 
@@ -308,6 +310,7 @@ struct LifecycleColumn: Decodable {
             machine.addBool("answered", lifecycle.answered)
             machine.add("lastMoveID", lifecycle.lastMoveID)
             machine.add("resolution", lifecycle.resolution?.rawValue)
+            if let other = lifecycle.duplicateOf { machine.add("duplicateOf", other.description) }
         }
         column.object("sla") { clocks in
             clocks.add("department", sla.department)

@@ -17,7 +17,9 @@ struct Admin: ParsableCommand {
             abstract: "Erase a citizen's personal data from every inquiry they wrote (sb.admin.erase).",
             discussion: """
                 Removes the text, handle, name and media of each of the citizen's inquiries, the replies \
-                to them and the notes on them; the anonymised records stay for statistics. Every \
+                to them and the notes on them; the anonymised records stay for statistics. Identities \
+                linked to the citizen's ('switchboard citizen link') are erased in the same request, \
+                with the links. Every \
                 inquiry must be closed first. Leaves an audit entry naming the citizen only by a keyed \
                 hash. Try --dry-run first; export the record first if the city must keep it.
                 """
@@ -51,6 +53,10 @@ struct Admin: ParsableCommand {
             if let last = answer.lastErasedAt {
                 print("nothing left to erase: this citizen's data was already erased on \(last) (recognised by the audit's keyed hash)")
                 return
+            }
+            if let linked = answer.linkedIdentities {
+                print("the citizen has \(linked.count) linked identities (\(linked.joined(separator: ", "))): all are covered, "
+                      + "and \(Self.count(answer.links ?? 0, "link", "links")) \(dryRun ? "would be" : "were") removed")
             }
             if dryRun {
                 print("dry run: would erase the personal data of \(Self.count(inquiries, "closed inquiry", "closed inquiries")) and \(Self.count(messages, "message", "messages"))")

@@ -379,6 +379,9 @@ extension Switchboard {
             let source = answer.inquiry?.source
             print("case       \(answer.caseNumber ?? "-")  (inquiry \(answer.id))")
             print("state      \(answer.state) at \(answer.department), \(answer.priority) priority" + (answer.owner.map { ", owned by \($0)" } ?? ""))
+            if let resolution = answer.resolution {
+                print("closed as  \(resolution)" + (answer.duplicateOf.map { ", merged into \($0)" } ?? ""))
+            }
             let flag = answer.routing?.unofficialChannel
             print("channel    \(source?.platform ?? "") \(source?.account ?? "")"
                 + (flag.map { Table.highlight(" (NOT an official account: \($0.reason))", when: true) } ?? " (official)"))
@@ -519,17 +522,37 @@ extension Switchboard {
         static let configuration = CommandConfiguration(abstract: "Close an inquiry.")
         @OptionGroup var options: AgentOptions
         @Argument(help: "The inquiry id or a unique prefix.", completion: BrokerCompletion.inquiries) var id: String
-        @Option(help: "answered, duplicate, out_of_scope or spam.") var resolution: String
+        @Option(help: "answered, duplicate, out_of_scope or spam (duplicate with --duplicate-of).") var resolution: String?
+        @Option(help: "Merge: the inquiry (id, prefix or case) this one duplicates; it closes pointing there.") var duplicateOf: String?
         @Option(help: "A note for the timeline.") var note: String?
 
         func validate() throws {
-            guard Resolution(rawValue: resolution) != nil else {
+            guard resolution != nil || duplicateOf != nil else { throw ValidationError("give --resolution (or --duplicate-of to merge)") }
+            if let resolution, Resolution(rawValue: resolution) == nil {
                 throw ValidationError("--resolution must be one of \(Resolution.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
 
         func run() throws {
-            try options.move(.close, InquiryRequest(id: try options.resolve(id), note: note, resolution: resolution), "closed")
+            var request = InquiryRequest(id: try options.resolve(id), note: note, resolution: resolution)
+            if let duplicateOf { request.duplicateOf = try options.resolve(duplicateOf) }
+            try options.move(.close, request, duplicateOf == nil ? "closed" : "merged")
+        }
+    }
+
+    /// The same citizen wrote twice: one inquiry closes as the other's duplicate.
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge a duplicate inquiry into another: it closes as duplicate, pointing there, and keeps its timeline.")
+        @OptionGroup var options: AgentOptions
+        @Argument(help: "The duplicate (id, prefix or case).", completion: BrokerCompletion.inquiries) var id: String
+        @Option(help: "The inquiry it duplicates, which stays open (id, prefix or case).") var into: String
+        @Option(help: "A note for the timeline.") var note: String?
+
+        func run() throws {
+            var request = InquiryRequest(id: try options.resolve(id), note: note)
+            request.duplicateOf = try options.resolve(into)
+            try options.move(.close, request, "merged")
         }
     }
 

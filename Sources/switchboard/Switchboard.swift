@@ -22,7 +22,7 @@ struct Switchboard: ParsableCommand {
             """,
         version: SwitchboardVersion.current,
         subcommands: [
-            Queue.self, Claim.self, Show.self, Reply.self, Handoff.self, Return.self, Ask.self, Close.self, Reopen.self,
+            Queue.self, Claim.self, Show.self, Reply.self, Handoff.self, Return.self, Ask.self, Close.self, Merge.self, Reopen.self, Citizen.self,
             Release.self, Renew.self, Parked.self, Requeue.self, Report.self, Admin.self,
             Watch.self, Stats.self, Top.self, Channels.self, Ingest.self, Route.self, Request.self, ServiceStatus.self, Keys.self,
         ]

@@ -24,7 +24,10 @@ import ZeroMQ
         #expect(try AgentMove.read(.handoff, request(["id": named, "to": "roads", "note": "pothole"])) == .handoff(id, to: "roads", note: "pothole"))
         #expect(try AgentMove.read(.requestInformation, request(["id": named, "text": "Which street?", "account": "@City"]))
             == .requestInformation(id, question: "Which street?", account: "@City", note: ""))
-        #expect(try AgentMove.read(.close, request(["id": named, "resolution": "answered"])) == .close(id, .answered, note: nil))
+        #expect(try AgentMove.read(.close, request(["id": named, "resolution": "answered"])) == .close(id, .answered, note: nil, duplicateOf: nil))
+        // A merge names the other inquiry; its resolution goes without saying.
+        #expect(try AgentMove.read(.close, request(["id": named, "duplicate_of": named])) == .close(id, .duplicate, note: nil, duplicateOf: id))
+        #expect(throws: AgentError.self) { try AgentMove.read(.close, request(["id": named, "duplicate_of": "R-"])) }
         #expect(try AgentMove.read(.reopen, request(["id": named, "note": "again"])) == .reopen(id, note: "again"))
         for read in [AgentService.list, .timeline, .show, .resolve] { #expect(try AgentMove.read(read, request([:])) == nil) }
     }

@@ -213,4 +213,27 @@ import Testing
         #expect(Priority.high.raised == .urgent)
         #expect(Priority.urgent.raised == .urgent)
     }
+
+    @Test func aMergeClosesAsDuplicatePointingToTheOtherAndAReopenForgetsIt() throws {
+        var rng = SystemRandomNumberGenerator()
+        let other = InquiryID.generate(milliseconds: 1, using: &rng)
+        var lifecycle = InquiryLifecycle(id: InquiryID.generate(milliseconds: 2, using: &rng), department: "roads")
+        let departments: Set<String> = ["front-office", "roads"]
+        _ = try lifecycle.apply(.claim, by: .agent("ana"), actingFor: "roads", at: Date(), frontOffice: "front-office", departments: departments)
+        #expect(throws: LifecycleError.mergeNeedsDuplicate(.answered)) {
+            _ = try lifecycle.apply(.close(.answered, note: nil, duplicateOf: other), by: .agent("ana"), actingFor: "roads", at: Date(),
+                                    frontOffice: "front-office", departments: departments)
+        }
+        #expect(throws: LifecycleError.mergeIntoItself) {
+            _ = try lifecycle.apply(.close(.duplicate, note: nil, duplicateOf: lifecycle.id), by: .agent("ana"), actingFor: "roads", at: Date(),
+                                    frontOffice: "front-office", departments: departments)
+        }
+        let entry = try lifecycle.apply(.close(.duplicate, note: "same pothole", duplicateOf: other), by: .agent("ana"), actingFor: "roads",
+                                        at: Date(), frontOffice: "front-office", departments: departments)
+        #expect(lifecycle.state == .closed && lifecycle.resolution == .duplicate && lifecycle.duplicateOf == other)
+        #expect(entry.event == "inquiry.closed" && entry.note == "merged into \(other): same pothole")
+        _ = try lifecycle.apply(.reopen(note: "not the same"), by: .agent("ana"), actingFor: "roads", at: Date(), frontOffice: "front-office",
+                                departments: departments)
+        #expect(lifecycle.duplicateOf == nil && lifecycle.resolution == nil)
+    }
 }

@@ -321,7 +321,8 @@ public final class BrokerEngine: Sendable {
             writer = JournalWriter(journal: journal, store: store, projector: projectionLane, logger: logger, notifyEndpoint: notify)
             writer.start(context: context)
             let (readsPipe, readsNotify) = try notifyPipe("reads")
-            let readLane = ReadLane(store: store, progress: projectionLane.progress, logger: logger, notifyEndpoint: readsNotify)
+            let readLane = ReadLane(store: store, progress: projectionLane.progress, hash: CitizenHash(key: options.citizenHashKey), logger: logger,
+                                    notifyEndpoint: readsNotify)
             readLane.start(context: context)
             reads = readLane
             let (loadsPipe, loadsNotify) = try notifyPipe("loads")

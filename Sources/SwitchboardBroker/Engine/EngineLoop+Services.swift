@@ -144,15 +144,20 @@ extension EngineLoop {
                 reply(client, service, .unavailable, now: now)
             }
         default:
-            if let channelService = ChannelService(rawValue: service) {
-                guard permitted(channelService.isWrite ? .registryWrite : .request, client: client, service: service, now: now) else { return }
-                let request: AgentRequest
-                do {
-                    request = try AgentRequest(body)
-                } catch {
-                    reply(client, service, .agentError(error), now: now)
-                    return
+            if let citizenService = CitizenService(rawValue: service) {
+                guard permitted(.citizen, client: client, service: service, now: now),
+                      let request = decoded(body, client: client, service: service, now: now) else { return }
+                // Under CURVE the actor is the key's name; else the request's agent.
+                let actor = sender?.name ?? request.optional("agent") ?? "anonymous"
+                if !reads.submit(ReadLane.Job(client: client, service: .citizen(citizenService), actor: actor, request: request, role: sender?.role,
+                                              configuration: options.configuration, after: projector.progress.committed)) {
+                    reply(client, service, .unavailable, now: now)
                 }
+                return
+            }
+            if let channelService = ChannelService(rawValue: service) {
+                guard permitted(channelService.isWrite ? .registryWrite : .request, client: client, service: service, now: now),
+                      let request = decoded(body, client: client, service: service, now: now) else { return }
                 let actor = sender?.name ?? request.optional("actor") ?? "anonymous"
                 carryOut(inquiries.channels(client: client, service: channelService, request: request, actor: actor, now: wall), now: now)
                 return
@@ -175,8 +180,9 @@ extension EngineLoop {
             }
             guard permitted(access, client: client, service: service, now: now) else { return }
             if agentService.isRead {
-                if !reads.submit(ReadLane.Job(client: client, service: agentService, request: request, role: sender?.role,
-                                              configuration: options.configuration, after: projector.progress.committed)) {
+                if !reads.submit(ReadLane.Job(client: client, service: .agent(agentService), actor: request.optional("agent") ?? "anonymous",
+                                              request: request, role: sender?.role, configuration: options.configuration,
+                                              after: projector.progress.committed)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return
@@ -184,15 +190,26 @@ extension EngineLoop {
             // An invalid id is the machine's to refuse, with the field named.
             let named = (try? request.optionalID()) ?? nil
             let notInMemory = named.map { id in inquiries.needsLoad(id) || (agentService == .claim && inquiries.needsBody(id)) } ?? false
-            if notInMemory || request.namesCase(options.configuration.caseNumbering) || claimMayBeMade(agentService, request) {
-                // A case number to resolve, or an inquiry not in memory: read by the load
-                // lane, and the move goes on from there.
+            let merge = agentService == .close && request.optional("duplicate_of") != nil
+            if notInMemory || merge || request.namesCase(options.configuration.caseNumbering) || claimMayBeMade(agentService, request) {
+                // A case number to resolve, an inquiry not in memory, or the other inquiry
+                // of a merge to find: read by the load lane, and the move goes on from there.
                 if !submitLoad(.move(client: client, service: agentService, request: request, numbering: options.configuration.caseNumbering)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return
             }
             move(client: client, service: agentService, request: request, now: now)
+        }
+    }
+
+    /// The request's fields, or nil once the refusal (not JSON, repeated keys) is answered.
+    private mutating func decoded(_ body: [Frame], client: Frame, service: String, now: ContinuousClock.Instant) -> AgentRequest? {
+        do {
+            return try AgentRequest(body)
+        } catch {
+            reply(client, service, .agentError(error), now: now)
+            return nil
         }
     }
 

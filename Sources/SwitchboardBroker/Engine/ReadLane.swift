@@ -5,16 +5,32 @@ import SwitchboardProtocol
 import SwitchboardStore
 import ZeroMQ
 
-/// A thread that answers agents' reads (`sb.agent.list`, `sb.agent.timeline`) from the
+/// A thread that answers agents' reads (`sb.agent.list`, `sb.agent.timeline`) and the
+/// citizen services (`sb.citizen.*`, whose links are written to the store here) from the
 /// projection, so a listing never holds up the engine thread. WAL lets these reads run
 /// beside the projector's transactions. A read first waits until the projection holds
 /// every batch that was durable when it was asked (``Job/after``): an agent who was
 /// told a move is done sees it in the next listing. The engine sends each answer on
 /// the ROUTER socket it owns.
 final class ReadLane: Sendable {
+    /// What a job asks.
+    enum Service: Sendable {
+        case agent(AgentService)
+        case citizen(CitizenService)
+
+        var name: String {
+            switch self {
+            case .agent(let service): service.rawValue
+            case .citizen(let service): service.rawValue
+            }
+        }
+    }
+
     struct Job: Sendable {
         var client: Frame
-        var service: AgentService
+        var service: Service
+        /// Who asks: the key's name with CURVE, else the request's `agent`.
+        var actor: String
         /// Decoded once by the engine (and, with CURVE, filled in from the key).
         var request: AgentRequest
         /// The key's role with CURVE: reads of one inquiry are checked against it.
@@ -42,25 +58,31 @@ final class ReadLane: Sendable {
 
     private let store: any InquiryStore
     private let progress: ProjectionProgress
+    private let hash: CitizenHash
     private let lane: Lane<Job, Answer>
 
-    init(store: any InquiryStore, progress: ProjectionProgress, logger: Logger, notifyEndpoint: String) {
+    init(store: any InquiryStore, progress: ProjectionProgress, hash: CitizenHash, logger: Logger, notifyEndpoint: String) {
         self.store = store
         self.progress = progress
+        self.hash = hash
         lane = Lane(name: "sb-reads", notifyEndpoint: notifyEndpoint, maxWaiting: Self.maxWaiting, logger: logger)
     }
 
     func start(context: Context) {
-        lane.start(context: context) { [store, progress] job, post in
+        lane.start(context: context) { [store, progress, hash] job, post in
             var job = job
             do throws(AgentError) {
                 try job.request.resolveCase(job.configuration.caseNumbering, in: store, once: progress, holds: job.after)
             } catch {
-                post(Answer(client: job.client, service: job.service.rawValue, frame: InquiryReply.agentError(error).frame))
+                post(Answer(client: job.client, service: job.service.name, frame: InquiryReply.agentError(error).frame))
                 return true
             }
-            let answer = AgentReads(store: store, configuration: job.configuration).answer(job.service, job.request, role: job.role)
-            post(Answer(client: job.client, service: job.service.rawValue, frame: answer.frame))
+            let answer = switch job.service {
+            case .agent(let service): AgentReads(store: store, configuration: job.configuration).answer(service, job.request, role: job.role)
+            case .citizen(let service):
+                CitizenDesk(store: store, configuration: job.configuration, hash: hash, now: Date()).answer(service, job.request, actor: job.actor)
+            }
+            post(Answer(client: job.client, service: job.service.name, frame: answer.frame))
             return true
         }
     }

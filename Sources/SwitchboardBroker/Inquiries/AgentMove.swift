@@ -14,7 +14,8 @@ enum AgentMove: Equatable {
     case handoff(InquiryID, to: String, note: String)
     case returnToFrontOffice(InquiryID, note: String)
     case requestInformation(InquiryID, question: String, account: String, note: String)
-    case close(InquiryID, Resolution, note: String?)
+    /// With `duplicateOf`, a merge: closed as `duplicate`, pointing to the other inquiry.
+    case close(InquiryID, Resolution, note: String?, duplicateOf: InquiryID?)
     case reopen(InquiryID, note: String?)
 
     /// The move `service` asks for; nil for the reads (`list`, `timeline`, `show`,
@@ -42,11 +43,13 @@ enum AgentMove: Equatable {
                                        note: request.optional("note") ?? "")
         case .close:
             let id = try request.id()
-            let text = try request.string("resolution")
+            let other = try request.duplicateOf()
+            // A merge names the other inquiry; its resolution goes without saying.
+            let text = other != nil ? request.optional("resolution") ?? Resolution.duplicate.rawValue : try request.string("resolution")
             guard let resolution = Resolution(rawValue: text) else {
                 throw .invalid(field: "resolution", "must be one of \(Resolution.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            return .close(id, resolution, note: request.optional("note"))
+            return .close(id, resolution, note: request.optional("note"), duplicateOf: other)
         case .reopen:
             return .reopen(try request.id(), note: request.optional("note"))
         case .list, .timeline, .show, .resolve:
@@ -73,7 +76,7 @@ enum AgentMove: Equatable {
         switch self {
         case .claim(let id): id
         case .renew(let id), .release(let id, _), .reply(let id, _, _), .handoff(let id, _, _), .returnToFrontOffice(let id, _),
-             .requestInformation(let id, _, _, _), .close(let id, _, _), .reopen(let id, _):
+             .requestInformation(let id, _, _, _), .close(let id, _, _, _), .reopen(let id, _):
             id
         }
     }

@@ -95,16 +95,17 @@ struct AgentReads {
         return answer
     }
 
-    /// The author's other open inquiries on the same platform (at most ten), from the
-    /// handle the stored envelope names; none once retention or an erasure removed it.
+    /// The author's other open inquiries (at most ten, oldest first), on the same platform
+    /// or an identity linked to the author's; none once retention or an erasure removed
+    /// the handle. Each names its case, state and department only, never its words.
     private func otherOpen(besides stored: StoredInquiry) throws -> [InquiryDetail.OtherInquiry] {
         let envelope = try? JSONValue.parse(Array(stored.envelopeJSON.utf8))
-        guard let handle = envelope?["author"]?["handle"]?.stringValue, !handle.isEmpty else { return [] }
-        let open = try store.citizenRecords(platform: stored.key.platform, handle: handle).open.filter { $0 != stored.id }
-        return try open.suffix(10).compactMap { id in
-            guard let other = try store.inquiry(id) else { return nil }
-            return InquiryDetail.OtherInquiry(id: id.description, caseNumber: configuration.caseNumbering.format(other.record.caseNumber),
-                                              state: other.record.lifecycle.state.rawValue, department: other.record.lifecycle.department)
+        guard let handle = envelope?["author"]?["handle"]?.stringValue, !CitizenHandle.normalized(handle).isEmpty else { return [] }
+        let identities = try CitizenDesk.group(of: CitizenIdentity(platform: stored.key.platform, handle: handle), in: store)
+        let open = try store.citizenInquiries(identities, limit: CitizenDesk.listed).filter { $0.state != .closed && $0.id != stored.id }
+        return open.prefix(10).reversed().map { other in
+            InquiryDetail.OtherInquiry(id: other.id.description, caseNumber: configuration.caseNumbering.format(other.caseNumber),
+                                       state: other.state.rawValue, department: other.department)
         }
     }
 

@@ -18,7 +18,7 @@ enum InquiryService {
 
     static var all: Set<String> {
         Set([ingest, explain, departments, outboundStatus, gatewayAccounts] + AdminService.allCases.map(\.rawValue) + AgentService.allCases.map(\.rawValue)
-            + ChannelService.allCases.map(\.rawValue))
+            + ChannelService.allCases.map(\.rawValue) + CitizenService.allCases.map(\.rawValue))
     }
 
     /// Outbound services (`outbound.<platform>`) carry messages to publishing gateways.
@@ -155,20 +155,34 @@ struct AgentRequest: Sendable {
         return id
     }
 
+    /// The inquiry a merge names (`duplicate_of`), if any.
+    func duplicateOf() throws(AgentError) -> InquiryID? {
+        guard let text = optional("duplicate_of") else { return nil }
+        guard let id = InquiryID(text) else { throw .invalid(field: "duplicate_of", "not an inquiry id or case number") }
+        return id
+    }
+
+    /// The fields that name an inquiry, by id or case number.
+    static let inquiryFields = ["id", "duplicate_of"]
+
     /// Lets `id` name a case (`R-4821`, `#4821`, `4821`) wherever an inquiry id is taken:
     /// a case number is replaced by the id it names, read with `lookup`.
     /// Whether `id` names a case rather than an inquiry id: resolving it reads the store.
     func namesCase(_ numbering: CaseNumbering) -> Bool {
-        guard let text = optional("id"), InquiryID(text) == nil else { return false }
-        return numbering.parse(text) != nil
+        Self.inquiryFields.contains { field in
+            guard let text = optional(field), InquiryID(text) == nil else { return false }
+            return numbering.parse(text) != nil
+        }
     }
 
     mutating func resolveCaseNumber(_ numbering: CaseNumbering, lookup: (Int) throws -> InquiryID?) throws(AgentError) {
-        guard let text = optional("id"), InquiryID(text) == nil, let number = numbering.parse(text) else { return }
-        let found: InquiryID?
-        do { found = try lookup(number) } catch { throw .unavailable }
-        guard let found else { throw .noSuchCase(numbering.format(number)) }
-        fields["id"] = .string(found.description)
+        for field in Self.inquiryFields {
+            guard let text = optional(field), InquiryID(text) == nil, let number = numbering.parse(text) else { continue }
+            let found: InquiryID?
+            do { found = try lookup(number) } catch { throw .unavailable }
+            guard let found else { throw .noSuchCase(numbering.format(number)) }
+            fields[field] = .string(found.description)
+        }
     }
 
     var agent: Actor? { optional("agent").map(Actor.agent) }

@@ -738,8 +738,8 @@ struct InquiryMachine {
             try move(&record, .returnToFrontOffice(note: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         case .requestInformation(_, let question, let account, let note):
             try ask(&record, question: question, account: account, note: note, by: actor, actingFor: actingFor, at: now, moveID: moveID)
-        case .close(_, let resolution, let note):
-            try move(&record, .close(resolution, note: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
+        case .close(_, let resolution, let note, let other):
+            try move(&record, .close(resolution, note: note, duplicateOf: other), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         case .reopen(_, let note):
             try move(&record, .reopen(note: note), by: actor, actingFor: actingFor, at: now, moveID: moveID)
         }

@@ -213,6 +213,7 @@ enum InquiryReply {
             writer.add("conversation", raw: InquiryReply.json(conversation))
             writer.add("deliveries", Int(record.deliveries))
             writer.add("department", record.lifecycle.department)
+            if let other = record.lifecycle.duplicateOf { writer.add("duplicate_of", other.description) }
             writer.add("id", stored.id.description)
             writer.add("inquiry", raw: InquiryReply.stored(stored.envelopeJSON))
             writer.add("lease_expires_at", record.leaseExpiresAt.map(Timestamp.format))
@@ -220,6 +221,7 @@ enum InquiryReply {
             writer.add("owner", record.lifecycle.owner.map { "\($0)" })
             writer.add("priority", record.priority.rawValue)
             writer.add("received_at", stored.receivedAt)
+            if let resolution = record.lifecycle.resolution { writer.add("resolution", resolution.rawValue) }
             writer.add("routing", raw: InquiryReply.stored(stored.routingJSON))
             writer.add("sla", raw: InquiryReply.json(clocks))
             writer.add("state", record.lifecycle.state.rawValue)

@@ -173,9 +173,14 @@ final class RecordsLane: Sendable {
             post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
             return
         }
-        let records: CitizenRecords
+        // The citizen is every identity linked to the one named: one request erases them all.
+        let identities: [CitizenIdentity], perIdentity: [CitizenRecords], records: CitizenRecords, links: Int
         do {
-            records = try store.citizenRecords(platform: request.platform, handle: request.handle)
+            identities = try CitizenDesk.group(of: CitizenIdentity(platform: request.platform, handle: request.handle), in: store)
+            perIdentity = try identities.map { identity throws(StoreError) in try store.citizenRecords(platform: identity.platform, handle: identity.handle) }
+            records = CitizenRecords(closed: perIdentity.flatMap(\.closed), open: perIdentity.flatMap(\.open), messages: perIdentity.map(\.messages).reduce(0, +),
+                                     alreadyAnonymised: perIdentity.map(\.alreadyAnonymised).reduce(0, +), followUps: perIdentity.flatMap(\.followUps))
+            links = try store.links(touching: identities).count
         } catch {
             logger.error("erasure request could not be read", metadata: ["citizen": "\(citizen)", "error": "\(error.underlying)"])
             post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
@@ -186,7 +191,8 @@ final class RecordsLane: Sendable {
             post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.openInquiries(records.open)).frame))
             return
         }
-        guard !records.closed.isEmpty else {
+        // Links alone (identities with no inquiry left) are erased too.
+        guard !records.closed.isEmpty || links > 0 else {
             // A repeated request is recognised by the audit's hash: nothing is left to erase.
             let earlier = (try? store.erasures(citizenHash: citizen)) ?? []
             logger.notice("erasure request matched no inquiry", metadata: ["citizen": "\(citizen)", "erased.before": "\(earlier.count)"])
@@ -201,16 +207,24 @@ final class RecordsLane: Sendable {
         }
         var answer = ErasureAnswer(dryRun: request.dryRun, citizen: citizen, platform: request.platform.rawValue, inquiries: records.closed.count,
                                    messages: records.messages, alreadyAnonymised: records.alreadyAnonymised, ids: records.closed.map(\.id.description))
+        if identities.count > 1 {
+            // Named by platform only: the answer, like the audit, holds no handle.
+            answer.linkedIdentities = identities.map(\.platform.rawValue)
+            answer.links = links
+        }
         if request.dryRun {
             logger.info("erasure dry run", metadata: ["citizen": "\(citizen)", "inquiries": "\(records.closed.count)", "actor": "\(request.actor)"])
             post(.answer(client: request.client, service: service, frame: InquiryReply.model(answer).frame))
             return
         }
-        let audit = ErasureAudit(at: request.at, actor: request.actor, platform: request.platform, citizenHash: citizen,
-                                 inquiries: records.closed.count, messages: records.messages)
+        // One audit entry per identity, so a request naming any of them later is recognised.
+        let audits = zip(identities, perIdentity).map { identity, records in
+            ErasureAudit(at: request.at, actor: request.actor, platform: identity.platform, citizenHash: hash(platform: identity.platform, handle: identity.handle),
+                         inquiries: records.closed.count, messages: records.messages)
+        }
         let outcome: ErasureOutcome
         do {
-            outcome = try store.erase(records.closed.map(\.id), audit: audit)
+            outcome = try store.erase(records.closed.map(\.id), audits: audits, identities: identities)
         } catch {
             logger.critical("erasure failed; nothing was erased", metadata: ["citizen": "\(citizen)", "error": "\(error.underlying)"])
             post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
@@ -233,6 +247,7 @@ final class RecordsLane: Sendable {
         }
         logger.notice("citizen's personal data erased", metadata: [
             "citizen": "\(citizen)", "inquiries": "\(outcome.erased.count)", "messages": "\(records.messages)", "actor": "\(request.actor)",
+            "identities": "\(identities.count)", "links": "\(links)",
         ])
         answer.inquiries = outcome.erased.count
         answer.ids = outcome.erased.map(\.description)

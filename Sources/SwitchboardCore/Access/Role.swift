@@ -72,6 +72,9 @@ public enum AccessRequest: Sendable, Equatable {
     case admin
     /// A write to the channel registry.
     case registryWrite
+    /// `sb.citizen.*`: one citizen across departments and platforms, for the contact
+    /// centre's people (agents, supervisors) and operations.
+    case citizen
     /// A plain 7/MDP request to a department's service, or `mmi.*`.
     case request
 }
@@ -100,6 +103,8 @@ public enum AccessRules {
         case (.requeue(let department), _): return "supervisor:\(department) or ops"
         case (.admin, .ops): return nil
         case (.admin, _): return "ops"
+        case (.citizen, .agent), (.citizen, .supervisor), (.citizen, .ops): return nil
+        case (.citizen, _): return "agent, supervisor or ops"
         case (.registryWrite, .registryAdmin): return nil
         case (.registryWrite, _): return "registry-admin"
         }

@@ -13,9 +13,10 @@ import SwitchboardCore
 ///
 /// Layout: a version byte, then nine sections in the order of ``JournalBatch``'s fields,
 /// each a varint count followed by its items. Version 2 added each SLA clock's due and
-/// warning times (business-hours calendars); version 1 entries are still read.
+/// warning times (business-hours calendars); version 3 the inquiry a merged one duplicates;
+/// entries of earlier versions are still read.
 public enum JournalEntry {
-    static let version: UInt8 = 2
+    static let version: UInt8 = 3
 
     public static func encode(_ batch: JournalBatch) -> [UInt8] {
         var out = ByteWriter(capacity: batch.bytes + 64)
@@ -207,6 +208,7 @@ private struct ByteWriter {
         // Written before 2026-12-04 as the last reply's id: the same slot, the same meaning for a reply.
         optional(lifecycle.lastMoveID)
         optional(lifecycle.resolution?.rawValue)
+        optional(lifecycle.duplicateOf?.description)
         string(record.sla.department)
         for clock in [record.sla.legFirstResponse, record.sla.legResolution, record.sla.wholeFirstResponse, record.sla.wholeResolution] {
             double(clock.target)
@@ -336,8 +338,13 @@ private struct ByteReader {
             guard let resolution = Resolution(rawValue: text) else { throw JournalEntryError("unknown resolution \(text)") }
             return resolution
         }
+        var duplicateOf: InquiryID?
+        if version >= 3, let text = try optional() {
+            guard let other = InquiryID(text) else { throw JournalEntryError("bad inquiry id \(text)") }
+            duplicateOf = other
+        }
         let lifecycle = InquiryLifecycle(restoring: id, state: state, department: department, owner: owner, answered: answered,
-                                         lastMoveID: lastMoveID, resolution: resolution)
+                                         lastMoveID: lastMoveID, resolution: resolution, duplicateOf: duplicateOf)
         let slaDepartment = try string()
         var clocks: [SLAClock] = []
         for _ in 0..<4 {

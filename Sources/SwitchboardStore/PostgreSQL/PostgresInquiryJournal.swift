@@ -256,6 +256,32 @@ enum PostgresSchema {
         ("v4-lease-renewed-at", """
             ALTER TABLE switchboard_lease ADD COLUMN renewed_at timestamptz NOT NULL DEFAULT now();
             """),
+        // One citizen across platforms: the links agents made, and their audit by hash
+        // (SQLite's v16-citizen-links).
+        ("v5-citizen-links", """
+            CREATE TABLE switchboard_citizen_link (
+                a_platform text NOT NULL,
+                a_handle text NOT NULL,
+                b_platform text NOT NULL,
+                b_handle text NOT NULL,
+                actor text NOT NULL,
+                note text NOT NULL,
+                at double precision NOT NULL,
+                PRIMARY KEY (a_platform, a_handle, b_platform, b_handle)
+            );
+            CREATE INDEX switchboard_citizen_link_b ON switchboard_citizen_link (b_platform, b_handle);
+            CREATE TABLE switchboard_citizen_link_audit (
+                seq bigserial PRIMARY KEY,
+                at double precision NOT NULL,
+                actor text NOT NULL,
+                action text NOT NULL,
+                a_hash text NOT NULL,
+                b_hash text NOT NULL,
+                note text
+            );
+            CREATE INDEX switchboard_citizen_link_audit_a ON switchboard_citizen_link_audit (a_hash);
+            CREATE INDEX switchboard_citizen_link_audit_b ON switchboard_citizen_link_audit (b_hash);
+            """),
     ]
 
     static func migrate(_ session: PostgresSession) throws(StoreError) {

@@ -550,18 +550,23 @@ public final class PostgresInquiryStore: InquiryStore {
         return CitizenRecords(closed: closed, open: open, messages: messageRows.count, alreadyAnonymised: anonymised, followUps: followUps)
     }
 
-    public func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) -> ErasureOutcome {
+    public func erase(_ ids: [InquiryID], audits: [ErasureAudit], identities: [CitizenIdentity]) throws(StoreError) -> ErasureOutcome {
         let operation = "erase a citizen's personal data"
         let erased = try write(operation) { transaction throws(StoreError) in
             // Only what is still closed now: a reopen committed since the request was read
             // keeps its data (the answer names it).
             var erased: [InquiryID] = []
-            for id in ids where try Self.anonymise(id.description, at: audit.at, transaction) { erased.append(id) }
-            try transaction.run(operation, """
-                INSERT INTO switchboard_erasure_audit (at, actor, platform, citizen_hash, inquiries, messages)
-                VALUES (\(audit.at.timeIntervalSince1970), \(audit.actor), \(audit.platform.rawValue), \(audit.citizenHash), \(erased.count),
-                        \(audit.messages))
-                """)
+            for id in ids where try Self.anonymise(id.description, at: audits.first?.at ?? Date(), transaction) { erased.append(id) }
+            for audit in audits {
+                // One identity: what was erased is its count (a reopen meanwhile keeps its data).
+                let inquiries = audits.count == 1 ? erased.count : audit.inquiries
+                try transaction.run(operation, """
+                    INSERT INTO switchboard_erasure_audit (at, actor, platform, citizen_hash, inquiries, messages)
+                    VALUES (\(audit.at.timeIntervalSince1970), \(audit.actor), \(audit.platform.rawValue), \(audit.citizenHash), \(inquiries),
+                            \(audit.messages))
+                    """)
+            }
+            try Self.forgetLinks(of: identities, hashes: audits.map(\.citizenHash), transaction)
             return erased
         }
         return ErasureOutcome(erased: erased, logTruncated: (try? truncateLog()) != nil)
@@ -578,7 +583,9 @@ public final class PostgresInquiryStore: InquiryStore {
     /// the schedule the city set for them, not by the broker.
     public func truncateLog() throws(StoreError) {
         _ = try pool.withSession { session throws(StoreError) in
-            try session.run("vacuum after an erasure", "VACUUM switchboard_inquiry, switchboard_message, switchboard_timeline")
+            try session.run("vacuum after an erasure", """
+                VACUUM switchboard_inquiry, switchboard_message, switchboard_timeline, switchboard_citizen_link, switchboard_citizen_link_audit
+                """)
         }
     }
 
@@ -658,7 +665,7 @@ public final class PostgresInquiryStore: InquiryStore {
 
     // MARK: Connections
 
-    private func query(_ operation: String, _ query: PostgresQuery) throws(StoreError) -> [PostgresRandomAccessRow] {
+    func query(_ operation: String, _ query: PostgresQuery) throws(StoreError) -> [PostgresRandomAccessRow] {
         try pool.withSession { session throws(StoreError) in try session.run(operation, query).collect() }
     }
 
@@ -666,7 +673,7 @@ public final class PostgresInquiryStore: InquiryStore {
         try self.query(operation, query).compactMap { $0.string("id").flatMap(InquiryID.init) }
     }
 
-    private func write<T>(_ operation: String, _ body: (PostgresTransaction) throws(StoreError) -> T) throws(StoreError) -> T {
+    func write<T>(_ operation: String, _ body: (PostgresTransaction) throws(StoreError) -> T) throws(StoreError) -> T {
         try pool.withSession { session throws(StoreError) in try session.transaction(operation, body) }
     }
 

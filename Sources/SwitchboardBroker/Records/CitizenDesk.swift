@@ -1,0 +1,140 @@
+import Foundation
+import SwitchboardCore
+import SwitchboardProtocol
+import SwitchboardStore
+
+/// `sb.citizen.*`: one citizen across platforms. Answered off the engine thread (the read
+/// lane), from the store: links are written there with their audit, in one transaction,
+/// and never through the journal (they are a person's decision about identities, not an
+/// inquiry's event). Proposals are computed when asked and never applied: only an agent
+/// links (see Protocols/7-data-protection.md, "One citizen across channels").
+struct CitizenDesk {
+    let store: any InquiryStore
+    let configuration: SwitchboardConfiguration
+    let hash: CitizenHash
+    let now: Date
+
+    /// The most identities one citizen's group is followed to: a chain of links longer
+    /// than a person has accounts is an agent's mistake, and the listing says so.
+    static let maxIdentities = 25
+    /// Inquiries listed (newest first).
+    static let listed = 200
+    /// How far back proposals look for the same e-mail address, number or name.
+    static let proposalWindow: TimeInterval = 90 * 86_400
+    /// Hints (addresses, numbers, platforms) looked up per listing, from the newest inquiries.
+    static let hintsLookedUp = 8
+
+    func answer(_ service: CitizenService, _ request: AgentRequest, actor: String) -> InquiryReply {
+        do {
+            switch service {
+            case .show: return .model(try show(request))
+            case .link, .unlink: return .model(try change(service, request, actor: actor))
+            }
+        } catch let error as AgentError {
+            return .agentError(error)
+        } catch {
+            return .unavailable
+        }
+    }
+
+    /// Every identity `start` is linked to, through any number of links, itself included.
+    static func group(of start: CitizenIdentity, in store: any InquiryStore) throws(StoreError) -> [CitizenIdentity] {
+        var members: [CitizenIdentity] = [start], links: [(CitizenIdentity, CitizenIdentity)] = [], asked: Set<CitizenIdentity> = []
+        while members.count <= maxIdentities {
+            let fresh = members.filter { !asked.contains($0) }
+            guard !fresh.isEmpty else { break }
+            asked.formUnion(fresh)
+            links += try store.links(touching: fresh).map { ($0.a, $0.b) }
+            members = CitizenGroup.members(from: start, links: links)
+        }
+        return Array(members.prefix(maxIdentities))
+    }
+
+    static func identity(_ request: AgentRequest, _ field: String) throws(AgentError) -> CitizenIdentity {
+        switch CitizenIdentity.parse(try request.string(field)) {
+        case .success(let identity): return identity
+        case .failure(let reason): throw .invalid(field: field, reason.description)
+        }
+    }
+
+    private func show(_ request: AgentRequest) throws -> CitizenAnswer {
+        let citizen = try Self.identity(request, "citizen")
+        let identities = try Self.group(of: citizen, in: store)
+        let inquiries = try store.citizenInquiries(identities, limit: Self.listed)
+        let links = try store.links(touching: identities)
+        // The audit names identities by hash: those of this citizen are named again here.
+        let names = Dictionary(identities.map { (hash(platform: $0.platform, handle: $0.handle), $0.description) }, uniquingKeysWith: { a, _ in a })
+        let history = try store.linkAudit(hashes: Array(names.keys), limit: 200).map { entry in
+            CitizenAnswer.HistoryEntry(at: Timestamp.format(entry.at), actor: entry.actor, action: entry.action.rawValue,
+                                       a: names[entry.aHash] ?? "hash:" + entry.aHash.prefix(12), b: names[entry.bHash] ?? "hash:" + entry.bHash.prefix(12),
+                                       note: entry.note)
+        }
+        let numbering = configuration.caseNumbering
+        return CitizenAnswer(
+            citizen: citizen.description, identities: identities.map(\.description),
+            inquiries: inquiries.map { inquiry in
+                CitizenAnswer.Inquiry(id: inquiry.id.description, caseNumber: numbering.format(inquiry.caseNumber), identity: inquiry.identity.description,
+                                      platform: inquiry.identity.platform.rawValue, state: inquiry.state.rawValue, department: inquiry.department,
+                                      resolution: inquiry.resolution?.rawValue, duplicateOf: inquiry.duplicateOf?.description, receivedAt: inquiry.receivedAt)
+            },
+            links: links.map { CitizenAnswer.Link(a: $0.a.description, b: $0.b.description, actor: $0.actor, note: $0.note, at: Timestamp.format($0.at)) },
+            history: history, proposals: try proposals(for: Set(identities), inquiries: inquiries))
+    }
+
+    /// Identities the citizen's own words, or others' words, tie to this citizen: the same
+    /// e-mail address or telephone number in two conversations, an identity the citizen
+    /// names, "I also wrote on Facebook" with the same display name there.
+    private func proposals(for group: Set<CitizenIdentity>, inquiries: [CitizenInquiry]) throws -> [CitizenAnswer.Proposal] {
+        var hints: [ContactHint] = []
+        for identity in group.sorted() {
+            // An address or a number is an identity on e-mail and WhatsApp: others may quote it.
+            if identity.platform == .email, let address = ContactHints.email(identity.handle) { hints.append(.email(address)) }
+            if identity.platform == .whatsapp, let number = ContactHints.phoneNumbers(identity.handle).first { hints.append(.phone(number)) }
+        }
+        for inquiry in inquiries.prefix(50) { hints += ContactHints.extract(inquiry.text ?? "") }
+        var unique: [ContactHint] = []
+        for hint in hints where !unique.contains(hint) { unique.append(hint) }
+        let from = Timestamp.format(now.addingTimeInterval(-Self.proposalWindow))
+        let name = inquiries.lazy.compactMap(\.authorName).first
+        var found: [(identity: CitizenIdentity, reason: String, inquiries: [InquiryID])] = []
+        func propose(_ identity: CitizenIdentity, _ hint: ContactHint, _ inquiry: InquiryID) {
+            guard !group.contains(identity) else { return }
+            if let index = found.firstIndex(where: { $0.identity == identity }) {
+                if !found[index].inquiries.contains(inquiry) { found[index].inquiries.append(inquiry) }
+            } else {
+                found.append((identity, hint.reason, [inquiry]))
+            }
+        }
+        for hint in unique.prefix(Self.hintsLookedUp) {
+            var named: CitizenIdentity?
+            switch hint {
+            case .identity(let identity): named = identity
+            case .email(let address): named = CitizenIdentity(platform: .email, handle: address)
+            case .phone(let digits): named = CitizenIdentity(platform: .whatsapp, handle: digits)
+            case .platform: break
+            }
+            if let named, !group.contains(named), let first = try store.citizenInquiries([named], limit: 1).first { propose(named, hint, first.id) }
+            for match in try store.identities(mentioning: hint, name: name, receivedFrom: from, limit: 20) { propose(match.identity, hint, match.inquiry) }
+        }
+        let cases = try Dictionary(found.flatMap(\.inquiries).compactMap { id in try store.record(id).map { (id, $0.caseNumber) } },
+                                   uniquingKeysWith: { a, _ in a })
+        return found.map { proposal in
+            CitizenAnswer.Proposal(identity: proposal.identity.description, reason: proposal.reason,
+                                   cases: proposal.inquiries.map { id in cases[id].map(configuration.caseNumbering.format) ?? id.description })
+        }
+    }
+
+    private func change(_ service: CitizenService, _ request: AgentRequest, actor: String) throws -> CitizenLinkAnswer {
+        let a = try Self.identity(request, "a"), b = try Self.identity(request, "b")
+        guard a != b else { throw AgentError.invalid(field: "b", "names the same identity as a; link two different identities") }
+        // Every link and unlink says why: the audit keeps the reason until an erasure.
+        let note = try request.string("note")
+        let audit = CitizenLinkAudit(at: now, actor: actor, action: service == .link ? .link : .unlink,
+                                     aHash: hash(platform: min(a, b).platform, handle: min(a, b).handle),
+                                     bHash: hash(platform: max(a, b).platform, handle: max(a, b).handle), note: note)
+        let changed = service == .link
+            ? try store.link(CitizenLink(a, b, actor: actor, note: note, at: now), audit: audit)
+            : try store.unlink(a, b, audit: audit)
+        return CitizenLinkAnswer(changed: changed, identities: try Self.group(of: a, in: store).map(\.description))
+    }
+}
