@@ -93,6 +93,21 @@ import Testing
             == ["2026-11-23 front-office 2", "2026-11-23 roads 2"])
     }
 
+    /// Closing stops every clock; an inquiry closed as spam without a word to the citizen
+    /// had no first response, so it counts neither as met nor in the times.
+    @Test func anInquiryClosedUnansweredIsNoFirstResponse() throws {
+        let ana = Actor.agent("ana")
+        let spam = try inquiry(.instagram, at: 0, [(0.5, .claim, ana), (1, .close(.spam, note: nil), ana)])
+        let asked = try inquiry(.instagram, at: 0, [(0.5, .claim, ana), (2, .requestInformation(note: "which street?"), ana),
+                                                    (3, .close(.answered, note: nil), ana)])
+        let report = ManagerReportBuilder.build([spam, asked], configuration: city, from: Self.t0, to: Self.t0.addingTimeInterval(24 * Self.hour),
+                                                now: Self.t0.addingTimeInterval(24 * Self.hour), format: { $0.ISO8601Format() })
+        let row = try row(report, "front-office", "instagram")
+        #expect((row.received, row.closed, row.firstResponseMet, row.firstResponseBreached) == (2, 2, 1, 0))
+        #expect(row.firstResponseP50 == 2 * Self.hour && row.firstResponseP90 == 2 * Self.hour, "the question after 2 h, not the spam's close")
+        #expect(row.resolutionMet == 2)
+    }
+
     @Test func everyFormatSaysTheSame() throws {
         let report = try report()
         let csv = ReportDocuments.csv(report).split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }

@@ -73,9 +73,12 @@ public enum ManagerReportBuilder {
             row.received += 1
             if events.contains("inquiry.answered") { row.answered += 1 }
             if inquiry.record.lifecycle.state == .closed { row.closed += 1 }
-            if sla.wholeFirstResponse.met { firstResponses.append(sla.wholeFirstResponse.accrued) }
+            // A close stops every clock: only an answer or a question to the citizen is a
+            // first response (spam closed unanswered is not one, met or fast).
+            let responded = inquiry.timeline.contains { $0.to == .answered || $0.to == .awaitingCitizen }
+            if responded, sla.wholeFirstResponse.met { firstResponses.append(sla.wholeFirstResponse.accrued) }
             if sla.wholeResolution.met { resolutions.append(sla.wholeResolution.accrued) }
-            if sla.wholeFirstResponse.breached { row.firstResponseBreached += 1 } else if sla.wholeFirstResponse.met { row.firstResponseMet += 1 }
+            if sla.wholeFirstResponse.breached { row.firstResponseBreached += 1 } else if responded, sla.wholeFirstResponse.met { row.firstResponseMet += 1 }
             if sla.wholeResolution.breached { row.resolutionBreached += 1 } else if sla.wholeResolution.met { row.resolutionMet += 1 }
             let handoffs = events.filter { $0 == "inquiry.handoff" }.count, returns = events.filter { $0 == "inquiry.returned" }.count
             row.handoffs += handoffs
