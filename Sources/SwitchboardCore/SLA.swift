@@ -264,6 +264,18 @@ public struct InquirySLA: Codable, Sendable, Equatable {
         }
     }
 
+    /// The inquiry's priority changed (an escalation raised it): running clocks go on in
+    /// the new priority's calendar from `now` (an urgent matter may count around the
+    /// clock), as a handoff moves them to the new department's.
+    public mutating func priorityChanged(from old: Priority, to new: Priority, policy: SLAPolicy, at now: Date) {
+        let before = policy.calendar(department: department, priority: old), after = policy.calendar(department: department, priority: new)
+        guard before != after else { return }
+        for clock in clocks where self[keyPath: clock].runningSince != nil {
+            self[keyPath: clock].pause(at: now, in: before)
+            self[keyPath: clock].resume(at: now, in: after)
+        }
+    }
+
     /// When the inquiry's tightest running clock falls due; nil when none runs.
     public var due: Date? {
         clocks.compactMap { self[keyPath: $0].dueDate }.min()

@@ -24,6 +24,9 @@ public struct OpsEndpoint: Sendable {
     /// A standby's own series: the active broker's figures it once served must not stay
     /// in its exposition as if current.
     private let standbyMetrics = MetricsMirror()
+    /// Open311 is public: a crowd of request lists must not take the store's readers
+    /// from the broker's agents. Beyond this many at once, the next is answered 503.
+    private let open311Reads = ConcurrencyLimit(2)
 
     public init(board: StatsBoard, roles: RoleBoard? = nil, store: (any InquiryStore)? = nil, staleAfter: TimeInterval = 5) {
         self.board = board
@@ -114,6 +117,8 @@ public struct OpsEndpoint: Sendable {
         do throws(GeoReportProblem) {
             let asked = one ? PublicStatusQuery(caseNumbers: [try GeoReportQuery.caseNumber(String(name), configuration)], limit: 1)
                 : try GeoReportQuery.read(parameters, configuration: configuration, now: Date())
+            guard open311Reads.enter() else { throw GeoReportProblem(503, "the request store is busy with other requests; ask again in a moment") }
+            defer { open311Reads.leave() }
             let statuses = try await Self.read(asked, from: store)
             if one && statuses.isEmpty { throw GeoReportProblem(404, "there is no request \(name)") }
             return answer(.ok, format.document(statuses.map { GeoReport.request($0, configuration) }, root: "service_requests", element: "request"))
@@ -342,4 +347,21 @@ struct HistogramExposition {
     static func escape(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
+}
+
+/// At most `limit` of something at once, across threads: ``enter()`` says whether one
+/// more may start; each that did calls ``leave()``.
+final class ConcurrencyLimit: Sendable {
+    private let running = Atomic<Int>(0)
+    let limit: Int
+
+    init(_ limit: Int) { self.limit = limit }
+
+    func enter() -> Bool {
+        if running.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue <= limit { return true }
+        running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+        return false
+    }
+
+    func leave() { running.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
 }

@@ -344,6 +344,10 @@ import ZeroMQ
         #expect(resent["department"] as? String == "roads")
         #expect(Self.enqueued(resentActions).isEmpty)
         #expect(written.timeline(first).filter { $0.event == "inquiry.handoff" }.count == 1)
+        // The same id from another agent is not the same move: it is judged as new.
+        var borrowed = handoff
+        borrowed["agent"] = "ben"
+        #expect((agent(.handoff, borrowed).answer["error"] as? [String: Any])?["code"] as? String == "wrong_department")
         // Another move with a new id is a new move, judged as such.
         var fresh = handoff
         fresh["request_id"] = "h-2"

@@ -5,7 +5,7 @@ import FoundationXML
 #endif
 import Majordomo
 import SwitchboardCore
-import SwitchboardOps
+@testable import SwitchboardOps
 import SwitchboardStore
 import Testing
 import TestSupport
@@ -188,5 +188,15 @@ import ZeroMQ
         let received = try #require(ISO8601DateFormatter().date(from: String((request["requested_datetime"] as? String ?? "").prefix(19)) + "Z"))
         let expected = try #require(ISO8601DateFormatter().date(from: String(due.prefix(19)) + "Z"))
         #expect(expected.timeIntervalSince(received) > 2 * 86_400)
+    }
+
+    /// Request lists are public: a few at a time read the store, the rest are told to come back.
+    @Test func onlyAFewRequestListsReadTheStoreAtOnce() {
+        let limit = ConcurrencyLimit(2)
+        #expect(limit.enter() && limit.enter())
+        #expect(!limit.enter(), "a third at once is refused")
+        limit.leave()
+        #expect(limit.enter(), "one left: room again")
+        #expect(!limit.enter())
     }
 }

@@ -115,6 +115,17 @@ import Testing
         #expect(asked.wholeResolution.dueDate == Self.at("2026-12-01T10:00:00+01:00"))
     }
 
+    /// An escalation raises the priority on Saturday: the clocks go on in the urgent
+    /// calendar (around the clock) from then, not on Monday morning.
+    @Test func aRaisedPriorityCountsOnInItsOwnCalendar() {
+        let friday = Self.at("2026-11-20T17:55:00+01:00"), saturday = Self.at("2026-11-21T10:00:00+01:00")
+        var sla = InquirySLA(department: "front-office", priority: .normal, policy: policy, at: friday)
+        #expect(sla.legFirstResponse.dueDate == Self.at("2026-11-23T16:00:00+01:00"))
+        sla.priorityChanged(from: .normal, to: .urgent, policy: policy, at: saturday)
+        #expect(sla.legFirstResponse.dueDate == Self.at("2026-11-21T18:00:00+01:00"), "eight hours from Saturday 10:00")
+        #expect(sla.wholeFirstResponse.dueDate == Self.at("2026-11-21T18:00:00+01:00"))
+    }
+
     /// The example the demo city's file gives, commented out, works as written.
     @Test func theExampleInTheDemoCityWorksUncommented() throws {
         var lines: [String] = []

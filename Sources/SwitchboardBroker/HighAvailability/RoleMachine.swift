@@ -47,8 +47,10 @@ public struct RoleMachine: Sendable {
         public var statementTimeout: Duration { leaseTime / 3 }
 
         /// How long after the last renewal a standby may take over early, when the active
-        /// broker's hint lock is free: a little more than one renewal interval.
-        public var staleAfter: Duration { renewEvery + renewEvery / 5 }
+        /// broker's hint lock is free: one renewal interval and a margin of at least a
+        /// quarter second, so that a renewal a little late (a slow statement, a busy
+        /// machine) while the hint lock is lost for a moment does not depose a live broker.
+        public var staleAfter: Duration { renewEvery + max(renewEvery / 5, .milliseconds(250)) }
     }
 
     public enum Event: Sendable, Equatable {

@@ -68,6 +68,17 @@ enum AgentMove: Equatable {
         return nil
     }
 
+    /// The move's id as the inquiry keeps it: the client's id with the service and the
+    /// actor, so that a move sent again is recognised only as the same move by the same
+    /// person (another agent naming the id, or another move, is made, or refused, as new).
+    static func moveID(_ request: AgentRequest, service: AgentService, actor: Actor) throws(AgentError) -> String? {
+        try requestID(request).map { scoped($0, service: service, actor: actor) }
+    }
+
+    static func scoped(_ requestID: String, service: AgentService, actor: Actor) -> String {
+        "\(service.rawValue) \(actor.id) \(requestID)"
+    }
+
     /// The longest request id kept: it is written with the inquiry on every move.
     static let maxRequestID = 64
 

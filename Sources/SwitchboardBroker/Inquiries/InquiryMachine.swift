@@ -689,11 +689,13 @@ struct InquiryMachine {
         _ service: AgentService, _ request: AgentRequest, actor: Actor, actingFor: String?, next: InquiryID?, now: Date
     ) throws -> LifecycleRecord {
         guard let agentMove = try AgentMove.read(service, request) else { throw AgentError.invalid(field: "service", "\(service.rawValue) is a read") }
-        let moveID = try AgentMove.requestID(request)
+        let moveID = try AgentMove.moveID(request, service: service, actor: actor)
         if case .claim(let named) = agentMove {
             guard let team = actingFor else { throw AgentError.missing("department") }
             // A claim of "the next one" sent again: the inquiry it took, not another.
-            if named == nil, let moveID, let claimed = claim(madeBy: moveID, actor: actor, department: team) { return claimed }
+            if named == nil, let requestID = try AgentMove.requestID(request), let claimed = claim(madeBy: requestID, actor: actor, department: team) {
+                return claimed
+            }
             guard let id = named ?? next else { throw AgentError.emptyQueue(team) }
             var record = try current(id)
             // A retried claim by the agent who holds it renews it.
@@ -749,8 +751,9 @@ struct InquiryMachine {
     /// The inquiry a claim of "the next one" with this id took, while `actor` holds it
     /// for `department`. Agents' claims are read back by the load lane before such a
     /// claim is made (see ``EngineLoop``), so this holds after a takeover too.
-    func claim(madeBy moveID: String, actor: Actor, department: String) -> LifecycleRecord? {
-        tracked.values.lazy.map(\.record).first { record in
+    func claim(madeBy requestID: String, actor: Actor, department: String) -> LifecycleRecord? {
+        let moveID = AgentMove.scoped(requestID, service: .claim, actor: actor)
+        return tracked.values.lazy.map(\.record).first { record in
             record.lifecycle.lastMoveID == moveID && record.lifecycle.state == .inProgress && record.lifecycle.owner == actor
                 && record.lifecycle.department == department
         }
@@ -900,6 +903,7 @@ struct InquiryMachine {
             let queuedAt = record.priority, raised = record.priority.raised
             guard raised != queuedAt else { return [] }
             record.priority = raised
+            record.sla.priorityChanged(from: queuedAt, to: raised, policy: configuration.sla, at: now)
             save(record)
             note(id, event: "inquiry.escalated", actor: .system, note: "priority raised to \(raised.rawValue) after an SLA breach", at: now)
             guard record.lifecycle.state == .queued else { return [] }
