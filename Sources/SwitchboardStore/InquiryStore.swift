@@ -55,8 +55,10 @@ public protocol InquiryStore: CitizenDirectory {
     func publicStatuses(_ query: PublicStatusQuery) throws(StoreError) -> [PublicStatus]
     /// The inquiries received at or after `from` and before `before` (timestamps as the
     /// store writes them), of one department or all, with their timelines: what the
-    /// manager's report counts. In arrival order.
-    func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry]
+    /// manager's report counts. A page of at most `limit`, in id (arrival) order, after
+    /// the inquiry `after`.
+    func reportInquiries(receivedFrom from: String, before: String, department: String?, after: InquiryID?,
+                         limit: Int) throws(StoreError) -> [ReportInquiry]
     /// The ids of stored inquiries that start with `prefix` (at most `limit`).
     func ids(withPrefix prefix: String, limit: Int) throws(StoreError) -> [InquiryID]
     /// The whole timeline of one inquiry, oldest first.
@@ -111,6 +113,11 @@ public protocol InquiryStore: CitizenDirectory {
 }
 
 extension InquiryStore {
+    /// Every inquiry of a report's window at once (tests, small windows).
+    public func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry] {
+        try reportInquiries(receivedFrom: from, before: before, department: department, after: nil, limit: Int.max)
+    }
+
     /// Erases one identity's inquiries, with one audit entry.
     public func erase(_ ids: [InquiryID], audit: ErasureAudit) throws(StoreError) -> ErasureOutcome {
         try erase(ids, audits: [audit], identities: [])

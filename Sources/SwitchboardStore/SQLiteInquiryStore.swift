@@ -702,17 +702,21 @@ public final class SQLiteInquiryStore: InquiryStore {
         }
     }
 
-    public func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry] {
+    public func reportInquiries(receivedFrom from: String, before: String, department: String?, after: InquiryID?,
+                                limit: Int) throws(StoreError) -> [ReportInquiry] {
         try read("read the report's inquiries") { db in
             let ids = receivedIDRange(from: from, before: before)
-            var arguments: StatementArguments = [from, before, ids.low ?? "", ids.high ?? "g"]
+            var arguments: StatementArguments = [from, before, ids.low ?? "", ids.high ?? "g", after?.description ?? ""]
             if let department { _ = arguments.append(contentsOf: [department]) }
+            _ = arguments.append(contentsOf: [limit])
+            // A page of inquiries by id (their arrival order), each with its whole timeline.
             let rows = try Row.fetchAll(db, sql: """
                 SELECT i.id, i.platform, i.department, i.state, i.priority, i.owner_kind, i.owner_id, i.lifecycle, i.lease_expires_at,
                        i.deliveries, i.received_at, json_extract(i.routing, '$.unofficial_channel.reason') AS unofficial, t.entry AS entry
                 FROM inquiry i LEFT JOIN timeline t ON t.inquiry_id = i.id
-                WHERE i.received_at >= ? AND i.received_at < ? AND i.id >= ? AND i.id < ?\(department == nil ? "" : " AND i.department = ?")
-                ORDER BY i.seq, t.seq
+                WHERE i.id IN (SELECT id FROM inquiry WHERE received_at >= ? AND received_at < ? AND id >= ? AND id < ? AND id > ?\(department == nil ? "" : " AND department = ?")
+                               ORDER BY id LIMIT ?)
+                ORDER BY i.id, t.seq
                 """, arguments: arguments)
             return try StoredRows.reportInquiries(rows)
         }

@@ -37,6 +37,9 @@ struct Report: ParsableCommand {
     func run() throws {
         var asker = try AgentOptions.parse([])
         asker.broker = broker
+        // A year's report reads the whole window, a page at a time: it may take longer
+        // than a move, so it waits two minutes at least.
+        asker.broker.timeout = max(broker.timeout, 120)
         // The report's --department is the filter, not the department an agent acts for.
         asker.departmentOption = ""
         let report = try asker.ask(AdminService.report.rawValue, body: ReportRequest(from: from, to: to, department: department), as: ManagerReport.self)

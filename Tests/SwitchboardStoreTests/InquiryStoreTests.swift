@@ -422,6 +422,13 @@ import SwitchboardCore
         #expect(window.last?.timeline.map(\.event) == ["inquiry.closed"] && window.first?.platform == .x)
         #expect(try store.reportInquiries(receivedFrom: "2026-11-05T00:00:00.000Z", before: "2026-11-22T00:00:00.000Z", department: "roads")
             .map(\.record.id) == [inquiries[1].record.id])
+        // A page at a time, each inquiry whole (its timeline too), none twice.
+        let firstPage = try store.reportInquiries(receivedFrom: "2026-11-05T00:00:00.000Z", before: "2026-11-22T00:00:00.000Z", department: nil,
+                                                  after: nil, limit: 2)
+        let secondPage = try store.reportInquiries(receivedFrom: "2026-11-05T00:00:00.000Z", before: "2026-11-22T00:00:00.000Z", department: nil,
+                                                   after: firstPage.last?.record.id, limit: 2)
+        #expect((firstPage + secondPage).map(\.record.id) == window.map(\.record.id))
+        #expect(secondPage.last?.timeline.map(\.event) == ["inquiry.closed"])
     }
 
     @Test func unwritableDirectoryIsAClearError() {

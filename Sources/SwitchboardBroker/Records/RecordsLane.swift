@@ -67,6 +67,8 @@ final class RecordsLane: Sendable {
 
     /// Records per export page.
     static let maxExportPage = 500
+    /// Inquiries per read of a report: each read is one short transaction.
+    static let reportPage = 2_000
 
     private let store: any InquiryStore
     private let journal: any InquiryJournal
@@ -299,17 +301,24 @@ final class RecordsLane: Sendable {
             post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
             return
         }
-        let inquiries: [ReportInquiry]
-        do {
-            inquiries = try store.reportInquiries(receivedFrom: Timestamp.format(request.from), before: Timestamp.format(request.to),
-                                                  department: request.department)
-        } catch {
-            logger.error("the report's inquiries could not be read", metadata: ["error": "\(error.underlying)"])
-            post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
-            return
+        // A page at a time: only counts and times stay in memory, whatever the window holds.
+        var tally = ManagerReportBuilder.Tally(from: request.from, to: request.to, department: request.department)
+        var after: InquiryID?
+        while !lane.isStopping {
+            let page: [ReportInquiry]
+            do {
+                page = try store.reportInquiries(receivedFrom: Timestamp.format(request.from), before: Timestamp.format(request.to),
+                                                 department: request.department, after: after, limit: Self.reportPage)
+            } catch {
+                logger.error("the report's inquiries could not be read", metadata: ["error": "\(error.underlying)"])
+                post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
+                return
+            }
+            tally.add(page)
+            guard page.count == Self.reportPage, let last = page.last else { break }
+            after = last.record.id
         }
-        let report = ManagerReportBuilder.build(inquiries, configuration: request.configuration, from: request.from, to: request.to,
-                                                department: request.department, now: Date(), format: Timestamp.format)
+        let report = tally.report(configuration: request.configuration, now: Date(), format: Timestamp.format)
         let body = (try? JSONEncoder().encode(report)) ?? Data(#"{"status":"error"}"#.utf8)
         post(.answer(client: request.client, service: service, frame: Frame(bytes: [UInt8](body))))
     }

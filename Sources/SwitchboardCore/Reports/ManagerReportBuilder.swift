@@ -26,48 +26,78 @@ public struct ReportInquiry: Sendable, Equatable {
 /// An inquiry counts for the department holding it now and the platform it came from.
 /// First-response and resolution times are the whole inquiry's clocks, in their
 /// calendars' opening time, for those whose goal was met; percentiles are nearest-rank.
+/// A ``Tally`` takes the inquiries a page at a time and keeps only counts and times, so a
+/// year of a city's inquiries is never held in memory at once.
 public enum ManagerReportBuilder {
     public static func build(_ inquiries: [ReportInquiry], configuration: SwitchboardConfiguration, from: Date, to: Date,
                              department: String? = nil, now: Date, format: (Date) -> String) -> ManagerReport {
-        let names = Dictionary(configuration.departments.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
-        let chosen = inquiries.filter { $0.receivedAt >= from && $0.receivedAt < to && (department == nil || $0.record.lifecycle.department == department) }
-        var groups: [String: [String: [ReportInquiry]]] = [:]
-        for inquiry in chosen { groups[inquiry.record.lifecycle.department, default: [:]][inquiry.platform.rawValue, default: []].append(inquiry) }
-        // Every configured department is listed (an empty one says so), in the file's order.
-        let order = (department.map { [$0] } ?? configuration.departments.map(\.id)) + groups.keys.sorted().filter { names[$0] == nil }
-        var rows: [ManagerReport.Row] = []
-        var totals: [ManagerReport.Row] = []
-        for id in order {
-            let name = names[id] ?? id
-            let platforms = groups[id] ?? [:]
-            for platform in Platform.allCases.map(\.rawValue) where platforms[platform] != nil {
-                rows.append(row(platforms[platform]!, department: id, name: name, platform: platform))
-            }
-            totals.append(row(platforms.values.flatMap { $0 }, department: id, name: name, platform: "all"))
-        }
-        rows += totals
-        rows.append(row(chosen, department: "all", name: "All departments", platform: "all"))
-        var perDay: [String: [String: Int]] = [:]
-        var day = from
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        func dayText(_ date: Date) -> String { String(format(calendar.startOfDay(for: date)).prefix(10)) }
-        while day < to {
-            perDay[dayText(day)] = [:]
-            day = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: day)) ?? to
-        }
-        for inquiry in chosen { perDay[dayText(inquiry.receivedAt), default: [:]][inquiry.record.lifecycle.department, default: 0] += 1 }
-        let days = perDay.keys.sorted().flatMap { key in
-            order.map { ManagerReport.Day(day: key, department: $0, received: perDay[key]?[$0] ?? 0) }
-        }
-        return ManagerReport(from: format(from), to: format(to), generatedAt: format(now), rows: rows, days: days)
+        var tally = Tally(from: from, to: to, department: department)
+        tally.add(inquiries)
+        return tally.report(configuration: configuration, now: now, format: format)
     }
 
-    static func row(_ inquiries: [ReportInquiry], department: String, name: String, platform: String) -> ManagerReport.Row {
-        var row = ManagerReport.Row(department: department, departmentName: name, platform: platform)
+    /// The report's figures so far.
+    public struct Tally: Sendable {
+        let from: Date, to: Date, department: String?
+        /// Per department, per platform (and `all` for both): the running figures.
+        var rows: [String: [String: RowTally]] = [:]
+        /// Received per UTC day and department.
+        var perDay: [Date: [String: Int]] = [:]
+        var calendar: Calendar
+
+        public init(from: Date, to: Date, department: String?) {
+            self.from = from
+            self.to = to
+            self.department = department
+            calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+        }
+
+        public mutating func add(_ inquiries: [ReportInquiry]) {
+            for inquiry in inquiries where inquiry.receivedAt >= from && inquiry.receivedAt < to {
+                let holder = inquiry.record.lifecycle.department
+                guard department == nil || holder == department else { continue }
+                rows[holder, default: [:]][inquiry.platform.rawValue, default: RowTally()].add(inquiry)
+                rows[holder, default: [:]]["all", default: RowTally()].add(inquiry)
+                rows["all", default: [:]]["all", default: RowTally()].add(inquiry)
+                perDay[calendar.startOfDay(for: inquiry.receivedAt), default: [:]][holder, default: 0] += 1
+            }
+        }
+
+        public func report(configuration: SwitchboardConfiguration, now: Date, format: (Date) -> String) -> ManagerReport {
+            let names = Dictionary(configuration.departments.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+            // Every configured department is listed (an empty one says so), in the file's order.
+            let order = (department.map { [$0] } ?? configuration.departments.map(\.id)) + rows.keys.sorted().filter { names[$0] == nil && $0 != "all" }
+            var lines: [ManagerReport.Row] = [], totals: [ManagerReport.Row] = []
+            for id in order {
+                let name = names[id] ?? id, platforms = rows[id] ?? [:]
+                for platform in Platform.allCases.map(\.rawValue) {
+                    if let tally = platforms[platform] { lines.append(tally.row(department: id, name: name, platform: platform)) }
+                }
+                totals.append((platforms["all"] ?? RowTally()).row(department: id, name: name, platform: "all"))
+            }
+            lines += totals
+            lines.append((rows["all"]?["all"] ?? RowTally()).row(department: "all", name: "All departments", platform: "all"))
+            var days: [Date] = []
+            var day = calendar.startOfDay(for: from)
+            while day < to {
+                days.append(day)
+                day = calendar.date(byAdding: .day, value: 1, to: day) ?? to
+            }
+            let perDayRows = Set(days + perDay.keys).sorted().flatMap { day in
+                order.map { ManagerReport.Day(day: String(format(day).prefix(10)), department: $0, received: perDay[day]?[$0] ?? 0) }
+            }
+            return ManagerReport(from: format(from), to: format(to), generatedAt: format(now), rows: lines, days: perDayRows)
+        }
+    }
+
+    /// One row's running figures.
+    struct RowTally: Sendable {
+        var row = ManagerReport.Row(department: "", departmentName: "", platform: "")
         var firstResponses: [Double] = [], resolutions: [Double] = []
         var everClosed = 0
-        for inquiry in inquiries {
+
+        mutating func add(_ inquiry: ReportInquiry) {
             let events = inquiry.timeline.map(\.event)
             let sla = inquiry.record.sla
             row.received += 1
@@ -88,12 +118,19 @@ public enum ManagerReportBuilder {
             if events.contains("inquiry.closed") { everClosed += 1 }
             if inquiry.unofficial { row.unofficial += 1 }
         }
-        row.firstResponseP50 = percentile(firstResponses, 0.5)
-        row.firstResponseP90 = percentile(firstResponses, 0.9)
-        row.resolutionP50 = percentile(resolutions, 0.5)
-        row.resolutionP90 = percentile(resolutions, 0.9)
-        row.reopenRate = everClosed == 0 ? nil : Double(row.reopened) / Double(everClosed)
-        return row
+
+        func row(department: String, name: String, platform: String) -> ManagerReport.Row {
+            var row = row
+            row.department = department
+            row.departmentName = name
+            row.platform = platform
+            row.firstResponseP50 = ManagerReportBuilder.percentile(firstResponses, 0.5)
+            row.firstResponseP90 = ManagerReportBuilder.percentile(firstResponses, 0.9)
+            row.resolutionP50 = ManagerReportBuilder.percentile(resolutions, 0.5)
+            row.resolutionP90 = ManagerReportBuilder.percentile(resolutions, 0.9)
+            row.reopenRate = everClosed == 0 ? nil : Double(row.reopened) / Double(everClosed)
+            return row
+        }
     }
 
     /// The nearest-rank percentile: the smallest value with at least `q` of them at or

@@ -360,19 +360,23 @@ public final class PostgresInquiryStore: InquiryStore {
         }
     }
 
-    public func reportInquiries(receivedFrom from: String, before: String, department: String?) throws(StoreError) -> [ReportInquiry] {
+    public func reportInquiries(receivedFrom from: String, before: String, department: String?, after: InquiryID?,
+                                limit: Int) throws(StoreError) -> [ReportInquiry] {
         let operation = "read the report's inquiries"
         var statement = StatementBuilder()
         let ids = receivedIDRange(from: from, before: before)
-        let range = "i.received_at >= \(statement.bind(from)) AND i.received_at < \(statement.bind(before))"
-            + " AND i.id >= \(statement.bind(ids.low ?? "")) AND i.id < \(statement.bind(ids.high ?? "g"))"
-        let only = department.map { " AND i.department = \(statement.bind($0))" } ?? ""
+        let range = "received_at >= \(statement.bind(from)) AND received_at < \(statement.bind(before))"
+            + " AND id >= \(statement.bind(ids.low ?? "")) AND id < \(statement.bind(ids.high ?? "g"))"
+            + " AND id COLLATE \"C\" > \(statement.bind(after?.description ?? ""))"
+        let only = department.map { " AND department = \(statement.bind($0))" } ?? ""
+        let most = statement.bind(limit)
+        // A page of inquiries by id (their arrival order), each with its whole timeline.
         let rows = try query(operation, statement.query("""
             SELECT i.id, i.platform, i.department, i.state, i.priority, i.owner_kind, i.owner_id, i.lifecycle, i.lease_expires_at,
                    i.deliveries, i.received_at, i.routing::jsonb #>> '{unofficial_channel,reason}' AS unofficial, t.entry AS entry
             FROM switchboard_inquiry i LEFT JOIN switchboard_timeline t ON t.inquiry_id = i.id
-            WHERE \(range)\(only)
-            ORDER BY i.seq, t.seq
+            WHERE i.id IN (SELECT id FROM switchboard_inquiry WHERE \(range)\(only) ORDER BY id COLLATE "C" LIMIT \(most))
+            ORDER BY i.id COLLATE "C", t.seq
             """))
         do {
             return try StoredRows.reportInquiries(rows)
