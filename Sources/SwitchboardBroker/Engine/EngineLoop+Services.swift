@@ -113,14 +113,7 @@ extension EngineLoop {
             }
             if !records.submit(job) { reply(client, service, .unavailable, now: now) }
         case AdminService.report.rawValue:
-            let request: AgentRequest
-            do {
-                request = try AgentRequest(body)
-            } catch {
-                guard permitted(.admin, client: client, service: service, now: now) else { return }
-                reply(client, service, .agentError(error), now: now)
-                return
-            }
+            guard let request = decoded(body, client: client, service: service, checking: .admin, now: now) else { return }
             // A department's agents and supervisors read its figures; operations all of them.
             guard permitted(.read(department: request.optional("department")), client: client, service: service, now: now) else { return }
             do throws(AgentError) {
@@ -130,14 +123,7 @@ extension EngineLoop {
                 reply(client, service, .agentError(error), now: now)
             }
         case InquiryService.requeue:
-            let request: AgentRequest
-            do {
-                request = try AgentRequest(body)
-            } catch {
-                guard permitted(.requeue(department: ""), client: client, service: service, now: now) else { return }
-                reply(client, service, .agentError(error), now: now)
-                return
-            }
+            guard let request = decoded(body, client: client, service: service, checking: .requeue(department: ""), now: now) else { return }
             // The inquiry (by id or case number) is read by the load lane; the role is
             // checked against its department there (see ``requeue(_:)``).
             if !submitLoad(.requeue(client: client, request: request, numbering: options.configuration.caseNumbering, sender: sender)) {
@@ -204,10 +190,15 @@ extension EngineLoop {
     }
 
     /// The request's fields, or nil once the refusal (not JSON, repeated keys) is answered.
-    private mutating func decoded(_ body: [Frame], client: Frame, service: String, now: ContinuousClock.Instant) -> AgentRequest? {
+    /// A service whose role check needs the request (its department) is checked against
+    /// `checking` before a malformed request is refused: a peer without the role learns
+    /// no more than that.
+    private mutating func decoded(_ body: [Frame], client: Frame, service: String, checking access: AccessRequest? = nil,
+                                  now: ContinuousClock.Instant) -> AgentRequest? {
         do {
             return try AgentRequest(body)
         } catch {
+            if let access, !permitted(access, client: client, service: service, now: now) { return nil }
             reply(client, service, .agentError(error), now: now)
             return nil
         }
