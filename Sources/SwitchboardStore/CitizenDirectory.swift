@@ -15,13 +15,14 @@ public protocol CitizenDirectory: Sendable {
     /// Removes the link between `a` and `b` and writes the audit entry, in one
     /// transaction; false (and nothing written) when there is none.
     func unlink(_ a: CitizenIdentity, _ b: CitizenIdentity, audit: CitizenLinkAudit) throws(StoreError) -> Bool
-    /// The audit entries naming any of these hashes, oldest first (at most `limit`).
+    /// The audit entries naming any of these hashes: the newest `limit`, oldest first.
     func linkAudit(hashes: [String], limit: Int) throws(StoreError) -> [CitizenLinkAudit]
     /// The inquiries `identities` wrote, newest first (at most `limit`).
     func citizenInquiries(_ identities: [CitizenIdentity], limit: Int) throws(StoreError) -> [CitizenInquiry]
     /// Identities whose inquiries received since `from` (a timestamp as the store writes
-    /// them) carry `hint` in their text (an e-mail address, a telephone number) or, for
-    /// a platform, whose author on it has `name` as display name. At most `limit`.
+    /// them) carry `hint` in their text (an e-mail address, a telephone number; a WhatsApp
+    /// author whose number ends with it too) or, for a platform, whose author on it has
+    /// `name` as display name. At most `limit`, newest first.
     func identities(mentioning hint: ContactHint, name: String?, receivedFrom from: String, limit: Int) throws(StoreError) -> [(identity: CitizenIdentity, inquiry: InquiryID)]
 }
 
@@ -62,7 +63,7 @@ extension StoredRows {
     static func citizenInquiry(_ row: some StoredRow) -> CitizenInquiry? {
         guard let id = row.string("id").flatMap(InquiryID.init), let platform = row.string("platform").flatMap(Platform.init(rawValue:)),
               let author = row.string("author"), let state = row.string("state").flatMap(LifecycleState.init(rawValue:)) else { return nil }
-        return CitizenInquiry(id: id, caseNumber: row.int("seq") ?? 0, identity: CitizenIdentity(platform: platform, handle: author), state: state,
+        return CitizenInquiry(id: id, caseNumber: row.int("seq") ?? 0, identity: CitizenIdentity(platform: platform, normalizedHandle: author), state: state,
                               department: row.string("department") ?? "", resolution: row.string("resolution").flatMap(Resolution.init(rawValue:)),
                               duplicateOf: row.string("duplicate_of").flatMap(InquiryID.init), receivedAt: row.string("received_at") ?? "",
                               text: row.string("text"), authorName: row.string("author_name"))
@@ -72,7 +73,7 @@ extension StoredRows {
     static func citizenLink(_ row: some StoredRow) -> CitizenLink? {
         guard let aPlatform = row.string("a_platform").flatMap(Platform.init(rawValue:)), let aHandle = row.string("a_handle"),
               let bPlatform = row.string("b_platform").flatMap(Platform.init(rawValue:)), let bHandle = row.string("b_handle") else { return nil }
-        return CitizenLink(CitizenIdentity(platform: aPlatform, handle: aHandle), CitizenIdentity(platform: bPlatform, handle: bHandle),
+        return CitizenLink(CitizenIdentity(platform: aPlatform, normalizedHandle: aHandle), CitizenIdentity(platform: bPlatform, normalizedHandle: bHandle),
                            actor: row.string("actor") ?? "", note: row.string("note") ?? "", at: Date(timeIntervalSince1970: row.double("at") ?? 0))
     }
 

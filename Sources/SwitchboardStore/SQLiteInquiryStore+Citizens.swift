@@ -58,8 +58,8 @@ extension SQLiteInquiryStore {
         return try read("read the link audit") { db in
             let marks = Array(repeating: "?", count: hashes.count).joined(separator: ", ")
             return try Row.fetchAll(db, sql: """
-                SELECT * FROM citizen_link_audit WHERE a_hash IN (\(marks)) OR b_hash IN (\(marks)) ORDER BY seq LIMIT ?
-                """, arguments: StatementArguments(hashes + hashes) + [limit]).compactMap(StoredRows.linkAudit)
+                SELECT * FROM citizen_link_audit WHERE a_hash IN (\(marks)) OR b_hash IN (\(marks)) ORDER BY seq DESC LIMIT ?
+                """, arguments: StatementArguments(hashes + hashes) + [limit]).compactMap(StoredRows.linkAudit).reversed().map { $0 }
         }
     }
 
@@ -83,15 +83,16 @@ extension SQLiteInquiryStore {
         let condition: String, value: String
         switch hint {
         case .email(let address):
-            (condition, value) = ("instr(lower(json_extract(envelope, '$.text')), ?) > 0", address)
+            (condition, value) = ("instr(lower(json_extract(envelope, '$.text')), ?3) > 0", address)
         case .phone(let digits):
-            // The text without the separators people write numbers with.
+            // The text without the separators people write numbers with; or the number a WhatsApp author is.
             (condition, value) = ("""
-                instr(replace(replace(replace(replace(replace(json_extract(envelope, '$.text'), ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), ?) > 0
+                (instr(replace(replace(replace(replace(replace(json_extract(envelope, '$.text'), ' ', ''), '-', ''), '.', ''), '(', ''), ')', ''), ?3) > 0
+                 OR (platform = 'whatsapp' AND substr(author, -9) = ?3))
                 """, digits)
         case .platform(let platform):
             guard let name, !name.isEmpty else { return [] }
-            (condition, value) = ("platform = '\(platform.rawValue)' AND lower(json_extract(envelope, '$.author.display_name')) = lower(?)", name)
+            (condition, value) = ("platform = '\(platform.rawValue)' AND lower(json_extract(envelope, '$.author.display_name')) = lower(?3)", name)
         case .identity:
             return []
         }
@@ -99,10 +100,10 @@ extension SQLiteInquiryStore {
         return try read("find identities mentioning a contact") { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, platform, author FROM inquiry
-                WHERE id >= ? AND received_at >= ? AND author IS NOT NULL AND \(condition) ORDER BY seq DESC LIMIT ?
+                WHERE id >= ?1 AND received_at >= ?2 AND author IS NOT NULL AND \(condition) ORDER BY seq DESC LIMIT ?4
                 """, arguments: [low, from, value, limit]).compactMap { row in
                 guard let id = InquiryID(row["id"] as String), let platform = Platform(rawValue: row["platform"]) else { return nil }
-                return (CitizenIdentity(platform: platform, handle: row["author"]), id)
+                return (CitizenIdentity(platform: platform, normalizedHandle: row["author"]), id)
             }
         }
     }

@@ -85,7 +85,9 @@ import ZeroMQ
         #expect(mergedShown.output.contains("closed as  duplicate, merged into \(onFacebook)"), "\(mergedShown.output)")
         #expect(mergedShown.output.contains("inquiry.claimed") && mergedShown.output.contains("merged into \(onFacebook): same question"))
         let intoMissing = try cli(["close", onFacebook, "--duplicate-of", "0192aaaa-0000-7000-8000-000000000000"])
-        #expect(intoMissing.status != 0, "a merge into an inquiry that does not exist is refused: \(intoMissing.output)")
+        #expect(intoMissing.status == 4 && intoMissing.error.contains("there is no inquiry"), "\(intoMissing.error)")
+        let cycle = try cli(["merge", onFacebook, "--into", onX])
+        #expect(cycle.status == 1 && cycle.error.contains("itself merged into \(onFacebook)"), "no cycle of duplicates: \(cycle.error)")
 
         // Unlink, with a reason; then link again for the erasure.
         let unlinked = try cli(["citizen", "unlink", "x:canaryana1", "facebook:canaryfb2", "--note", "checking"])
@@ -105,8 +107,10 @@ import ZeroMQ
         let after = try cli(["citizen", "show", "facebook:canaryfb2", "--json"])
         #expect(after.output.contains(#""inquiries":[]"#) && after.output.contains(#""links":[]"#), "\(after.output)")
         let database = daemon.dataDirectory + "/inquiries.sqlite"
-        for suffix in ["", "-wal", "-shm"] {
-            #expect(Self.found(inFile: database + suffix).isEmpty, "\(database + suffix) still holds \(Self.found(inFile: database + suffix))")
+        // Every file of the data directory: the projection, the journal, their logs.
+        for file in try FileManager.default.contentsOfDirectory(atPath: daemon.dataDirectory) {
+            let path = daemon.dataDirectory + "/" + file
+            #expect(Self.found(inFile: path).isEmpty, "\(path) still holds \(Self.found(inFile: path))")
         }
         let audit = try DatabaseQueue(path: database)
         #expect(try audit.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM erasure_audit") } == 2)

@@ -54,7 +54,8 @@ import SwitchboardCore
             let stranger = inquiry(3, by: CitizenIdentity(platform: .mastodon, handle: "bob"), text: "ANA@example.org wrote to me too; call 600-123-456",
                                    name: "Bob")
             let named = inquiry(4, by: CitizenIdentity(platform: .instagram, handle: "ana.r"), text: "hello")
-            for accepted in [first, second, stranger, named] { batch.insert(accepted) }
+            let whatsapp = inquiry(5, by: CitizenIdentity(platform: .whatsapp, handle: "34600123456"), text: "hola")
+            for accepted in [first, second, stranger, named, whatsapp] { batch.insert(accepted) }
             _ = try store.project([(1, batch)])
 
             let listed = try store.citizenInquiries([x, facebook], limit: 10)
@@ -67,7 +68,8 @@ import SwitchboardCore
             let email = try store.identities(mentioning: .email("ana@example.org"), name: nil, receivedFrom: from, limit: 10)
             #expect(Set(email.map(\.identity.description)) == ["x:ana_r", "mastodon:bob"])
             let phone = try store.identities(mentioning: .phone("600123456"), name: nil, receivedFrom: from, limit: 10)
-            #expect(Set(phone.map(\.identity.description)) == ["facebook:1234", "mastodon:bob"])
+            #expect(Set(phone.map(\.identity.description)) == ["facebook:1234", "mastodon:bob", "whatsapp:34600123456"],
+                    "a WhatsApp author is their number, with its country code")
             let sameName = try store.identities(mentioning: .platform(.instagram), name: "ana ruiz", receivedFrom: from, limit: 10)
             #expect(sameName.map(\.identity.description) == ["instagram:ana.r"])
             #expect(try store.identities(mentioning: .email("ana@example.org"), name: nil, receivedFrom: "2999-01-01T00:00:00Z", limit: 10).isEmpty)

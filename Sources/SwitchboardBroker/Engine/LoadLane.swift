@@ -125,8 +125,14 @@ final class LoadLane: Sendable {
             // Resolved here, the request goes on with the id in place of the case number.
             try request.resolveCase(numbering, in: store, once: progress, holds: after)
             result.job.work = .move(client: client, service: service, request: request, numbering: numbering)
-            // A merge points to another inquiry: it must be one.
-            if let other = try request.duplicateOf(), try store.record(other) == nil { throw AgentError.notFound(other) }
+            // A merge points to another inquiry: it must be one, and not itself merged
+            // (a chain, or a cycle, of duplicates would point nowhere).
+            if let other = try request.duplicateOf() {
+                guard let target = try store.record(other) else { throw AgentError.notFound(other) }
+                if let further = target.lifecycle.duplicateOf {
+                    throw AgentError.invalid(field: "duplicate_of", "that inquiry is itself merged into \(further); merge into that one")
+                }
+            }
             var ids = (try? request.id()).map { [$0] } ?? []
             // A claim of "the next one" that may have been made: the agent's claims.
             if service == .claim, ids.isEmpty, let agent = request.agent, let department = request.department {

@@ -80,7 +80,8 @@ final class ReadLane: Sendable {
             let answer = switch job.service {
             case .agent(let service): AgentReads(store: store, configuration: job.configuration).answer(service, job.request, role: job.role)
             case .citizen(let service):
-                CitizenDesk(store: store, configuration: job.configuration, hash: hash, now: Date()).answer(service, job.request, actor: job.actor)
+                CitizenDesk(store: store, configuration: job.configuration, hash: hash, now: Date(), role: job.role)
+                    .answer(service, job.request, actor: job.actor)
             }
             post(Answer(client: job.client, service: job.service.name, frame: answer.frame))
             return true

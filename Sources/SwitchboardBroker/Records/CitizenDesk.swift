@@ -13,10 +13,15 @@ struct CitizenDesk {
     let configuration: SwitchboardConfiguration
     let hash: CitizenHash
     let now: Date
+    /// The caller's role with CURVE: an agent's proposals come from their department's inquiries.
+    var role: Role? = nil
 
-    /// The most identities one citizen's group is followed to: a chain of links longer
-    /// than a person has accounts is an agent's mistake, and the listing says so.
+    /// The most identities one citizen may have: a link that would join more is refused
+    /// (a chain longer than a person has accounts is an agent's mistake).
     static let maxIdentities = 25
+    /// How far a group is followed when it is erased: every identity, whatever the cap
+    /// said when the links were made.
+    static let erasureReach = 10_000
     /// Inquiries listed (newest first).
     static let listed = 200
     /// How far back proposals look for the same e-mail address, number or name.
@@ -37,17 +42,20 @@ struct CitizenDesk {
         }
     }
 
-    /// Every identity `start` is linked to, through any number of links, itself included.
-    static func group(of start: CitizenIdentity, in store: any InquiryStore) throws(StoreError) -> [CitizenIdentity] {
+    /// Every identity `start` is linked to, through any number of links, itself included,
+    /// in order; followed until `reach` identities are known.
+    static func group(of start: CitizenIdentity, in store: any InquiryStore, reach: Int = maxIdentities) throws(StoreError) -> [CitizenIdentity] {
         var members: [CitizenIdentity] = [start], links: [(CitizenIdentity, CitizenIdentity)] = [], asked: Set<CitizenIdentity> = []
-        while members.count <= maxIdentities {
+        while members.count <= reach {
             let fresh = members.filter { !asked.contains($0) }
             guard !fresh.isEmpty else { break }
             asked.formUnion(fresh)
             links += try store.links(touching: fresh).map { ($0.a, $0.b) }
             members = CitizenGroup.members(from: start, links: links)
         }
-        return Array(members.prefix(maxIdentities))
+        guard members.count > reach else { return members }
+        // The one asked about stays whatever the cut.
+        return ([start] + members.filter { $0 != start }.prefix(reach - 1)).sorted()
     }
 
     static func identity(_ request: AgentRequest, _ field: String) throws(AgentError) -> CitizenIdentity {
@@ -78,13 +86,23 @@ struct CitizenDesk {
                                       resolution: inquiry.resolution?.rawValue, duplicateOf: inquiry.duplicateOf?.description, receivedAt: inquiry.receivedAt)
             },
             links: links.map { CitizenAnswer.Link(a: $0.a.description, b: $0.b.description, actor: $0.actor, note: $0.note, at: Timestamp.format($0.at)) },
-            history: history, proposals: try proposals(for: Set(identities), inquiries: inquiries))
+            history: history, proposals: try proposals(for: Set(identities), inquiries: readable(inquiries)))
+    }
+
+    /// The inquiries whose words may ground a proposal: for an agent or a supervisor, those
+    /// their department holds (none: no proposal, so the listing cannot be used to search
+    /// other departments' words for an address); for operations and in plain mode, all.
+    private func readable(_ inquiries: [CitizenInquiry]) -> [CitizenInquiry]? {
+        guard let role, role != .ops else { return inquiries }
+        let own = inquiries.filter { $0.department == role.department }
+        return own.isEmpty ? nil : own
     }
 
     /// Identities the citizen's own words, or others' words, tie to this citizen: the same
     /// e-mail address or telephone number in two conversations, an identity the citizen
     /// names, "I also wrote on Facebook" with the same display name there.
-    private func proposals(for group: Set<CitizenIdentity>, inquiries: [CitizenInquiry]) throws -> [CitizenAnswer.Proposal] {
+    private func proposals(for group: Set<CitizenIdentity>, inquiries: [CitizenInquiry]?) throws -> [CitizenAnswer.Proposal] {
+        guard let inquiries else { return [] }
         var hints: [ContactHint] = []
         for identity in group.sorted() {
             // An address or a number is an identity on e-mail and WhatsApp: others may quote it.
@@ -110,11 +128,11 @@ struct CitizenDesk {
             switch hint {
             case .identity(let identity): named = identity
             case .email(let address): named = CitizenIdentity(platform: .email, handle: address)
-            case .phone(let digits): named = CitizenIdentity(platform: .whatsapp, handle: digits)
-            case .platform: break
+            case .phone, .platform: break
             }
             if let named, !group.contains(named), let first = try store.citizenInquiries([named], limit: 1).first { propose(named, hint, first.id) }
-            for match in try store.identities(mentioning: hint, name: name, receivedFrom: from, limit: 20) { propose(match.identity, hint, match.inquiry) }
+            // The citizen's own inquiries match too: enough rows that others still show.
+            for match in try store.identities(mentioning: hint, name: name, receivedFrom: from, limit: Self.listed) { propose(match.identity, hint, match.inquiry) }
         }
         let cases = try Dictionary(found.flatMap(\.inquiries).compactMap { id in try store.record(id).map { (id, $0.caseNumber) } },
                                    uniquingKeysWith: { a, _ in a })
@@ -129,6 +147,13 @@ struct CitizenDesk {
         guard a != b else { throw AgentError.invalid(field: "b", "names the same identity as a; link two different identities") }
         // Every link and unlink says why: the audit keeps the reason until an erasure.
         let note = try request.string("note")
+        if service == .link {
+            let joined = Set(try Self.group(of: a, in: store)).union(try Self.group(of: b, in: store))
+            guard joined.count <= Self.maxIdentities else {
+                throw AgentError.invalid(field: "b", "linking would make one citizen of \(joined.count) identities, more than \(Self.maxIdentities); "
+                                         + "check the links with 'switchboard citizen show' and unlink what is not this person's")
+            }
+        }
         let audit = CitizenLinkAudit(at: now, actor: actor, action: service == .link ? .link : .unlink,
                                      aHash: hash(platform: min(a, b).platform, handle: min(a, b).handle),
                                      bHash: hash(platform: max(a, b).platform, handle: max(a, b).handle), note: note)

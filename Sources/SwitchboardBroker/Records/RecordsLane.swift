@@ -178,7 +178,8 @@ final class RecordsLane: Sendable {
         // The citizen is every identity linked to the one named: one request erases them all.
         let identities: [CitizenIdentity], perIdentity: [CitizenRecords], records: CitizenRecords, links: Int
         do {
-            identities = try CitizenDesk.group(of: CitizenIdentity(platform: request.platform, handle: request.handle), in: store)
+            identities = try CitizenDesk.group(of: CitizenIdentity(platform: request.platform, handle: request.handle), in: store,
+                                               reach: CitizenDesk.erasureReach)
             perIdentity = try identities.map { identity throws(StoreError) in try store.citizenRecords(platform: identity.platform, handle: identity.handle) }
             records = CitizenRecords(closed: perIdentity.flatMap(\.closed), open: perIdentity.flatMap(\.open), messages: perIdentity.map(\.messages).reduce(0, +),
                                      alreadyAnonymised: perIdentity.map(\.alreadyAnonymised).reduce(0, +), followUps: perIdentity.flatMap(\.followUps))

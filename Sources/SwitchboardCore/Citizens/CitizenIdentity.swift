@@ -34,6 +34,13 @@ public struct CitizenIdentity: Hashable, Comparable, Sendable, CustomStringConve
         self.handle = CitizenHandle.normalized(handle)
     }
 
+    /// An identity as a store holds it, normalised when it was written: normalising
+    /// again could change it (`@ ana` is ` ana` once, `ana` twice).
+    public init(platform: Platform, normalizedHandle: String) {
+        self.platform = platform
+        handle = normalizedHandle
+    }
+
     /// `PLATFORM:HANDLE`, as agents type it (`x:@ana_r`, `facebook:1234`); the reason when
     /// it is not one.
     public static func parse(_ text: String) -> Result<CitizenIdentity, CitizenIdentityError> {
@@ -43,6 +50,9 @@ public struct CitizenIdentity: Hashable, Comparable, Sendable, CustomStringConve
         }
         let identity = CitizenIdentity(platform: platform, handle: String(text[text.index(after: colon)...]))
         guard !identity.handle.isEmpty else { return .failure(.init("the handle is empty")) }
+        guard !identity.handle.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return .failure(.init("the handle holds a control character; copy it as the platform shows it"))
+        }
         return .success(identity)
     }
 

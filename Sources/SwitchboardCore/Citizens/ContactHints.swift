@@ -16,8 +16,9 @@ public enum ContactHint: Hashable, Sendable {
     /// Why an agent is shown the proposal, in words.
     public var reason: String {
         switch self {
-        case .email(let address): "the same e-mail address (\(address)) in both conversations"
-        case .phone(let digits): "the same telephone number (ending \(digits.suffix(4))) in both conversations"
+        // The address or number itself is not repeated: the agent opens the cases to see it.
+        case .email: "the same e-mail address in both conversations"
+        case .phone: "the same telephone number in both conversations"
         case .identity(let identity): "the citizen named \(identity) as theirs"
         case .platform(let platform): "the citizen wrote that they also wrote on \(platform.rawValue), under the same name"
         }

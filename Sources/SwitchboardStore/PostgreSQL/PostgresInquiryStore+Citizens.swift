@@ -22,7 +22,8 @@ extension PostgresInquiryStore {
         return try write(operation) { transaction throws(StoreError) in
             let made = try transaction.run(operation, """
                 INSERT INTO switchboard_citizen_link (a_platform, a_handle, b_platform, b_handle, actor, note, at)
-                VALUES (\(link.a.platform.rawValue), \(link.a.handle), \(link.b.platform.rawValue), \(link.b.handle), \(link.actor),
+                VALUES (\(link.a.platform.rawValue), \(Self.text(link.a.handle)), \(link.b.platform.rawValue), \(Self.text(link.b.handle)),
+                        \(Self.text(link.actor)),
                         \(Self.text(link.note)), \(link.at.timeIntervalSince1970))
                 ON CONFLICT DO NOTHING
                 """)
@@ -51,8 +52,8 @@ extension PostgresInquiryStore {
         guard !hashes.isEmpty else { return [] }
         return try query("read the link audit", """
             SELECT at, actor, action, a_hash, b_hash, note FROM switchboard_citizen_link_audit
-            WHERE a_hash = ANY(\(hashes)) OR b_hash = ANY(\(hashes)) ORDER BY seq LIMIT \(limit)
-            """).compactMap(StoredRows.linkAudit)
+            WHERE a_hash = ANY(\(hashes)) OR b_hash = ANY(\(hashes)) ORDER BY seq DESC LIMIT \(limit)
+            """).compactMap(StoredRows.linkAudit).reversed().map { $0 }
     }
 
     public func citizenInquiries(_ identities: [CitizenIdentity], limit: Int) throws(StoreError) -> [CitizenInquiry] {
@@ -78,7 +79,9 @@ extension PostgresInquiryStore {
         case .email(let address):
             condition = "position(\(statement.bind(address)) in lower(envelope::jsonb ->> 'text')) > 0"
         case .phone(let digits):
-            condition = "position(\(statement.bind(digits)) in regexp_replace(envelope::jsonb ->> 'text', '[ ().-]', '', 'g')) > 0"
+            let number = statement.bind(digits)
+            condition = "(position(\(number) in regexp_replace(envelope::jsonb ->> 'text', '[ ().-]', '', 'g')) > 0"
+                + " OR (platform = 'whatsapp' AND right(author, 9) = \(number)))"
         case .platform(let platform):
             guard let name, !name.isEmpty else { return [] }
             condition = "platform = \(statement.bind(platform.rawValue)) AND lower(envelope::jsonb #>> '{author,display_name}') = lower(\(statement.bind(name)))"
@@ -94,7 +97,7 @@ extension PostgresInquiryStore {
         return rows.compactMap { row in
             guard let id = row.string("id").flatMap(InquiryID.init), let platform = row.string("platform").flatMap(Platform.init(rawValue:)),
                   let author = row.string("author") else { return nil }
-            return (CitizenIdentity(platform: platform, handle: author), id)
+            return (CitizenIdentity(platform: platform, normalizedHandle: author), id)
         }
     }
 
