@@ -209,8 +209,11 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
     public var otherOpen: [OtherInquiry]?
     /// How it was closed (`answered`, `duplicate`, `out_of_scope`, `spam`), once closed.
     public var resolution: String?
-    /// The inquiry this one was merged into, when it was closed as its duplicate.
+    /// The inquiry this one was merged into, when it was closed as its duplicate, and its case.
     public var duplicateOf: String?
+    public var duplicateOfCase: String?
+    /// The same citizen's inquiries merged into this one (their authors wait for its answer too).
+    public var mergedHere: [OtherInquiry]?
 
     public struct OtherInquiry: Codable, Equatable, Sendable {
         public var id: String
@@ -294,6 +297,8 @@ public struct InquiryDetail: Codable, Equatable, Sendable {
         case otherOpen = "other_open"
         case resolution
         case duplicateOf = "duplicate_of"
+        case duplicateOfCase = "duplicate_of_case"
+        case mergedHere = "merged_here"
     }
 }
 

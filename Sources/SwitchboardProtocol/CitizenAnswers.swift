@@ -13,6 +13,13 @@ public struct CitizenAnswer: Codable, Equatable, Sendable {
     public var history: [HistoryEntry]
     /// Identities the broker thinks are the same citizen's: shown, never applied.
     public var proposals: [Proposal]
+    /// With no inquiry held: when this identity's data was erased on request, if it was.
+    public var erasedAt: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case status, citizen, identities, inquiries, links, history, proposals
+        case erasedAt = "erased_at"
+    }
 
     public init(citizen: String, identities: [String], inquiries: [Inquiry], links: [Link], history: [HistoryEntry], proposals: [Proposal]) {
         self.citizen = citizen
@@ -32,6 +39,8 @@ public struct CitizenAnswer: Codable, Equatable, Sendable {
         public var department: String
         public var resolution: String?
         public var duplicateOf: String?
+        /// The case number of the inquiry it was merged into.
+        public var duplicateOfCase: String?
         public var receivedAt: String
 
         public init(id: String, caseNumber: String?, identity: String, platform: String, state: String, department: String, resolution: String?,
@@ -51,6 +60,7 @@ public struct CitizenAnswer: Codable, Equatable, Sendable {
             case id, identity, platform, state, department, resolution
             case caseNumber = "case"
             case duplicateOf = "duplicate_of"
+            case duplicateOfCase = "duplicate_of_case"
             case receivedAt = "received_at"
         }
     }

@@ -380,7 +380,7 @@ extension Switchboard {
             print("case       \(answer.caseNumber ?? "-")  (inquiry \(answer.id))")
             print("state      \(answer.state) at \(answer.department), \(answer.priority) priority" + (answer.owner.map { ", owned by \($0)" } ?? ""))
             if let resolution = answer.resolution {
-                print("closed as  \(resolution)" + (answer.duplicateOf.map { ", merged into \($0)" } ?? ""))
+                print("closed as  \(resolution)" + (answer.duplicateOf.map { ", merged into \(answer.duplicateOfCase ?? $0)" } ?? ""))
             }
             let flag = answer.routing?.unofficialChannel
             print("channel    \(source?.platform ?? "") \(source?.account ?? "")"
@@ -390,6 +390,10 @@ extension Switchboard {
                 // The same citizen, still waiting elsewhere: answer them as one person.
                 print(Table.highlight("also open  " + others.map { "\($0.caseNumber ?? $0.id) (\($0.state) at \($0.department))" }
                     .joined(separator: ", "), when: true))
+            }
+            if let merged = answer.mergedHere, !merged.isEmpty {
+                // Their authors wait for the answer given here.
+                print("merged in  " + merged.map { $0.caseNumber ?? $0.id }.joined(separator: ", "))
             }
             print("\nconversation")
             for message in answer.conversation ?? [] { print(Self.line(message)) }
@@ -437,7 +441,7 @@ extension Switchboard {
                 }
                 head += "  [" + Table.highlight(state, when: message.messageStatus == "waiting" || message.messageStatus == "failed") + "]"
             }
-            let text = (message.kind == "deleted" ? "(withdrawn by the citizen)" : message.text ?? "(removed under the retention policy)")
+            let text = (message.kind == "deleted" ? "(withdrawn by the citizen)" : message.text ?? "(removed: past the retention period, or erased on request)")
                 .split(separator: "\n", omittingEmptySubsequences: false)
             return ([head] + text.map { "      \($0)" }).joined(separator: "\n")
         }
@@ -546,13 +550,14 @@ extension Switchboard {
             abstract: "Merge a duplicate inquiry into another: it closes as duplicate, pointing there, and keeps its timeline.")
         @OptionGroup var options: AgentOptions
         @Argument(help: "The duplicate (id, prefix or case).", completion: BrokerCompletion.inquiries) var id: String
-        @Option(help: "The inquiry it duplicates, which stays open (id, prefix or case).") var into: String
+        @Option(help: "The inquiry it duplicates, open or closed, not itself merged (id, prefix or case).") var into: String
         @Option(help: "A note for the timeline.") var note: String?
 
         func run() throws {
             var request = InquiryRequest(id: try options.resolve(id), note: note)
             request.duplicateOf = try options.resolve(into)
             try options.move(.close, request, "merged")
+            if !options.json { print("  into \(into): the citizen is answered there") }
         }
     }
 

@@ -15,10 +15,11 @@ extension Switchboard {
                 """,
             subcommands: [Show.self, Link.self, Unlink.self])
 
-        static func identity(_ text: String, _ option: String) throws -> String {
+        /// The identity as the broker reads it; a usage error naming what is wrong.
+        static func identity(_ text: String) throws -> String {
             switch CitizenIdentity.parse(text) {
             case .success(let identity): return identity.description
-            case .failure(let reason): throw ValidationError("\(option) \(reason)")
+            case .failure(let reason): throw ValidationError("'\(text)' is not an identity: \(reason)")
             }
         }
 
@@ -28,19 +29,23 @@ extension Switchboard {
             @OptionGroup var options: AgentOptions
             @Argument(help: "PLATFORM:HANDLE, such as x:@ana_r.") var citizen: String
 
+            func validate() throws { _ = try Citizen.identity(citizen) }
+
             func run() throws {
-                let request = CitizenRequest(agent: options.agent, citizen: try Citizen.identity(citizen, "the identity"))
+                let request = CitizenRequest(agent: options.agent, citizen: try Citizen.identity(citizen))
                 let answer = try options.ask(CitizenService.show.rawValue, body: request, as: CitizenAnswer.self)
                 guard !options.json else { return }
                 print("citizen     \(answer.identities.joined(separator: ", "))")
-                if answer.inquiries.isEmpty {
+                if let erased = answer.erasedAt?.last {
+                    print("\nthis identity's data was erased on request on \(erased); nothing of it is held")
+                } else if answer.inquiries.isEmpty {
                     print("\nno inquiry from \(answer.identities.count == 1 ? "this identity" : "these identities") is held")
                 } else {
                     print("\ninquiries (newest first)")
                     print(Table.render(["CASE", "FROM", "STATE", "DEPARTMENT", "RECEIVED"], answer.inquiries.map { inquiry in
                         var state = inquiry.state
                         if let resolution = inquiry.resolution { state += " (\(resolution))" }
-                        if let other = inquiry.duplicateOf { state += " → \(answer.inquiries.first { $0.id == other }?.caseNumber ?? other)" }
+                        if let other = inquiry.duplicateOf { state += " → \(inquiry.duplicateOfCase ?? other)" }
                         return [inquiry.caseNumber ?? inquiry.id, inquiry.identity, Table.highlight(state, when: inquiry.state != "closed"),
                                 inquiry.department, inquiry.receivedAt]
                     }))
@@ -86,17 +91,30 @@ extension Switchboard {
             @Argument(help: "The other identity, PLATFORM:HANDLE.") var b: String
             @Option(help: "Why (kept in the audit until an erasure of either identity).") var note: String
 
+            func validate() throws {
+                _ = try Citizen.identity(a)
+                _ = try Citizen.identity(b)
+                guard !note.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw ValidationError("--note must say why, such as --note \"same address, confirmed by phone\": it is kept in the audit")
+                }
+            }
+
             func send(_ service: CitizenService) throws {
-                let request = CitizenRequest(agent: options.agent, a: try Citizen.identity(a, "the first identity"),
-                                             b: try Citizen.identity(b, "the second identity"), note: note)
+                let request = CitizenRequest(agent: options.agent, a: try Citizen.identity(a), b: try Citizen.identity(b), note: note)
                 let answer = try options.ask(service.rawValue, body: request, as: CitizenLinkAnswer.self)
                 guard !options.json else { return }
                 let identities = answer.identities.joined(separator: ", ")
                 switch (service, answer.changed) {
                 case (.link, true): print("linked: \(identities) are one citizen")
                 case (.link, false): print("already linked: \(identities) are one citizen")
-                case (_, true): print("unlinked; \(request.a ?? a) is now linked to: \(identities)")
-                case (_, false): print("they were not linked directly; nothing changed (\(identities))")
+                case (_, true):
+                    let others = answer.identities.filter { $0 != request.a }
+                    print("unlinked; " + (others.isEmpty ? "\(request.a ?? a) is linked to no other identity"
+                                                        : "\(request.a ?? a) is still linked to: \(others.joined(separator: ", "))"))
+                case (_, false) where answer.identities.contains(request.b ?? b):
+                    print("nothing changed: there is no link between these two; they are one citizen through others "
+                          + "(see 'switchboard citizen show \(request.a ?? a)' and unlink the links it lists)")
+                case (_, false): print("nothing changed: these two identities are not linked")
                 }
             }
         }

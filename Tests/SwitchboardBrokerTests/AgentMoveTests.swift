@@ -26,7 +26,9 @@ import ZeroMQ
             == .requestInformation(id, question: "Which street?", account: "@City", note: ""))
         #expect(try AgentMove.read(.close, request(["id": named, "resolution": "answered"])) == .close(id, .answered, note: nil, duplicateOf: nil))
         // A merge names the other inquiry; its resolution goes without saying.
-        #expect(try AgentMove.read(.close, request(["id": named, "duplicate_of": named])) == .close(id, .duplicate, note: nil, duplicateOf: id))
+        let other = InquiryID(high: 0x0190_E5C2_8F3A_7C1F, low: 1)
+        #expect(try AgentMove.read(.close, request(["id": named, "duplicate_of": "\(other)"])) == .close(id, .duplicate, note: nil, duplicateOf: other))
+        #expect(throws: AgentError.self, "not into itself") { try AgentMove.read(.close, request(["id": named, "duplicate_of": named])) }
         #expect(throws: AgentError.self) { try AgentMove.read(.close, request(["id": named, "duplicate_of": "R-"])) }
         #expect(try AgentMove.read(.reopen, request(["id": named, "note": "again"])) == .reopen(id, note: "again"))
         for read in [AgentService.list, .timeline, .show, .resolve] { #expect(try AgentMove.read(read, request([:])) == nil) }

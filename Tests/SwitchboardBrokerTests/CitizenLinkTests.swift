@@ -53,6 +53,11 @@ import ZeroMQ
         #expect(noNote.status == 2 && noNote.error.contains("--note"), "\(noNote.error)")
         let badIdentity = try cli(["citizen", "link", "ana", "facebook:canaryfb2", "--note", "n"])
         #expect(badIdentity.status == 2 && badIdentity.error.contains("PLATFORM:HANDLE"), "\(badIdentity.error)")
+        let anonymous = try runTool("switchboard", ["citizen", "link", "x:@CanaryAna1", "facebook:canaryfb2", "--note", "n"],
+                                    environment: ["SWITCHBOARD_BROKER": daemon.endpoint, "SWITCHBOARD_AGENT": ""])
+        #expect(anonymous.status == 1 && anonymous.error.contains("give --agent NAME"), "a link says who made it: \(anonymous.error)")
+        let blankNote = try cli(["citizen", "link", "x:@CanaryAna1", "facebook:canaryfb2", "--note", " "])
+        #expect(blankNote.status == 2 && blankNote.error.contains("--note must say why"), "\(blankNote.error)")
         let itself = try cli(["citizen", "link", "x:@CanaryAna1", "X:canaryana1", "--note", "n"])
         #expect(itself.status == 1 && itself.error.contains("the same identity"), "\(itself.error)")
 
@@ -82,12 +87,13 @@ import ZeroMQ
         #expect(merged.status == 0, "\(merged.error)")
         #expect(merged.output.contains("merged") && merged.output.contains("closed"), "\(merged.output)")
         let mergedShown = try cli(["show", onX])
-        #expect(mergedShown.output.contains("closed as  duplicate, merged into \(onFacebook)"), "\(mergedShown.output)")
+        #expect(mergedShown.output.contains("closed as  duplicate, merged into R-2"), "\(mergedShown.output)")
+        #expect(try cli(["show", onFacebook]).output.contains("merged in  R-1"), "the inquiry answered names the one merged into it")
         #expect(mergedShown.output.contains("inquiry.claimed") && mergedShown.output.contains("merged into \(onFacebook): same question"))
         let intoMissing = try cli(["close", onFacebook, "--duplicate-of", "0192aaaa-0000-7000-8000-000000000000"])
         #expect(intoMissing.status == 4 && intoMissing.error.contains("there is no inquiry"), "\(intoMissing.error)")
         let cycle = try cli(["merge", onFacebook, "--into", onX])
-        #expect(cycle.status == 1 && cycle.error.contains("itself merged into \(onFacebook)"), "no cycle of duplicates: \(cycle.error)")
+        #expect(cycle.status == 1 && cycle.error.contains("R-1 is already merged into this inquiry"), "no cycle of duplicates: \(cycle.error)")
 
         // Unlink, with a reason; then link again for the erasure.
         let unlinked = try cli(["citizen", "unlink", "x:canaryana1", "facebook:canaryfb2", "--note", "checking"])
@@ -106,6 +112,7 @@ import ZeroMQ
         // Nothing of either identity is left: listings, links, files.
         let after = try cli(["citizen", "show", "facebook:canaryfb2", "--json"])
         #expect(after.output.contains(#""inquiries":[]"#) && after.output.contains(#""links":[]"#), "\(after.output)")
+        #expect(try cli(["citizen", "show", "facebook:canaryfb2"]).output.contains("erased on request"), "not 'never wrote'")
         let database = daemon.dataDirectory + "/inquiries.sqlite"
         // Every file of the data directory: the projection, the journal, their logs.
         for file in try FileManager.default.contentsOfDirectory(atPath: daemon.dataDirectory) {

@@ -9,6 +9,8 @@ import Testing
         #expect(try CitizenIdentity.parse("X:@Ana_R").get() == CitizenIdentity(platform: .x, handle: "ana_r"))
         #expect(try CitizenIdentity.parse("facebook:1234").get().description == "facebook:1234")
         #expect(try CitizenIdentity.parse("email:Ana@Example.org").get().description == "email:ana@example.org")
+        // A WhatsApp author is their number, digits only, however it is written.
+        #expect(try CitizenIdentity.parse("whatsapp:+34 600 123 456").get().description == "whatsapp:34600123456")
         for bad in ["ana_r", "myspace:ana", "x:", "x:@"] {
             #expect(throws: CitizenIdentityError.self, "\(bad)") { try CitizenIdentity.parse(bad).get() }
         }

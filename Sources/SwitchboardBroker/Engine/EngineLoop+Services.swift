@@ -133,8 +133,12 @@ extension EngineLoop {
             if let citizenService = CitizenService(rawValue: service) {
                 guard permitted(.citizen, client: client, service: service, now: now),
                       let request = decoded(body, client: client, service: service, now: now) else { return }
-                // Under CURVE the actor is the key's name; else the request's agent.
-                let actor = sender?.name ?? request.optional("agent") ?? "anonymous"
+                // Under CURVE the actor is the key's name; else the request's agent, who must be
+                // named: every link is audited with who made it.
+                guard let actor = sender?.name ?? request.optional("agent") else {
+                    reply(client, service, .agentError(.missing("agent")), now: now)
+                    return
+                }
                 if !reads.submit(ReadLane.Job(client: client, service: .citizen(citizenService), actor: actor, request: request, role: sender?.role,
                                               configuration: options.configuration, after: projector.progress.committed)) {
                     reply(client, service, .unavailable, now: now)

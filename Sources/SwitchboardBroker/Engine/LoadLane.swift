@@ -130,7 +130,12 @@ final class LoadLane: Sendable {
             if let other = try request.duplicateOf() {
                 guard let target = try store.record(other) else { throw AgentError.notFound(other) }
                 if let further = target.lifecycle.duplicateOf {
-                    throw AgentError.invalid(field: "duplicate_of", "that inquiry is itself merged into \(further); merge into that one")
+                    let named = numbering.format(target.caseNumber)
+                    if further == (try? request.id()) {
+                        throw AgentError.invalid(field: "duplicate_of", "\(named) is already merged into this inquiry; answer the citizen here")
+                    }
+                    let end = try store.record(further).map { numbering.format($0.caseNumber) } ?? further.description
+                    throw AgentError.invalid(field: "duplicate_of", "\(named) is itself merged into \(end); merge into \(end)")
                 }
             }
             var ids = (try? request.id()).map { [$0] } ?? []

@@ -44,6 +44,7 @@ enum AgentMove: Equatable {
         case .close:
             let id = try request.id()
             let other = try request.duplicateOf()
+            if other == id { throw .invalid(field: "duplicate_of", "names the inquiry itself; name the other inquiry the citizen wrote") }
             // A merge names the other inquiry; its resolution goes without saying.
             let text = other != nil ? request.optional("resolution") ?? Resolution.duplicate.rawValue : try request.string("resolution")
             guard let resolution = Resolution(rawValue: text) else {

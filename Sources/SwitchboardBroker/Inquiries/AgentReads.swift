@@ -91,22 +91,29 @@ struct AgentReads {
         var answer = InquiryReply.DetailAnswer(stored: stored, timeline: try store.timeline(id), messages: try store.conversation(id),
                                                numbering: configuration.caseNumbering, now: Date(),
                                                calendar: configuration.sla.calendar(department: stored.record.sla.department, priority: stored.record.priority))
-        answer.otherOpen = try otherOpen(besides: stored)
+        let citizens = try citizensInquiries(of: stored)
+        answer.otherOpen = citizens.filter { $0.state != .closed && $0.id != stored.id }.prefix(10).reversed().map(other)
+        // The same citizen's duplicates merged into this one: their authors wait for this answer too.
+        answer.mergedHere = citizens.filter { $0.duplicateOf == stored.id }.map(other)
+        if let target = stored.record.lifecycle.duplicateOf {
+            answer.duplicateOfCase = try store.record(target).map { configuration.caseNumbering.format($0.caseNumber) }
+        }
         return answer
     }
 
-    /// The author's other open inquiries (at most ten, oldest first), on the same platform
-    /// or an identity linked to the author's; none once retention or an erasure removed
-    /// the handle. Each names its case, state and department only, never its words.
-    private func otherOpen(besides stored: StoredInquiry) throws -> [InquiryDetail.OtherInquiry] {
+    private func other(_ inquiry: CitizenInquiry) -> InquiryDetail.OtherInquiry {
+        InquiryDetail.OtherInquiry(id: inquiry.id.description, caseNumber: configuration.caseNumbering.format(inquiry.caseNumber),
+                                   state: inquiry.state.rawValue, department: inquiry.department)
+    }
+
+    /// The author's inquiries (newest first), on the same platform or an identity linked
+    /// to the author's; none once retention or an erasure removed the handle. What `show`
+    /// names of them is their case, state and department, never their words.
+    private func citizensInquiries(of stored: StoredInquiry) throws -> [CitizenInquiry] {
         let envelope = try? JSONValue.parse(Array(stored.envelopeJSON.utf8))
         guard let handle = envelope?["author"]?["handle"]?.stringValue, !CitizenHandle.normalized(handle).isEmpty else { return [] }
         let identities = try CitizenDesk.group(of: CitizenIdentity(platform: stored.key.platform, handle: handle), in: store)
-        let open = try store.citizenInquiries(identities, limit: CitizenDesk.listed).filter { $0.state != .closed && $0.id != stored.id }
-        return open.prefix(10).reversed().map { other in
-            InquiryDetail.OtherInquiry(id: other.id.description, caseNumber: configuration.caseNumbering.format(other.caseNumber),
-                                       state: other.state.rawValue, department: other.department)
-        }
+        return try store.citizenInquiries(identities, limit: CitizenDesk.listed)
     }
 
     /// Short ids, as in git: the ids a prefix matches (a few, to list when ambiguous); or

@@ -154,6 +154,10 @@ enum InquiryReply {
         var calendar: BusinessCalendar
         /// The same citizen's other open inquiries.
         var otherOpen: [InquiryDetail.OtherInquiry] = []
+        /// The same citizen's inquiries merged into this one.
+        var mergedHere: [InquiryDetail.OtherInquiry] = []
+        /// The case number of the inquiry this one was merged into.
+        var duplicateOfCase: String?
         var caseNumber: String
         var conversation: [ConversationItem]
 
@@ -214,9 +218,11 @@ enum InquiryReply {
             writer.add("deliveries", Int(record.deliveries))
             writer.add("department", record.lifecycle.department)
             if let other = record.lifecycle.duplicateOf { writer.add("duplicate_of", other.description) }
+            if let duplicateOfCase { writer.add("duplicate_of_case", duplicateOfCase) }
             writer.add("id", stored.id.description)
             writer.add("inquiry", raw: InquiryReply.stored(stored.envelopeJSON))
             writer.add("lease_expires_at", record.leaseExpiresAt.map(Timestamp.format))
+            if !mergedHere.isEmpty { writer.add("merged_here", raw: InquiryReply.json(mergedHere)) }
             writer.add("other_open", raw: InquiryReply.json(otherOpen))
             writer.add("owner", record.lifecycle.owner.map { "\($0)" })
             writer.add("priority", record.priority.rawValue)

@@ -78,15 +78,28 @@ struct CitizenDesk {
                                        note: entry.note)
         }
         let numbering = configuration.caseNumbering
-        return CitizenAnswer(
+        var answer = CitizenAnswer(
             citizen: citizen.description, identities: identities.map(\.description),
-            inquiries: inquiries.map { inquiry in
-                CitizenAnswer.Inquiry(id: inquiry.id.description, caseNumber: numbering.format(inquiry.caseNumber), identity: inquiry.identity.description,
-                                      platform: inquiry.identity.platform.rawValue, state: inquiry.state.rawValue, department: inquiry.department,
-                                      resolution: inquiry.resolution?.rawValue, duplicateOf: inquiry.duplicateOf?.description, receivedAt: inquiry.receivedAt)
+            inquiries: try inquiries.map { inquiry in
+                var item = CitizenAnswer.Inquiry(id: inquiry.id.description, caseNumber: numbering.format(inquiry.caseNumber),
+                                                 identity: inquiry.identity.description, platform: inquiry.identity.platform.rawValue,
+                                                 state: inquiry.state.rawValue, department: inquiry.department, resolution: inquiry.resolution?.rawValue,
+                                                 duplicateOf: inquiry.duplicateOf?.description, receivedAt: inquiry.receivedAt)
+                item.duplicateOfCase = try inquiry.duplicateOf.flatMap { other in try caseNumber(of: other, among: inquiries) }
+                return item
             },
             links: links.map { CitizenAnswer.Link(a: $0.a.description, b: $0.b.description, actor: $0.actor, note: $0.note, at: Timestamp.format($0.at)) },
             history: history, proposals: try proposals(for: Set(identities), inquiries: readable(inquiries)))
+        // Nothing held, but erased on request: say so, rather than "never wrote".
+        let erased = try store.erasures(citizenHash: hash(platform: citizen.platform, handle: citizen.handle))
+        if inquiries.isEmpty, !erased.isEmpty { answer.erasedAt = erased.map(Timestamp.format) }
+        return answer
+    }
+
+    /// The case number of `id`, from the listing or the store.
+    private func caseNumber(of id: InquiryID, among inquiries: [CitizenInquiry]) throws -> String? {
+        let number = try inquiries.first { $0.id == id }?.caseNumber ?? store.record(id)?.caseNumber
+        return number.map(configuration.caseNumbering.format)
     }
 
     /// The inquiries whose words may ground a proposal: for an agent or a supervisor, those
@@ -98,53 +111,79 @@ struct CitizenDesk {
         return own.isEmpty ? nil : own
     }
 
+    /// Where a hint came from: the words of some of the citizen's inquiries, or one of the
+    /// citizen's identities itself (an e-mail address, a WhatsApp number).
+    private struct Ground {
+        var hint: ContactHint
+        var inquiries: [InquiryID] = []
+        var identity: CitizenIdentity?
+
+        /// Why the agent is shown a proposal resting on this ground, in words.
+        var reason: String {
+            guard let identity else { return hint.reason }
+            switch hint {
+            case .email: return "their words give \(identity)'s e-mail address"
+            case .phone: return "their words give \(identity)'s telephone number"
+            default: return hint.reason
+            }
+        }
+    }
+
     /// Identities the citizen's own words, or others' words, tie to this citizen: the same
     /// e-mail address or telephone number in two conversations, an identity the citizen
-    /// names, "I also wrote on Facebook" with the same display name there.
+    /// names, "I also wrote on Facebook" with the same display name there. Each names the
+    /// cases it rests on: where the hint was found, and where it was matched.
     private func proposals(for group: Set<CitizenIdentity>, inquiries: [CitizenInquiry]?) throws -> [CitizenAnswer.Proposal] {
         guard let inquiries else { return [] }
-        var hints: [ContactHint] = []
+        var grounds: [Ground] = []
+        func add(_ hint: ContactHint, from inquiry: InquiryID? = nil, identity: CitizenIdentity? = nil) {
+            if let index = grounds.firstIndex(where: { $0.hint == hint }) {
+                if let inquiry, !grounds[index].inquiries.contains(inquiry) { grounds[index].inquiries.append(inquiry) }
+            } else {
+                grounds.append(Ground(hint: hint, inquiries: inquiry.map { [$0] } ?? [], identity: identity))
+            }
+        }
         for identity in group.sorted() {
             // An address or a number is an identity on e-mail and WhatsApp: others may quote it.
-            if identity.platform == .email, let address = ContactHints.email(identity.handle) { hints.append(.email(address)) }
-            if identity.platform == .whatsapp, let number = ContactHints.phoneNumbers(identity.handle).first { hints.append(.phone(number)) }
+            if identity.platform == .email, let address = ContactHints.email(identity.handle) { add(.email(address), identity: identity) }
+            if identity.platform == .whatsapp, let number = ContactHints.phoneNumbers(identity.handle).first { add(.phone(number), identity: identity) }
         }
-        for inquiry in inquiries.prefix(50) { hints += ContactHints.extract(inquiry.text ?? "") }
-        var unique: [ContactHint] = []
-        for hint in hints where !unique.contains(hint) { unique.append(hint) }
+        for inquiry in inquiries.prefix(50) {
+            for hint in ContactHints.extract(inquiry.text ?? "") { add(hint, from: inquiry.id) }
+        }
         let from = Timestamp.format(now.addingTimeInterval(-Self.proposalWindow))
         let name = inquiries.lazy.compactMap(\.authorName).first
         var found: [(identity: CitizenIdentity, reason: String, inquiries: [InquiryID])] = []
-        func propose(_ identity: CitizenIdentity, _ hint: ContactHint, _ inquiry: InquiryID) {
+        func propose(_ identity: CitizenIdentity, _ ground: Ground, _ inquiry: InquiryID) {
             guard !group.contains(identity) else { return }
             if let index = found.firstIndex(where: { $0.identity == identity }) {
                 if !found[index].inquiries.contains(inquiry) { found[index].inquiries.append(inquiry) }
             } else {
-                found.append((identity, hint.reason, [inquiry]))
+                found.append((identity, ground.reason, ground.inquiries + [inquiry]))
             }
         }
-        for hint in unique.prefix(Self.hintsLookedUp) {
+        for ground in grounds.prefix(Self.hintsLookedUp) {
             var named: CitizenIdentity?
-            switch hint {
+            switch ground.hint {
             case .identity(let identity): named = identity
             case .email(let address): named = CitizenIdentity(platform: .email, handle: address)
             case .phone, .platform: break
             }
-            if let named, !group.contains(named), let first = try store.citizenInquiries([named], limit: 1).first { propose(named, hint, first.id) }
+            if let named, !group.contains(named), let first = try store.citizenInquiries([named], limit: 1).first { propose(named, ground, first.id) }
             // The citizen's own inquiries match too: enough rows that others still show.
-            for match in try store.identities(mentioning: hint, name: name, receivedFrom: from, limit: Self.listed) { propose(match.identity, hint, match.inquiry) }
+            for match in try store.identities(mentioning: ground.hint, name: name, receivedFrom: from, limit: Self.listed) {
+                propose(match.identity, ground, match.inquiry)
+            }
         }
-        let cases = try Dictionary(found.flatMap(\.inquiries).compactMap { id in try store.record(id).map { (id, $0.caseNumber) } },
-                                   uniquingKeysWith: { a, _ in a })
-        return found.map { proposal in
+        return try found.map { proposal in
             CitizenAnswer.Proposal(identity: proposal.identity.description, reason: proposal.reason,
-                                   cases: proposal.inquiries.map { id in cases[id].map(configuration.caseNumbering.format) ?? id.description })
+                                   cases: try proposal.inquiries.map { id in try caseNumber(of: id, among: inquiries) ?? id.description })
         }
     }
 
     private func change(_ service: CitizenService, _ request: AgentRequest, actor: String) throws -> CitizenLinkAnswer {
         let a = try Self.identity(request, "a"), b = try Self.identity(request, "b")
-        guard a != b else { throw AgentError.invalid(field: "b", "names the same identity as a; link two different identities") }
+        guard a != b else { throw AgentError.invalid(field: "b", "names the same identity as a; give two different identities") }
         // Every link and unlink says why: the audit keeps the reason until an erasure.
         let note = try request.string("note")
         if service == .link {

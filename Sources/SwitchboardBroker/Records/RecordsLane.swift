@@ -169,7 +169,9 @@ final class RecordsLane: Sendable {
 
     private func erase(_ request: Erasure, post: (Result) -> Void) {
         let service = InquiryService.erase
-        let citizen = hash(platform: request.platform, handle: request.handle)
+        // Named as the store holds it (a WhatsApp number written with spaces is the same one).
+        let named = CitizenIdentity(platform: request.platform, handle: request.handle)
+        let citizen = hash(platform: named.platform, handle: named.handle)
         guard projectionCaughtUp() else {
             logger.error("erasure waited too long for the projection; ask again once /stats shows it caught up", metadata: ["citizen": "\(citizen)"])
             post(.answer(client: request.client, service: service, frame: InquiryReply.unavailable.frame))
@@ -178,7 +180,7 @@ final class RecordsLane: Sendable {
         // The citizen is every identity linked to the one named: one request erases them all.
         let identities: [CitizenIdentity], perIdentity: [CitizenRecords], records: CitizenRecords, links: Int
         do {
-            identities = try CitizenDesk.group(of: CitizenIdentity(platform: request.platform, handle: request.handle), in: store,
+            identities = try CitizenDesk.group(of: named, in: store,
                                                reach: CitizenDesk.erasureReach)
             perIdentity = try identities.map { identity throws(StoreError) in try store.citizenRecords(platform: identity.platform, handle: identity.handle) }
             records = CitizenRecords(closed: perIdentity.flatMap(\.closed), open: perIdentity.flatMap(\.open), messages: perIdentity.map(\.messages).reduce(0, +),

@@ -31,7 +31,10 @@ public struct CitizenIdentity: Hashable, Comparable, Sendable, CustomStringConve
 
     public init(platform: Platform, handle: String) {
         self.platform = platform
-        self.handle = CitizenHandle.normalized(handle)
+        // A WhatsApp author is their number as the platform sends it, digits only
+        // (`34600123456`): `+34 600 123 456` is the same person.
+        let normalized = CitizenHandle.normalized(handle)
+        self.handle = platform == .whatsapp && normalized.contains(where: \.isNumber) ? normalized.filter(\.isNumber) : normalized
     }
 
     /// An identity as a store holds it, normalised when it was written: normalising
