@@ -395,6 +395,10 @@ import ZeroMQ
         #expect(submitted.status == 0, "\(submitted.error)")
         let before = try runTool("switchboard", ["queue", "--endpoint", list], environment: environment)
         #expect(before.status == 0 && before.output.contains("A question for the city"), "\(before.output)\(before.error)")
+        // A link made on the active broker is in the database, not in its memory.
+        let linked = try runTool("switchboard", ["citizen", "link", "x:@resident", "facebook:1234", "--note", "same person", "--endpoint", list],
+                                 environment: environment)
+        #expect(linked.status == 0, "\(linked.error)")
         let active = try brokers.waitForActive()
         // Given only the standby, it says what the broker said and what to do.
         let standby = try runTool("switchboard", ["queue", "--endpoint", brokers.endpoints[1 - active]], environment: environment)
@@ -403,5 +407,8 @@ import ZeroMQ
         _ = try brokers.waitForActive(excluding: active)
         let after = try runTool("switchboard", ["queue", "--endpoint", list, "--timeout", "2"], environment: environment)
         #expect(after.status == 0 && after.output.contains("A question for the city"), "\(after.output)\(after.error)")
+        let citizen = try runTool("switchboard", ["citizen", "show", "facebook:1234", "--endpoint", list, "--timeout", "2"], environment: environment)
+        #expect(citizen.output.contains("facebook:1234, x:resident") && citizen.output.contains("same person"),
+                "the broker that took over sees the link: \(citizen.output)\(citizen.error)")
     }
 }
