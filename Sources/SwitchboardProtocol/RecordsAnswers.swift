@@ -21,6 +21,8 @@ public struct ErasureAnswer: Codable, Equatable, Sendable {
     /// (each named by its platform only), and the links it removes.
     public var linkedIdentities: [String]?
     public var links: Int?
+    /// Replies to the citizen still waiting for their gateway: erased with the rest, never sent.
+    public var unsentReplies: Int?
 
     public init(dryRun: Bool, citizen: String, platform: String, inquiries: Int, messages: Int, alreadyAnonymised: Int, ids: [String],
                 alreadyErasedAt: [String]? = nil, lastErasedAt: String? = nil, reopenedMeanwhile: [String]? = nil, erasedAt: String? = nil) {
@@ -47,6 +49,7 @@ public struct ErasureAnswer: Codable, Equatable, Sendable {
         case reopenedMeanwhile = "reopened_meanwhile"
         case linkedIdentities = "linked_identities"
         case links
+        case unsentReplies = "unsent_replies"
         case erasedAt = "erased_at"
     }
 }

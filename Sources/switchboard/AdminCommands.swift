@@ -58,6 +58,10 @@ struct Admin: ParsableCommand {
                 print("the citizen has \(linked.count) linked identities (\(linked.joined(separator: ", "))): all are covered, "
                       + "and \(Self.count(answer.links ?? 0, "link", "links")) \(dryRun ? "would be" : "were") removed")
             }
+            if let unsent = answer.unsentReplies {
+                print(Table.highlight("\(Self.count(unsent, "reply", "replies")) to the citizen still waiting for a gateway "
+                                      + "\(dryRun ? "would be" : "were") deleted with the rest, never sent", when: true))
+            }
             if dryRun {
                 print("dry run: would erase the personal data of \(Self.count(inquiries, "closed inquiry", "closed inquiries")) and \(Self.count(messages, "message", "messages"))")
                 if answer.alreadyAnonymised > 0 { print("  \(answer.alreadyAnonymised) of them already anonymised") }

@@ -101,6 +101,7 @@ import ZeroMQ
         let dry = try Self.cli(daemon, ["admin", "erase", "--citizen", "x:canaryhandle2", "--dry-run"])
         #expect(dry.status == 0, "\(dry.error)")
         #expect(dry.output.contains("would erase the personal data of 1 closed inquiry and "), "\(dry.output)")
+        #expect(dry.output.contains("1 reply to the citizen still waiting for a gateway would be deleted"), "said before: \(dry.output)")
         let database = daemon.dataDirectory + "/inquiries.sqlite"
         #expect(!Self.found(inFile: database).isEmpty || !Self.found(inFile: database + "-wal").isEmpty)
         let erase = try Self.cli(daemon, ["admin", "erase", "--citizen", "X:@CanaryHandle2"])
@@ -159,6 +160,7 @@ import ZeroMQ
         #expect(refused.status == 1)
         #expect(refused.error.contains("open_inquiries"))
         #expect(refused.error.contains("have each closed first"))
+        #expect(refused.error.contains("1 inquiry not closed yet (R-1)"), "named by case number: \(refused.error)")
         let bad = try Self.cli(daemon, ["admin", "erase", "--citizen", "resident"])
         #expect(bad.status == 2)
         #expect(bad.error.contains("PLATFORM:HANDLE"))

@@ -755,7 +755,7 @@ import ZeroMQ
         let ingest = ErrorCode.ingest
         let agent: [AgentError] = [.invalidJSON, .missing("x"), .invalid(field: "x", "y"), .notFound(id), .unknownDepartment("x"),
                                    .emptyQueue("x"), .notParked(id, .queued), .unofficialAccount(.x, allowed: []), .unavailable,
-                                   .forbidden(service: "x", needs: "y"), .notYours(field: "agent"), .openInquiries([id]), .noCitizenRecords(.x), .noSuchPrefix("0000")]
+                                   .forbidden(service: "x", needs: "y"), .notYours(field: "agent"), .openInquiries(["R-1"]), .noCitizenRecords(.x), .noSuchPrefix("0000")]
         let entry = ChannelEntry(id: "e", platform: .x, handle: "@a", normalized: "a", displayName: nil, url: nil, department: nil,
                                  status: .active, contacts: [], verifiedAt: nil, reviewDue: nil, history: [])
         let channel: [ChannelError] = [.duplicate(of: entry), .lookalike(of: entry, why: "w"), .secondAccount(existing: entry),

@@ -105,7 +105,8 @@ extension EngineLoop {
             do throws(AgentError) {
                 let request = try AgentRequest(body)
                 job = service == InquiryService.erase
-                    ? .erase(try RecordsLane.Erasure(client: client, request: request, actor: sender?.name, at: wall))
+                    ? .erase(try RecordsLane.Erasure(client: client, request: request, actor: sender?.name, at: wall,
+                                                     numbering: options.configuration.caseNumbering))
                     : .export(try RecordsLane.Export(client: client, request: request, departments: options.configuration.departmentIDs))
             } catch {
                 reply(client, service, .agentError(error), now: now)

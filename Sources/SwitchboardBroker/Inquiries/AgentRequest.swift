@@ -48,7 +48,8 @@ enum AgentError: Error, CustomStringConvertible {
     /// The request names another agent or department than the key's own.
     case notYours(field: String)
     /// An erasure was asked for a citizen whose inquiries are still being handled.
-    case openInquiries([InquiryID])
+    /// Named by case number (`R-12`), as agents find them.
+    case openInquiries([String])
     /// An erasure names a citizen who wrote no inquiry on that platform.
     case noCitizenRecords(Platform)
     /// No inquiry id starts with what the agent typed.
@@ -91,8 +92,8 @@ enum AgentError: Error, CustomStringConvertible {
         case .unavailable: "the broker could not write to its store; nothing was changed, retry later"
         case .forbidden(let service, let needs): "\(service) needs the role \(needs); ask an administrator to add it to your key"
         case .notYours(let field): "\(field) must be your key's own (or left out, and taken from your key)"
-        case .openInquiries(let ids):
-            "the citizen has \(ids.count) inquiries still being handled (\(ids.prefix(10).map(\.description).joined(separator: ", "))); "
+        case .openInquiries(let cases):
+            "the citizen has \(cases.count) \(cases.count == 1 ? "inquiry" : "inquiries") not closed yet (\(cases.prefix(10).joined(separator: ", "))); "
                 + "have each closed first (an agent claims it, 'switchboard claim ID', then closes it, "
                 + "'switchboard close ID --resolution answered'), then ask again"
         case .noSuchPrefix(let prefix): "no inquiry id starts with \(prefix); check it against 'switchboard queue'"

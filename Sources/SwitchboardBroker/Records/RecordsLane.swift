@@ -18,10 +18,13 @@ final class RecordsLane: Sendable {
     struct Erasure: Sendable {
         var client: Frame
         var platform: Platform
+        /// Normalised (``CitizenIdentity``): a WhatsApp number is its digits.
         var handle: String
         var dryRun: Bool
         var actor: String
         var at: Date
+        /// How the answer names inquiries for people (case numbers).
+        var numbering = CaseNumbering()
     }
 
     /// `sb.admin.export`, decoded by the engine.
@@ -170,7 +173,7 @@ final class RecordsLane: Sendable {
     private func erase(_ request: Erasure, post: (Result) -> Void) {
         let service = InquiryService.erase
         // Named as the store holds it (a WhatsApp number written with spaces is the same one).
-        let named = CitizenIdentity(platform: request.platform, handle: request.handle)
+        let named = CitizenIdentity(platform: request.platform, normalizedHandle: request.handle)
         let citizen = hash(platform: named.platform, handle: named.handle)
         guard projectionCaughtUp() else {
             logger.error("erasure waited too long for the projection; ask again once /stats shows it caught up", metadata: ["citizen": "\(citizen)"])
@@ -193,7 +196,8 @@ final class RecordsLane: Sendable {
         }
         guard records.open.isEmpty else {
             logger.notice("erasure refused: inquiries still open", metadata: ["citizen": "\(citizen)", "open": "\(records.open.count)"])
-            post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.openInquiries(records.open)).frame))
+            let cases = records.open.map { id in (try? store.record(id)).flatMap { $0 }.map { request.numbering.format($0.caseNumber) } ?? id.description }
+            post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.openInquiries(cases)).frame))
             return
         }
         // Links alone (identities with no inquiry left) are erased too.
@@ -212,6 +216,10 @@ final class RecordsLane: Sendable {
         }
         var answer = ErasureAnswer(dryRun: request.dryRun, citizen: citizen, platform: request.platform.rawValue, inquiries: records.closed.count,
                                    messages: records.messages, alreadyAnonymised: records.alreadyAnonymised, ids: records.closed.map(\.id.description))
+        // Replies still waiting for their gateway are deleted with the words: say so first.
+        let closed = Set(records.closed.map(\.id))
+        let unsent = ((try? store.pendingOutbound()) ?? []).filter { closed.contains($0.inquiry) }.count
+        if unsent > 0 { answer.unsentReplies = unsent }
         if identities.count > 1 {
             // Named by platform only: the answer, like the audit, holds no handle.
             answer.linkedIdentities = identities.map(\.platform.rawValue)
@@ -357,19 +365,11 @@ final class RecordsLane: Sendable {
 extension RecordsLane.Erasure {
     /// `{"citizen": "PLATFORM:HANDLE", "dry_run": true, "actor": "..."}`; under CURVE the
     /// actor is the key's name. Errors name the field, never its value.
-    init(client: Frame, request: AgentRequest, actor: String?, at: Date) throws(AgentError) {
-        let citizen = try request.string("citizen")
-        guard let colon = citizen.firstIndex(of: ":") else {
-            throw .invalid(field: "citizen", "must be PLATFORM:HANDLE, such as x:@resident")
-        }
-        guard let platform = Platform(rawValue: String(citizen[..<colon]).lowercased()) else {
-            throw .invalid(field: "citizen", "the platform is not one of \(Platform.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        let handle = String(citizen[citizen.index(after: colon)...])
-        guard !CitizenHandle.normalized(handle).isEmpty else { throw .invalid(field: "citizen", "the handle is empty") }
+    init(client: Frame, request: AgentRequest, actor: String?, at: Date, numbering: CaseNumbering) throws(AgentError) {
+        let citizen = try CitizenDesk.identity(request, "citizen")
         if request.has("dry_run"), request.bool("dry_run") == nil { throw .invalid(field: "dry_run", "must be true or false") }
-        self.init(client: client, platform: platform, handle: handle, dryRun: request.bool("dry_run") ?? false,
-                  actor: actor ?? request.optional("actor") ?? "anonymous", at: at)
+        self.init(client: client, platform: citizen.platform, handle: citizen.handle, dryRun: request.bool("dry_run") ?? false,
+                  actor: actor ?? request.optional("actor") ?? "anonymous", at: at, numbering: numbering)
     }
 }
 
