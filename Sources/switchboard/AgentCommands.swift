@@ -535,6 +535,10 @@ extension Switchboard {
             if let resolution, Resolution(rawValue: resolution) == nil {
                 throw ValidationError("--resolution must be one of \(Resolution.allCases.map(\.rawValue).joined(separator: ", "))")
             }
+            // A duplicate points to what it duplicates, so whoever reads it finds the answer.
+            if resolution == Resolution.duplicate.rawValue, duplicateOf == nil {
+                throw ValidationError("a duplicate names the inquiry it duplicates: give --duplicate-of CASE (or use 'switchboard merge')")
+            }
         }
 
         func run() throws {

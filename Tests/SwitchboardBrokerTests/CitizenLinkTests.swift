@@ -90,6 +90,8 @@ import ZeroMQ
         #expect(mergedShown.output.contains("closed as  duplicate, merged into R-2"), "\(mergedShown.output)")
         #expect(try cli(["show", onFacebook]).output.contains("merged in  R-1"), "the inquiry answered names the one merged into it")
         #expect(mergedShown.output.contains("inquiry.claimed") && mergedShown.output.contains("merged into \(onFacebook): same question"))
+        let pointless = try cli(["close", onFacebook, "--resolution", "duplicate"])
+        #expect(pointless.status == 2 && pointless.error.contains("--duplicate-of"), "a duplicate of nothing: \(pointless.error)")
         let intoMissing = try cli(["close", onFacebook, "--duplicate-of", "0192aaaa-0000-7000-8000-000000000000"])
         #expect(intoMissing.status == 4 && intoMissing.error.contains("there is no inquiry"), "\(intoMissing.error)")
         let cycle = try cli(["merge", onFacebook, "--into", onX])
