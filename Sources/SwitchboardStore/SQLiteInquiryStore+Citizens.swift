@@ -8,16 +8,11 @@ extension SQLiteInquiryStore {
     public func links(touching identities: [CitizenIdentity]) throws(StoreError) -> [CitizenLink] {
         guard !identities.isEmpty else { return [] }
         return try read("read a citizen's links") { db in
-            var links: [CitizenLink] = []
-            for identity in identities {
-                let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT * FROM citizen_link WHERE (a_platform = ?1 AND a_handle = ?2) OR (b_platform = ?1 AND b_handle = ?2)
-                    """), arguments: [identity.platform.rawValue, identity.handle])
-                for link in rows.compactMap(StoredRows.citizenLink) where !links.contains(where: { $0.a == link.a && $0.b == link.b }) {
-                    links.append(link)
-                }
-            }
-            return links
+            // One statement, each link row once, whichever end matched.
+            let ends = Array(repeating: "(a_platform = ? AND a_handle = ?) OR (b_platform = ? AND b_handle = ?)", count: identities.count)
+            let arguments = StatementArguments(identities.flatMap { [$0.platform.rawValue, $0.handle, $0.platform.rawValue, $0.handle] })
+            return try Row.fetchAll(db, sql: "SELECT * FROM citizen_link WHERE \(ends.joined(separator: " OR "))", arguments: arguments)
+                .compactMap(StoredRows.citizenLink)
         }
     }
 

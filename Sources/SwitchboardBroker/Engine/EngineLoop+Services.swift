@@ -140,7 +140,7 @@ extension EngineLoop {
                     reply(client, service, .agentError(.missing("agent")), now: now)
                     return
                 }
-                if !reads.submit(ReadLane.Job(client: client, service: .citizen(citizenService), actor: actor, request: request, role: sender?.role,
+                if !reads.submit(ReadLane.Job(client: client, service: .citizen(citizenService, actor: actor), request: request, role: sender?.role,
                                               configuration: options.configuration, after: projector.progress.committed)) {
                     reply(client, service, .unavailable, now: now)
                 }
@@ -171,9 +171,8 @@ extension EngineLoop {
             }
             guard permitted(access, client: client, service: service, now: now) else { return }
             if agentService.isRead {
-                if !reads.submit(ReadLane.Job(client: client, service: .agent(agentService), actor: request.optional("agent") ?? "anonymous",
-                                              request: request, role: sender?.role, configuration: options.configuration,
-                                              after: projector.progress.committed)) {
+                if !reads.submit(ReadLane.Job(client: client, service: .agent(agentService), request: request, role: sender?.role,
+                                              configuration: options.configuration, after: projector.progress.committed)) {
                     reply(client, service, .unavailable, now: now)
                 }
                 return

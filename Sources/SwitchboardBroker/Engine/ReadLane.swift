@@ -16,12 +16,13 @@ final class ReadLane: Sendable {
     /// What a job asks.
     enum Service: Sendable {
         case agent(AgentService)
-        case citizen(CitizenService)
+        /// With who asks: the key's name with CURVE, else the request's `agent` (links are audited by it).
+        case citizen(CitizenService, actor: String)
 
         var name: String {
             switch self {
             case .agent(let service): service.rawValue
-            case .citizen(let service): service.rawValue
+            case .citizen(let service, _): service.rawValue
             }
         }
     }
@@ -29,8 +30,6 @@ final class ReadLane: Sendable {
     struct Job: Sendable {
         var client: Frame
         var service: Service
-        /// Who asks: the key's name with CURVE, else the request's `agent`.
-        var actor: String
         /// Decoded once by the engine (and, with CURVE, filled in from the key).
         var request: AgentRequest
         /// The key's role with CURVE: reads of one inquiry are checked against it.
@@ -79,9 +78,9 @@ final class ReadLane: Sendable {
             }
             let answer = switch job.service {
             case .agent(let service): AgentReads(store: store, configuration: job.configuration).answer(service, job.request, role: job.role)
-            case .citizen(let service):
+            case .citizen(let service, let actor):
                 CitizenDesk(store: store, configuration: job.configuration, hash: hash, now: Date(), role: job.role)
-                    .answer(service, job.request, actor: job.actor)
+                    .answer(service, job.request, actor: actor)
             }
             post(Answer(client: job.client, service: job.service.name, frame: answer.frame))
             return true

@@ -186,19 +186,20 @@ struct CitizenDesk {
         guard a != b else { throw AgentError.invalid(field: "b", "names the same identity as a; give two different identities") }
         // Every link and unlink says why: the audit keeps the reason until an erasure.
         let note = try request.string("note")
-        if service == .link {
-            let joined = Set(try Self.group(of: a, in: store)).union(try Self.group(of: b, in: store))
-            guard joined.count <= Self.maxIdentities else {
-                throw AgentError.invalid(field: "b", "linking would make one citizen of \(joined.count) identities, more than \(Self.maxIdentities); "
-                                         + "check the links with 'switchboard citizen show' and unlink what is not this person's")
-            }
-        }
         let audit = CitizenLinkAudit(at: now, actor: actor, action: service == .link ? .link : .unlink,
                                      aHash: hash(platform: min(a, b).platform, handle: min(a, b).handle),
                                      bHash: hash(platform: max(a, b).platform, handle: max(a, b).handle), note: note)
-        let changed = service == .link
-            ? try store.link(CitizenLink(a, b, actor: actor, note: note, at: now), audit: audit)
-            : try store.unlink(a, b, audit: audit)
-        return CitizenLinkAnswer(changed: changed, identities: try Self.group(of: a, in: store).map(\.description))
+        guard service == .link else {
+            let changed = try store.unlink(a, b, audit: audit)
+            return CitizenLinkAnswer(changed: changed, identities: try Self.group(of: a, in: store).map(\.description))
+        }
+        // Linked, the two groups are one: the citizen's identities after the link.
+        let joined = Set(try Self.group(of: a, in: store)).union(try Self.group(of: b, in: store))
+        guard joined.count <= Self.maxIdentities else {
+            throw AgentError.invalid(field: "b", "linking would make one citizen of \(joined.count) identities, more than \(Self.maxIdentities); "
+                                     + "check the links with 'switchboard citizen show' and unlink what is not this person's")
+        }
+        let changed = try store.link(CitizenLink(a, b, actor: actor, note: note, at: now), audit: audit)
+        return CitizenLinkAnswer(changed: changed, identities: joined.sorted().map(\.description))
     }
 }

@@ -17,9 +17,8 @@ final class RecordsLane: Sendable {
     /// `sb.admin.erase`, decoded by the engine.
     struct Erasure: Sendable {
         var client: Frame
-        var platform: Platform
-        /// Normalised (``CitizenIdentity``): a WhatsApp number is its digits.
-        var handle: String
+        /// As the store holds it (a WhatsApp number written with spaces is the same one).
+        var citizen: CitizenIdentity
         var dryRun: Bool
         var actor: String
         var at: Date
@@ -172,8 +171,7 @@ final class RecordsLane: Sendable {
 
     private func erase(_ request: Erasure, post: (Result) -> Void) {
         let service = InquiryService.erase
-        // Named as the store holds it (a WhatsApp number written with spaces is the same one).
-        let named = CitizenIdentity(platform: request.platform, normalizedHandle: request.handle)
+        let named = request.citizen
         let citizen = hash(platform: named.platform, handle: named.handle)
         guard projectionCaughtUp() else {
             logger.error("erasure waited too long for the projection; ask again once /stats shows it caught up", metadata: ["citizen": "\(citizen)"])
@@ -206,15 +204,15 @@ final class RecordsLane: Sendable {
             let earlier = (try? store.erasures(citizenHash: citizen)) ?? []
             logger.notice("erasure request matched no inquiry", metadata: ["citizen": "\(citizen)", "erased.before": "\(earlier.count)"])
             guard let last = earlier.last else {
-                post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.noCitizenRecords(request.platform)).frame))
+                post(.answer(client: request.client, service: service, frame: InquiryReply.agentError(.noCitizenRecords(named.platform)).frame))
                 return
             }
-            let answer = ErasureAnswer(dryRun: request.dryRun, citizen: citizen, platform: request.platform.rawValue, inquiries: 0, messages: 0,
+            let answer = ErasureAnswer(dryRun: request.dryRun, citizen: citizen, platform: named.platform.rawValue, inquiries: 0, messages: 0,
                                        alreadyAnonymised: 0, ids: [], alreadyErasedAt: earlier.map(Timestamp.format), lastErasedAt: Timestamp.format(last))
             post(.answer(client: request.client, service: service, frame: InquiryReply.model(answer).frame))
             return
         }
-        var answer = ErasureAnswer(dryRun: request.dryRun, citizen: citizen, platform: request.platform.rawValue, inquiries: records.closed.count,
+        var answer = ErasureAnswer(dryRun: request.dryRun, citizen: citizen, platform: named.platform.rawValue, inquiries: records.closed.count,
                                    messages: records.messages, alreadyAnonymised: records.alreadyAnonymised, ids: records.closed.map(\.id.description))
         // Replies still waiting for their gateway are deleted with the words: say so first.
         let closed = Set(records.closed.map(\.id))
@@ -329,6 +327,8 @@ final class RecordsLane: Sendable {
             guard page.count == Self.reportPage, let last = page.last else { break }
             after = last.record.id
         }
+        // Stopped half-way (the broker is shutting down): no report rather than a part of one.
+        if lane.isStopping { return }
         let report = tally.report(configuration: request.configuration, now: Date(), format: Timestamp.format)
         let body = (try? JSONEncoder().encode(report)) ?? Data(#"{"status":"error"}"#.utf8)
         post(.answer(client: request.client, service: service, frame: Frame(bytes: [UInt8](body))))
@@ -368,7 +368,7 @@ extension RecordsLane.Erasure {
     init(client: Frame, request: AgentRequest, actor: String?, at: Date, numbering: CaseNumbering) throws(AgentError) {
         let citizen = try CitizenDesk.identity(request, "citizen")
         if request.has("dry_run"), request.bool("dry_run") == nil { throw .invalid(field: "dry_run", "must be true or false") }
-        self.init(client: client, platform: citizen.platform, handle: citizen.handle, dryRun: request.bool("dry_run") ?? false,
+        self.init(client: client, citizen: citizen, dryRun: request.bool("dry_run") ?? false,
                   actor: actor ?? request.optional("actor") ?? "anonymous", at: at, numbering: numbering)
     }
 }
