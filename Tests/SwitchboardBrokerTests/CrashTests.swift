@@ -72,14 +72,29 @@ import ZeroMQ
         }
 
         let acceptedIDs = Set(accepted.values)
-        try waitUntil(timeout: .seconds(120), "every accepted inquiry delivered") {
-            acceptedIDs.isSubset(of: Set(log.all.map(\.inquiryID)))
+        // An inquiry whose deliveries all went to workers the broker had given up on (a
+        // starved CI machine misses 100 ms heartbeats) is parked after its fifth: kept and
+        // requeueable, not lost. The wait ends when each is delivered or parked, and on a
+        // timeout it says where the missing ones stand.
+        let reader = try SQLiteInquiryStore(directory: data)
+        var parked: Set<String> = []
+        func undelivered() -> Set<String> { acceptedIDs.subtracting(log.all.map(\.inquiryID)).subtracting(parked) }
+        do {
+            try waitUntil(timeout: .seconds(120), "every accepted inquiry delivered or parked") {
+                for id in undelivered() where try reader.record(InquiryID(id)!)?.lifecycle.state == .parked { parked.insert(id) }
+                return undelivered().isEmpty
+            }
+        } catch {
+            let missing = undelivered().sorted().prefix(20)
+            let states = try missing.map { id in "\(id): \(try reader.record(InquiryID(id)!).map { "\($0.lifecycle.state) deliveries=\($0.deliveries)" } ?? "not in the projection")" }
+            Issue.record("\(undelivered().count) accepted inquiries neither delivered nor parked; the first: \(states.joined(separator: "; "))\nbroker log:\n\(daemon.log.suffix(4_000))")
+            throw error
         }
         let deliveries = log.all.count
         let unique = Set(log.all.map(\.inquiryID)).count
-        let lost = acceptedIDs.subtracting(log.all.map(\.inquiryID)).count
+        let lost = acceptedIDs.subtracting(log.all.map(\.inquiryID)).subtracting(parked).count
         let duplicates = deliveries - unique
-        print("crash test: kills=\(killsDone) accepted=\(acceptedIDs.count) delivered=\(unique) deliveries=\(deliveries) duplicates=\(duplicates) in-flight-at-kills=\(inFlightAtKills) lost=\(lost)")
+        print("crash test: kills=\(killsDone) accepted=\(acceptedIDs.count) delivered=\(unique) deliveries=\(deliveries) duplicates=\(duplicates) in-flight-at-kills=\(inFlightAtKills) parked=\(parked.count) lost=\(lost)")
         #expect(killsDone == Self.kills)
         #expect(acceptedIDs.count == Self.total)
         #expect(lost == 0)
