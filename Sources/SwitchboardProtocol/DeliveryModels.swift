@@ -1,7 +1,8 @@
 /// What the broker sends to workers (3/SB-CASE): an inquiry delivered to a department
 /// worker, and a message handed to a publishing gateway (`outbound.<platform>`). The
-/// broker writes both by hand around stored documents; workers written in Swift, and the
-/// broker's tests, decode them through these models.
+/// broker writes a delivery with ``InquiryDelivery/write(caseNumber:count:department:inquiryID:priority:replyAccountsJSON:envelopeJSON:routingJSON:)``
+/// around stored documents; workers written in Swift, and the broker's tests, decode both
+/// through these models.
 
 /// One inquiry delivered to a department worker.
 public struct InquiryDelivery: Codable, Equatable, Sendable {
@@ -30,6 +31,40 @@ public struct InquiryDelivery: Codable, Equatable, Sendable {
             case caseNumber = "case"
             case replyAccounts = "reply_accounts"
         }
+    }
+}
+
+extension InquiryDelivery {
+    /// The delivery document as bytes, spliced around the stored envelope and routing
+    /// decision (already JSON, written once at ingest) without decoding them: a delivery
+    /// is the broker's hottest document, and the model's encoder would parse and re-emit
+    /// both. Department ids, priorities, inquiry ids and case numbers are plain words
+    /// (the configuration allows no quote or backslash in them); `replyAccountsJSON` is a
+    /// JSON array. The round trip through the model is tested.
+    public static func write(
+        caseNumber: String, count: Int, department: String, inquiryID: String, priority: String,
+        replyAccountsJSON: String, envelopeJSON: String, routingJSON: String
+    ) -> [UInt8] {
+        var body = [UInt8]()
+        body.reserveCapacity(envelopeJSON.utf8.count + routingJSON.utf8.count + replyAccountsJSON.utf8.count + 160)
+        body.append(contentsOf: #"{"delivery":{"case":""#.utf8)
+        body.append(contentsOf: caseNumber.utf8)
+        body.append(contentsOf: #"","count":"#.utf8)
+        body.append(contentsOf: String(count).utf8)
+        body.append(contentsOf: #","department":""#.utf8)
+        body.append(contentsOf: department.utf8)
+        body.append(contentsOf: #"","inquiry_id":""#.utf8)
+        body.append(contentsOf: inquiryID.utf8)
+        body.append(contentsOf: #"","priority":""#.utf8)
+        body.append(contentsOf: priority.utf8)
+        body.append(contentsOf: #"","reply_accounts":"#.utf8)
+        body.append(contentsOf: replyAccountsJSON.utf8)
+        body.append(contentsOf: #"},"inquiry":"#.utf8)
+        body.append(contentsOf: envelopeJSON.utf8)
+        body.append(contentsOf: #","routing":"#.utf8)
+        body.append(contentsOf: routingJSON.utf8)
+        body.append(UInt8(ascii: "}"))
+        return body
     }
 }
 

@@ -29,6 +29,26 @@ import SwitchboardProtocol
         #expect(ServiceName.outbound("mastodon") == "outbound.mastodon")
     }
 
+    /// The broker's hand-written delivery decodes into the model workers use, field for
+    /// field, with the stored envelope and routing decision inside it as they were.
+    @Test func theDeliveryWriterRoundTripsThroughItsModel() throws {
+        let envelope = #"{"id":"01a2","received_at":"2026-12-04T10:00:00Z","source":{"platform":"x","external_id":"1","account":"@city"},"text":"Bin \"7\" not collected \u00e9"}"#
+        let routing = #"{"rule":"bins","matched":["bin"]}"#
+        let bytes = InquiryDelivery.write(caseNumber: "R-4821", count: 2, department: "waste", inquiryID: "01a20bf2-2ef5-77c8-bdfb-e5276144c717",
+                                          priority: "high", replyAccountsJSON: #"["@city","@city_waste"]"#, envelopeJSON: envelope, routingJSON: routing)
+        let delivery = try JSONDecoder().decode(InquiryDelivery.self, from: Data(bytes))
+        let info = delivery.delivery
+        #expect(info.count == 2 && info.department == "waste" && info.inquiryID == "01a20bf2-2ef5-77c8-bdfb-e5276144c717")
+        #expect(info.priority == "high" && info.caseNumber == "R-4821" && info.replyAccounts == ["@city", "@city_waste"])
+        #expect(delivery.inquiry.text == "Bin \"7\" not collected é")
+        #expect(delivery.inquiry.source?.account == "@city")
+        #expect(delivery.routing.rule == "bins")
+        // The stored documents are carried as bytes, not re-encoded.
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        #expect(Set(object.keys) == ["delivery", "inquiry", "routing"])
+        #expect(String(decoding: bytes, as: UTF8.self).contains(envelope))
+    }
+
     /// The examples in the envelope spec decode into the model clients use.
     @Test func theSpecsIngestAnswersDecode() throws {
         let accepted = #"{"status":"accepted","id":"01a20bf2-2ef5-77c8-bdfb-e5276144c717","department":"waste","priority":"normal","platform":"x","external_id":"1"}"#
