@@ -31,13 +31,12 @@ import ZeroMQ
 
     static func replies(_ actions: [Action]) -> [[String: Any]] {
         actions.compactMap { action -> [String: Any]? in
-            let sent: [Frame]
+            let sent: InquiryReply
             switch action {
-            case .send(_, let frames), .answerIngest(_, let frames, _): sent = frames
+            case .reply(_, _, let reply), .answerIngest(_, _, let reply, _): sent = reply
             default: return nil
             }
-            guard let body = sent.last,
-                  let object = try? JSONSerialization.jsonObject(with: Data(body.bytes)) as? [String: Any] else { return nil }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(sent.frame.bytes)) as? [String: Any] else { return nil }
             return object
         }
     }
@@ -160,9 +159,9 @@ import ZeroMQ
         let ingested = ingest("1")
         let id = try #require(ingested)
         let actions = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
-        guard case .send(let worker, let frames)? = actions.first else { Issue.record("no delivery: \(actions)"); return }
-        #expect(worker == "w1")
-        let body = try JSONDecoder().decode(InquiryDelivery.self, from: Data(frames.last!.bytes))
+        guard case .deliver(let worker, let entry, let document)? = actions.first else { Issue.record("no delivery: \(actions)"); return }
+        #expect(worker == "w1" && entry == id)
+        let body = try JSONDecoder().decode(InquiryDelivery.self, from: Data(document))
         #expect(body.inquiry.text == "My bin was not collected")
         #expect(body.delivery.count == 1 && body.delivery.inquiryID == id.description && body.delivery.department == "front-office")
         #expect(body.delivery.priority == "normal" && body.routing.unofficialChannel == nil)
@@ -228,7 +227,7 @@ import ZeroMQ
         // If the old entry still comes up, it is not delivered.
         let stale = machine.deliver(QueueEntry(id: id, priority: .normal, deliveries: 1), department: "front-office", to: "w1", now: now)
         #expect(stale.contains { if case .forgetHeld(id, "w1") = $0 { true } else { false } })
-        #expect(!stale.contains { if case .send = $0 { true } else { false } })
+        #expect(!stale.contains { if case .deliver = $0 { true } else { false } })
     }
 
     /// Defect: a handoff while a worker held the inquiry left it stuck.
@@ -412,8 +411,8 @@ import ZeroMQ
             if case .enqueue("outbound.x", let entry) = action { entry } else { nil }
         }.first)
         let delivery = machine.deliverOutbound(queued, service: "outbound.x", to: "gateway-w")
-        guard case .send(_, let frames)? = delivery.first else { Issue.record("nothing delivered"); return }
-        let body = try JSONDecoder().decode(OutboundPost.self, from: Data(frames.last!.bytes))
+        guard case .deliver(_, _, let document)? = delivery.first else { Issue.record("nothing delivered"); return }
+        let body = try JSONDecoder().decode(OutboundPost.self, from: Data(document))
         #expect(body.kind == "question" && body.text == "Which street?" && body.inReplyTo == "1")
         #expect(body.inquiryID == id.description && body.platform == "x" && body.account == "@RivertonCity")
         // The gateway posts it as "q-77"; the citizen answers that post.

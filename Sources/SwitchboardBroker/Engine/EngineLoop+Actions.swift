@@ -82,9 +82,13 @@ extension EngineLoop {
     mutating func carryOut(_ actions: [InquiryMachine.Action], now: ContinuousClock.Instant) {
         for action in inquiries.takeDequeues() + actions {
             switch action {
-            case .send(let peer, let frames):
-                perform(send(peer, frames, now: now), now: now)
-            case .answerIngest(let client, let frames, let department):
+            case .reply(let client, let service, let answer):
+                reply(client, service, answer, now: now)
+            case .deliver(let worker, let id, let body):
+                let request = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(id), body: [Frame(body)])
+                perform(send(worker, request.frames, now: now), now: now)
+            case .answerIngest(let client, let service, let answer, let department):
+                let frames = ClientMessage(service: service, body: [answer.frame]).frames
                 send(flow.answered(IngestFlowControl.Answer(client: client, frames: frames), department: department,
                                    ready: mdp.readyInquiries(for: department), workers: mdp.workerCount(for: department)), now: now)
             case .enqueue(let department, let entry):

@@ -1,5 +1,4 @@
 import Foundation
-import Majordomo
 import SwitchboardCore
 import SwitchboardProtocol
 import ZeroMQ
@@ -32,8 +31,7 @@ extension InquiryMachine {
             inquiryID: entry.id.description, priority: record.priority.rawValue,
             replyAccountsJSON: desk.replyAccountsJSON(platform: item.key.platform, department: department),
             envelopeJSON: envelope, routingJSON: routing)
-        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(body)])
-        return [.send(peer: worker, frames: command.frames)]
+        return [.deliver(worker: worker, id: entry.id, body: body)]
     }
 
     /// A department worker replied to a delivered inquiry. An outcome document moves it

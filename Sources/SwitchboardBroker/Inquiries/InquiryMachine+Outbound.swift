@@ -1,5 +1,4 @@
 import Foundation
-import Majordomo
 import SwitchboardCore
 import SwitchboardProtocol
 import ZeroMQ
@@ -11,8 +10,7 @@ extension InquiryMachine {
 
     mutating func deliverOutbound(_ entry: QueueEntry, service: String, to worker: Frame) -> [Action] {
         guard let post = outbound.post(entry.id) else { return [.forgetHeld(id: entry.id, worker: worker)] }
-        let command = WorkerCommand.request(client: MajordomoBrokerMachine.deliveryAddress(entry.id), body: [Frame(post)])
-        return [.send(peer: worker, frames: command.frames)]
+        return [.deliver(worker: worker, id: entry.id, body: post)]
     }
 
     /// The inquiry an outbound message belongs to, if the message is pending.

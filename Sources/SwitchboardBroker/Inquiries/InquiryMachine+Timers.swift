@@ -1,5 +1,4 @@
 import Foundation
-import Majordomo
 import SwitchboardCore
 import SwitchboardProtocol
 import ZeroMQ

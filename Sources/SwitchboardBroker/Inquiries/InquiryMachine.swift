@@ -1,5 +1,4 @@
 import Foundation
-import Majordomo
 import SwitchboardCore
 import SwitchboardProtocol
 import ZeroMQ
@@ -31,11 +30,14 @@ import ZeroMQ
 /// them touches it.
 struct InquiryMachine {
     enum Action {
-        /// Send now (a delivery to a worker, a refusal that changed nothing).
-        case send(peer: Frame, frames: [Frame])
+        /// Answer a client now (a refusal that changed nothing, or what a commit released).
+        case reply(client: Frame, service: String, InquiryReply)
         /// Answer an ingest that names `department` (accepted, duplicate or threaded),
         /// unless that department's workers are behind (see ``IngestFlowControl``).
-        case answerIngest(client: Frame, frames: [Frame], department: String)
+        case answerIngest(client: Frame, service: String, InquiryReply, department: String)
+        /// Hand a worker (or a publishing gateway) the document for queue entry `id`: the
+        /// engine wraps it in a 7/MDP request whose return address names the entry.
+        case deliver(worker: Frame, id: InquiryID, body: [UInt8])
         /// Put an entry in a delivery queue (released after its commit).
         case enqueue(department: String, entry: QueueEntry)
         /// Take an entry out of a delivery queue now, wherever it stands (queued at
@@ -237,11 +239,10 @@ struct InquiryMachine {
                 // earlier batch's commit may have found that one to repeat a stored inquiry.
                 if case .duplicate(_, let key) = reply, let known = posts.original(of: key) { answer = .duplicate(of: known, key: key) }
                 count(answer)
-                let frames = ClientMessage(service: service, body: [answer.frame]).frames
                 if let department = answer.department {
-                    actions.append(.answerIngest(client: client, frames: frames, department: department))
+                    actions.append(.answerIngest(client: client, service: service, answer, department: department))
                 } else {
-                    actions.append(.send(peer: client, frames: frames))
+                    actions.append(.reply(client: client, service: service, answer))
                 }
             case .enqueue(let department, let entry):
                 if result.duplicates[entry.id] == nil { actions.append(.enqueue(department: department, entry: entry)) }
@@ -274,7 +275,7 @@ struct InquiryMachine {
         guard let batch = pipeline.failed(sequence) else { return [] }
         var actions: [Action] = [.log(.commitFailed(batch: sequence, rows: batch.store.count))]
         for case .reply(let client, let service, _, _) in batch.held {
-            actions.append(.send(peer: client, frames: ClientMessage(service: service, body: [InquiryReply.unavailable.frame]).frames))
+            actions.append(.reply(client: client, service: service, .unavailable))
         }
         return actions
     }
@@ -358,7 +359,7 @@ struct InquiryMachine {
     }
 
     func refuse(_ client: Frame, _ service: String, _ reply: InquiryReply) -> Action {
-        .send(peer: client, frames: ClientMessage(service: service, body: [reply.frame]).frames)
+        .reply(client: client, service: service, reply)
     }
 
     /// How a worker is named in timelines, events and answers to agents: an opaque name
