@@ -27,7 +27,13 @@ extension EngineLoop {
             case .deliverInquiry(let worker, let department, let entry):
                 if InquiryService.isOutbound(department) {
                     carryOut(inquiries.deliverOutbound(entry, service: department, to: worker), now: now)
+                } else if !inquiries.needsLoad(entry.id) && !inquiries.needsBody(entry.id) {
+                    carryOut(inquiries.deliver(entry, department: department, to: worker, now: clock.now()), now: now)
+                } else if submitLoad(.delivery(worker: worker, department: department, entry: entry)) {
+                    // Read by the load lane; the worker holds the entry meanwhile.
+                    deliveriesReading[entry.id] = worker
                 } else if ensureLoaded(entry.id, body: true) {
+                    // Too many reads wait in the lane: read here.
                     carryOut(inquiries.deliver(entry, department: department, to: worker, now: clock.now()), now: now)
                 } else {
                     // The store cannot be read: treating the worker as gone puts what it
@@ -46,6 +52,9 @@ extension EngineLoop {
                 }
             case .inquiryReleased(let department, let entry):
                 guard !InquiryService.isOutbound(department) else { continue }
+                // Never delivered (its read was on its way): the inquiry is still queued,
+                // and the delivery queue has put the entry back.
+                if deliveriesReading.removeValue(forKey: entry.id) != nil { continue }
                 ensureLoaded(entry.id)
                 carryOut(inquiries.workerLeft(holding: entry, department: department, now: clock.now()), now: now)
             case .parkInquiry(let department, let entry, let reason):

@@ -268,6 +268,18 @@ extension EngineLoop {
                 }
             case .requeue(let client, let request, _, let holder):
                 requeue(client: client, request: request, by: holder, result: result, now: now)
+            case .delivery(let worker, let department, let entry):
+                // The worker left meanwhile (the entry is back in its queue), or the
+                // entry was handed to another worker since: nothing to deliver here.
+                guard deliveriesReading[entry.id] == worker else { continue }
+                deliveriesReading[entry.id] = nil
+                if result.failure != nil {
+                    // As when the store cannot be read at once: what the worker holds goes
+                    // back to the front of the queue, and it registers again.
+                    perform(mdp.peerUnreachable(worker, now: now), now: now)
+                } else {
+                    carryOut(inquiries.deliver(entry, department: department, to: worker, now: clock.now()), now: now)
+                }
             case .timers:
                 timersReading = false
                 guard result.failure == nil else { continue }

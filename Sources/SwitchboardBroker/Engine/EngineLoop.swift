@@ -64,6 +64,10 @@ struct EngineLoop {
     /// The journal position durable when each job still in the load lane was submitted,
     /// oldest first (the lane answers in order).
     var loadsOnTheirWay: Deque<UInt64> = []
+    /// Deliveries waiting for the load lane to read their inquiry, by entry: the worker
+    /// the delivery queue handed each to. An entry the worker gave back meanwhile (it
+    /// left) is no longer here, and its read is let go.
+    var deliveriesReading: [InquiryID: Frame] = [:]
     var warnings = WarningLimiter()
     let startedAt = Date()
     var eventsDropped = 0

@@ -16,7 +16,9 @@ import ZeroMQ
 ///   due, with the inquiries themselves;
 /// - for a gateway, the inquiry an edited or deleted post became, and the posted messages
 ///   a platform's later status names, with their inquiries;
-/// - for an operator's requeue, the parked inquiry it names.
+/// - for an operator's requeue, the parked inquiry it names;
+/// - for a delivery, the inquiry a worker was handed whose envelope memory does not hold
+///   (restored after a restart, or past the memory's budget).
 ///
 /// Every read but the timers' first waits until the projection holds what was durable
 /// when the request came (a post accepted or confirmed a moment ago is found).
@@ -39,6 +41,9 @@ final class LoadLane: Sendable {
         /// The parked inquiry an operator requeues (`sb.admin.requeue`); `sender` is who
         /// asked (with CURVE), whose role is checked against the inquiry's department.
         case requeue(client: Frame, request: AgentRequest, numbering: CaseNumbering, sender: KeyHolder?)
+        /// The inquiry of a queue entry handed to `worker`, with its envelope; the
+        /// delivery is made once it is read, if the worker still holds the entry.
+        case delivery(worker: Frame, department: String, entry: QueueEntry)
     }
 
     /// Which posted messages a status names: one post, or every message to a citizen
@@ -158,6 +163,14 @@ final class LoadLane: Sendable {
             progress.wait(until: after, timeout: ReadLane.projectionWait)
             result.original = try store.inquiry(for: key)
             try read([known ?? result.original?.id].compactMap { $0 }, into: &result, from: store, progress: progress)
+        case .delivery(_, _, let entry):
+            try read([entry.id], into: &result, from: store, progress: progress)
+            // Accepted a moment ago past the memory's budget: its row is on its way to the
+            // projection (the projector is usually a few milliseconds behind).
+            if result.stored.isEmpty, progress.projected < after {
+                progress.wait(until: after, timeout: ReadLane.projectionWait)
+                try read([entry.id], into: &result, from: store, progress: progress)
+            }
         case .messages(let query, _):
             progress.wait(until: after, timeout: ReadLane.projectionWait)
             switch query {
