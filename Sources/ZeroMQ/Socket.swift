@@ -3,6 +3,10 @@ import CZeroMQ
 /// The socket patterns this binding supports.
 public enum SocketType: Sendable, CustomStringConvertible {
     case router, dealer, pub, sub, pair, req, rep
+    /// A publisher that also reads its subscribers' subscriptions: a message whose first
+    /// byte is 1 (subscribe) or 0 (unsubscribe), then the topic prefix. libzmq passes on
+    /// only a prefix's first subscription and its last unsubscription.
+    case xpub
 
     var rawValue: Int32 {
         switch self {
@@ -13,6 +17,7 @@ public enum SocketType: Sendable, CustomStringConvertible {
         case .pair: ZMQ_PAIR
         case .req: ZMQ_REQ
         case .rep: ZMQ_REP
+        case .xpub: ZMQ_XPUB
         }
     }
 
@@ -25,6 +30,7 @@ public enum SocketType: Sendable, CustomStringConvertible {
         case .pair: "PAIR"
         case .req: "REQ"
         case .rep: "REP"
+        case .xpub: "XPUB"
         }
     }
 }

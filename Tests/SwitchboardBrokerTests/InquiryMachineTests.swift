@@ -92,6 +92,32 @@ import ZeroMQ
         #expect(Self.enqueued(released).map(\.0) == ["front-office"])
     }
 
+    /// Timeline events are written only for topics someone subscribed to; the timeline
+    /// itself is stored whatever the stream's subscribers want.
+    @Test mutating func timelineEventsFollowTheStreamsSubscriptions() throws {
+        func topics(_ actions: [Action]) -> [String] {
+            actions.compactMap { if case .publish(let event) = $0 { event.topic } else { nil } }
+        }
+        machine.subscriptions = .none
+        #expect(machine.ingest(client: gateway, body: [envelope("quiet")], now: now).isEmpty)
+        let quietBatch = machine.sealBatch()
+        let (quiet, batch) = try #require(quietBatch)
+        #expect(batch.timeline.map(\.event) == ["inquiry.routed"], "stored without a subscriber")
+        #expect(topics(machine.committed(quiet, result: CommitResult())).isEmpty)
+
+        var subscriptions = StreamSubscriptions.none
+        let subscribed = subscriptions.apply([1] + Array("inquiry.".utf8)), other = subscriptions.apply(Array("not a subscription".utf8))
+        #expect(subscribed && !other)
+        machine.subscriptions = subscriptions
+        #expect(machine.ingest(client: gateway, body: [envelope("heard")], now: now).isEmpty)
+        #expect(topics(commit()) == ["inquiry.routed"])
+        #expect(subscriptions.wants("inquiry.claimed") && !subscriptions.wants("reply.sent") && !subscriptions.wants("inquiry"))
+        let unsubscribed = subscriptions.apply([0] + Array("inquiry.".utf8))
+        #expect(unsubscribed && subscriptions == .none)
+        let all = subscriptions.apply([1])
+        #expect(all && subscriptions == .everything && subscriptions.wants("reply.sent"))
+    }
+
     /// Ingest answers are written by hand for speed; each shape must decode into the
     /// wire model that gateways and the CLI decode, field for field.
     @Test func everyIngestAnswerDecodesIntoTheWireModel() throws {

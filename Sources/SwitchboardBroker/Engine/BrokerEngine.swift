@@ -280,7 +280,8 @@ public final class BrokerEngine: Sendable {
             var publisher: Socket?
             var eventsBound: String?
             if let eventsEndpoint = options.eventsEndpoint {
-                let socket = try Socket(context, .pub)
+                // XPUB: the engine learns what subscribers want, and builds only that.
+                let socket = try Socket(context, .xpub)
                 sockets.append(socket)
                 try socket.setSendHighWaterMark(options.eventsHighWaterMark)
                 eventsBound = try socket.bind(eventsEndpoint)

@@ -130,8 +130,10 @@ struct EngineLoop {
     }
 
     mutating func run(pipe: Socket) throws(ZMQError) {
-        var all = Poller([router, pipe, writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe, loadsPipe])
-        var paused = Poller([pipe, writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe, loadsPipe])
+        let helpers = [writerPipe, readsPipe, zap, monitor, recordsPipe, projectorPipe, loadsPipe] + (publisher.map { [$0] } ?? [])
+        var all = Poller([router, pipe] + helpers)
+        var paused = Poller([pipe] + helpers)
+        inquiries.subscriptions = .none
         var nextTick = ContinuousClock.now + tickPeriod
         while true {
             let wait = max(.zero, nextTick - ContinuousClock.now)
@@ -162,6 +164,7 @@ struct EngineLoop {
             if readable[6] { takeRecordsResults() }
             if readable[7] { takeProjectorOutcomes() }
             if readable[8] { takeLoads() }
+            if readable.count > 9, readable[9] { takeSubscriptions() }
             if readable[0] { readTurn() }
             let now = ContinuousClock.now
             if now >= nextTick {
@@ -190,6 +193,17 @@ struct EngineLoop {
                 engineTurns.observe(turn.seconds)
             }
         }
+    }
+
+    /// Subscriptions and unsubscriptions on the event stream: the inquiry machine writes
+    /// timeline events only while someone would receive them.
+    mutating func takeSubscriptions() {
+        guard let publisher else { return }
+        var subscriptions = inquiries.subscriptions
+        while let message = try? publisher.receive(.nonBlocking) {
+            if let frame = message.first { subscriptions.apply(frame.bytes) }
+        }
+        inquiries.subscriptions = subscriptions
     }
 
     /// Reads for up to 5 ms, or until the open batch is full.

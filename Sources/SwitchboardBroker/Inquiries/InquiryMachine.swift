@@ -85,6 +85,10 @@ struct InquiryMachine {
         get { outbound.gatewaysOnline }
         set { outbound.gatewaysOnline = newValue }
     }
+    /// What the event stream's subscribers asked for: timeline events nobody would
+    /// receive are not written (the engine follows the publishing socket; a machine on
+    /// its own publishes everything).
+    var subscriptions = StreamSubscriptions.everything
     /// The message the current agent move queued, for its answer.
     var queuedByMove: InquiryMove.QueuedMessage?
     /// The highest case number given so far (see ``CaseNumbering``).
@@ -338,6 +342,7 @@ struct InquiryMachine {
 
     mutating func appendTimeline(_ entry: TimelineEntry, priority: Priority) {
         pipeline.open.store.append(entry)
+        guard subscriptions.wants(entry.event) else { return }
         let number = memory[entry.inquiry]?.record.caseNumber ?? 0
         let reference = number > 0 ? configuration.caseNumbering.format(number) : nil
         pipeline.open.held.append(.publish(.timeline(entry, priority: priority, caseNumber: reference), inquiry: entry.inquiry))
