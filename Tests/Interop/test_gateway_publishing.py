@@ -127,6 +127,10 @@ def test_a_refused_token_holds_replies_until_new_credentials_then_posts_once(cit
         f.write("token-2")
     city.gateway.send_signal(signal.SIGHUP)
     wait_for("the reply is posted with the new token", lambda: city.conversation(case)[-1]["message_status"] == "posted")
+    # Answered long before it was posted, the inquiry was let go of by then: its timeline
+    # still says the reply went out.
+    wait_for("the timeline says the reply was sent", lambda: "reply.sent" in [
+        entry["event"] for entry in json.loads(city.cli("show", case, "--json").stdout)["timeline"]])
     calls = city.graph.posts("Answer after new token")
     assert [call["token"] for call in calls] == ["Bearer token-1", "Bearer token-2"]
     assert request(city.base + "/healthz")[0] == 200

@@ -43,6 +43,12 @@ extension EngineLoop {
                 }
             case .inquiryAcknowledged(let worker, let department, let entry, let reply):
                 if InquiryService.isOutbound(department) {
+                    // A reply's inquiry was answered, and let go of once projected: the load
+                    // lane reads it for the timeline (too many reads waiting: read here).
+                    if let inquiry = inquiries.inquiry(ofMessage: entry.id), inquiries.needsLoad(inquiry),
+                       submitLoad(.outboundAnswer(worker: worker, entry: entry, reply: reply, inquiry: inquiry)) {
+                        continue
+                    }
                     if let inquiry = inquiries.inquiry(ofMessage: entry.id) { ensureLoaded(inquiry) }
                     carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: clock.now()), now: now)
                 } else {

@@ -268,6 +268,10 @@ extension EngineLoop {
                 }
             case .requeue(let client, let request, _, let holder):
                 requeue(client: client, request: request, by: holder, result: result, now: now)
+            case .outboundAnswer(let worker, let entry, let reply, _):
+                // Recorded whether or not the read succeeded (the message's state is the
+                // store's; only the timeline line needs the inquiry).
+                carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: clock.now()), now: now)
             case .delivery(let worker, let department, let entry):
                 // The worker left meanwhile (the entry is back in its queue), or the
                 // entry was handed to another worker since: nothing to deliver here.

@@ -18,7 +18,9 @@ import ZeroMQ
 ///   a platform's later status names, with their inquiries;
 /// - for an operator's requeue, the parked inquiry it names;
 /// - for a delivery, the inquiry a worker was handed whose envelope memory does not hold
-///   (restored after a restart, or past the memory's budget).
+///   (restored after a restart, or past the memory's budget);
+/// - for a publishing gateway's answer, the inquiry of the reply it posted (answered, and
+///   so let go of, by then).
 ///
 /// Every read but the timers' first waits until the projection holds what was durable
 /// when the request came (a post accepted or confirmed a moment ago is found).
@@ -44,6 +46,9 @@ final class LoadLane: Sendable {
         /// The inquiry of a queue entry handed to `worker`, with its envelope; the
         /// delivery is made once it is read, if the worker still holds the entry.
         case delivery(worker: Frame, department: String, entry: QueueEntry)
+        /// The inquiry of an outbound message a publishing gateway answered for (`reply`),
+        /// whose timeline records that it was posted, or why not.
+        case outboundAnswer(worker: Frame, entry: QueueEntry, reply: [Frame], inquiry: InquiryID)
     }
 
     /// Which posted messages a status names: one post, or every message to a citizen
@@ -171,6 +176,9 @@ final class LoadLane: Sendable {
                 progress.wait(until: after, timeout: ReadLane.projectionWait)
                 try read([entry.id], into: &result, from: store, progress: progress)
             }
+        case .outboundAnswer(_, _, _, let inquiry):
+            // Let go of only once projected: no wait.
+            try read([inquiry], into: &result, from: store, progress: progress)
         case .messages(let query, _):
             progress.wait(until: after, timeout: ReadLane.projectionWait)
             switch query {
