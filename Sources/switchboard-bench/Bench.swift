@@ -22,7 +22,7 @@ struct SwitchboardBench: ParsableCommand {
     @Option(name: .customShort("s"), help: "Departments (services) the load is spread over, 1 to 4.") var services = 4
     @Option(help: "Request body size in bytes.") var size = 512
     @Option(help: "Seconds each mode is measured, after one second of warm-up.") var seconds = 5
-    @Option(help: "Modes to run, comma-separated: zmq, sqlite, mdp, credit, latency, durable, rabbitmq, gateway, postgres, failover.")
+    @Option(help: "Modes to run, comma-separated: zmq, sqlite, mdp, credit, latency, durable, rabbitmq, gateway, postgres, failover; and, only when named, sustained (the credited durable load held for --seconds, figures each minute).")
     var modes = "zmq,sqlite,mdp,credit,latency,durable,rabbitmq,gateway,postgres,failover"
     @Option(help: "The port of a private PostgreSQL on loopback, superuser postgres, for the postgres and failover modes (make bench starts one with scripts/postgres.sh); without it they are skipped.") var postgresPort: Int?
     @Option(help: "Inquiries waiting when the failover mode kills the active broker (the standby restores them before it serves).") var failoverQueued = 10_000
@@ -138,6 +138,35 @@ struct SwitchboardBench: ParsableCommand {
                     report.add(Row(mode: "durable-open-loop@\(Int(rate))", result: open, rss: broker.memory().peak))
                 }
             }
+        }
+
+        if wanted.contains("sustained") {
+            // The credited durable load held for the whole run: does the rate keep up as the
+            // store grows, and does memory stay flat?
+            progress("sustained: durable-credit-\(credit) held for \(seconds) s, figures each minute")
+            let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory(),
+                                           extra: ["--io-threads", "\(brokerIoThreads)"] + (try durableConfiguration()))
+            defer { broker.stop() }
+            let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted", credit: credit))
+            defer { pool.stop() }
+            try waitForServices(departments, at: broker.endpoint)
+            report.startMode()
+            var last = (acknowledged: 0, delivered: 0, at: ContinuousClock.now)
+            var deliveredAtStart = 0
+            var minutes: [Report.SustainedMinute] = []
+            _ = try LoadGenerator.closedLoop(
+                endpoint: broker.endpoint, clients: clients, outstanding: outstanding, duration: duration, warmup: .seconds(1),
+                protocol: IngestProtocol(departments: departments.count), atMeasureStart: {
+                    deliveredAtStart = pool.count
+                    last = (0, 0, .now)
+                }, every: .seconds(60)) { acknowledged in
+                    let now = ContinuousClock.now, delivered = pool.count - deliveredAtStart, span = (now - last.at).seconds
+                    minutes.append(Report.SustainedMinute(acknowledged: Double(acknowledged - last.acknowledged) / span,
+                                                          delivered: Double(delivered - last.delivered) / span, rss: broker.memory().current))
+                    progress(String(format: "  minute %d: %.0f acknowledged/s, %.0f delivered/s", minutes.count, minutes.last!.acknowledged, minutes.last!.delivered))
+                    last = (acknowledged, delivered, now)
+                }
+            report.sustained = minutes
         }
 
         if wanted.contains("postgres") || wanted.contains("failover") {

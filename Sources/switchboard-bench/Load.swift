@@ -48,7 +48,7 @@ enum LoadGenerator {
     /// Closed loop: every client keeps `outstanding` requests in flight.
     static func closedLoop(
         endpoint: String, clients: Int, outstanding: Int, duration: Duration, warmup: Duration, protocol proto: some Protocol,
-        atMeasureStart: () -> Void = {}
+        atMeasureStart: () -> Void = {}, every interval: Duration? = nil, atInterval: (_ completed: Int) -> Void = { _ in }
     ) throws -> LoadResult {
         let sockets = try connectClients(endpoint: endpoint, count: clients)
         var poller = Poller(sockets)
@@ -65,12 +65,17 @@ enum LoadGenerator {
         let end = measureFrom + duration
         var completed = 0
         var measuring = false
+        var nextInterval = interval.map { measureFrom + $0 }
         while ContinuousClock.now < end {
             let readable = try poller.poll(timeout: .milliseconds(100))
             let now = ContinuousClock.now
             if !measuring && now >= measureFrom {
                 measuring = true
                 atMeasureStart()
+            }
+            if let due = nextInterval, let interval, now >= due {
+                atInterval(completed)
+                nextInterval = due + interval
             }
             for (index, ready) in readable.enumerated() where ready {
                 while let reply = try sockets[index].receive(.nonBlocking) {

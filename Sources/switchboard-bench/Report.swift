@@ -57,6 +57,27 @@ struct Report {
     /// RabbitMQ with the same load in the same run, by number of queues.
     var rabbitmq: [RabbitMQPeer.Result] = []
     var failover: FailoverFigures?
+    /// The `sustained` mode's figures, one per minute.
+    var sustained: [SustainedMinute] = []
+
+    struct SustainedMinute {
+        var acknowledged: Double
+        var delivered: Double
+        /// The broker's resident memory at the minute's end.
+        var rss: Int
+    }
+
+    var sustainedLines: [String] {
+        guard let first = sustained.first, let final = sustained.last else { return [] }
+        var lines = ["", "sustained: durable-credit load held; per minute, acknowledged/s, delivered/s, broker RSS MiB"]
+        for (index, minute) in sustained.enumerated() {
+            lines.append(String(format: "  minute %2d %10.0f %10.0f %8.1f", index + 1, minute.acknowledged, minute.delivered, Double(minute.rss) / 1_048_576))
+        }
+        let mean = sustained.map(\.acknowledged).reduce(0, +) / Double(sustained.count)
+        lines.append(String(format: "  last minute %.2f of the first (acknowledged), %.2f (delivered); the whole run's mean %.2f of the first minute's; goal at least 0.90",
+                            final.acknowledged / max(first.acknowledged, 1), final.delivered / max(first.delivered, 1), mean / max(first.acknowledged, 1)))
+        return lines
+    }
 
     /// Two brokers on PostgreSQL: how long until the standby acknowledged.
     struct FailoverFigures {
@@ -169,10 +190,11 @@ struct Report {
     func table() -> String {
         var lines: [String] = [
             "switchboard-bench: \(clients) clients, \(workers) workers, \(outstanding) outstanding, \(services) departments, \(size)-byte bodies, \(seconds) s per mode",
-            "",
-            Self.pad("mode", 22) + Self.left("ops/s", 10) + Self.left("p50 ms", 10) + Self.left("p99 ms", 10) + Self.left("p99.9 ms", 10)
-                + Self.left("broker peak RSS MiB", 21) + Self.left("ratio to ZeroMQ limit", 23) + Self.left("steal %", 8),
         ]
+        if !rows.isEmpty {
+            lines += ["", Self.pad("mode", 22) + Self.left("ops/s", 10) + Self.left("p50 ms", 10) + Self.left("p99 ms", 10) + Self.left("p99.9 ms", 10)
+                + Self.left("broker peak RSS MiB", 21) + Self.left("ratio to ZeroMQ limit", 23) + Self.left("steal %", 8)]
+        }
         for row in rows {
             let h = row.result.histogram
             let ratio = limit.map { String(format: "%.2f", row.result.throughput / $0) } ?? "-"
@@ -205,6 +227,7 @@ struct Report {
         lines += rabbitmqLines
         lines += postgresLines
         if let failover { lines += failover.lines }
+        lines += sustainedLines
         if let gateway { lines += gateway.lines }
         if let depth {
             lines += [
@@ -258,6 +281,10 @@ struct Report {
             object["failover"] = ["queued": failover.queued,
                                   "seconds": Dictionary(failover.seconds.map { ($0.cause, $0.seconds) }, uniquingKeysWith: { $1 }),
                                   "takeover_seconds": Dictionary(failover.seconds.map { ($0.cause, $0.takeover ?? -1) }, uniquingKeysWith: { $1 })] as [String: Any]
+        }
+        if !sustained.isEmpty {
+            object["sustained"] = sustained.map { ["acknowledged_per_second": $0.acknowledged.rounded(), "delivered_per_second": $0.delivered.rounded(),
+                                                   "rss_bytes": $0.rss] as [String: Any] }
         }
         if let gateway {
             object["gateway"] = [
