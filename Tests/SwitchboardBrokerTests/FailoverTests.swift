@@ -318,6 +318,44 @@ import ZeroMQ
         proxy?.thaw()
     }
 
+    /// A standby that takes the lease but cannot replay the journal (the projection's lock
+    /// is held, as by a broker cut off in the middle of a projection until the database
+    /// ends its session) gives the lease back and stands by, then takes it again once the
+    /// lock is free: it does not exit, and nothing acknowledged before the kill is lost.
+    @Test func aStandbyWhoseReplayFailsStandsByAndTakesOverLater() throws {
+        let brokers = try Brokers(2)
+        let active = try brokers.waitForActive(), standby = 1 - active
+        let location = try PostgresLocation(url: brokers.url)
+        let holder = PostgresSession(location, idleInTransactionTimeout: .seconds(120))
+        defer { holder.close() }
+        _ = try holder.run("hold the projection", "BEGIN")
+        _ = try holder.run("hold the projection", "SELECT position FROM switchboard_projection FOR UPDATE")
+        // Acknowledged once in the journal; the active broker's projector waits on the lock.
+        let client = try MajordomoClient(context: try Context(), endpoint: brokers.endpoints[active])
+        defer { client.close() }
+        var accepted: [String: String] = [:]
+        for n in 0..<20 {
+            let reply = jsonObject(try client.request(ServiceName.ingest, body: [envelope("held-\(n)", text: "bin \(n) not collected")])?.body)
+            accepted["held-\(n)"] = try #require(reply["id"] as? String, "\(reply)")
+        }
+        try brokers.daemons[active]?.crash()
+        do {
+            try waitUntil(timeout: .seconds(60), "the standby could not replay and stood by") {
+                brokers.daemons[standby]?.log.contains("could not start serving") == true
+            }
+        } catch {
+            Issue.record("the standby's log:\n\(brokers.daemons[standby]?.log ?? "")")
+            throw error
+        }
+        #expect(brokers.daemons[standby]?.isRunning == true, "it did not exit")
+        _ = try holder.run("let the projection go", "COMMIT")
+        #expect(try brokers.waitForActive(excluding: active, timeout: .seconds(60)) == standby)
+        let store = try brokers.store()
+        for (externalID, id) in accepted {
+            #expect(try store.inquiry(for: DeduplicationKey(platform: .x, externalID: externalID))?.id.description == id)
+        }
+    }
+
     /// The operations endpoint tells the active broker from the standby, as a load
     /// balancer, Prometheus and a person read it, and follows a takeover.
     @Test func theOperationsEndpointTellsActiveFromStandby() throws {

@@ -54,6 +54,20 @@ import SwitchboardStore
 
     /// Renewals that cannot reach the database are retried quickly; the broker stops at
     /// its own deadline without waiting for the database to say anything.
+    /// A broker that took the lease and could not start serving stands by again (it gave
+    /// the lease back), and probes again at its pace to take it once more.
+    @Test func aBrokerThatCouldNotStartServingStandsByAndTriesAgain() {
+        var machine = active()
+        guard case .standBy(let reason)? = machine.handle(.couldNotServe("replay failed")).first else {
+            Issue.record("did not stand by")
+            return
+        }
+        #expect(reason.contains("replay failed") && reason.contains("given back"))
+        #expect(machine.role == .standby && machine.lease == nil && machine.until == nil)
+        #expect(machine.handle(.couldNotServe("again")).isEmpty, "a standby has nothing to give up")
+        #expect(machine.handle(.tick(t0 + timing.probeEvery + timing.renewEvery)) == [.takeOver])
+    }
+
     @Test func aDatabaseThatCannotBeReachedEndsServingAtTheDeadline() {
         var machine = active()
         var now = t0 + timing.renewEvery

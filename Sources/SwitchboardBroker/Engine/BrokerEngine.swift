@@ -157,10 +157,13 @@ public final class BrokerEngine: Sendable {
     }
 
     /// Asks the engine thread to stop and waits until every thread has closed its sockets.
+    /// An engine that failed to start (or ended) has no thread listening: nothing is sent
+    /// (a send on a pipe nobody holds would wait for ever), and its context is ended.
     public func stop() {
+        let ended = termination != nil
         let wasRunning = control.withLock { pipe -> Bool in
             guard let socket = pipe else { return false }
-            try? socket.send("STOP")
+            if !ended { try? socket.send("STOP") }
             socket.close()
             pipe = nil
             return true

@@ -110,6 +110,7 @@ public final class ActiveStandby: Sendable {
         var machine = RoleMachine(timing: timing, now: .now)
         var responder: StandbyResponder?
         var starting: Starting?
+        var failedStarts = 0
         let name = board.current.name
 
         func standBy() throws(ZMQError) {
@@ -150,13 +151,23 @@ public final class ActiveStandby: Sendable {
                 case .success(let endpoint):
                     let elapsed = (ContinuousClock.now - pending.began).seconds
                     engine.withLock { $0 = pending.engine }
+                    failedStarts = 0
                     board.update { $0.takeovers += 1; $0.lastTakeoverSeconds = elapsed }
                     logger.notice("active: serving", metadata: ["broker": "\(name)", "epoch": "\(machine.lease?.epoch ?? 0)",
                                                                 "takeover.seconds": "\(elapsed)"])
                     announce(Announcement(role: .active, endpoint: endpoint, eventsEndpoint: pending.engine.eventsEndpoint))
                 case .failure(let error):
+                    // Often passing: a broker cut off mid-transaction holds the
+                    // projection's lock until the database ends its session. The lease
+                    // goes back, and this broker stands by to try again; a failure that
+                    // repeats is not passing, and a supervisor must see it.
+                    pending.engine.stop()
                     giveUp(machine.lease)
-                    return .failed("cannot start the broker engine after taking the lease: \(error)")
+                    failedStarts += 1
+                    guard failedStarts < Self.startAttempts else {
+                        return .failed("cannot start the broker engine after taking the lease, \(failedStarts) times in a row: \(error)")
+                    }
+                    events.append(.couldNotServe("\(error)"))
                 }
             }
             while !events.isEmpty {
@@ -266,6 +277,11 @@ public final class ActiveStandby: Sendable {
             _ = self.wake.wait(timeout: .now() + .milliseconds(Int(wait.seconds * 1_000)))
         }
     }
+
+    /// Starts that fail in a row before the process gives up (and its supervisor restarts
+    /// it): a failure that passes (a lock held by a broker cut off mid-transaction, ended
+    /// by the database after `idle_in_transaction_session_timeout`) is over by the next.
+    static let startAttempts = 3
 
     /// The broker cannot serve (its engine failed): appends stop, and the lease and the
     /// hint lock go at once, so that a standby takes over without waiting for them to run out.

@@ -65,6 +65,10 @@ public struct RoleMachine: Sendable {
         case refused
         /// The database could not be asked (unreachable, too slow, an error).
         case unreachable(String, at: ContinuousClock.Instant)
+        /// Having taken the lease, the broker could not start serving (its replay of the
+        /// journal failed: the database timed it out behind the locks of a broker cut off
+        /// mid-transaction, say); the lease was given back.
+        case couldNotServe(String)
         case stopRequested
     }
 
@@ -136,6 +140,8 @@ public struct RoleMachine: Sendable {
             return [.extend(lease, until: until)]
         case (.active, .refused):
             return stepDown("the database refused the renewal: the lease ran out or another broker took it")
+        case (.active, .couldNotServe(let reason)):
+            return stepDown("could not start serving (\(reason)); the lease was given back, and this broker or another takes it again")
         case (.active, .stopRequested):
             role = .stopped
             return lease.map { [.release($0)] } ?? []
@@ -145,7 +151,7 @@ public struct RoleMachine: Sendable {
         case (_, .unreachable):
             // Tried again at the next attempt; an active broker's deadline decides.
             return []
-        case (.standby, .renewed), (.standby, .refused), (.active, .took), (.active, .held):
+        case (.standby, .renewed), (.standby, .refused), (.active, .took), (.active, .held), (.standby, .couldNotServe):
             return []
         }
     }
