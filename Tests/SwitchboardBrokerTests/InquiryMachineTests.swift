@@ -702,6 +702,29 @@ import ZeroMQ
         #expect(machine.needsLoad(id), "an accepted inquiry stayed in memory")
     }
 
+    /// An answered inquiry is let go of once projected; read back only so that its
+    /// timeline can say its reply was posted, it is let go of again once that is projected
+    /// (it stayed in memory for good before).
+    @Test mutating func anInquiryReadBackForItsPostedReplyIsLetGoOfAgain() throws {
+        let ingested = ingest("1")
+        let id = try #require(ingested)
+        machine.gatewaysOnline = [.x]
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let (_, actions) = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "On it", "account": "@RivertonCity"])
+        let queued = try #require(actions.compactMap { action -> QueueEntry? in
+            if case .enqueue("outbound.x", let entry) = action { entry } else { nil }
+        }.first)
+        machine.projected(through: .max)
+        #expect(machine.needsLoad(id), "answered and projected: let go of")
+        #expect(!machine.deliverOutbound(queued, service: "outbound.x", to: "gateway-w").isEmpty)
+        load(id)
+        _ = machine.outboundSent(queued, worker: "gateway-w", reply: [Frame(#"{"external_id":"p-1"}"#)], now: now)
+        _ = commit()
+        #expect(written.timeline(id).map(\.event).last == "reply.sent")
+        machine.projected(through: .max)
+        #expect(machine.needsLoad(id), "kept in memory after the note")
+    }
+
     /// A read of the projection that was on its way while an inquiry changed and was let
     /// go of brings back the copy from before the change: memory refuses it (the engine
     /// reads again), and takes a read that saw the change.

@@ -31,14 +31,15 @@ extension EngineLoop {
                     carryOut(inquiries.deliver(entry, department: department, to: worker, now: clock.now()), now: now)
                 } else if submitLoad(.delivery(worker: worker, department: department, entry: entry)) {
                     // Read by the load lane; the worker holds the entry meanwhile.
-                    deliveriesReading[entry.id] = worker
+                    deliveriesReading.insert(DeliveryRead(id: entry.id, worker: worker))
                 } else if ensureLoaded(entry.id, body: true) {
                     // Too many reads wait in the lane: read here.
                     carryOut(inquiries.deliver(entry, department: department, to: worker, now: clock.now()), now: now)
                 } else {
                     // The store cannot be read: treating the worker as gone puts what it
                     // holds back at the front of the queue, with no tight retry loop (it
-                    // re-registers after DISCONNECT).
+                    // re-registers after DISCONNECT). Never delivered, it stays queued.
+                    deliveriesReading.insert(DeliveryRead(id: entry.id, worker: worker))
                     pending.append(contentsOf: mdp.peerUnreachable(worker, now: now))
                 }
             case .inquiryAcknowledged(let worker, let department, let entry, let reply):
@@ -46,7 +47,7 @@ extension EngineLoop {
                     // A reply's inquiry was answered, and let go of once projected: the load
                     // lane reads it for the timeline (too many reads waiting: read here).
                     if let inquiry = inquiries.inquiry(ofMessage: entry.id), inquiries.needsLoad(inquiry),
-                       submitLoad(.outboundAnswer(worker: worker, entry: entry, reply: reply, inquiry: inquiry)) {
+                       submitLoad(.outboundAnswer(worker: worker, entry: entry, reply: reply, inquiry: inquiry, at: clock.now())) {
                         continue
                     }
                     if let inquiry = inquiries.inquiry(ofMessage: entry.id) { ensureLoaded(inquiry) }
@@ -56,14 +57,14 @@ extension EngineLoop {
                     inquiries.gatewaysOnline = gatewaysOnline
                     carryOut(inquiries.workerReplied(entry, department: department, worker: worker, reply: reply, now: clock.now()), now: now)
                 }
-            case .inquiryReleased(let department, let entry):
+            case .inquiryReleased(let worker, let department, let entry):
                 guard !InquiryService.isOutbound(department) else { continue }
                 // Never delivered (its read was on its way): the inquiry is still queued,
                 // and the delivery queue has put the entry back.
-                if deliveriesReading.removeValue(forKey: entry.id) != nil { continue }
+                if deliveriesReading.remove(DeliveryRead(id: entry.id, worker: worker)) != nil { continue }
                 ensureLoaded(entry.id)
                 carryOut(inquiries.workerLeft(holding: entry, department: department, now: clock.now()), now: now)
-            case .parkInquiry(let department, let entry, let reason):
+            case .parkInquiry(let worker, let department, let entry, let reason):
                 guard !InquiryService.isOutbound(department) else {
                     // A message to a citizen is never dropped: it waits for a gateway
                     // that stays up, with a fresh count.
@@ -71,6 +72,13 @@ extension EngineLoop {
                         "message.id": "\(entry.id)", "mdp.service": "\(department)", "reason": "\(reason)",
                     ])
                     pending.append(contentsOf: mdp.enqueueInquiry(QueueEntry(id: entry.id, priority: entry.priority), department: department, now: now))
+                    continue
+                }
+                if deliveriesReading.remove(DeliveryRead(id: entry.id, worker: worker)) != nil {
+                    // Its last hand-out was never delivered: not a failed delivery. Back in
+                    // its queue, without counting that one.
+                    let uncounted = QueueEntry(id: entry.id, priority: entry.priority, deliveries: max(entry.deliveries, 1) - 1)
+                    pending.append(contentsOf: mdp.enqueueInquiry(uncounted, department: department, now: now))
                     continue
                 }
                 ensureLoaded(entry.id)

@@ -268,20 +268,25 @@ extension EngineLoop {
                 }
             case .requeue(let client, let request, _, let holder):
                 requeue(client: client, request: request, by: holder, result: result, now: now)
-            case .outboundAnswer(let worker, let entry, let reply, _):
+            case .outboundAnswer(let worker, let entry, let reply, _, let answeredAt):
                 // Recorded whether or not the read succeeded (the message's state is the
-                // store's; only the timeline line needs the inquiry).
-                carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: clock.now()), now: now)
+                // store's; only the timeline line needs the inquiry), at the time the
+                // gateway answered.
+                carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: answeredAt), now: now)
             case .delivery(let worker, let department, let entry):
-                // The worker left meanwhile (the entry is back in its queue), or the
-                // entry was handed to another worker since: nothing to deliver here.
-                guard deliveriesReading[entry.id] == worker else { continue }
-                deliveriesReading[entry.id] = nil
+                // The worker left meanwhile: the entry is back in its queue.
+                let read = DeliveryRead(id: entry.id, worker: worker)
+                guard deliveriesReading.contains(read) else { continue }
                 if result.failure != nil {
                     // As when the store cannot be read at once: what the worker holds goes
-                    // back to the front of the queue, and it registers again.
+                    // back to the front of the queue (the entry stays marked as never
+                    // delivered until then), and it registers again.
                     perform(mdp.peerUnreachable(worker, now: now), now: now)
+                    deliveriesReading.remove(read)
                 } else {
+                    deliveriesReading.remove(read)
+                    // A stale entry (claimed or handed off meanwhile) gives the worker its
+                    // credit back (see InquiryMachine.deliver).
                     carryOut(inquiries.deliver(entry, department: department, to: worker, now: clock.now()), now: now)
                 }
             case .timers:

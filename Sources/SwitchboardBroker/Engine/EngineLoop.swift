@@ -64,10 +64,17 @@ struct EngineLoop {
     /// The journal position durable when each job still in the load lane was submitted,
     /// oldest first (the lane answers in order).
     var loadsOnTheirWay: Deque<UInt64> = []
-    /// Deliveries waiting for the load lane to read their inquiry, by entry: the worker
-    /// the delivery queue handed each to. An entry the worker gave back meanwhile (it
-    /// left) is no longer here, and its read is let go.
-    var deliveriesReading: [InquiryID: Frame] = [:]
+    /// Deliveries handed to a worker and not yet made: their inquiry is on its way from
+    /// the load lane, or the store could not be read. The inquiry is still queued; an
+    /// entry the worker gave back meanwhile (it left) is no longer here, and its read is
+    /// let go. Keyed by worker too: the same entry may be handed to a second worker (after
+    /// a handoff and back) before the first read is back.
+    var deliveriesReading: Set<DeliveryRead> = []
+
+    struct DeliveryRead: Hashable {
+        var id: InquiryID
+        var worker: Frame
+    }
     var warnings = WarningLimiter()
     let startedAt = Date()
     var eventsDropped = 0

@@ -48,7 +48,7 @@ final class LoadLane: Sendable {
         case delivery(worker: Frame, department: String, entry: QueueEntry)
         /// The inquiry of an outbound message a publishing gateway answered for (`reply`),
         /// whose timeline records that it was posted, or why not.
-        case outboundAnswer(worker: Frame, entry: QueueEntry, reply: [Frame], inquiry: InquiryID)
+        case outboundAnswer(worker: Frame, entry: QueueEntry, reply: [Frame], inquiry: InquiryID, at: Date)
     }
 
     /// Which posted messages a status names: one post, or every message to a citizen
@@ -176,7 +176,7 @@ final class LoadLane: Sendable {
                 progress.wait(until: after, timeout: ReadLane.projectionWait)
                 try read([entry.id], into: &result, from: store, progress: progress)
             }
-        case .outboundAnswer(_, _, _, let inquiry):
+        case .outboundAnswer(_, _, _, let inquiry, _):
             // Let go of only once projected: no wait.
             try read([inquiry], into: &result, from: store, progress: progress)
         case .messages(let query, _):

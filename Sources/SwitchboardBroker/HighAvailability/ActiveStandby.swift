@@ -167,7 +167,8 @@ public final class ActiveStandby: Sendable {
                     guard failedStarts < Self.startAttempts else {
                         return .failed("cannot start the broker engine after taking the lease, \(failedStarts) times in a row: \(error)")
                     }
-                    events.append(.couldNotServe("\(error)"))
+                    // Before this turn's tick, which would renew the lease just given back.
+                    events.insert(.couldNotServe("\(error)"), at: 0)
                 }
             }
             while !events.isEmpty {
@@ -224,6 +225,15 @@ public final class ActiveStandby: Sendable {
                         logger.notice("took the lease; replaying the journal and restoring the queues", metadata: [
                             "broker": "\(name)", "epoch": "\(lease.epoch)", "early": "\(early ? "yes: the active broker's connection was gone" : "no: the lease had run out")",
                         ])
+                        do {
+                            let ended = try BrokerLease.endOtherProjectors(keeper, timeout: timing.statementTimeout)
+                            if ended > 0 {
+                                logger.warning("ended the database sessions of a broker cut off in the middle of a projection",
+                                               metadata: ["sessions": "\(ended)"])
+                            }
+                        } catch {
+                            logger.warning("could not end other brokers' projection sessions; the replay waits for them", metadata: ["error": "\(error)"])
+                        }
                         do {
                             var serving = options
                             serving.configuration = configuration.withLock { $0 }

@@ -349,8 +349,11 @@ struct InquiryMachine {
     }
 
     /// A timeline line that is not a transition (a refused outcome, a sent reply).
+    /// The inquiry counts as written by this batch, so that one read back only for the note
+    /// (a reply posted after the inquiry was let go of) is let go of again once projected.
     mutating func note(_ id: InquiryID, event: String, actor: Actor, note: String?, at now: Date) {
         guard let record = memory[id]?.record else { return }
+        pipeline.open.touched.insert(id)
         let role = actor.kind == .system ? "system" : (record.lifecycle.department == configuration.frontOffice ? "front_office" : "back_office")
         appendTimeline(TimelineEntry(inquiry: id, event: event, at: now, actor: actor, role: role, from: record.lifecycle.state,
                                      to: record.lifecycle.state, department: record.lifecycle.department, note: note),

@@ -36,10 +36,11 @@ public struct MajordomoBrokerMachine {
         case deliverInquiry(worker: Frame, department: String, entry: QueueEntry)
         /// A worker replied to a delivered inquiry.
         case inquiryAcknowledged(worker: Frame, department: String, entry: QueueEntry, reply: [Frame])
-        /// A worker left holding an inquiry; it is back in its queue for redelivery.
-        case inquiryReleased(department: String, entry: QueueEntry)
-        /// An inquiry failed `maxDeliveries` deliveries and goes to the dead-letter state.
-        case parkInquiry(department: String, entry: QueueEntry, reason: String)
+        /// `worker` left holding an inquiry; it is back in its queue for redelivery.
+        case inquiryReleased(worker: Frame, department: String, entry: QueueEntry)
+        /// An inquiry failed `maxDeliveries` deliveries (the last to `worker`) and goes to
+        /// the dead-letter state.
+        case parkInquiry(worker: Frame, department: String, entry: QueueEntry, reason: String)
     }
 
     /// What a worker holds: a client's request, or a stored inquiry.
@@ -377,10 +378,10 @@ public struct MajordomoBrokerMachine {
                 actions.append(.report(.requestRequeued(service: worker.service, client: request.client)))
             case .inquiry(let entry) where Int(entry.deliveries) >= configuration.maxDeliveries:
                 let reason = "not acknowledged after \(entry.deliveries) deliveries; last worker \(reason.rawValue)"
-                actions.append(.parkInquiry(department: worker.service, entry: entry, reason: reason))
+                actions.append(.parkInquiry(worker: peer, department: worker.service, entry: entry, reason: reason))
             case .inquiry(let entry):
                 inquiries.requeueAtFront(entry, department: worker.service)
-                actions.append(.inquiryReleased(department: worker.service, entry: entry))
+                actions.append(.inquiryReleased(worker: peer, department: worker.service, entry: entry))
             }
         }
         services[worker.service] = service

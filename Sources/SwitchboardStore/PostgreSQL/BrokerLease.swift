@@ -105,6 +105,25 @@ public struct BrokerLease: Sendable, Equatable {
         return try row.map { row throws(StoreError) in try decode(Bool.self, row, "held", operation) } ?? false
     }
 
+    /// Ends the sessions of any other broker that still writes the projection: a broker cut
+    /// off in the middle of a projection transaction holds the projection's row lock until
+    /// the database notices its connection is gone, which a connection stalled halfway
+    /// through a message (or a network partition) can put off indefinitely, and the new
+    /// active broker's replay would wait behind it. Only the lease's holder projects, and
+    /// an ended transaction leaves nothing half applied. Called by a broker that has just
+    /// taken the lease; returns how many sessions it ended.
+    public static func endOtherProjectors(_ session: PostgresSession, timeout: Duration? = nil) throws(StoreError) -> Int {
+        let operation = "end other brokers' projection sessions"
+        let row = try session.run(operation, """
+            SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS ended FROM (
+                SELECT DISTINCT pid FROM pg_locks
+                WHERE locktype = 'relation' AND relation = 'switchboard_projection'::regclass
+                  AND mode IN ('RowShareLock', 'RowExclusiveLock') AND pid <> pg_backend_pid()
+            ) AS writers
+            """, timeout: timeout).first
+        return Int(try row.map { row throws(StoreError) in try decode(Int64.self, row, "ended", operation) } ?? 0)
+    }
+
     /// Lets the hint lock go (the broker stepped down): standbys may take over at once.
     public static func releaseHint(_ session: PostgresSession, timeout: Duration? = nil) throws(StoreError) {
         try session.run("release the hint lock", "SELECT pg_advisory_unlock_all()", timeout: timeout)
