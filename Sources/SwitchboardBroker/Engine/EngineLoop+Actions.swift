@@ -46,11 +46,10 @@ extension EngineLoop {
                 if InquiryService.isOutbound(department) {
                     // A reply's inquiry was answered, and let go of once projected: the load
                     // lane reads it for the timeline (too many reads waiting: read here).
-                    if let inquiry = inquiries.inquiry(ofMessage: entry.id), inquiries.needsLoad(inquiry),
-                       submitLoad(.outboundAnswer(worker: worker, entry: entry, reply: reply, inquiry: inquiry, at: clock.now())) {
-                        continue
+                    if let inquiry = inquiries.inquiry(ofMessage: entry.id), inquiries.needsLoad(inquiry) {
+                        if submitLoad(.outboundAnswer(worker: worker, entry: entry, reply: reply, inquiry: inquiry, at: clock.now())) { continue }
+                        ensureLoaded(inquiry)
                     }
-                    if let inquiry = inquiries.inquiry(ofMessage: entry.id) { ensureLoaded(inquiry) }
                     carryOut(inquiries.outboundSent(entry, worker: worker, reply: reply, now: clock.now()), now: now)
                 } else {
                     ensureLoaded(entry.id)

@@ -11,10 +11,7 @@ struct StreamSubscriptions: Equatable {
 
     /// Whether a subscriber would receive an event of this topic.
     func wants(_ topic: String) -> Bool {
-        guard !prefixes.isEmpty else { return false }
-        if prefixes.contains([]) { return true }
-        let bytes = Array(topic.utf8)
-        return prefixes.contains { bytes.starts(with: $0) }
+        prefixes.contains { topic.utf8.starts(with: $0) }
     }
 
     /// Applies one message the XPUB socket read: `1` then a prefix subscribes, `0` then a
