@@ -25,6 +25,9 @@ struct LoadResult: Sendable {
     var completed: Int
     var seconds: Double
     var histogram: Histogram<UInt64>
+    /// Replies over the whole run, warm-up included: what a worker pool must have handled
+    /// before the broker holds none of this load's work.
+    var answeredInAll = 0
     var throughput: Double { Double(completed) / seconds }
 }
 
@@ -64,6 +67,7 @@ enum LoadGenerator {
         let measureFrom = start + warmup
         let end = measureFrom + duration
         var completed = 0
+        var answeredInAll = 0
         var measuring = false
         var nextInterval = interval.map { measureFrom + $0 }
         while ContinuousClock.now < end {
@@ -80,6 +84,7 @@ enum LoadGenerator {
             for (index, ready) in readable.enumerated() where ready {
                 while let reply = try sockets[index].receive(.nonBlocking) {
                     guard let stamp = proto.stamp(of: reply) else { continue }
+                    answeredInAll += 1
                     if now >= measureFrom {
                         completed += 1
                         _ = histogram.record(max(1, nowNanos() &- stamp))
@@ -90,7 +95,7 @@ enum LoadGenerator {
             }
         }
         sockets.forEach { $0.close() }
-        return LoadResult(completed: completed, seconds: duration.seconds, histogram: histogram)
+        return LoadResult(completed: completed, seconds: duration.seconds, histogram: histogram, answeredInAll: answeredInAll)
     }
 
     /// Sends ingest requests until `total` are accepted, `outstanding` per client.

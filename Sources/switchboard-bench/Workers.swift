@@ -59,7 +59,8 @@ final class WorkerPool: Sendable {
                     }
                 }
             }
-            if local >= 256 {
+            // Counted in bulk under load; at once when idle, so a drain is seen to end.
+            if local >= 256 || (local > 0 && !readable.contains(true)) {
                 let add = local
                 handled.withLock { $0 += add }
                 local = 0
@@ -78,6 +79,18 @@ final class WorkerPool: Sendable {
     }
 
     var count: Int { handled.withLock { $0 } }
+
+    /// Waits until the pool has handled `total` requests since it started; how long that took.
+    func waitUntilHandled(_ total: Int, deadline: Duration) throws -> Duration {
+        let start = ContinuousClock.now
+        while count < total {
+            guard ContinuousClock.now - start < deadline else {
+                throw BenchError("the workers handled \(count) of \(total) requests within \(deadline)")
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return ContinuousClock.now - start
+    }
 
     func stop() {
         stopRequested.withLock { $0 = true }
