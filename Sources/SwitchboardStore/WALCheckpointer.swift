@@ -22,8 +22,9 @@ final class WALCheckpointer: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Opens a second connection to the database at `path` and starts the thread.
-    init(path: String) throws {
+    /// Opens a second connection to the database at `path` and starts the thread, named
+    /// `name` (at most 15 characters, as Linux keeps them).
+    init(path: String, name: String = "sb-checkpoint") throws {
         var configuration = Configuration()
         configuration.label = "switchboard.checkpoint"
         configuration.prepareDatabase { db in
@@ -34,7 +35,7 @@ final class WALCheckpointer: Sendable {
         connection = try DatabaseQueue(path: path, configuration: configuration)
         let thread = Thread { [self] in
             // Named from inside: on Linux only a thread's own name change reaches `top -H`.
-            Thread.current.name = "sb-checkpoint"
+            Thread.current.name = name
             run()
             finished.signal()
         }

@@ -148,6 +148,28 @@ import SwitchboardCore
         }
     }
 
+    /// The log is copied into the journal's file by a thread of its own, long before the
+    /// 1,000 pages at which an append would stop to copy it itself.
+    @Test func theLogIsCopiedIntoTheFileBesideTheAppends() throws {
+        let journal = try SQLiteInquiryJournal(directory: directory)
+        defer { try? journal.close() }
+        var batch = JournalBatch()
+        var inquiry = accepted(1)
+        inquiry.envelopeJSON = #"{"text":"COPIED-4e2a-journal"}"#
+        batch.insert(inquiry)
+        try journal.append(JournalEntry.encode(batch), at: 1, trimmingThrough: 0)
+        let file = URL(fileURLWithPath: journal.path)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (try Data(contentsOf: file)).range(of: Data("COPIED-4e2a".utf8)) == nil {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("the entry was not copied from the log into \(journal.path) within 10 s")
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        #expect(try journal.entries(after: 0).map(\.position) == [1])
+    }
+
     /// Trimmed entries leave no copy of their text in the journal's files.
     @Test func aTrimLeavesNoCopyInTheJournalsFiles() throws {
         let journal = try SQLiteInquiryJournal(directory: directory)

@@ -19,8 +19,14 @@ struct PostMemory {
     private var threads: [DeduplicationKey: InquiryID] = [:]
     private var threadsOf: [InquiryID: Set<DeduplicationKey>] = [:]
 
+    /// Room for every key is reserved at once: a dictionary grown one doubling at a time
+    /// rehashes every key it holds while the engine waits (about 60 ms at 196,608 keys,
+    /// the p99.9 of the acknowledgements around it). Reserved, it costs some 20 MB from
+    /// the start and never stalls.
     init(capacity: Int) {
         self.capacity = capacity
+        originals.reserveCapacity(capacity)
+        order.reserveCapacity(capacity)
     }
 
     /// The inquiry this post (or this revision of it) already became.
