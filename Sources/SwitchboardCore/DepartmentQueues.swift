@@ -68,9 +68,12 @@ public struct DepartmentQueues: Sendable {
     /// the entry stays where it is, marked, and is skipped when it comes up. The caller
     /// must know it is queued there; without the priority, the lines are searched.
     public mutating func remove(_ id: InquiryID, priority: Priority? = nil, department: String) {
-        if let priority, let line = queues[department]?[priority.rank], !line.isEmpty {
+        // Only the head is read, never the line: a line bound to a name here would be a
+        // second reference to its storage, and the removal below would copy the whole
+        // line first (a million entries for every escalation of an SLA storm).
+        if let priority, let head = queues[department]?[priority.rank].first {
             let rank = priority.rank
-            if line.first?.id == id {
+            if head.id == id {
                 queues[department]![rank].removeFirst()
                 dropRemovedHeads(department: department, rank: rank)
             } else {
