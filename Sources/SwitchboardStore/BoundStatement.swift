@@ -1,8 +1,9 @@
 import GRDB
 import GRDBSQLite
 
-/// Runs one of the store writer's hot statements (the inquiry insert and update, the
-/// timeline row) by binding its values straight to SQLite, then stepping it once.
+/// Runs one of the store's hot statements (the projector's inquiry insert and update and
+/// timeline row, the journal writer's check that a post is new) by binding its values
+/// straight to SQLite, then stepping it once.
 ///
 /// GRDB's `execute(arguments:)` boxes every value into a `DatabaseValue` array, checks
 /// the count against the statement, and nests one closure per argument to bind strings
@@ -12,8 +13,9 @@ import GRDBSQLite
 /// and fail with GRDB's `DatabaseError`; this file is the only place the store calls
 /// SQLite's C API itself.
 ///
-/// Only for statements that return no rows, in a database with no transaction
-/// observers (GRDB is not told a statement ran; the store registers none).
+/// Only for statements that return no rows (``run(_:)``) or whose rows only say that
+/// something exists (``exists(_:)``), in a database with no transaction observers (GRDB
+/// is not told a statement ran; the store registers none).
 struct BoundStatement {
     private let statement: Statement
     private var next: CInt = 1
@@ -38,6 +40,23 @@ struct BoundStatement {
         guard code == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))), sql: statement.sql)
         }
+    }
+
+    /// Binds `bind`'s values in order and steps the statement once: whether it returned a
+    /// row. No value of the row is read.
+    mutating func exists(_ bind: (inout BoundStatement) -> Void) throws -> Bool {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        next = 1
+        failure = SQLITE_OK
+        bind(&self)
+        precondition(next - 1 == sqlite3_bind_parameter_count(handle), "every parameter of \(statement.sql) is bound")
+        let code = failure == SQLITE_OK ? sqlite3_step(handle) : failure
+        sqlite3_reset(handle)
+        guard code == SQLITE_ROW || code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))), sql: statement.sql)
+        }
+        return code == SQLITE_ROW
     }
 
     mutating func text(_ value: String?) {

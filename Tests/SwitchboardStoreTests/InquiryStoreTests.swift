@@ -58,6 +58,26 @@ import SwitchboardCore
     /// State, department and owner are stored once, in their columns: the lifecycle JSON
     /// holds only the rest, a row written before (with copies in the JSON) is read from
     /// its columns, and the export shows the whole lifecycle.
+    /// The journal writer's question for every new post once the broker's memory of posts
+    /// is full: which of these keys already became an inquiry, and which.
+    @Test(arguments: StoreBackend.allCases) func storedKeysAreFoundAndNewOnesAreNot(_ backend: StoreBackend) throws {
+        let place = try StorePlace(backend, directory: directory)
+        let store = try place.open()
+        let held = accepted(1, department: "roads", priority: .high), other = accepted(2)
+        var batch = JournalBatch()
+        batch.insert(held)
+        batch.insert(other)
+        _ = try store.commit(batch)
+        let new = DeduplicationKey(platform: .x, externalID: "post-3")
+        let elsewhere = DeduplicationKey(platform: .facebook, externalID: "post-1")
+        let found = try store.stored([held.key, new, elsewhere, other.key])
+        #expect(found.count == 2)
+        #expect(found[held.key] == DuplicateOf(id: held.id, department: "roads", priority: .high))
+        #expect(found[other.key]?.id == other.id)
+        #expect(found[new] == nil && found[elsewhere] == nil)
+        #expect(try store.stored([]).isEmpty)
+    }
+
     @Test func stateDepartmentAndOwnerAreStoredOnceInTheirColumns() throws {
         let inquiry = accepted(1)
         let store = try SQLiteInquiryStore(directory: directory)
