@@ -28,6 +28,19 @@ struct BoundStatement {
 
     /// Binds `bind`'s values in order, steps the statement to its end and resets it.
     mutating func run(_ bind: (inout BoundStatement) -> Void) throws {
+        guard try step(bind) == SQLITE_DONE else {
+            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "a statement run for no rows returned one", sql: statement.sql)
+        }
+    }
+
+    /// Binds `bind`'s values in order and steps the statement once: whether it returned a
+    /// row. No value of the row is read.
+    mutating func exists(_ bind: (inout BoundStatement) -> Void) throws -> Bool {
+        try step(bind) == SQLITE_ROW
+    }
+
+    /// Binds, steps once and resets: `SQLITE_DONE` or `SQLITE_ROW`, else the error thrown.
+    private mutating func step(_ bind: (inout BoundStatement) -> Void) throws -> CInt {
         let handle = statement.sqliteStatement
         // A reset statement keeps its last bindings; every parameter is bound again.
         sqlite3_reset(handle)
@@ -37,26 +50,10 @@ struct BoundStatement {
         precondition(next - 1 == sqlite3_bind_parameter_count(handle), "every parameter of \(statement.sql) is bound")
         let code = failure == SQLITE_OK ? sqlite3_step(handle) : failure
         sqlite3_reset(handle)
-        guard code == SQLITE_DONE else {
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))), sql: statement.sql)
         }
-    }
-
-    /// Binds `bind`'s values in order and steps the statement once: whether it returned a
-    /// row. No value of the row is read.
-    mutating func exists(_ bind: (inout BoundStatement) -> Void) throws -> Bool {
-        let handle = statement.sqliteStatement
-        sqlite3_reset(handle)
-        next = 1
-        failure = SQLITE_OK
-        bind(&self)
-        precondition(next - 1 == sqlite3_bind_parameter_count(handle), "every parameter of \(statement.sql) is bound")
-        let code = failure == SQLITE_OK ? sqlite3_step(handle) : failure
-        sqlite3_reset(handle)
-        guard code == SQLITE_ROW || code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(handle))), sql: statement.sql)
-        }
-        return code == SQLITE_ROW
+        return code
     }
 
     mutating func text(_ value: String?) {
