@@ -109,12 +109,17 @@ struct SwitchboardBench: ParsableCommand {
         }
 
         if wanted.contains("durable") {
-            let configuration = try durableConfiguration()
-            // Department workers with a credit (RabbitMQ's prefetch), then plain 7/MDP ones.
-            for (name, workerCredit) in [("durable-credit-\(credit)", credit), ("durable-plain", 1)] {
-                progress("\(name): sb.ingest with commit-before-acknowledge, routing, delivery to \(departments.joined(separator: ", ")) workers")
+            // Department workers with a credit (RabbitMQ's prefetch); the same with ingest
+            // held to the workers' pace (1,000 ready per department), so that deliveries
+            // keep up with acknowledgements; then plain 7/MDP workers.
+            let modes: [(name: String, credit: Int, backlog: Int?)] = [
+                ("durable-credit-\(credit)", credit, nil), ("durable-steady-\(credit)", credit, Self.steadyBacklog), ("durable-plain", 1, nil),
+            ]
+            for (name, workerCredit, backlog) in modes {
+                progress("\(name): sb.ingest with commit-before-acknowledge, routing, delivery to \(departments.joined(separator: ", ")) workers"
+                         + (backlog.map { ", ingest held past \($0) ready per department" } ?? ""))
                 let broker = try BrokerProcess(dataDirectory: Self.temporaryDirectory(),
-                                               extra: ["--io-threads", "\(brokerIoThreads)"] + configuration)
+                                               extra: ["--io-threads", "\(brokerIoThreads)"] + (try durableConfiguration(backlog: backlog)))
                 defer { broker.stop() }
                 let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted", credit: workerCredit))
                 defer { pool.stop() }
@@ -127,7 +132,7 @@ struct SwitchboardBench: ParsableCommand {
                 let delivered = pool.count - deliveredAtStart
                 report.add(Row(mode: name, result: result, rss: broker.memory().peak, durable: true))
                 report.delivered.append((name, Double(delivered) / result.seconds, result.completed - delivered))
-                if workerCredit > 1 {
+                if workerCredit > 1, backlog == nil {
                     // Ingest latency when the broker is not saturated: open loop at half
                     // the rate just measured, counted from each request's scheduled time.
                     // The closed loop leaves a backlog; while workers drain it the broker
@@ -345,8 +350,10 @@ struct SwitchboardBench: ParsableCommand {
     /// A fresh directory for one mode's database, removed when the run ends (a full
     /// run writes hundreds of MiB; the directories once piled up in /tmp).
     /// `--config` with the demo city and `--max-ready-backlog`, or nothing without it.
-    func durableConfiguration() throws -> [String] {
-        guard let maxReadyBacklog else { return [] }
+    /// The broker's arguments for the durable modes: the demo city, with `backlog` (else
+    /// `--max-ready-backlog`, else the demo city's own) as `limits.max_ready_backlog`.
+    func durableConfiguration(backlog: Int? = nil) throws -> [String] {
+        guard let maxReadyBacklog = backlog ?? maxReadyBacklog else { return [] }
         let demo = SwitchboardConfiguration.demoYAML, line = "max_ready_backlog: 10000"
         guard demo.contains(line) else {
             throw ValidationError("the demo city no longer sets \(line); update the benchmark")
@@ -356,6 +363,10 @@ struct SwitchboardBench: ParsableCommand {
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         return ["--config", path]
     }
+
+    /// `durable-steady`'s flow control: ready inquiries per department past which ingest
+    /// waits. Eight workers with a credit of 16 hold 128; a thousand keeps them busy.
+    static let steadyBacklog = 1_000
 
     static func temporaryDirectory(keep: Bool = false) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path

@@ -112,7 +112,8 @@ struct Report {
         return lines
     }
 
-    /// Switchboard's credited durable mode against each RabbitMQ figure.
+    /// Switchboard's credited durable modes (as fast as it acknowledges, and held to the
+    /// workers' pace) against each RabbitMQ figure.
     var rabbitmqLines: [String] {
         guard !rabbitmq.isEmpty else { return [] }
         var lines = ["", Self.pad("rabbitmq", 22) + Self.left("conf/s", 10) + Self.left("p50 ms", 10) + Self.left("p99 ms", 10)
@@ -123,13 +124,14 @@ struct Report {
                 + Self.left(String(format: "%.3f", peer.confirmP99), 10) + Self.left(String(format: "%.0f", peer.deliveredPerSecond), 13)
                 + Self.left("\(peer.lost)", 6))
         }
-        guard let durable = rows.first(where: { $0.mode.hasPrefix("durable-credit") }) else { return lines }
-        let p50 = Double(durable.result.histogram.valueAtPercentile(50)) / 1e6
-        let delivered = self.delivered.first { $0.mode == durable.mode }?.perSecond
-        for peer in rabbitmq where !peer.quorum {
-            lines.append(String(format: "  %@ against %d %@: acknowledged %.2f of its rate, delivered %@ of its rate, p50 %.1f times its confirm p50",
-                                durable.mode, peer.queues, peer.queues == 1 ? "queue" : "queues", durable.result.throughput / peer.confirmedPerSecond,
-                                delivered.map { String(format: "%.2f", $0 / peer.deliveredPerSecond) } ?? "-", p50 / max(peer.confirmP50, 0.001)))
+        for durable in rows where durable.mode.hasPrefix("durable-credit") || durable.mode.hasPrefix("durable-steady") {
+            let p50 = Double(durable.result.histogram.valueAtPercentile(50)) / 1e6
+            let delivered = self.delivered.first { $0.mode == durable.mode }?.perSecond
+            for peer in rabbitmq where !peer.quorum {
+                lines.append(String(format: "  %@ against %d %@: acknowledged %.2f of its rate, delivered %@ of its rate, p50 %.1f times its confirm p50",
+                                    durable.mode, peer.queues, peer.queues == 1 ? "queue" : "queues", durable.result.throughput / peer.confirmedPerSecond,
+                                    delivered.map { String(format: "%.2f", $0 / peer.deliveredPerSecond) } ?? "-", p50 / max(peer.confirmP50, 0.001)))
+            }
         }
         return lines
     }
