@@ -927,17 +927,7 @@ public final class SQLiteInquiryStore: InquiryStore {
     /// Copies the WAL into the database and empties it, so the removed data's old page
     /// images are gone from disk: retried while a reader still holds an old snapshot.
     public func truncateLog() throws(StoreError) {
-        var attempts = 0
-        while true {
-            do {
-                _ = try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
-                return
-            } catch {
-                attempts += 1
-                guard attempts < 50 else { throw StoreError(operation: "checkpoint and truncate the WAL after an erasure", underlying: error) }
-                Thread.sleep(forTimeInterval: 0.02)
-            }
-        }
+        try WALCheckpointer.truncateLog(of: database, operation: "checkpoint and truncate the WAL after an erasure")
     }
 
     /// Replaces an inquiry's personal data with its anonymised record: the envelope keeps

@@ -42,6 +42,24 @@ final class WALCheckpointer: Sendable {
         thread.start()
     }
 
+    /// Copies the whole log of `database` into its file and empties it, so that no page
+    /// image of removed data stays in the log (before an erasure answers). Retried while
+    /// another connection holds the checkpoint lock (a background checkpointer mid-copy:
+    /// SQLite then refuses at once, without its busy handler) or a reader an old snapshot.
+    static func truncateLog(of database: any DatabaseWriter, operation: String) throws(StoreError) {
+        var attempts = 0
+        while true {
+            do {
+                _ = try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                return
+            } catch {
+                attempts += 1
+                guard attempts < 50 else { throw StoreError(operation: operation, underlying: error) }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+    }
+
     /// Ends the thread after the copy in progress, if any.
     func stop() {
         let first = stopping.withLock { stopping in

@@ -55,9 +55,6 @@ import SwitchboardCore
         #expect(try reopened.recentKeys(limit: 2).map(\.original.id) == [inquiries[2].id, inquiries[1].id])
     }
 
-    /// State, department and owner are stored once, in their columns: the lifecycle JSON
-    /// holds only the rest, a row written before (with copies in the JSON) is read from
-    /// its columns, and the export shows the whole lifecycle.
     /// The journal writer's question for every new post once the broker's memory of posts
     /// is full: which of these keys already became an inquiry, and which.
     @Test(arguments: StoreBackend.allCases) func storedKeysAreFoundAndNewOnesAreNot(_ backend: StoreBackend) throws {
@@ -78,6 +75,9 @@ import SwitchboardCore
         #expect(try store.stored([]).isEmpty)
     }
 
+    /// State, department and owner are stored once, in their columns: the lifecycle JSON
+    /// holds only the rest, a row written before (with copies in the JSON) is read from
+    /// its columns, and the export shows the whole lifecycle.
     @Test func stateDepartmentAndOwnerAreStoredOnceInTheirColumns() throws {
         let inquiry = accepted(1)
         let store = try SQLiteInquiryStore(directory: directory)

@@ -120,11 +120,14 @@ public final class SQLiteInquiryJournal: InquiryJournal {
             try database.writeWithoutTransaction { db in
                 try db.execute(sql: "DELETE FROM journal WHERE position <= ?", arguments: [Int64(position)])
                 try db.execute(sql: "VACUUM")
-                try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
             }
         } catch {
             throw StoreError(operation: "trim the journal", underlying: error)
         }
+        // Not `PRAGMA wal_checkpoint(TRUNCATE)`: it reports a checkpoint the background
+        // checkpointer's copy kept it from making as a row, not an error, and the log
+        // would keep the removed entries while the erasure answered.
+        try WALCheckpointer.truncateLog(of: database, operation: "empty the journal's log after a trim")
     }
 
     deinit { checkpointer?.stop() }
