@@ -138,10 +138,10 @@ struct SwitchboardBench: ParsableCommand {
                     // The closed loop leaves a backlog; while workers drain it the broker
                     // is at full load, so the open loop starts once it is gone.
                     let rate = max(100, result.throughput / 2)
-                    let backlog = result.answeredInAll - pool.count
-                    if backlog > 0 {
+                    let queued = result.answeredInAll - pool.count
+                    if queued > 0 {
                         let drained = try pool.waitUntilHandled(result.answeredInAll, deadline: .seconds(300))
-                        progress("  \(backlog) queued inquiries delivered before the open loop (\(String(format: "%.1f", drained.seconds)) s)")
+                        progress("  \(queued) queued inquiries delivered before the open loop (\(String(format: "%.1f", drained.seconds)) s)")
                     }
                     progress("durable-open-loop: sb.ingest at \(Int(rate))/s (half the credited durable rate)")
                     report.startMode()

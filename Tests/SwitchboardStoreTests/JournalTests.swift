@@ -159,13 +159,8 @@ import SwitchboardCore
         batch.insert(inquiry)
         try journal.append(JournalEntry.encode(batch), at: 1, trimmingThrough: 0)
         let file = URL(fileURLWithPath: journal.path)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while (try Data(contentsOf: file)).range(of: Data("COPIED-4e2a".utf8)) == nil {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("the entry was not copied from the log into \(journal.path) within 10 s")
-                return
-            }
-            Thread.sleep(forTimeInterval: 0.02)
+        try waitUntil("the entry copied from the log into \(journal.path)") {
+            (try Data(contentsOf: file)).range(of: Data("COPIED-4e2a".utf8)) != nil
         }
         #expect(try journal.entries(after: 0).map(\.position) == [1])
     }
