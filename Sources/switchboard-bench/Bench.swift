@@ -320,15 +320,27 @@ struct SwitchboardBench: ParsableCommand {
         try waitForServices([], at: broker.endpoint)
         let restartSeconds = (ContinuousClock.now - restart).seconds
         let restoredRSS = broker.memory().current
+        progress("stored: durable ingest with credited workers on the full store")
+        let full = try storedIngest(on: broker, departments: departments)
+        broker.stop() // stopping again when this returns changes nothing
+        // The same load, departments and arguments on an empty store, in the same run:
+        // the ratio the city's history costs.
+        progress("stored: the same ingest on an empty store")
+        let empty = try BrokerProcess(dataDirectory: Self.temporaryDirectory(), extra: ["--io-threads", "\(brokerIoThreads)"])
+        defer { empty.stop() }
+        let baseline = try storedIngest(on: empty, departments: departments)
+        return StoredResult(closed: closed, queued: queued, fillSeconds: filled.seconds, databaseBytes: filled.bytes,
+                            restartSeconds: restartSeconds, restoredRSS: restoredRSS, ingest: full, emptyIngest: baseline)
+    }
+
+    /// Durable ingest with credited workers serving `departments`, the load routed to them only.
+    private func storedIngest(on broker: BrokerProcess, departments: [String]) throws -> LoadResult {
         let pool = WorkerPool(endpoint: broker.endpoint, count: workers, kind: .majordomo(services: departments, reply: "accepted", credit: credit))
         defer { pool.stop() }
         try waitForServices(departments, at: broker.endpoint)
-        progress("stored: durable ingest with credited workers on the full store")
-        let result = try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
-                                                 duration: .seconds(seconds), warmup: .seconds(1),
-                                                 protocol: IngestProtocol(only: departments, prefix: "s\(UInt32.random(in: 0...UInt32.max))-"))
-        return StoredResult(closed: closed, queued: queued, fillSeconds: filled.seconds, databaseBytes: filled.bytes,
-                            restartSeconds: restartSeconds, restoredRSS: restoredRSS, ingest: result)
+        return try LoadGenerator.closedLoop(endpoint: broker.endpoint, clients: clients, outstanding: outstanding,
+                                            duration: .seconds(seconds), warmup: .seconds(1),
+                                            protocol: IngestProtocol(only: departments, prefix: "s\(UInt32.random(in: 0...UInt32.max))-"))
     }
 
     /// Waits until the broker answers `mmi.service` 200 for every service (or, with

@@ -38,6 +38,8 @@ struct StoredResult {
     let restartSeconds: Double
     let restoredRSS: Int
     let ingest: LoadResult
+    /// The same ingest on an empty store, in the same run.
+    let emptyIngest: LoadResult
 }
 
 /// Collects the rows and prints them as a table or JSON, with each mode's ratio to the
@@ -224,6 +226,8 @@ struct Report {
                 String(format: "  restart and restore on it: %.2f s (RSS after restore %.1f MiB)", stored.restartSeconds, Double(stored.restoredRSS) / 1_048_576),
                 String(format: "  durable ingest on it, credited workers: %.0f/s, p99 %.1f ms", stored.ingest.throughput,
                        Double(stored.ingest.histogram.valueAtPercentile(99)) / 1e6),
+                String(format: "  the same ingest on an empty store: %.0f/s, p99 %.1f ms; on the full store %.2f of it", stored.emptyIngest.throughput,
+                       Double(stored.emptyIngest.histogram.valueAtPercentile(99)) / 1e6, stored.ingest.throughput / max(1, stored.emptyIngest.throughput)),
             ]
         }
         lines += rabbitmqLines
@@ -270,6 +274,7 @@ struct Report {
                 "closed": stored.closed, "queued": stored.queued, "fill_seconds": stored.fillSeconds, "database_bytes": stored.databaseBytes,
                 "restart_seconds": stored.restartSeconds, "restored_rss_bytes": stored.restoredRSS,
                 "durable_ingest_per_second": stored.ingest.throughput.rounded(),
+                "empty_store_ingest_per_second": stored.emptyIngest.throughput.rounded(),
                 "durable_ingest_p99_ms": Double(stored.ingest.histogram.valueAtPercentile(99)) / 1e6,
             ]
         }
