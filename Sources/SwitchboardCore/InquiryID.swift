@@ -32,9 +32,10 @@ public struct InquiryID: Hashable, Comparable, Sendable, CustomStringConvertible
         InquiryID(high: UInt64(max(0, date.timeIntervalSince1970 * 1_000)) << 16, low: 0).description
     }
 
+    /// A new id for `date`, with random bits from the process's ``RandomPool``.
     public static func generate(at date: Date = Date()) -> InquiryID {
-        var rng = SystemRandomNumberGenerator()
-        return generate(milliseconds: UInt64(max(0, date.timeIntervalSince1970 * 1_000)), using: &rng)
+        let milliseconds = UInt64(max(0, date.timeIntervalSince1970 * 1_000))
+        return RandomPool.shared.withLock { pool in generate(milliseconds: milliseconds, using: &pool) }
     }
 
     /// Parses the canonical 8-4-4-4-12 hex form (either case), byte by byte: a restart

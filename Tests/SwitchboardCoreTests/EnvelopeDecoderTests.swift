@@ -310,4 +310,24 @@ private func randomCase(from valid: [UInt8], using rng: inout SeededGenerator) -
         #expect(InquiryID(text) == early)
         #expect(InquiryID("not-a-uuid") == nil)
     }
+
+    /// Ids of the same millisecond, past several refills of the random pool, are all
+    /// different, and each is a UUIDv7 of that millisecond with RFC 9562's variant.
+    @Test func idsOfOneMillisecondDrawFreshBitsAcrossRefills() {
+        let at = Date(timeIntervalSince1970: 1_780_000_000.123)
+        let ids = (0..<3 * RandomPool.words).map { _ in InquiryID.generate(at: at) }
+        #expect(Set(ids).count == ids.count)
+        #expect(Set(ids.map(\.low)).count == ids.count)
+        for id in ids {
+            #expect(id.high >> 16 == 1_780_000_000_123)
+            #expect((id.high >> 12) & 0xF == 7)
+            #expect(id.low >> 62 == 0b10)
+        }
+    }
+
+    @Test func aRandomPoolGivesNoWordTwiceAcrossARefill() {
+        var pool = RandomPool()
+        let words = (0..<2 * RandomPool.words + 1).map { _ in pool.next() }
+        #expect(Set(words).count == words.count)
+    }
 }
