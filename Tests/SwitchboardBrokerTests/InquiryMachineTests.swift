@@ -459,6 +459,14 @@ import ZeroMQ
         #expect(answer.answer["state"] as? String == "answered")
     }
 
+    /// An inquiry Ana claimed and answered, and its reply's entry in the gateway's queue.
+    mutating func replyWaitingForTheGateway() throws -> (InquiryID, QueueEntry) {
+        let id = try #require(ingest("1"))
+        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
+        let (_, actions) = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "On it", "account": "@RivertonCity"])
+        return (id, try #require(Self.outboundEntries(actions).first))
+    }
+
     static func outboundEntries(_ actions: [Action]) -> [QueueEntry] {
         actions.compactMap { if case .enqueue(let service, let entry) = $0, service.hasPrefix("outbound.") { entry } else { nil } }
     }
@@ -493,11 +501,7 @@ import ZeroMQ
     /// A gateway's failure document is recorded on the message, shown in the timeline with
     /// its reason, and the message is not handed out again.
     @Test mutating func aFailedPostIsRecordedWithItsReason() throws {
-        let ingested = ingest("1")
-        let id = try #require(ingested)
-        _ = agent(.claim, ["id": "\(id)", "agent": "ana", "department": "front-office"])
-        let (_, actions) = agent(.reply, ["id": "\(id)", "agent": "ana", "department": "front-office", "text": "On it", "account": "@RivertonCity"])
-        let entry = try #require(Self.outboundEntries(actions).first)
+        let (id, entry) = try replyWaitingForTheGateway()
         let failure = #"{"status":"failed","code":"messaging_window_closed","reason":"the 24-hour window closed"}"#
         load(id)  // as the engine does before a gateway's answer
         _ = machine.outboundSent(entry, worker: "gateway-w", reply: [Frame(failure)], now: now)
@@ -514,6 +518,36 @@ import ZeroMQ
         #expect(machine.deliverOutbound(entry, service: "outbound.x", to: "gateway-w").allSatisfy {
             if case .forgetHeld = $0 { true } else { false }
         }, "a failed message is never handed out again")
+    }
+
+    /// Defect: a platform's status for a reply that came right after the gateway's answer
+    /// (before the projection held the post, so the store could not find it) was answered
+    /// "no such message", and the delivery was lost. Posts the projection may not hold yet
+    /// are found in memory, by post id and by watermark, until it holds them.
+    @Test mutating func aStatusRightAfterThePostFindsItBeforeTheProjectionDoes() throws {
+        let (id, entry) = try replyWaitingForTheGateway()
+        load(id)
+        _ = machine.outboundSent(entry, worker: "gateway-w", reply: [Frame(#"{"external_id":"r-9"}"#)], now: now)
+        // The status arrives before that batch is even durable; the store found nothing.
+        let byPost = OutboundMessageQuery.posted(platform: .x, externalID: "r-9")
+        #expect(machine.outboundStatus(client: gateway, status: .delivered, code: nil, reason: nil, stored: [], query: byPost,
+                                       by: "gateway-w", now: now).isEmpty)
+        let released = commit()
+        #expect(Self.replies(released).first?["message_id"] as? String == entry.id.description)
+        #expect(written.timeline(id).map(\.event).suffix(2) == ["reply.sent", "reply.delivered"])
+        // A watermark to the citizen up to the post covers it too; one before it does not.
+        let watermark = { (at: Date) in OutboundMessageQuery.watermark(platform: .x, recipient: "@resident", sentBy: Timestamp.format(at), notYet: "read") }
+        #expect(status(.read, watermark(now.addingTimeInterval(-1)))?["message_id"] == nil)
+        #expect(status(.read, watermark(now))?["message_id"] as? String == entry.id.description)
+        // Once the projection holds the post, only the store answers for it.
+        machine.projected(through: .max)
+        #expect(status(.read, byPost)?["message_id"] == nil)
+    }
+
+    /// A status the store found nothing for, as the engine hands it over: the answer.
+    mutating func status(_ status: OutboundStatusRequest.Status, _ query: OutboundMessageQuery) -> [String: Any]? {
+        let refused = machine.outboundStatus(client: gateway, status: status, code: nil, reason: nil, stored: [], query: query, by: "gateway-w", now: now)
+        return Self.replies(refused + commit()).first
     }
 
     /// Defect: a gateway that connected late posted a question for an inquiry closed (and

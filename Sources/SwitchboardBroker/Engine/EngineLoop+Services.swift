@@ -49,7 +49,7 @@ extension EngineLoop {
                 guard let status = OutboundStatusRequest.Status(rawValue: try request.string("status")) else {
                     throw AgentError.invalid(field: "status", "must be delivered, read or failed")
                 }
-                let query: LoadLane.MessageQuery
+                let query: OutboundMessageQuery
                 if let recipient = request.optional("recipient") {
                     // A watermark: every message to this citizen posted up to then.
                     guard status != .failed else { throw AgentError.invalid(field: "status", "a watermark says delivered or read, never failed") }
@@ -259,12 +259,12 @@ extension EngineLoop {
                     if known == nil, let original = result.original { inquiries.rememberOriginal(key, original) }
                     carryOut(inquiries.ingest(client: client, body: body, now: clock.now(), lookedUp: true), now: now)
                 }
-            case .messages(_, let report):
+            case .messages(let query, let report):
                 if result.failure != nil {
                     reply(report.client, InquiryService.outboundStatus, .unavailable, now: now)
                 } else {
                     carryOut(inquiries.outboundStatus(client: report.client, status: report.status, code: report.code, reason: report.reason,
-                                                      messages: result.messages, by: report.gateway, now: clock.now()), now: now)
+                                                      stored: result.messages, query: query, by: report.gateway, now: clock.now()), now: now)
                 }
             case .requeue(let client, let request, _, let holder):
                 requeue(client: client, request: request, by: holder, result: result, now: now)

@@ -39,7 +39,7 @@ final class LoadLane: Sendable {
         /// an edit or deletion that is then ingested again.
         case original(key: DeduplicationKey, known: InquiryID?, client: Frame, body: [Frame])
         /// The posted messages a platform's status names (`sb.outbound.status`).
-        case messages(MessageQuery, status: StatusReport)
+        case messages(OutboundMessageQuery, status: StatusReport)
         /// The parked inquiry an operator requeues (`sb.admin.requeue`); `sender` is who
         /// asked (with CURVE), whose role is checked against the inquiry's department.
         case requeue(client: Frame, request: AgentRequest, numbering: CaseNumbering, sender: KeyHolder?)
@@ -49,13 +49,6 @@ final class LoadLane: Sendable {
         /// The inquiry of an outbound message a publishing gateway answered for (`reply`),
         /// whose timeline records that it was posted, or why not.
         case outboundAnswer(worker: Frame, entry: QueueEntry, reply: [Frame], inquiry: InquiryID, at: Date)
-    }
-
-    /// Which posted messages a status names: one post, or every message to a citizen
-    /// posted up to a watermark and not yet known to be in that status.
-    enum MessageQuery: Sendable {
-        case posted(platform: Platform, externalID: String)
-        case watermark(platform: Platform, recipient: String, sentBy: String, notYet: String)
     }
 
     /// A gateway's `sb.outbound.status` request, checked, waiting for its messages.

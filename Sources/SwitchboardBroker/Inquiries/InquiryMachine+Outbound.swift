@@ -30,7 +30,9 @@ extension InquiryMachine {
             }
             return []
         }
-        pipeline.open.store.markSent(message.id, at: Timestamp.format(now), postedAs: posted)
+        let sentAt = Timestamp.format(now)
+        pipeline.open.store.markSent(message.id, at: sentAt, postedAs: posted)
+        outbound.posted(message, as: posted, at: sentAt, inBatch: pipeline.nextSequence)
         if let posted, memory[message.inquiry]?.record.lifecycle.state == .awaitingCitizen {
             posts.await(message.inquiry, at: DeduplicationKey(platform: message.platform, externalID: posted))
         }
@@ -49,13 +51,16 @@ extension InquiryMachine {
         }
     }
 
-    /// `sb.outbound.status`: a platform's later word on a posted message (the engine found
-    /// it by the post's id, and loaded its inquiry). Delivered and read show in the
-    /// timeline once each; a failure after all is handled as a failure document is.
+    /// `sb.outbound.status`: a platform's later word on posted messages: those the store
+    /// found for `query` (the engine loaded their inquiries), and those posted since the
+    /// projection last caught up. Delivered and read show in the timeline once each; a
+    /// failure after all is handled as a failure document is.
     mutating func outboundStatus(client: Frame, status: OutboundStatusRequest.Status, code: String?, reason: String?,
-                                 messages: [OutboundMessage], by gateway: String, now: Date) -> [Action] {
+                                 stored: [OutboundMessage], query: OutboundMessageQuery, by gateway: String, now: Date) -> [Action] {
         let service = InquiryService.outboundStatus
         guard !storeUnavailable else { return [refuse(client, service, .unavailable)] }
+        let found = Set(stored.map(\.id))
+        let messages = stored + outbound.postedLately(query).filter { !found.contains($0.id) }
         guard let first = messages.first else { return [refuse(client, service, .model(OutboundStatusAnswer(messageID: nil)))] }
         for message in messages { mark(message, status, code: code, reason: reason, by: gateway, now: now) }
         pipeline.open.held.append(.reply(client: client, service: service, .model(OutboundStatusAnswer(messageID: first.id.description)),

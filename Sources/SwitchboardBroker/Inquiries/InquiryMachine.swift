@@ -261,6 +261,7 @@ struct InquiryMachine {
     /// change it holds are forgotten.
     mutating func projected(through position: UInt64) {
         for batch in pipeline.projected(through: position) { memory.forgetSettled(batch.touched, upTo: batch.sequence) }
+        outbound.projected(through: position)
     }
 
     mutating func count(_ reply: InquiryReply) {

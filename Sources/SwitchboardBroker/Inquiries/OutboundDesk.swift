@@ -2,6 +2,13 @@ import Foundation
 import SwitchboardCore
 import SwitchboardProtocol
 
+/// Which posted messages a platform's status names: one post, or every message to a
+/// citizen posted up to a watermark and not yet known to be in that status.
+enum OutboundMessageQuery: Sendable {
+    case posted(platform: Platform, externalID: String)
+    case watermark(platform: Platform, recipient: String, sentBy: String, notYet: String)
+}
+
 /// The replies and questions on their way to a publishing gateway (`outbound.<platform>`),
 /// as a pure machine: which wait, which platforms have a gateway to post them, what a
 /// gateway's answer says, and which statuses were already recorded.
@@ -16,6 +23,18 @@ struct OutboundDesk {
     var gatewaysOnline: Set<Platform> = []
     /// Statuses already recorded (`message/status`), so that each shows once.
     private var statusesSeen: Set<String> = []
+    /// Messages posted whose `sent` the projection may not hold yet, until it holds the
+    /// batch that records it: a platform can report a status (`sb.outbound.status`) the
+    /// moment after the gateway's answer, before the store could find the post.
+    private var postedLately: [InquiryID: PostedLately] = [:]
+
+    struct PostedLately {
+        var message: OutboundMessage
+        var postedAs: String?
+        var sentAt: String
+        /// The batch that records the post.
+        var batch: UInt64
+    }
 
     /// A queued message, as the agent's answer names it.
     typealias Queued = InquiryMove.QueuedMessage
@@ -63,6 +82,32 @@ struct OutboundDesk {
     /// The gateway answered for the message: it no longer waits.
     mutating func answered(_ id: InquiryID) -> OutboundMessage? { waiting.removeValue(forKey: id) }
 
+    /// The gateway posted `message` (as `postedAs`, when the platform gave an id) at
+    /// `sentAt`, which batch `batch` records.
+    mutating func posted(_ message: OutboundMessage, as postedAs: String?, at sentAt: String, inBatch batch: UInt64) {
+        postedLately[message.id] = PostedLately(message: message, postedAs: postedAs, sentAt: sentAt, batch: batch)
+    }
+
+    /// The projection holds every batch through `position`: the store finds those posts.
+    mutating func projected(through position: UInt64) {
+        guard !postedLately.isEmpty else { return }
+        postedLately = postedLately.filter { $0.value.batch > position }
+    }
+
+    /// The messages posted lately that `query` names, as the store would find them once
+    /// the projection holds their post.
+    func postedLately(_ query: OutboundMessageQuery) -> [OutboundMessage] {
+        postedLately.values.filter { posted in
+            let message = posted.message
+            switch query {
+            case .posted(let platform, let externalID):
+                return message.platform == platform && posted.postedAs == externalID
+            case .watermark(let platform, let recipient, let sentBy, _):
+                return message.platform == platform && message.recipient == recipient && posted.sentAt <= sentBy
+            }
+        }.map(\.message).sorted { $0.id < $1.id }
+    }
+
     /// Questions about `inquiry` not yet posted, taken out: the conversation moved on.
     mutating func cancelQuestions(of inquiry: InquiryID) -> [OutboundMessage] {
         let stale = waiting.values.filter { $0.inquiry == inquiry && $0.kind == .question }
@@ -72,6 +117,7 @@ struct OutboundDesk {
 
     /// An erasure deleted these inquiries' messages: they no longer wait.
     mutating func forget(inquiries: Set<InquiryID>) -> [OutboundMessage] {
+        postedLately = postedLately.filter { !inquiries.contains($0.value.message.inquiry) }
         let erased = waiting.values.filter { inquiries.contains($0.inquiry) }
         for message in erased { waiting.removeValue(forKey: message.id) }
         return erased
