@@ -127,7 +127,9 @@ extension EngineLoop {
             guard let request = decoded(body, client: client, service: service, checking: .requeue(department: ""), now: now) else { return }
             // The inquiry (by id or case number) is read by the load lane; the role is
             // checked against its department there (see ``requeue(_:)``).
-            if !submitLoad(.requeue(client: client, request: request, numbering: options.configuration.caseNumbering, sender: sender)) {
+            if submitLoad(.requeue(client: client, request: request, numbering: options.configuration.caseNumbering, sender: sender)) {
+                movesReading += 1
+            } else {
                 reply(client, service, .unavailable, now: now)
             }
         default:
@@ -181,10 +183,14 @@ extension EngineLoop {
             let named = (try? request.optionalID()) ?? nil
             let notInMemory = named.map { id in inquiries.needsLoad(id) || (agentService == .claim && inquiries.needsBody(id)) } ?? false
             let merge = agentService == .close && request.optional("duplicate_of") != nil
-            if notInMemory || merge || request.namesCase(options.configuration.caseNumbering) || claimMayBeMade(agentService, request) {
-                // A case number to resolve, an inquiry not in memory, or the other inquiry
-                // of a merge to find: read by the load lane, and the move goes on from there.
-                if !submitLoad(.move(client: client, service: agentService, request: request, numbering: options.configuration.caseNumbering)) {
+            if movesReading > 0 || notInMemory || merge || request.namesCase(options.configuration.caseNumbering)
+                || claimMayBeMade(agentService, request) {
+                // A case number to resolve, an inquiry not in memory, the other inquiry of
+                // a merge to find, or earlier moves still there: read by the load lane, and
+                // the move goes on from there, in the order moves came.
+                if submitLoad(.move(client: client, service: agentService, request: request, numbering: options.configuration.caseNumbering)) {
+                    movesReading += 1
+                } else {
                     reply(client, service, .unavailable, now: now)
                 }
                 return
@@ -237,6 +243,10 @@ extension EngineLoop {
         let now = ContinuousClock.now
         for result in loads.takeResults() {
             _ = loadsOnTheirWay.popFirst()
+            switch result.job.work {
+            case .move, .requeue: movesReading -= 1
+            default: break
+            }
             // Every request the read was for is answered below; the reason is logged once.
             if let failure = result.failure { logger.error("the load lane could not read the store", metadata: ["error": "\(failure)"]) }
             let stale = result.stored.filter { !inquiries.load($0, readThrough: result.readThrough) }.map(\.id)

@@ -61,6 +61,11 @@ struct EngineLoop {
     /// The load lane reads what the timers are due for: the next tick asks only once that
     /// read is back.
     var timersReading = false
+    /// Agents' moves and operators' requeues waiting in the load lane. While any does, a
+    /// later move goes there too, even for an inquiry in memory: the lane answers in
+    /// order, and a move made at once could overtake one sent before it (a claim read for
+    /// its envelope, then a handoff of the same inquiry made while it was read).
+    var movesReading = 0
     /// The journal position durable when each job still in the load lane was submitted,
     /// oldest first (the lane answers in order).
     var loadsOnTheirWay: Deque<UInt64> = []
