@@ -355,6 +355,7 @@ struct InquiryMachine {
     mutating func note(_ id: InquiryID, event: String, actor: Actor, note: String?, at now: Date) {
         guard let record = memory[id]?.record else { return }
         pipeline.open.touched.insert(id)
+        memory.touch(id, writtenIn: pipeline.nextSequence)
         let role = actor.kind == .system ? "system" : (record.lifecycle.department == configuration.frontOffice ? "front_office" : "back_office")
         appendTimeline(TimelineEntry(inquiry: id, event: event, at: now, actor: actor, role: role, from: record.lifecycle.state,
                                      to: record.lifecycle.state, department: record.lifecycle.department, note: note),

@@ -82,6 +82,14 @@ struct InquiryMemory {
         tracked[record.id]?.writtenIn = writtenIn
     }
 
+    /// A timeline line or a message was written for the inquiry in batch `writtenIn`,
+    /// its record unchanged: it stays until the projection holds that batch too, so that
+    /// what comes next about that write (a platform's status for a reply just posted)
+    /// finds it in memory.
+    mutating func touch(_ id: InquiryID, writtenIn: UInt64) {
+        tracked[id]?.writtenIn = writtenIn
+    }
+
     /// Delivered: the envelope no longer needs to wait in memory.
     mutating func dropBody(of id: InquiryID) {
         guard let envelope = tracked[id]?.envelope else { return }
